@@ -1,0 +1,88 @@
+/**
+ * Who may do what. Tenants own servers; API tokens carry a role and, for customers, a tenant.
+ */
+
+/** The roles of PRODUCT.md: a customer acts on its tenant's servers; technicians and operators on all. */
+export const roles = ['customer', 'technician', 'operator'] as const;
+
+/** A role. */
+export type Role = (typeof roles)[number];
+
+/** A customer account: owns servers. */
+export interface Tenant {
+  readonly id: string;
+  /** Unique, user-chosen name (`acme`). */
+  readonly name: string;
+  /** Where credentials are mailed when a rescue request names no address. */
+  readonly email: string | null;
+  readonly createdAt: Date;
+}
+
+/** A user of the API, as far as the control plane knows one. */
+export interface User {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  /** The tenant a customer belongs to; null for technicians and operators. */
+  readonly tenantId: string | null;
+  readonly email: string | null;
+}
+
+/** An API token's record; the token itself is only ever stored as a SHA-256 hash. */
+export interface ApiToken {
+  readonly id: string;
+  readonly role: Role;
+  /** Scope: a customer token acts on this tenant only; null for technician and operator tokens. */
+  readonly tenantId: string | null;
+  /** A label for the audit log (`admin`, `ci`). */
+  readonly name: string;
+  readonly createdAt: Date;
+  readonly revokedAt: Date | null;
+}
+
+/** The caller of an API request, resolved from its token. */
+export interface Principal {
+  readonly tokenId: string;
+  readonly role: Role;
+  readonly tenantId: string | null;
+}
+
+/** Actions checked by `may`. */
+export type Action =
+  | 'tenant.manage'
+  | 'token.create'
+  | 'server.manage'
+  | 'server.read'
+  | 'rescue.enter'
+  | 'rescue.exit'
+  | 'incident.create'
+  | 'incident.answer'
+  | 'audit.read';
+
+const allowed: Record<Role, ReadonlySet<Action>> = {
+  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create']),
+  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer']),
+  operator: new Set([
+    'tenant.manage',
+    'token.create',
+    'server.manage',
+    'server.read',
+    'rescue.enter',
+    'rescue.exit',
+    'incident.create',
+    'incident.answer',
+    'audit.read',
+  ]),
+};
+
+/** Whether a principal may perform an action (on a server of `tenantId`, when given). */
+export function may(principal: Principal, action: Action, tenantId?: string): boolean {
+  if (!allowed[principal.role].has(action)) return false;
+  if (principal.role === 'customer' && tenantId !== undefined) return principal.tenantId === tenantId;
+  return true;
+}
+
+/** Whether a principal can see a server of this tenant at all (others get 404, not 403). */
+export function canSee(principal: Principal, tenantId: string): boolean {
+  return principal.role !== 'customer' || principal.tenantId === tenantId;
+}
