@@ -1,0 +1,46 @@
+/**
+ * Opens the database a URL names: `sqlite:PATH` (or a bare path) through better-sqlite3, or
+ * `postgres://...` through pg. Everything above this file is dialect-free except the few SQL
+ * statements that must differ (job claims), which ask `dialect`.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+/** The SQL dialects Lifeboat runs on. */
+export type DialectName = 'sqlite' | 'postgres';
+
+/** An open database. */
+export interface OpenDatabase {
+  readonly db: Kysely<Database>;
+  readonly dialect: DialectName;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Which dialect a database URL names. */
+export function dialectOf(url: string): DialectName {
+  return /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
+}
+
+/** Opens (and for SQLite creates) the database at `url`. Does not migrate. */
+export function openDatabase(url: string): OpenDatabase {
+  if (dialectOf(url) === 'postgres') {
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle client's network error must not crash the process; the next query reports it.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: () => db.destroy() };
+  }
+  const file = resolve(url.replace(/^sqlite:(\/\/)?/, ''));
+  mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}

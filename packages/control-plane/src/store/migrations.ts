@@ -1,0 +1,171 @@
+/**
+ * One set of migrations for both dialects, in code (no files to find at run time). Only portable
+ * column types: text, integer, and ISO-8601 text for times.
+ */
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tenants')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('email', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.references('tenants.id').onDelete('cascade'))
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('secrets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('servers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('bmc_driver', 'text', (c) => c.notNull())
+        .addColumn('bmc_url', 'text', (c) => c.notNull())
+        .addColumn('bmc_user', 'text', (c) => c.notNull())
+        .addColumn('bmc_credentials_ref', 'text')
+        .addColumn('ssh_host', 'text')
+        .addColumn('ssh_port', 'integer')
+        .addColumn('profiles', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('server_macs')
+        .addColumn('mac', 'text', (c) => c.primaryKey())
+        .addColumn('server_id', 'text', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+        .execute();
+      await db.schema
+        .createTable('rescue_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('server_id', 'text', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('email', 'text')
+        .addColumn('ssh_keys', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text')
+        .addColumn('password_login', 'integer', (c) => c.notNull())
+        .addColumn('host_keys', 'text', (c) => c.notNull())
+        .addColumn('inventory', 'text')
+        .addColumn('boot_token_hash', 'text')
+        .addColumn('agent_token_hash', 'text')
+        .addColumn('agent_token_revoked_at', 'text')
+        .addColumn('deadline_at', 'text')
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('warned_at', 'text')
+        .addColumn('last_heartbeat_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('requested_by', 'text')
+        .execute();
+      // At most one open session per server, enforced by the database, not by a check-then-insert.
+      await db.schema
+        .createIndex('rescue_sessions_one_open')
+        .on('rescue_sessions')
+        .column('server_id')
+        .unique()
+        .where(sql.ref('ended_at'), 'is', null)
+        .execute();
+      await db.schema.createIndex('rescue_sessions_deadline').on('rescue_sessions').column('deadline_at').execute();
+      await db.schema
+        .createTable('tasks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('server_id', 'text', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+        .addColumn('session_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('steps', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .execute();
+      await db.schema.createIndex('tasks_server').on('tasks').columns(['server_id', 'created_at']).execute();
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('dedupe_key', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('run_at', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('locked_by', 'text')
+        .addColumn('locked_until', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('jobs_runnable').on('jobs').columns(['state', 'run_at']).execute();
+      await db.schema
+        .createIndex('jobs_one_unfinished_per_key')
+        .on('jobs')
+        .column('dedupe_key')
+        .unique()
+        .where(sql<boolean>`state in ('pending', 'running')`)
+        .execute();
+      await db.schema
+        .createTable('agent_work')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text', (c) => c.notNull().references('rescue_sessions.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('message', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('incidents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('server_id', 'text', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attachment', 'text')
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text')
+        .addColumn('server_id', 'text')
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Brings the schema up to date; safe to run from several replicas at once (Kysely locks). */
+export async function migrate(db: Kysely<unknown>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed`, { cause: error });
+  }
+}

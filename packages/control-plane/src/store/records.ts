@@ -1,0 +1,162 @@
+/** The audit log, incidents and work queued for agents. */
+import type { Kysely } from 'kysely';
+import { LifeboatError, type AuditEvent, type Incident, type IncidentState } from '@lifeboat/core';
+import type { AuditEventRow, Database, IncidentRow } from './schema.js';
+import { iso, json, newId, type Clock } from './rows.js';
+
+/** The audit log: who did what to which server. */
+export class AuditLog {
+  readonly #db: Kysely<Database>;
+  readonly #now: Clock;
+
+  constructor(db: Kysely<Database>, now: Clock) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /** Records an event; `detail` must never hold a secret. */
+  async record(actor: string, action: string, about: { tenantId?: string | null; serverId?: string | null; detail?: Record<string, unknown> } = {}): Promise<void> {
+    await this.#db
+      .insertInto('audit_events')
+      .values({
+        id: newId(),
+        at: iso(this.#now()),
+        actor,
+        action,
+        tenant_id: about.tenantId ?? null,
+        server_id: about.serverId ?? null,
+        detail: JSON.stringify(about.detail ?? {}),
+      })
+      .execute();
+  }
+
+  /** Recent events, newest first (of one server when given). */
+  async list(options: { serverId?: string; limit?: number } = {}): Promise<AuditEvent[]> {
+    let query = this.#db.selectFrom('audit_events').selectAll().orderBy('at', 'desc').limit(options.limit ?? 100);
+    if (options.serverId !== undefined) query = query.where('server_id', '=', options.serverId);
+    const rows: AuditEventRow[] = await query.execute();
+    return rows.map((r) => ({
+      id: r.id,
+      at: new Date(r.at),
+      actor: r.actor,
+      action: r.action,
+      tenantId: r.tenant_id,
+      serverId: r.server_id,
+      detail: json<Record<string, unknown>>(r.detail, {}),
+    }));
+  }
+}
+
+function incidentOf(r: IncidentRow): Incident {
+  return {
+    id: r.id,
+    serverId: r.server_id,
+    tenantId: r.tenant_id,
+    title: r.title,
+    detail: r.detail,
+    state: r.state as IncidentState,
+    attachment: json<unknown>(r.attachment, null),
+    createdBy: r.created_by,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+/** Incidents declared on servers. */
+export class IncidentStore {
+  readonly #db: Kysely<Database>;
+  readonly #now: Clock;
+
+  constructor(db: Kysely<Database>, now: Clock) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /** Declares an incident. */
+  async create(input: { serverId: string; tenantId: string; title: string; detail: string; attachment?: unknown; createdBy: string | null }): Promise<Incident> {
+    const now = iso(this.#now());
+    const row: IncidentRow = {
+      id: newId(),
+      server_id: input.serverId,
+      tenant_id: input.tenantId,
+      title: input.title,
+      detail: input.detail,
+      state: 'open',
+      attachment: input.attachment === undefined ? null : JSON.stringify(input.attachment),
+      created_by: input.createdBy,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.#db.insertInto('incidents').values(row).execute();
+    return incidentOf(row);
+  }
+
+  /** Incidents, newest first (of one tenant when given). */
+  async list(tenantId?: string): Promise<Incident[]> {
+    let query = this.#db.selectFrom('incidents').selectAll().orderBy('created_at', 'desc');
+    if (tenantId !== undefined) query = query.where('tenant_id', '=', tenantId);
+    return (await query.execute()).map(incidentOf);
+  }
+
+  /** Moves an incident in the queue. */
+  async setState(id: string, state: IncidentState): Promise<Incident> {
+    await this.#db.updateTable('incidents').set({ state, updated_at: iso(this.#now()) }).where('id', '=', id).execute();
+    const row = await this.#db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new LifeboatError('INCIDENT_NOT_FOUND', `no incident ${id}`);
+    return incidentOf(row);
+  }
+}
+
+/** A piece of work for the agent of a session. */
+export interface AgentWork {
+  readonly id: string;
+  readonly kind: string;
+  readonly params: unknown;
+}
+
+/** Work queued for agents, fetched by long poll. */
+export class AgentWorkQueue {
+  readonly #db: Kysely<Database>;
+  readonly #now: Clock;
+
+  constructor(db: Kysely<Database>, now: Clock) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /** Queues work for a session's agent. */
+  async add(sessionId: string, kind: string, params: unknown): Promise<string> {
+    const now = iso(this.#now());
+    const id = newId();
+    await this.#db.insertInto('agent_work').values({ id, session_id: sessionId, kind, params: JSON.stringify(params ?? {}), state: 'pending', result: null, message: null, created_at: now, updated_at: now }).execute();
+    return id;
+  }
+
+  /** Takes the pending work of a session (marks it delivered). */
+  async take(sessionId: string): Promise<AgentWork[]> {
+    const rows = await this.#db.selectFrom('agent_work').selectAll().where('session_id', '=', sessionId).where('state', '=', 'pending').orderBy('created_at').execute();
+    const taken: AgentWork[] = [];
+    for (const row of rows) {
+      const result = await this.#db.updateTable('agent_work').set({ state: 'delivered', updated_at: iso(this.#now()) }).where('id', '=', row.id).where('state', '=', 'pending').executeTakeFirst();
+      if (result.numUpdatedRows > 0n) taken.push({ id: row.id, kind: row.kind, params: json<unknown>(row.params, {}) });
+    }
+    return taken;
+  }
+
+  /** Records a result; false when the work is not this session's. */
+  async complete(sessionId: string, id: string, state: 'completed' | 'failed', result: unknown, message: string | null): Promise<boolean> {
+    const updated = await this.#db
+      .updateTable('agent_work')
+      .set({ state, result: result === undefined ? null : JSON.stringify(result), message, updated_at: iso(this.#now()) })
+      .where('id', '=', id)
+      .where('session_id', '=', sessionId)
+      .executeTakeFirst();
+    return updated.numUpdatedRows > 0n;
+  }
+
+  /** A piece of work with its result. */
+  async byId(id: string): Promise<{ kind: string; state: string; result: unknown; message: string | null } | undefined> {
+    const row = await this.#db.selectFrom('agent_work').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && { kind: row.kind, state: row.state, result: json<unknown>(row.result, null), message: row.message };
+  }
+}

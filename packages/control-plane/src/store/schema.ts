@@ -1,0 +1,159 @@
+/**
+ * The tables as Kysely sees them. Times are ISO-8601 strings (UTC, fixed width, so they compare as
+ * text on both dialects), booleans are 0/1, JSON is text: one representation for SQLite and PostgreSQL.
+ */
+
+/** The control plane's tables. */
+export interface Database {
+  tenants: TenantRow;
+  api_tokens: ApiTokenRow;
+  secrets: SecretRow;
+  servers: ServerRow;
+  server_macs: ServerMacRow;
+  rescue_sessions: RescueSessionRow;
+  tasks: TaskRow;
+  jobs: JobRow;
+  agent_work: AgentWorkRow;
+  incidents: IncidentRow;
+  audit_events: AuditEventRow;
+}
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  email: string | null;
+  created_at: string;
+}
+
+export interface ApiTokenRow {
+  id: string;
+  name: string;
+  role: string;
+  tenant_id: string | null;
+  /** SHA-256 of the token, hex. */
+  token_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface SecretRow {
+  id: string;
+  /** AES-256-GCM: `v1:iv:tag:ciphertext`, base64 parts. */
+  sealed: string;
+  created_at: string;
+}
+
+export interface ServerRow {
+  id: string;
+  name: string;
+  tenant_id: string;
+  bmc_driver: string;
+  bmc_url: string;
+  bmc_user: string;
+  bmc_credentials_ref: string | null;
+  ssh_host: string | null;
+  ssh_port: number | null;
+  /** JSON array of profile names. */
+  profiles: string;
+  created_at: string;
+}
+
+export interface ServerMacRow {
+  mac: string;
+  server_id: string;
+}
+
+export interface RescueSessionRow {
+  id: string;
+  server_id: string;
+  profile: string;
+  state: string;
+  reason: string | null;
+  email: string | null;
+  /** JSON array of SSH public keys. */
+  ssh_keys: string;
+  /** SHA-512 crypt of the temporary root password, or null with SSH keys. */
+  password_hash: string | null;
+  password_login: number;
+  /** JSON array of host keys. */
+  host_keys: string;
+  /** JSON inventory as the agent reported it. */
+  inventory: string | null;
+  boot_token_hash: string | null;
+  agent_token_hash: string | null;
+  agent_token_revoked_at: string | null;
+  deadline_at: string | null;
+  expires_at: string;
+  /** When the last expiry warning went out, if any. */
+  warned_at: string | null;
+  last_heartbeat_at: string | null;
+  created_at: string;
+  updated_at: string;
+  ended_at: string | null;
+  requested_by: string | null;
+}
+
+export interface TaskRow {
+  id: string;
+  server_id: string;
+  session_id: string | null;
+  kind: string;
+  state: string;
+  /** JSON array of steps. */
+  steps: string;
+  created_at: string;
+  ended_at: string | null;
+}
+
+export interface JobRow {
+  id: string;
+  kind: string;
+  /** JSON parameters. */
+  params: string;
+  /** Only one unfinished job per key (e.g. `enter:<sessionId>`). */
+  dedupe_key: string | null;
+  state: string;
+  run_at: string;
+  attempts: number;
+  max_attempts: number;
+  locked_by: string | null;
+  locked_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AgentWorkRow {
+  id: string;
+  session_id: string;
+  kind: string;
+  params: string;
+  state: string;
+  result: string | null;
+  message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IncidentRow {
+  id: string;
+  server_id: string;
+  tenant_id: string;
+  title: string;
+  detail: string;
+  state: string;
+  attachment: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AuditEventRow {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  tenant_id: string | null;
+  server_id: string | null;
+  detail: string;
+}
