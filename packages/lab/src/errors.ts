@@ -1,0 +1,23 @@
+/** Stable codes of the errors the lab reports. */
+export type LabErrorCode =
+  | 'LAB_USAGE'
+  | 'LAB_NOT_RUNNING'
+  | 'LAB_ALREADY_RUNNING'
+  | 'LAB_START_FAILED'
+  | 'LAB_REGISTER_FAILED'
+  | 'VM_START_FAILED'
+  | 'VM_CONTROL_FAILED'
+  | 'BMC_START_FAILED'
+  | 'SERVER_NOT_FOUND';
+
+/** An error of the lab that a user can act on; the message never holds a password. */
+export class LabError extends Error {
+  /** Stable machine-readable code, e.g. `VM_START_FAILED`. */
+  readonly code: LabErrorCode;
+
+  constructor(code: LabErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LabError';
+    this.code = code;
+  }
+}
