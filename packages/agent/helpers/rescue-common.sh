@@ -1,0 +1,120 @@
+# Shared by the rescue-* helpers (sourced, not run). Bash.
+# State of what the helpers did, so that rescue-umount undoes exactly that: /run/lifeboat/rescue/
+#   mounts      mount points, in the order they were mounted
+#   arrays      md arrays rescue-mount/rescue-raid assembled
+#   vgs         LVM volume groups rescue-mount activated
+#   root        the device mounted at /mnt
+
+RESCUE_STATE=/run/lifeboat/rescue
+RESCUE_TARGET=${RESCUE_TARGET:-/mnt}
+# No udev in the rescue system: LVM must not wait for it nor ask it for devices.
+LVM_CONFIG='devices{obtain_device_list_from_udev=0} activation{udev_sync=0 udev_rules=0}'
+
+die() { # die CODE MESSAGE
+  local code=$1
+  shift
+  echo "${0##*/}: $*" >&2
+  exit "$code"
+}
+warn() { echo "${0##*/}: warning: $*" >&2; }
+say() { echo "${0##*/}: $*"; }
+
+require_root() {
+  [ "$(id -u)" = 0 ] || die 1 "must run as root"
+}
+
+state_init() {
+  mkdir -p "$RESCUE_STATE"
+  touch "$RESCUE_STATE/mounts" "$RESCUE_STATE/arrays" "$RESCUE_STATE/vgs"
+}
+
+# Kernel modules the helpers need; built in or absent is fine.
+load_modules() {
+  local m
+  for m in "$@"; do modprobe -q "$m" 2>/dev/null || true; done
+}
+
+lvm_cmd() { # lvm_cmd vgchange -ay ...
+  local cmd=$1
+  shift
+  "$cmd" --config "$LVM_CONFIG" "$@"
+}
+
+# Active md arrays, one /dev/mdN per line.
+active_arrays() {
+  [ -r /proc/mdstat ] || return 0
+  awk '/^md[0-9a-z_]* *:/ { print "/dev/" $1 }' /proc/mdstat
+}
+
+# Whether a path is a mount point (by /proc/self/mountinfo, which needs no extra tool).
+is_mounted_at() {
+  local want
+  want=$(readlink -f "$1" 2>/dev/null || echo "$1")
+  awk -v p="$want" '$5 == p { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# The device behind a file system spec (UUID=, LABEL=, PARTUUID=, PARTLABEL=, /dev/...); empty if none.
+# blkid is asked directly (no cache): without udev there is no /dev/disk/by-*.
+resolve_spec() {
+  local spec=$1 dev=""
+  spec=${spec//\"/}
+  case $spec in
+    UUID=* | LABEL=* | PARTUUID=* | PARTLABEL=*)
+      dev=$(blkid -c /dev/null -o device -t "$spec" 2>/dev/null | head -n 1)
+      ;;
+    /dev/disk/by-uuid/*) dev=$(resolve_spec "UUID=${spec#/dev/disk/by-uuid/}") ;;
+    /dev/disk/by-label/*) dev=$(resolve_spec "LABEL=${spec#/dev/disk/by-label/}") ;;
+    /dev/disk/by-partuuid/*) dev=$(resolve_spec "PARTUUID=${spec#/dev/disk/by-partuuid/}") ;;
+    /dev/*)
+      if [ -b "$spec" ]; then dev=$(readlink -f "$spec"); fi
+      ;;
+  esac
+  echo "$dev"
+}
+
+# File system type of a block device, from its superblock.
+fs_type() {
+  blkid -c /dev/null -o value -s TYPE "$1" 2>/dev/null || true
+}
+
+# Mount options that look at a file system without writing anything to it (no journal replay).
+probe_options() {
+  case $1 in
+    ext3 | ext4) echo ro,noload ;;
+    xfs) echo ro,norecovery ;;
+    btrfs) echo ro,nologreplay ;;
+    *) echo ro ;;
+  esac
+}
+
+# Prints the PRETTY_NAME of the installed system on a device when it has /etc/os-release and
+# /etc/fstab (a root file system); prints nothing otherwise. Writes nothing to the device.
+probe_installed_system() {
+  local dev=$1 type dir mp name=""
+  type=$(fs_type "$dev")
+  case $type in ext2 | ext3 | ext4 | xfs | btrfs) ;; *) return 0 ;; esac
+  mp=$(awk -v d="$dev" '$1 == d { print $2; exit }' /proc/mounts)
+  if [ -n "$mp" ]; then
+    dir=$mp
+  else
+    dir=$(mktemp -d /run/lifeboat-probe.XXXXXX)
+    if ! mount -t "$type" -o "$(probe_options "$type")" "$dev" "$dir" 2>/dev/null; then
+      rmdir "$dir"
+      return 0
+    fi
+  fi
+  if [ -f "$dir/etc/fstab" ] && [ -e "$dir/etc/os-release" ]; then
+    # Read, never sourced: the file belongs to the installed system, not to us.
+    name=$(sed -n 's/^PRETTY_NAME=["'\'']\{0,1\}\([^"'\'']*\).*/\1/p' "$dir/etc/os-release" 2>/dev/null | head -n 1)
+    echo "${name:-Linux}"
+  fi
+  if [ -z "$mp" ]; then
+    umount "$dir"
+    rmdir "$dir"
+  fi
+}
+
+# Block devices that may hold a file system: partitions, whole disks without partitions, md, dm.
+candidate_devices() {
+  lsblk -rnpo NAME,TYPE 2>/dev/null | awk '$2 != "rom" && $2 != "loop" { print $1 }'
+}

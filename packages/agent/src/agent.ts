@@ -1,0 +1,166 @@
+/**
+ * The agent's whole life in the rescue system: redeem the boot token, set up SSH with the session's
+ * credentials, report host keys, inventory and ready, then heartbeat and take work until the session
+ * ends. It only ever connects out; it listens on nothing.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { bootParamsFrom } from './boot-params.js';
+import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
+import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
+import { readHostKeys } from './host-keys.js';
+import { collectInventory } from './inventory.js';
+import type { AgentLog } from './log.js';
+import { RescueSystem } from './rescue-system.js';
+import type { RescueSystemOptions } from './rescue-system.js';
+
+/** How the agent runs. */
+export interface AgentOptions {
+  /** The kernel command line's file (`/proc/cmdline`). */
+  readonly cmdlinePath: string;
+  readonly system: RescueSystemOptions;
+  readonly log: AgentLog;
+  /** Stops the agent (SIGTERM in the image). */
+  readonly signal: AbortSignal;
+  /** Seconds between heartbeats. */
+  readonly heartbeatSeconds?: number;
+  /** Long-poll wait for work (seconds). */
+  readonly workWaitSeconds?: number;
+  readonly retry?: RetryPolicy;
+}
+
+/** Why the agent stopped. */
+export type AgentOutcome = 'revoked' | 'aborted';
+
+/** A handler for one kind of job (the hardware tests register theirs here). */
+export type JobHandler = (params: unknown, signal: AbortSignal) => Promise<JobResult>;
+
+/** Job kinds this agent can run. None yet: the hardware tests come with their own issue. */
+export const jobHandlers: ReadonlyMap<string, JobHandler> = new Map();
+
+/** Runs the agent until its token is revoked (the session ended) or `signal` aborts. */
+export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
+  const { log, signal } = options;
+  const system = new RescueSystem(options.system);
+  const params = bootParamsFrom(await readFile(options.cmdlinePath, 'utf8'));
+  log.info(`control plane ${params.url}, server ${params.serverId}`);
+  const client = new ControlPlaneClient(params.url, {
+    signal,
+    ...(options.retry ? { retry: options.retry } : {}),
+    onRetry: (what, attempt, error) => log.info(`${what} failed (attempt ${attempt}: ${error}); retrying`),
+  });
+  try {
+    const config = await obtainConfig(client, system, params.serverId, params.bootToken, log);
+    await client.event('agent_started', `session ${config.sessionId}`);
+
+    await system.ensureHostKeys();
+    const passwordLogin = await system.writeCredentials(config);
+    await system.writeIdentity(config);
+    log.info(`credentials written: ${passwordLogin ? 'root password hash' : `${config.authorizedKeys.length} authorized key(s), no password`}`);
+    await client.event('credentials_written', passwordLogin ? 'password' : 'keys');
+
+    await system.startSshd(passwordLogin);
+    log.info(`sshd started (PermitRootLogin ${passwordLogin ? 'yes' : 'prohibit-password'})`);
+    await client.event('sshd_started');
+
+    const hostKeys = await readHostKeys(system.path('etc/ssh'));
+    await client.hostKeys(hostKeys);
+    for (const key of hostKeys) log.info(`host key ${key.type} ${key.fingerprint}`);
+
+    const inventory = await collectInventory();
+    await client.inventory(inventory);
+    log.info(`inventory: ${inventory.cpus} CPU(s), ${inventory.memoryBytes} bytes, ${inventory.disks.length} disk(s), ${inventory.nics.length} NIC(s)`);
+
+    await client.ready();
+    log.info('ready');
+    await serve(client, options);
+    return 'aborted';
+  } catch (error) {
+    if (error instanceof AgentApiError && error.code === 'AGENT_TOKEN_REVOKED') {
+      log.info('the control plane revoked this agent: the rescue session is over');
+      return 'revoked';
+    }
+    if (signal.aborted) return 'aborted';
+    throw error;
+  }
+}
+
+/**
+ * The session's configuration: redeemed with the boot token, or, when this agent already redeemed it
+ * at this boot (a restart), read back from /run (tmpfs: gone at the next boot, readable by root only).
+ */
+async function obtainConfig(
+  client: ControlPlaneClient,
+  system: RescueSystem,
+  serverId: string,
+  bootToken: string,
+  log: AgentLog,
+): Promise<RescueConfig> {
+  const statePath = system.path('run/lifeboat/agent-session.json');
+  try {
+    const saved = JSON.parse(await readFile(statePath, 'utf8')) as { agentToken: string; config: RescueConfig };
+    client.useAgentToken(saved.agentToken);
+    log.info(`resuming session ${saved.config.sessionId}`);
+    return saved.config;
+  } catch {
+    // first start at this boot
+  }
+  const { agentToken, config } = await client.redeem(serverId, bootToken);
+  await mkdir(system.path('run/lifeboat'), { recursive: true, mode: 0o700 });
+  await writeFile(statePath, JSON.stringify({ agentToken, config }), { mode: 0o600 });
+  log.info(`boot token redeemed: session ${config.sessionId}, server ${config.serverName}`);
+  return config;
+}
+
+/** Heartbeats and the work long poll, side by side, until revoked or aborted. */
+async function serve(client: ControlPlaneClient, options: AgentOptions): Promise<void> {
+  const { log, signal } = options;
+  const heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const heartbeats = (async () => {
+    while (!stop.signal.aborted) {
+      await client.heartbeat();
+      await delay(heartbeatMs, stop.signal);
+    }
+  })();
+  const work = (async () => {
+    while (!stop.signal.aborted) {
+      for (const job of await client.work(options.workWaitSeconds ?? 25)) await runJob(client, job, log, stop.signal);
+    }
+  })();
+  try {
+    // The first loop to fail (a revoked token) stops the other.
+    await Promise.race([heartbeats, work]);
+  } finally {
+    stop.abort();
+    signal.removeEventListener('abort', onAbort);
+    await Promise.allSettled([heartbeats, work]);
+  }
+}
+
+async function runJob(client: ControlPlaneClient, job: AgentJob, log: AgentLog, signal: AbortSignal): Promise<void> {
+  const handler = jobHandlers.get(job.kind);
+  let result: JobResult;
+  if (!handler) {
+    result = { state: 'failed', message: `unsupported job kind "${job.kind}": this agent has no handler for it`, result: { code: 'JOB_UNSUPPORTED' } };
+  } else {
+    try {
+      result = await handler(job.params, signal);
+    } catch (error) {
+      result = { state: 'failed', message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  log.info(`job ${job.id} (${job.kind}): ${result.state}${result.message ? `: ${result.message}` : ''}`);
+  await client.result(job.id, result);
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,218 @@
+/**
+ * The agent's side of the agent API (docs/architecture.md, "Agent API"): JSON over HTTP, the agent
+ * always the client, outbound only. Transient failures (no route yet, connection refused, 5xx) are
+ * retried with capped exponential backoff; a 4xx answer is final.
+ */
+import type { HostKeyReport } from './host-keys.js';
+import type { Inventory } from './inventory.js';
+
+/** The session's configuration, as `POST /redeem` returns it. */
+export interface RescueConfig {
+  readonly sessionId: string;
+  readonly serverName: string;
+  readonly hostname: string;
+  /** SHA-512 crypt hash of the temporary root password, or null when keys replace it. */
+  readonly rootPasswordHash: string | null;
+  readonly authorizedKeys: string[];
+  readonly passwordLogin: boolean;
+  readonly motd: string;
+  readonly expiresAt: string;
+}
+
+/** A job the control plane hands the agent through `GET /work`. */
+export interface AgentJob {
+  readonly id: string;
+  readonly kind: string;
+  readonly params: unknown;
+}
+
+/** The outcome of a job, for `POST /work/{id}/result`. */
+export interface JobResult {
+  readonly state: 'completed' | 'failed';
+  readonly result?: unknown;
+  readonly message?: string;
+}
+
+/** An answer of the control plane that is final (4xx), with its stable code when it gave one. */
+export class AgentApiError extends Error {
+  /** `BOOT_TOKEN_INVALID`, `AGENT_TOKEN_REVOKED`, ... or `HTTP_<status>` when the body had no code. */
+  readonly code: string;
+  readonly status: number;
+  constructor(code: string, status: number, message: string) {
+    super(message);
+    this.name = 'AgentApiError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** How retries wait. */
+export interface RetryPolicy {
+  /** First wait (ms). */
+  readonly initialMs: number;
+  /** Longest wait (ms). */
+  readonly maxMs: number;
+  /** Give up after this long in total (ms); `Infinity` to retry until aborted. */
+  readonly totalMs: number;
+}
+
+/** Retry for as long as it takes: a control plane being restarted must not strand a rescue system. */
+export const defaultRetry: RetryPolicy = { initialMs: 500, maxMs: 15_000, totalMs: Infinity };
+
+/** Options of the client. */
+export interface ClientOptions {
+  readonly retry?: RetryPolicy;
+  /** Ends every pending request and wait. */
+  readonly signal?: AbortSignal;
+  /** Told about each failed attempt (never given a secret). */
+  readonly onRetry?: (what: string, attempt: number, error: string) => void;
+}
+
+/** A client of the agent API for one rescue system. */
+export class ControlPlaneClient {
+  readonly #base: string;
+  readonly #retry: RetryPolicy;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onRetry: ClientOptions['onRetry'];
+  #agentToken: string | null = null;
+
+  /** `url` is `lifeboat.url`; calls go to `{url}/v1/agent/...`. */
+  constructor(url: string, options: ClientOptions = {}) {
+    this.#base = `${url.replace(/\/+$/, '')}/v1/agent`;
+    this.#retry = options.retry ?? defaultRetry;
+    this.#signal = options.signal;
+    this.#onRetry = options.onRetry;
+  }
+
+  /** Uses an agent token obtained earlier (a restarted agent resumes its session). */
+  useAgentToken(token: string): void {
+    this.#agentToken = token;
+  }
+
+  /** Trades the one-time boot token for the agent token and the session's configuration. */
+  async redeem(serverId: string, bootToken: string): Promise<{ agentToken: string; config: RescueConfig }> {
+    const answer = await this.#call('POST', '/redeem', { serverId, bootToken }, false);
+    if (!isRedeemAnswer(answer)) throw new AgentApiError('BAD_ANSWER', 200, 'redeem answered without agentToken/config');
+    this.#agentToken = answer.agentToken;
+    return answer;
+  }
+
+  /** Records a step on the session's boot timeline. */
+  async event(step: string, detail?: string): Promise<void> {
+    await this.#call('POST', '/events', detail === undefined ? { step } : { step, detail });
+  }
+
+  /** Publishes the host keys sshd serves. */
+  async hostKeys(hostKeys: readonly HostKeyReport[]): Promise<void> {
+    await this.#call('POST', '/host-keys', { hostKeys });
+  }
+
+  /** Publishes the hardware inventory. */
+  async inventory(inventory: Inventory): Promise<void> {
+    await this.#call('POST', '/inventory', inventory);
+  }
+
+  /** Tells the control plane that sshd is up with the session's credentials. */
+  async ready(): Promise<void> {
+    await this.#call('POST', '/ready', {});
+  }
+
+  /** Says the rescue system is alive; returns the lease's end. */
+  async heartbeat(): Promise<{ expiresAt?: string }> {
+    const answer = await this.#call('POST', '/heartbeat', {});
+    return typeof answer === 'object' && answer !== null ? (answer as { expiresAt?: string }) : {};
+  }
+
+  /** Waits up to `waitSeconds` for work (long poll). */
+  async work(waitSeconds: number): Promise<AgentJob[]> {
+    const answer = await this.#call('GET', `/work?waitSeconds=${waitSeconds}`, undefined);
+    if (typeof answer !== 'object' || answer === null || !('jobs' in answer) || !Array.isArray(answer.jobs)) return [];
+    return (answer.jobs as unknown[]).filter(isJob);
+  }
+
+  /** Reports a job's outcome. */
+  async result(jobId: string, result: JobResult): Promise<void> {
+    await this.#call('POST', `/work/${encodeURIComponent(jobId)}/result`, result);
+  }
+
+  async #call(method: string, path: string, body: unknown, authorized = true): Promise<unknown> {
+    const started = Date.now();
+    let wait = this.#retry.initialMs;
+    for (let attempt = 1; ; attempt++) {
+      this.#signal?.throwIfAborted();
+      let failure: string;
+      try {
+        const headers: Record<string, string> = { accept: 'application/json' };
+        if (body !== undefined) headers['content-type'] = 'application/json';
+        if (authorized && this.#agentToken) headers.authorization = `Bearer ${this.#agentToken}`;
+        const response = await fetch(`${this.#base}${path}`, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          ...(this.#signal ? { signal: this.#signal } : {}),
+        });
+        const text = await response.text();
+        if (response.ok) return text.length > 0 ? parseJson(text) : undefined;
+        const parsed = parseJson(text);
+        const code = typeof parsed === 'object' && parsed !== null && 'code' in parsed ? String(parsed.code) : `HTTP_${response.status}`;
+        const message = typeof parsed === 'object' && parsed !== null && 'message' in parsed ? String(parsed.message) : response.statusText;
+        if (response.status < 500 && response.status !== 408 && response.status !== 429) {
+          throw new AgentApiError(code, response.status, `${method} ${path.split('?')[0]}: ${response.status} ${code}: ${message}`);
+        }
+        failure = `${response.status} ${code}`;
+      } catch (error) {
+        if (error instanceof AgentApiError) throw error;
+        if (this.#signal?.aborted) throw error;
+        failure = describe(error);
+      }
+      if (Date.now() - started + wait > this.#retry.totalMs) {
+        throw new AgentApiError('CONTROL_PLANE_UNREACHABLE', 0, `${method} ${path.split('?')[0]}: gave up: ${failure}`);
+      }
+      this.#onRetry?.(`${method} ${path.split('?')[0]}`, attempt, failure);
+      await sleep(wait, this.#signal);
+      wait = Math.min(wait * 2, this.#retry.maxMs);
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return `${error.message}${cause}`;
+  }
+  return String(error);
+}
+
+function isRedeemAnswer(v: unknown): v is { agentToken: string; config: RescueConfig } {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  const c = o.config as Record<string, unknown> | undefined;
+  return typeof o.agentToken === 'string' && typeof c === 'object' && c !== null && typeof c.hostname === 'string';
+}
+
+function isJob(v: unknown): v is AgentJob {
+  return typeof v === 'object' && v !== null && typeof (v as AgentJob).id === 'string' && typeof (v as AgentJob).kind === 'string';
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort(): void {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    }
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}

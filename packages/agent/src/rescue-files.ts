@@ -1,0 +1,81 @@
+/**
+ * The files the agent package puts into the rescue image: the bundled agent, the rescue helpers and
+ * the login menu. The image build layers them over its cached root file system, so a change here
+ * rebuilds in seconds.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A file to place in the rescue image. */
+export interface RescueFile {
+  /** Absolute path inside the image. */
+  readonly path: string;
+  readonly content: Buffer;
+  /** Permission bits (`0o755` for programs). */
+  readonly mode: number;
+}
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const srcDir = join(packageDir, 'src');
+const helpersDir = join(packageDir, 'helpers');
+
+/** Where the image's init starts the agent from (`node /opt/lifeboat/agent.mjs`). */
+export const agentPathInImage = '/opt/lifeboat/agent.mjs';
+
+/** The helpers' shared shell functions, sourced by each helper. */
+const commonPathInImage = '/usr/local/lib/lifeboat/rescue-common.sh';
+
+/** Every file the agent package contributes to the rescue image. */
+export async function rescueFiles(): Promise<RescueFile[]> {
+  const files: RescueFile[] = [{ path: agentPathInImage, content: await bundleAgent(), mode: 0o644 }];
+  for (const name of (await readdir(helpersDir)).sort()) {
+    const content = await readFile(join(helpersDir, name));
+    if (name === 'rescue-common.sh') files.push({ path: commonPathInImage, content, mode: 0o644 });
+    else if (name === 'lifeboat-menu.sh') files.push({ path: '/etc/profile.d/lifeboat-menu.sh', content, mode: 0o644 });
+    else if (name.startsWith('rescue-')) files.push({ path: `/usr/local/sbin/${name}`, content, mode: 0o755 });
+  }
+  return files;
+}
+
+/**
+ * The agent as one ESM file for Debian 12's Node 18, built with esbuild and cached under
+ * `LIFEBOAT_CACHE/agent/<hash of the sources and esbuild's version>/agent.mjs`.
+ */
+export async function bundleAgent(): Promise<Buffer> {
+  const esbuild = await import('esbuild');
+  const sources = (await readdir(srcDir)).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts')).sort();
+  const hash = createHash('sha256').update(`esbuild ${esbuild.version} node18 esm\n`);
+  for (const name of sources) hash.update(`${name}\n`).update(await readFile(join(srcDir, name)));
+  const cached = join(cacheDir(), 'agent', hash.digest('hex').slice(0, 16), 'agent.mjs');
+  try {
+    return await readFile(cached);
+  } catch {
+    // not built yet
+  }
+  const result = await esbuild.build({
+    entryPoints: [join(srcDir, 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node18',
+    format: 'esm',
+    write: false,
+    legalComments: 'none',
+    banner: { js: '// Lifeboat agent (bundled). Source: packages/agent/src.' },
+  });
+  const output = result.outputFiles[0];
+  if (!output) throw new Error('esbuild produced no output for the agent');
+  const content = Buffer.from(output.contents);
+  await mkdir(dirname(cached), { recursive: true });
+  await writeFile(`${cached}.tmp`, content);
+  await rename(`${cached}.tmp`, cached);
+  return content;
+}
+
+function cacheDir(): string {
+  if (process.env.LIFEBOAT_CACHE) return process.env.LIFEBOAT_CACHE;
+  if (process.env.XDG_CACHE_HOME) return join(process.env.XDG_CACHE_HOME, 'lifeboat');
+  return join(homedir(), '.cache', 'lifeboat');
+}
