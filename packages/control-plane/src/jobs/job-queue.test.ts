@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LifeboatError } from '@lifeboat/core';
+import { SecretBox } from '../credentials/secret-box.js';
+import { Store } from '../store/store.js';
+import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
+import { backoffDelay, JobQueue } from './job-queue.js';
+import { DeadlineScheduler, deadlineJob } from './scheduler.js';
+import { Worker, type WorkerLog } from './worker.js';
+
+const deadlines = { requestMs: 60_000, rescueMs: 600_000, exitMs: 300_000 };
+const quiet: WorkerLog = { info() {}, warn() {}, error() {} };
+
+for (const dialect of testDialects()) {
+  describe(`jobs on ${dialect}`, () => {
+    let database: TestDatabase;
+    let dir: string;
+    let clock = new Date('2026-03-01T10:00:00.000Z');
+    const now = () => clock;
+    const stores: Store[] = [];
+
+    async function openStore(): Promise<Store> {
+      const store = await Store.open({ databaseUrl: database.url, secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')), deadlines, now });
+      stores.push(store);
+      return store;
+    }
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'lifeboat-jobs-'));
+      database = await createTestDatabase(dialect);
+    });
+    after(async () => {
+      for (const store of stores) await store.close();
+      await database?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('runs every job exactly once across two workers on two connections', async () => {
+      const a = await openStore();
+      const b = await openStore();
+      const queueA = new JobQueue(a.database.db, a.dialect, () => new Date());
+      const queueB = new JobQueue(b.database.db, b.dialect, () => new Date());
+      const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => queueA.add('count', { i })));
+      const runs: Array<[string, string]> = [];
+      const handler = (worker: string) => async ({ job }: { job: { id: string } }) => {
+        runs.push([worker, job.id]);
+        await new Promise((r) => setImmediate(r));
+      };
+      const stop = new AbortController();
+      const options = { leaseMs: 30_000, backoff: { baseMs: 10, maxMs: 100 }, pollMs: 20, log: quiet, concurrency: 3 };
+      const workers = [
+        new Worker({ ...options, queue: queueA, handlers: { count: handler('a') } }).run(stop.signal),
+        new Worker({ ...options, queue: queueB, handlers: { count: handler('b') } }).run(stop.signal),
+      ];
+      while (runs.length < ids.length) await new Promise((r) => setTimeout(r, 20));
+      // Let any duplicate claim surface before stopping.
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
+      stop.abort();
+      await Promise.all(workers);
+      assert.deepEqual(runs.map(([, id]) => id).sort(), [...ids].sort());
+      for (const id of ids) assert.equal((await queueA.byId(id))?.state, 'completed');
+    });
+
+    it('lets another worker reclaim a job whose lease expired after a crash', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const id = await queue.add('crashy', {});
+      const claimed = await queue.claim('crashed-worker', 10_000, ['crashy']);
+      assert.equal(claimed?.id, id);
+      assert.equal(await queue.claim('second-worker', 10_000, ['crashy']), undefined, 'a held lease blocks others');
+      clock = new Date(clock.getTime() + 10_001);
+      const reclaimed = await queue.claim('second-worker', 10_000, ['crashy']);
+      assert.equal(reclaimed?.id, id);
+      assert.equal(reclaimed?.attempts, 2);
+      assert.equal(await queue.complete(id, 'crashed-worker'), false, 'the crashed worker lost the job');
+      assert.equal(await queue.renew(id, 'crashed-worker', 10_000), false);
+      assert.equal(await queue.complete(id, 'second-worker'), true);
+      assert.equal((await queue.byId(id))?.state, 'completed');
+    });
+
+    it('retries with exponential backoff, then gives up', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const backoff = { baseMs: 1000, maxMs: 3000 };
+      assert.deepEqual([1, 2, 3, 4].map((n) => backoffDelay(backoff, n)), [1000, 2000, 3000, 3000]);
+      const id = await queue.add('flaky', { n: 1 }, { maxAttempts: 3 });
+      const attempts: number[] = [];
+      const gaveUp: string[] = [];
+      const worker = new Worker({
+        queue,
+        handlers: {
+          flaky: async ({ job }) => {
+            attempts.push(job.attempts);
+            throw new Error('BMC busy');
+          },
+        },
+        onGiveUp: { flaky: async (job) => void gaveUp.push(job.id) },
+        leaseMs: 60_000,
+        backoff,
+        pollMs: 10,
+        log: quiet,
+      });
+      assert.equal(await worker.runOnce(), true);
+      let job = (await queue.byId(id))!;
+      assert.equal(job.state, 'pending');
+      assert.equal(job.lastError, 'BMC busy');
+      assert.equal(job.runAt.getTime(), clock.getTime() + 1000);
+      assert.equal(await worker.runOnce(), false, 'not before its backoff');
+      clock = new Date(clock.getTime() + 1000);
+      assert.equal(await worker.runOnce(), true);
+      job = (await queue.byId(id))!;
+      assert.equal(job.runAt.getTime(), clock.getTime() + 2000);
+      clock = new Date(clock.getTime() + 2000);
+      assert.equal(await worker.runOnce(), true);
+      job = (await queue.byId(id))!;
+      assert.equal(job.state, 'failed');
+      assert.deepEqual(attempts, [1, 2, 3]);
+      assert.deepEqual(gaveUp, [id]);
+    });
+
+    it('fails a job at once when retrying cannot help', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const id = await queue.add('bad', {});
+      const worker = new Worker({
+        queue,
+        handlers: { bad: async () => { throw new LifeboatError('BMC_INVALID', 'no such BMC driver'); } },
+        leaseMs: 60_000,
+        backoff: { baseMs: 1000, maxMs: 1000 },
+        pollMs: 10,
+        log: quiet,
+      });
+      await worker.runOnce();
+      assert.equal((await queue.byId(id))?.state, 'failed');
+    });
+
+    it('keeps one unfinished job per dedupe key', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const first = await queue.add('enter', {}, { dedupeKey: 'enter:s1' });
+      assert.equal(await queue.add('enter', {}, { dedupeKey: 'enter:s1' }), first);
+      const claimed = await queue.claim('w', 1000, ['enter']);
+      await queue.complete(claimed!.id, 'w');
+      assert.notEqual(await queue.add('enter', {}, { dedupeKey: 'enter:s1' }), first);
+    });
+
+    it('enqueues a deadline job once per passed deadline', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const tenant = await store.tenants.add('deadline-tenant');
+      const server = await store.servers.add({ name: 'dl-1', tenantId: tenant.id, macs: [], bmc: { driver: 'ipmi', url: 'ipmi://127.0.0.1:1', user: 'u', password: null }, sshEndpoint: null, profiles: ['linux'] });
+      const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt: new Date(clock.getTime() + 86_400_000), requestedBy: null });
+      await store.sessions.transition(session.id, 'boot_started');
+      const scheduler = new DeadlineScheduler({ store, queue, intervalMs: 1000, warnBeforeMs: 0, log: quiet });
+      assert.equal(await scheduler.tick(), 0);
+      clock = new Date(clock.getTime() + deadlines.rescueMs);
+      assert.equal(await scheduler.tick(), 1);
+      await scheduler.tick();
+      const job = await queue.claim('w', 1000, [deadlineJob]);
+      assert.deepEqual(job?.params, { sessionId: session.id, state: 'preparing_rescue' });
+      assert.equal(await queue.claim('w', 1000, [deadlineJob]), undefined, 'two ticks enqueued one job');
+    });
+  });
+}

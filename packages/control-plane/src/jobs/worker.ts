@@ -1,0 +1,151 @@
+/**
+ * Runs jobs: claims one, keeps its lease alive while the handler works, then completes it or schedules
+ * a retry with exponential backoff. A handler that throws a `LifeboatError` whose status is 4xx fails
+ * for good (retrying cannot fix a bad request); anything else is retried.
+ */
+import { randomUUID } from 'node:crypto';
+import { LifeboatError } from '@lifeboat/core';
+import { backoffDelay, type Backoff, type Job, type JobQueue } from './job-queue.js';
+
+/** What a handler gets: the job and a signal aborted on shutdown or when the lease is lost. */
+export interface JobContext {
+  readonly job: Job;
+  readonly signal: AbortSignal;
+}
+
+/** Does the work of one kind of job; must be idempotent (it may run again after a crash). */
+export type JobHandler = (context: JobContext) => Promise<void>;
+
+/** Called when a job fails for good, to record the failure where users see it. */
+export type GiveUpHandler = (job: Job, error: unknown) => Promise<void>;
+
+/** The logging a worker needs. */
+export interface WorkerLog {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** A worker's settings. */
+export interface WorkerOptions {
+  readonly queue: JobQueue;
+  readonly handlers: Readonly<Record<string, JobHandler>>;
+  /** Called per kind when a job fails for good. */
+  readonly onGiveUp?: Readonly<Record<string, GiveUpHandler>>;
+  readonly leaseMs: number;
+  readonly backoff: Backoff;
+  /** How often an idle worker looks for work (jobs added in this process wake it at once). */
+  readonly pollMs: number;
+  /** How many jobs run at once. */
+  readonly concurrency?: number;
+  readonly log: WorkerLog;
+  readonly workerId?: string;
+}
+
+/** Claims and runs jobs until stopped. */
+export class Worker {
+  readonly id: string;
+  readonly #options: WorkerOptions;
+  readonly #running = new Set<Promise<void>>();
+  #wake: (() => void) | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.#options = options;
+    this.id = options.workerId ?? `worker-${randomUUID()}`;
+  }
+
+  /** Runs until `signal` aborts, then waits for jobs in progress to stop. */
+  async run(signal: AbortSignal): Promise<void> {
+    const limit = this.#options.concurrency ?? 4;
+    const unsubscribe = this.#options.queue.onAdded(() => this.#wake?.());
+    try {
+      while (!signal.aborted) {
+        let claimed = false;
+        if (this.#running.size < limit) {
+          try {
+            claimed = await this.#startOne(signal);
+          } catch (error) {
+            this.#options.log.error({ err: error }, 'could not claim a job');
+          }
+        }
+        if (!claimed || this.#running.size >= limit) await this.#idle(signal);
+      }
+    } finally {
+      unsubscribe();
+      await Promise.allSettled([...this.#running]);
+    }
+  }
+
+  /** Claims and runs one job to its end; false when none was runnable. For tests and tools. */
+  async runOnce(signal: AbortSignal = new AbortController().signal): Promise<boolean> {
+    const job = await this.#options.queue.claim(this.id, this.#options.leaseMs, Object.keys(this.#options.handlers));
+    if (!job) return false;
+    await this.#execute(job, signal);
+    return true;
+  }
+
+  async #startOne(signal: AbortSignal): Promise<boolean> {
+    const job = await this.#options.queue.claim(this.id, this.#options.leaseMs, Object.keys(this.#options.handlers));
+    if (!job) return false;
+    const running = this.#execute(job, signal).finally(() => {
+      this.#running.delete(running);
+      this.#wake?.();
+    });
+    this.#running.add(running);
+    return true;
+  }
+
+  #idle(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.#options.pollMs);
+      signal.addEventListener('abort', done, { once: true });
+      this.#wake = done;
+    });
+  }
+
+  async #execute(job: Job, signal: AbortSignal): Promise<void> {
+    const { queue, handlers, leaseMs, log } = this.#options;
+    const handler = handlers[job.kind];
+    if (!handler) return;
+    const lost = new AbortController();
+    const jobSignal = AbortSignal.any([signal, lost.signal]);
+    // Renew the lease at a third of its length so a slow BMC does not let another worker take over.
+    const renewal = setInterval(() => {
+      queue.renew(job.id, this.id, leaseMs).then(
+        (held) => {
+          if (!held) lost.abort(new Error('lease lost'));
+        },
+        () => {},
+      );
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    try {
+      log.info({ job: job.id, kind: job.kind, attempt: job.attempts }, 'job started');
+      await handler({ job, signal: jobSignal });
+      await queue.complete(job.id, this.id);
+      log.info({ job: job.id, kind: job.kind }, 'job completed');
+    } catch (error) {
+      if (signal.aborted) {
+        // Shutting down: leave the lease to expire so that another worker (or our restart) resumes it.
+        log.warn({ job: job.id, kind: job.kind }, 'job interrupted by shutdown');
+        return;
+      }
+      const permanent = error instanceof LifeboatError && error.status < 500;
+      const message = error instanceof Error ? error.message : String(error);
+      const state = await queue.fail(job.id, this.id, message, permanent ? null : backoffDelay(this.#options.backoff, job.attempts));
+      if (state === 'failed') {
+        log.error({ job: job.id, kind: job.kind, attempts: job.attempts, message }, 'job failed for good');
+        await this.#options.onGiveUp?.[job.kind]?.(job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed job failed'));
+      } else {
+        log.warn({ job: job.id, kind: job.kind, attempt: job.attempts, message }, 'job failed, will retry');
+      }
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+}
