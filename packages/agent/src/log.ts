@@ -1,10 +1,9 @@
 /**
- * The agent's log: one line per step to the console (the serial port, where an operator watches a
- * boot) and to a file in the rescue system. Callers never pass a secret; the boot token, agent token
- * and password hash are not logged anywhere.
+ * The agent's log: one line per step to standard output (which the image's init sends to
+ * /var/log/lifeboat-agent.log) and to the console (the serial port, where an operator watches a
+ * boot). Callers never pass a secret: the boot token, agent token and password hash are logged nowhere.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync } from 'node:fs';
 
 /** Writes log lines. */
 export interface AgentLog {
@@ -12,23 +11,16 @@ export interface AgentLog {
   error(message: string): void;
 }
 
-/** A log to stdout and, when given, a file (its directory is created; write errors are ignored). */
-export function agentLog(file: string | null): AgentLog {
-  if (file) {
-    try {
-      mkdirSync(dirname(file), { recursive: true });
-    } catch {
-      // a read-only or missing directory: log to the console only
-    }
-  }
+/** A log to stdout and to each of `copies` (e.g. `/dev/console`); a copy that cannot be written is skipped. */
+export function agentLog(copies: readonly string[]): AgentLog {
   function write(level: string, message: string): void {
     const line = `${new Date().toISOString()} lifeboat-agent ${level}: ${message}\n`;
     process.stdout.write(line);
-    if (file) {
+    for (const copy of copies) {
       try {
-        appendFileSync(file, line);
+        appendFileSync(copy, line);
       } catch {
-        // keep going: the console still has it
+        // no console (tests) or not writable: stdout still has it
       }
     }
   }

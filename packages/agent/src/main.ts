@@ -1,8 +1,8 @@
 /**
  * The agent's entry point in the rescue image (`node /opt/lifeboat/agent.mjs`, started by the image's
  * init). Overrides for tests: `LIFEBOAT_AGENT_CMDLINE` (default /proc/cmdline), `LIFEBOAT_AGENT_ROOT`
- * (default /), `LIFEBOAT_AGENT_SSHD`, `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_LOG`
- * (default /var/log/lifeboat-agent.log).
+ * (default /), `LIFEBOAT_AGENT_SSHD`, `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_CONSOLE`
+ * (where log lines are copied besides stdout; default /dev/console, empty for none).
  */
 import { runAgent } from './agent.js';
 import { agentLog } from './log.js';
@@ -10,7 +10,8 @@ import { imageRescueSystem } from './rescue-system.js';
 
 const env = process.env;
 const rootDir = env.LIFEBOAT_AGENT_ROOT ?? '/';
-const log = agentLog(env.LIFEBOAT_AGENT_LOG ?? '/var/log/lifeboat-agent.log');
+const consoleCopy = env.LIFEBOAT_AGENT_CONSOLE ?? '/dev/console';
+const log = agentLog(consoleCopy ? [consoleCopy] : []);
 const stop = new AbortController();
 for (const name of ['SIGTERM', 'SIGINT'] as const) process.on(name, () => stop.abort(new Error(name)));
 
