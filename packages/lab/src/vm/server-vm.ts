@@ -73,6 +73,11 @@ export class ServerVm {
     await this.#control('system_powerdown');
   }
 
+  /** Sends a non-maskable interrupt (QMP `inject-nmi`); the VM must be on. */
+  async injectNmi(): Promise<void> {
+    await this.#control('inject-nmi');
+  }
+
   /** Waits until the VM is off; false when it is still on after `timeoutMs`. */
   waitForOff(timeoutMs: number): Promise<boolean> {
     return waitUntil(() => this.powerState() === 'off', timeoutMs, 200);

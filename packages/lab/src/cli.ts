@@ -1,0 +1,189 @@
+// `lifeboat lab up|status|down`: the lab's command line (the CLI package delegates `lab` here).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { createServerDisks, isLayoutName, layoutNames } from './disks/index.js';
+import { LabError } from './errors.js';
+import { labDown, labStatus, labUp } from './lab.js';
+import type { ServerDisks } from './lab.js';
+import { labDir, readLab } from './lab-state.js';
+import { run as runCommand } from './disks/run.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const lifeboatBin = resolve(here, '..', '..', 'cli', 'bin', 'lifeboat.mjs');
+const runFile = promisify(execFile);
+
+const usage = `usage:
+  lifeboat lab up [--servers N] [--layout NAME] [--scenario NAME]... [--disk FILE]... [--blank]
+                  [--boot-url URL] [--off] [--register [--tenant lab] [--bmc ipmi|redfish]]
+  lifeboat lab status [--json]
+  lifeboat lab down
+The lab lives in LIFEBOAT_LAB (default ./lab). Layouts: ${layoutNames.join(', ')}.
+--scenario applies to the last server (the others stay healthy); --disk FILE (repeatable) attaches
+copy-on-write overlays of those raw images instead of a layout; --blank gives each server an empty disk.
+--boot-url is the iPXE boot file URL as guests see the host (10.0.2.2); by default it is derived
+from LIFEBOAT_URL (default http://127.0.0.1:8080): http://10.0.2.2:PORT/boot.ipxe.
+--register adds every server to the control plane (LIFEBOAT_URL, LIFEBOAT_TOKEN) through the CLI.`;
+
+/** The iPXE boot file URL the servers' DHCP hands out, derived from the control plane's URL. */
+export function defaultBootUrl(controlPlaneUrl: string): string {
+  const url = new URL(controlPlaneUrl);
+  if (['127.0.0.1', 'localhost', '[::1]', '0.0.0.0'].includes(url.hostname)) url.hostname = '10.0.2.2';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/boot.ipxe`;
+  return url.toString();
+}
+
+/** Runs `lifeboat lab ...` with `argv` (after `lab`); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'up':
+        return await up(rest);
+      case 'status':
+        return status(rest);
+      case 'down':
+        return await down();
+      case undefined:
+      case 'help':
+      case '--help':
+        console.log(usage);
+        return command === undefined ? 2 : 0;
+      default:
+        console.error(`unknown lab command "${command}"\n${usage}`);
+        return 2;
+    }
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    console.error(`lifeboat lab ${command}: ${typeof code === 'string' ? `${code}: ` : ''}${(error as Error).message}`);
+    return 1;
+  }
+}
+
+async function up(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      servers: { type: 'string', default: '1' },
+      layout: { type: 'string', default: 'plain' },
+      scenario: { type: 'string', multiple: true, default: [] },
+      disk: { type: 'string', multiple: true, default: [] },
+      blank: { type: 'boolean', default: false },
+      'boot-url': { type: 'string' },
+      off: { type: 'boolean', default: false },
+      register: { type: 'boolean', default: false },
+      tenant: { type: 'string', default: 'lab' },
+      bmc: { type: 'string', default: 'ipmi' },
+    },
+  });
+  const count = Number(values.servers);
+  if (!Number.isInteger(count) || count < 1 || count > 16) throw new LabError('LAB_USAGE', '--servers must be 1 to 16');
+  const layout = values.layout;
+  if (!isLayoutName(layout)) throw new LabError('LAB_USAGE', `unknown layout ${layout}; known: ${layoutNames.join(', ')}`);
+  if (values.bmc !== 'ipmi' && values.bmc !== 'redfish') throw new LabError('LAB_USAGE', '--bmc is ipmi or redfish');
+  const controlPlaneUrl = process.env.LIFEBOAT_URL || 'http://127.0.0.1:8080';
+  const bootUrl = values['boot-url'] ?? defaultBootUrl(controlPlaneUrl);
+  const files = values.disk.map((f) => resolve(f));
+  for (const f of files) if (!existsSync(f)) throw new LabError('LAB_USAGE', `--disk ${f}: no such file`);
+  const progress = (line: string) => console.error(line);
+  let osLogin: { user: string; keyFile: string } | null = null;
+
+  const prepareDisks = async (index: number, dir: string): Promise<ServerDisks> => {
+    if (files.length > 0) {
+      const disks = [];
+      for (const [i, f] of files.entries()) {
+        const overlay = join(dir, `disk${i}.qcow2`);
+        await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', f, overlay]);
+        disks.push({ path: overlay, format: 'qcow2' as const });
+      }
+      return { layout: 'custom', scenarios: [], disks };
+    }
+    if (values.blank) {
+      const path = join(dir, 'disk0.qcow2');
+      await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', path, '2G']);
+      return { layout: 'blank', scenarios: [], disks: [{ path, format: 'qcow2' }] };
+    }
+    const scenarios = index === count - 1 ? values.scenario : [];
+    const made = await createServerDisks({ layout, scenarios, dir }, { onProgress: progress });
+    osLogin = { user: made.base.login.user, keyFile: made.base.login.keyFile };
+    return { layout, scenarios: made.base.scenarios, disks: made.disks.map((path) => ({ path, format: 'qcow2' as const })) };
+  };
+
+  const dir = labDir();
+  const lab = await labUp({
+    dir,
+    servers: count,
+    bootUrl,
+    prepareDisks,
+    get osLogin() {
+      return osLogin;
+    },
+    powerOn: !values.off,
+    onProgress: progress,
+  });
+  if (values.register) await register(dir, values.tenant, values.bmc);
+  printStatus(dir);
+  console.log(`lab in ${lab.dir}; iPXE boot file ${lab.bootUrl}; software emulation (TCG)`);
+  return 0;
+}
+
+/** Registers every server of the lab with the control plane, through the `lifeboat` CLI. */
+async function register(dir: string, tenant: string, bmc: 'ipmi' | 'redfish'): Promise<void> {
+  const lab = readLab(dir);
+  if (!lab) throw new LabError('LAB_NOT_RUNNING', `no lab in ${dir}`);
+  if (!existsSync(lifeboatBin)) throw new LabError('LAB_REGISTER_FAILED', `the lifeboat CLI is missing (${lifeboatBin})`);
+  for (const s of lab.servers) {
+    const bmcUrl = bmc === 'ipmi' ? `ipmi://127.0.0.1:${s.ipmiPort}` : `redfish://127.0.0.1:${lab.redfishPort}/redfish/v1/Systems/${s.name}`;
+    const args = [lifeboatBin, 'servers', 'add', s.name, '--tenant', tenant, '--mac', s.mac, '--bmc', bmcUrl,
+      '--bmc-user', lab.bmc.user, '--bmc-password-file', lab.bmc.passwordFile, '--ssh-endpoint', `127.0.0.1:${s.sshPort}`];
+    try {
+      await runFile(process.execPath, args, { env: process.env, timeout: 60_000 });
+    } catch (error) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+      throw new LabError('LAB_REGISTER_FAILED', `lifeboat servers add ${s.name} failed: ${stderr || (error as Error).message}`);
+    }
+    console.error(`${s.name}: registered with the control plane (tenant ${tenant}, BMC ${bmcUrl})`);
+  }
+}
+
+function status(argv: string[]): number {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
+  const dir = labDir();
+  if (values.json) {
+    console.log(JSON.stringify(labStatus(dir), null, 2));
+    return 0;
+  }
+  if (!readLab(dir)) {
+    console.log(`no lab in ${dir}; start one with: lifeboat lab up`);
+    return 0;
+  }
+  printStatus(dir);
+  return 0;
+}
+
+function printStatus(dir: string): void {
+  const rows = labStatus(dir).servers.map((s) => [
+    s.name, s.state, s.mac, s.layout + (s.scenarios.length ? `+${s.scenarios.join('+')}` : ''),
+    `ssh 127.0.0.1:${s.ssh.port}`, `ipmi 127.0.0.1:${s.ipmi.port}`, s.redfish.url, `boot ${s.bootDevice}`, s.accel,
+  ]);
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))) ?? [];
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  console.log('credentials and key files: lifeboat lab status --json');
+}
+
+async function down(): Promise<number> {
+  const dir = labDir();
+  if (!readLab(dir)) {
+    console.log(`no lab in ${dir}`);
+    return 0;
+  }
+  const left = await labDown(dir);
+  if (left.length > 0) {
+    console.error(`still running: ${left.join(', ')}`);
+    return 1;
+  }
+  console.log(`lab in ${dir} stopped; no process left`);
+  return 0;
+}

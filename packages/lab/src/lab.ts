@@ -1,0 +1,213 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LabError } from './errors.js';
+import { startBmc, stopBmc } from './ipmi/bmc.js';
+import { bmcFiles } from './ipmi/lan-conf.js';
+import { labFiles, readBmcPassword, readLab, serverDir, writeLab } from './lab-state.js';
+import type { LabRecord, LabServerRecord } from './lab-state.js';
+import { freeTcpPort, freeUdpPort } from './processes/free-port.js';
+import { livePid, stopProcess, waitUntil } from './processes/processes.js';
+import { startScript, vmFiles } from './vm/qemu-command.js';
+import type { VmSpec } from './vm/qemu-command.js';
+import { ServerVm } from './vm/server-vm.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const redfishMain = join(here, 'redfish', 'main.ts');
+const REDFISH_MARKER = 'redfish/main.ts';
+
+/** The disks one server of a lab gets, prepared before `lab up` starts anything. */
+export interface ServerDisks {
+  /** Layout name shown in `lab status` (`custom` for `--disk` files, `blank` for an empty disk). */
+  readonly layout: string;
+  readonly scenarios: readonly string[];
+  readonly disks: VmSpec['disks'];
+}
+
+/** What `lab up` builds. */
+export interface LabUpOptions {
+  /** Lab directory (absolute). */
+  readonly dir: string;
+  /** Number of servers. */
+  readonly servers: number;
+  /** iPXE boot file URL, as the guests see the host (10.0.2.2). */
+  readonly bootUrl: string;
+  /** Prepares the disks of server `index` (0-based) inside `serverDir`. */
+  readonly prepareDisks: (index: number, serverDir: string) => Promise<ServerDisks>;
+  /** How to log in to the installed systems, when the disks are the lab's own. */
+  readonly osLogin: LabRecord['osLogin'];
+  /** Power the servers on once their BMCs run (default true). */
+  readonly powerOn?: boolean;
+  /** Guest RAM in MiB (default 1024). */
+  readonly memoryMiB?: number;
+  /** Progress lines for the user. */
+  readonly onProgress?: (line: string) => void;
+}
+
+/** MAC of the `index`-th lab server (0-based): QEMU's locally administered prefix, fixed per index. */
+export function labMac(index: number): string {
+  return `52:54:00:1b:${((index >> 8) & 0xff).toString(16).padStart(2, '0')}:${(index & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** Whether any process of the lab in `dir` is alive. */
+export function labRunning(dir: string): boolean {
+  const lab = readLab(dir);
+  if (!lab) return false;
+  if (livePid(labFiles(dir).redfishPidfile, REDFISH_MARKER) !== undefined) return true;
+  return lab.servers.some((s) => {
+    const sdir = serverDir(dir, s.name);
+    return livePid(vmFiles(sdir).pidfile, 'qemu-system') !== undefined || livePid(bmcFiles(sdir).pidfile, 'ipmi_sim') !== undefined;
+  });
+}
+
+/** Builds and starts a lab: per server a VM, an IPMI BMC; one Redfish service for all. */
+export async function labUp(options: LabUpOptions): Promise<LabRecord> {
+  const { dir } = options;
+  if (labRunning(dir)) throw new LabError('LAB_ALREADY_RUNNING', `a lab is running in ${dir}; run lifeboat lab down first`);
+  const files = labFiles(dir);
+  rmSync(files.serversDir, { recursive: true, force: true });
+  mkdirSync(files.serversDir, { recursive: true });
+  writeFileSync(files.bmcPassword, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+
+  const servers: LabServerRecord[] = [];
+  for (let i = 0; i < options.servers; i++) {
+    const name = `lab-${i + 1}`;
+    const sdir = serverDir(dir, name);
+    mkdirSync(sdir, { recursive: true });
+    const disks = await options.prepareDisks(i, sdir);
+    servers.push({
+      name,
+      mac: labMac(i + 1),
+      uuid: randomUUID(),
+      layout: disks.layout,
+      scenarios: [...disks.scenarios],
+      sshPort: await freeTcpPort(),
+      ipmiPort: await freeUdpPort(),
+      disks: disks.disks,
+    });
+  }
+  const lab: LabRecord = {
+    dir,
+    bootUrl: options.bootUrl,
+    accel: 'tcg',
+    memoryMiB: options.memoryMiB ?? 1024,
+    bmc: { user: 'lab', passwordFile: files.bmcPassword },
+    osLogin: options.osLogin,
+    redfishPort: await freeTcpPort(),
+    createdAt: new Date().toISOString(),
+    servers,
+  };
+  writeLab(lab);
+  const password = readBmcPassword(lab);
+  try {
+    for (const s of servers) {
+      const sdir = serverDir(dir, s.name);
+      const spec: VmSpec = { name: s.name, serverDir: sdir, mac: s.mac, uuid: s.uuid, sshPort: s.sshPort, bootUrl: lab.bootUrl, disks: s.disks, memoryMiB: lab.memoryMiB, accel: lab.accel };
+      writeFileSync(vmFiles(sdir).startScript, startScript(spec), { mode: 0o755 });
+      writeFileSync(vmFiles(sdir).bootDevice, 'network\n');
+      await startBmc(sdir, { name: s.name, port: s.ipmiPort, user: lab.bmc.user, password, guid: s.uuid.replaceAll('-', '') }, s.disks.length);
+      options.onProgress?.(`${s.name}: IPMI BMC on 127.0.0.1:${s.ipmiPort} (udp)`);
+    }
+    await startRedfish(lab);
+    options.onProgress?.(`Redfish service on http://127.0.0.1:${lab.redfishPort}/redfish/v1`);
+    if (options.powerOn ?? true) {
+      for (const s of servers) {
+        await new ServerVm(serverDir(dir, s.name), s.disks.length).powerOn();
+        options.onProgress?.(`${s.name}: powered on (SSH on 127.0.0.1:${s.sshPort} once booted)`);
+      }
+    }
+  } catch (error) {
+    await labDown(dir);
+    throw error;
+  }
+  return lab;
+}
+
+async function startRedfish(lab: LabRecord): Promise<void> {
+  const files = labFiles(lab.dir);
+  const log = openSync(files.redfishLog, 'a');
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), redfishMain, lab.dir], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  child.unref();
+  if (child.pid === undefined) throw new LabError('LAB_START_FAILED', `the Redfish service did not start; see ${files.redfishLog}`);
+  writeFileSync(files.redfishPidfile, `${child.pid}\n`);
+  const answered = await waitUntil(async () => {
+    if (livePid(files.redfishPidfile, REDFISH_MARKER) === undefined) return true;
+    try {
+      return (await fetch(`http://127.0.0.1:${lab.redfishPort}/redfish/v1`)).ok;
+    } catch {
+      return false;
+    }
+  }, 30_000, 200);
+  if (!answered || livePid(files.redfishPidfile, REDFISH_MARKER) === undefined) {
+    throw new LabError('LAB_START_FAILED', `the Redfish service did not answer; see ${files.redfishLog}`);
+  }
+}
+
+/**
+ * Stops every process of the lab in `dir` by its pidfile: VMs (QMP `quit`, then signals), BMCs, the
+ * Redfish service. Resolves with the processes still alive afterwards (none, normally).
+ */
+export async function labDown(dir: string): Promise<string[]> {
+  const lab = readLab(dir);
+  if (!lab) return [];
+  const left: string[] = [];
+  const files = labFiles(dir);
+  // The BMCs first, so nothing powers a VM on again while it is being stopped.
+  if (!(await stopProcess(files.redfishPidfile, REDFISH_MARKER))) left.push('redfish');
+  for (const s of lab.servers) {
+    const sdir = serverDir(dir, s.name);
+    if (!(await stopBmc(sdir))) left.push(`${s.name} ipmi_sim`);
+    await new ServerVm(sdir, s.disks.length).forceOff().catch(() => undefined);
+    if (!(await stopProcess(vmFiles(sdir).pidfile, 'qemu-system'))) left.push(`${s.name} qemu`);
+  }
+  return left;
+}
+
+/** What `lab status --json` prints for one server. */
+export interface LabServerStatus {
+  name: string;
+  mac: string;
+  state: 'on' | 'off';
+  layout: string;
+  scenarios: string[];
+  ssh: { host: string; port: number };
+  osLogin: { user: string; keyFile: string } | null;
+  ipmi: { host: string; port: number; user: string; password: string };
+  redfish: { url: string; user: string; password: string };
+  serialLog: string;
+  accel: 'tcg' | 'kvm';
+  bootDevice: 'network' | 'disk';
+}
+
+/** The status of every server of the lab in `dir` (lab-only credentials included). */
+export function labStatus(dir: string): { servers: LabServerStatus[] } {
+  const lab = readLab(dir);
+  if (!lab) return { servers: [] };
+  const password = existsSync(lab.bmc.passwordFile) ? readBmcPassword(lab) : '';
+  return {
+    servers: lab.servers.map((s) => {
+      const sdir = serverDir(dir, s.name);
+      const vm = new ServerVm(sdir, s.disks.length);
+      return {
+        name: s.name,
+        mac: s.mac,
+        state: vm.powerState(),
+        layout: s.layout,
+        scenarios: [...s.scenarios],
+        ssh: { host: '127.0.0.1', port: s.sshPort },
+        osLogin: lab.osLogin,
+        ipmi: { host: '127.0.0.1', port: s.ipmiPort, user: lab.bmc.user, password },
+        redfish: { url: `http://127.0.0.1:${lab.redfishPort}/redfish/v1/Systems/${s.name}`, user: lab.bmc.user, password },
+        serialLog: vmFiles(sdir).serialLog,
+        accel: lab.accel,
+        bootDevice: vm.bootDevice(),
+      };
+    }),
+  };
+}
