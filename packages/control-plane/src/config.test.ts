@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { bootUrlFor, parseConfig } from './config.js';
+
+describe('config', () => {
+  it('needs nothing: SQLite in ./data on 127.0.0.1:8080', () => {
+    const config = parseConfig([], {}, '/srv');
+    assert.equal(config.dataDir, '/srv/data');
+    assert.equal(config.databaseUrl, 'sqlite:/srv/data/lifeboat.db');
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 });
+    assert.equal(config.rescueTimeoutMs, 600_000);
+    assert.equal(config.defaultLeaseMs, 86_400_000);
+    assert.equal(bootUrlFor(config, config.listen), 'http://10.0.2.2:8080');
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('takes LIFEBOAT_* variables, and flags over them', () => {
+    const env = { LIFEBOAT_DATA: '/var/lib/lifeboat', LIFEBOAT_LISTEN: '0.0.0.0:9000', LIFEBOAT_RESCUE_TIMEOUT: '30m', LIFEBOAT_BOOT_URL: 'http://192.0.2.1:9000/' };
+    const config = parseConfig(['--listen', '192.0.2.1:9001', '--database', 'postgres://postgres@127.0.0.1:5432/lifeboat'], env, '/');
+    assert.equal(config.dataDir, '/var/lib/lifeboat');
+    assert.deepEqual(config.listen, { host: '192.0.2.1', port: 9001 });
+    assert.equal(config.databaseUrl, 'postgres://postgres@127.0.0.1:5432/lifeboat');
+    assert.equal(config.rescueTimeoutMs, 1_800_000);
+    assert.equal(bootUrlFor(config, config.listen), 'http://192.0.2.1:9000');
+  });
+
+  it('refuses what it cannot use, naming where it came from', () => {
+    assert.throws(() => parseConfig(['--listen', 'nowhere'], {}), { code: 'CONFIG_INVALID', message: /--listen/ });
+    assert.throws(() => parseConfig([], { LIFEBOAT_RESCUE_TIMEOUT: 'soon' }), { code: 'CONFIG_INVALID', message: /LIFEBOAT_RESCUE_TIMEOUT/ });
+    assert.throws(() => parseConfig(['--frobnicate', 'x'], {}), { code: 'CONFIG_INVALID' });
+    assert.throws(() => parseConfig(['--lease', '30d'], {}), { code: 'CONFIG_INVALID' });
+  });
+});

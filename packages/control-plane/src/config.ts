@@ -1,0 +1,165 @@
+/**
+ * The control plane's configuration: one schema, every option settable by a flag and by a `LIFEBOAT_*`
+ * environment variable (the flag wins), validated at start and frozen. Nothing is required to try it
+ * on one machine: SQLite in `./data`, listening on 127.0.0.1:8080.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LifeboatError, parseDuration } from '@lifeboat/core';
+
+/** The validated configuration. */
+export interface Config {
+  /** Data directory: SQLite database, `secret.key`, `admin.token`. */
+  readonly dataDir: string;
+  /** `sqlite:PATH` or `postgres://...`. */
+  readonly databaseUrl: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  /**
+   * The URL servers use to reach the control plane (iPXE scripts, the agent). Null: derived from the
+   * address actually listened on, with 127.0.0.1/0.0.0.0/localhost replaced by 10.0.2.2, which is the
+   * host's loopback as QEMU user-mode networking shows it to lab VMs.
+   */
+  readonly bootUrl: string | null;
+  /** Directory of the built rescue image served for profile `linux` (null: no image to serve). */
+  readonly imageDir: string | null;
+  /** `smtp://host:port` (null: credentials are not mailed). */
+  readonly smtpUrl: string | null;
+  readonly mailFrom: string;
+  /** How long `rescue_requested` may last (the BMC steps). */
+  readonly requestTimeoutMs: number;
+  /** How long the rescue system has to report ready before rollback to disk. */
+  readonly rescueTimeoutMs: number;
+  /** How long the installed system has to answer after an exit. */
+  readonly exitTimeoutMs: number;
+  /** Default rescue lease. */
+  readonly defaultLeaseMs: number;
+  /** Longest lease a customer may ask for (operators may ask for more). */
+  readonly maxLeaseMs: number;
+  /** Warn this long before a lease ends. */
+  readonly leaseWarningMs: number;
+  /** Lease of a claimed job; a crashed worker's jobs resume after it. */
+  readonly jobLeaseMs: number;
+  /** How often the deadline scheduler looks for passed deadlines. */
+  readonly schedulerIntervalMs: number;
+  /** pino level. */
+  readonly logLevel: string;
+}
+
+type Kind = 'string' | 'duration' | 'listen' | 'url' | 'path';
+
+interface Option {
+  readonly key: keyof Config | 'listen';
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  readonly help: string;
+  readonly fallback?: string;
+}
+
+/** Every option: flag, environment variable, default. Printed by `lifeboat serve --help`. */
+export const configOptions: readonly Option[] = [
+  { key: 'dataDir', flag: 'data', env: 'LIFEBOAT_DATA', kind: 'path', fallback: './data', help: 'data directory' },
+  { key: 'databaseUrl', flag: 'database', env: 'LIFEBOAT_DATABASE_URL', kind: 'string', help: 'database: sqlite:PATH or postgres://... (default: SQLite in the data directory)' },
+  { key: 'listen', flag: 'listen', env: 'LIFEBOAT_LISTEN', kind: 'listen', fallback: '127.0.0.1:8080', help: 'HOST:PORT to listen on' },
+  { key: 'bootUrl', flag: 'boot-url', env: 'LIFEBOAT_BOOT_URL', kind: 'url', help: 'URL servers reach the control plane at (default: from --listen, 127.0.0.1 -> 10.0.2.2)' },
+  { key: 'imageDir', flag: 'image', env: 'LIFEBOAT_IMAGE', kind: 'path', help: 'directory of the built rescue image (profile linux)' },
+  { key: 'smtpUrl', flag: 'smtp-url', env: 'LIFEBOAT_SMTP_URL', kind: 'url', help: 'SMTP server for credentials and warnings, smtp://HOST:PORT' },
+  { key: 'mailFrom', flag: 'mail-from', env: 'LIFEBOAT_MAIL_FROM', kind: 'string', fallback: 'lifeboat@localhost', help: 'sender address of mails' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'LIFEBOAT_REQUEST_TIMEOUT', kind: 'duration', fallback: '5m', help: 'deadline of the BMC steps of a rescue request' },
+  { key: 'rescueTimeoutMs', flag: 'rescue-timeout', env: 'LIFEBOAT_RESCUE_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the rescue system to be ready' },
+  { key: 'exitTimeoutMs', flag: 'exit-timeout', env: 'LIFEBOAT_EXIT_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the installed system to answer after exit' },
+  { key: 'defaultLeaseMs', flag: 'lease', env: 'LIFEBOAT_LEASE', kind: 'duration', fallback: '24h', help: 'default rescue lease' },
+  { key: 'maxLeaseMs', flag: 'lease-max', env: 'LIFEBOAT_LEASE_MAX', kind: 'duration', fallback: '7d', help: 'longest lease a customer may ask for' },
+  { key: 'leaseWarningMs', flag: 'lease-warning', env: 'LIFEBOAT_LEASE_WARNING', kind: 'duration', fallback: '1h', help: 'warn this long before a lease ends (0: never)' },
+  { key: 'jobLeaseMs', flag: 'job-lease', env: 'LIFEBOAT_JOB_LEASE', kind: 'duration', fallback: '60s', help: 'lease of a running job (a crashed one resumes after it)' },
+  { key: 'schedulerIntervalMs', flag: 'scheduler-interval', env: 'LIFEBOAT_SCHEDULER_INTERVAL', kind: 'duration', fallback: '5s', help: 'how often deadlines are checked' },
+  { key: 'logLevel', flag: 'log-level', env: 'LIFEBOAT_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'trace, debug, info, warn, error' },
+];
+
+function invalid(message: string): never {
+  throw new LifeboatError('CONFIG_INVALID', message);
+}
+
+function parseListen(text: string, source: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) invalid(`${source}: expected HOST:PORT, got ${text}`);
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+/** The boot URL for an address: explicit, else derived (127.0.0.1, 0.0.0.0 and localhost -> 10.0.2.2). */
+export function bootUrlFor(config: Pick<Config, 'bootUrl'>, listened: { host: string; port: number }): string {
+  if (config.bootUrl !== null) return config.bootUrl.replace(/\/+$/, '');
+  const host = ['127.0.0.1', '0.0.0.0', 'localhost', '::', '::1'].includes(listened.host) ? '10.0.2.2' : listened.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${listened.port}`;
+}
+
+/** Parses flags (`--data DIR` ...) and `LIFEBOAT_*` variables into a frozen configuration. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(configOptions.map((o) => [o.flag, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    invalid((error as Error).message);
+  }
+  const raw = (o: Option): { text: string; source: string } | undefined => {
+    const flag = values[o.flag];
+    if (typeof flag === 'string') return { text: flag, source: `--${o.flag}` };
+    const fromEnv = env[o.env];
+    if (fromEnv !== undefined && fromEnv !== '') return { text: fromEnv, source: o.env };
+    return o.fallback === undefined ? undefined : { text: o.fallback, source: `default of --${o.flag}` };
+  };
+  const out: Record<string, unknown> = {};
+  for (const o of configOptions) {
+    const value = raw(o);
+    if (value === undefined) {
+      out[o.key] = null;
+      continue;
+    }
+    switch (o.kind) {
+      case 'string':
+        out[o.key] = value.text;
+        break;
+      case 'path':
+        out[o.key] = isAbsolute(value.text) ? value.text : resolve(cwd, value.text);
+        break;
+      case 'listen':
+        out[o.key] = parseListen(value.text, value.source);
+        break;
+      case 'url':
+        try {
+          new URL(value.text);
+        } catch {
+          invalid(`${value.source}: not a URL: ${value.text}`);
+        }
+        out[o.key] = value.text;
+        break;
+      case 'duration':
+        try {
+          out[o.key] = parseDuration(value.text);
+        } catch {
+          invalid(`${value.source}: not a duration: ${value.text} (e.g. 90s, 10m, 24h)`);
+        }
+        break;
+    }
+  }
+  if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(out.logLevel as string)) invalid(`unknown log level ${String(out.logLevel)}`);
+  if ((out.defaultLeaseMs as number) > (out.maxLeaseMs as number)) invalid('the default lease is longer than the maximum lease');
+  for (const key of ['rescueTimeoutMs', 'exitTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs'] as const) {
+    if ((out[key] as number) <= 0) invalid(`${key} must be longer than 0`);
+  }
+  return Object.freeze({ ...out, listen: Object.freeze(out.listen) }) as unknown as Config;
+}
+
+/** `--help` text of the options. */
+export function configHelp(): string {
+  return configOptions
+    .map((o) => `  --${o.flag.padEnd(20)} ${o.env.padEnd(30)} ${o.help}${o.fallback ? ` (default ${o.fallback})` : ''}`)
+    .join('\n');
+}

@@ -1,0 +1,20 @@
+/**
+ * Errors of the control plane: the table of codes, HTTP statuses and `LifeboatError` live in
+ * `@lifeboat/core` (the CLI decodes the same codes); this module is where the control plane's code
+ * takes them from, plus the helpers the HTTP layer needs.
+ */
+import { LifeboatError, errorStatus, isErrorCode, type ErrorCode } from '@lifeboat/core';
+
+export { LifeboatError, errorStatus, isErrorCode, type ErrorCode };
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The `{code, message}` body and status for anything thrown; unknown errors become `INTERNAL` without details. */
+export function errorAnswer(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof LifeboatError) return { status: error.status, body: { code: error.code, message: error.message } };
+  return { status: 500, body: { code: 'INTERNAL', message: 'internal error; the control plane log has the details' } };
+}
