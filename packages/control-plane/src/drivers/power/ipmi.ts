@@ -1,0 +1,171 @@
+/**
+ * The `ipmi` power driver: IPMI 2.0 over LAN (RMCP+) through `ipmitool -I lanplus`, like Ironic's
+ * ipmitool driver. The password reaches ipmitool through its environment (`-E` reads `IPMI_PASSWORD`),
+ * never through argv, where every user of the machine could read it in /proc.
+ */
+import { spawn } from 'node:child_process';
+import { LifeboatError } from '@lifeboat/core';
+import type { BmcEndpoint, BootDevice, PowerAction, PowerCapability, PowerDriver, PowerState } from './power-driver.js';
+import { parseBmcUrl } from './bmc-url.js';
+
+/** How long one ipmitool run may take before the BMC counts as unreachable. */
+export interface IpmiTimeouts {
+  /** Seconds ipmitool waits for one answer (`-N`). Default 2. */
+  readonly answerSeconds?: number;
+  /** Retries of an unanswered request (`-R`). Default 3. */
+  readonly retries?: number;
+  /** Hard limit for the whole ipmitool run, in milliseconds. Default 30 000. */
+  readonly commandMs?: number;
+}
+
+/** Options of the `ipmi` driver. */
+export interface IpmiOptions extends IpmiTimeouts {
+  /** The ipmitool binary. Default `ipmitool` from PATH. */
+  readonly ipmitool?: string;
+  /** RMCP+ cipher suite (`-C`). Default 3 (HMAC-SHA1, AES-CBC-128), which every IPMI 2.0 BMC offers. */
+  readonly cipherSuite?: number;
+}
+
+/** ipmitool's `chassis power status` answer (`Chassis Power is on`) → Lifeboat's power state. */
+const powerStates: Readonly<Record<string, PowerState>> = {
+  on: 'on',
+  off: 'off',
+};
+
+/** Lifeboat's power action → ipmitool's `chassis power` argument. */
+const powerCommands: Readonly<Record<PowerAction, string>> = {
+  on: 'on',
+  off: 'off',
+  soft: 'soft',
+  cycle: 'cycle',
+  reset: 'reset',
+};
+
+/** Lifeboat's boot device → ipmitool's `chassis bootdev` argument. */
+const bootDevices: Readonly<Record<BootDevice, string>> = {
+  network: 'pxe',
+  disk: 'disk',
+};
+
+/**
+ * ipmitool's diagnostics (with `-v`, on stderr) → error codes; the first pattern that matches wins.
+ * ipmitool prints the same "Unable to establish IPMI v2 / RMCP+ session" for a wrong password and a
+ * dead BMC: only the line before it tells them apart.
+ */
+const failures: ReadonlyArray<readonly [RegExp, 'BMC_AUTH_FAILED' | 'BMC_UNREACHABLE', string]> = [
+  [/RAKP \d HMAC is invalid|unauthorized name|invalid (?:role|name length)|insufficient resources for session|unauthorized role/i, 'BMC_AUTH_FAILED', 'the BMC refused the user name or password'],
+  [/Get Auth Capabilities error|Get Channel Authentication Capabilities|No response from remote controller|Address lookup for .* failed|Could not open socket|Unable to establish IPMI v2/i, 'BMC_UNREACHABLE', 'the BMC did not answer'],
+];
+
+/** The `ipmi` driver bound to one BMC (`ipmi://HOST[:PORT]`, port 623 by default). */
+export class IpmiPowerDriver implements PowerDriver {
+  readonly name = 'ipmi' as const;
+  readonly capabilities: ReadonlySet<PowerCapability> = new Set<PowerCapability>(['power', 'soft-power', 'boot-device', 'persistent-boot-device']);
+  readonly #bmc: BmcEndpoint;
+  readonly #options: IpmiOptions;
+
+  constructor(bmc: BmcEndpoint, options: IpmiOptions = {}) {
+    this.#bmc = bmc;
+    this.#options = options;
+  }
+
+  validate(): void {
+    const target = parseBmcUrl(this.#bmc, 'ipmi');
+    if (target.path !== '' && target.path !== '/') {
+      throw new LifeboatError('BMC_INVALID', `an IPMI BMC URL has no path: ipmi://${target.host}:${target.port}`);
+    }
+    if (this.#bmc.user.length > 16) throw new LifeboatError('BMC_INVALID', 'IPMI user names are at most 16 characters');
+    if (this.#bmc.password.length > 20) throw new LifeboatError('BMC_INVALID', 'IPMI 2.0 passwords are at most 20 characters');
+  }
+
+  async powerState(signal?: AbortSignal): Promise<PowerState> {
+    const out = await this.#ipmitool(['chassis', 'power', 'status'], signal);
+    const word = /Chassis Power is (\w+)/i.exec(out)?.[1]?.toLowerCase();
+    const state = word === undefined ? undefined : powerStates[word];
+    if (state === undefined) throw new LifeboatError('BMC_ERROR', `unexpected answer from the IPMI BMC to power status: ${out.trim().slice(0, 200)}`);
+    return state;
+  }
+
+  async setPower(action: PowerAction, signal?: AbortSignal): Promise<void> {
+    // BMCs refuse a power cycle of a server that is off (completion code 0xD5); off then on is what
+    // the caller asked for, and the server is already off.
+    if (action === 'cycle' && (await this.powerState(signal)) === 'off') action = 'on';
+    await this.#ipmitool(['chassis', 'power', powerCommands[action]], signal);
+  }
+
+  async setBootDevice(device: BootDevice, options: { persistent?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    const args = ['chassis', 'bootdev', bootDevices[device]];
+    if (options.persistent) args.push('options=persistent');
+    await this.#ipmitool(args, options.signal);
+  }
+
+  /** Runs ipmitool against this BMC; resolves with its stdout, or throws a `BMC_*` error. */
+  async #ipmitool(command: readonly string[], signal?: AbortSignal): Promise<string> {
+    this.validate();
+    signal?.throwIfAborted();
+    const target = parseBmcUrl(this.#bmc, 'ipmi');
+    const options = this.#options;
+    const args = [
+      '-v',
+      '-I', 'lanplus',
+      '-C', String(options.cipherSuite ?? 3),
+      '-N', String(options.answerSeconds ?? 2),
+      '-R', String(options.retries ?? 3),
+      '-H', target.host,
+      '-p', String(target.port),
+      '-U', this.#bmc.user,
+      '-E',
+      ...command,
+    ];
+    const commandMs = options.commandMs ?? 30_000;
+    const what = `ipmitool ${command.join(' ')} on ${target.host}:${target.port}`;
+    return new Promise<string>((resolve, reject) => {
+      const child = spawn(options.ipmitool ?? 'ipmitool', args, {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', IPMI_PASSWORD: this.#bmc.password },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      let settled = false;
+      const finish = (error: Error | undefined, value = ''): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve(value);
+      };
+      const onAbort = (): void => {
+        child.kill('SIGKILL');
+        finish(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        finish(new LifeboatError('BMC_UNREACHABLE', `${what}: no answer within ${Math.round(commandMs / 1000)} s`));
+      }, commandMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        const message = error.code === 'ENOENT' ? 'ipmitool is not installed (Debian package ipmitool)' : `cannot run ipmitool: ${error.message}`;
+        finish(new LifeboatError('BMC_ERROR', message));
+      });
+      child.on('close', (code) => {
+        if (code === 0) return finish(undefined, stdout);
+        finish(classify(what, `${stderr}\n${stdout}`));
+      });
+    });
+  }
+}
+
+/** Turns a failed ipmitool run's output into a `BMC_*` error with ipmitool's own last word. */
+function classify(what: string, output: string): LifeboatError {
+  for (const [pattern, code, meaning] of failures) {
+    if (pattern.test(output)) return new LifeboatError(code, `${what}: ${meaning}`);
+  }
+  const lines = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^(Loading IANA|Running Get VSO|Invalid completion code received: Invalid command|Discovered IPMB)/.test(line));
+  return new LifeboatError('BMC_ERROR', `${what} failed: ${lines.at(-1)?.slice(0, 200) ?? 'no message'}`);
+}
