@@ -1,0 +1,17 @@
+// The lab's disks: installed Debian 12 images in several layouts, broken on demand by scenarios.
+export { defaultCacheDir } from './cache.js';
+export { DiskError, type DiskErrorCode } from './errors.js';
+export { ensureLabLogin, type LabLogin } from './lab-login.js';
+export { ensureInstalledTree, installedPackages, labHostname, type InstalledTree } from './installed-tree.js';
+export { ensureLayoutDisks, isLayoutName, type DiskOptions } from './layout-disks.js';
+export { diskSizeBytes, layoutNames, type FileSystemPlacement, type LayoutDisks, type LayoutFileSystem, type LayoutName } from './layouts.js';
+export {
+  brokenFstabLine,
+  corruptedPath,
+  isScenarioName,
+  scenarioDescriptions,
+  scenarioNames,
+  sharedBlockPath,
+  type ScenarioName,
+} from './scenarios.js';
+export { createServerDisks, ensureScenarioDisks, type ScenarioDisks, type ServerDisks } from './server-disks.js';

@@ -1,0 +1,188 @@
+// Host-side checks of the lab's disk images: partition tables, file systems, fstab, bootloader,
+// scenario variants and overlays. Builds (or reuses) the images in the lab cache.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import {
+  corruptedPath,
+  createServerDisks,
+  ensureLayoutDisks,
+  ensureScenarioDisks,
+  type LayoutDisks,
+  type LayoutFileSystem,
+} from '../src/disks/index.js';
+
+const exec = promisify(execFile);
+
+/** Runs a command, resolving its exit code and output whatever the code. */
+async function tryRun(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(command, args, { maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+function fsAt(disks: LayoutDisks, mount: string): LayoutFileSystem {
+  const fs = disks.fileSystems.find((f) => f.mount === mount);
+  assert.ok(fs, `layout ${disks.layout} has ${mount}`);
+  return fs;
+}
+
+/** `image?offset=N`: how e2fsprogs reads a file system inside a partitioned image. */
+function at(disks: LayoutDisks, fs: LayoutFileSystem): string {
+  return `${disks.disks[fs.copies[0]!.disk]}?offset=${fs.copies[0]!.offsetBytes}`;
+}
+
+async function catFile(disks: LayoutDisks, fs: LayoutFileSystem, path: string): Promise<string> {
+  const { stdout } = await tryRun('debugfs', ['-R', `cat ${path}`, at(disks, fs)]);
+  return stdout;
+}
+
+interface SfdiskPartition {
+  node: string;
+  start: number;
+  size: number;
+  type: string;
+  bootable?: boolean;
+}
+
+async function partitions(image: string): Promise<{ label: string; partitions: SfdiskPartition[] }> {
+  const { stdout } = await exec('sfdisk', ['--json', image]);
+  return (JSON.parse(stdout) as { partitiontable: { label: string; partitions: SfdiskPartition[] } }).partitiontable;
+}
+
+let work: string;
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'lab-disks-test-'));
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('plain layout', () => {
+  let plain: LayoutDisks;
+  before(async () => {
+    plain = await ensureLayoutDisks('plain', { onProgress: (line) => console.log(`# ${line}`) });
+  });
+
+  test('one raw disk with an MBR table, one bootable Linux partition and syslinux boot code', async () => {
+    assert.equal(plain.disks.length, 1);
+    const table = await partitions(plain.disks[0]!);
+    assert.equal(table.label, 'dos');
+    assert.equal(table.partitions.length, 1);
+    assert.equal(table.partitions[0]!.type, '83');
+    assert.equal(table.partitions[0]!.bootable, true);
+    assert.equal(table.partitions[0]!.start * 512, fsAt(plain, '/').copies[0]!.offsetBytes);
+    const handle = await open(plain.disks[0]!);
+    const mbr = Buffer.alloc(440);
+    await handle.read(mbr, 0, 440, 0);
+    await handle.close();
+    assert.deepEqual(mbr, (await readFile('/usr/lib/syslinux/mbr/mbr.bin')).subarray(0, 440));
+  });
+
+  test('the ext4 root is clean and mounted by UUID from fstab and from the kernel line', async () => {
+    const root = fsAt(plain, '/');
+    const check = await tryRun('e2fsck', ['-fn', at(plain, root)]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const fstab = await catFile(plain, root, '/etc/fstab');
+    assert.match(fstab, new RegExp(`^UUID=${root.uuid} / ext4 `, 'm'));
+    const extlinux = await catFile(plain, root, '/boot/extlinux/extlinux.conf');
+    assert.match(extlinux, new RegExp(`root=UUID=${root.uuid} .*console=ttyS0,115200`));
+    assert.match(extlinux, new RegExp(`LINUX /boot/vmlinuz-${plain.kernelVersion.replaceAll('.', '\\.')}`));
+    const ldlinux = await tryRun('debugfs', ['-R', 'stat /boot/extlinux/ldlinux.sys', at(plain, root)]);
+    assert.match(ldlinux.stdout, /Type: regular/);
+  });
+
+  test('the installed system accepts the lab key for root, has a root password, DHCP and a hostname', async () => {
+    const root = fsAt(plain, '/');
+    assert.equal((await catFile(plain, root, '/root/.ssh/authorized_keys')).trim(), plain.login.publicKey);
+    const shadow = await catFile(plain, root, '/etc/shadow');
+    assert.match(shadow, /^root:\$[0-9a-z]+\$[^:]+:/m);
+    assert.match(await catFile(plain, root, '/etc/systemd/network/20-lab-dhcp.network'), /Name=en\* eth\*[\s\S]*DHCP=yes/);
+    assert.equal((await catFile(plain, root, '/etc/hostname')).trim(), 'lab');
+    const modules = await tryRun('debugfs', ['-R', `ls /lib/modules/${plain.kernelVersion}`, at(plain, root)]);
+    assert.match(modules.stdout, /modules\.dep/);
+    for (const tool of ['/usr/sbin/mdadm', '/usr/sbin/lvm', '/usr/sbin/mkfs.xfs', '/usr/sbin/smartctl', '/usr/sbin/sshd'])
+      assert.match((await tryRun('debugfs', ['-R', `stat ${tool}`, at(plain, root)])).stdout, /Inode:/, tool);
+  });
+
+  test('a second call finds everything in the cache within seconds', async () => {
+    const started = Date.now();
+    const again = await ensureLayoutDisks('plain');
+    assert.deepEqual(again.disks, plain.disks);
+    assert.equal(again.buildSeconds, 0);
+    assert.ok(Date.now() - started < 5000, `cached call took ${Date.now() - started} ms`);
+  });
+
+  test('a server gets qcow2 overlays backed by the raw base images', async () => {
+    const server = await createServerDisks({ layout: 'plain', dir: join(work, 'server-a') });
+    assert.equal(server.disks.length, 1);
+    const { stdout } = await exec('qemu-img', ['info', '--output=json', server.disks[0]!]);
+    const info = JSON.parse(stdout) as { format: string; 'backing-filename': string; 'backing-filename-format': string };
+    assert.equal(info.format, 'qcow2');
+    assert.equal(info['backing-filename'], plain.disks[0]);
+    assert.equal(info['backing-filename-format'], 'raw');
+  });
+});
+
+describe('scenarios', () => {
+  test('broken-fstab adds a mount of a missing UUID without nofail; the base image is untouched', async () => {
+    const broken = await ensureScenarioDisks('plain', ['broken-fstab']);
+    const plain = await ensureLayoutDisks('plain');
+    assert.notEqual(broken.disks[0], plain.disks[0]);
+    const fstab = await catFile(broken, fsAt(broken, '/'), '/etc/fstab');
+    const line = fstab.split('\n').find((l) => l.includes(' /data '));
+    assert.ok(line, fstab);
+    assert.doesNotMatch(line, /nofail/);
+    const uuid = /^UUID=([0-9a-f-]+) /.exec(line)?.[1];
+    assert.ok(uuid && !plain.fileSystems.some((fs) => fs.uuid === uuid));
+    assert.doesNotMatch(await catFile(plain, fsAt(plain, '/'), '/etc/fstab'), / \/data /);
+  });
+
+  test('corrupt-fs leaves damage that preen refuses and e2fsck -fy repairs', async () => {
+    const corrupt = await ensureScenarioDisks('plain', ['corrupt-fs']);
+    const root = fsAt(corrupt, '/');
+    const preen = await tryRun('e2fsck', ['-fn', at(corrupt, root)]);
+    assert.equal(preen.code, 4, preen.stdout);
+    assert.match(preen.stdout, /[Mm]ultiply-claimed/);
+    assert.match(preen.stdout, new RegExp(corruptedPath.split('/').at(-1)!));
+    const copy = join(work, 'corrupt.raw');
+    await exec('cp', ['--sparse=always', corrupt.disks[0]!, copy]);
+    const image = `${copy}?offset=${root.copies[0]!.offsetBytes}`;
+    assert.equal((await tryRun('e2fsck', ['-p', image])).code & 4, 4, 'boot-time preen gives up');
+    assert.equal((await tryRun('e2fsck', ['-fy', image])).code, 1, 'e2fsck -fy repairs');
+    assert.equal((await tryRun('e2fsck', ['-fn', image])).code, 0, 'clean after the repair');
+  });
+
+  test('lost-password changes root password and removes the lab key', async () => {
+    const lost = await ensureScenarioDisks('plain', ['lost-password']);
+    const plain = await ensureLayoutDisks('plain');
+    const hash = (text: string) => /^root:([^:]*):/m.exec(text)?.[1];
+    const before = hash(await catFile(plain, fsAt(plain, '/'), '/etc/shadow'));
+    const afterHash = hash(await catFile(lost, fsAt(lost, '/'), '/etc/shadow'));
+    assert.ok(afterHash?.startsWith('$'));
+    assert.notEqual(afterHash, before);
+    const keys = await tryRun('debugfs', ['-R', 'stat /root/.ssh/authorized_keys', at(lost, fsAt(lost, '/'))]);
+    assert.doesNotMatch(keys.stdout, /Inode:/);
+  });
+
+  test('no-network enables an nftables ruleset that drops all input', async () => {
+    const cut = await ensureScenarioDisks('plain', ['no-network']);
+    const root = fsAt(cut, '/');
+    assert.match(await catFile(cut, root, '/etc/nftables.conf'), /hook input priority filter; policy drop;/);
+    const link = await tryRun('debugfs', ['-R', 'stat /etc/systemd/system/sysinit.target.wants/nftables.service', at(cut, root)]);
+    assert.match(link.stdout, /Type: symlink/);
+  });
+
+  test('unknown names and scenarios a layout cannot have are refused with a code', async () => {
+    await assert.rejects(ensureScenarioDisks('plain', ['melted-cpu']), { code: 'LAB_DISK_UNKNOWN_SCENARIO' });
+    await assert.rejects(ensureScenarioDisks('plain', ['degraded-raid']), { code: 'LAB_DISK_SCENARIO_UNSUPPORTED' });
+  });
+});
