@@ -6,3 +6,23 @@ export { ServerVm, type VmBootDevice, type VmPowerState } from './vm/server-vm.j
 export { createRedfishService, type RedfishOptions, type RedfishSystem } from './redfish/service.js';
 export { lanConf, type BmcSpec } from './ipmi/lan-conf.js';
 export { LabError, type LabErrorCode } from './errors.js';
+export {
+  createServerDisks,
+  defaultCacheDir,
+  DiskError,
+  ensureLabLogin,
+  ensureLayoutDisks,
+  ensureScenarioDisks,
+  isLayoutName,
+  isScenarioName,
+  layoutNames,
+  scenarioDescriptions,
+  scenarioNames,
+  type DiskOptions,
+  type LabLogin,
+  type LayoutDisks,
+  type LayoutName,
+  type ScenarioDisks,
+  type ScenarioName,
+  type ServerOverlays,
+} from './disks/index.js';

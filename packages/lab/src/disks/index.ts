@@ -14,4 +14,4 @@ export {
   sharedBlockPath,
   type ScenarioName,
 } from './scenarios.js';
-export { createServerDisks, ensureScenarioDisks, type ScenarioDisks, type ServerDisks } from './server-disks.js';
+export { createServerDisks, ensureScenarioDisks, type ScenarioDisks, type ServerOverlays } from './server-disks.js';

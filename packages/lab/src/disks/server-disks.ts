@@ -64,7 +64,7 @@ export async function ensureScenarioDisks(
 }
 
 /** A server's own disks: copy-on-write overlays over cached base images. */
-export interface ServerDisks {
+export interface ServerOverlays {
   /** qcow2 overlays, one per disk in attach order (`-drive file=...,format=qcow2`). */
   disks: string[];
   /** What the overlays sit on. */
@@ -79,7 +79,7 @@ export interface ServerDisks {
 export async function createServerDisks(
   request: { layout: LayoutName; scenarios?: readonly string[]; dir: string },
   options: DiskOptions = {},
-): Promise<ServerDisks> {
+): Promise<ServerOverlays> {
   const base = await ensureScenarioDisks(request.layout, request.scenarios ?? [], {
     ...options,
     cacheDir: options.cacheDir ?? defaultCacheDir(),
