@@ -1,0 +1,146 @@
+/**
+ * The agent API (docs/architecture.md): the rescue system's agent is always the client. It redeems
+ * its one-time boot token for an agent token, then reports its boot steps, host keys, inventory and
+ * readiness, heartbeats and long-polls for work.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { LifeboatError, rescueStatus, type RescueSession } from '@lifeboat/core';
+import { hashToken, newToken } from '../credentials/tokens.js';
+import type { AppOptions } from './app.js';
+import { bearerToken } from './auth.js';
+import { AgentEvent, ErrorSchema, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
+
+const agentErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+
+/** Agent API routes under `/v1/agent`. */
+export function agentRoutes(options: AppOptions): FastifyPluginAsync {
+  const { store } = options;
+
+  /** The session of the agent token a request carries; 401 when unknown or revoked. */
+  async function sessionOf(request: FastifyRequest): Promise<RescueSession> {
+    const token = bearerToken(request);
+    const view = token === undefined ? undefined : await store.sessions.byAgentToken(hashToken(token));
+    if (!view) throw new LifeboatError('UNAUTHORIZED', 'missing or unknown agent token');
+    if (view.agentTokenRevoked) throw new LifeboatError('AGENT_TOKEN_REVOKED', 'this rescue session is over: the agent token was revoked');
+    return view.session;
+  }
+
+  async function step(session: RescueSession, name: string, detail?: string): Promise<void> {
+    const task = await store.tasks.latestFor(session.id, 'enter_rescue');
+    if (task && task.endedAt === null) await store.tasks.step(task.id, name, 'completed', detail);
+  }
+
+  return async (app) => {
+    const schema = (extra: object) => ({ tags: ['agent'], security: [{ agentToken: [] }], ...extra });
+
+    app.post<{ Body: Redeem }>('/v1/agent/redeem', { schema: { tags: ['agent'], security: [], body: Redeem, response: { 200: RedeemAnswer, ...agentErrors } } }, async (request) => {
+      const agentToken = newToken('agent');
+      const session = await store.sessions.redeemBootToken(request.body.serverId, hashToken(request.body.bootToken), hashToken(agentToken));
+      if (!session) throw new LifeboatError('BOOT_TOKEN_INVALID', 'this boot token is unknown or was already used; reboot the server into rescue again');
+      const server = await store.servers.byId(session.serverId);
+      if (!server) throw new LifeboatError('BOOT_TOKEN_INVALID', 'the server of this boot token is gone');
+      const view = await store.sessions.byAgentToken(hashToken(agentToken));
+      await store.audit.record(`agent:${session.id}`, 'agent.redeem', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId: session.id } });
+      const expiresAt = session.expiresAt.toISOString();
+      return {
+        agentToken,
+        config: {
+          sessionId: session.id,
+          serverName: server.name,
+          hostname: `${server.name}-rescue`,
+          rootPasswordHash: view?.passwordHash ?? null,
+          authorizedKeys: [...session.sshKeys],
+          passwordLogin: session.passwordLogin,
+          motd: [
+            `Lifeboat rescue system for ${server.name}.`,
+            'This system runs from RAM: nothing you change here survives a reboot, except on the server\'s disks.',
+            `The rescue session ends by itself at ${expiresAt}; the server then boots from its disk again.`,
+            "Type 'rescue-menu' for the helpers (mount the installed system, chroot, fsck, RAID, password reset, backup).",
+          ].join('\n'),
+          expiresAt,
+        },
+      };
+    });
+
+    app.post<{ Body: AgentEvent }>('/v1/agent/events', { schema: schema({ body: AgentEvent, response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
+      const session = await sessionOf(request);
+      await step(session, request.body.step, request.body.detail);
+      return reply.status(204).send();
+    });
+
+    app.post<{ Body: HostKeys }>('/v1/agent/host-keys', { schema: schema({ body: HostKeys, response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
+      const session = await sessionOf(request);
+      for (const key of request.body.hostKeys) {
+        if (!key.publicKey.startsWith(`${key.type} `) || !/^SHA256:[A-Za-z0-9+/]+=*$/.test(key.fingerprint)) {
+          throw new LifeboatError('BAD_REQUEST', `host key of type ${key.type} is malformed`);
+        }
+      }
+      await store.sessions.setHostKeys(session.id, request.body.hostKeys);
+      await step(session, 'host_keys_reported', request.body.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', '));
+      return reply.status(204).send();
+    });
+
+    app.post<{ Body: unknown }>('/v1/agent/inventory', { schema: schema({ body: Type.Object({}, { additionalProperties: true }), response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
+      const session = await sessionOf(request);
+      await store.sessions.setInventory(session.id, request.body);
+      return reply.status(204).send();
+    });
+
+    app.post('/v1/agent/ready', { schema: schema({ response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
+      const session = await sessionOf(request);
+      if (session.state !== 'rescue') {
+        if (session.state !== 'preparing_rescue') {
+          throw new LifeboatError('INVALID_STATE', `cannot mark rescue ready: the server is ${rescueStatus(session.state)}`);
+        }
+        await store.sessions.transition(session.id, 'ready');
+        await step(session, 'ready', 'sshd is up with the session\'s credentials');
+        const task = await store.tasks.latestFor(session.id, 'enter_rescue');
+        if (task) await store.tasks.finish(task.id, 'completed');
+        await store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
+      }
+      return reply.status(204).send();
+    });
+
+    app.post('/v1/agent/heartbeat', { schema: schema({ response: { 200: Type.Object({ expiresAt: Type.String() }), ...agentErrors } }) }, async (request) => {
+      const session = await sessionOf(request);
+      await store.sessions.heartbeat(session.id);
+      return { expiresAt: session.expiresAt.toISOString() };
+    });
+
+    app.get<{ Querystring: WorkQuery }>(
+      '/v1/agent/work',
+      {
+        schema: schema({
+          querystring: WorkQuery,
+          response: { 200: Type.Object({ jobs: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), params: Type.Unknown() })) }), ...agentErrors },
+        }),
+      },
+      async (request) => {
+        const session = await sessionOf(request);
+        const until = Date.now() + (request.query.waitSeconds ?? 25) * 1000;
+        const closed = new AbortController();
+        request.raw.on('close', () => closed.abort());
+        for (;;) {
+          const jobs = await store.agentWork.take(session.id);
+          if (jobs.length > 0 || Date.now() >= until || options.signal.aborted || closed.signal.aborted) return { jobs };
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now())));
+            options.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+          });
+        }
+      },
+    );
+
+    app.post<{ Params: IdParams; Body: WorkResult }>(
+      '/v1/agent/work/:id/result',
+      { schema: schema({ params: IdParams, body: WorkResult, response: { 204: Type.Null(), ...agentErrors } }) },
+      async (request, reply) => {
+        const session = await sessionOf(request);
+        const ok = await store.agentWork.complete(session.id, request.params.id, request.body.state, request.body.result, request.body.message ?? null);
+        if (!ok) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} for this session`);
+        return reply.status(204).send();
+      },
+    );
+  };
+}

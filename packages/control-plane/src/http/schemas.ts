@@ -1,0 +1,159 @@
+/** JSON schemas of the HTTP API (TypeBox), shared by validation and the OpenAPI document. */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ErrorSchema = Type.Object({ code: Type.String(), message: Type.String() }, { $id: 'Error' });
+
+export const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
+export type NameParams = Static<typeof NameParams>;
+
+export const TenantSchema = Type.Object({ id: Type.String(), name: Type.String(), email: Nullable(Type.String()), createdAt: Type.String() });
+export const NewTenant = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }), email: Type.Optional(Type.String({ format: 'email' })) }, { additionalProperties: false });
+export type NewTenant = Static<typeof NewTenant>;
+
+export const Role = Type.Union([Type.Literal('customer'), Type.Literal('technician'), Type.Literal('operator')]);
+export const NewToken = Type.Object(
+  { role: Role, tenant: Type.Optional(Type.String()), name: Type.Optional(Type.String({ maxLength: 100 })) },
+  { additionalProperties: false },
+);
+export type NewToken = Static<typeof NewToken>;
+export const TokenAnswer = Type.Object({ token: Type.String(), id: Type.String(), role: Role, tenant: Nullable(Type.String()) });
+
+export const NewServer = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }),
+    tenant: Type.String(),
+    macs: Type.Array(Type.String(), { minItems: 1 }),
+    bmc: Type.Object(
+      { url: Type.String(), user: Type.Optional(Type.String()), password: Type.Optional(Type.String()) },
+      { additionalProperties: false },
+    ),
+    sshEndpoint: Type.Optional(Type.String({ description: 'HOST:PORT of the server\'s SSH (installed system and rescue)' })),
+    profiles: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+);
+export type NewServer = Static<typeof NewServer>;
+
+export const ServerSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  tenant: Type.String(),
+  macs: Type.Array(Type.String()),
+  bmc: Type.Object({ driver: Type.String(), url: Type.String(), user: Type.String() }),
+  sshEndpoint: Nullable(Type.String()),
+  profiles: Type.Array(Type.String()),
+  state: Type.String(),
+  status: Type.String(),
+  reason: Nullable(Type.String()),
+  createdAt: Type.String(),
+});
+
+export const SshAccessSchema = Type.Object({
+  host: Nullable(Type.String()),
+  port: Nullable(Type.Integer()),
+  user: Type.String(),
+  password: Type.Optional(Type.String()),
+  hostKeyFingerprints: Type.Array(Type.String()),
+  knownHosts: Type.Array(Type.String()),
+});
+
+export const RescueSchema = Type.Object({
+  server: Type.String(),
+  state: Type.String(),
+  status: Type.String(),
+  reason: Nullable(Type.String()),
+  sessionId: Nullable(Type.String()),
+  profile: Nullable(Type.String()),
+  expiresAt: Nullable(Type.String()),
+  deadlineAt: Nullable(Type.String()),
+  passwordLogin: Nullable(Type.Boolean()),
+  taskId: Type.Optional(Type.String()),
+  ssh: SshAccessSchema,
+});
+
+export const EnterRescue = Type.Object(
+  {
+    profile: Type.Optional(Type.String()),
+    sshKeys: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+    email: Type.Optional(Type.String({ format: 'email' })),
+    expiresIn: Type.Optional(Type.String({ description: 'lease, e.g. 90m, 24h, 2d' })),
+  },
+  { additionalProperties: false },
+);
+export type EnterRescue = Static<typeof EnterRescue>;
+
+export const ExtendRescue = Type.Object({ expiresIn: Type.String() }, { additionalProperties: false });
+export type ExtendRescue = Static<typeof ExtendRescue>;
+
+export const StepSchema = Type.Object({
+  name: Type.String(),
+  title: Type.String(),
+  state: Type.String(),
+  startedAt: Nullable(Type.String()),
+  endedAt: Nullable(Type.String()),
+  detail: Nullable(Type.String()),
+});
+export const TaskSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  state: Type.String(),
+  sessionId: Nullable(Type.String()),
+  createdAt: Type.String(),
+  endedAt: Nullable(Type.String()),
+  steps: Type.Array(StepSchema),
+});
+
+export const NewAgentWork = Type.Object({ kind: Type.String({ minLength: 1 }), params: Type.Optional(Type.Unknown()) }, { additionalProperties: false });
+export type NewAgentWork = Static<typeof NewAgentWork>;
+
+export const NewIncident = Type.Object(
+  { title: Type.String({ minLength: 1, maxLength: 200 }), detail: Type.Optional(Type.String()), attachment: Type.Optional(Type.Unknown()) },
+  { additionalProperties: false },
+);
+export type NewIncident = Static<typeof NewIncident>;
+export const IncidentUpdate = Type.Object({ state: Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')]) }, { additionalProperties: false });
+export type IncidentUpdate = Static<typeof IncidentUpdate>;
+
+// Agent API (docs/architecture.md).
+export const Redeem = Type.Object({ serverId: Type.String(), bootToken: Type.String() });
+export type Redeem = Static<typeof Redeem>;
+export const RedeemAnswer = Type.Object({
+  agentToken: Type.String(),
+  config: Type.Object({
+    sessionId: Type.String(),
+    serverName: Type.String(),
+    hostname: Type.String(),
+    rootPasswordHash: Nullable(Type.String()),
+    authorizedKeys: Type.Array(Type.String()),
+    passwordLogin: Type.Boolean(),
+    motd: Type.String(),
+    expiresAt: Type.String(),
+  }),
+});
+export const AgentEvent = Type.Object({ step: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_]+$' }), detail: Type.Optional(Type.String({ maxLength: 2000 })) });
+export type AgentEvent = Static<typeof AgentEvent>;
+export const HostKeys = Type.Object({
+  hostKeys: Type.Array(Type.Object({ type: Type.String(), publicKey: Type.String(), fingerprint: Type.String() }), { maxItems: 10 }),
+});
+export type HostKeys = Static<typeof HostKeys>;
+export const WorkQuery = Type.Object({ waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })) });
+export type WorkQuery = Static<typeof WorkQuery>;
+export const WorkResult = Type.Object({
+  state: Type.Union([Type.Literal('completed'), Type.Literal('failed')]),
+  result: Type.Optional(Type.Unknown()),
+  message: Type.Optional(Type.String()),
+});
+export type WorkResult = Static<typeof WorkResult>;
+export const IdParams = Type.Object({ id: Type.String() });
+export type IdParams = Static<typeof IdParams>;
+
+/** Error answers every authenticated route may give. */
+export const errorResponses = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+};

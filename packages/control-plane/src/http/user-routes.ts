@@ -1,0 +1,250 @@
+/** The user API: tenants, tokens, servers, rescue, tasks, incidents, audit. */
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import {
+  LifeboatError,
+  bmcDriverOf,
+  canSee,
+  isValidName,
+  may,
+  parseDuration,
+  parseMac,
+  parseSshEndpoint,
+  type Principal,
+  type Server,
+} from '@lifeboat/core';
+import type { AppOptions } from './app.js';
+import { authorize, principalOf } from './auth.js';
+import {
+  EnterRescue,
+  ExtendRescue,
+  IdParams,
+  IncidentUpdate,
+  NameParams,
+  NewAgentWork,
+  NewIncident,
+  NewServer,
+  NewTenant,
+  NewToken,
+  RescueSchema,
+  ServerSchema,
+  TaskSchema,
+  TenantSchema,
+  TokenAnswer,
+  errorResponses,
+} from './schemas.js';
+import { serverView, taskView } from './views.js';
+
+/** User API routes. */
+export function userRoutes(options: AppOptions): FastifyPluginAsync {
+  const { store, rescue } = options;
+
+  /** A server the caller may see; others' servers do not exist for it (404, not 403). */
+  async function visibleServer(principal: Principal, name: string): Promise<Server> {
+    const server = await store.servers.byName(name);
+    if (!server || !canSee(principal, server.tenantId)) throw new LifeboatError('SERVER_NOT_FOUND', `no server named ${name}`);
+    return server;
+  }
+
+  async function tenantNames(): Promise<Map<string, string>> {
+    return new Map((await store.tenants.list()).map((t) => [t.id, t.name]));
+  }
+
+  async function viewOf(server: Server) {
+    const tenant = await store.tenants.byId(server.tenantId);
+    return serverView(server, tenant?.name ?? server.tenantId, await store.sessions.openFor(server.id));
+  }
+
+  function duration(text: string | undefined): number | undefined {
+    return text === undefined ? undefined : parseDuration(text);
+  }
+
+  return async (app) => {
+    app.get('/v1/tenants', { schema: { tags: ['tenants'], response: { 200: Type.Object({ tenants: Type.Array(TenantSchema) }), ...errorResponses } } }, async (request) => {
+      authorize(request, 'tenant.manage');
+      return { tenants: (await store.tenants.list()).map((t) => ({ ...t, createdAt: t.createdAt.toISOString() })) };
+    });
+
+    app.post<{ Body: NewTenant }>('/v1/tenants', { schema: { tags: ['tenants'], body: NewTenant, response: { 201: TenantSchema, ...errorResponses } } }, async (request, reply) => {
+      const principal = authorize(request, 'tenant.manage');
+      const tenant = await store.tenants.add(request.body.name, request.body.email ?? null);
+      await store.audit.record(principal.tokenId, 'tenant.add', { tenantId: tenant.id, detail: { name: tenant.name } });
+      return reply.status(201).send({ ...tenant, createdAt: tenant.createdAt.toISOString() });
+    });
+
+    app.post<{ Body: NewToken }>('/v1/tokens', { schema: { tags: ['tokens'], body: NewToken, response: { 201: TokenAnswer, ...errorResponses } } }, async (request, reply) => {
+      const principal = authorize(request, 'token.create');
+      const tenant = request.body.tenant === undefined ? null : await store.tenants.byName(request.body.tenant);
+      const { token, record } = await store.tokens.create({
+        name: request.body.name ?? `${request.body.role}${tenant ? `@${tenant.name}` : ''}`,
+        role: request.body.role,
+        tenantId: request.body.role === 'customer' ? (tenant?.id ?? null) : null,
+      });
+      await store.audit.record(principal.tokenId, 'token.create', { tenantId: tenant?.id ?? null, detail: { tokenId: record.id, role: record.role } });
+      return reply.status(201).send({ token, id: record.id, role: record.role, tenant: request.body.role === 'customer' ? (tenant?.name ?? null) : null });
+    });
+
+    app.get('/v1/servers', { schema: { tags: ['servers'], response: { 200: Type.Object({ servers: Type.Array(ServerSchema) }), ...errorResponses } } }, async (request) => {
+      const principal = authorize(request, 'server.read');
+      const servers = await store.servers.list(principal.role === 'customer' ? (principal.tenantId ?? '') : undefined);
+      const names = await tenantNames();
+      const views = [];
+      for (const server of servers) views.push(serverView(server, names.get(server.tenantId) ?? server.tenantId, await store.sessions.openFor(server.id)));
+      return { servers: views };
+    });
+
+    app.post<{ Body: NewServer }>('/v1/servers', { schema: { tags: ['servers'], body: NewServer, response: { 201: ServerSchema, ...errorResponses } } }, async (request, reply) => {
+      const principal = authorize(request, 'server.manage');
+      const body = request.body;
+      if (!isValidName(body.name)) throw new LifeboatError('BAD_REQUEST', `not a server name: ${body.name}`);
+      const tenant = await store.tenants.byName(body.tenant);
+      const driver = bmcDriverOf(body.bmc.url);
+      const server = await store.servers.add({
+        name: body.name,
+        tenantId: tenant.id,
+        macs: [...new Set(body.macs.map(parseMac))],
+        bmc: { driver, url: body.bmc.url, user: body.bmc.user ?? '', password: body.bmc.password ?? null },
+        sshEndpoint: body.sshEndpoint === undefined ? null : parseSshEndpoint(body.sshEndpoint),
+        profiles: body.profiles ?? ['linux'],
+      });
+      await store.audit.record(principal.tokenId, 'server.add', { tenantId: tenant.id, serverId: server.id, detail: { name: server.name, macs: server.macs, bmc: server.bmc.url } });
+      return reply.status(201).send(serverView(server, tenant.name));
+    });
+
+    app.get<{ Params: NameParams }>('/v1/servers/:name', { schema: { tags: ['servers'], params: NameParams, response: { 200: ServerSchema, ...errorResponses } } }, async (request) => {
+      const principal = authorize(request, 'server.read');
+      return viewOf(await visibleServer(principal, request.params.name));
+    });
+
+    app.delete<{ Params: NameParams }>('/v1/servers/:name', { schema: { tags: ['servers'], params: NameParams, response: { 204: Type.Null(), ...errorResponses } } }, async (request, reply) => {
+      const principal = authorize(request, 'server.manage');
+      const server = await visibleServer(principal, request.params.name);
+      if (server.state !== 'active' && server.state !== 'rescue_failed') {
+        throw new LifeboatError('INVALID_STATE', `cannot remove server ${server.name} while it is ${server.state.replace(/_/g, ' ')}: exit rescue first`);
+      }
+      await store.servers.remove(server);
+      await store.audit.record(principal.tokenId, 'server.remove', { tenantId: server.tenantId, serverId: server.id, detail: { name: server.name } });
+      return reply.status(204).send();
+    });
+
+    app.post<{ Params: NameParams; Body: EnterRescue }>(
+      '/v1/servers/:name/rescue',
+      { schema: { tags: ['rescue'], params: NameParams, body: EnterRescue, response: { 202: RescueSchema, ...errorResponses } } },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const server = await visibleServer(principal, request.params.name);
+        const input = request.body ?? {};
+        const expiresInMs = duration(input.expiresIn);
+        const { view, task } = await rescue.enter(principal, server, {
+          ...(input.profile === undefined ? {} : { profile: input.profile }),
+          ...(input.sshKeys === undefined ? {} : { sshKeys: input.sshKeys }),
+          ...(input.email === undefined ? {} : { email: input.email }),
+          ...(expiresInMs === undefined ? {} : { expiresInMs }),
+        });
+        return reply.status(202).send({ ...view, taskId: task.id });
+      },
+    );
+
+    app.get<{ Params: NameParams }>('/v1/servers/:name/rescue', { schema: { tags: ['rescue'], params: NameParams, response: { 200: RescueSchema, ...errorResponses } } }, async (request) => {
+      const principal = authorize(request, 'server.read');
+      return rescue.show(await visibleServer(principal, request.params.name));
+    });
+
+    app.post<{ Params: NameParams }>('/v1/servers/:name/rescue/exit', { schema: { tags: ['rescue'], params: NameParams, response: { 202: RescueSchema, ...errorResponses } } }, async (request, reply) => {
+      const principal = principalOf(request);
+      const { view, task } = await rescue.exit(principal, await visibleServer(principal, request.params.name));
+      return reply.status(202).send({ ...view, taskId: task.id });
+    });
+
+    app.post<{ Params: NameParams; Body: ExtendRescue }>(
+      '/v1/servers/:name/rescue/extend',
+      { schema: { tags: ['rescue'], params: NameParams, body: ExtendRescue, response: { 200: RescueSchema, ...errorResponses } } },
+      async (request) => {
+        const principal = principalOf(request);
+        return rescue.extend(principal, await visibleServer(principal, request.params.name), parseDuration(request.body.expiresIn));
+      },
+    );
+
+    app.get<{ Params: NameParams }>('/v1/servers/:name/tasks', { schema: { tags: ['tasks'], params: NameParams, response: { 200: Type.Object({ server: Type.String(), tasks: Type.Array(TaskSchema) }), ...errorResponses } } }, async (request) => {
+      const principal = authorize(request, 'server.read');
+      const server = await visibleServer(principal, request.params.name);
+      return { server: server.name, tasks: (await store.tasks.forServer(server.id)).map(taskView) };
+    });
+
+    app.post<{ Params: NameParams; Body: NewAgentWork }>(
+      '/v1/servers/:name/rescue/work',
+      { schema: { tags: ['rescue'], params: NameParams, body: NewAgentWork, response: { 202: Type.Object({ id: Type.String() }), ...errorResponses } } },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const server = await visibleServer(principal, request.params.name);
+        if (!may(principal, 'rescue.enter', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not run work in rescue');
+        const session = await store.sessions.openFor(server.id);
+        if (!session || session.state !== 'rescue') throw new LifeboatError('INVALID_STATE', `server ${server.name} is not in rescue`);
+        const id = await store.agentWork.add(session.id, request.body.kind, request.body.params ?? {});
+        await store.audit.record(principal.tokenId, 'rescue.work', { tenantId: server.tenantId, serverId: server.id, detail: { id, kind: request.body.kind } });
+        return reply.status(202).send({ id });
+      },
+    );
+
+    app.get<{ Params: NameParams & IdParams }>(
+      '/v1/servers/:name/rescue/work/:id',
+      {
+        schema: {
+          tags: ['rescue'],
+          params: Type.Object({ name: Type.String(), id: Type.String() }),
+          response: { 200: Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String(), result: Type.Unknown(), message: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+        },
+      },
+      async (request) => {
+        const principal = authorize(request, 'server.read');
+        const server = await visibleServer(principal, request.params.name);
+        const work = await store.agentWork.byId(request.params.id);
+        const session = work && (await store.sessions.latestFor(server.id));
+        if (!work || !session) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} on server ${server.name}`);
+        return { id: request.params.id, ...work };
+      },
+    );
+
+    app.post<{ Params: NameParams; Body: NewIncident }>(
+      '/v1/servers/:name/incidents',
+      { schema: { tags: ['incidents'], params: NameParams, body: NewIncident, response: { 201: Type.Object({ id: Type.String(), state: Type.String() }), ...errorResponses } } },
+      async (request, reply) => {
+        const principal = authorize(request, 'incident.create');
+        const server = await visibleServer(principal, request.params.name);
+        const incident = await store.incidents.create({
+          serverId: server.id,
+          tenantId: server.tenantId,
+          title: request.body.title,
+          detail: request.body.detail ?? '',
+          attachment: request.body.attachment,
+          createdBy: principal.tokenId,
+        });
+        await store.audit.record(principal.tokenId, 'incident.create', { tenantId: server.tenantId, serverId: server.id, detail: { id: incident.id } });
+        return reply.status(201).send({ id: incident.id, state: incident.state });
+      },
+    );
+
+    app.get('/v1/incidents', { schema: { tags: ['incidents'], response: errorResponses } }, async (request) => {
+      const principal = principalOf(request);
+      const incidents = await store.incidents.list(principal.role === 'customer' ? (principal.tenantId ?? '') : undefined);
+      return { incidents };
+    });
+
+    app.post<{ Params: IdParams; Body: IncidentUpdate }>('/v1/incidents/:id', { schema: { tags: ['incidents'], params: IdParams, body: IncidentUpdate, response: errorResponses } }, async (request) => {
+      const principal = authorize(request, 'incident.answer');
+      const incident = await store.incidents.setState(request.params.id, request.body.state);
+      await store.audit.record(principal.tokenId, 'incident.update', { tenantId: incident.tenantId, serverId: incident.serverId, detail: { id: incident.id, state: incident.state } });
+      return incident;
+    });
+
+    app.get<{ Querystring: { server?: string; limit?: number } }>(
+      '/v1/audit',
+      { schema: { tags: ['audit'], querystring: Type.Object({ server: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }), response: errorResponses } },
+      async (request) => {
+        const principal = authorize(request, 'audit.read');
+        const server = request.query.server === undefined ? undefined : await visibleServer(principal, request.query.server);
+        return { events: await store.audit.list({ ...(server ? { serverId: server.id } : {}), ...(request.query.limit ? { limit: request.query.limit } : {}) }) };
+      },
+    );
+  };
+}

@@ -1,0 +1,4 @@
+/** The Lifeboat control plane. */
+export { main, startControlPlane, type ControlPlaneParts, type RunningControlPlane } from './main.js';
+export { parseConfig, configHelp, bootUrlFor, type Config } from './config.js';
+export { LifeboatError, type ErrorCode } from './errors.js';

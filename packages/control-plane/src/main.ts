@@ -1,0 +1,177 @@
+/**
+ * Wires the control plane: configuration, store, jobs, rescue flow, HTTP. Owns startup and shutdown
+ * (one AbortController; SIGTERM and SIGINT stop it cleanly). Nothing else lives here.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import { bootUrlFor, configHelp, parseConfig, type Config } from './config.js';
+import { SecretBox } from './credentials/secret-box.js';
+import { powerDriverFactory } from './drivers/power/index.js';
+import type { PowerDriverFactory } from './drivers/power/power-driver.js';
+import { LifeboatError } from './errors.js';
+import { buildApp } from './http/app.js';
+import { JobQueue } from './jobs/job-queue.js';
+import { DeadlineScheduler } from './jobs/scheduler.js';
+import { Worker } from './jobs/worker.js';
+import { createLogger } from './logger.js';
+import type { NetbootSource } from './netboot/netboot-source.js';
+import { StoreNetbootSource } from './rescue/netboot-source.js';
+import { rescueJobs } from './rescue/rescue-jobs.js';
+import { RescueService } from './rescue/rescue-service.js';
+import { Store } from './store/store.js';
+
+/** What can be swapped when starting the control plane (tests replace the BMC boundary only). */
+export interface ControlPlaneParts {
+  /** BMC drivers; default: the ipmi and redfish drivers. */
+  readonly powerDrivers?: PowerDriverFactory;
+  /** Logger; default: JSON lines on stdout at the configured level. */
+  readonly logger?: Logger;
+  /** Extra routes (netboot, images) built once the boot URL and the netboot source are known. */
+  readonly routes?: (context: { config: Config; bootUrl: string; netboot: NetbootSource; store: Store; logger: Logger }) => FastifyPluginAsync[];
+}
+
+/** A running control plane. */
+export interface RunningControlPlane {
+  /** Base URL of the API, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  /** URL servers use to reach the control plane. */
+  readonly bootUrl: string;
+  readonly config: Config;
+  readonly store: Store;
+  /** Stops accepting requests and jobs, waits for work in progress to stop, closes the database. */
+  close(): Promise<void>;
+}
+
+/** Starts the control plane with a configuration. */
+export async function startControlPlane(config: Config, parts: ControlPlaneParts = {}): Promise<RunningControlPlane> {
+  const logger = parts.logger ?? createLogger(config.logLevel);
+  const stop = new AbortController();
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const secretBox = SecretBox.fromKeyFile(join(config.dataDir, 'secret.key'));
+  const store = await Store.open({
+    databaseUrl: config.databaseUrl,
+    secretBox,
+    deadlines: { requestMs: config.requestTimeoutMs, rescueMs: config.rescueTimeoutMs, exitMs: config.exitTimeoutMs },
+  });
+  const background: Promise<void>[] = [];
+  try {
+    await createAdminTokenOnFirstStart(store, config, logger);
+    const queue = new JobQueue(store.database.db, store.dialect, store.now);
+    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs } });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: parts.powerDrivers ?? powerDriverFactory(), log: logger });
+    const worker = new Worker({
+      queue,
+      handlers: jobs.handlers,
+      onGiveUp: jobs.onGiveUp,
+      leaseMs: config.jobLeaseMs,
+      backoff: { baseMs: 2000, maxMs: 60_000 },
+      pollMs: Math.min(1000, config.jobLeaseMs),
+      concurrency: 8,
+      log: logger,
+    });
+    const scheduler = new DeadlineScheduler({ store, queue, intervalMs: config.schedulerIntervalMs, warnBeforeMs: config.leaseWarningMs, log: logger });
+    const netboot = new StoreNetbootSource(store);
+
+    // The boot URL may depend on the port actually bound (port 0 in tests): bind first, then add routes.
+    let bootUrl = config.bootUrl === null ? '' : bootUrlFor(config, config.listen);
+    const plugins: FastifyPluginAsync[] = [];
+    const app = await buildApp({
+      store,
+      queue,
+      rescue,
+      logger,
+      signal: stop.signal,
+      plugins: [
+        async (instance) => {
+          for (const plugin of plugins) await instance.register(plugin);
+        },
+      ],
+    });
+    // Fastify registers plugins lazily: compute the boot URL from the listen address before ready().
+    const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port;
+    if (bootUrl === '') bootUrl = bootUrlFor(config, { host: config.listen.host, port });
+    plugins.push(...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []));
+    await app.listen({ host: config.listen.host, port });
+    const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
+    logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir }, 'control plane listening');
+
+    background.push(worker.run(stop.signal), scheduler.run(stop.signal));
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      bootUrl,
+      config,
+      store,
+      close() {
+        closing ??= (async () => {
+          stop.abort();
+          await app.close();
+          await Promise.allSettled(background);
+          await store.close();
+          logger.info('control plane stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    stop.abort();
+    await Promise.allSettled(background);
+    await store.close();
+    throw error;
+  }
+}
+
+/** On an empty database: an operator token in `<data>/admin.token` (0600); the log names the file only. */
+async function createAdminTokenOnFirstStart(store: Store, config: Config, logger: Logger): Promise<void> {
+  if (await store.tokens.any()) return;
+  const { token, record } = await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null });
+  const file = join(config.dataDir, 'admin.token');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  await store.audit.record('system', 'token.create', { detail: { tokenId: record.id, role: 'operator', file } });
+  logger.info({ file }, 'first start: operator token written');
+}
+
+async function freePort(host: string): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** `lifeboat serve`: runs until SIGTERM or SIGINT; returns the exit code. */
+export async function main(argv: readonly string[], parts: ControlPlaneParts = {}): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`lifeboat serve [options]: run the control plane\n\nOptions (flag, environment variable):\n${configHelp()}\n`);
+    return 0;
+  }
+  let config: Config;
+  try {
+    config = parseConfig(argv);
+  } catch (error) {
+    if (error instanceof LifeboatError) {
+      process.stderr.write(`lifeboat serve: ${error.code}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const running = await startControlPlane(config, parts);
+  await new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await running.close();
+  return 0;
+}

@@ -1,0 +1,45 @@
+/**
+ * The netboot server's view of the store: what a MAC should boot now. A server whose session waits
+ * for the rescue system gets the rescue image and a freshly minted one-time boot token (only its hash
+ * is stored; minting voids the previous one, so a token seen on an earlier boot is useless).
+ */
+import type { BootTarget, NetbootSource } from '../netboot/netboot-source.js';
+import { hashToken, newToken } from '../credentials/tokens.js';
+import type { Store } from '../store/store.js';
+
+/** The `NetbootSource` backed by the store. */
+export class StoreNetbootSource implements NetbootSource {
+  readonly #store: Store;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async bootTargetFor(mac: string): Promise<BootTarget> {
+    const server = await this.#store.servers.byMac(mac.toLowerCase());
+    if (!server) return { kind: 'disk' };
+    const session = await this.#store.sessions.openFor(server.id);
+    if (!session) return { kind: 'disk' };
+    let rescue = session.state === 'preparing_rescue';
+    if (session.state === 'rescue_requested') {
+      // The server may ask before the job has recorded its reboot: once the boot device is set, it is ours.
+      const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
+      rescue = task?.steps.some((s) => s.name === 'boot_device_set' && s.state === 'completed') ?? false;
+    }
+    if (!rescue) return { kind: 'disk' };
+    const bootToken = newToken('boot');
+    await this.#store.sessions.setBootToken(session.id, hashToken(bootToken));
+    // Image ids are profile names: the image registry maps `linux` to LIFEBOAT_IMAGE.
+    return { kind: 'rescue', serverId: server.id, sessionId: session.id, imageId: session.profile, bootToken };
+  }
+
+  async recordBootStep(mac: string | undefined, serverId: string | undefined, step: string, detail?: string): Promise<void> {
+    const server =
+      serverId !== undefined ? await this.#store.servers.byId(serverId) : mac !== undefined ? await this.#store.servers.byMac(mac.toLowerCase()) : undefined;
+    if (!server) return;
+    const session = await this.#store.sessions.openFor(server.id);
+    if (!session || (session.state !== 'preparing_rescue' && session.state !== 'rescue_requested')) return;
+    const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
+    if (task) await this.#store.tasks.step(task.id, step, 'completed', detail);
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The rescue flow as durable jobs. Each handler is idempotent: it re-reads the session, does nothing
+ * when the session has moved on, and skips the task steps it already completed, so a handler resumed
+ * after a crash picks up where it stopped instead of rebooting a server twice.
+ */
+import { LifeboatError, type RescueSession, type Server } from '@lifeboat/core';
+import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
+import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/worker.js';
+import type { Store } from '../store/store.js';
+import { installedSystemAnswers } from './os-probe.js';
+import { enterJob, exitJob, type RescueJobParams, type RescueService } from './rescue-service.js';
+
+/** What the rescue jobs need. */
+export interface RescueJobOptions {
+  readonly store: Store;
+  readonly queue: JobQueue;
+  readonly rescue: RescueService;
+  /** Builds a BMC driver for a server (H6's `drivers/power`, or a test double at this boundary only). */
+  readonly powerDrivers: PowerDriverFactory;
+  /** Tells whether the installed system answers after an exit (default: SSH banner + host keys). */
+  readonly osAnswers?: (server: Server, session: RescueSession) => Promise<boolean>;
+  /** How often to probe the installed system while exiting. */
+  readonly probeIntervalMs?: number;
+  readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+/** The handlers, by job kind, and what to do when each gives up. */
+export function rescueJobs(options: RescueJobOptions): { handlers: Record<string, JobHandler>; onGiveUp: Record<string, GiveUpHandler> } {
+  const { store, powerDrivers, log } = options;
+  const probeIntervalMs = options.probeIntervalMs ?? 2000;
+  const osAnswers =
+    options.osAnswers ?? (async (server: Server, session: RescueSession) => server.sshEndpoint === null || installedSystemAnswers(server.sshEndpoint, session.hostKeys));
+
+  async function driverFor(server: Server): Promise<PowerDriver> {
+    return powerDrivers({ driver: server.bmc.driver, url: server.bmc.url, user: server.bmc.user, password: await store.servers.bmcPassword(server) });
+  }
+
+  /** Runs a step once: a step already completed (before a crash) is skipped. */
+  async function step(taskId: string, name: string, work: () => Promise<string | void>): Promise<void> {
+    const task = await store.tasks.byId(taskId);
+    if (task?.steps.find((s) => s.name === name)?.state === 'completed') return;
+    await store.tasks.step(taskId, name, 'running');
+    try {
+      const detail = await work();
+      await store.tasks.step(taskId, name, 'completed', detail ?? undefined);
+    } catch (error) {
+      await store.tasks.step(taskId, name, 'failed', error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  }
+
+  async function load(sessionId: string): Promise<{ session: RescueSession; server: Server } | undefined> {
+    const session = await store.sessions.byId(sessionId);
+    if (!session || session.endedAt !== null) return undefined;
+    const server = await store.servers.byId(session.serverId);
+    return server && { session, server };
+  }
+
+  /** Moves a session, treating "it moved on meanwhile" as nothing to do. */
+  async function move(sessionId: string, event: Parameters<Store['sessions']['transition']>[1], reason?: string): Promise<boolean> {
+    try {
+      await store.sessions.transition(sessionId, event, reason === undefined ? {} : { reason });
+      return true;
+    } catch (error) {
+      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return false;
+      throw error;
+    }
+  }
+
+  async function reboot(driver: PowerDriver, signal: AbortSignal): Promise<string> {
+    const state = await driver.powerState(signal);
+    if (state === 'off') {
+      await driver.setPower('on', signal);
+      return 'was off: powered on';
+    }
+    await driver.setPower('cycle', signal);
+    return 'power cycled through the BMC';
+  }
+
+  const enter: JobHandler = async ({ job, signal }: JobContext) => {
+    const { sessionId, taskId } = job.params as RescueJobParams;
+    const loaded = await load(sessionId);
+    if (!loaded || loaded.session.state !== 'rescue_requested') return;
+    const driver = await driverFor(loaded.server);
+    await step(taskId, 'validated', async () => {
+      driver.validate();
+      return `${driver.name} BMC at ${loaded.server.bmc.url}`;
+    });
+    await step(taskId, 'boot_device_set', async () => {
+      await driver.setBootDevice('network', { signal });
+      return 'next boot: network (iPXE)';
+    });
+    await step(taskId, 'power_cycled', () => reboot(driver, signal));
+    if (await move(sessionId, 'boot_started')) log.info({ server: loaded.server.name, session: sessionId }, 'rescue boot started');
+  };
+
+  const enterGaveUp: GiveUpHandler = async (job, error) => {
+    const { sessionId, taskId } = job.params as RescueJobParams;
+    const reason = `could not start the rescue boot: ${error instanceof Error ? error.message : String(error)}`;
+    await rollBack(sessionId, reason);
+    await store.tasks.finish(taskId, 'failed', reason);
+  };
+
+  /** Back to disk boot after a failed rescue: best effort on the BMC, then `rescue_failed` with the reason. */
+  async function rollBack(sessionId: string, reason: string): Promise<void> {
+    const loaded = await load(sessionId);
+    if (!loaded) return;
+    let detail = reason;
+    try {
+      const driver = await driverFor(loaded.server);
+      await driver.setBootDevice('disk');
+      if ((await driver.powerState()) === 'on') await driver.setPower('cycle');
+      detail += '; the server was set back to boot from its disk';
+    } catch (error) {
+      detail += `; setting the server back to disk boot failed too: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    await store.sessions.revokeAgentToken(sessionId);
+    await move(sessionId, 'fail', detail);
+  }
+
+  const exit: JobHandler = async ({ job, signal }: JobContext) => {
+    const { sessionId, taskId } = job.params as RescueJobParams;
+    const loaded = await load(sessionId);
+    if (!loaded || loaded.session.state !== 'exiting_rescue') return;
+    const { server } = loaded;
+    const driver = await driverFor(server);
+    await step(taskId, 'boot_device_set', async () => {
+      driver.validate();
+      await driver.setBootDevice('disk', { signal });
+      return 'next boot: disk';
+    });
+    await step(taskId, 'rebooted', () => reboot(driver, signal));
+    await step(taskId, 'os_answered', async () => {
+      if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
+      for (;;) {
+        signal.throwIfAborted();
+        const current = await load(sessionId);
+        if (!current || current.session.state !== 'exiting_rescue') throw new LifeboatError('INVALID_STATE', 'the exit was ended meanwhile');
+        if (await osAnswers(server, current.session)) return `SSH answers on ${server.sshEndpoint.host}:${server.sshEndpoint.port}`;
+        await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
+      }
+    }).catch((error: unknown) => {
+      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return 'stop';
+      throw error;
+    });
+    if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
+    await step(taskId, 'agent_token_revoked', async () => {
+      await store.sessions.revokeAgentToken(sessionId);
+    });
+    if (await move(sessionId, 'exited')) {
+      await store.tasks.finish(taskId, 'completed');
+      log.info({ server: server.name, session: sessionId }, 'rescue exited: server active');
+    }
+  };
+
+  const exitGaveUp: GiveUpHandler = async (job, error) => {
+    const { sessionId, taskId } = job.params as RescueJobParams;
+    const reason = `could not leave rescue: ${error instanceof Error ? error.message : String(error)}`;
+    await move(sessionId, 'exit_fail', reason);
+    await store.tasks.finish(taskId, 'failed', reason);
+  };
+
+  const deadline: JobHandler = async ({ job }: JobContext) => {
+    const { sessionId, state } = job.params as DeadlineParams;
+    const loaded = await load(sessionId);
+    if (!loaded || loaded.session.state !== state) return;
+    const { server, session } = loaded;
+    const minutes = (from: Date, to: Date | null) => Math.round(((to?.getTime() ?? from.getTime()) - from.getTime()) / 60_000);
+    switch (session.state) {
+      case 'rescue_requested':
+      case 'preparing_rescue': {
+        const task = await store.tasks.latestFor(sessionId, 'enter_rescue');
+        const waited = minutes(session.updatedAt, session.deadlineAt);
+        const reason =
+          session.state === 'preparing_rescue'
+            ? `the rescue system did not report ready within ${waited} min`
+            : `the BMC steps did not finish within ${waited} min`;
+        await rollBack(sessionId, reason);
+        if (task) await store.tasks.finish(task.id, 'failed', reason);
+        log.warn({ server: server.name, session: sessionId }, reason);
+        return;
+      }
+      case 'rescue':
+        await options.rescue.exit('lease', server);
+        log.info({ server: server.name, session: sessionId }, 'rescue lease ended: exiting');
+        return;
+      case 'exiting_rescue': {
+        const reason = `the installed system did not answer on SSH within ${minutes(session.updatedAt, session.deadlineAt)} min`;
+        await move(sessionId, 'exit_fail', reason);
+        const task = await store.tasks.latestFor(sessionId, 'exit_rescue');
+        if (task) await store.tasks.finish(task.id, 'failed', reason);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+
+  const expiryWarning: JobHandler = async ({ job }: JobContext) => {
+    const { sessionId } = job.params as { sessionId: string };
+    const loaded = await load(sessionId);
+    if (!loaded) return;
+    await store.audit.record('system', 'rescue.expiry_warning', {
+      tenantId: loaded.server.tenantId,
+      serverId: loaded.server.id,
+      detail: { sessionId, expiresAt: loaded.session.expiresAt.toISOString() },
+    });
+  };
+
+  return {
+    handlers: { [enterJob]: enter, [exitJob]: exit, [deadlineJob]: deadline, [expiryWarningJob]: expiryWarning },
+    onGiveUp: { [enterJob]: enterGaveUp, [exitJob]: exitGaveUp },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * What users ask of the rescue flow: enter, exit, extend, show. Each request checks the state
+ * machine, records a session and a task, and queues a durable job; the jobs (`rescue-jobs.ts`) talk
+ * to the BMC.
+ */
+import {
+  LifeboatError,
+  enterRescueSteps,
+  exitRescueSteps,
+  knownHostsLines,
+  may,
+  rescueStatus,
+  type Principal,
+  type RescueSession,
+  type Server,
+  type Task,
+} from '@lifeboat/core';
+import { rescuePassword } from '../credentials/password.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import type { Store } from '../store/store.js';
+
+/** Job kinds of the rescue flow. */
+export const enterJob = 'rescue.enter';
+export const exitJob = 'rescue.exit';
+
+/** Parameters of the enter and exit jobs. */
+export interface RescueJobParams {
+  readonly sessionId: string;
+  readonly taskId: string;
+}
+
+/** Lease limits. */
+export interface LeaseSettings {
+  readonly defaultLeaseMs: number;
+  /** Longest lease for customers and technicians; operators are not limited. */
+  readonly maxLeaseMs: number;
+}
+
+/** A rescue request. */
+export interface EnterRescueInput {
+  readonly profile?: string;
+  readonly sshKeys?: readonly string[];
+  readonly email?: string;
+  readonly expiresInMs?: number;
+}
+
+/** How to reach the rescue system over SSH, as shown to the customer. */
+export interface SshAccess {
+  readonly host: string | null;
+  readonly port: number | null;
+  readonly user: 'root';
+  /** Only in the answer to the request, and only without SSH keys. */
+  readonly password?: string;
+  readonly hostKeyFingerprints: string[];
+  readonly knownHosts: string[];
+}
+
+/** A session as the API and CLI show it. */
+export interface RescueView {
+  readonly server: string;
+  readonly state: string;
+  readonly status: string;
+  readonly reason: string | null;
+  readonly sessionId: string | null;
+  readonly profile: string | null;
+  readonly expiresAt: string | null;
+  readonly deadlineAt: string | null;
+  readonly passwordLogin: boolean | null;
+  readonly ssh: SshAccess;
+}
+
+/** The rescue flow's entry points. */
+export class RescueService {
+  readonly #store: Store;
+  readonly #queue: JobQueue;
+  readonly #lease: LeaseSettings;
+
+  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings }) {
+    this.#store = options.store;
+    this.#queue = options.queue;
+    this.#lease = options.lease;
+  }
+
+  /** Puts a server in rescue. The clear password is in this answer only. */
+  async enter(principal: Principal, server: Server, input: EnterRescueInput): Promise<{ view: RescueView; task: Task }> {
+    if (!may(principal, 'rescue.enter', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not put servers in rescue');
+    const profile = input.profile ?? 'linux';
+    if (!server.profiles.includes(profile)) {
+      throw new LifeboatError('PROFILE_NOT_FOUND', `server ${server.name} has no rescue profile ${profile} (it has: ${server.profiles.join(', ') || 'none'})`);
+    }
+    const leaseMs = input.expiresInMs ?? this.#lease.defaultLeaseMs;
+    if (leaseMs <= 0) throw new LifeboatError('BAD_REQUEST', 'the lease must be longer than 0');
+    if (leaseMs > this.#lease.maxLeaseMs && principal.role !== 'operator') {
+      throw new LifeboatError('LEASE_TOO_LONG', `a rescue lease may last at most ${Math.round(this.#lease.maxLeaseMs / 3_600_000)} h`);
+    }
+    const sshKeys = (input.sshKeys ?? []).map((k) => k.trim()).filter(Boolean);
+    for (const key of sshKeys) {
+      if (!/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$/.test(key)) {
+        throw new LifeboatError('BAD_REQUEST', 'not an SSH public key (expected "ssh-ed25519 AAAA... comment")');
+      }
+    }
+    const credentials = sshKeys.length === 0 ? rescuePassword() : null;
+    const now = this.#store.now();
+    const session = await this.#store.sessions.open({
+      serverId: server.id,
+      profile,
+      email: input.email ?? null,
+      sshKeys,
+      passwordHash: credentials?.hash ?? null,
+      expiresAt: new Date(now.getTime() + leaseMs),
+      requestedBy: principal.tokenId,
+    });
+    const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'enter_rescue', steps: enterRescueSteps });
+    const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
+    await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, maxAttempts: 3 });
+    await this.#store.audit.record(principal.tokenId, 'rescue.enter', {
+      tenantId: server.tenantId,
+      serverId: server.id,
+      detail: { sessionId: session.id, profile, keys: sshKeys.length, email: input.email ?? null, leaseMs },
+    });
+    const view = this.view(server, session);
+    return { view: credentials ? { ...view, ssh: { ...view.ssh, password: credentials.password } } : view, task };
+  }
+
+  /** Leaves rescue (also cancels a rescue being prepared, or retries a failed exit). */
+  async exit(principal: Principal | 'lease', server: Server): Promise<{ view: RescueView; task: Task }> {
+    if (principal !== 'lease' && !may(principal, 'rescue.exit', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not end rescues');
+    const open = await this.#store.sessions.openFor(server.id);
+    if (!open) throw new LifeboatError('INVALID_STATE', `cannot exit rescue: server ${server.name} is Active`);
+    const session = await this.#store.sessions.transition(open.id, principal === 'lease' ? 'expire' : 'request_exit');
+    const task = await this.startExit(server, session);
+    await this.#store.audit.record(principal === 'lease' ? 'system' : principal.tokenId, principal === 'lease' ? 'rescue.expire' : 'rescue.exit', {
+      tenantId: server.tenantId,
+      serverId: server.id,
+      detail: { sessionId: session.id },
+    });
+    return { view: this.view(server, session), task };
+  }
+
+  /** Creates the exit task and queues its job for a session now in `exiting_rescue`. */
+  async startExit(server: Server, session: RescueSession): Promise<Task> {
+    const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'exit_rescue', steps: exitRescueSteps });
+    const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
+    await this.#queue.add(exitJob, params, { dedupeKey: `exit:${session.id}`, maxAttempts: 3 });
+    return task;
+  }
+
+  /** Moves the end of the lease to `expiresInMs` from now. */
+  async extend(principal: Principal, server: Server, expiresInMs: number): Promise<RescueView> {
+    if (!may(principal, 'rescue.enter', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not extend rescues');
+    if (expiresInMs > this.#lease.maxLeaseMs && principal.role !== 'operator') {
+      throw new LifeboatError('LEASE_TOO_LONG', `a rescue lease may last at most ${Math.round(this.#lease.maxLeaseMs / 3_600_000)} h`);
+    }
+    const open = await this.#store.sessions.openFor(server.id);
+    if (!open || !['rescue_requested', 'preparing_rescue', 'rescue'].includes(open.state)) {
+      throw new LifeboatError('INVALID_STATE', `cannot extend: server ${server.name} is not in rescue`);
+    }
+    const session = await this.#store.sessions.extend(open.id, new Date(this.#store.now().getTime() + expiresInMs));
+    await this.#store.audit.record(principal.tokenId, 'rescue.extend', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId: session.id, expiresAt: session.expiresAt.toISOString() } });
+    return this.view(server, session);
+  }
+
+  /** The server's current (or last) session as users see it. */
+  async show(server: Server): Promise<RescueView> {
+    const session = (await this.#store.sessions.openFor(server.id)) ?? (await this.#store.sessions.latestFor(server.id));
+    return this.view(server, session);
+  }
+
+  /** Builds the view of a session (no password: it exists in clear only in the enter answer). */
+  view(server: Server, session: RescueSession | undefined): RescueView {
+    const open = session !== undefined && session.endedAt === null;
+    const endpoint = server.sshEndpoint;
+    const hostKeys = open ? session.hostKeys : [];
+    return {
+      server: server.name,
+      state: open ? session.state : 'active',
+      status: rescueStatus(open ? session.state : 'active'),
+      reason: session?.reason ?? null,
+      sessionId: session?.id ?? null,
+      profile: session?.profile ?? null,
+      expiresAt: open ? session.expiresAt.toISOString() : null,
+      deadlineAt: open ? (session.deadlineAt?.toISOString() ?? null) : null,
+      passwordLogin: session?.passwordLogin ?? null,
+      ssh: {
+        host: endpoint?.host ?? null,
+        port: endpoint?.port ?? null,
+        user: 'root',
+        hostKeyFingerprints: hostKeys.map((k) => k.fingerprint),
+        knownHosts: endpoint ? knownHostsLines(endpoint.host, endpoint.port, hostKeys) : [],
+      },
+    };
+  }
+}
+
