@@ -1,0 +1,88 @@
+/**
+ * The netboot endpoint iPXE talks to: `GET /boot.ipxe`, `GET /v1/boot/{mac}.ipxe` and the rescue
+ * image files under `/v1/images/{imageId}/{file}`. Unauthenticated by nature (firmware carries no
+ * token): it reveals nothing but boot scripts, and the only secret in a rescue script is a one-time
+ * boot token minted for that very answer.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { LifeboatError, parseMac } from '@lifeboat/core';
+import { join } from 'node:path';
+import { sendFile } from './file-response.js';
+import { fetchSteps, imageFiles, imageIdPattern, type ImageFile, type ImageRegistry } from './image-registry.js';
+import { chainScript, localDiskScript, rescueScript, type RetryPolicy } from './ipxe-scripts.js';
+import type { NetbootSource } from './netboot-source.js';
+
+/** What the netboot routes need. */
+export interface NetbootRoutesOptions {
+  /** Who boots what, by MAC. */
+  readonly source: NetbootSource;
+  /** Where rescue images live. */
+  readonly images: ImageRegistry;
+  /** The control plane's URL as servers reach it (`http://10.0.2.2:8080`); it goes into every script. */
+  readonly bootUrl: string;
+  /** Retries of the scripts. */
+  readonly retry?: RetryPolicy;
+}
+
+const ScriptParams = Type.Object({ script: Type.String({ pattern: '^[0-9A-Fa-f:.-]{12,17}\\.ipxe$' }) });
+const ImageParams = Type.Object({
+  imageId: Type.String({ pattern: imageIdPattern }),
+  file: Type.Union(imageFiles.map((file) => Type.Literal(file))),
+});
+const ImageQuery = Type.Object({ server: Type.Optional(Type.String({ maxLength: 128 })) });
+const ScriptReply = { 200: { type: 'string', description: 'an iPXE script' } } as const;
+
+function sendScript(reply: FastifyReply, script: string): FastifyReply {
+  // A rescue script holds a one-time token: no cache may keep it.
+  return reply.header('Cache-Control', 'no-store').type('text/plain; charset=utf-8').send(script);
+}
+
+/** Registers the netboot routes on a Fastify instance: `app.register(netbootRoutes, options)`. */
+export async function netbootRoutes(app: FastifyInstance, options: NetbootRoutesOptions): Promise<void> {
+  const bootUrl = options.bootUrl.replace(/\/+$/, '');
+  const { source, images } = options;
+  const bootScript = chainScript(bootUrl, options.retry);
+
+  app.get('/boot.ipxe', { schema: { summary: 'iPXE entry script: chains to the script for this MAC', tags: ['netboot'], response: ScriptReply } }, async (_request, reply) =>
+    sendScript(reply, bootScript),
+  );
+
+  app.get<{ Params: Static<typeof ScriptParams> }>(
+    '/v1/boot/:script',
+    { schema: { summary: 'iPXE script for one MAC: rescue image or local disk', tags: ['netboot'], params: ScriptParams, response: ScriptReply } },
+    async (request, reply) => {
+      const mac = parseMac(request.params.script.slice(0, -'.ipxe'.length));
+      const target = await source.bootTargetFor(mac);
+      if (target.kind === 'rescue') {
+        const script = rescueScript({ bootUrl, serverId: target.serverId, imageId: target.imageId, bootToken: target.bootToken }, options.retry);
+        await source.recordBootStep(mac, target.serverId, 'ipxe_script_served', `rescue image ${target.imageId}`);
+        return sendScript(reply, script);
+      }
+      await source.recordBootStep(mac, undefined, 'ipxe_script_served', 'local disk');
+      return sendScript(reply, localDiskScript());
+    },
+  );
+
+  app.route<{ Params: Static<typeof ImageParams>; Querystring: Static<typeof ImageQuery> }>({
+    method: ['GET', 'HEAD'],
+    url: '/v1/images/:imageId/:file',
+    schema: { summary: 'A rescue image file, streamed with Range and ETag', tags: ['netboot'], params: ImageParams, querystring: ImageQuery },
+    handler: async (request, reply) => {
+      const { imageId } = request.params;
+      const file: ImageFile = request.params.file;
+      const dir = await images.directoryOf(imageId);
+      const serverId = request.query.server;
+      const sent =
+        dir !== undefined &&
+        (await sendFile(request, reply, join(dir, file), ({ bytes, whole, ms }) => {
+          if (!whole) return;
+          source.recordBootStep(undefined, serverId, fetchSteps[file], `${bytes} bytes in ${ms} ms`).catch((error: unknown) => {
+            request.log.warn({ err: error, step: fetchSteps[file] }, 'could not record a boot step');
+          });
+        }));
+      if (!sent) throw new LifeboatError('IMAGE_NOT_FOUND', `no rescue image file ${imageId}/${file}`);
+      return reply;
+    },
+  });
+}
