@@ -15,7 +15,7 @@ import { buildApp } from './http/app.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { DeadlineScheduler } from './jobs/scheduler.js';
 import { Worker } from './jobs/worker.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './http/logger.js';
 import type { NetbootSource } from './netboot/netboot-source.js';
 import { StoreNetbootSource } from './rescue/netboot-source.js';
 import { rescueJobs } from './rescue/rescue-jobs.js';

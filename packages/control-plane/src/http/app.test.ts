@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { SecretBox } from '../credentials/secret-box.js';
 import { sha512Crypt } from '../credentials/sha512-crypt.js';
 import { JobQueue } from '../jobs/job-queue.js';
-import { createLogger } from '../logger.js';
+import { createLogger } from './logger.js';
 import { StoreNetbootSource } from '../rescue/netboot-source.js';
 import { RescueService } from '../rescue/rescue-service.js';
 import { Store } from '../store/store.js';
