@@ -1,0 +1,49 @@
+// A lab server boots its installed Debian the data-centre way: power on through the BMC, iPXE asks the
+// boot server, is told to boot the local disk, and the installed system answers SSH with the lab key.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { serverDir } from '../src/lab-state.js';
+import { ServerVm } from '../src/vm/server-vm.js';
+import { cleanUpLab, eventually, firstServer, ipmitool, lab, processesMentioning, startBootServer, sshAnswers, useTempLab } from './lab-fixture.js';
+import type { BootServer } from './lab-fixture.js';
+
+let dir: string;
+let boot: BootServer;
+
+before(async () => {
+  // What the control plane answers a server that is not in rescue (docs/architecture.md, step 3).
+  boot = await startBootServer('#!ipxe\nsanboot --no-describe --drive 0x80 || exit\n');
+  dir = useTempLab();
+  await lab('up', '--layout', 'plain', '--off', '--boot-url', boot.guestUrl);
+});
+
+after(async () => {
+  await cleanUpLab(dir);
+  await boot.close();
+});
+
+test('power on through IPMI: iPXE is told to boot locally and the installed Debian answers SSH', async () => {
+  const server = firstServer(dir);
+  assert.equal(server.layout, 'plain');
+  assert.ok(server.osLogin, 'the lab disks come with the lab login');
+  const started = Date.now();
+  await ipmitool(server, 'chassis', 'power', 'on');
+  await eventually('SSH login with the lab key', () => sshAnswers(server), 300_000);
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`# power-on to SSH of the installed Debian (TCG, through iPXE sanboot): ${seconds.toFixed(1)} s`);
+  assert.ok(boot.fetches() >= 1, 'the firmware netbooted first and fetched the boot script');
+});
+
+test('ipmitool chassis power soft shuts the installed Debian down (ACPI) and the VM powers off', async () => {
+  const server = firstServer(dir);
+  const vm = new ServerVm(serverDir(dir, server.name), 1);
+  assert.equal(vm.powerState(), 'on');
+  await ipmitool(server, 'chassis', 'power', 'soft');
+  await eventually('the OS powered the VM off', () => vm.powerState() === 'off', 120_000);
+  assert.equal(await ipmitool(server, 'chassis', 'power', 'status'), 'Chassis Power is off');
+});
+
+test('lab down leaves no process behind', async () => {
+  await lab('down');
+  assert.deepEqual(processesMentioning(dir), []);
+});
