@@ -1,0 +1,215 @@
+/**
+ * The bundled agent, run as a local process against a real control plane (no VM): redeem, credentials,
+ * sshd (the real one, bound to 127.0.0.1 and admitting no user), host keys, inventory, ready, work,
+ * and what happens on a restart after the session ended or with a used boot token.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { bundleAgent } from '../src/rescue-files.js';
+import { startTestControlPlane } from './control-plane.js';
+import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
+import { freePort, sshBanner, waitFor } from './rescue-vm.js';
+
+const work = mkdtempSync(join(tmpdir(), 'lifeboat-agent-'));
+const root = join(work, 'root');
+const mac = '52:54:00:12:34:56';
+
+/** The rescue system as a directory and the agent as a process: what "power" means for this test. */
+class LocalRescueSystem implements TestMachine {
+  url = '';
+  sshPort = 0;
+  agentScript = '';
+  child: ChildProcess | undefined;
+  output = '';
+  exitCode: number | null | undefined;
+
+  get poweredOn(): boolean {
+    return this.child !== undefined && this.exitCode === undefined;
+  }
+
+  async bootRescue(boot: RescueBoot): Promise<void> {
+    // A fresh boot: the image's init made new host keys; /run is empty.
+    rmSync(join(root, 'run'), { recursive: true, force: true });
+    writeFileSync(join(work, 'cmdline'), `console=ttyS0,115200 lifeboat.url=${this.url} lifeboat.server=${boot.serverId} lifeboat.token=${boot.bootToken}\n`);
+    this.start();
+  }
+
+  /** Starts the agent process on the current cmdline file and /run (a restart keeps /run). */
+  start(): void {
+    this.output = '';
+    this.exitCode = undefined;
+    const child = spawn(process.execPath, [this.agentScript], {
+      env: {
+        PATH: process.env.PATH,
+        LIFEBOAT_AGENT_CMDLINE: join(work, 'cmdline'),
+        LIFEBOAT_AGENT_ROOT: root,
+        LIFEBOAT_AGENT_SSHD: join(work, 'sshd'),
+        LIFEBOAT_AGENT_SSH_PORT: String(this.sshPort),
+        LIFEBOAT_AGENT_CONSOLE: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.once('exit', (code) => (this.exitCode = code));
+    this.child = child;
+  }
+
+  async powerOff(): Promise<void> {
+    if (this.poweredOn && this.child?.pid !== undefined) {
+      const exited = new Promise((r) => this.child?.once('exit', r));
+      process.kill(this.child.pid, 'SIGTERM');
+      await exited;
+    }
+    stopSshd();
+  }
+}
+
+function stopSshd(): void {
+  const pidFile = join(root, 'run/sshd.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  rmSync(pidFile, { force: true });
+}
+
+const machine = new LocalRescueSystem();
+let cp: TestControlPlane;
+
+before(async () => {
+  mkdirSync(join(root, 'etc/ssh'), { recursive: true });
+  writeFileSync(join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n', { mode: 0o640 });
+  // The real sshd, bound to loopback and admitting nobody: the agent's config is what it checks and serves.
+  writeFileSync(join(work, 'sshd'), '#!/bin/sh\nexec /usr/sbin/sshd -o ListenAddress=127.0.0.1 -o AllowUsers=lifeboat-test-nobody "$@"\n');
+  chmodSync(join(work, 'sshd'), 0o755);
+  mkdirSync('/run/sshd', { recursive: true });
+  machine.agentScript = join(work, 'agent.mjs');
+  writeFileSync(machine.agentScript, await bundleAgent());
+  machine.sshPort = await freePort();
+  cp = await startTestControlPlane(join(work, 'data'), mac, machine, ['--exit-timeout', '20s', '--scheduler-interval', '1s']);
+  machine.url = cp.running.url;
+  await cp.api('POST', '/v1/tenants', { name: 'acme' });
+  await cp.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin', password: 'bmc-secret' } });
+});
+
+after(async () => {
+  await cp?.close();
+  stopSshd();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function rescueState(state: string, timeoutMs = 60_000): Promise<RescueView> {
+  return waitFor(`rescue state ${state}`, timeoutMs, async () => {
+    const view = await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue');
+    if (view.state === 'rescue_failed' || view.state === 'exit_failed') throw new Error(`${view.state}: ${view.reason}\n${machine.output}`);
+    return view.state === state ? view : undefined;
+  });
+}
+
+let password = '';
+
+test('password session: the agent writes the hash, starts sshd, reports host keys and becomes ready', async () => {
+  const entered = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', {}, 202);
+  password = entered.ssh.password ?? '';
+  assert.ok(password.length >= 12);
+  const view = await rescueState('rescue');
+
+  const shadowRoot = readFileSync(join(root, 'etc/shadow'), 'utf8').split('\n')[0]?.split(':') ?? [];
+  const hash = shadowRoot[1] ?? '';
+  const salt = hash.split('$')[2] ?? '';
+  assert.equal(execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: `${password}\n`, encoding: 'utf8' }).trim(), hash);
+  assert.match(readFileSync(join(root, 'etc/shadow'), 'utf8'), /\ndaemon:\*:19000:/);
+
+  const expected = readdirSync(join(root, 'etc/ssh'))
+    .filter((n) => n.endsWith('_key.pub'))
+    .map((n) => execFileSync('ssh-keygen', ['-lf', join(root, 'etc/ssh', n)], { encoding: 'utf8' }).split(' ')[1])
+    .sort();
+  assert.equal(expected.length, 3);
+  assert.deepEqual([...view.ssh.hostKeyFingerprints].map((f) => f.split(' ').find((w) => w.startsWith('SHA256:')) ?? f).sort(), expected);
+
+  const sshd = readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8');
+  assert.match(sshd, /^PermitRootLogin yes$/m);
+  assert.match(sshd, /^PasswordAuthentication yes$/m);
+  assert.equal(await sshBanner(machine.sshPort), true);
+  assert.equal(readFileSync(join(root, 'etc/hostname'), 'utf8'), 'web-1-rescue\n');
+  assert.match(readFileSync(join(root, 'etc/motd'), 'utf8'), /web-1/);
+  assert.equal(readFileSync(join(root, 'root/.ssh/authorized_keys'), 'utf8'), '');
+
+  const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string }> }> }>('GET', '/v1/servers/web-1/tasks');
+  const steps = tasks.find((t) => t.kind === 'enter_rescue')?.steps.map((s) => s.name) ?? [];
+  for (const name of ['agent_started', 'credentials_written', 'sshd_started', 'host_keys_reported', 'ready']) assert.ok(steps.includes(name), `${name} in ${steps.join(',')}`);
+
+  // The inventory is this machine's: CPU count, memory, lsblk's disks, NICs.
+  const inventory = (await cp.running.store.sessions.inventory(view.sessionId as string)) as {
+    cpus: number; memoryBytes: number; disks: Array<{ name: string }>; nics: Array<{ name: string; mac: string }>;
+  };
+  assert.equal(inventory.cpus, cpus().length);
+  assert.equal(inventory.memoryBytes, totalmem());
+  const lsblk = JSON.parse(execFileSync('lsblk', ['--json'], { encoding: 'utf8' })) as { blockdevices: Array<{ name: string }> };
+  assert.deepEqual(inventory.disks.map((d) => d.name).sort(), lsblk.blockdevices.map((d) => d.name).sort());
+  assert.ok(Array.isArray(inventory.nics));
+});
+
+test('a job the agent has no handler for fails with a clear message', async () => {
+  const { id } = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/rescue/work', { kind: 'smart', params: { disk: '/dev/sda' } }, 202);
+  const done = await waitFor('the work result', 60_000, async () => {
+    const w = await cp.api<{ state: string; message: string | null; result: unknown }>('GET', `/v1/servers/web-1/rescue/work/${id}`);
+    return w.state === 'failed' || w.state === 'completed' ? w : undefined;
+  });
+  assert.equal(done.state, 'failed');
+  assert.match(done.message ?? '', /unsupported job kind "smart"/);
+  assert.deepEqual(done.result, { code: 'JOB_UNSUPPORTED' });
+});
+
+test('no secret reaches the agent\'s log', () => {
+  const cmdline = readFileSync(join(work, 'cmdline'), 'utf8');
+  const bootToken = /lifeboat\.token=(\S+)/.exec(cmdline)?.[1] ?? '';
+  const saved = JSON.parse(readFileSync(join(root, 'run/lifeboat/agent-session.json'), 'utf8')) as { agentToken: string; config: { rootPasswordHash: string } };
+  assert.match(machine.output, /ready/);
+  for (const secret of [password, bootToken, saved.agentToken, saved.config.rootPasswordHash]) {
+    assert.ok(secret.length > 8);
+    assert.equal(machine.output.includes(secret), false);
+  }
+});
+
+test('after the session ends, a restarted agent is told it is revoked and stops; the used boot token is refused', async () => {
+  await cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
+  await rescueState('active');
+  assert.equal(machine.poweredOn, false);
+  // Restart with this boot's saved session (as after a crash): revoked, exit 0.
+  machine.start();
+  await waitFor('the restarted agent to stop', 30_000, () => (machine.exitCode === undefined ? undefined : true));
+  assert.equal(machine.exitCode, 0, machine.output);
+  assert.match(machine.output, /revoked this agent/);
+  // Without the saved session the agent must redeem the boot token again: already used.
+  rmSync(join(root, 'run/lifeboat'), { recursive: true, force: true });
+  machine.start();
+  await waitFor('the agent with a used token to stop', 30_000, () => (machine.exitCode === undefined ? undefined : true));
+  assert.equal(machine.exitCode, 1);
+  assert.match(machine.output, /BOOT_TOKEN_INVALID/);
+  stopSshd();
+});
+
+test('key session: keys in authorized_keys, no password, password login off', async () => {
+  const key = join(work, 'id_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice@example', '-f', key]);
+  const publicKey = readFileSync(`${key}.pub`, 'utf8').trim();
+  const entered = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', { sshKeys: [publicKey] }, 202);
+  assert.equal(entered.ssh.password, undefined);
+  await rescueState('rescue');
+  assert.equal(readFileSync(join(root, 'root/.ssh/authorized_keys'), 'utf8'), `${publicKey}\n`);
+  assert.match(readFileSync(join(root, 'etc/shadow'), 'utf8'), /^root:\*:/);
+  const sshd = readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8');
+  assert.match(sshd, /^PermitRootLogin prohibit-password$/m);
+  assert.match(sshd, /^PasswordAuthentication no$/m);
+  assert.equal(await sshBanner(machine.sshPort), true);
+});
