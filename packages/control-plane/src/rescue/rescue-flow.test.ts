@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server as NetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LifeboatError, type Principal } from '@lifeboat/core';
+import { SecretBox } from '../credentials/secret-box.js';
+import type { BmcEndpoint, BootDevice, PowerAction, PowerDriver, PowerDriverFactory, PowerState } from '../drivers/power/power-driver.js';
+import { JobQueue } from '../jobs/job-queue.js';
+import { DeadlineScheduler } from '../jobs/scheduler.js';
+import { Worker } from '../jobs/worker.js';
+import { Store } from '../store/store.js';
+import { rescueJobs } from './rescue-jobs.js';
+import { RescueService } from './rescue-service.js';
+
+/**
+ * A BMC test double at the PowerDriverFactory boundary (the only one replaced here): it records every
+ * call in order, keeps a power state, and fails the calls a test tells it to.
+ */
+class RecordingBmc {
+  readonly calls: string[] = [];
+  power: PowerState = 'on';
+  failures = new Map<string, LifeboatError>();
+  passwords: string[] = [];
+
+  factory: PowerDriverFactory = (bmc: BmcEndpoint): PowerDriver => {
+    this.passwords.push(bmc.password);
+    const record = (call: string) => {
+      this.calls.push(call);
+      const failure = this.failures.get(call);
+      if (failure) throw failure;
+    };
+    return {
+      name: bmc.driver,
+      capabilities: new Set(['power', 'boot-device']),
+      validate: () => record('validate'),
+      powerState: async () => {
+        record('powerState');
+        return this.power;
+      },
+      setPower: async (action: PowerAction) => {
+        record(`setPower:${action}`);
+        this.power = action === 'off' || action === 'soft' ? 'off' : 'on';
+      },
+      setBootDevice: async (device: BootDevice) => record(`setBootDevice:${device}`),
+    };
+  };
+
+  take(): string[] {
+    return this.calls.splice(0);
+  }
+}
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('rescue flow as durable jobs', () => {
+  let dir: string;
+  let store: Store;
+  let queue: JobQueue;
+  let rescue: RescueService;
+  let worker: Worker;
+  let scheduler: DeadlineScheduler;
+  let sshd: NetServer | undefined;
+  let sshPort: number;
+  const bmc = new RecordingBmc();
+  let clock = new Date('2026-05-01T08:00:00.000Z');
+  const operator: Principal = { tokenId: 'op', role: 'operator', tenantId: null };
+
+  /** Runs jobs until none is runnable now. */
+  async function drain(): Promise<void> {
+    while (await worker.runOnce()) {
+      // keep going
+    }
+  }
+
+  async function state(name: string): Promise<string> {
+    return (await store.servers.byName(name))!.state;
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeboat-rescue-'));
+    store = await Store.open({
+      databaseUrl: `sqlite:${join(dir, 'lifeboat.db')}`,
+      secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')),
+      deadlines: { requestMs: 300_000, rescueMs: 600_000, exitMs: 600_000 },
+      now: () => clock,
+    });
+    queue = new JobQueue(store.database.db, store.dialect, store.now);
+    rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 } });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: bmc.factory, probeIntervalMs: 20, log: quiet });
+    worker = new Worker({ queue, handlers: jobs.handlers, onGiveUp: jobs.onGiveUp, leaseMs: 60_000, backoff: { baseMs: 1000, maxMs: 4000 }, pollMs: 10, log: quiet });
+    scheduler = new DeadlineScheduler({ store, queue, intervalMs: 1000, warnBeforeMs: 3_600_000, log: quiet });
+    // A port where the "installed system" will answer later; reserve it now.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    sshPort = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const tenant = await store.tenants.add('acme');
+    for (const name of ['web-1', 'web-2', 'web-3']) {
+      await store.servers.add({
+        name,
+        tenantId: tenant.id,
+        macs: [],
+        bmc: { driver: 'ipmi', url: 'ipmi://127.0.0.1:6230', user: 'admin', password: `pw-${name}` },
+        sshEndpoint: { host: '127.0.0.1', port: sshPort },
+        profiles: ['linux'],
+      });
+    }
+  });
+  after(async () => {
+    sshd?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('enters rescue: validate, boot from network, power cycle, then waits for the agent', async () => {
+    const server = (await store.servers.byName('web-1'))!;
+    const { task } = await rescue.enter(operator, server, {});
+    await drain();
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:network', 'powerState', 'setPower:cycle']);
+    assert.deepEqual(bmc.passwords.splice(0), ['pw-web-1'], 'the driver got the decrypted BMC password');
+    assert.equal(await state('web-1'), 'preparing_rescue');
+    const steps = (await store.tasks.byId(task.id))!.steps;
+    assert.deepEqual(steps.slice(0, 4).map((s) => [s.name, s.state]), [
+      ['validated', 'completed'],
+      ['boot_device_set', 'completed'],
+      ['power_cycled', 'completed'],
+      ['ipxe_script_served', 'pending'],
+    ]);
+    assert.ok(steps[2]!.startedAt && steps[2]!.endedAt);
+  });
+
+  it('rolls back to disk boot when the rescue system is not ready by its deadline', async () => {
+    assert.equal(await scheduler.tick(), 0);
+    clock = new Date(clock.getTime() + 600_000);
+    assert.equal(await scheduler.tick(), 1);
+    await drain();
+    assert.deepEqual(bmc.take(), ['setBootDevice:disk', 'powerState', 'setPower:cycle']);
+    const server = (await store.servers.byName('web-1'))!;
+    const session = (await store.sessions.openFor(server.id))!;
+    assert.equal(session.state, 'rescue_failed');
+    assert.match(session.reason ?? '', /did not report ready within 10 min.*set back to boot from its disk/);
+    const [task] = await store.tasks.forServer(server.id);
+    assert.equal(task?.state, 'failed');
+    assert.equal(task?.steps.find((s) => s.name === 'ipxe_script_served')?.state, 'skipped');
+  });
+
+  it('retries a failing BMC with backoff, then fails the rescue with the reason', async () => {
+    const server = (await store.servers.byName('web-2'))!;
+    bmc.failures.set('setBootDevice:network', new LifeboatError('BMC_UNREACHABLE', 'ipmi://127.0.0.1:6230: no answer within 20 s'));
+    await rescue.enter(operator, server, {});
+    await drain();
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:network']);
+    assert.equal(await state('web-2'), 'rescue_requested');
+    clock = new Date(clock.getTime() + 1000);
+    await drain();
+    assert.deepEqual(bmc.take(), ['setBootDevice:network'], 'validated stays done; the failed step is retried');
+    clock = new Date(clock.getTime() + 2000);
+    await drain();
+    bmc.failures.clear();
+    assert.deepEqual(bmc.take(), ['setBootDevice:network', 'setBootDevice:disk', 'powerState', 'setPower:cycle']);
+    const session = (await store.sessions.latestFor(server.id))!;
+    assert.equal(session.state, 'rescue_failed');
+    assert.match(session.reason ?? '', /could not start the rescue boot: .*no answer within 20 s/);
+  });
+
+  it('exits rescue: boot from disk, reboot, wait for the installed system, revoke the agent token', async () => {
+    const server = (await store.servers.byName('web-3'))!;
+    await rescue.enter(operator, server, {});
+    await drain();
+    bmc.take();
+    const session = (await store.sessions.openFor(server.id))!;
+    await store.sessions.setBootToken(session.id, 'boot-hash');
+    await store.sessions.redeemBootToken(server.id, 'boot-hash', 'agent-hash');
+    await store.sessions.transition(session.id, 'ready');
+    const { task } = await rescue.exit(operator, server);
+    assert.equal(await state('web-3'), 'exiting_rescue');
+    const running = drain();
+    // The installed system comes back a little later.
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(await state('web-3'), 'exiting_rescue', 'still waiting for SSH');
+    sshd = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'));
+    await new Promise<void>((r) => sshd!.listen(sshPort, '127.0.0.1', r));
+    await running;
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle']);
+    assert.equal(await state('web-3'), 'active');
+    assert.equal((await store.sessions.byAgentToken('agent-hash'))?.agentTokenRevoked, true);
+    const done = (await store.tasks.byId(task.id))!;
+    assert.equal(done.state, 'completed');
+    assert.deepEqual(done.steps.map((s) => s.state), ['completed', 'completed', 'completed', 'completed']);
+  });
+
+  it('ends a lease by itself: expiry exits rescue and the server comes back', async () => {
+    const server = (await store.servers.byName('web-3'))!;
+    await rescue.enter(operator, server, { expiresInMs: 3_600_000 * 2 });
+    await drain();
+    bmc.take();
+    const session = (await store.sessions.openFor(server.id))!;
+    await store.sessions.transition(session.id, 'ready');
+    clock = new Date(clock.getTime() + 3_600_000 + 1);
+    assert.equal(await scheduler.tick(), 1, 'a warning one hour before the end');
+    await drain();
+    assert.equal((await store.audit.list({ serverId: server.id }))[0]?.action, 'rescue.expiry_warning');
+    clock = new Date(clock.getTime() + 3_600_000);
+    assert.equal(await scheduler.tick(), 1);
+    await drain();
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle']);
+    assert.equal(await state('web-3'), 'active');
+    assert.ok((await store.audit.list({ serverId: server.id })).some((e) => e.action === 'rescue.expire'));
+  });
+
+  it('fails an exit whose installed system never answers, and lets it be retried', async () => {
+    sshd?.close();
+    sshd = undefined;
+    const server = (await store.servers.byName('web-3'))!;
+    await rescue.enter(operator, server, {});
+    await drain();
+    const session = (await store.sessions.openFor(server.id))!;
+    await store.sessions.transition(session.id, 'ready');
+    await rescue.exit(operator, server);
+    bmc.take();
+    const stop = new AbortController();
+    const running = worker.run(stop.signal);
+    while ((await store.tasks.latestFor(session.id, 'exit_rescue'))?.steps.find((s) => s.name === 'os_answered')?.state !== 'running') {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    clock = new Date(clock.getTime() + 600_000);
+    await scheduler.tick();
+    while ((await state('web-3')) !== 'exit_failed') await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    await running;
+    const failed = (await store.sessions.openFor(server.id))!;
+    assert.match(failed.reason ?? '', /did not answer on SSH within 10 min/);
+    const retried = await rescue.exit(operator, server);
+    assert.equal(retried.view.state, 'exiting_rescue');
+  });
+});
