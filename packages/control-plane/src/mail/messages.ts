@@ -1,0 +1,104 @@
+/**
+ * The mails Lifeboat sends, as plain text and HTML built from the same parts. The credentials mail is
+ * the one place a rescue password leaves the control plane after the enter response; it is rendered
+ * here and handed to the SMTP transport, never logged.
+ */
+
+/** Where the customer's SSH client reaches the rescue system. */
+export interface SshAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Everything the customer needs to log in to a rescue system, and to trust it. */
+export interface RescueCredentialsMail {
+  /** Recipient address. */
+  readonly to: string;
+  /** Server name (`web1`). */
+  readonly server: string;
+  /** Where SSH reaches the rescue system. */
+  readonly address: SshAddress;
+  /** Login user (`root`). */
+  readonly user: string;
+  /** Temporary password; absent when the customer logs in with their SSH keys. */
+  readonly password?: string;
+  /** `SHA256:...` fingerprints of the rescue system's host keys, with their type (`ssh-ed25519 SHA256:...`). */
+  readonly hostKeyFingerprints: readonly string[];
+  /** Ready `known_hosts` lines (`[host]:port ssh-ed25519 AAAA...`). */
+  readonly knownHosts: readonly string[];
+  /** When the rescue ends by itself. */
+  readonly expiresAt: Date;
+  /** The command that leaves rescue (`lifeboat rescue exit web1`). */
+  readonly exitCommand: string;
+}
+
+/** A reminder that a rescue is about to end by itself. */
+export interface ExpiryWarningMail {
+  readonly to: string;
+  readonly server: string;
+  readonly expiresAt: Date;
+  /** The command that leaves rescue now. */
+  readonly exitCommand: string;
+  /** The command that extends the lease, when the operator allows it. */
+  readonly extendCommand?: string;
+}
+
+/** A rendered mail. */
+export interface RenderedMail {
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+/** One block of a mail: a paragraph, or lines to copy verbatim. */
+type Block = { readonly paragraph: string } | { readonly code: readonly string[] };
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+function utc(date: Date): string {
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function render(subject: string, blocks: readonly Block[]): RenderedMail {
+  const text = blocks.map((b) => ('paragraph' in b ? b.paragraph : b.code.map((line) => `    ${line}`).join('\n'))).join('\n\n');
+  const body = blocks
+    .map((b) => ('paragraph' in b ? `<p>${escapeHtml(b.paragraph)}</p>` : `<pre style="background:#f4f4f4;padding:8px">${b.code.map(escapeHtml).join('\n')}</pre>`))
+    .join('\n');
+  const html = `<!doctype html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>\n<body style="font-family:sans-serif">\n${body}\n</body></html>\n`;
+  return { subject, text: `${text}\n`, html };
+}
+
+function sshCommand(mail: RescueCredentialsMail): string {
+  const port = mail.address.port === 22 ? '' : ` -p ${mail.address.port}`;
+  return `ssh${port} ${mail.user}@${mail.address.host}`;
+}
+
+/** The credentials mail: how to log in, how to verify the host, when it ends, how to leave. */
+export function rescueCredentialsMessage(mail: RescueCredentialsMail): RenderedMail {
+  const login: Block[] =
+    mail.password === undefined
+      ? [{ paragraph: `Log in as ${mail.user} with your SSH key (no password exists for this rescue):` }, { code: [sshCommand(mail)] }]
+      : [{ paragraph: `Log in as ${mail.user} with this temporary password:` }, { code: [sshCommand(mail), `Password: ${mail.password}`] }];
+  return render(`Rescue system of ${mail.server} is ready`, [
+    { paragraph: `The rescue system of server ${mail.server} is up at ${mail.address.host} port ${mail.address.port}.` },
+    ...login,
+    { paragraph: 'Check that you reach your server, not an impostor: its SSH host key fingerprints are' },
+    { code: mail.hostKeyFingerprints.length > 0 ? mail.hostKeyFingerprints : ['(not reported yet)'] },
+    { paragraph: 'or put these lines in a known_hosts file and let SSH check them (ssh -o UserKnownHostsFile=FILE -o StrictHostKeyChecking=yes ...):' },
+    { code: mail.knownHosts.length > 0 ? mail.knownHosts : ['(not reported yet)'] },
+    { paragraph: `The rescue system runs from memory; your disks are untouched until you mount them (rescue-mount). It ends by itself at ${utc(mail.expiresAt)}, and the server boots from its disk again. To end it earlier:` },
+    { code: [mail.exitCommand] },
+  ]);
+}
+
+/** The reminder before a rescue ends by itself. */
+export function expiryWarningMessage(mail: ExpiryWarningMail): RenderedMail {
+  return render(`Rescue of ${mail.server} ends at ${utc(mail.expiresAt)}`, [
+    { paragraph: `The rescue system of server ${mail.server} ends by itself at ${utc(mail.expiresAt)}: the server will then boot from its disk again, and anything kept only in the rescue system's memory is lost.` },
+    ...(mail.extendCommand === undefined ? [] : [{ paragraph: 'To keep it longer:' }, { code: [mail.extendCommand] } as Block]),
+    { paragraph: 'To end it now:' },
+    { code: [mail.exitCommand] },
+  ]);
+}
