@@ -1,19 +1,15 @@
 // `lifeboat lab up|status|down`: the lab's command line (the CLI package delegates `lab` here).
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { createServerDisks, isLayoutName, layoutNames } from './disks/index.js';
 import { LabError } from './errors.js';
 import { labDown, labStatus, labUp } from './lab.js';
 import type { ServerDisks } from './lab.js';
 import { labDir, readLab } from './lab-state.js';
+import { registerLab } from './register/register.js';
 import { run as runCommand } from './disks/run.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const lifeboatBin = resolve(here, '..', '..', 'cli', 'bin', 'lifeboat.mjs');
-const runFile = promisify(execFile);
 
 const usage = `usage:
   lifeboat lab up [--servers N] [--layout NAME] [--scenario NAME]... [--disk FILE]... [--blank]
@@ -25,7 +21,8 @@ The lab lives in LIFEBOAT_LAB (default ./lab). Layouts: ${layoutNames.join(', ')
 copy-on-write overlays of those raw images instead of a layout; --blank gives each server an empty disk.
 --boot-url is the iPXE boot file URL as guests see the host (10.0.2.2); by default it is derived
 from LIFEBOAT_URL (default http://127.0.0.1:8080): http://10.0.2.2:PORT/boot.ipxe.
---register adds every server to the control plane (LIFEBOAT_URL, LIFEBOAT_TOKEN) through the CLI.`;
+--register adds every server to the control plane (LIFEBOAT_URL, LIFEBOAT_TOKEN: an operator token)
+through its HTTP API, with its IPMI BMC (or Redfish with --bmc redfish), MAC and SSH endpoint.`;
 
 /** The iPXE boot file URL the servers' DHCP hands out, derived from the control plane's URL. */
 export function defaultBootUrl(controlPlaneUrl: string): string {
@@ -123,29 +120,14 @@ async function up(argv: string[]): Promise<number> {
     powerOn: !values.off,
     onProgress: progress,
   });
-  if (values.register) await register(dir, values.tenant, values.bmc);
+  if (values.register) {
+    const token = process.env.LIFEBOAT_TOKEN;
+    if (!token) throw new LabError('LAB_USAGE', '--register needs LIFEBOAT_TOKEN (an operator token) and LIFEBOAT_URL');
+    await registerLab(lab, { url: controlPlaneUrl, token, tenant: values.tenant, bmc: values.bmc, onProgress: progress });
+  }
   printStatus(dir);
   console.log(`lab in ${lab.dir}; iPXE boot file ${lab.bootUrl}; software emulation (TCG)`);
   return 0;
-}
-
-/** Registers every server of the lab with the control plane, through the `lifeboat` CLI. */
-async function register(dir: string, tenant: string, bmc: 'ipmi' | 'redfish'): Promise<void> {
-  const lab = readLab(dir);
-  if (!lab) throw new LabError('LAB_NOT_RUNNING', `no lab in ${dir}`);
-  if (!existsSync(lifeboatBin)) throw new LabError('LAB_REGISTER_FAILED', `the lifeboat CLI is missing (${lifeboatBin})`);
-  for (const s of lab.servers) {
-    const bmcUrl = bmc === 'ipmi' ? `ipmi://127.0.0.1:${s.ipmiPort}` : `redfish://127.0.0.1:${lab.redfishPort}/redfish/v1/Systems/${s.name}`;
-    const args = [lifeboatBin, 'servers', 'add', s.name, '--tenant', tenant, '--mac', s.mac, '--bmc', bmcUrl,
-      '--bmc-user', lab.bmc.user, '--bmc-password-file', lab.bmc.passwordFile, '--ssh-endpoint', `127.0.0.1:${s.sshPort}`];
-    try {
-      await runFile(process.execPath, args, { env: process.env, timeout: 60_000 });
-    } catch (error) {
-      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
-      throw new LabError('LAB_REGISTER_FAILED', `lifeboat servers add ${s.name} failed: ${stderr || (error as Error).message}`);
-    }
-    console.error(`${s.name}: registered with the control plane (tenant ${tenant}, BMC ${bmcUrl})`);
-  }
 }
 
 function status(argv: string[]): number {

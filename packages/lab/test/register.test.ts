@@ -1,0 +1,64 @@
+// `lab up --register` adds the lab's servers to a real control plane (SQLite, in-process) through its
+// HTTP API, with the MAC, BMC and SSH endpoint that `lab status` shows.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseConfig, startControlPlane } from '@lifeboat/control-plane';
+import type { RunningControlPlane } from '@lifeboat/control-plane';
+import { cleanUpLab, firstServer, lab, processesMentioning, useTempLab } from './lab-fixture.js';
+
+let dataDir: string;
+let labDir: string;
+let controlPlane: RunningControlPlane;
+let token: string;
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'lifeboat-register-'));
+  controlPlane = await startControlPlane(parseConfig(['--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'error'], {}));
+  token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+  labDir = useTempLab();
+  process.env.LIFEBOAT_URL = controlPlane.url;
+  process.env.LIFEBOAT_TOKEN = token;
+});
+
+after(async () => {
+  await cleanUpLab(labDir);
+  await controlPlane.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  delete process.env.LIFEBOAT_TOKEN;
+  delete process.env.LIFEBOAT_URL;
+});
+
+async function servers(): Promise<{ name: string; tenant: string; macs: string[]; bmc: { driver: string; url: string; user: string }; sshEndpoint: string | null }[]> {
+  const response = await fetch(`${controlPlane.url}/v1/servers`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { servers: [] }).servers;
+}
+
+test('lab up --register: each server is in the control plane with its MAC, IPMI BMC and SSH endpoint', async () => {
+  await lab('up', '--blank', '--off', '--register');
+  const server = firstServer(labDir);
+  const registered = (await servers()).find((s) => s.name === server.name);
+  assert.ok(registered, 'lab-1 is registered');
+  assert.equal(registered.tenant, 'lab');
+  assert.deepEqual(registered.macs, [server.mac]);
+  assert.equal(registered.bmc.driver, 'ipmi');
+  assert.equal(registered.bmc.url, `ipmi://127.0.0.1:${server.ipmi.port}`);
+  assert.equal(registered.bmc.user, server.ipmi.user);
+  assert.equal(registered.sshEndpoint, `127.0.0.1:${server.ssh.port}`);
+  assert.equal(JSON.stringify(registered).includes(server.ipmi.password), false, 'the API never shows the BMC password');
+});
+
+test('a new lab registered again replaces the records (new ports), with Redfish BMCs when asked', async () => {
+  await lab('down');
+  await lab('up', '--blank', '--off', '--register', '--bmc', 'redfish', '--tenant', 'lab-two');
+  const server = firstServer(labDir);
+  const registered = (await servers()).find((s) => s.name === server.name);
+  assert.equal(registered?.tenant, 'lab-two');
+  assert.equal(registered?.bmc.driver, 'redfish');
+  assert.equal(registered?.bmc.url, `redfish://${new URL(server.redfish.url).host}/redfish/v1/Systems/${server.name}`);
+  await lab('down');
+  assert.deepEqual(processesMentioning(labDir), []);
+});
