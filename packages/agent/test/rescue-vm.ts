@@ -12,8 +12,10 @@ import { join } from 'node:path';
 export interface RescueVmOptions {
   /** Directory with `vmlinuz` and `initrd` (an image of `@lifeboat/image`). */
   readonly imageDir: string;
-  /** Kernel command line (`console=ttyS0,...` is added). */
+  /** Kernel command line. */
   readonly append: string;
+  /** Loopback port forwarded to the guest's port 22. */
+  readonly sshPort: number;
   /** Raw disk images to attach as virtio disks (vda, vdb, ...); writes are discarded (snapshot=on). */
   readonly disks?: readonly string[];
   /** Serial console log file. */
@@ -61,13 +63,13 @@ export class RescueVm {
 
   /** Starts QEMU; returns at once (the guest boots in the background). */
   static async start(options: RescueVmOptions): Promise<RescueVm> {
-    const sshPort = await freePort();
+    const sshPort = options.sshPort;
     const args = [
       '-accel', 'tcg', '-smp', '1', '-m', String(options.memoryMiB ?? 1536),
       '-display', 'none', '-no-reboot', '-monitor', 'none',
       '-chardev', `file,id=s0,path=${options.serialLog}`, '-serial', 'chardev:s0',
       '-kernel', join(options.imageDir, 'vmlinuz'), '-initrd', join(options.imageDir, 'initrd'),
-      '-append', `console=ttyS0,115200 ${options.append}`,
+      '-append', options.append,
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
     ];
     for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},if=virtio,format=raw,snapshot=on`);
