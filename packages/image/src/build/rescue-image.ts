@@ -1,0 +1,154 @@
+/**
+ * `ensureRescueImage`: the rescue image for the current inputs, from the cache or built. An image is
+ * a directory with `vmlinuz`, `initrd`, `rootfs.squashfs` and `manifest.json`.
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultCacheDir, inputHash, sha256, sha256File, withBuildLock } from './cache.js';
+import { buildInitrd, checkRescueFiles, imageOwnFiles, initrdInputs } from './initrd.js';
+import type { RescueFile } from './initrd.js';
+import { ensureRootfs, rootfsInputs } from './rootfs.js';
+import type { Progress, SquashfsCompression } from './rootfs.js';
+
+/** The files of an image, in the order a netboot serves them. */
+export const imageFileNames = ['vmlinuz', 'initrd', 'rootfs.squashfs'] as const;
+
+/** One of {@link imageFileNames}. */
+export type ImageFileName = (typeof imageFileNames)[number];
+
+/** What `manifest.json` says about an image. */
+export interface ImageManifest {
+  readonly formatVersion: 1;
+  /** Hash of every input: the image's id and its cache directory's name. */
+  readonly inputHash: string;
+  /** Hash of the root file system's inputs (Debian packages, pruning). */
+  readonly rootfsHash: string;
+  readonly builtAt: string;
+  readonly rootfsBuiltAt: string;
+  /** Seconds spent building the root file system (mmdebstrap, pruning, mksquashfs) when it was built. */
+  readonly rootfsBuildSeconds: number;
+  readonly kernelVersion: string;
+  readonly squashfsCompression: SquashfsCompression;
+  /** Size and sha256 of each file. */
+  readonly files: Readonly<Record<ImageFileName, { size: number; sha256: string }>>;
+  /** Sum of the three files' sizes: what a server downloads to boot. */
+  readonly totalBytes: number;
+  /** Bytes of the unpacked root file system. */
+  readonly rootfsTreeBytes: number;
+  readonly modules: { readonly kept: number; readonly dropped: number };
+  readonly packages: ReadonlyArray<{ name: string; version: string }>;
+  /** Files Lifeboat added to the rescue system (in the initrd, copied in at boot). */
+  readonly rescueFiles: ReadonlyArray<{ path: string; mode: number; size: number; sha256: string }>;
+}
+
+/** A rescue image on disk. */
+export interface RescueImage {
+  /** Directory holding the image's files and manifest. */
+  readonly dir: string;
+  readonly manifest: ImageManifest;
+  /** Whether it came from the cache as it was (nothing built). */
+  readonly cached: boolean;
+}
+
+/** How to get an image. */
+export interface EnsureRescueImageOptions {
+  /** Cache root; the image goes to `CACHE/images/<hash>/`. Default: {@link defaultCacheDir}. */
+  readonly cacheDir?: string;
+  /**
+   * Files to put into the rescue system instead of the agent's (`rescueFiles()` of @lifeboat/agent):
+   * for tests that boot an image without the agent.
+   */
+  readonly rescueFiles?: readonly RescueFile[];
+  /** squashfs compression; `xz` (smallest, the default) or `zstd` (faster to read). */
+  readonly compression?: SquashfsCompression;
+  /** Called with progress lines; default: none. */
+  readonly onProgress?: Progress;
+}
+
+/** The agent package's files for the rescue system, or none while it exports none. */
+export async function agentRescueFiles(): Promise<RescueFile[]> {
+  // A variable specifier: the agent package is optional to this one (built in parallel).
+  const specifier = '@lifeboat/agent';
+  let agent: Record<string, unknown>;
+  try {
+    agent = (await import(specifier)) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return [];
+    throw error;
+  }
+  const rescueFiles = agent.rescueFiles;
+  if (typeof rescueFiles !== 'function') return [];
+  return checkRescueFiles(await (rescueFiles as () => Promise<unknown>)());
+}
+
+/** The rescue image for the current inputs: from the cache when it is there, else built (minutes on a fresh machine). */
+export async function ensureRescueImage(options: EnsureRescueImageOptions = {}): Promise<RescueImage> {
+  const progress = options.onProgress ?? ((): void => undefined);
+  const imagesDir = join(options.cacheDir ?? defaultCacheDir(), 'images');
+  const compression = options.compression ?? 'xz';
+  const extraFiles = options.rescueFiles ? checkRescueFiles([...options.rescueFiles]) : await agentRescueFiles();
+  const files = [...(await imageOwnFiles()), ...extraFiles];
+
+  const rootfsHash = inputHash(rootfsInputs(compression));
+  const hash = inputHash({ rootfsHash, initrd: await initrdInputs(files) });
+  const dir = join(imagesDir, hash);
+  const manifestPath = join(dir, 'manifest.json');
+  const fromCache = async (): Promise<RescueImage | undefined> =>
+    existsSync(manifestPath) ? { dir, manifest: JSON.parse(await readFile(manifestPath, 'utf8')) as ImageManifest, cached: true } : undefined;
+
+  const found = await fromCache();
+  if (found) {
+    progress(`rescue image ${hash} is cached: ${dir}`);
+    return found;
+  }
+  await mkdir(imagesDir, { recursive: true });
+  return withBuildLock(join(imagesDir, `${hash}.lock`), fromCache, async () => {
+    const rootfs = await ensureRootfs(imagesDir, compression, progress);
+    progress('building the initrd (busybox, boot modules, Lifeboat files)');
+    const work = join(imagesDir, `.work-${hash}-${process.pid}`);
+    await rm(work, { recursive: true, force: true });
+    await mkdir(work);
+    try {
+      await writeFile(join(work, 'initrd'), await buildInitrd(join(rootfs.dir, 'initrd-modules'), files));
+      for (const name of ['vmlinuz', 'rootfs.squashfs']) await linkOrCopy(join(rootfs.dir, name), join(work, name));
+      const described = {} as Record<ImageFileName, { size: number; sha256: string }>;
+      for (const name of imageFileNames) {
+        described[name] = { size: (await stat(join(work, name))).size, sha256: await sha256File(join(work, name)) };
+      }
+      const manifest: ImageManifest = {
+        formatVersion: 1,
+        inputHash: hash,
+        rootfsHash,
+        builtAt: new Date().toISOString(),
+        rootfsBuiltAt: rootfs.builtAt,
+        rootfsBuildSeconds: rootfs.buildSeconds,
+        kernelVersion: rootfs.kernelVersion,
+        squashfsCompression: rootfs.compression,
+        files: described,
+        totalBytes: imageFileNames.reduce((sum, name) => sum + described[name].size, 0),
+        rootfsTreeBytes: rootfs.treeBytes,
+        modules: { kept: rootfs.modulesKept, dropped: rootfs.modulesDropped },
+        packages: rootfs.packages,
+        rescueFiles: files.map((f) => ({ path: f.path, mode: f.mode, size: f.content.length, sha256: sha256(f.content) })),
+      };
+      await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      await rm(dir, { recursive: true, force: true });
+      await rename(work, dir);
+      progress(`rescue image ${hash} built: ${dir}`);
+      return { dir, manifest, cached: false };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+}
+
+/** Hard-links `from` to `to` (same file system, no copy), else copies. */
+export async function linkOrCopy(from: string, to: string): Promise<void> {
+  await rm(to, { force: true });
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}

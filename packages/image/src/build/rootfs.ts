@@ -1,0 +1,225 @@
+/**
+ * The slow, cached half of an image: a Debian root file system made by mmdebstrap, pruned, packed
+ * as a squashfs; the kernel taken out of it; and the few modules the initrd needs. Nothing of
+ * Lifeboat's own goes in here, so agent or helper changes never rebuild it.
+ */
+import { existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ImageError } from '../errors.js';
+import { debianSources } from './apt-sources.js';
+import { inputHash, withBuildLock } from './cache.js';
+import { dpkgPathFilters, droppedModuleDirs, initrdModules, prunedPaths, requiredInitrdModules, rescuePackages, suite } from './package-set.js';
+import { runTool } from './run.js';
+
+/** Bump when the way the root file system is made changes in a way the lists above do not show. */
+const rootfsFormat = 3;
+
+/** How the squashfs is compressed. */
+export type SquashfsCompression = 'xz' | 'zstd';
+
+/** The inputs of the root file system: its cache key is their hash. */
+export function rootfsInputs(compression: SquashfsCompression): unknown {
+  return { rootfsFormat, suite, rescuePackages, dpkgPathFilters, droppedModuleDirs, prunedPaths, initrdModules, compression };
+}
+
+/** A built root file system in the cache. */
+export interface RootfsStage {
+  readonly dir: string;
+  readonly hash: string;
+  readonly kernelVersion: string;
+  /** name → version of every installed package. */
+  readonly packages: ReadonlyArray<{ name: string; version: string }>;
+  /** Bytes of the unpacked tree that went into the squashfs. */
+  readonly treeBytes: number;
+  readonly modulesKept: number;
+  readonly modulesDropped: number;
+  readonly buildSeconds: number;
+  readonly builtAt: string;
+  readonly compression: SquashfsCompression;
+}
+
+/** Progress lines of a build. */
+export type Progress = (message: string) => void;
+
+/** The cached root file system for the current inputs, built first when missing. */
+export async function ensureRootfs(imagesDir: string, compression: SquashfsCompression, progress: Progress): Promise<RootfsStage> {
+  const hash = inputHash(rootfsInputs(compression));
+  const dir = join(imagesDir, `rootfs-${hash}`);
+  const stageFile = join(dir, 'stage.json');
+  const isDone = async (): Promise<RootfsStage | undefined> =>
+    existsSync(stageFile) ? ({ ...JSON.parse(await readFile(stageFile, 'utf8')), dir } as RootfsStage) : undefined;
+  await mkdir(imagesDir, { recursive: true });
+  return withBuildLock(join(imagesDir, `rootfs-${hash}.lock`), isDone, async () => {
+    const work = join(imagesDir, `.work-rootfs-${hash}-${process.pid}`);
+    await rm(work, { recursive: true, force: true });
+    await mkdir(work, { recursive: true });
+    try {
+      const stage = await buildRootfs(work, hash, compression, progress);
+      await rm(dir, { recursive: true, force: true });
+      await rename(join(work, 'out'), dir);
+      await writeFile(stageFile, JSON.stringify(stage, null, 2));
+      return { ...stage, dir };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+}
+
+async function buildRootfs(work: string, hash: string, compression: SquashfsCompression, progress: Progress): Promise<Omit<RootfsStage, 'dir'>> {
+  const started = Date.now();
+  const root = join(work, 'root');
+  const out = join(work, 'out');
+  await mkdir(out);
+  await bootstrap(dirname(work), root, progress);
+
+  const kernelVersion = (await readdir(join(root, 'lib/modules')))[0];
+  if (!kernelVersion) throw new ImageError('IMAGE_KERNEL_NOT_FOUND', 'linux-image-amd64 installed no modules');
+  const vmlinuz = join(root, 'boot', `vmlinuz-${kernelVersion}`);
+  if (!existsSync(vmlinuz)) throw new ImageError('IMAGE_KERNEL_NOT_FOUND', `no ${vmlinuz}`);
+  await copyFile(vmlinuz, join(out, 'vmlinuz'));
+
+  const packages = (await runTool('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\n']))
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [name = '', version = ''] = line.split('\t');
+      return { name, version };
+    });
+
+  progress('pruning kernel modules and caches');
+  const { kept, dropped } = await pruneModules(root, kernelVersion);
+  for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
+  await mkdir(join(root, 'boot'));
+  await mkdir(join(root, 'var/log'), { recursive: true });
+  await copyInitrdModules(root, kernelVersion, join(out, 'initrd-modules'), progress);
+  const treeBytes = Number((await runTool('du', ['-sb', root])).split('\t')[0]);
+
+  progress(`mksquashfs (${compression}) of ${Math.round(treeBytes / 1e6)} MB (a minute or two)`);
+  const compressionArgs = compression === 'xz' ? ['-comp', 'xz', '-Xbcj', 'x86'] : ['-comp', 'zstd', '-Xcompression-level', '19'];
+  await runTool('mksquashfs', [root, join(out, 'rootfs.squashfs'), ...compressionArgs, '-b', '1M', '-noappend', '-no-progress', '-quiet']);
+
+  return {
+    hash,
+    kernelVersion,
+    packages,
+    treeBytes,
+    modulesKept: kept,
+    modulesDropped: dropped,
+    buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+    builtAt: new Date().toISOString(),
+    compression,
+  };
+}
+
+/** Bump when the mmdebstrap call changes in a way the lists do not show. */
+const bootstrapFormat = 1;
+
+/**
+ * Unpacks the Debian tree for the package set into `root`: mmdebstrap's tarball, itself cached
+ * (`images/bootstrap-<hash>.tar`) so that a change to the pruning or compression does not download
+ * and install again.
+ */
+async function bootstrap(imagesDir: string, root: string, progress: Progress): Promise<void> {
+  const hash = inputHash({ bootstrapFormat, suite, rescuePackages, dpkgPathFilters });
+  const tarball = join(imagesDir, `bootstrap-${hash}.tar`);
+  if (!existsSync(tarball)) {
+    const sources = debianSources();
+    const mirrors = sources.map((s) => s.split(' ')[1]).filter((u, i, a) => a.indexOf(u) === i);
+    progress(`mmdebstrap: ${rescuePackages.length} packages and their dependencies from ${mirrors.join(', ')} (about a minute)`);
+    // update-initramfs is diverted to a no-op: the kernel package would otherwise spend time on an
+    // initramfs-tools initrd that the image never uses.
+    const noInitramfs =
+      'chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.distrib --add /usr/sbin/update-initramfs && ' +
+      'printf "#!/bin/sh\\nexit 0\\n" > "$1/usr/sbin/update-initramfs" && chmod 755 "$1/usr/sbin/update-initramfs"';
+    const partial = `${tarball}.${process.pid}.tar`;
+    try {
+      await runTool(
+        'mmdebstrap',
+        [
+          '--variant=minbase',
+          '--mode=root',
+          '--aptopt=APT::Install-Recommends "false"',
+          ...dpkgPathFilters.map((f) => `--dpkgopt=${f}`),
+          `--essential-hook=${noInitramfs}`,
+          `--include=${rescuePackages.join(',')}`,
+          suite,
+          partial,
+          ...sources,
+        ],
+        { onLine: (line) => (/^I: (installing|downloading|running apt|cleaning|success)/.test(line) ? progress(`  ${line.slice(3)}`) : undefined) },
+      );
+      await rename(partial, tarball);
+    } finally {
+      await rm(partial, { force: true });
+    }
+  } else progress(`Debian tree from the cache (${tarball})`);
+  await mkdir(root, { recursive: true });
+  await runTool('tar', ['-C', root, '--numeric-owner', '-xf', tarball]);
+}
+
+/** Parses modules.dep: module path → its dependencies' paths (relative to /lib/modules/VERSION). */
+async function readModulesDep(modulesDir: string): Promise<Map<string, string[]>> {
+  const deps = new Map<string, string[]>();
+  for (const line of (await readFile(join(modulesDir, 'modules.dep'), 'utf8')).split('\n')) {
+    const [path, rest = ''] = line.split(':');
+    if (path) deps.set(path, rest.trim().split(/\s+/).filter(Boolean));
+  }
+  return deps;
+}
+
+function closure(roots: Iterable<string>, deps: Map<string, string[]>): Set<string> {
+  const out = new Set<string>();
+  const visit = (path: string): void => {
+    if (out.has(path)) return;
+    out.add(path);
+    for (const dep of deps.get(path) ?? []) visit(dep);
+  };
+  for (const r of roots) visit(r);
+  return out;
+}
+
+/** Deletes modules under {@link droppedModuleDirs} that nothing kept depends on, then runs depmod. */
+async function pruneModules(root: string, kernelVersion: string): Promise<{ kept: number; dropped: number }> {
+  const modulesDir = join(root, 'lib/modules', kernelVersion);
+  const deps = await readModulesDep(modulesDir);
+  const isDropped = (path: string): boolean => droppedModuleDirs.some((d) => path.startsWith(`kernel/${d}/`));
+  const kept = closure([...deps.keys()].filter((p) => !isDropped(p)), deps);
+  let dropped = 0;
+  for (const path of deps.keys()) {
+    if (kept.has(path)) continue;
+    await unlink(join(modulesDir, path));
+    dropped++;
+  }
+  await runTool('chroot', [root, 'depmod', kernelVersion]);
+  return { kept: kept.size, dropped };
+}
+
+const moduleName = (path: string): string => (path.split('/').pop() ?? '').replace(/\.ko(\.[a-z]+)?$/, '').replace(/-/g, '_');
+
+/** Copies {@link initrdModules} and their dependencies to `dest/lib/modules/VERSION`, with depmod's indexes. */
+async function copyInitrdModules(root: string, kernelVersion: string, dest: string, progress: Progress): Promise<void> {
+  const modulesDir = join(root, 'lib/modules', kernelVersion);
+  const deps = await readModulesDep(modulesDir);
+  const byName = new Map([...deps.keys()].map((p) => [moduleName(p), p]));
+  const builtin = await readFile(join(modulesDir, 'modules.builtin'), 'utf8');
+  const builtinNames = new Set(builtin.split('\n').map(moduleName));
+  const wanted: string[] = [];
+  for (const name of initrdModules) {
+    const path = byName.get(name.replace(/-/g, '_'));
+    if (path) wanted.push(path);
+    else if (builtinNames.has(name.replace(/-/g, '_'))) continue;
+    else if (requiredInitrdModules.includes(name)) throw new ImageError('IMAGE_MODULE_NOT_FOUND', `kernel ${kernelVersion} has no module ${name}`);
+    else progress(`  kernel ${kernelVersion} has no ${name} module; the initrd goes without it`);
+  }
+  const destModules = join(dest, 'lib/modules', kernelVersion);
+  for (const path of closure(wanted, deps)) {
+    await mkdir(dirname(join(destModules, path)), { recursive: true });
+    await copyFile(join(modulesDir, path), join(destModules, path));
+  }
+  for (const file of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
+    if (existsSync(join(modulesDir, file))) await cp(join(modulesDir, file), join(destModules, file));
+  }
+  await runTool('depmod', ['-b', dest, kernelVersion]);
+  await stat(join(destModules, 'modules.dep'));
+}

@@ -1,0 +1,59 @@
+/** `lifeboat image ...`: build the rescue image and show where it is. */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { imageFileNames, linkOrCopy, ensureRescueImage } from './build/rescue-image.js';
+import type { SquashfsCompression } from './build/rootfs.js';
+import { ImageError } from './errors.js';
+
+const usage = `usage: lifeboat image build [--out DIR] [--cache DIR] [--compression xz|zstd]
+
+Builds the rescue image (vmlinuz, initrd, rootfs.squashfs, manifest.json) from Debian 12 packages,
+or finds it in the cache (\$LIFEBOAT_CACHE/images/<hash>/). --out copies the files to DIR.`;
+
+/** Runs `lifeboat image <argv>`; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== 'build' || rest.includes('--help') || rest.includes('-h')) {
+    (command === 'help' || command === '--help' || rest.includes('--help') ? console.log : console.error)(usage);
+    return command === 'build' || command === 'help' || command === '--help' ? 0 : 2;
+  }
+  let values: { out?: string; cache?: string; compression?: string };
+  try {
+    ({ values } = parseArgs({ args: rest, options: { out: { type: 'string' }, cache: { type: 'string' }, compression: { type: 'string' } } }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.compression !== undefined && values.compression !== 'xz' && values.compression !== 'zstd') {
+    console.error(`--compression must be xz or zstd\n${usage}`);
+    return 2;
+  }
+  const started = Date.now();
+  const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  try {
+    const image = await ensureRescueImage({
+      ...(values.cache ? { cacheDir: resolve(values.cache) } : {}),
+      ...(values.compression ? { compression: values.compression as SquashfsCompression } : {}),
+      onProgress: (line) => console.error(`[image ${elapsed()}] ${line}`),
+    });
+    let dir = image.dir;
+    if (values.out) {
+      dir = resolve(values.out);
+      await mkdir(dir, { recursive: true });
+      for (const name of [...imageFileNames, 'manifest.json']) await linkOrCopy(join(image.dir, name), join(dir, name));
+    }
+    const m = image.manifest;
+    const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+    console.log(`rescue image ${m.inputHash} (${image.cached ? 'cached' : 'built'} in ${elapsed()}): ${dir}`);
+    for (const name of imageFileNames) console.log(`  ${name.padEnd(16)} ${mb(m.files[name].size).padStart(9)}  sha256 ${m.files[name].sha256}`);
+    console.log(`  total            ${mb(m.totalBytes).padStart(9)}  (${m.packages.length} Debian packages, kernel ${m.kernelVersion})`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ImageError) {
+      console.error(`lifeboat image build: ${error.code}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
