@@ -16,7 +16,7 @@ import { JobQueue } from './jobs/job-queue.js';
 import { DeadlineScheduler } from './jobs/scheduler.js';
 import { Worker } from './jobs/worker.js';
 import { createLogger } from './http/logger.js';
-import type { NetbootSource } from './netboot/netboot-source.js';
+import { netbootRoutes, type ImageRegistry, type NetbootSource } from './netboot/index.js';
 import { StoreNetbootSource } from './rescue/netboot-source.js';
 import { rescueJobs } from './rescue/rescue-jobs.js';
 import { RescueService } from './rescue/rescue-service.js';
@@ -28,7 +28,10 @@ export interface ControlPlaneParts {
   readonly powerDrivers?: PowerDriverFactory;
   /** Logger; default: JSON lines on stdout at the configured level. */
   readonly logger?: Logger;
-  /** Extra routes (netboot, images) built once the boot URL and the netboot source are known. */
+  /**
+   * Extra routes, built once the boot URL and the netboot source are known (the netboot routes are
+   * always registered). Tests use it to reach the netboot source as a booting machine would.
+   */
   readonly routes?: (context: { config: Config; bootUrl: string; netboot: NetbootSource; store: Store; logger: Logger }) => FastifyPluginAsync[];
 }
 
@@ -92,6 +95,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     // Fastify registers plugins lazily: compute the boot URL from the listen address before ready().
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port;
     if (bootUrl === '') bootUrl = bootUrlFor(config, { host: config.listen.host, port });
+    plugins.push((instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }));
     plugins.push(...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []));
     await app.listen({ host: config.listen.host, port });
     const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
@@ -121,6 +125,15 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     await store.close();
     throw error;
   }
+}
+
+/**
+ * Rescue images by id. Image ids are profile names (the netboot source answers `imageId: profile`):
+ * `linux` is the image built into `LIFEBOAT_IMAGE`. Other profiles (an operator's Windows rescue)
+ * would map here to their own directories.
+ */
+function profileImages(config: Config): ImageRegistry {
+  return { directoryOf: async (imageId) => (imageId === 'linux' && config.imageDir !== null ? config.imageDir : undefined) };
 }
 
 /** On an empty database: an operator token in `<data>/admin.token` (0600); the log names the file only. */
