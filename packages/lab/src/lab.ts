@@ -10,7 +10,7 @@ import { labFiles, readBmcPassword, readLab, serverDir, writeLab } from './lab-s
 import type { LabRecord, LabServerRecord } from './lab-state.js';
 import { freeTcpPort, freeUdpPort } from './processes/free-port.js';
 import { livePid, stopProcess, waitUntil } from './processes/processes.js';
-import { startScript, vmFiles } from './vm/qemu-command.js';
+import { serconPortBytes, startScript, vmFiles } from './vm/qemu-command.js';
 import type { VmSpec } from './vm/qemu-command.js';
 import { ServerVm } from './vm/server-vm.js';
 
@@ -107,6 +107,7 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
       const spec: VmSpec = { name: s.name, serverDir: sdir, mac: s.mac, uuid: s.uuid, sshPort: s.sshPort, bootUrl: lab.bootUrl, disks: s.disks, memoryMiB: lab.memoryMiB, accel: lab.accel };
       writeFileSync(vmFiles(sdir).startScript, startScript(spec), { mode: 0o755 });
       writeFileSync(vmFiles(sdir).bootDevice, 'network\n');
+      writeFileSync(vmFiles(sdir).serconPort, serconPortBytes);
       await startBmc(sdir, { name: s.name, port: s.ipmiPort, user: lab.bmc.user, password, guid: s.uuid.replaceAll('-', '') }, s.disks.length);
       options.onProgress?.(`${s.name}: IPMI BMC on 127.0.0.1:${s.ipmiPort} (udp)`);
     }

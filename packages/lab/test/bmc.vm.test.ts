@@ -2,6 +2,7 @@
 // python3-sushy (to the lab's Redfish service) change the QEMU process and what its firmware does.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -44,6 +45,10 @@ test('ipmitool power on/status/reset/cycle/off act on the VM for real', async ()
   assert.equal(await vm.runState(), 'running');
   assert.equal(await ipmitool(server, 'chassis', 'power', 'status'), 'Chassis Power is on');
   await eventually('iPXE fetched the boot script after power on', () => boot.fetches() >= 1, 60_000);
+  const serial = readFileSync(server.serialLog, 'utf8');
+  assert.match(serial, /SeaBIOS/, 'the serial log holds the firmware from the first byte');
+  assert.ok(serial.includes(`Filename: ${boot.guestUrl}`), 'iPXE got the boot URL from DHCP');
+  assert.match(serial, /net0: 52:54:00:1b:00:01/);
 
   const before = boot.fetches();
   await ipmitool(server, 'chassis', 'power', 'reset');

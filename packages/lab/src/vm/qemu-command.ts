@@ -10,6 +10,7 @@ export function vmFiles(serverDir: string) {
     serialSocket: join(serverDir, 'serial.sock'),
     serialLog: join(serverDir, 'serial.log'),
     qemuLog: join(serverDir, 'qemu.log'),
+    serconPort: join(serverDir, 'sercon-port.bin'),
   };
 }
 
@@ -59,6 +60,9 @@ export function qemuArguments(spec: VmSpec): string[] {
     '-qmp', `unix:${files.qmpSocket},server=on,wait=off`,
     '-chardev', `socket,id=serial0,path=${files.serialSocket},server=on,wait=off,logfile=${files.serialLog},logappend=on`,
     '-serial', 'chardev:serial0',
+    // SeaBIOS mirrors its screen (and iPXE's) to COM1 when fw_cfg holds the port: the serial log then
+    // shows firmware and netboot from the first byte, as a real BMC's serial-over-LAN does.
+    '-fw_cfg', `name=etc/sercon-port,file=${files.serconPort}`,
     '-netdev', `user,id=n0,bootfile=${spec.bootUrl},hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     '-device', `virtio-net-pci,netdev=n0,mac=${spec.mac},id=nic0,bootindex=${NET_INDEX}`,
     // When every boot device fails, retry from the top like a real server does instead of halting.
@@ -106,6 +110,9 @@ export function startScript(spec: VmSpec, qemuBinary = 'qemu-system-x86_64'): st
     '',
   ].join('\n');
 }
+
+/** The content of `sercon-port.bin`: COM1's I/O port 0x3f8, as the little-endian integer SeaBIOS reads. */
+export const serconPortBytes = Buffer.from([0xf8, 0x03]);
 
 /** The `bootindex` of the NIC and of the first disk for a boot device, as `start-vm.sh` sets them. */
 export function bootIndexes(device: 'network' | 'disk'): { net: number; disk: number } {
