@@ -1,0 +1,87 @@
+/**
+ * Test support: a control plane in a child process (the real `main`, BMC double at the driver
+ * boundary), on a free port with its own data directory, and small helpers to wait for real signals.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const fixture = fileURLToPath(new URL('./serve-with-recording-bmc.ts', import.meta.url));
+
+/** A free TCP port on 127.0.0.1 (probed, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A control plane child process. */
+export interface ControlPlaneProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** The operator token written on first start. */
+  adminToken(): string;
+  /** Output so far (stdout and stderr). */
+  output(): string;
+  /** Stops it with a signal and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `serve-with-recording-bmc.ts` with `flags`; resolves once `/healthz` answers. */
+export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string> }): Promise<ControlPlaneProcess> {
+  const url = `http://127.0.0.1:${options.port}`;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--log-level', 'info', ...(options.flags ?? [])],
+    { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitFor(`the control plane on ${url}`, async () => {
+    if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${output}`);
+    return (await fetch(`${url}/healthz`)).ok;
+  });
+  return {
+    url,
+    child,
+    adminToken: () => readFileSync(join(options.dataDir, 'admin.token'), 'utf8').trim(),
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Calls the user API with a token; resolves to status and JSON body. */
+export async function api(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
