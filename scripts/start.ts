@@ -1,6 +1,6 @@
 /**
  * `npm start`: the control plane on SQLite (data in ./data) and a lab of two simulated servers
- * registered with it: `lab1` healthy, `lab2` with a broken fstab (stuck in emergency mode).
+ * registered with it: `lab-1` healthy, `lab-2` with a broken fstab (stuck in emergency mode).
  * Builds the rescue image and the lab disks the first time (cached). Ctrl-C stops everything.
  */
 import { readFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ async function stop(code: number): Promise<never> {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
-say('lab: two servers (lab1 healthy, lab2 with a broken fstab), registered with the control plane');
+say('lab: two servers (lab-1 healthy, lab-2 with a broken fstab), registered with the control plane');
 await lab(['down']);
 const labCode = await lab(['up', '--servers', '2', '--scenario', 'broken-fstab', '--register']);
 if (labCode !== 0) {
@@ -54,8 +54,8 @@ Lifeboat is running.
 Try, in another terminal at the repository root:
   export LIFEBOAT_URL=${controlPlane.url} LIFEBOAT_TOKEN="$(cat ${tokenFile})"
   npx lifeboat servers list
-  npx lifeboat rescue enter lab2 --wait        # lab2 is stuck in emergency mode: rescue it
-  npx lifeboat rescue exit lab2 --wait
+  npx lifeboat rescue enter lab-2 --wait        # lab-2 is stuck in emergency mode: rescue it
+  npx lifeboat rescue exit lab-2 --wait
   npx lifeboat lab status
 
 Ctrl-C stops the lab and the control plane.
