@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { serverDir } from '../src/lab-state.js';
 import { ServerVm } from '../src/vm/server-vm.js';
-import { cleanUpLab, eventually, firstServer, ipmitool, lab, processesMentioning, startBootServer, sshAnswers, useTempLab } from './lab-fixture.js';
+import { cleanUpLab, eventually, firstServer, ipmitool, lab, processesMentioning, redfishtool, startBootServer, sshAnswers, useTempLab } from './lab-fixture.js';
 import type { BootServer } from './lab-fixture.js';
 
 let dir: string;
@@ -32,6 +32,19 @@ test('power on through IPMI: iPXE is told to boot locally and the installed Debi
   const seconds = (Date.now() - started) / 1000;
   console.log(`# power-on to SSH of the installed Debian (TCG, through iPXE sanboot): ${seconds.toFixed(1)} s`);
   assert.ok(boot.fetches() >= 1, 'the firmware netbooted first and fetched the boot script');
+});
+
+test('bootdev disk is honoured: after a Redfish GracefulRestart the firmware boots the disk without netbooting', async () => {
+  const server = firstServer(dir);
+  const vm = new ServerVm(serverDir(dir, server.name), 1);
+  const pid = vm.pid();
+  await ipmitool(server, 'chassis', 'bootdev', 'disk');
+  const fetches = boot.fetches();
+  await redfishtool(server, 'Systems', '-I', server.name, 'reset', 'GracefulRestart');
+  await eventually('the OS shut down and the BMC powered the VM on again', () => vm.pid() !== undefined && vm.pid() !== pid, 180_000);
+  await eventually('SSH login after the restart', () => sshAnswers(server), 300_000);
+  assert.equal(boot.fetches(), fetches, 'iPXE never asked the boot server: the disk came first');
+  await ipmitool(server, 'chassis', 'bootdev', 'pxe');
 });
 
 test('ipmitool chassis power soft shuts the installed Debian down (ACPI) and the VM powers off', async () => {
