@@ -186,3 +186,37 @@ describe('scenarios', () => {
     await assert.rejects(ensureScenarioDisks('plain', ['degraded-raid']), { code: 'LAB_DISK_SCENARIO_UNSUPPORTED' });
   });
 });
+
+describe('split-var and xfs layouts', () => {
+  test('split-var: root and /var are separate ext4 partitions, both in fstab by UUID', async () => {
+    const split = await ensureLayoutDisks('split-var', { onProgress: (line) => console.log(`# ${line}`) });
+    const table = await partitions(split.disks[0]!);
+    assert.equal(table.partitions.length, 2);
+    const root = fsAt(split, '/');
+    const varFs = fsAt(split, '/var');
+    for (const fs of [root, varFs]) assert.equal((await tryRun('e2fsck', ['-fn', at(split, fs)])).code, 0);
+    const fstab = await catFile(split, root, '/etc/fstab');
+    assert.match(fstab, new RegExp(`^UUID=${root.uuid} / ext4 `, 'm'));
+    assert.match(fstab, new RegExp(`^UUID=${varFs.uuid} /var ext4 defaults 0 2$`, 'm'));
+    assert.match((await tryRun('debugfs', ['-R', 'ls /lib/dpkg', at(split, varFs)])).stdout, /status/);
+    assert.doesNotMatch((await tryRun('debugfs', ['-R', 'ls /var', at(split, root)])).stdout, /\blib\b/);
+  });
+
+  test('xfs: an XFS root that xfs_repair finds clean, and an ext4 /boot with the bootloader', async () => {
+    const xfs = await ensureLayoutDisks('xfs', { onProgress: (line) => console.log(`# ${line}`) });
+    const table = await partitions(xfs.disks[0]!);
+    assert.equal(table.partitions.length, 2);
+    assert.equal(table.partitions[0]!.bootable, true);
+    const boot = fsAt(xfs, '/boot');
+    const root = fsAt(xfs, '/');
+    assert.equal(root.type, 'xfs');
+    assert.match(await catFile(xfs, boot, '/extlinux/extlinux.conf'), new RegExp(`LINUX /vmlinuz-.*\\n.*\\n.*root=UUID=${root.uuid}`));
+    // xfs_repair reads a file system only from offset 0: give it the root's bytes alone.
+    const copy = join(work, 'xfs-root.raw');
+    await exec('dd', [`if=${xfs.disks[0]}`, `of=${copy}`, 'bs=1M', `skip=${root.copies[0]!.offsetBytes}`, `count=${root.copies[0]!.sizeBytes}`, 'iflag=skip_bytes,count_bytes', 'conv=sparse', 'status=none']);
+    const repair = await tryRun('xfs_repair', ['-n', '-f', copy]);
+    assert.equal(repair.code, 0, repair.stderr);
+    const fstab = await tryRun('xfs_db', ['-r', '-c', 'ls /etc', copy]);
+    assert.match(fstab.stdout, /fstab/);
+  });
+});

@@ -21,6 +21,7 @@ export const installedPackages = [
   'procps',
   'nftables',
   'e2fsprogs',
+  'fdisk',
   'xfsprogs',
   'mdadm',
   'lvm2',
@@ -39,7 +40,7 @@ export const debianSources = [
 ];
 
 /** Bump when the tree's configuration below changes, so caches rebuild. */
-const treeRecipeVersion = 1;
+const treeRecipeVersion = 2;
 
 /** The host name every installed lab system starts with. */
 export const labHostname = 'lab';
@@ -66,14 +67,16 @@ DHCP=yes
 `;
 
 // Host keys made at build time would be the same on every lab server: make them at first boot.
+// Only ed25519: an RSA key takes seconds to generate under software emulation.
 const sshHostKeysDropIn = `[Service]
 ExecStartPre=
-ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/bin/sh -c 'test -s /etc/ssh/ssh_host_ed25519_key || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key'
 ExecStartPre=/usr/sbin/sshd -t
 `;
 
 const sshdConfig = `# Lab system: root logs in with the lab key or the lab password (lab-only credentials).
 PermitRootLogin yes
+HostKey /etc/ssh/ssh_host_ed25519_key
 `;
 
 /**
