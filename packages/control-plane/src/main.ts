@@ -77,9 +77,9 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const scheduler = new DeadlineScheduler({ store, queue, intervalMs: config.schedulerIntervalMs, warnBeforeMs: config.leaseWarningMs, log: logger });
     const netboot = new StoreNetbootSource(store);
 
-    // The boot URL may depend on the port actually bound (port 0 in tests): bind first, then add routes.
-    let bootUrl = config.bootUrl === null ? '' : bootUrlFor(config, config.listen);
-    const plugins: FastifyPluginAsync[] = [];
+    // The boot URL may depend on the port (0 in tests): pick the port first, then build the routes.
+    const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port;
+    const bootUrl = bootUrlFor(config, { host: config.listen.host, port });
     const app = await buildApp({
       store,
       queue,
@@ -87,16 +87,10 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       logger,
       signal: stop.signal,
       plugins: [
-        async (instance) => {
-          for (const plugin of plugins) await instance.register(plugin);
-        },
+        (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }),
+        ...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []),
       ],
     });
-    // Fastify registers plugins lazily: compute the boot URL from the listen address before ready().
-    const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port;
-    if (bootUrl === '') bootUrl = bootUrlFor(config, { host: config.listen.host, port });
-    plugins.push((instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }));
-    plugins.push(...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []));
     await app.listen({ host: config.listen.host, port });
     const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
     logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir }, 'control plane listening');

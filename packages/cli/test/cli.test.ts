@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import {
+  freePort,
+  startControlPlaneProcess,
+  waitFor,
+  type ControlPlaneProcess,
+} from '../../control-plane/test/support/control-plane-process.js';
+
+const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+describe('lifeboat CLI against a running control plane', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-'));
+  let plane: ControlPlaneProcess;
+  let sshd: ChildProcess | undefined;
+  let sshPort: number;
+  let adminEnv: NodeJS.ProcessEnv;
+  let customerEnv: NodeJS.ProcessEnv;
+  const mac = '52:54:00:cc:00:01';
+
+  /** Runs `lifeboat ARGS` as its own process. */
+  function lifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, [bin, ...args], { env, timeout: 120_000 }, (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        resolve({ code, stdout, stderr, json });
+      });
+    });
+  }
+
+  function keyPair(name: string): string {
+    const file = join(dir, name);
+    const result = spawnSyncQuiet('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+    assert.equal(result, 0);
+    return readFileSync(`${file}.pub`, 'utf8').trim();
+  }
+
+  before(async () => {
+    const port = await freePort();
+    sshPort = await freePort();
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port, env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, "nowhere") };
+    delete base.LIFEBOAT_TOKEN;
+    adminEnv = { ...base, LIFEBOAT_TOKEN: plane.adminToken() };
+    customerEnv = base;
+  });
+  after(async () => {
+    sshd?.kill('SIGTERM');
+    await plane?.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('adds a tenant, a customer token and a server', async () => {
+    const tenant = await lifeboat(['tenants', 'add', 'acme', '--json'], adminEnv);
+    assert.equal(tenant.code, 0, tenant.stderr);
+    assert.equal(tenant.json.name, 'acme');
+
+    const token = await lifeboat(['tokens', 'create', '--tenant', 'acme', '--role', 'customer', '--json'], adminEnv);
+    assert.equal(token.code, 0, token.stderr);
+    assert.match(token.json.token, /^lb_/);
+    writeFileSync(join(dir, 'customer.token'), `${token.json.token}\n`, { mode: 0o600 });
+    customerEnv = { ...customerEnv, LIFEBOAT_TOKEN: token.json.token };
+
+    writeFileSync(join(dir, 'bmc.pw'), 'bmc-cli-secret\n', { mode: 0o600 });
+    const server = await lifeboat(
+      ['servers', 'add', 'web-1', '--tenant', 'acme', '--mac', mac, '--bmc', 'ipmi://127.0.0.1:6230', '--bmc-user', 'admin',
+        '--bmc-password-file', join(dir, 'bmc.pw'), '--ssh-endpoint', `127.0.0.1:${sshPort}`, '--json'],
+      adminEnv,
+    );
+    assert.equal(server.code, 0, server.stderr);
+    assert.equal(server.json.state, 'active');
+    assert.ok(!server.stdout.includes('bmc-cli-secret'));
+  });
+
+  it('shows servers with their state, and only the tenant\'s own', async () => {
+    const list = await lifeboat(['servers', 'list', '--json', '--token-file', join(dir, 'customer.token')], { ...customerEnv, LIFEBOAT_TOKEN: '' });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(list.json.servers.map((s: { name: string }) => s.name), ['web-1']);
+    const show = await lifeboat(['servers', 'show', 'web-1', '--json'], customerEnv);
+    assert.equal(show.json.state, 'active');
+    const human = await lifeboat(['servers', 'list'], customerEnv);
+    assert.match(human.stdout, /^NAME\s+TENANT\s+STATUS/);
+    assert.match(human.stdout, /web-1\s+acme\s+Active/);
+  });
+
+  it('fails with the error code and a non-zero exit', async () => {
+    const missing = await lifeboat(['servers', 'show', 'nope', '--json'], customerEnv);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.json.code, 'SERVER_NOT_FOUND');
+    assert.match(missing.stderr, /SERVER_NOT_FOUND/);
+    const notInRescue = await lifeboat(['rescue', 'exit', 'web-1'], customerEnv);
+    assert.equal(notInRescue.code, 1);
+    assert.match(notInRescue.stderr, /INVALID_STATE/);
+    const usage = await lifeboat(['servers', 'add', 'x'], adminEnv);
+    assert.equal(usage.code, 2);
+    const unreachable = await lifeboat(['servers', 'list', '--json'], { ...customerEnv, LIFEBOAT_URL: 'http://127.0.0.1:1' });
+    assert.equal(unreachable.code, 3);
+    assert.equal(unreachable.json.code, 'UNREACHABLE');
+  });
+
+  it('rescue enter --wait returns once the rescue system is ready, with password, fingerprints and known_hosts', async () => {
+    const entering = lifeboat(['rescue', 'enter', 'web-1', '--wait', '--json', '--expires-in', '2h'], customerEnv);
+    // Play the server: netboot by MAC as iPXE would, then the agent's calls.
+    const script = await waitFor('a rescue iPXE script', async () => {
+      const text = await (await fetch(`${plane.url}/v1/boot/${mac.replace(/:/g, '-')}.ipxe`)).text();
+      return text.includes('lifeboat.token=') ? text : undefined;
+    });
+    const serverId = /lifeboat\.server=(\S+)/.exec(script)![1]!;
+    const bootToken = /lifeboat\.token=(\S+)/.exec(script)![1]!;
+    const redeem = await fetch(`${plane.url}/v1/agent/redeem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serverId, bootToken }) });
+    assert.equal(redeem.status, 200);
+    const { agentToken, config } = (await redeem.json()) as { agentToken: string; config: { rootPasswordHash: string } };
+    assert.match(config.rootPasswordHash, /^\$6\$/);
+    const agent = (path: string, body: unknown) =>
+      fetch(`${plane.url}/v1/agent/${path}`, { method: 'POST', headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await agent('events', { step: 'agent_started' })).status, 204);
+    const rescueKey = keyPair('rescue_host_key');
+    const fingerprint = execSyncQuiet('ssh-keygen', ['-lf', join(dir, 'rescue_host_key.pub')]).split(' ')[1]!;
+    assert.equal((await agent('host-keys', { hostKeys: [{ type: 'ssh-ed25519', publicKey: rescueKey, fingerprint }] })).status, 204);
+    assert.equal((await agent('ready', {})).status, 204);
+
+    const entered = await entering;
+    assert.equal(entered.code, 0, entered.stderr + entered.stdout);
+    const doc = entered.json;
+    assert.deepEqual(Object.keys(doc).filter((k) => ['server', 'state', 'sessionId', 'expiresAt', 'ssh'].includes(k)).sort(), ['expiresAt', 'server', 'sessionId', 'ssh', 'state']);
+    assert.equal(doc.server, 'web-1');
+    assert.equal(doc.state, 'rescue');
+    assert.ok(doc.sessionId);
+    assert.ok(Math.abs(Date.parse(doc.expiresAt) - Date.now() - 7_200_000) < 120_000);
+    assert.equal(doc.ssh.host, '127.0.0.1');
+    assert.equal(doc.ssh.port, sshPort);
+    assert.equal(doc.ssh.user, 'root');
+    assert.ok(doc.ssh.password.length >= 20);
+    assert.deepEqual(doc.ssh.hostKeyFingerprints, [fingerprint]);
+    assert.deepEqual(doc.ssh.knownHosts, [`[127.0.0.1]:${sshPort} ${rescueKey.split(' ').slice(0, 2).join(' ')}`]);
+
+    const shown = await lifeboat(['rescue', 'show', 'web-1', '--json'], customerEnv);
+    assert.equal(shown.json.state, 'rescue');
+    assert.equal(shown.json.ssh.password, undefined, 'the password is shown once');
+    const human = await lifeboat(['rescue', 'show', 'web-1'], customerEnv);
+    assert.match(human.stdout, /status:\s+Rescue/);
+    assert.match(human.stdout, new RegExp(`ssh -p ${sshPort} root@127.0.0.1`));
+
+    const tasks = await lifeboat(['tasks', 'web-1', '--json'], customerEnv);
+    const steps = Object.fromEntries(tasks.json.tasks[0].steps.map((s: { name: string; state: string }) => [s.name, s.state]));
+    for (const step of ['validated', 'boot_device_set', 'power_cycled', 'ipxe_script_served', 'agent_started', 'host_keys_reported', 'ready']) {
+      assert.equal(steps[step], 'completed', step);
+    }
+    const timeline = await lifeboat(['tasks', 'web-1'], customerEnv);
+    assert.match(timeline.stdout, /✓ iPXE script served/);
+  });
+
+  it('rescue exit --wait shows progress and returns once the installed system answers', async () => {
+    // The "installed system": a real sshd with its own host key on the server's SSH endpoint.
+    keyPair('installed_host_key');
+    mkdirSync('/run/sshd', { recursive: true });
+    sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', '/dev/null', '-p', String(sshPort), '-h', join(dir, 'installed_host_key'), '-o', 'ListenAddress=127.0.0.1', '-o', 'PidFile=none'], { stdio: 'ignore' });
+    const exit = await lifeboat(['rescue', 'exit', 'web-1', '--wait'], customerEnv);
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.match(exit.stdout, /web-1: Active/);
+    assert.match(exit.stderr, /✓ boot device set/);
+    assert.match(exit.stderr, /✓ installed system answers/);
+    const show = await lifeboat(['servers', 'show', 'web-1', '--json'], customerEnv);
+    assert.equal(show.json.state, 'active');
+    const bmc = readFileSync(join(dir, 'bmc.log'), 'utf8').trim().split('\n');
+    assert.deepEqual(bmc.slice(-5), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle:start', 'setPower:cycle:done']);
+  });
+
+  it('with SSH keys, no password exists', async () => {
+    const publicKey = keyPair('customer_key');
+    const entered = await lifeboat(['rescue', 'enter', 'web-1', '--ssh-key', join(dir, 'customer_key.pub'), '--json'], customerEnv);
+    assert.equal(entered.code, 0, entered.stderr);
+    assert.equal(entered.json.state, 'rescue_requested');
+    assert.equal(entered.json.ssh.password, undefined);
+    assert.ok(publicKey.startsWith('ssh-ed25519 '));
+  });
+});
+
+import { spawnSync } from 'node:child_process';
+function spawnSyncQuiet(command: string, args: string[]): number | null {
+  return spawnSync(command, args, { stdio: 'ignore' }).status;
+}
+function execSyncQuiet(command: string, args: string[]): string {
+  return spawnSync(command, args, { encoding: 'utf8' }).stdout;
+}
