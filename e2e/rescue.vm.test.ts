@@ -1,0 +1,234 @@
+/**
+ * The mission, start to finish, on lab servers with nothing mocked: a control plane (the real
+ * `lifeboat serve`), two QEMU servers that netboot with iPXE, one behind an IPMI BMC (ipmi_sim) and
+ * one behind Redfish, the rescue image built from Debian packages, OpenSSH as the customer's client
+ * and a real SMTP server. Two VMs at most run at once.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { ensureRescueImage } from '@lifeboat/image';
+import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
+import { freePort, lifeboat, lifeboatJson, ssh, startSmtpServer, waitFor, type CommandResult } from './support.js';
+
+const cliBin = fileURLToPath(new URL('../packages/cli/bin/lifeboat.mjs', import.meta.url));
+
+interface EnterAnswer {
+  server: string;
+  state: string;
+  sessionId: string;
+  expiresAt: string;
+  ssh: { host: string; port: number; user: string; password?: string; hostKeyFingerprints: string[]; knownHosts: string };
+}
+
+describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-e2e-'));
+  const dataDir = join(dir, 'data');
+  const labDir = join(dir, 'lab');
+  let port: number;
+  let imageDir: string;
+  let controlPlane: ChildProcess | undefined;
+  let controlPlaneLog = '';
+  let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+  let operator: NodeJS.ProcessEnv;
+  let customer: NodeJS.ProcessEnv;
+  let servers: Map<string, LabServerStatus>;
+  const customerKey = join(dir, 'customer_ed25519');
+
+  /** Starts `lifeboat serve` (the control plane as an operator runs it) and waits for /healthz. */
+  async function startControlPlane(extraFlags: string[] = []): Promise<void> {
+    const child = spawn(
+      process.execPath,
+      [
+        cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--image', imageDir, '--smtp-url', smtp.url,
+        '--rescue-timeout', '8m', '--exit-timeout', '8m', '--scheduler-interval', '1s', '--lease-warning', '40s',
+        ...extraFlags,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LIFEBOAT_LOG_LEVEL: 'info' } },
+    );
+    child.stdout!.on('data', (chunk) => (controlPlaneLog += chunk));
+    child.stderr!.on('data', (chunk) => (controlPlaneLog += chunk));
+    controlPlane = child;
+    await waitFor('the control plane to answer', async () => {
+      if (child.exitCode !== null) throw new Error(`lifeboat serve exited with ${child.exitCode}: ${controlPlaneLog}`);
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+    }, 60_000, 200);
+  }
+
+  async function stopControlPlane(): Promise<void> {
+    const child = controlPlane;
+    controlPlane = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async function stateOf(name: string): Promise<string> {
+    return (await lifeboatJson<{ state: string }>(['servers', 'show', name], operator)).state;
+  }
+
+  function server(name: string): LabServerStatus {
+    const found = servers.get(name);
+    assert.ok(found, `lab server ${name}`);
+    return found;
+  }
+
+  /** The installed Debian answers SSH with the lab's key (it booted from its disk). */
+  async function installedSystemAnswers(name: string, timeoutMs: number): Promise<CommandResult> {
+    const s = server(name);
+    return waitFor(`${name}'s installed system to answer SSH`, async () => {
+      const result = await ssh(s.ssh.port, { keyFile: s.osLogin!.keyFile }, 'cat /etc/fstab; test ! -e /etc/lifeboat-rescue', 30_000);
+      return result.code === 0 ? result : undefined;
+    }, timeoutMs, 3000);
+  }
+
+  before(async () => {
+    const image = await ensureRescueImage({ onProgress: (line) => process.stderr.write(`[image] ${line}\n`) });
+    imageDir = image.dir;
+    smtp = await startSmtpServer();
+    port = await freePort();
+    mkdirSync(dataDir, { recursive: true });
+    await startControlPlane();
+    const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    const base = { ...process.env, LIFEBOAT_URL: `http://127.0.0.1:${port}` };
+    operator = { ...base, LIFEBOAT_TOKEN: adminToken };
+
+    // Two servers: lab-1 healthy (Redfish), lab-2 whose fstab names a missing disk (IPMI).
+    process.env.LIFEBOAT_LAB = labDir;
+    const up = await lab(['up', '--servers', '2', '--scenario', 'broken-fstab', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
+    assert.equal(up, 0, 'lifeboat lab up');
+    servers = new Map(labStatus(labDir).servers.map((s) => [s.name, s]));
+
+    await lifeboatJson(['tenants', 'add', 'lab', '--email', 'owner@lab.example'], operator);
+    const bmcPasswordFile = join(dir, 'bmc.password');
+    writeFileSync(bmcPasswordFile, server('lab-1').ipmi.password, { mode: 0o600 });
+    const redfish = new URL(server('lab-1').redfish.url);
+    await lifeboatJson(
+      ['servers', 'add', 'lab-1', '--tenant', 'lab', '--mac', server('lab-1').mac,
+        '--bmc', `redfish://${redfish.host}${redfish.pathname}`, '--bmc-user', server('lab-1').redfish.user, '--bmc-password-file', bmcPasswordFile,
+        '--ssh-endpoint', `127.0.0.1:${server('lab-1').ssh.port}`],
+      operator,
+    );
+    await lifeboatJson(
+      ['servers', 'add', 'lab-2', '--tenant', 'lab', '--mac', server('lab-2').mac,
+        '--bmc', `ipmi://127.0.0.1:${server('lab-2').ipmi.port}`, '--bmc-user', server('lab-2').ipmi.user, '--bmc-password-file', bmcPasswordFile,
+        '--ssh-endpoint', `127.0.0.1:${server('lab-2').ssh.port}`],
+      operator,
+    );
+    const { token } = await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'lab', '--role', 'customer'], operator);
+    customer = { ...base, LIFEBOAT_TOKEN: token };
+    const keygen = await new Promise<number | null>((resolve) =>
+      spawn('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', customerKey], { stdio: 'ignore' }).once('exit', resolve),
+    );
+    assert.equal(keygen, 0);
+  });
+
+  after(async () => {
+    const left = labDir ? await lab(['down']) : 0;
+    await stopControlPlane();
+    await smtp?.close();
+    if (process.exitCode && process.exitCode !== 0) process.stderr.write(controlPlaneLog.slice(-20_000));
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(left, 0);
+  });
+
+  it('rescues a server stuck in emergency mode by a broken fstab (IPMI, password, mail)', async () => {
+    const s = server('lab-2');
+    await waitFor('lab-2 to stop in emergency mode', async () => /emergency mode/i.test(readFileSync(s.serialLog, 'utf8')), 300_000, 2000);
+    const stuck = await ssh(s.ssh.port, { keyFile: s.osLogin!.keyFile }, 'true', 20_000);
+    assert.notEqual(stuck.code, 0, 'the stuck system must not answer SSH');
+
+    const enter = await lifeboatJson<EnterAnswer>(['rescue', 'enter', 'lab-2', '--email', 'oncall@customer.example', '--wait'], customer);
+    assert.equal(enter.state, 'rescue');
+    assert.equal(enter.server, 'lab-2');
+    assert.ok(enter.ssh.password && enter.ssh.password.length >= 20, 'a temporary password of 20+ characters');
+    assert.ok(enter.ssh.hostKeyFingerprints.length > 0);
+    assert.match(enter.ssh.knownHosts, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${s.ssh.port} ssh-ed25519 AAAA`, 'm'));
+    const knownHostsFile = join(dir, 'known_hosts.lab-2');
+    writeFileSync(knownHostsFile, `${enter.ssh.knownHosts}\n`);
+
+    // The password is shown once: `rescue show` never repeats it.
+    const shown = await lifeboat(['rescue', 'show', 'lab-2', '--json'], customer);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.doesNotMatch(shown.stdout, new RegExp(enter.ssh.password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+
+    // The customer repairs the installed system over SSH, verifying the host key.
+    const login = { password: enter.ssh.password, knownHostsFile };
+    const mount = await ssh(s.ssh.port, login, 'rescue-mount');
+    assert.equal(mount.code, 0, mount.stderr + mount.stdout);
+    assert.match(mount.stdout, /\/mnt\b/);
+    const fix = await ssh(s.ssh.port, login, "sed -i '\\# /data ext4 #d' /mnt/etc/fstab && cat /mnt/etc/fstab && rescue-umount");
+    assert.equal(fix.code, 0, fix.stderr + fix.stdout);
+    assert.doesNotMatch(fix.stdout, / \/data /);
+
+    // The mail carries the password, the fingerprints and the known_hosts line.
+    const mail = await waitFor('the credentials mail', async () => smtp.messages.find((m) => m.to.includes('oncall@customer.example')), 30_000, 200);
+    const body = mail.data.replace(/=\r?\n/g, '');
+    for (const fingerprint of enter.ssh.hostKeyFingerprints) assert.ok(body.includes(fingerprint), `mail has ${fingerprint}`);
+    assert.ok(body.includes(enter.ssh.knownHosts.split('\n')[0]!.split(' ')[2]!.slice(0, 40)), 'mail has the known_hosts line');
+
+    // The boot timeline of the task, in order.
+    const tasks = await lifeboatJson<{ tasks: Array<{ kind: string; steps: Array<{ name: string; state: string }> }> }>(['tasks', 'lab-2'], customer);
+    const steps = tasks.tasks.flatMap((t) => t.steps.map((step) => step.name));
+    for (const wanted of ['validated', 'boot_device_set', 'power_cycled', 'ipxe_script_served', 'kernel_fetched', 'initrd_fetched', 'agent_started', 'host_keys_reported', 'ready']) {
+      assert.ok(steps.includes(wanted), `timeline step ${wanted} in ${steps.join(', ')}`);
+    }
+
+    const exit = await lifeboatJson<{ state: string }>(['rescue', 'exit', 'lab-2', '--wait'], customer);
+    assert.equal(exit.state, 'active');
+    const back = await installedSystemAnswers('lab-2', 240_000);
+    assert.doesNotMatch(back.stdout, / \/data /, 'the fix is on the disk');
+  });
+
+  it('rescues with the customer\'s SSH key and no password (Redfish)', async () => {
+    const s = server('lab-1');
+    await installedSystemAnswers('lab-1', 300_000);
+    const enter = await lifeboatJson<EnterAnswer>(['rescue', 'enter', 'lab-1', '--ssh-key', `${customerKey}.pub`, '--wait'], customer);
+    assert.equal(enter.state, 'rescue');
+    assert.equal(enter.ssh.password, undefined, 'no password exists with SSH keys');
+    const knownHostsFile = join(dir, 'known_hosts.lab-1');
+    writeFileSync(knownHostsFile, `${enter.ssh.knownHosts}\n`);
+
+    const inside = await ssh(s.ssh.port, { keyFile: customerKey, knownHostsFile }, 'cat /proc/cmdline; lsblk --json');
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.match(inside.stdout, /lifeboat\.token=/);
+    assert.doesNotMatch(inside.stdout, /password/i, 'no password on the kernel command line');
+    const refused = await ssh(s.ssh.port, { password: 'not-the-password-0123456789', knownHostsFile }, 'true', 30_000);
+    assert.notEqual(refused.code, 0, 'password login is refused');
+
+    const exit = await lifeboatJson<{ state: string }>(['rescue', 'exit', 'lab-1', '--wait'], customer);
+    assert.equal(exit.state, 'active');
+    await installedSystemAnswers('lab-1', 240_000);
+  });
+
+  it('ends a rescue by itself when its lease expires, after a warning mail', async () => {
+    const enter = await lifeboatJson<EnterAnswer>(
+      ['rescue', 'enter', 'lab-1', '--ssh-key', `${customerKey}.pub`, '--email', 'lease@customer.example', '--expires-in', '90s', '--wait'],
+      customer,
+    );
+    assert.equal(enter.state, 'rescue');
+    await waitFor('lab-1 to leave rescue by itself', async () => (await stateOf('lab-1')) === 'active', 600_000, 3000);
+    await installedSystemAnswers('lab-1', 240_000);
+    assert.ok(smtp.messages.some((m) => m.to.includes('lease@customer.example') && /expir/i.test(m.data)), 'an expiry warning was mailed');
+  });
+
+  it('rolls back to disk boot when the rescue image cannot be fetched', async () => {
+    // The operator points the profile at a directory without an image: iPXE cannot fetch the kernel.
+    await stopControlPlane();
+    const empty = join(dir, 'no-image');
+    mkdirSync(empty, { recursive: true });
+    imageDir = empty;
+    await startControlPlane(['--rescue-timeout', '2m']);
+    const enter = await lifeboat(['rescue', 'enter', 'lab-1', '--ssh-key', `${customerKey}.pub`, '--wait', '--json'], customer);
+    assert.notEqual(enter.code, 0, 'enter --wait fails');
+    assert.match(enter.stderr + enter.stdout, /rescue_failed|RESCUE_FAILED/i);
+    const shown = await lifeboatJson<{ state: string; reason?: string | null }>(['rescue', 'show', 'lab-1'], customer);
+    assert.equal(shown.state, 'rescue_failed');
+    await installedSystemAnswers('lab-1', 300_000);
+  });
+});
