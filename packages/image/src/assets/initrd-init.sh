@@ -21,8 +21,18 @@ done
 log "starting (rootfs $rootfs_url)"
 
 # Drivers for the hardware present (the NIC above all), then what the root file system needs.
-cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u > /tmp/modaliases
-while read -r alias; do modprobe -q "$alias" 2>/dev/null; done < /tmp/modaliases
+# A bus driver (virtio_pci) brings new devices (virtio NICs) with aliases of their own: repeat
+# until no new alias shows up.
+seen=-1
+pass=0
+while [ "$pass" -lt 4 ]; do
+  pass=$((pass + 1))
+  aliases=$(cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u)
+  count=$(echo "$aliases" | wc -l)
+  [ "$count" -ne "$seen" ] || break
+  seen=$count
+  for alias in $aliases; do modprobe -q "$alias" 2>/dev/null; done
+done
 for m in loop squashfs overlay; do modprobe -q "$m" || fail "cannot load module $m"; done
 
 ip link set lo up
