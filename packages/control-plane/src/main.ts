@@ -13,6 +13,7 @@ import type { PowerDriverFactory } from './drivers/power/power-driver.js';
 import { LifeboatError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { JobQueue } from './jobs/job-queue.js';
+import { createMailer } from './mail/index.js';
 import { DeadlineScheduler } from './jobs/scheduler.js';
 import { Worker } from './jobs/worker.js';
 import { createLogger } from './http/logger.js';
@@ -59,11 +60,14 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     deadlines: { requestMs: config.requestTimeoutMs, rescueMs: config.rescueTimeoutMs, exitMs: config.exitTimeoutMs },
   });
   const background: Promise<void>[] = [];
+  const closers: Array<() => void> = [];
   try {
     await createAdminTokenOnFirstStart(store, config, logger);
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs } });
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: parts.powerDrivers ?? powerDriverFactory(), log: logger });
+    const mailer = config.smtpUrl === null ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom });
+    if (mailer) closers.push(() => mailer.close());
+    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, mails: mailer !== undefined });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: parts.powerDrivers ?? powerDriverFactory(), log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,
@@ -107,6 +111,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
           stop.abort();
           await app.close();
           await Promise.allSettled(background);
+          for (const close of closers) close();
           await store.close();
           logger.info('control plane stopped');
         })();

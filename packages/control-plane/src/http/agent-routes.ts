@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { LifeboatError, rescueStatus, type RescueSession } from '@lifeboat/core';
+import { LifeboatError, type RescueSession } from '@lifeboat/core';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { AppOptions } from './app.js';
 import { bearerToken } from './auth.js';
@@ -88,17 +88,7 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
     });
 
     app.post('/v1/agent/ready', { schema: schema({ response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
-      const session = await sessionOf(request);
-      if (session.state !== 'rescue') {
-        if (session.state !== 'preparing_rescue') {
-          throw new LifeboatError('INVALID_STATE', `cannot mark rescue ready: the server is ${rescueStatus(session.state)}`);
-        }
-        await store.sessions.transition(session.id, 'ready');
-        await step(session, 'ready', 'sshd is up with the session\'s credentials');
-        const task = await store.tasks.latestFor(session.id, 'enter_rescue');
-        if (task) await store.tasks.finish(task.id, 'completed');
-        await store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
-      }
+      await options.rescue.ready(await sessionOf(request));
       return reply.status(204).send();
     });
 

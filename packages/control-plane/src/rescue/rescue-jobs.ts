@@ -8,9 +8,10 @@ import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-dri
 import type { JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
 import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/worker.js';
+import type { Mailer } from '../mail/index.js';
 import type { Store } from '../store/store.js';
 import { installedSystemAnswers } from './os-probe.js';
-import { enterJob, exitJob, type RescueJobParams, type RescueService } from './rescue-service.js';
+import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, type RescueJobParams, type RescueService } from './rescue-service.js';
 
 /** What the rescue jobs need. */
 export interface RescueJobOptions {
@@ -21,6 +22,8 @@ export interface RescueJobOptions {
   readonly powerDrivers: PowerDriverFactory;
   /** Tells whether the installed system answers after an exit (default: SSH banner + host keys). */
   readonly osAnswers?: (server: Server, session: RescueSession) => Promise<boolean>;
+  /** Sends credentials and expiry warnings; without it nothing is mailed. */
+  readonly mailer?: Mailer;
   /** How often to probe the installed system while exiting. */
   readonly probeIntervalMs?: number;
   readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
@@ -117,6 +120,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       detail += `; setting the server back to disk boot failed too: ${error instanceof Error ? error.message : String(error)}`;
     }
     await store.sessions.revokeAgentToken(sessionId);
+    await store.secrets.delete(mailPasswordSecret(sessionId));
     await move(sessionId, 'fail', detail);
   }
 
@@ -148,6 +152,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
     await step(taskId, 'agent_token_revoked', async () => {
       await store.sessions.revokeAgentToken(sessionId);
+      await store.secrets.delete(mailPasswordSecret(sessionId));
     });
     if (await move(sessionId, 'exited')) {
       await store.tasks.finish(taskId, 'completed');
@@ -198,10 +203,47 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     }
   };
 
+  const mailCredentials: JobHandler = async ({ job }: JobContext) => {
+    const { sessionId } = job.params as { sessionId: string };
+    const loaded = await load(sessionId);
+    const mailer = options.mailer;
+    if (!loaded || !mailer || loaded.session.email === null || loaded.session.state !== 'rescue') return;
+    const { server, session } = loaded;
+    const view = options.rescue.view(server, session);
+    if (view.ssh.host === null || view.ssh.port === null) {
+      log.warn({ server: server.name }, 'credentials not mailed: the server has no SSH endpoint');
+      return;
+    }
+    const password = await store.secrets.get(mailPasswordSecret(sessionId));
+    await mailer.sendRescueCredentials({
+      to: session.email!,
+      server: server.name,
+      address: { host: view.ssh.host, port: view.ssh.port },
+      user: 'root',
+      ...(password === undefined ? {} : { password }),
+      hostKeyFingerprints: session.hostKeys.map((k) => `${k.type} ${k.fingerprint}`),
+      knownHosts: view.ssh.knownHosts,
+      expiresAt: session.expiresAt,
+      exitCommand: `lifeboat rescue exit ${server.name}`,
+    });
+    // Mailed: the password now exists only in the customer's mailbox.
+    await store.secrets.delete(mailPasswordSecret(sessionId));
+    await store.audit.record('system', 'rescue.credentials_mailed', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId, to: session.email } });
+  };
+
   const expiryWarning: JobHandler = async ({ job }: JobContext) => {
     const { sessionId } = job.params as { sessionId: string };
     const loaded = await load(sessionId);
     if (!loaded) return;
+    if (options.mailer && loaded.session.email !== null) {
+      await options.mailer.sendExpiryWarning({
+        to: loaded.session.email,
+        server: loaded.server.name,
+        expiresAt: loaded.session.expiresAt,
+        exitCommand: `lifeboat rescue exit ${loaded.server.name}`,
+        extendCommand: `lifeboat rescue extend ${loaded.server.name} --expires-in 2h`,
+      });
+    }
     await store.audit.record('system', 'rescue.expiry_warning', {
       tenantId: loaded.server.tenantId,
       serverId: loaded.server.id,
@@ -210,7 +252,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   };
 
   return {
-    handlers: { [enterJob]: enter, [exitJob]: exit, [deadlineJob]: deadline, [expiryWarningJob]: expiryWarning },
+    handlers: { [enterJob]: enter, [exitJob]: exit, [deadlineJob]: deadline, [expiryWarningJob]: expiryWarning, [mailCredentialsJob]: mailCredentials },
     onGiveUp: { [enterJob]: enterGaveUp, [exitJob]: exitGaveUp },
   };
 }

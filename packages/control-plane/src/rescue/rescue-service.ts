@@ -22,6 +22,12 @@ import type { Store } from '../store/store.js';
 /** Job kinds of the rescue flow. */
 export const enterJob = 'rescue.enter';
 export const exitJob = 'rescue.exit';
+export const mailCredentialsJob = 'rescue.mail_credentials';
+
+/** Where a session's password waits, sealed, until the credentials mail is sent. */
+export function mailPasswordSecret(sessionId: string): string {
+  return `mail-password:${sessionId}`;
+}
 
 /** Parameters of the enter and exit jobs. */
 export interface RescueJobParams {
@@ -74,11 +80,14 @@ export class RescueService {
   readonly #store: Store;
   readonly #queue: JobQueue;
   readonly #lease: LeaseSettings;
+  readonly #mails: boolean;
 
-  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings }) {
+  /** `mails`: whether a mailer is configured (credentials then go to the request's or the tenant's address). */
+  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; mails?: boolean }) {
     this.#store = options.store;
     this.#queue = options.queue;
     this.#lease = options.lease;
+    this.#mails = options.mails ?? false;
   }
 
   /** Puts a server in rescue. The clear password is in this answer only. */
@@ -101,15 +110,17 @@ export class RescueService {
     }
     const credentials = sshKeys.length === 0 ? rescuePassword() : null;
     const now = this.#store.now();
+    const recipient = input.email ?? (this.#mails ? ((await this.#store.tenants.byId(server.tenantId))?.email ?? null) : null);
     const session = await this.#store.sessions.open({
       serverId: server.id,
       profile,
-      email: input.email ?? null,
+      email: recipient,
       sshKeys,
       passwordHash: credentials?.hash ?? null,
       expiresAt: new Date(now.getTime() + leaseMs),
       requestedBy: principal.tokenId,
     });
+    if (this.#mails && recipient !== null && credentials !== null) await this.#store.secrets.put(mailPasswordSecret(session.id), credentials.password);
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'enter_rescue', steps: enterRescueSteps });
     const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
     await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, maxAttempts: 3 });
@@ -135,6 +146,27 @@ export class RescueService {
       detail: { sessionId: session.id },
     });
     return { view: this.view(server, session), task };
+  }
+
+  /**
+   * The agent reports ready: the session enters `rescue`, the boot timeline completes, and the
+   * credentials are mailed (with the host keys now known). Ready twice is harmless.
+   */
+  async ready(session: RescueSession): Promise<void> {
+    if (session.state === 'rescue') return;
+    if (session.state !== 'preparing_rescue') {
+      throw new LifeboatError('INVALID_STATE', `cannot mark rescue ready: the server is ${rescueStatus(session.state)}`);
+    }
+    await this.#store.sessions.transition(session.id, 'ready');
+    const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
+    if (task) {
+      await this.#store.tasks.step(task.id, 'ready', 'completed', "sshd is up with the session's credentials");
+      await this.#store.tasks.finish(task.id, 'completed');
+    }
+    await this.#store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
+    if (this.#mails && session.email !== null) {
+      await this.#queue.add(mailCredentialsJob, { sessionId: session.id }, { dedupeKey: `mail:${session.id}`, maxAttempts: 5 });
+    }
   }
 
   /** Creates the exit task and queues its job for a session now in `exiting_rescue`. */

@@ -9,6 +9,7 @@ import { openDatabase, type DialectName, type OpenDatabase } from './database.js
 import { migrate } from './migrations.js';
 import { AgentWorkQueue, AuditLog, IncidentStore } from './records.js';
 import type { Clock } from './rows.js';
+import { SecretStore } from './secrets.js';
 import { ServerStore } from './servers.js';
 import { SessionStore } from './sessions.js';
 import { TaskStore } from './tasks.js';
@@ -42,6 +43,7 @@ export class Store {
   readonly audit: AuditLog;
   readonly incidents: IncidentStore;
   readonly agentWork: AgentWorkQueue;
+  readonly secrets: SecretStore;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -57,6 +59,7 @@ export class Store {
     this.audit = new AuditLog(db, this.now);
     this.incidents = new IncidentStore(db, this.now);
     this.agentWork = new AgentWorkQueue(db, this.now);
+    this.secrets = new SecretStore(db, this.now, options.secretBox);
   }
 
   /** Opens and migrates the database. */
