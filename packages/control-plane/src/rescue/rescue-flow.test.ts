@@ -23,6 +23,8 @@ class RecordingBmc {
   power: PowerState = 'on';
   failures = new Map<string, LifeboatError>();
   passwords: string[] = [];
+  /** Whether the BMC can ask the OS to shut down (ACPI). */
+  soft = false;
 
   factory: PowerDriverFactory = (bmc: BmcEndpoint): PowerDriver => {
     this.passwords.push(bmc.password);
@@ -33,7 +35,7 @@ class RecordingBmc {
     };
     return {
       name: bmc.driver,
-      capabilities: new Set(['power', 'boot-device']),
+      capabilities: new Set(this.soft ? ['power', 'soft-power', 'boot-device'] : ['power', 'boot-device']),
       validate: () => record('validate'),
       powerState: async () => {
         record('powerState');
@@ -189,6 +191,24 @@ describe('rescue flow as durable jobs', () => {
     const done = (await store.tasks.byId(task.id))!;
     assert.equal(done.state, 'completed');
     assert.deepEqual(done.steps.map((s) => s.state), ['completed', 'completed', 'completed', 'completed']);
+  });
+
+  it('lets a running installed system shut down cleanly before the rescue boot, when the BMC can ask it', async () => {
+    bmc.soft = true;
+    try {
+      const server = (await store.servers.byName('web-3'))!;
+      const { task } = await rescue.enter(operator, server, {});
+      await drain();
+      assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:network', 'powerState', 'setPower:soft', 'powerState', 'setPower:on']);
+      const step = (await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'power_cycled');
+      assert.match(step?.detail ?? '', /shut down cleanly/);
+      await rescue.exit(operator, server);
+      await drain();
+      bmc.take();
+      assert.equal(await state('web-3'), 'active');
+    } finally {
+      bmc.soft = false;
+    }
   });
 
   it('ends a lease by itself: expiry exits rescue and the server comes back', async () => {

@@ -10,7 +10,7 @@ import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/sche
 import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/worker.js';
 import type { Mailer } from '../mail/index.js';
 import type { Store } from '../store/store.js';
-import { installedSystemAnswers } from './os-probe.js';
+import { installedSystemAnswers, sshBanner } from './os-probe.js';
 import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, type RescueJobParams, type RescueService } from './rescue-service.js';
 
 /** What the rescue jobs need. */
@@ -26,6 +26,8 @@ export interface RescueJobOptions {
   readonly mailer?: Mailer;
   /** How often to probe the installed system while exiting. */
   readonly probeIntervalMs?: number;
+  /** How long a soft shutdown (ACPI) may take before the power is cut instead (default 90 s). */
+  readonly softShutdownMs?: number;
   readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -82,6 +84,36 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     return 'power cycled through the BMC';
   }
 
+  /**
+   * Enter's reboot: when the installed system answers on SSH and the BMC can ask it to shut down
+   * (ACPI), let it shut down cleanly first, so its file systems are clean for the rescue; otherwise,
+   * or when it does not stop in time, cycle the power.
+   */
+  async function rebootForRescue(server: Server, driver: PowerDriver, signal: AbortSignal): Promise<string> {
+    const state = await driver.powerState(signal);
+    if (state === 'off') {
+      await driver.setPower('on', signal);
+      return 'was off: powered on';
+    }
+    const answers = server.sshEndpoint !== null && driver.capabilities.has('soft-power') && (await sshBanner(server.sshEndpoint, 3000)) !== null;
+    if (answers) {
+      await driver.setPower('soft', signal);
+      const until = Date.now() + (options.softShutdownMs ?? 90_000);
+      while (Date.now() < until) {
+        signal.throwIfAborted();
+        if ((await driver.powerState(signal)) === 'off') {
+          await driver.setPower('on', signal);
+          return 'the installed system shut down cleanly (ACPI); powered on';
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      await driver.setPower('cycle', signal);
+      return `the installed system did not shut down within ${Math.round((options.softShutdownMs ?? 90_000) / 1000)} s: power cycled`;
+    }
+    await driver.setPower('cycle', signal);
+    return 'power cycled through the BMC (the installed system did not answer)';
+  }
+
   const enter: JobHandler = async ({ job, signal }: JobContext) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
     const loaded = await load(sessionId);
@@ -95,7 +127,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await driver.setBootDevice('network', { signal });
       return 'next boot: network (iPXE)';
     });
-    await step(taskId, 'power_cycled', () => reboot(driver, signal));
+    await step(taskId, 'power_cycled', () => rebootForRescue(loaded.server, driver, signal));
     if (await move(sessionId, 'boot_started')) log.info({ server: loaded.server.name, session: sessionId }, 'rescue boot started');
   };
 
