@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServerDisks, isLayoutName, layoutNames } from './disks/index.js';
 import { LabError } from './errors.js';
-import { labDown, labStatus, labUp } from './lab.js';
+import { labDown, labPowerOn, labStatus, labUp } from './lab.js';
 import type { ServerDisks } from './lab.js';
 import { labDir, readLab } from './lab-state.js';
 import { registerLab } from './register/register.js';
@@ -82,6 +82,8 @@ async function up(argv: string[]): Promise<number> {
   if (values.bmc !== 'ipmi' && values.bmc !== 'redfish') throw new LabError('LAB_USAGE', '--bmc is ipmi or redfish');
   const controlPlaneUrl = process.env.LIFEBOAT_URL || 'http://127.0.0.1:8080';
   const bootUrl = values['boot-url'] ?? defaultBootUrl(controlPlaneUrl);
+  const token = process.env.LIFEBOAT_TOKEN;
+  if (values.register && !token) throw new LabError('LAB_USAGE', '--register needs LIFEBOAT_TOKEN (an operator token) and LIFEBOAT_URL');
   const files = values.disk.map((f) => resolve(f));
   for (const f of files) if (!existsSync(f)) throw new LabError('LAB_USAGE', `--disk ${f}: no such file`);
   const progress = (line: string) => console.error(line);
@@ -117,13 +119,18 @@ async function up(argv: string[]): Promise<number> {
     get osLogin() {
       return osLogin;
     },
-    powerOn: !values.off,
+    // Registered before they first boot, as servers are racked and recorded before power-on.
+    powerOn: false,
     onProgress: progress,
   });
-  if (values.register) {
-    const token = process.env.LIFEBOAT_TOKEN;
-    if (!token) throw new LabError('LAB_USAGE', '--register needs LIFEBOAT_TOKEN (an operator token) and LIFEBOAT_URL');
-    await registerLab(lab, { url: controlPlaneUrl, token, tenant: values.tenant, bmc: values.bmc, onProgress: progress });
+  try {
+    if (values.register) {
+      await registerLab(lab, { url: controlPlaneUrl, token: token ?? '', tenant: values.tenant, bmc: values.bmc, onProgress: progress });
+    }
+    if (!values.off) await labPowerOn(lab, progress);
+  } catch (error) {
+    await labDown(dir);
+    throw error;
   }
   printStatus(dir);
   console.log(`lab in ${lab.dir}; iPXE boot file ${lab.bootUrl}; software emulation (TCG)`);

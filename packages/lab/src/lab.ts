@@ -116,17 +116,22 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
     }
     await startRedfish(lab);
     options.onProgress?.(`Redfish service on http://127.0.0.1:${lab.redfishPort}/redfish/v1`);
-    if (options.powerOn ?? true) {
-      for (const s of servers) {
-        await new ServerVm(serverDir(dir, s.name), s.disks.length).powerOn();
-        options.onProgress?.(`${s.name}: powered on (SSH on 127.0.0.1:${s.sshPort} once booted)`);
-      }
-    }
+    if (options.powerOn ?? true) await labPowerOn(lab, options.onProgress);
   } catch (error) {
     await labDown(dir);
     throw error;
   }
   return lab;
+}
+
+/** Powers on every server of the lab that is off. */
+export async function labPowerOn(lab: LabRecord, onProgress?: (line: string) => void): Promise<void> {
+  for (const s of lab.servers) {
+    const vm = new ServerVm(serverDir(lab.dir, s.name), s.disks.length);
+    if (vm.powerState() === 'on') continue;
+    await vm.powerOn();
+    onProgress?.(`${s.name}: powered on (SSH on 127.0.0.1:${s.sshPort} once booted)`);
+  }
 }
 
 async function startRedfish(lab: LabRecord): Promise<void> {

@@ -47,7 +47,7 @@ TABLE`;
 /** Copies the source system into /mnt (mounted target), then makes it bootable from `disks`. */
 function installScript(ids: { kernelVersion: string }, fstab: string, commandLine: string, disks: string[]): string {
   return `
-cp -ax / /mnt/
+cp -ax /. /mnt/
 rm -rf /mnt/boot/extlinux
 mkdir -p /mnt/boot/extlinux
 cat > /mnt/etc/fstab <<'FSTAB'
@@ -203,7 +203,7 @@ mount -t tmpfs tmp /src/tmp
 mount -t tmpfs run /src/run
 cp /build.sh /src/tmp/build.sh
 echo LAB-BUILD-START
-if chroot /src /bin/sh -ex /tmp/build.sh; then echo LAB-BUILD-OK; else echo LAB-BUILD-FAILED; fi
+if PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot /src /bin/sh -ex /tmp/build.sh; then echo LAB-BUILD-OK; else echo LAB-BUILD-FAILED; fi
 sync
 poweroff -f
 `;
