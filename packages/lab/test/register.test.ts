@@ -40,6 +40,13 @@ async function servers(): Promise<{ name: string; tenant: string; macs: string[]
 test('lab up --register: each server is in the control plane with its MAC, IPMI BMC and SSH endpoint', async () => {
   await lab('up', '--blank', '--off', '--register');
   const server = firstServer(labDir);
+  for (const key of ['name', 'mac', 'state', 'layout', 'scenarios', 'ssh', 'osLogin', 'ipmi', 'redfish', 'serialLog']) {
+    assert.ok(key in server, `lab status --json has ${key}`);
+  }
+  assert.deepEqual(Object.keys(server.ipmi), ['host', 'port', 'user', 'password']);
+  assert.deepEqual(Object.keys(server.redfish), ['url', 'user', 'password']);
+  assert.deepEqual(Object.keys(server.ssh), ['host', 'port']);
+  assert.equal(server.state, 'off');
   const registered = (await servers()).find((s) => s.name === server.name);
   assert.ok(registered, 'lab-1 is registered');
   assert.equal(registered.tenant, 'lab');
