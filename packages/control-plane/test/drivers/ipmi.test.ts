@@ -32,6 +32,10 @@ describe('ipmi driver against OpenIPMI ipmi_sim', () => {
     assert.throws(() => bad.validate(), { code: 'BMC_INVALID' });
     const long = createPowerDriver({ driver: 'ipmi', url: 'ipmi://127.0.0.1:623', user: 'a', password: 'x'.repeat(21) });
     assert.throws(() => long.validate(), { code: 'BMC_INVALID' });
+    for (const url of ['ipmi://127.0.0.1:623?cipher=18', 'ipmi://127.0.0.1:623?cipher=x', 'ipmi://127.0.0.1:623?cypher=3', 'ipmi://127.0.0.1:623/path']) {
+      assert.throws(() => createPowerDriver({ driver: 'ipmi', url, user: 'a', password: 'b' }).validate(), { code: 'BMC_INVALID' }, url);
+    }
+    createPowerDriver({ driver: 'ipmi', url: 'ipmi://[::1]:623?cipher=17', user: 'a', password: 'b' }).validate();
     const inUrl = createPowerDriver({ driver: 'ipmi', url: 'ipmi://admin:pw@127.0.0.1:623', user: 'a', password: 'b' });
     assert.throws(() => inUrl.validate(), (error: LifeboatError) => error.code === 'BMC_INVALID' && !error.message.includes('pw'));
   });
@@ -74,6 +78,12 @@ describe('ipmi driver against OpenIPMI ipmi_sim', () => {
     });
     const nobody = createPowerDriver({ driver: 'ipmi', url: `ipmi://127.0.0.1:${sim.port}`, user: 'nobody', password: sim.password });
     await assert.rejects(nobody.powerState(), { code: 'BMC_AUTH_FAILED' });
+  });
+
+  it('maps a cipher suite the BMC does not offer to BMC_UNSUPPORTED', async () => {
+    // OpenIPMI's simulator has no SHA-256 suites: asking for 17 is refused in the session handshake
+    const sha256 = createPowerDriver({ driver: 'ipmi', url: `ipmi://127.0.0.1:${sim.port}?cipher=17`, user: sim.user, password: sim.password });
+    await assert.rejects(sha256.powerState(), { code: 'BMC_UNSUPPORTED' });
   });
 
   it('maps a port nobody answers on to BMC_UNREACHABLE', async () => {

@@ -22,7 +22,10 @@ export interface IpmiTimeouts {
 export interface IpmiOptions extends IpmiTimeouts {
   /** The ipmitool binary. Default `ipmitool` from PATH. */
   readonly ipmitool?: string;
-  /** RMCP+ cipher suite (`-C`). Default 3 (HMAC-SHA1, AES-CBC-128), which every IPMI 2.0 BMC offers. */
+  /**
+   * RMCP+ cipher suite (`-C`) for BMCs whose URL does not say (`ipmi://HOST:PORT?cipher=17`). Default 3
+   * (HMAC-SHA1, AES-CBC-128), which most IPMI 2.0 BMCs offer; newer firmware often wants 17 (SHA-256).
+   */
   readonly cipherSuite?: number;
 }
 
@@ -52,7 +55,8 @@ const bootDevices: Readonly<Record<BootDevice, string>> = {
  * ipmitool prints the same "Unable to establish IPMI v2 / RMCP+ session" for a wrong password and a
  * dead BMC: only the line before it tells them apart.
  */
-const failures: ReadonlyArray<readonly [RegExp, 'BMC_AUTH_FAILED' | 'BMC_UNREACHABLE', string]> = [
+const failures: ReadonlyArray<readonly [RegExp, 'BMC_AUTH_FAILED' | 'BMC_UNREACHABLE' | 'BMC_UNSUPPORTED', string]> = [
+  [/invalid (?:authentication|integrity|confidentiality) algorithm|no matching cipher suite|unsupported cipher suite/i, 'BMC_UNSUPPORTED', 'the BMC does not offer this RMCP+ cipher suite (choose another with ?cipher=N in the BMC URL)'],
   [/RAKP \d HMAC is invalid|unauthorized name|invalid (?:role|name length)|insufficient resources for session|unauthorized role/i, 'BMC_AUTH_FAILED', 'the BMC refused the user name or password'],
   [/Get Auth Capabilities error|Get Channel Authentication Capabilities|No response from remote controller|Address lookup for .* failed|Could not open socket|Unable to establish IPMI v2/i, 'BMC_UNREACHABLE', 'the BMC did not answer'],
 ];
@@ -74,6 +78,7 @@ export class IpmiPowerDriver implements PowerDriver {
     if (target.path !== '' && target.path !== '/') {
       throw new LifeboatError('BMC_INVALID', `an IPMI BMC URL has no path: ipmi://${target.host}:${target.port}`);
     }
+    this.#cipherSuite();
     if (this.#bmc.user.length > 16) throw new LifeboatError('BMC_INVALID', 'IPMI user names are at most 16 characters');
     if (this.#bmc.password.length > 20) throw new LifeboatError('BMC_INVALID', 'IPMI 2.0 passwords are at most 20 characters');
   }
@@ -99,6 +104,19 @@ export class IpmiPowerDriver implements PowerDriver {
     await this.#ipmitool(args, options.signal);
   }
 
+  /** The cipher suite: `?cipher=N` in the URL, else the operator's default, else 3. */
+  #cipherSuite(): number {
+    const query = new URL(this.#bmc.url).searchParams;
+    const unknown = [...query.keys()].filter((key) => key !== 'cipher');
+    if (unknown.length > 0) throw new LifeboatError('BMC_INVALID', `unknown IPMI URL parameter ${unknown[0]} (only ?cipher=N)`);
+    const text = query.get('cipher');
+    const suite = text === null ? (this.#options.cipherSuite ?? 3) : Number(text);
+    if (!Number.isInteger(suite) || suite < 0 || suite > 17 || (text !== null && !/^\d{1,2}$/.test(text))) {
+      throw new LifeboatError('BMC_INVALID', `not an RMCP+ cipher suite: ${text ?? suite} (0-17)`);
+    }
+    return suite;
+  }
+
   /** Runs ipmitool against this BMC; resolves with its stdout, or throws a `BMC_*` error. */
   async #ipmitool(command: readonly string[], signal?: AbortSignal): Promise<string> {
     this.validate();
@@ -108,7 +126,7 @@ export class IpmiPowerDriver implements PowerDriver {
     const args = [
       '-v',
       '-I', 'lanplus',
-      '-C', String(options.cipherSuite ?? 3),
+      '-C', String(this.#cipherSuite()),
       '-N', String(options.answerSeconds ?? 2),
       '-R', String(options.retries ?? 3),
       '-H', target.host,

@@ -11,7 +11,10 @@ export type BmcDriverName = 'ipmi' | 'redfish';
 export interface BmcEndpoint {
   /** Which driver talks to this BMC. */
   readonly driver: BmcDriverName;
-  /** `ipmi://HOST:PORT` or `redfish://HOST:PORT/redfish/v1/Systems/ID` (`redfish+https://` for TLS). */
+  /**
+   * `ipmi://HOST:PORT` (`?cipher=N` picks the RMCP+ cipher suite, default 3) or
+   * `redfish://HOST:PORT/redfish/v1/Systems/ID` (plain HTTP; `redfish+https://` for TLS).
+   */
   readonly url: string;
   /** BMC user name. */
   readonly user: string;
