@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LifeboatError } from '@lifeboat/core';
 import { createPowerDriver } from '../../src/drivers/power/index.js';
@@ -93,6 +94,31 @@ describe('ipmi driver against OpenIPMI ipmi_sim', () => {
       { ipmi: { answerSeconds: 1, retries: 1 } },
     );
     await assert.rejects(dead.powerState(), { code: 'BMC_UNREACHABLE' });
+  });
+
+  it('hands the password to ipmitool through its environment, never its command line', async () => {
+    const port = await freeUdpPort();
+    const secret = 'Argv-Never-9z';
+    const dead = createPowerDriver({ driver: 'ipmi', url: `ipmi://127.0.0.1:${port}`, user: 'admin', password: secret }, { ipmi: { answerSeconds: 1, retries: 1 } });
+    const pending = dead.powerState().catch((error: unknown) => error);
+    let found: { cmdline: string; environ: string } | undefined;
+    const deadline = Date.now() + 5_000;
+    while (!found && Date.now() < deadline) {
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        try {
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+          if (cmdline.startsWith('ipmitool\0') && cmdline.includes(`\0${port}\0`)) found = { cmdline, environ: readFileSync(`/proc/${pid}/environ`, 'utf8') };
+        } catch {
+          // gone meanwhile
+        }
+      }
+      if (!found) await sleep(20);
+    }
+    assert.ok(found, 'saw the ipmitool process');
+    assert.ok(!found.cmdline.includes(secret));
+    assert.ok(found.cmdline.split('\0').includes('-E'));
+    assert.ok(found.environ.split('\0').includes(`IPMI_PASSWORD=${secret}`));
+    assert.equal(((await pending) as { code?: string }).code, 'BMC_UNREACHABLE');
   });
 
   it('stops ipmitool when the caller aborts', async () => {
