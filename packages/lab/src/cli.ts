@@ -1,12 +1,15 @@
 // `lifeboat lab up|status|down`: the lab's command line (the CLI package delegates `lab` here).
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServerDisks, isLayoutName, layoutNames } from './disks/index.js';
 import { LabError } from './errors.js';
 import { labDown, labPowerOn, labStatus, labUp } from './lab.js';
 import type { ServerDisks } from './lab.js';
-import { labDir, readLab } from './lab-state.js';
+import { labDir, readLab, serverDir } from './lab-state.js';
+import { vmFiles } from './vm/qemu-command.js';
 import { registerLab } from './register/register.js';
 import { run as runCommand } from './disks/run.js';
 
@@ -16,6 +19,8 @@ const usage = `usage:
                   [--boot-url URL] [--off] [--register [--tenant lab] [--bmc ipmi|redfish]]
   lifeboat lab status [--json]
   lifeboat lab down
+  lifeboat lab console NAME          the server's serial console (Ctrl-] leaves)
+  lifeboat lab ssh NAME [COMMAND...] root on the installed system, with the lab key
 The lab lives in LIFEBOAT_LAB (default ./lab). Layouts: ${layoutNames.join(', ')}.
 --scenario applies to the last server (the others stay healthy); --disk FILE (repeatable) attaches
 copy-on-write overlays of those raw images instead of a layout; --blank gives each server an empty disk.
@@ -43,6 +48,10 @@ export async function main(argv: string[]): Promise<number> {
         return status(rest);
       case 'down':
         return await down();
+      case 'console':
+        return await console_(rest);
+      case 'ssh':
+        return await ssh(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -160,6 +169,58 @@ function printStatus(dir: string): void {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))) ?? [];
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   console.log('credentials and key files: lifeboat lab status --json');
+}
+
+function serverStatus(name: string | undefined) {
+  if (!name) throw new LabError('LAB_USAGE', 'which server? e.g. lab-1');
+  const dir = labDir();
+  if (!readLab(dir)) throw new LabError('LAB_NOT_RUNNING', `no lab in ${dir}; start one with: lifeboat lab up`);
+  const server = labStatus(dir).servers.find((s) => s.name === name);
+  if (!server) throw new LabError('SERVER_NOT_FOUND', `no server ${name} in the lab`);
+  return { dir, server };
+}
+
+/** Attaches the terminal to a server's serial port (the socket QEMU serves) until Ctrl-] is typed. */
+async function console_(argv: string[]): Promise<number> {
+  const { dir, server } = serverStatus(argv[0]);
+  const socket = connect(vmFiles(serverDir(dir, server.name)).serialSocket);
+  await new Promise<void>((resolveConnected, reject) => {
+    socket.once('connect', resolveConnected);
+    socket.once('error', (error) => reject(new LabError('LAB_NOT_RUNNING', `${server.name} is off or its console is in use (${error.message})`)));
+  });
+  console.error(`connected to ${server.name}'s serial console; Ctrl-] leaves`);
+  const stdin = process.stdin;
+  if (stdin.isTTY) stdin.setRawMode(true);
+  return await new Promise<number>((done) => {
+    const finish = () => {
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+      socket.destroy();
+      done(0);
+    };
+    stdin.on('data', (chunk: Buffer) => {
+      if (chunk.includes(0x1d)) return finish();
+      socket.write(chunk);
+    });
+    socket.on('data', (chunk) => process.stdout.write(chunk));
+    socket.on('close', finish);
+    socket.on('error', finish);
+    process.stdout.on('error', finish);
+    stdin.resume();
+  });
+}
+
+/** Runs ssh as root to a server's installed system with the lab key (host keys are not pinned: lab VMs). */
+async function ssh(argv: string[]): Promise<number> {
+  const { server } = serverStatus(argv[0]);
+  if (!server.osLogin) throw new LabError('LAB_USAGE', `${server.name} has no lab login (custom or blank disks)`);
+  const args = ['-i', server.osLogin.keyFile, '-p', String(server.ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'LogLevel=ERROR', `${server.osLogin.user}@${server.ssh.host}`, ...argv.slice(1)];
+  return await new Promise<number>((done) => {
+    const child = spawn('ssh', args, { stdio: 'inherit' });
+    child.on('error', () => done(1));
+    child.on('close', (code) => done(code ?? 1));
+  });
 }
 
 async function down(): Promise<number> {
