@@ -23,6 +23,7 @@ const usage = `Usage: lifeboat COMMAND [options] [--json]
   rescue show NAME
   rescue extend NAME --expires-in DURATION
   tasks NAME
+  netboot dnsmasq-config --boot-url URL --interface IF --range NET/PREFIX [--tftp-root DIR]
   lab ...     the lab of simulated servers (lifeboat lab --help)
   image ...   the rescue image builder (lifeboat image --help)
 
@@ -236,6 +237,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         return await rescue(rest, env, out);
       case 'tasks':
         return await tasks(rest, env, out);
+      case 'netboot':
+        return await netboot(rest, out);
       default:
         throw new CliError('USAGE', `unknown command ${command} (lifeboat --help)`, exitCodes.usage);
     }
@@ -422,5 +425,26 @@ async function tasks(argv: readonly string[], env: NodeJS.ProcessEnv, out: Outpu
   const name = one(positionals, 'server name');
   const answer = await clientFor(values, env).request<{ server: string; tasks: TaskView[] }>('GET', `/v1/servers/${path(name)}/tasks`);
   out.result(answer, answer.tasks.length === 0 ? `no tasks on ${name}` : answer.tasks.map(taskBlock).join('\n\n'));
+  return 0;
+}
+
+async function netboot(argv: readonly string[], out: Output): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'dnsmasq-config') throw new CliError('USAGE', 'expected: netboot dnsmasq-config --boot-url URL --interface IF --range NET/PREFIX', exitCodes.usage);
+  const { values } = parse(rest, { 'boot-url': { type: 'string' }, interface: { type: 'string' }, range: { type: 'string' }, 'tftp-root': { type: 'string' } });
+  const { dnsmasqConfig, LifeboatError } = await import('@lifeboat/control-plane');
+  let text: string;
+  try {
+    text = dnsmasqConfig({
+      bootUrl: required(values, 'boot-url'),
+      interface: required(values, 'interface'),
+      range: required(values, 'range'),
+      ...(typeof values['tftp-root'] === 'string' ? { tftpRoot: values['tftp-root'] } : {}),
+    });
+  } catch (error) {
+    if (error instanceof LifeboatError) throw new CliError(error.code, error.message, exitCodes.usage);
+    throw error;
+  }
+  out.result({ config: text }, text.replace(/\n$/, ''));
   return 0;
 }

@@ -184,6 +184,17 @@ describe('lifeboat CLI against a running control plane', () => {
     assert.deepEqual(bmc.slice(-5), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle:start', 'setPower:cycle:done']);
   });
 
+  it('writes a dnsmasq proxy-DHCP configuration that dnsmasq accepts', async () => {
+    const made = await lifeboat(['netboot', 'dnsmasq-config', '--boot-url', 'http://192.0.2.10:8080', '--interface', 'eth1', '--range', '192.0.2.0/24'], customerEnv);
+    assert.equal(made.code, 0, made.stderr);
+    writeFileSync(join(dir, 'dnsmasq.conf'), made.stdout);
+    const check = spawnSync('dnsmasq', ['--test', `--conf-file=${join(dir, 'dnsmasq.conf')}`], { encoding: 'utf8' });
+    assert.match(check.stdout + check.stderr, /syntax check OK/);
+    const bad = await lifeboat(['netboot', 'dnsmasq-config', '--boot-url', 'http://x', '--interface', 'eth1', '--range', 'nonsense', '--json'], customerEnv);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.json.code, 'BAD_REQUEST');
+  });
+
   it('with SSH keys, no password exists', async () => {
     const publicKey = keyPair('customer_key');
     const entered = await lifeboat(['rescue', 'enter', 'web-1', '--ssh-key', join(dir, 'customer_key.pub'), '--json'], customerEnv);

@@ -2,3 +2,4 @@
 export { main, startControlPlane, type ControlPlaneParts, type RunningControlPlane } from './main.js';
 export { parseConfig, configHelp, bootUrlFor, type Config } from './config.js';
 export { LifeboatError, type ErrorCode } from './errors.js';
+export { dnsmasqConfig, type DnsmasqConfigOptions } from './netboot/index.js';

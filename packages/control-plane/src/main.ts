@@ -75,7 +75,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       leaseMs: config.jobLeaseMs,
       backoff: { baseMs: 2000, maxMs: 60_000 },
       pollMs: Math.min(1000, config.jobLeaseMs),
-      concurrency: 8,
+      // Jobs mostly wait (BMC answers, an OS coming back): many run at once.
+      concurrency: 64,
       log: logger,
     });
     const scheduler = new DeadlineScheduler({ store, queue, intervalMs: config.schedulerIntervalMs, warnBeforeMs: config.leaseWarningMs, log: logger });
