@@ -2,6 +2,7 @@
 // boot server, is told to boot the local disk, and the installed system answers SSH with the lab key.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { main } from '../src/cli.js';
 import { serverDir } from '../src/lab-state.js';
 import { ServerVm } from '../src/vm/server-vm.js';
 import { cleanUpLab, eventually, firstServer, ipmitool, lab, processesMentioning, redfishtool, startBootServer, sshAnswers, useTempLab } from './lab-fixture.js';
@@ -32,6 +33,7 @@ test('power on through IPMI: iPXE is told to boot locally and the installed Debi
   const seconds = (Date.now() - started) / 1000;
   console.log(`# power-on to SSH of the installed Debian (TCG, through iPXE sanboot): ${seconds.toFixed(1)} s`);
   assert.ok(boot.fetches() >= 1, 'the firmware netbooted first and fetched the boot script');
+  assert.equal(await main(['ssh', server.name, 'test', '-d', '/etc/systemd']), 0, 'lifeboat lab ssh reaches the installed system');
 });
 
 test('bootdev disk is honoured: after a Redfish GracefulRestart the firmware boots the disk without netbooting', async () => {
