@@ -121,7 +121,11 @@ interface ServerView {
   reason: string | null;
 }
 
-/** The document `rescue enter/show --json` prints (the contract of issue 3, plus status and reason). */
+/**
+ * The document `rescue enter/show/exit --json` prints (the contract of issue 3, plus status and reason).
+ * `knownHosts` is the text of a known_hosts file here (one line per host key), ready to write as is;
+ * the HTTP API gives the same lines as an array.
+ */
 function rescueDocument(view: RescueView) {
   return {
     server: view.server,
@@ -136,7 +140,7 @@ function rescueDocument(view: RescueView) {
       user: view.ssh.user,
       ...(view.ssh.password === undefined ? {} : { password: view.ssh.password }),
       hostKeyFingerprints: view.ssh.hostKeyFingerprints,
-      knownHosts: view.ssh.knownHosts,
+      knownHosts: view.ssh.knownHosts.join('\n'),
     },
   };
 }

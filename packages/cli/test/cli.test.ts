@@ -150,7 +150,7 @@ describe('lifeboat CLI against a running control plane', () => {
     assert.equal(doc.ssh.user, 'root');
     assert.ok(doc.ssh.password.length >= 20);
     assert.deepEqual(doc.ssh.hostKeyFingerprints, [fingerprint]);
-    assert.deepEqual(doc.ssh.knownHosts, [`[127.0.0.1]:${sshPort} ${rescueKey.split(' ').slice(0, 2).join(' ')}`]);
+    assert.equal(doc.ssh.knownHosts, `[127.0.0.1]:${sshPort} ${rescueKey.split(' ').slice(0, 2).join(' ')}`, 'known_hosts text, ready to write');
 
     const shown = await lifeboat(['rescue', 'show', 'web-1', '--json'], customerEnv);
     assert.equal(shown.json.state, 'rescue');
