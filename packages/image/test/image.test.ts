@@ -53,7 +53,7 @@ test('the squashfs holds no SSH host key and no initramfs-tools initrd', () => {
 
 test('the initrd carries busybox, its /init, the boot modules and the rescue system init', () => {
   const cpio = join(work, 'initrd.cpio');
-  writeFileSync(cpio, execFileSync('gzip', ['-dc', join(image.dir, 'initrd')], { maxBuffer: 256e6 }));
+  writeFileSync(cpio, execFileSync('zstd', ['-dc', join(image.dir, 'initrd')], { maxBuffer: 256e6 }));
   const names = execFileSync('cpio', ['-it', '--quiet', '-F', cpio], { encoding: 'utf8', maxBuffer: 64e6 }).split('\n');
   for (const expected of ['init', 'bin/busybox', 'bin/udhcpc', 'bin/switch_root', 'dev/console', 'lib/lifeboat/root/etc/inittab', 'lib/lifeboat/root/usr/lib/lifeboat/rescue-rc']) {
     assert.ok(names.includes(expected), expected);

@@ -105,6 +105,9 @@ export async function bootVm(options: BootOptions): Promise<BootedVm> {
     '-kernel', options.vmlinuz, '-initrd', options.initrd,
     '-append', `console=ttyS0,115200 ${options.append}`,
     '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+    // A real server seeds the kernel's RNG from RDRAND at once; TCG's CPU has none, and without this
+    // device ssh-keygen waits ≈ 15 s for the entropy pool.
+    '-device', 'virtio-rng-pci',
     '-no-reboot',
   ];
   for (const [i, disk] of (options.disks ?? []).entries()) args.push('-drive', `file=${disk},if=virtio,format=raw,index=${i}`);

@@ -40,10 +40,29 @@ export const dpkgPathFilters: readonly string[] = [
 ];
 
 /**
- * Kernel module directories (under `/lib/modules/VERSION/kernel/`) removed from the image: hardware
- * and protocols a server being repaired does not use. What a kept module depends on stays anyway.
+ * Kernel module path prefixes (under `/lib/modules/VERSION/kernel/`) removed from the image: hardware
+ * and protocols a server being repaired does not use. What a kept module depends on stays anyway,
+ * and so do {@link keptModules}.
  */
 export const droppedModuleDirs: readonly string[] = [
+  'drivers/hwmon', 'drivers/platform', 'drivers/watchdog', 'drivers/thermal', 'drivers/hid/hid-', 'drivers/input/mouse',
+  'drivers/usb/atm', 'drivers/usb/image', 'drivers/usb/class', 'drivers/usb/dwc2', 'drivers/usb/dwc3', 'drivers/usb/cdns3',
+  'drivers/usb/chipidea', 'drivers/usb/mtu3', 'drivers/usb/renesas_usbhs', 'drivers/usb/isp1760', 'drivers/usb/usbip',
+  'drivers/gnss', 'drivers/most', 'drivers/ipack', 'drivers/slimbus', 'drivers/firewire', 'drivers/virt', 'drivers/uio',
+  'drivers/net/dsa', 'drivers/net/ipa', 'drivers/net/fjes', 'drivers/net/netdevsim', 'drivers/net/wan', 'drivers/net/hippi',
+  'drivers/scsi/aic7xxx', 'drivers/scsi/aic94xx', 'drivers/scsi/qla4xxx', 'drivers/scsi/bnx2i', 'drivers/scsi/cxlflash',
+  'drivers/scsi/snic', 'drivers/scsi/fnic', 'drivers/scsi/pcmcia',
+  ...[
+    '3com', '8390', 'adaptec', 'agere', 'alacritech', 'alteon', 'altera', 'brocade', 'cadence', 'chelsio/cxgb/', 'chelsio/cxgb3',
+    'dec', 'dlink', 'engleder', 'fungible', 'jme', 'litex', 'marvell/prestera', 'micrel', 'microchip', 'mscc', 'myricom',
+    'natsemi', 'neterion', 'ni', 'packetengines', 'qualcomm', 'rdc', 'rocker', 'samsung', 'sis', 'smsc', 'socionext',
+    'stmicro', 'sun', 'synopsys', 'tehuti', 'ti', 'via', 'wiznet', 'xilinx', 'xircom', 'vertexcom', 'davicom', 'ethoc',
+    'fealnx', 'dnet', 'cirrus',
+  ].map((vendor) => `drivers/net/ethernet/${vendor}${vendor.endsWith('/') ? '' : '/'}`),
+  'net/mpls', 'net/netrom', 'net/rose', 'net/ax25', 'net/appletalk', 'net/x25', 'net/lapb', 'net/phonet', 'net/caif',
+  'net/dccp', 'net/kcm', 'net/qrtr', 'net/9p',
+  ...['9p', 'ufs', 'minix', 'omfs', 'qnx4', 'qnx6', 'romfs', 'sysv', 'befs', 'bfs', 'efs', 'hpfs', 'adfs', 'affs', 'freevxfs',
+    'zonefs', 'vboxsf', 'cramfs', 'nilfs2', 'erofs'].map((fs) => `fs/${fs}/`),
   'sound', 'drivers/gpu', 'drivers/media', 'drivers/staging', 'drivers/iio', 'drivers/infiniband',
   'drivers/bluetooth', 'drivers/net/wireless', 'drivers/net/can', 'drivers/net/wwan', 'drivers/net/ieee802154',
   'drivers/net/hamradio', 'drivers/net/arcnet', 'drivers/net/fddi', 'drivers/net/plip', 'drivers/net/slip', 'drivers/net/ppp',
@@ -64,8 +83,11 @@ export const droppedModuleDirs: readonly string[] = [
   'net/ceph', 'net/rxrpc', 'net/rds', 'net/sctp', 'net/tipc', 'net/nfc', 'net/ieee802154', 'net/mac802154', 'net/can', 'net/batman-adv',
   'net/6lowpan', 'net/atm', 'net/l2tp', 'net/openvswitch', 'net/sched', 'net/sunrpc/xprtrdma', 'net/smc',
   'fs/ocfs2', 'fs/ceph', 'fs/gfs2', 'fs/nfsd', 'fs/dlm', 'fs/ubifs', 'fs/orangefs', 'fs/coda', 'fs/afs', 'fs/jffs2', 'fs/smb/server',
-  'arch/x86/kvm', 'drivers/crypto/qat', 'drivers/crypto/ccp', 'drivers/platform/x86/intel',
-];
+  'arch/x86/kvm', 'drivers/crypto/qat', 'drivers/crypto/ccp',
+].map((p) => (p.endsWith('/') || p.endsWith('-') ? p : `${p}/`));
+
+/** Modules kept even under a dropped prefix (keyboards on the console need hid-generic). */
+export const keptModules: readonly string[] = ['hid-generic'];
 
 /**
  * Paths (relative to the root) removed after installation: caches, build-time leftovers and data only
@@ -77,6 +99,15 @@ export const prunedPaths: readonly string[] = [
   'etc/ssh/ssh_host_ed25519_key', 'etc/ssh/ssh_host_ed25519_key.pub', 'var/lib/dbus/machine-id',
 ];
 
+/**
+ * Directories named like this are removed wherever they are under /usr/lib: Python byte code compiled
+ * at install time (Python, needed by xfsprogs' xfs_scrub_all only, runs without it).
+ */
+export const prunedDirNames: readonly string[] = ['__pycache__'];
+
+/** glibc's iconv modules kept (the rest, 8 MB of legacy code pages, go). */
+export const keptGconvModules: readonly string[] = ['UTF-16.so', 'UTF-32.so', 'UTF-7.so', 'ISO8859-1.so', 'ISO8859-15.so', 'IBM850.so', 'IBM437.so'];
+
 /** Modules without which the initrd cannot boot anything: a build fails without them. */
 export const requiredInitrdModules: readonly string[] = ['loop', 'squashfs', 'overlay', 'virtio_pci', 'virtio_net'];
 
@@ -85,7 +116,7 @@ export const requiredInitrdModules: readonly string[] = ['loop', 'squashfs', 'ov
  * squashfs and overlay. Their dependencies come along.
  */
 export const initrdModules: readonly string[] = [
-  'loop', 'squashfs', 'overlay',
+  'loop', 'squashfs', 'overlay', 'virtio_rng',
   'virtio_pci', 'virtio_net', 'e1000', 'e1000e', 'igb', 'igc', 'ixgbe', 'i40e', 'ice', 'bnxt_en', 'tg3', 'bnx2', 'bnx2x',
   'r8169', 'vmxnet3', 'hv_netvsc', 'xen-netfront', 'ena', 'mlx4_en', 'mlx5_core', 'qede', 'be2net', 'ixgbevf', 'iavf',
   'sfc', 'cxgb4', 'enic', 'atlantic', 'ionic',

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultCacheDir, inputHash, sha256, sha256File, withBuildLock } from './cache.js';
-import { buildInitrd, checkRescueFiles, imageOwnFiles, initrdInputs } from './initrd.js';
+import { buildInitrd, checkRescueFiles, compressInitrd, imageOwnFiles, initrdInputs } from './initrd.js';
 import type { RescueFile } from './initrd.js';
 import { ensureRootfs, rootfsInputs } from './rootfs.js';
 import type { Progress, SquashfsCompression } from './rootfs.js';
@@ -110,7 +110,9 @@ export async function ensureRescueImage(options: EnsureRescueImageOptions = {}):
     await rm(work, { recursive: true, force: true });
     await mkdir(work);
     try {
-      await writeFile(join(work, 'initrd'), await buildInitrd(join(rootfs.dir, 'initrd-modules'), files));
+      await writeFile(join(work, 'initrd.cpio'), await buildInitrd(join(rootfs.dir, 'initrd-modules'), files));
+      await compressInitrd(join(work, 'initrd.cpio'), join(work, 'initrd'));
+      await rm(join(work, 'initrd.cpio'));
       for (const name of ['vmlinuz', 'rootfs.squashfs']) await linkOrCopy(join(rootfs.dir, name), join(work, name));
       const described = {} as Record<ImageFileName, { size: number; sha256: string }>;
       for (const name of imageFileNames) {

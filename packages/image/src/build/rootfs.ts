@@ -9,7 +9,18 @@ import { dirname, join } from 'node:path';
 import { ImageError } from '../errors.js';
 import { debianSources } from './apt-sources.js';
 import { inputHash, withBuildLock } from './cache.js';
-import { dpkgPathFilters, droppedModuleDirs, initrdModules, prunedPaths, requiredInitrdModules, rescuePackages, suite } from './package-set.js';
+import {
+  dpkgPathFilters,
+  droppedModuleDirs,
+  initrdModules,
+  keptGconvModules,
+  keptModules,
+  prunedDirNames,
+  prunedPaths,
+  requiredInitrdModules,
+  rescuePackages,
+  suite,
+} from './package-set.js';
 import { runTool } from './run.js';
 
 /** Bump when the way the root file system is made changes in a way the lists above do not show. */
@@ -20,7 +31,7 @@ export type SquashfsCompression = 'xz' | 'zstd';
 
 /** The inputs of the root file system: its cache key is their hash. */
 export function rootfsInputs(compression: SquashfsCompression): unknown {
-  return { rootfsFormat, suite, rescuePackages, dpkgPathFilters, droppedModuleDirs, prunedPaths, initrdModules, compression };
+  return { rootfsFormat, suite, rescuePackages, dpkgPathFilters, droppedModuleDirs, keptModules, prunedPaths, prunedDirNames, keptGconvModules, initrdModules, compression };
 }
 
 /** A built root file system in the cache. */
@@ -90,6 +101,13 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
   progress('pruning kernel modules and caches');
   const { kept, dropped } = await pruneModules(root, kernelVersion);
   for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
+  for (const name of prunedDirNames) {
+    await runTool('find', [join(root, 'usr/lib'), '-type', 'd', '-name', name, '-prune', '-exec', 'rm', '-rf', '{}', '+']);
+  }
+  const gconv = join(root, 'usr/lib/x86_64-linux-gnu/gconv');
+  for (const entry of existsSync(gconv) ? await readdir(gconv) : []) {
+    if (entry.endsWith('.so') && !keptGconvModules.includes(entry)) await rm(join(gconv, entry));
+  }
   await mkdir(join(root, 'boot'));
   await mkdir(join(root, 'var/log'), { recursive: true });
   await copyInitrdModules(root, kernelVersion, join(out, 'initrd-modules'), progress);
@@ -113,7 +131,7 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
 }
 
 /** Bump when the mmdebstrap call changes in a way the lists do not show. */
-const bootstrapFormat = 1;
+const bootstrapFormat = 2;
 
 /**
  * Unpacks the Debian tree for the package set into `root`: mmdebstrap's tarball, itself cached
@@ -140,6 +158,8 @@ async function bootstrap(imagesDir: string, root: string, progress: Progress): P
           '--variant=minbase',
           '--mode=root',
           '--aptopt=APT::Install-Recommends "false"',
+          // merged /usr by symlinks plus usr-is-merged: bookworm's default, usrmerge, pulls in all of Perl
+          '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
           ...dpkgPathFilters.map((f) => `--dpkgopt=${f}`),
           `--essential-hook=${noInitramfs}`,
           `--include=${rescuePackages.join(',')}`,
@@ -183,7 +203,8 @@ function closure(roots: Iterable<string>, deps: Map<string, string[]>): Set<stri
 async function pruneModules(root: string, kernelVersion: string): Promise<{ kept: number; dropped: number }> {
   const modulesDir = join(root, 'lib/modules', kernelVersion);
   const deps = await readModulesDep(modulesDir);
-  const isDropped = (path: string): boolean => droppedModuleDirs.some((d) => path.startsWith(`kernel/${d}/`));
+  const isDropped = (path: string): boolean =>
+    droppedModuleDirs.some((d) => path.startsWith(`kernel/${d}`)) && !keptModules.includes(moduleName(path).replace(/_/g, '-'));
   const kept = closure([...deps.keys()].filter((p) => !isDropped(p)), deps);
   let dropped = 0;
   for (const path of deps.keys()) {
