@@ -116,6 +116,10 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
+    if (path === '/redfish' || path === '/redfish/') {
+      if (method !== 'GET') return refuse(res, 405, 'OperationNotAllowed', 'only GET', req);
+      return json(res, 200, { v1: '/redfish/v1/' });
+    }
     if (path === '/redfish/v1' || path === '/redfish/v1/') {
       if (method !== 'GET') return error(res, 405, 'OperationNotAllowed', 'only GET');
       return json(res, 200, {
@@ -149,6 +153,16 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
       state.openSessions = sessions.size;
       res.writeHead(204).end();
       return;
+    }
+    if (path === '/redfish/v1/Systems') {
+      if (method !== 'GET') return refuse(res, 405, 'OperationNotAllowed', 'only GET', req);
+      return json(res, 200, {
+        '@odata.id': '/redfish/v1/Systems',
+        '@odata.type': '#ComputerSystemCollection.ComputerSystemCollection',
+        Name: 'Computer System Collection',
+        'Members@odata.count': 1,
+        Members: [{ '@odata.id': systemPath }],
+      });
     }
     if (path === systemPath) {
       if (method === 'GET') return json(res, 200, system(), { ETag: etag() });

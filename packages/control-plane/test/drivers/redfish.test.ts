@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LifeboatError } from '@lifeboat/core';
 import { createPowerDriver, type PowerDriverOptions } from '../../src/drivers/power/index.js';
@@ -117,6 +122,28 @@ describe('redfish driver against a strict Redfish BMC', () => {
       await driverFor(tls, { redfish: { insecureTls: true } }).setPower('on');
       assert.equal(await driverFor(tls, { redfish: { ca: tls.certificate } }).powerState(), 'on');
       assert.equal(tls.state.openSessions, 0);
+    });
+  });
+
+  it('serves DMTF redfishtool (a client no one here wrote) without a violation: the test BMC is not shaped after the driver', async () => {
+    await withBmc({}, async (plain) => {
+      const dir = mkdtempSync(join(tmpdir(), 'lifeboat-redfishtool-'));
+      try {
+        const config = join(dir, 'redfishtool.json');
+        writeFileSync(config, JSON.stringify({ user: plain.user, password: plain.password }), { mode: 0o600 });
+        // Asynchronous: the BMC answers from this very process.
+        const redfishtool = async (...args: string[]) =>
+          (await promisify(execFile)('redfishtool', ['-c', config, '-r', `127.0.0.1:${plain.port}`, '-A', 'Session', '-S', 'Never', 'Systems', '-1', ...args], { encoding: 'utf8', timeout: 30_000 })).stdout;
+        await redfishtool('reset', 'On');
+        await redfishtool('setBootOverride', 'Once', 'Pxe');
+        assert.match(await redfishtool('-P', 'PowerState'), /"PowerState": "On"/);
+        assert.deepEqual(plain.state.resets, ['On']);
+        assert.deepEqual([plain.state.bootTarget, plain.state.bootEnabled], ['Pxe', 'Once']);
+        assert.equal(plain.state.openSessions, 0);
+        assert.deepEqual(plain.violations, []);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
