@@ -93,7 +93,11 @@ describe('credentials and expiry warnings by mail (real SMTP server on loopback)
     const sealed = await store.database.db.selectFrom('secrets').selectAll().where('id', '=', mailPasswordSecret(session.id)).executeTakeFirst();
     assert.ok(sealed && !sealed.sealed.includes(password), 'the waiting password is sealed');
     await store.sessions.setHostKeys(session.id, [{ type: 'ssh-ed25519', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x4Wq2vB7nY5kLmP0s root@rescue', fingerprint: 'SHA256:Nf0e3y2T9jKqL8mW5pR1sV4xZ7aB0cD3eF6gH9iJ2kL' }]);
+    clock = new Date(clock.getTime() + 60_000);
     await rescue.ready((await store.sessions.byId(session.id))!);
+    const ready = (await store.sessions.byId(session.id))!;
+    assert.equal(ready.expiresAt.getTime(), clock.getTime() + 2 * 3_600_000, 'the lease counts from ready');
+    assert.equal(ready.deadlineAt?.getTime(), ready.expiresAt.getTime());
     await drain();
     assert.equal(received.length, 1);
     assert.deepEqual(received[0]!.to, ['ops@acme.test']);

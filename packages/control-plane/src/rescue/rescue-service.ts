@@ -157,6 +157,10 @@ export class RescueService {
     if (session.state !== 'preparing_rescue') {
       throw new LifeboatError('INVALID_STATE', `cannot mark rescue ready: the server is ${rescueStatus(session.state)}`);
     }
+    // The lease counts from the moment the rescue system is usable, not from the request: a slow
+    // boot must not eat the customer's time (or end a short lease before it began).
+    const leaseMs = session.expiresAt.getTime() - session.createdAt.getTime();
+    await this.#store.sessions.extend(session.id, new Date(this.#store.now().getTime() + leaseMs));
     await this.#store.sessions.transition(session.id, 'ready');
     const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
     if (task) {
