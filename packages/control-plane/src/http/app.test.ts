@@ -203,6 +203,26 @@ describe('HTTP API (in-process)', () => {
     assert.equal((await call('POST', `/v1/agent/work/${queued.body?.id}/result`, agentToken, { state: 'completed', result: { disks: 1 } })).status, 204);
     const result = await call('GET', `/v1/servers/web-1/rescue/work/${queued.body?.id}`, acmeToken);
     assert.deepEqual(result.body?.result, { disks: 1 });
+    const elsewhere = await call('GET', `/v1/servers/db-1/rescue/work/${queued.body?.id}`, admin);
+    assert.equal(elsewhere.status, 404, 'work is only found under its own server');
+  });
+
+  it('queues incidents for technicians and keeps an audit log for operators', async () => {
+    const declared = await call('POST', '/v1/servers/web-1/incidents', acmeToken, { title: 'disk sda fails SMART', attachment: { smart: 'FAILED' } });
+    assert.equal(declared.status, 201);
+    assert.deepEqual((await call('GET', '/v1/incidents', globexToken)).body?.incidents, [], 'other tenants do not see it');
+    assert.equal((await call('GET', '/v1/incidents', acmeToken)).body?.incidents[0].title, 'disk sda fails SMART');
+    assert.equal((await call('POST', `/v1/incidents/${declared.body?.id}`, acmeToken, { state: 'resolved' })).status, 403);
+    const technician = (await call('POST', '/v1/tokens', admin, { role: 'technician' })).body?.token;
+    const answered = await call('POST', `/v1/incidents/${declared.body?.id}`, technician, { state: 'acknowledged' });
+    assert.equal(answered.body?.state, 'acknowledged');
+    assert.equal((await call('GET', '/v1/audit', acmeToken)).status, 403);
+    const audit = await call('GET', '/v1/audit?server=web-1', admin);
+    const actions = audit.body?.events.map((e: { action: string }) => e.action);
+    for (const action of ['server.add', 'rescue.enter', 'agent.redeem', 'rescue.ready', 'rescue.work', 'incident.create', 'incident.update']) {
+      assert.ok(actions.includes(action), `audit has ${action}`);
+    }
+    assert.ok(!JSON.stringify(audit.body).includes('bmc-secret-pw'));
   });
 
   it('extends the lease, then exits and revokes the agent token', async () => {

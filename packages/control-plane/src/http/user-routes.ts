@@ -199,9 +199,9 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
         const principal = authorize(request, 'server.read');
         const server = await visibleServer(principal, request.params.name);
         const work = await store.agentWork.byId(request.params.id);
-        const session = work && (await store.sessions.latestFor(server.id));
-        if (!work || !session) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} on server ${server.name}`);
-        return { id: request.params.id, ...work };
+        const session = work && (await store.sessions.byId(work.sessionId));
+        if (!work || session?.serverId !== server.id) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} on server ${server.name}`);
+        return { id: request.params.id, kind: work.kind, state: work.state, result: work.result, message: work.message };
       },
     );
 

@@ -155,8 +155,8 @@ export class AgentWorkQueue {
   }
 
   /** A piece of work with its result. */
-  async byId(id: string): Promise<{ kind: string; state: string; result: unknown; message: string | null } | undefined> {
+  async byId(id: string): Promise<{ sessionId: string; kind: string; state: string; result: unknown; message: string | null } | undefined> {
     const row = await this.#db.selectFrom('agent_work').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && { kind: row.kind, state: row.state, result: json<unknown>(row.result, null), message: row.message };
+    return row && { sessionId: row.session_id, kind: row.kind, state: row.state, result: json<unknown>(row.result, null), message: row.message };
   }
 }
