@@ -2,8 +2,8 @@
  * Live events by Server-Sent Events: `GET /v1/events` (every server the caller may see) or
  * `GET /v1/events?server=NAME`. Each change of a server's state or of its tasks sends one `server`
  * event with the server and its newest task. A comment line every 15 s keeps proxies from closing it.
- * Changes are announced in process: with several replicas, a stream sees the changes made by the
- * replica it is connected to (PostgreSQL LISTEN/NOTIFY would widen that; not done yet).
+ * Changes come from the store's change feed: on PostgreSQL through LISTEN/NOTIFY, so a stream sees the
+ * changes made by every replica.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';

@@ -215,6 +215,22 @@ for (const dialect of testDialects()) {
       const left = await sql<{ n: number }>`select count(*) as n from secrets`.execute(store.database.db);
       assert.equal(Number(left.rows[0]?.n), 0);
     });
+
+    it('announces changes to live-event listeners (of every replica on PostgreSQL)', async () => {
+      const replica =
+        dialect === 'postgres'
+          ? await Store.open({ databaseUrl: database.url, secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')), deadlines })
+          : store;
+      try {
+        const tenant = await store.tenants.byName('acme');
+        const server = await store.servers.add({ ...serverInput(tenant.id), name: 'live-1' });
+        const heard = new Promise<string>((resolve) => replica.changes.once('server', resolve));
+        await store.sessions.open({ serverId: server.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt: new Date(clock.getTime() + 60_000), requestedBy: null });
+        assert.equal(await heard, server.id);
+      } finally {
+        if (replica !== store) await replica.close();
+      }
+    });
   });
 }
 

@@ -2,9 +2,9 @@
  * The control plane's store: one object per kind of record over one Kysely database, migrated on
  * open. Changes to a server's session or tasks are announced on `changes` (for live events).
  */
-import { EventEmitter } from 'node:events';
 import type { RescueDeadlines } from '@lifeboat/core';
 import type { SecretBox } from '../credentials/secret-box.js';
+import { ChangeFeed } from './change-feed.js';
 import { openDatabase, type DialectName, type OpenDatabase } from './database.js';
 import { migrate } from './migrations.js';
 import { AgentWorkQueue, AuditLog, IncidentStore } from './records.js';
@@ -27,14 +27,14 @@ export interface StoreOptions {
   readonly now?: Clock;
 }
 
-/** Announces `server` events with a server id whenever its session or tasks change. */
-export type ChangeFeed = EventEmitter<{ server: [serverId: string] }>;
+export { ChangeFeed };
 
 /** Every record of the control plane. */
 export class Store {
   readonly database: OpenDatabase;
   readonly now: Clock;
-  readonly changes: ChangeFeed = new EventEmitter();
+  /** Announces changes of a server's session or tasks (across replicas on PostgreSQL). */
+  readonly changes: ChangeFeed;
   readonly tenants: TenantStore;
   readonly tokens: TokenStore;
   readonly servers: ServerStore;
@@ -48,9 +48,9 @@ export class Store {
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
     this.now = options.now ?? (() => new Date());
-    this.changes.setMaxListeners(0);
-    const changed = (serverId: string) => this.changes.emit('server', serverId);
     const { db } = database;
+    this.changes = database.dialect === 'postgres' ? new ChangeFeed({ db, url: options.databaseUrl }) : new ChangeFeed();
+    const changed = (serverId: string) => this.changes.changed(serverId);
     this.tenants = new TenantStore(db, this.now);
     this.tokens = new TokenStore(db, this.now);
     this.servers = new ServerStore(db, this.now, options.secretBox);
@@ -71,7 +71,14 @@ export class Store {
       await database.close();
       throw error;
     }
-    return new Store(database, options);
+    const store = new Store(database, options);
+    try {
+      await store.changes.ready();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   }
 
   /** The SQL dialect in use. */
@@ -81,6 +88,7 @@ export class Store {
 
   /** Closes the database. */
   async close(): Promise<void> {
+    await this.changes.close();
     await this.database.close();
   }
 }

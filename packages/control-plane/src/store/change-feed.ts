@@ -1,0 +1,67 @@
+/**
+ * Announces that a server's session or tasks changed, for live events. On SQLite (one process) an
+ * in-process emitter is enough. On PostgreSQL several replicas share the database, so a change is sent
+ * with `NOTIFY lifeboat_changes` and every replica (this one included) hears it through a dedicated
+ * `LISTEN` connection: an event stream sees the changes made by any replica.
+ */
+import { EventEmitter } from 'node:events';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+const channel = 'lifeboat_changes';
+
+/** Emits `server` with a server id whenever its session or tasks change. */
+export class ChangeFeed extends EventEmitter<{ server: [serverId: string] }> {
+  readonly #db: Kysely<Database> | undefined;
+  #listener: pg.Client | undefined;
+  #closed = false;
+  #ready: Promise<void> = Promise.resolve();
+
+  /** In-process only (`db` undefined), or through PostgreSQL's NOTIFY when given a database URL. */
+  constructor(postgres?: { db: Kysely<Database>; url: string }) {
+    super();
+    this.setMaxListeners(0);
+    this.#db = postgres?.db;
+    if (postgres) this.#ready = this.#listen(postgres.url);
+  }
+
+  /** Resolves once notifications are being received. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Announces a change (never throws: live events are best effort, the database is the truth). */
+  changed(serverId: string): void {
+    if (!this.#db) {
+      this.emit('server', serverId);
+      return;
+    }
+    sql`select pg_notify(${channel}, ${serverId})`.execute(this.#db).catch(() => this.emit('server', serverId));
+  }
+
+  async #listen(url: string): Promise<void> {
+    const client = new pg.Client({ connectionString: url });
+    client.on('notification', (message) => {
+      if (message.channel === channel && message.payload) this.emit('server', message.payload);
+    });
+    client.on('error', () => {
+      // The connection dropped: listen again on a new one, unless closing.
+      if (this.#closed) return;
+      client.end().catch(() => {});
+      setTimeout(() => {
+        if (!this.#closed) this.#ready = this.#listen(url).catch(() => {});
+      }, 1000).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${channel}`);
+    this.#listener = client;
+  }
+
+  /** Stops listening. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#ready.catch(() => {});
+    await this.#listener?.end().catch(() => {});
+  }
+}
