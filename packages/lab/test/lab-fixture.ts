@@ -19,14 +19,18 @@ export interface BootServer {
   readonly guestUrl: string;
   /** Fetches of /boot.ipxe so far: one per boot through iPXE. */
   fetches(): number;
+  /** When each fetch came (ms since the epoch). */
+  fetchTimes(): readonly number[];
   close(): Promise<void>;
 }
 
 export async function startBootServer(script: string): Promise<BootServer> {
   let count = 0;
+  const times: number[] = [];
   const server: Server = createServer((req, res) => {
     if (req.url?.startsWith('/boot.ipxe')) {
       count++;
+      times.push(Date.now());
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end(script);
     } else {
@@ -40,6 +44,7 @@ export async function startBootServer(script: string): Promise<BootServer> {
   return {
     guestUrl: `http://10.0.2.2:${port}/boot.ipxe`,
     fetches: () => count,
+    fetchTimes: () => times,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -123,6 +128,16 @@ export async function sshAnswers(server: LabServerStatus): Promise<boolean> {
 /** Polls until `check` holds; fails the test with `what` after `timeoutMs`. */
 export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   if (!(await waitUntil(check, timeoutMs, 250))) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+}
+
+/**
+ * CPU seconds (user + system) the process has used: under TCG, what a boot costs on an idle core,
+ * whatever else shares the machine.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Stops the lab and removes its directory. */
