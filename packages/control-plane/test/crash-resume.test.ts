@@ -3,10 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createTestDatabase, testDialects, type TestDatabase } from '../src/store/testing.js';
 import { api, freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from './support/control-plane-process.js';
 
-describe('a control plane killed with SIGKILL in the middle of a job', () => {
+for (const dialect of testDialects()) describe(`a control plane on ${dialect} killed with SIGKILL in the middle of a job`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-crash-'));
+  let database: TestDatabase | undefined;
   const dataDir = join(dir, 'data');
   const bmcLog = join(dir, 'bmc.log');
   const hold = join(dir, 'hold');
@@ -14,6 +16,7 @@ describe('a control plane killed with SIGKILL in the middle of a job', () => {
 
   after(async () => {
     for (const p of running) await p.stop('SIGKILL');
+    await database?.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -21,7 +24,9 @@ describe('a control plane killed with SIGKILL in the middle of a job', () => {
     const port = await freePort();
     const env = { RECORDING_BMC_LOG: bmcLog, RECORDING_BMC_HOLD: hold };
     writeFileSync(hold, '');
-    const first = await startControlPlaneProcess({ dataDir, port, env, flags: ['--job-lease', '2s'] });
+    database = await createTestDatabase(dialect);
+    const flags = ['--job-lease', '2s', '--database', database.url];
+    const first = await startControlPlaneProcess({ dataDir, port, env, flags });
     running.push(first);
 
     assert.equal(statSync(join(dataDir, 'admin.token')).mode & 0o777, 0o600);
@@ -47,7 +52,7 @@ describe('a control plane killed with SIGKILL in the middle of a job', () => {
     assert.deepEqual(beforeRestart, ['validate', 'setBootDevice:network', 'powerState', 'setPower:cycle:start']);
 
     rmSync(hold);
-    const second = await startControlPlaneProcess({ dataDir, port, env, flags: ['--job-lease', '2s'] });
+    const second = await startControlPlaneProcess({ dataDir, port, env, flags });
     running.push(second);
     assert.notEqual(second.child.pid, killed);
     assert.equal(second.adminToken(), token, 'a restart keeps the operator token');
