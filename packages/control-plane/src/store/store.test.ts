@@ -182,11 +182,11 @@ for (const dialect of testDialects()) {
       assert.deepEqual(done.steps.map((s) => [s.name, s.state]), [
         ['validated', 'completed'],
         ['boot_device_set', 'completed'],
-        ['ready', 'completed'],
         ['extra', 'completed'],
+        ['ready', 'completed'],
       ]);
       assert.equal(done.steps[0]!.endedAt?.getTime(), firstEnd?.getTime());
-      assert.equal(done.steps[3]!.detail, 'from the agent');
+      assert.equal(done.steps[2]!.detail, 'from the agent');
       assert.equal(done.state, 'completed');
       assert.equal((await store.tasks.forServer(server.id))[0]?.id, task.id);
     });

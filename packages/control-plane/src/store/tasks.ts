@@ -98,8 +98,12 @@ export class TaskStore {
       const steps = json<StoredStep[]>(row.steps, []);
       let step = steps.find((s) => s.name === name);
       if (!step) {
+        // A step the task did not plan (reported by the agent): place it where the timeline stands,
+        // before the first step still pending.
         step = { name, state: 'pending', startedAt: null, endedAt: null, detail: null };
-        steps.push(step);
+        const next = steps.findIndex((s) => s.state === 'pending');
+        if (next < 0) steps.push(step);
+        else steps.splice(next, 0, step);
       }
       const now = iso(this.#now());
       const finished = (s: StepState) => s === 'completed' || s === 'failed' || s === 'skipped';
