@@ -166,9 +166,22 @@ function rescueText(view: RescueView): string {
 /** Polls the session and its newest task, printing steps as they complete, until a final state. */
 async function waitFor(api: ControlPlane, name: string, out: Output, goal: string, failures: readonly string[], taskId: string | undefined): Promise<RescueView> {
   const printed = new Set<string>();
+  let unreachableSince: number | undefined;
   for (;;) {
-    const view = await api.request<RescueView>('GET', `/v1/servers/${path(name)}/rescue`);
-    const { tasks } = await api.request<{ tasks: TaskView[] }>('GET', `/v1/servers/${path(name)}/tasks`);
+    let view: RescueView;
+    let tasks: TaskView[];
+    try {
+      view = await api.request<RescueView>('GET', `/v1/servers/${path(name)}/rescue`);
+      ({ tasks } = await api.request<{ tasks: TaskView[] }>('GET', `/v1/servers/${path(name)}/tasks`));
+      unreachableSince = undefined;
+    } catch (error) {
+      // A control plane being restarted resumes its jobs: keep waiting for a minute.
+      if (!(error instanceof CliError) || error.code !== 'UNREACHABLE') throw error;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > 60_000) throw error;
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
     const task = tasks.find((t) => t.id === taskId) ?? tasks[0];
     if (task) {
       for (const step of task.steps) {
