@@ -188,6 +188,8 @@ describe('HTTP API (in-process)', () => {
     assert.equal(steps.agent_started, 'completed');
     assert.equal(steps.host_keys_reported, 'completed');
     assert.equal(steps.ready, 'completed');
+    const inventory = await call('GET', '/v1/servers/web-1/inventory', acmeToken);
+    assert.deepEqual(inventory.body?.inventory, { cpus: 2, memoryBytes: 1073741824, disks: [], nics: [], dmi: {} });
     const beat = await call('POST', '/v1/agent/heartbeat', agentToken, {});
     assert.equal(beat.body?.expiresAt, shown.body?.expiresAt);
   });

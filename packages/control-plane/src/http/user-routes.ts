@@ -171,6 +171,17 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       return { server: server.name, tasks: (await store.tasks.forServer(server.id)).map(taskView) };
     });
 
+    app.get<{ Params: NameParams }>(
+      '/v1/servers/:name/inventory',
+      { schema: { tags: ['rescue'], params: NameParams, response: { 200: Type.Object({ server: Type.String(), sessionId: Type.Union([Type.String(), Type.Null()]), inventory: Type.Unknown() }), ...errorResponses } } },
+      async (request) => {
+        const principal = authorize(request, 'server.read');
+        const server = await visibleServer(principal, request.params.name);
+        const session = await store.sessions.latestFor(server.id);
+        return { server: server.name, sessionId: session?.id ?? null, inventory: session ? await store.sessions.inventory(session.id) : null };
+      },
+    );
+
     app.post<{ Params: NameParams; Body: NewAgentWork }>(
       '/v1/servers/:name/rescue/work',
       { schema: { tags: ['rescue'], params: NameParams, body: NewAgentWork, response: { 202: Type.Object({ id: Type.String() }), ...errorResponses } } },
