@@ -39,7 +39,7 @@ const stages = [
 const args = process.argv.slice(2);
 const stageArg = args.indexOf('--stage');
 const onlyStage = stageArg >= 0 ? args[stageArg + 1] : undefined;
-const explicit = args.filter((a, i) => a.endsWith('.ts') && i !== stageArg + 1);
+const explicit = args.filter((a, i) => a.endsWith('.ts') && (stageArg < 0 || i !== stageArg + 1));
 
 function run(command, argv, env = {}) {
   return new Promise((resolve) => {
