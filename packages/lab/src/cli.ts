@@ -13,7 +13,6 @@ import { vmFiles } from './vm/qemu-command.js';
 import { registerLab } from './register/register.js';
 import { run as runCommand } from './disks/run.js';
 
-
 const usage = `usage:
   lifeboat lab up [--servers N] [--layout NAME] [--scenario NAME]... [--disk FILE]... [--blank]
                   [--boot-url URL] [--off] [--register [--tenant lab] [--bmc ipmi|redfish]]

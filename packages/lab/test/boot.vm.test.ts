@@ -30,7 +30,7 @@ test('power on through IPMI: iPXE is told to boot locally and the installed Debi
   assert.ok(server.osLogin, 'the lab disks come with the lab login');
   const started = Date.now();
   await ipmitool(server, 'chassis', 'power', 'on');
-  await eventually('SSH login with the lab key', () => sshAnswers(server), 300_000);
+  await eventually('SSH login with the lab key', () => sshAnswers(server), 420_000);
   const seconds = (Date.now() - started) / 1000;
   const pid = new ServerVm(serverDir(dir, server.name), 1).pid();
   assert.ok(pid);
@@ -48,8 +48,8 @@ test('bootdev disk is honoured: after a Redfish GracefulRestart the firmware boo
   await ipmitool(server, 'chassis', 'bootdev', 'disk');
   const fetches = boot.fetches();
   await redfishtool(server, 'Systems', '-I', server.name, 'reset', 'GracefulRestart');
-  await eventually('the OS shut down and the BMC powered the VM on again', () => vm.pid() !== undefined && vm.pid() !== pid, 180_000);
-  await eventually('SSH login after the restart', () => sshAnswers(server), 300_000);
+  await eventually('the OS shut down and the BMC powered the VM on again', () => vm.pid() !== undefined && vm.pid() !== pid, 300_000);
+  await eventually('SSH login after the restart', () => sshAnswers(server), 420_000);
   assert.equal(boot.fetches(), fetches, 'iPXE never asked the boot server: the disk came first');
   await ipmitool(server, 'chassis', 'bootdev', 'pxe');
 });
