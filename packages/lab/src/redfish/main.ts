@@ -14,7 +14,13 @@ if (!dir || !lab) {
 const systems = new Map<string, RedfishSystem>(
   lab.servers.map((s) => [s.name, { id: s.name, uuid: s.uuid, mac: s.mac, vm: new ServerVm(serverDir(lab.dir, s.name), s.disks.length) }]),
 );
-const server = createServer(createRedfishService({ systems, user: lab.bmc.user, password: readBmcPassword(lab) }));
+const handle = createRedfishService({ systems, user: lab.bmc.user, password: readBmcPassword(lab) });
+// One line per request in redfish.log (method, path, status, milliseconds): never headers or bodies.
+const server = createServer((req, res) => {
+  const started = Date.now();
+  res.on('finish', () => console.log(`${new Date().toISOString()} ${req.method} ${req.url} ${res.statusCode} ${Date.now() - started}ms`));
+  handle(req, res);
+});
 server.listen(lab.redfishPort, '127.0.0.1', () => console.log(`Redfish service on http://127.0.0.1:${lab.redfishPort}/redfish/v1`));
 const stop = () => {
   server.close(() => process.exit(0));
