@@ -35,6 +35,48 @@ export class ControlPlane {
     this.#token = token;
   }
 
+  /**
+   * Reads a Server-Sent Events stream, calling `onEvent(event, data)` for each event until it returns
+   * false or the stream ends.
+   */
+  async stream(path: string, onEvent: (event: string, data: string) => boolean): Promise<void> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const controller = new AbortController();
+    let response: Response;
+    try {
+      response = await fetch(`${this.#base}${path}`, { headers, signal: controller.signal });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new CliError('UNREACHABLE', `cannot reach the control plane at ${this.#base} (${cause}); is it running? (LIFEBOAT_URL)`, exitCodes.unreachable);
+    }
+    if (!response.ok || !response.body) {
+      const answer = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
+      throw new CliError(answer.code ?? `HTTP_${response.status}`, answer.message ?? response.statusText, exitCodes.refused);
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = 'message';
+          const data: string[] = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data.push(line.slice(6));
+          }
+          if (data.length > 0 && !onEvent(event, data.join('\n'))) return;
+        }
+      }
+    } finally {
+      controller.abort();
+    }
+  }
+
   /** Sends a request; resolves to the JSON answer (undefined for 204). */
   async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };

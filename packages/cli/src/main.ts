@@ -14,7 +14,7 @@ const usage = `Usage: lifeboat COMMAND [options] [--json]
 
   serve [--data DIR] [--database URL] [--listen HOST:PORT] [...]   run the control plane (serve --help)
   tenants add NAME [--email ADDR] | tenants list
-  tokens create --tenant NAME --role customer|technician|operator
+  tokens create --tenant NAME --role customer|technician|operator | tokens revoke ID
   servers add NAME --tenant T --mac MAC [--mac MAC] --bmc URL [--bmc-user U] [--bmc-password-file F]
                    [--ssh-endpoint HOST:PORT] [--profile P]...
   servers list | servers show NAME | servers rm NAME
@@ -23,6 +23,7 @@ const usage = `Usage: lifeboat COMMAND [options] [--json]
   rescue show NAME
   rescue extend NAME --expires-in DURATION
   tasks NAME
+  events [NAME]   live changes of servers (Server-Sent Events), one line (or JSON document) each
   netboot dnsmasq-config --boot-url URL --interface IF --range NET/PREFIX [--tftp-root DIR]
   lab ...     the lab of simulated servers (lifeboat lab --help)
   image ...   the rescue image builder (lifeboat image --help)
@@ -256,6 +257,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         return await tasks(rest, env, out);
       case 'netboot':
         return await netboot(rest, out);
+      case 'events':
+        return await events(rest, env, out);
       default:
         throw new CliError('USAGE', `unknown command ${command} (lifeboat --help)`, exitCodes.usage);
     }
@@ -288,7 +291,14 @@ async function tenants(argv: readonly string[], env: NodeJS.ProcessEnv, out: Out
 
 async function tokens(argv: readonly string[], env: NodeJS.ProcessEnv, out: Output): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'create') throw new CliError('USAGE', 'expected: tokens create --tenant NAME --role customer|technician|operator', exitCodes.usage);
+  if (sub === 'revoke') {
+    const { values, positionals } = parse(rest, {});
+    const id = one(positionals, 'token id');
+    await clientFor(values, env).request('DELETE', `/v1/tokens/${path(id)}`);
+    out.result({ id, revoked: true }, `token ${id} revoked`);
+    return 0;
+  }
+  if (sub !== 'create') throw new CliError('USAGE', 'expected: tokens create --tenant NAME --role customer|technician|operator | tokens revoke ID', exitCodes.usage);
   const { values } = parse(rest, { tenant: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } });
   const role = required(values, 'role');
   if (!['customer', 'technician', 'operator'].includes(role)) throw new CliError('USAGE', '--role must be customer, technician or operator', exitCodes.usage);
@@ -463,5 +473,25 @@ async function netboot(argv: readonly string[], out: Output): Promise<number> {
     throw error;
   }
   out.result({ config: text }, text.replace(/\n$/, ''));
+  return 0;
+}
+
+/** Follows `GET /v1/events` until interrupted (or, with `--count N`, until N events arrived). */
+async function events(argv: readonly string[], env: NodeJS.ProcessEnv, out: Output): Promise<number> {
+  const { values, positionals } = parse(argv, { count: { type: 'string' } });
+  if (positionals.length > 1) throw new CliError('USAGE', 'expected: events [NAME]', exitCodes.usage);
+  const limit = typeof values.count === 'string' ? Number(values.count) : Infinity;
+  if (!(limit > 0)) throw new CliError('USAGE', '--count must be a positive number', exitCodes.usage);
+  const query = positionals[0] === undefined ? '' : `?server=${encodeURIComponent(positionals[0])}`;
+  let seen = 0;
+  await clientFor(values, env).stream(`/v1/events${query}`, (event, data) => {
+    if (event !== 'server') return true;
+    const { server, task } = JSON.parse(data) as { server: ServerView; task: TaskView | null };
+    const step = task ? [...task.steps].reverse().find((s) => s.state !== 'pending' && s.state !== 'skipped') : undefined;
+    if (out.json) process.stdout.write(`${JSON.stringify({ server, task })}\n`);
+    else process.stdout.write(`${new Date().toISOString()}  ${server.name}  ${server.status}${server.reason ? ` (${server.reason})` : ''}${step ? `  ${step.title}: ${step.state}` : ''}\n`);
+    seen++;
+    return seen < limit;
+  });
   return 0;
 }

@@ -202,6 +202,22 @@ describe('lifeboat CLI against a running control plane', () => {
     assert.equal(entered.json.state, 'rescue_requested');
     assert.equal(entered.json.ssh.password, undefined);
     assert.ok(publicKey.startsWith('ssh-ed25519 '));
+    const live = await lifeboat(['events', 'web-1', '--count', '1', '--json'], customerEnv);
+    assert.equal(live.code, 0, live.stderr);
+    const event = JSON.parse(live.stdout.trim().split('\n')[0]!);
+    assert.equal(event.server.name, 'web-1');
+    assert.notEqual(event.server.state, 'active');
+    assert.equal(event.task.kind, 'enter_rescue');
+  });
+
+  it('revokes a token', async () => {
+    const made = await lifeboat(['tokens', 'create', '--role', 'technician', '--json'], adminEnv);
+    const technician = { ...adminEnv, LIFEBOAT_TOKEN: made.json.token };
+    assert.equal((await lifeboat(['servers', 'list', '--json'], technician)).code, 0);
+    assert.equal((await lifeboat(['tokens', 'revoke', made.json.id], adminEnv)).code, 0);
+    const refused = await lifeboat(['servers', 'list', '--json'], technician);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.json.code, 'UNAUTHORIZED');
   });
 });
 

@@ -84,6 +84,13 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       return reply.status(201).send({ token, id: record.id, role: record.role, tenant: request.body.role === 'customer' ? (tenant?.name ?? null) : null });
     });
 
+    app.delete<{ Params: IdParams }>('/v1/tokens/:id', { schema: { tags: ['tokens'], params: IdParams, response: { 204: Type.Null(), ...errorResponses } } }, async (request, reply) => {
+      const principal = authorize(request, 'token.create');
+      if (!(await store.tokens.revoke(request.params.id))) throw new LifeboatError('NOT_FOUND', `no token ${request.params.id}`);
+      await store.audit.record(principal.tokenId, 'token.revoke', { detail: { tokenId: request.params.id } });
+      return reply.status(204).send();
+    });
+
     app.get('/v1/servers', { schema: { tags: ['servers'], response: { 200: Type.Object({ servers: Type.Array(ServerSchema) }), ...errorResponses } } }, async (request) => {
       const principal = authorize(request, 'server.read');
       const servers = await store.servers.list(principal.role === 'customer' ? (principal.tenantId ?? '') : undefined);

@@ -102,9 +102,10 @@ export class TokenStore {
     return row && { tokenId: row.id, role: row.role as Role, tenantId: row.tenant_id };
   }
 
-  /** Revokes a token by id. */
-  async revoke(id: string): Promise<void> {
-    await this.#db.updateTable('api_tokens').set({ revoked_at: iso(this.#now()) }).where('id', '=', id).execute();
+  /** Revokes a token by id; false when no such token exists. */
+  async revoke(id: string): Promise<boolean> {
+    const result = await this.#db.updateTable('api_tokens').set({ revoked_at: iso(this.#now()) }).where('id', '=', id).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /** Whether any token exists (first start creates the operator's). */
