@@ -70,6 +70,7 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
   // A unix socket path holds at most 107 bytes; QEMU's own error for a longer one is obscure.
   const longest = Buffer.byteLength(vmFiles(serverDir(dir, `lab-${options.servers}`)).serialSocket);
   if (longest > 107) throw new LabError('LAB_USAGE', `the lab directory ${dir} is too deep for unix sockets; set LIFEBOAT_LAB to a shorter path`);
+  rmSync(files.record, { force: true });
   rmSync(files.serversDir, { recursive: true, force: true });
   mkdirSync(files.serversDir, { recursive: true });
   writeFileSync(files.bmcPassword, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
