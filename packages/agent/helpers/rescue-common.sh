@@ -116,5 +116,6 @@ probe_installed_system() {
 
 # Block devices that may hold a file system: partitions, whole disks without partitions, md, dm.
 candidate_devices() {
-  lsblk -rnpo NAME,TYPE 2>/dev/null | awk '$2 != "rom" && $2 != "loop" { print $1 }'
+  # Floppies are skipped: probing an empty drive costs seconds and holds no installed system.
+  lsblk -rnpo NAME,TYPE 2>/dev/null | awk '$2 != "rom" && $2 != "loop" && $1 !~ /^\/dev\/fd[0-9]/ { print $1 }'
 }

@@ -96,6 +96,8 @@ async function rescueState(state: string, timeoutMs = 240_000): Promise<RescueVi
   return waitFor(`rescue state ${state}`, timeoutMs, async () => {
     const view = await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue');
     if (view.state === 'rescue_failed') throw new Error(`rescue failed: ${view.reason}\n${machine.vm?.serial().slice(-3000)}`);
+    const serial = machine.vm?.serial() ?? '';
+    if (/cannot continue|Kernel panic/.test(serial)) throw new Error(`the rescue system did not start:\n${serial.slice(-3000)}`);
     return view.state === state ? view : undefined;
   }, 500);
 }
