@@ -46,11 +46,7 @@ export async function ensureLayoutDisks(layout: LayoutName, options: DiskOptions
       const description = hostLayouts[layout]
         ? await buildHostLayout(layout, tree, tmp)
         : vmLayouts[layout]
-          ? await buildVmLayout(layout, tree, tmp, {
-              ...options,
-              login,
-              source: (await ensureLayoutDisks('plain', { ...options, cacheDir })).disks[0]!,
-            })
+          ? await buildVmLayout(layout, tree, tmp, { ...options, login })
           : undefined;
       if (!description) throw new DiskError('LAB_DISK_UNKNOWN_LAYOUT', `no recipe for layout ${layout}`);
       const stored = { ...description, disks: description.disks.map((disk) => basename(disk)) };

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { DiskError } from './errors.js';
 import type { InstalledTree } from './installed-tree.js';
 import type { LabLogin } from './lab-login.js';
@@ -14,6 +14,7 @@ import {
   type LayoutFileSystem,
   type LayoutName,
 } from './layouts.js';
+import { LoopMounts } from './loop.js';
 import { run } from './run.js';
 
 const MiB = 1024 ** 2;
@@ -22,14 +23,35 @@ const bootSizeBytes = 256 * MiB;
 const systemOffsetBytes = MiB + bootSizeBytes;
 const systemSizeBytes = diskSizeBytes - systemOffsetBytes;
 
-/** The builder VM's disks: the plain layout's image (read-only source), then the targets. */
+/** Identifiers chosen on the host before the builder VM runs. */
+interface BuildIds {
+  bootUuid: string;
+  rootUuid: string;
+  bootArrayUuid: string;
+  rootArrayUuid: string;
+  kernelVersion: string;
+}
+
+/** How one VM-built layout is made. */
 interface VmRecipe {
   disks: number;
-  /** Shell run inside the builder VM, chrooted into the source system; prints `LAB-RESULT k=v` lines. */
-  script: (ids: { bootUuid: string; rootUuid: string; kernelVersion: string }) => string;
-  fileSystems: (ids: { bootUuid: string; rootUuid: string }, result: Map<string, string>) => LayoutFileSystem[];
   /** What the kernel line names as root. */
-  root: (ids: { rootUuid: string }) => string;
+  root: (ids: BuildIds) => string;
+  /** Files written into the staged system on the host before its initramfs is rebuilt there. */
+  files: (ids: BuildIds) => Record<string, string>;
+  /** Shell run inside the builder VM, chrooted into the staged system; prints `LAB-RESULT k=v` lines. */
+  script: (ids: BuildIds) => string;
+  fileSystems: (ids: BuildIds, result: Map<string, string>) => LayoutFileSystem[];
+}
+
+function stagedFiles(ids: BuildIds, root: string): Record<string, string> {
+  return {
+    'etc/fstab': fstabFor([
+      { mount: '/', type: 'ext4', uuid: ids.rootUuid },
+      { mount: '/boot', type: 'ext4', uuid: ids.bootUuid },
+    ]),
+    'boot/extlinux/extlinux.conf': extlinuxConfig(ids.kernelVersion, '', kernelCommandLine(root)),
+  };
 }
 
 const lvmConfig =
@@ -44,63 +66,56 @@ start=${systemOffsetBytes / 512}, size=${systemSizeBytes / 512}, type=${systemTy
 TABLE`;
 }
 
-/** Copies the source system into /mnt (mounted target), then makes it bootable from `disks`. */
-function installScript(ids: { kernelVersion: string }, fstab: string, commandLine: string, disks: string[]): string {
+/** Copies the staged source system into /mnt (the mounted target), then makes `disks` bootable. */
+function installScript(disks: string[]): string {
   return `
 cp -ax /. /mnt/
-rm -rf /mnt/boot/extlinux
-mkdir -p /mnt/boot/extlinux
-cat > /mnt/etc/fstab <<'FSTAB'
-${fstab.trimEnd()}
-FSTAB
-cat > /mnt/boot/extlinux/extlinux.conf <<'EXTLINUX'
-${extlinuxConfig(ids.kernelVersion, '', commandLine).trimEnd()}
-EXTLINUX
 extlinux --install /mnt/boot/extlinux
 ${disks.map((d) => `dd if=/usr/lib/syslinux/mbr/mbr.bin of=${d} bs=440 count=1 conv=notrunc status=none`).join('\n')}
-for d in proc sys dev run; do mount --bind /$d /mnt/$d; done
-chroot /mnt update-initramfs -u -k ${ids.kernelVersion}
-for d in run dev sys proc; do umount /mnt/$d; done
 `;
+}
+
+/** The md UUID form of a UUID (`mdadm --uuid`, `ARRAY ... UUID=`). */
+function mdUuid(uuid: string): string {
+  return uuid.replaceAll('-', '').match(/.{8}/g)!.join(':');
 }
 
 /** The layouts built inside a QEMU VM (the host has no md and no device-mapper). */
 export const vmLayouts: Partial<Record<LayoutName, VmRecipe>> = {
   raid1: {
     disks: 2,
-    script: (ids) => {
-      const fileSystems = [
-        { mount: '/', type: 'ext4' as const, uuid: ids.rootUuid },
-        { mount: '/boot', type: 'ext4' as const, uuid: ids.bootUuid },
-      ];
-      return `
+    root: (ids) => `UUID=${ids.rootUuid}`,
+    files: (ids) => ({
+      ...stagedFiles(ids, `UUID=${ids.rootUuid}`),
+      'etc/mdadm/mdadm.conf': `HOMEHOST <system>\nMAILADDR root\nARRAY /dev/md/boot metadata=1.0 UUID=${mdUuid(ids.bootArrayUuid)} name=lab:boot\nARRAY /dev/md/root metadata=1.2 UUID=${mdUuid(ids.rootArrayUuid)} name=lab:root\n`,
+    }),
+    script: (ids) => `
 ${partitionScript('/dev/vdb', 'fd')}
 ${partitionScript('/dev/vdc', 'fd')}
 # Both members are blank sparse files, hence identical: --assume-clean spares every lab server a resync.
 # /boot uses metadata 1.0 (superblock at the end) so that extlinux and the BIOS read either member as plain ext4.
-mdadm --create /dev/md0 --run --assume-clean --metadata=1.0 --level=1 --raid-devices=2 --homehost=lab --name=boot /dev/vdb1 /dev/vdc1
-mdadm --create /dev/md1 --run --assume-clean --metadata=1.2 --level=1 --raid-devices=2 --homehost=lab --name=root /dev/vdb2 /dev/vdc2
+mdadm --create /dev/md0 --run --assume-clean --metadata=1.0 --level=1 --raid-devices=2 --homehost=lab --name=boot --uuid=${mdUuid(ids.bootArrayUuid)} /dev/vdb1 /dev/vdc1
+mdadm --create /dev/md1 --run --assume-clean --metadata=1.2 --level=1 --raid-devices=2 --homehost=lab --name=root --uuid=${mdUuid(ids.rootArrayUuid)} /dev/vdb2 /dev/vdc2
 mkfs.ext4 -q -F -L lab-boot -U ${ids.bootUuid} /dev/md0
 mkfs.ext4 -q -F -L lab-root -U ${ids.rootUuid} /dev/md1
 mount /dev/md1 /mnt
 mkdir -p /mnt/boot
 mount /dev/md0 /mnt/boot
-${installScript(ids, fstabFor(fileSystems), kernelCommandLine(`UUID=${ids.rootUuid}`), ['/dev/vdb', '/dev/vdc']).replace(
-  'for d in proc',
-  'mdadm --detail --scan > /mnt/etc/mdadm/mdadm.conf.arrays\ncat /mnt/etc/mdadm/mdadm.conf.arrays >> /mnt/etc/mdadm/mdadm.conf\nrm /mnt/etc/mdadm/mdadm.conf.arrays\nfor d in proc',
-)}
+${installScript(['/dev/vdb', '/dev/vdc'])}
 umount /mnt/boot
 umount /mnt
 echo "LAB-RESULT rootDataOffsetSectors=$(mdadm --examine /dev/vdb2 | sed -n 's/.*Data Offset : \\([0-9]*\\) sectors.*/\\1/p')"
-echo "LAB-RESULT rootDataSizeSectors=$(mdadm --examine /dev/vdb2 | sed -n 's/.*Used Dev Size : \\([0-9]*\\) .*/\\1/p')"
-echo "LAB-RESULT bootDataSizeSectors=$(mdadm --examine /dev/vdb1 | sed -n 's/.*Used Dev Size : \\([0-9]*\\) .*/\\1/p')"
+echo "LAB-RESULT rootSizeBytes=$(blockdev --getsize64 /dev/md1)"
+echo "LAB-RESULT bootSizeBytes=$(blockdev --getsize64 /dev/md0)"
+mdadm --detail /dev/md1
 mdadm --stop /dev/md0 /dev/md1
-`;
-    },
+`,
     fileSystems: (ids, result) => {
       const offset = systemOffsetBytes + Number(result.get('rootDataOffsetSectors')) * 512;
-      const size = Number(result.get('rootDataSizeSectors')) * 512;
-      const bootSize = Number(result.get('bootDataSizeSectors')) * 512;
+      const size = Number(result.get('rootSizeBytes'));
+      const bootSize = Number(result.get('bootSizeBytes'));
+      if (!(offset > systemOffsetBytes && size > 0 && bootSize > 0))
+        throw new DiskError('LAB_DISK_BUILD_FAILED', `the raid1 builder did not report its arrays: ${JSON.stringify([...result])}`);
       return [
         {
           mount: '/',
@@ -120,16 +135,12 @@ mdadm --stop /dev/md0 /dev/md1
         },
       ];
     },
-    root: (ids) => `UUID=${ids.rootUuid}`,
   },
   lvm: {
     disks: 1,
-    script: (ids) => {
-      const fileSystems = [
-        { mount: '/', type: 'ext4' as const, uuid: ids.rootUuid },
-        { mount: '/boot', type: 'ext4' as const, uuid: ids.bootUuid },
-      ];
-      return `
+    root: () => '/dev/mapper/lab-root',
+    files: (ids) => stagedFiles(ids, '/dev/mapper/lab-root'),
+    script: (ids) => `
 ${partitionScript('/dev/vdb', '8e')}
 C='${lvmConfig}'
 lvm pvcreate -ff -y --config "$C" /dev/vdb2
@@ -141,15 +152,14 @@ mkfs.ext4 -q -F -L lab-root -U ${ids.rootUuid} /dev/mapper/lab-root
 mount /dev/mapper/lab-root /mnt
 mkdir -p /mnt/boot
 mount /dev/vdb1 /mnt/boot
-${installScript(ids, fstabFor(fileSystems), kernelCommandLine('/dev/mapper/lab-root'), ['/dev/vdb'])}
+${installScript(['/dev/vdb'])}
 umount /mnt/boot
 umount /mnt
 echo "LAB-RESULT peStartBytes=$(lvm pvs --config "$C" --noheadings --units b --nosuffix -o pe_start /dev/vdb2 | tr -d ' ')"
 echo "LAB-RESULT rootSegments=$(lvm lvs --config "$C" --noheadings --segments -o seg_pe_ranges lab/root | tr -d ' ')"
 echo "LAB-RESULT rootSizeBytes=$(lvm lvs --config "$C" --noheadings --units b --nosuffix -o lv_size lab/root | tr -d ' ')"
 lvm vgchange --config "$C" -an lab
-`;
-    },
+`,
     fileSystems: (ids, result) => {
       // A single linear segment starting at the first extent: the LV's bytes follow pe_start.
       if (!/^\/dev\/vdb2:0-\d+$/.test(result.get('rootSegments') ?? ''))
@@ -179,7 +189,6 @@ lvm vgchange --config "$C" -an lab
         },
       ];
     },
-    root: () => '/dev/mapper/lab-root',
   },
 };
 
@@ -193,9 +202,9 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r module; do insmod "$module" 2>/dev/null; done < /modules.list
 i=0
-while [ ! -b /dev/vda1 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
 mkdir -p /src
-mount -o ro -t ext4 /dev/vda1 /src
+mount -o ro -t ext4 /dev/vda /src
 mount -t proc proc /src/proc
 mount -t sysfs sys /src/sys
 mount -t devtmpfs dev /src/dev
@@ -255,23 +264,58 @@ function runBuilderVm(args: string[], timeoutMs: number, signal?: AbortSignal): 
 }
 
 /**
+ * Stages the system to install on the host: a copy of the tree with the layout's fstab, extlinux.conf
+ * (and mdadm.conf), whose initramfs is rebuilt in a chroot here (natively: under TCG it takes
+ * many minutes), then packed into an ext4 image that the builder VM mounts as its source.
+ */
+async function stageSource(tree: InstalledTree, files: Record<string, string>, dir: string): Promise<string> {
+  const stage = join(dir, 'stage');
+  await mkdir(stage, { recursive: true });
+  await run('cp', ['-a', `${tree.root}/.`, `${stage}/`]);
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(stage, path)), { recursive: true });
+    await writeFile(join(stage, path), content);
+  }
+  const mounts = new LoopMounts();
+  try {
+    await mounts.mount('proc', join(stage, 'proc'), 'proc');
+    await mounts.mount('sysfs', join(stage, 'sys'), 'sysfs');
+    await run('chroot', [stage, 'update-initramfs', '-u', '-k', tree.kernelVersion]);
+  } finally {
+    await mounts.release();
+  }
+  const image = join(dir, 'source.ext4');
+  await run('mkfs.ext4', ['-q', '-F', '-L', 'lab-source', '-d', stage, image, '1800M']);
+  await run('rm', ['-rf', '--one-file-system', stage]);
+  return image;
+}
+
+/**
  * Builds a layout that needs md or LVM inside a QEMU VM (TCG): the installed tree's kernel with a
- * small busybox initramfs, the plain layout's image attached read-only as the source system, blank
- * raw images as targets. The script runs chrooted into the source, so it uses the installed
- * system's own mdadm, lvm, mkfs, extlinux and update-initramfs (which then assembles the array or
- * activates the volume group at boot).
+ * small busybox initramfs, the staged system (see `stageSource`) attached read-only as its source,
+ * blank raw images as targets. The script runs chrooted into the source, so it uses the installed
+ * system's own sfdisk, mdadm, lvm, mkfs and extlinux. The initramfs staged with the arrays in
+ * mdadm.conf (array UUIDs are chosen beforehand) assembles the RAID / activates LVM at boot.
  */
 export async function buildVmLayout(
   layout: LayoutName,
   tree: InstalledTree,
   dir: string,
-  options: { source: string; login: LabLogin; onProgress?: (message: string) => void; signal?: AbortSignal },
+  options: { login: LabLogin; onProgress?: (message: string) => void; signal?: AbortSignal },
 ): Promise<Omit<LayoutDisks, 'login' | 'cacheDir' | 'buildSeconds'>> {
   const recipe = vmLayouts[layout];
   if (!recipe) throw new DiskError('LAB_DISK_UNKNOWN_LAYOUT', `layout ${layout} is not built in a VM`);
-  const ids = { bootUuid: randomUUID(), rootUuid: randomUUID(), kernelVersion: tree.kernelVersion };
+  const ids: BuildIds = {
+    bootUuid: randomUUID(),
+    rootUuid: randomUUID(),
+    bootArrayUuid: randomUUID(),
+    rootArrayUuid: randomUUID(),
+    kernelVersion: tree.kernelVersion,
+  };
   const work = join(dir, 'builder');
   await mkdir(work, { recursive: true });
+  options.onProgress?.(`staging the ${layout} system and its initramfs`);
+  const source = await stageSource(tree, recipe.files(ids), work);
   const initrd = await builderInitramfs(tree, recipe.script(ids), work);
   const disks: string[] = [];
   for (let i = 0; i < recipe.disks; i++) {
@@ -288,7 +332,7 @@ export async function buildVmLayout(
       '-kernel', join(tree.root, 'boot', `vmlinuz-${tree.kernelVersion}`),
       '-initrd', initrd,
       '-append', 'console=ttyS0,115200 panic=-1 quiet',
-      '-drive', `file=${options.source},format=raw,if=virtio,readonly=on`,
+      '-drive', `file=${source},format=raw,if=virtio,readonly=on`,
       ...disks.flatMap((disk) => ['-drive', `file=${disk},format=raw,if=virtio,cache=unsafe`]),
       '-nic', 'none',
     ],
@@ -298,6 +342,7 @@ export async function buildVmLayout(
   const log = await readFile(serialLog, 'utf8');
   if (!log.includes('LAB-BUILD-OK'))
     throw new DiskError('LAB_DISK_BUILD_FAILED', `the ${layout} builder VM failed; its log: ${serialLog}\n${log.slice(-1500)}`);
+  await rm(source, { force: true });
   const result = new Map<string, string>();
   for (const match of log.matchAll(/^LAB-RESULT (\w+)=(\S*)\r?$/gm)) result.set(match[1]!, match[2]!);
   return {
