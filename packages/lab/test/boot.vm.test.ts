@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { main } from '../src/cli.js';
 import { serverDir } from '../src/lab-state.js';
 import { ServerVm } from '../src/vm/server-vm.js';
-import { cleanUpLab, cpuSeconds, eventually, firstServer, ipmitool, lab, processesMentioning, redfishtool, startBootServer, sshAnswers, useTempLab } from './lab-fixture.js';
+import { cleanUpLab, cpuSeconds, eventually, firstServer, ipmitool, lab, processesMentioning, redfishtool, sshAnswers, sshRun, startBootServer, useTempLab } from './lab-fixture.js';
 import type { BootServer } from './lab-fixture.js';
 
 let dir: string;
@@ -39,6 +39,11 @@ test('power on through IPMI: iPXE is told to boot locally and the installed Debi
     ` (iPXE fetched the boot script after ${fetchedAfter.toFixed(1)} s; QEMU used ${cpuSeconds(pid).toFixed(1)} CPU seconds, load average ${loadavg()[0]?.toFixed(1)})`);
   assert.ok(boot.fetches() >= 1, 'the firmware netbooted first and fetched the boot script');
   assert.equal(await main(['ssh', server.name, 'test', '-d', '/etc/systemd']), 0, 'lifeboat lab ssh reaches the installed system');
+  // The disk is on SATA (AHCI), so SMART answers as on real hardware.
+  assert.match(await sshRun(server, 'lsblk -dno NAME,TRAN /dev/sda'), /^sda\s+sata$/m);
+  const smart = await sshRun(server, 'smartctl -i -H /dev/sda');
+  assert.match(smart, /QEMU HARDDISK/);
+  assert.match(smart, /SMART overall-health self-assessment test result: PASSED/);
 });
 
 test('bootdev disk is honoured: after a Redfish GracefulRestart the firmware boots the disk without netbooting', async () => {

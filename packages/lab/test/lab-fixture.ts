@@ -125,6 +125,18 @@ export async function sshAnswers(server: LabServerStatus): Promise<boolean> {
   }
 }
 
+/** Runs `command` as root on the server's installed system over SSH with the lab key; its stdout. */
+export async function sshRun(server: LabServerStatus, command: string): Promise<string> {
+  if (!server.osLogin) throw new Error(`${server.name} has no lab login`);
+  const { stdout } = await run(
+    'ssh',
+    ['-i', server.osLogin.keyFile, '-p', String(server.ssh.port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR', `${server.osLogin.user}@${server.ssh.host}`, command],
+    { timeout: 60_000 },
+  );
+  return stdout;
+}
+
 /** Polls until `check` holds; fails the test with `what` after `timeoutMs`. */
 export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   if (!(await waitUntil(check, timeoutMs, 250))) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
