@@ -86,7 +86,11 @@ export class RescueSystem {
     await replaceFile(this.path('etc/lifeboat/expires-at'), `${config.expiresAt}\n`, 0o644);
   }
 
-  /** Writes sshd_config, checks it with `sshd -t`, then starts sshd (or makes a running one reload). */
+  /**
+   * Writes sshd_config, then starts sshd (or makes a running one reload). No separate `sshd -t`: sshd
+   * checks its configuration and keys itself and exits non-zero on an error, and under emulation each
+   * extra start of sshd costs seconds.
+   */
   async startSshd(passwordLogin: boolean): Promise<void> {
     const hostKeyFiles = ['ed25519', 'ecdsa', 'rsa']
       .map((t) => this.path(`etc/ssh/ssh_host_${t}_key`))
@@ -96,9 +100,9 @@ export class RescueSystem {
     await mkdir(this.path('run/sshd'), { recursive: true, mode: 0o755 });
     const pidFile = this.path('run/sshd.pid');
     const args = ['-f', configPath, '-o', `PidFile=${pidFile}`];
-    await run(this.#o.sshd, ['-t', ...args]);
     const running = await runningPid(pidFile);
     if (running !== null) {
+      await run(this.#o.sshd, ['-t', ...args]);
       process.kill(running, 'SIGHUP');
       return;
     }
