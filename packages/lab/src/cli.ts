@@ -4,11 +4,12 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createServerDisks, isLayoutName, layoutNames } from './disks/index.js';
+import { createServerDisks, defaultCacheDir, ensureLayoutDisks, isLayoutName, layoutNames } from './disks/index.js';
 import { LabError } from './errors.js';
 import { labDown, labPowerOn, labStatus, labUp } from './lab.js';
 import type { ServerDisks } from './lab.js';
 import { labDir, readLab, serverDir } from './lab-state.js';
+import { kvmTrial } from './vm/kvm-trial.js';
 import { vmFiles } from './vm/qemu-command.js';
 import { registerLab } from './register/register.js';
 import { run as runCommand } from './disks/run.js';
@@ -16,6 +17,7 @@ import { run as runCommand } from './disks/run.js';
 const usage = `usage:
   lifeboat lab up [--servers N] [--layout NAME] [--scenario NAME]... [--disk FILE]... [--blank]
                   [--boot-url URL] [--off] [--register [--tenant lab] [--bmc ipmi|redfish]]
+                  [--accel tcg|kvm|auto]
   lifeboat lab status [--json]
   lifeboat lab down
   lifeboat lab console NAME          the server's serial console (Ctrl-] leaves)
@@ -25,6 +27,8 @@ The lab lives in LIFEBOAT_LAB (default ./lab). Layouts: ${layoutNames.join(', ')
 copy-on-write overlays of those raw images instead of a layout; --blank gives each server an empty disk.
 --boot-url is the iPXE boot file URL as guests see the host (10.0.2.2); by default it is derived
 from LIFEBOAT_URL (default http://127.0.0.1:8080): http://10.0.2.2:PORT/boot.ipxe.
+--accel: tcg (software emulation, the default), kvm, or auto: KVM only if a trial boot of a lab disk
+under KVM reaches SSH (verdict cached in LIFEBOAT_CACHE/lab/kvm-trial.json).
 --register adds every server to the control plane (LIFEBOAT_URL, LIFEBOAT_TOKEN: an operator token)
 through its HTTP API, with its IPMI BMC (or Redfish with --bmc redfish), MAC and SSH endpoint.`;
 
@@ -81,6 +85,7 @@ async function up(argv: string[]): Promise<number> {
       register: { type: 'boolean', default: false },
       tenant: { type: 'string', default: 'lab' },
       bmc: { type: 'string', default: 'ipmi' },
+      accel: { type: 'string', default: 'tcg' },
     },
   });
   const count = Number(values.servers);
@@ -88,6 +93,7 @@ async function up(argv: string[]): Promise<number> {
   const layout = values.layout;
   if (!isLayoutName(layout)) throw new LabError('LAB_USAGE', `unknown layout ${layout}; known: ${layoutNames.join(', ')}`);
   if (values.bmc !== 'ipmi' && values.bmc !== 'redfish') throw new LabError('LAB_USAGE', '--bmc is ipmi or redfish');
+  if (!['tcg', 'kvm', 'auto'].includes(values.accel)) throw new LabError('LAB_USAGE', '--accel is tcg, kvm or auto');
   const controlPlaneUrl = process.env.LIFEBOAT_URL || 'http://127.0.0.1:8080';
   const bootUrl = values['boot-url'] ?? defaultBootUrl(controlPlaneUrl);
   const token = process.env.LIFEBOAT_TOKEN;
@@ -119,6 +125,19 @@ async function up(argv: string[]): Promise<number> {
   };
 
   const dir = labDir();
+  let accel: 'tcg' | 'kvm' = values.accel === 'kvm' ? 'kvm' : 'tcg';
+  if (values.accel === 'auto') {
+    const base = await ensureLayoutDisks('plain', { onProgress: progress });
+    progress('trying KVM: booting a lab disk under -accel kvm (the verdict is cached)');
+    const verdict = await kvmTrial({
+      baseDisks: base.disks,
+      keyFile: base.login.keyFile,
+      workDir: join(dir, 'kvm-trial'),
+      verdictFile: join(defaultCacheDir(), 'lab', 'kvm-trial.json'),
+    });
+    accel = verdict.kvm ? 'kvm' : 'tcg';
+    progress(`KVM ${verdict.kvm ? 'works' : 'does not work'} here (${verdict.reason}): the lab uses ${accel === 'kvm' ? 'KVM' : 'software emulation (TCG)'}`);
+  }
   const lab = await labUp({
     dir,
     servers: count,
@@ -129,6 +148,7 @@ async function up(argv: string[]): Promise<number> {
     },
     // Registered before they first boot, as servers are racked and recorded before power-on.
     powerOn: false,
+    accel,
     onProgress: progress,
   });
   try {
@@ -141,7 +161,7 @@ async function up(argv: string[]): Promise<number> {
     throw error;
   }
   printStatus(dir);
-  console.log(`lab in ${lab.dir}; iPXE boot file ${lab.bootUrl}; software emulation (TCG)`);
+  console.log(`lab in ${lab.dir}; iPXE boot file ${lab.bootUrl}; ${lab.accel === 'kvm' ? 'KVM' : 'software emulation (TCG)'}`);
   return 0;
 }
 

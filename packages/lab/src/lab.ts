@@ -42,6 +42,8 @@ export interface LabUpOptions {
   readonly powerOn?: boolean;
   /** Guest RAM in MiB (default 1024). */
   readonly memoryMiB?: number;
+  /** `tcg` (default) or `kvm`, once a trial boot proved it works (see `vm/kvm-trial.ts`). */
+  readonly accel?: 'tcg' | 'kvm';
   /** Progress lines for the user. */
   readonly onProgress?: (line: string) => void;
 }
@@ -95,7 +97,7 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
   const lab: LabRecord = {
     dir,
     bootUrl: options.bootUrl,
-    accel: 'tcg',
+    accel: options.accel ?? 'tcg',
     memoryMiB: options.memoryMiB ?? 1024,
     bmc: { user: 'lab', passwordFile: files.bmcPassword },
     osLogin: options.osLogin,
