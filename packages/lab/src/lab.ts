@@ -166,9 +166,11 @@ async function startRedfish(lab: LabRecord): Promise<void> {
  * Redfish service. Resolves with the processes still alive afterwards (none, normally).
  */
 export async function labDown(dir: string): Promise<string[]> {
-  const lab = readLab(dir);
-  if (!lab) return [];
   const left: string[] = [];
+  // A KVM trial interrupted before it could stop its VM.
+  if (!(await stopProcess(join(dir, 'kvm-trial', 'qemu.pid'), 'qemu-system'))) left.push('kvm-trial qemu');
+  const lab = readLab(dir);
+  if (!lab) return left;
   const files = labFiles(dir);
   // The BMCs first, so nothing powers a VM on again while it is being stopped.
   if (!(await stopProcess(files.redfishPidfile, REDFISH_MARKER))) left.push('redfish');
