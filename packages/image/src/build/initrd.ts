@@ -33,6 +33,7 @@ export async function imageOwnFiles(): Promise<RescueFile[]> {
     { path: '/usr/lib/lifeboat/rescue-rc', content: await asset('rescue-rc'), mode: 0o755 },
     { path: '/usr/lib/lifeboat/start-agent', content: await asset('start-agent'), mode: 0o755 },
     { path: '/usr/lib/lifeboat/udhcpc.script', content: await asset('udhcpc.script'), mode: 0o755 },
+    { path: '/etc/modprobe.d/lifeboat-blacklist.conf', content: await asset('modprobe-blacklist.conf'), mode: 0o644 },
   ];
 }
 
