@@ -220,3 +220,57 @@ describe('split-var and xfs layouts', () => {
     assert.match(fstab.stdout, /fstab/);
   });
 });
+
+describe('raid1 and lvm layouts (built in a VM)', () => {
+  test('raid1: two disks, each bootable with its own copy of /boot and of the root array member', async () => {
+    const raid = await ensureLayoutDisks('raid1', { onProgress: (line) => console.log(`# ${line}`) });
+    assert.equal(raid.disks.length, 2);
+    const root = fsAt(raid, '/');
+    const boot = fsAt(raid, '/boot');
+    assert.equal(root.holder, 'raid1');
+    assert.equal(root.copies.length, 2);
+    for (const [index, disk] of raid.disks.entries()) {
+      const table = await partitions(disk);
+      assert.deepEqual(table.partitions.map((p) => p.type), ['fd', 'fd']);
+      assert.equal(table.partitions[0]!.bootable, true);
+      for (const fs of [root, boot]) {
+        const copy = fs.copies.find((c) => c.disk === index)!;
+        const check = await tryRun('e2fsck', ['-fn', `${disk}?offset=${copy.offsetBytes}`]);
+        assert.equal(check.code, 0, `${fs.mount} on disk ${index}: ${check.stdout}`);
+      }
+    }
+    const mdadmConf = await catFile(raid, root, '/etc/mdadm/mdadm.conf');
+    assert.match(mdadmConf, /^ARRAY \/dev\/md\/root metadata=1\.2 UUID=[0-9a-f:]{35} name=lab:root$/m);
+    assert.match(await catFile(raid, root, '/etc/fstab'), new RegExp(`^UUID=${boot.uuid} /boot ext4 `, 'm'));
+  });
+
+  test('lvm: a /boot partition and an LVM physical volume holding the root', async () => {
+    const lvm = await ensureLayoutDisks('lvm', { onProgress: (line) => console.log(`# ${line}`) });
+    const table = await partitions(lvm.disks[0]!);
+    assert.deepEqual(table.partitions.map((p) => p.type), ['83', '8e']);
+    const root = fsAt(lvm, '/');
+    assert.equal(root.holder, 'lvm');
+    assert.equal((await tryRun('e2fsck', ['-fn', at(lvm, root)])).code, 0);
+    assert.match(lvm.kernelCommandLine, /root=\/dev\/mapper\/lab-root /);
+    const pv = await tryRun('dd', [`if=${lvm.disks[0]}`, 'bs=512', `skip=${table.partitions[1]!.start + 1}`, 'count=1', 'status=none']);
+    assert.match(pv.stdout, /LABELONE/);
+  });
+
+  test('degraded-raid: the second disk of the variant is blank, the first one is untouched', async () => {
+    const degraded = await ensureScenarioDisks('raid1', ['degraded-raid']);
+    assert.equal(degraded.disks.length, 2);
+    const table = await tryRun('sfdisk', ['--json', degraded.disks[1]!]);
+    assert.notEqual(table.code, 0, 'no partition table on the replaced disk');
+    const root = fsAt(degraded, '/');
+    assert.equal((await tryRun('e2fsck', ['-fn', `${degraded.disks[0]}?offset=${root.copies[0]!.offsetBytes}`])).code, 0);
+  });
+
+  test('a scenario on raid1 changes both members alike', async () => {
+    const broken = await ensureScenarioDisks('raid1', ['broken-fstab']);
+    const root = fsAt(broken, '/');
+    for (const copy of root.copies) {
+      const { stdout } = await tryRun('debugfs', ['-R', 'cat /etc/fstab', `${broken.disks[copy.disk]}?offset=${copy.offsetBytes}`]);
+      assert.match(stdout, / \/data ext4 /);
+    }
+  });
+});
