@@ -155,12 +155,15 @@ async function runJob(client: ControlPlaneClient, job: AgentJob, log: AgentLog, 
   await client.result(job.id, result);
 }
 
+/** Waits `ms`, or less when `signal` aborts; leaves no listener behind (it runs every heartbeat). */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = (): void => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
