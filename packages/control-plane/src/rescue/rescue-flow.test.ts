@@ -145,7 +145,10 @@ describe('rescue flow as durable jobs', () => {
     assert.match(session.reason ?? '', /did not report ready within 10 min.*set back to boot from its disk/);
     const [task] = await store.tasks.forServer(server.id);
     assert.equal(task?.state, 'failed');
-    assert.equal(task?.steps.find((s) => s.name === 'ipxe_script_served')?.state, 'skipped');
+    const waiting = task?.steps.find((s) => s.name === 'ipxe_script_served');
+    assert.equal(waiting?.state, 'failed', 'the timeline shows where it stopped');
+    assert.match(waiting?.detail ?? '', /did not report ready within 10 min/);
+    assert.equal(task?.steps.find((s) => s.name === 'kernel_fetched')?.state, 'skipped');
   });
 
   it('retries a failing BMC with backoff, then fails the rescue with the reason', async () => {
@@ -165,6 +168,8 @@ describe('rescue flow as durable jobs', () => {
     const session = (await store.sessions.latestFor(server.id))!;
     assert.equal(session.state, 'rescue_failed');
     assert.match(session.reason ?? '', /could not start the rescue boot: .*no answer within 20 s/);
+    const [task] = await store.tasks.forServer(server.id);
+    assert.deepEqual(task?.steps.slice(0, 3).map((s) => s.state), ['completed', 'failed', 'skipped'], 'one step shows the failure');
   });
 
   it('exits rescue: boot from disk, reboot, wait for the installed system, revoke the agent token', async () => {

@@ -118,18 +118,30 @@ export class TaskStore {
     if (serverId !== undefined) this.#changed(serverId);
   }
 
-  /** Ends a task; steps still pending are marked skipped. */
+  /**
+   * Ends a task; steps still pending are marked skipped. A failed task shows where it stopped: its
+   * running step, or else its first pending one, fails with `detail`.
+   */
   async finish(taskId: string, state: 'completed' | 'failed', detail?: string): Promise<void> {
     const task = await this.byId(taskId);
     if (!task || task.endedAt !== null) return;
     const now = iso(this.#now());
-    const steps = task.steps.map((s): StoredStep => ({
-      name: s.name,
-      state: s.state === 'pending' ? 'skipped' : s.state === 'running' ? (state === 'completed' ? 'completed' : 'failed') : s.state,
-      startedAt: s.startedAt && iso(s.startedAt),
-      endedAt: s.endedAt ? iso(s.endedAt) : s.state === 'running' ? now : null,
-      detail: s.state === 'running' && state === 'failed' && detail !== undefined ? detail : s.detail,
-    }));
+    const failedAt =
+      state === 'failed' && !task.steps.some((s) => s.state === 'failed')
+        ? (task.steps.findIndex((s) => s.state === 'running') + 1 || task.steps.findIndex((s) => s.state === 'pending') + 1) - 1
+        : -1;
+    const steps = task.steps.map((s, index): StoredStep => {
+      if (index === failedAt) {
+        return { name: s.name, state: 'failed', startedAt: s.startedAt ? iso(s.startedAt) : null, endedAt: now, detail: detail ?? s.detail };
+      }
+      return {
+        name: s.name,
+        state: s.state === 'pending' ? 'skipped' : s.state === 'running' ? 'completed' : s.state,
+        startedAt: s.startedAt && iso(s.startedAt),
+        endedAt: s.endedAt ? iso(s.endedAt) : s.state === 'running' ? now : null,
+        detail: s.detail,
+      };
+    });
     await this.#db.updateTable('tasks').set({ state, ended_at: now, steps: JSON.stringify(steps) }).where('id', '=', taskId).where('ended_at', 'is', null).execute();
     this.#changed(task.serverId);
   }
