@@ -118,6 +118,7 @@ for auth in (sushy.auth.SessionAuth(user, password), sushy.auth.BasicAuth(user, 
     assert members == ['lab-1'], members
     system = root.get_system('/redfish/v1/Systems/lab-1')
     assert sushy.ResetType.FORCE_OFF in system.get_allowed_reset_system_values()
+    assert os.environ['RF_MAC'] in system.ethernet_interfaces.summary, system.ethernet_interfaces.summary
     system.reset_system(sushy.RESET_ON)
     system.refresh()
     assert system.power_state == sushy.POWER_STATE_ON, system.power_state
@@ -135,7 +136,7 @@ print('sushy ok')
   const rfRoot = new URL('/redfish/v1', server.redfish.url).toString();
   // Debian's python3-sushy lives in the system interpreter's dist-packages.
   const { stdout } = await run('/usr/bin/python3', ['-c', script], {
-    env: { ...process.env, RF_ROOT: rfRoot, RF_USER: server.redfish.user, RF_PASSWORD: server.redfish.password },
+    env: { ...process.env, RF_ROOT: rfRoot, RF_USER: server.redfish.user, RF_PASSWORD: server.redfish.password, RF_MAC: server.mac },
     timeout: 120_000,
   });
   assert.match(stdout, /sushy ok/);

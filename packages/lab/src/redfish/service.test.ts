@@ -75,6 +75,15 @@ test('with Basic auth, the collection and the system show power state, boot over
   assert.equal((await call('/redfish/v1/Systems/lab-9', { headers: { Authorization: basic } })).status, 404);
 });
 
+test('the system lists its netboot NIC with its MAC', async () => {
+  const system = await call('/redfish/v1/Systems/lab-1', { headers: { Authorization: basic } });
+  const nics = await call(system.body?.EthernetInterfaces?.['@odata.id'], { headers: { Authorization: basic } });
+  assert.equal(nics.body?.['Members@odata.count'], 1);
+  const nic = await call(nics.body?.Members?.[0]?.['@odata.id'], { headers: { Authorization: basic } });
+  assert.equal(nic.body?.MACAddress, '52:54:00:1b:00:01');
+  assert.match(nic.body?.['@odata.type'], /^#EthernetInterface\.v1_\d+_\d+\.EthernetInterface$/);
+});
+
 test('a session: POST gives X-Auth-Token and Location, the token authenticates, DELETE ends it', async () => {
   const bad = await call('/redfish/v1/SessionService/Sessions', {
     method: 'POST',

@@ -140,6 +140,7 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
           'ResetType@Redfish.AllowableValues': [...resetTypes],
         },
       },
+      EthernetInterfaces: { '@odata.id': `${path}/EthernetInterfaces` },
       Links: { ManagedBy: [] },
     };
   }
@@ -274,6 +275,30 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
       only('GET', 'PATCH');
       if (method === 'PATCH') await serialized(s.id, () => patchBoot(s, body));
       return send(200, systemResource(s));
+    }
+    const nicsMatch = /^\/redfish\/v1\/Systems\/([^/]+)\/EthernetInterfaces(?:\/(nic0))?$/.exec(path);
+    if (nicsMatch?.[1]) {
+      const s = system(nicsMatch[1]);
+      only('GET');
+      const base = `${ROOT}/Systems/${encodeURIComponent(s.id)}/EthernetInterfaces`;
+      if (nicsMatch[2]) {
+        return send(200, {
+          '@odata.type': '#EthernetInterface.v1_4_0.EthernetInterface',
+          '@odata.id': `${base}/nic0`,
+          Id: 'nic0',
+          Name: 'virtio-net (iPXE)',
+          MACAddress: s.mac,
+          PermanentMACAddress: s.mac,
+          Status: { State: 'Enabled', Health: 'OK' },
+        });
+      }
+      return send(200, {
+        '@odata.type': '#EthernetInterfaceCollection.EthernetInterfaceCollection',
+        '@odata.id': base,
+        Name: 'Ethernet Interface Collection',
+        'Members@odata.count': 1,
+        Members: [{ '@odata.id': `${base}/nic0` }],
+      });
     }
     const resetMatch = /^\/redfish\/v1\/Systems\/([^/]+)\/Actions\/ComputerSystem\.Reset$/.exec(path);
     if (resetMatch?.[1]) {
