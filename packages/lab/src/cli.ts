@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'down':
         return await down();
       case 'console':
-        return await console_(rest);
+        return await serialConsole(rest);
       case 'ssh':
         return await ssh(rest);
       case undefined:
@@ -200,7 +200,7 @@ function serverStatus(name: string | undefined) {
 }
 
 /** Attaches the terminal to a server's serial port (the socket QEMU serves) until Ctrl-] is typed. */
-async function console_(argv: string[]): Promise<number> {
+async function serialConsole(argv: string[]): Promise<number> {
   const { dir, server } = serverStatus(argv[0]);
   const socket = connect(vmFiles(serverDir(dir, server.name)).serialSocket);
   await new Promise<void>((resolveConnected, reject) => {

@@ -72,6 +72,8 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
   const sessionTimeout = options.sessionTimeoutSeconds ?? 1800;
   const gracefulTimeout = options.gracefulTimeoutSeconds ?? 120;
   const busy = new Map<string, Promise<unknown>>();
+  /** `BootSourceOverrideEnabled` as last set, per system (the device itself lives with the VM). */
+  const storedOverride = new Map<string, string>();
 
   /** Runs power operations of one system one after the other. */
   function serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
@@ -144,8 +146,6 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
       Links: { ManagedBy: [] },
     };
   }
-
-  const storedOverride = new Map<string, string>();
 
   async function reset(s: RedfishSystem, type: ResetType): Promise<void> {
     const vm = s.vm;
