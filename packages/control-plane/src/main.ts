@@ -98,7 +98,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     });
     await app.listen({ host: config.listen.host, port });
     const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
-    logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir }, 'control plane listening');
+    logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir, image: config.imageDir }, 'control plane listening');
+    if (config.imageDir === null) logger.warn('no rescue image configured: servers cannot boot rescue until LIFEBOAT_IMAGE (--image) names a built image (lifeboat image build)');
 
     background.push(worker.run(stop.signal), scheduler.run(stop.signal));
     let closing: Promise<void> | undefined;
