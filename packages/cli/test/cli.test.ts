@@ -21,7 +21,7 @@ interface Run {
   json: any;
 }
 
-describe('lifeboat CLI against a running control plane', () => {
+describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-'));
   let plane: ControlPlaneProcess;
   let sshd: ChildProcess | undefined;

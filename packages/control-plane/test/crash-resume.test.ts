@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { createTestDatabase, testDialects, type TestDatabase } from '../src/store/testing.js';
 import { api, freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from './support/control-plane-process.js';
 
-for (const dialect of testDialects()) describe(`a control plane on ${dialect} killed with SIGKILL in the middle of a job`, () => {
+for (const dialect of testDialects()) describe(`a control plane on ${dialect} killed with SIGKILL in the middle of a job`, { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-crash-'));
   let database: TestDatabase | undefined;
   const dataDir = join(dir, 'data');

@@ -14,7 +14,7 @@ import { RescueService } from '../rescue/rescue-service.js';
 import { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 
-describe('HTTP API (in-process)', () => {
+describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
   let app: FastifyInstance;

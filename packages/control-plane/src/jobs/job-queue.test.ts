@@ -15,7 +15,7 @@ const deadlines = { requestMs: 60_000, rescueMs: 600_000, exitMs: 300_000 };
 const quiet: WorkerLog = { info() {}, warn() {}, error() {} };
 
 for (const dialect of testDialects()) {
-  describe(`jobs on ${dialect}`, () => {
+  describe(`jobs on ${dialect}`, { timeout: 120_000 }, () => {
     let database: TestDatabase;
     let dir: string;
     let clock = new Date('2026-03-01T10:00:00.000Z');

@@ -27,7 +27,7 @@ const acceptingBmc: PowerDriverFactory = (bmc) => ({
   setBootDevice: async () => {},
 });
 
-describe('credentials and expiry warnings by mail (real SMTP server on loopback)', () => {
+describe('credentials and expiry warnings by mail (real SMTP server on loopback)', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
   let smtp: SMTPServer;

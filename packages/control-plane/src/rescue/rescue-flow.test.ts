@@ -56,7 +56,7 @@ class RecordingBmc {
 
 const quiet = { info() {}, warn() {}, error() {} };
 
-describe('rescue flow as durable jobs', () => {
+describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
   let queue: JobQueue;

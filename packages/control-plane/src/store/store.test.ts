@@ -12,7 +12,7 @@ import { createTestDatabase, testDialects, type TestDatabase } from './testing.j
 const deadlines = { requestMs: 60_000, rescueMs: 600_000, exitMs: 300_000 };
 
 for (const dialect of testDialects()) {
-  describe(`store on ${dialect}`, () => {
+  describe(`store on ${dialect}`, { timeout: 120_000 }, () => {
     let database: TestDatabase;
     let store: Store;
     let dir: string;
