@@ -59,11 +59,11 @@ interface Option {
 /** Every option: flag, environment variable, default. Printed by `lifeboat serve --help`. */
 export const configOptions: readonly Option[] = [
   { key: 'dataDir', flag: 'data', env: 'LIFEBOAT_DATA', kind: 'path', fallback: './data', help: 'data directory' },
-  { key: 'databaseUrl', flag: 'database', env: 'LIFEBOAT_DATABASE_URL', kind: 'string', help: 'database: sqlite:PATH or postgres://... (default: SQLite in the data directory)' },
+  { key: 'databaseUrl', flag: 'database', env: 'LIFEBOAT_DATABASE_URL', kind: 'string', help: 'database: sqlite:PATH or postgres://... (default: SQLite in the data directory; put a password in the variable, not the flag: argv is public)' },
   { key: 'listen', flag: 'listen', env: 'LIFEBOAT_LISTEN', kind: 'listen', fallback: '127.0.0.1:8080', help: 'HOST:PORT to listen on' },
   { key: 'bootUrl', flag: 'boot-url', env: 'LIFEBOAT_BOOT_URL', kind: 'url', help: 'URL servers reach the control plane at (default: from --listen, 127.0.0.1 -> 10.0.2.2)' },
   { key: 'imageDir', flag: 'image', env: 'LIFEBOAT_IMAGE', kind: 'path', help: 'directory of the built rescue image (profile linux)' },
-  { key: 'smtpUrl', flag: 'smtp-url', env: 'LIFEBOAT_SMTP_URL', kind: 'url', help: 'SMTP server for credentials and warnings, smtp://HOST:PORT' },
+  { key: 'smtpUrl', flag: 'smtp-url', env: 'LIFEBOAT_SMTP_URL', kind: 'url', help: 'SMTP server for credentials and warnings, smtp://HOST:PORT (with user:password@, use the variable, not the flag: argv is public)' },
   { key: 'mailFrom', flag: 'mail-from', env: 'LIFEBOAT_MAIL_FROM', kind: 'string', fallback: 'lifeboat@localhost', help: 'sender address of mails' },
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'LIFEBOAT_REQUEST_TIMEOUT', kind: 'duration', fallback: '5m', help: 'deadline of the BMC steps of a rescue request' },
   { key: 'rescueTimeoutMs', flag: 'rescue-timeout', env: 'LIFEBOAT_RESCUE_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the rescue system to be ready' },
