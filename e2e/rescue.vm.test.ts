@@ -159,9 +159,12 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
 
     // The customer repairs the installed system over SSH, verifying the host key.
     const login = { password: enter.ssh.password, knownHostsFile };
+    // rescue-mount mounts the root and names the fstab line that keeps the system from booting
+    // (exit status 4: something of the fstab could not be mounted, everything else is).
     const mount = await ssh(s.ssh.port, login, 'rescue-mount');
-    assert.equal(mount.code, 0, mount.stderr + mount.stdout);
-    assert.match(mount.stdout, /\/mnt\b/);
+    assert.equal(mount.code, 4, mount.stderr + mount.stdout);
+    assert.match(mount.stdout + mount.stderr, /mounted \/dev\/\S+ on \/mnt/);
+    assert.match(mount.stderr + mount.stdout, /\/data: device UUID=\S+ not found/);
     const fix = await ssh(s.ssh.port, login, "sed -i '\\# /data ext4 #d' /mnt/etc/fstab && cat /mnt/etc/fstab && rescue-umount");
     assert.equal(fix.code, 0, fix.stderr + fix.stdout);
     assert.doesNotMatch(fix.stdout, / \/data /);
