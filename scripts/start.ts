@@ -47,7 +47,7 @@ await lab(['status']);
 
 process.stdout.write(`
 Lifeboat is running.
-  API and web console:  ${controlPlane.url}   (OpenAPI: ${controlPlane.url}/openapi.json)
+  API:                  ${controlPlane.url}   (OpenAPI: ${controlPlane.url}/openapi.json)
   iPXE for servers:     ${controlPlane.bootUrl}/boot.ipxe
   operator token:       ${tokenFile}
 
