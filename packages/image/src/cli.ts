@@ -6,7 +6,7 @@ import { imageFileNames, linkOrCopy, ensureRescueImage } from './build/rescue-im
 import type { SquashfsCompression } from './build/rootfs.js';
 import { ImageError } from './errors.js';
 
-const usage = `usage: lifeboat image build [--out DIR] [--cache DIR] [--compression xz|zstd]
+const usage = `usage: lifeboat image build [--out DIR] [--cache DIR] [--compression zstd|xz]
 
 Builds the rescue image (vmlinuz, initrd, rootfs.squashfs, manifest.json) from Debian 12 packages,
 or finds it in the cache (\$LIFEBOAT_CACHE/images/<hash>/). --out copies the files to DIR.`;

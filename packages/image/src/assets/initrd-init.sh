@@ -5,7 +5,7 @@ export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-log() { echo "lifeboat-initrd: $*" > /dev/console; }
+log() { echo "lifeboat-initrd: $* ($(cut -d' ' -f1 /proc/uptime) s since boot)" > /dev/console; }
 fail() {
   log "$*"
   log "cannot continue; a shell follows (the rescue system did not start)"
@@ -34,6 +34,7 @@ while [ "$pass" -lt 4 ]; do
   for alias in $aliases; do modprobe -q "$alias" 2>/dev/null; done
 done
 for m in loop squashfs overlay; do modprobe -q "$m" || fail "cannot load module $m"; done
+log "drivers loaded"
 
 ip link set lo up
 nics=
@@ -71,6 +72,7 @@ done
 mkdir -p /newroot /overlay
 mount -t tmpfs -o mode=0755 tmpfs /overlay
 mkdir -p /overlay/lower /overlay/upper /overlay/work
+log "fetched"
 mount -t squashfs -o loop,ro /media/rootfs.squashfs /overlay/lower || fail "cannot mount the root file system (corrupt download?)"
 mount -t overlay overlay -o lowerdir=/overlay/lower,upperdir=/overlay/upper,workdir=/overlay/work /newroot || fail "cannot mount the overlay"
 

@@ -60,7 +60,7 @@ export interface EnsureRescueImageOptions {
    * for tests that boot an image without the agent.
    */
   readonly rescueFiles?: readonly RescueFile[];
-  /** squashfs compression; `xz` (smallest, the default) or `zstd` (faster to read). */
+  /** squashfs compression: `zstd` (the default: boots faster under emulation) or `xz` (≈ 20 MB smaller). */
   readonly compression?: SquashfsCompression;
   /** Called with progress lines; default: none. */
   readonly onProgress?: Progress;
@@ -86,7 +86,7 @@ export async function agentRescueFiles(): Promise<RescueFile[]> {
 export async function ensureRescueImage(options: EnsureRescueImageOptions = {}): Promise<RescueImage> {
   const progress = options.onProgress ?? ((): void => undefined);
   const imagesDir = join(options.cacheDir ?? defaultCacheDir(), 'images');
-  const compression = options.compression ?? 'xz';
+  const compression = options.compression ?? 'zstd';
   const extraFiles = options.rescueFiles ? checkRescueFiles([...options.rescueFiles]) : await agentRescueFiles();
   const files = [...(await imageOwnFiles()), ...extraFiles];
 
