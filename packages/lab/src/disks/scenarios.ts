@@ -25,7 +25,7 @@ export const scenarioDescriptions: Record<ScenarioName, string> = {
     "root's password is replaced by an unknown random one and the lab key is removed from root's authorized_keys: SSH answers but refuses every login",
   'no-network': 'nftables is enabled with a ruleset that drops every incoming packet: the system boots but SSH never answers',
   'corrupt-fs':
-    'the root ext4 file system is damaged (/etc/motd claims the data block of /etc/issue, and the file system is marked as having errors): systemd-fsck-root's preen (`fsck -a`) gives up, so the boot stops in emergency mode and SSH never answers; `e2fsck -fy` repairs it',
+    'the root ext4 file system is damaged (/etc/motd claims the data block of /etc/issue, and the file system is marked as having errors): the preen check of systemd-fsck-root (`fsck -a`) gives up, so the boot stops in emergency mode and SSH never answers; `e2fsck -fy` repairs it',
   'degraded-raid': 'the second RAID1 member is replaced by a blank disk: the system boots degraded from the first one',
 };
 
