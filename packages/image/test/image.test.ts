@@ -47,10 +47,13 @@ test('the compressed image stays under 130 MB (the 80 MB target is not met)', ()
 
 test('the squashfs holds no SSH host key and no initramfs-tools initrd', () => {
   const listing = execFileSync('unsquashfs', ['-l', '-d', '', join(image.dir, 'rootfs.squashfs')], { encoding: 'utf8', maxBuffer: 256e6 });
-  assert.match(listing, /^\/usr\/sbin\/sshd$/m);
-  assert.doesNotMatch(listing, /ssh_host_.*_key/);
-  assert.doesNotMatch(listing, /^\/boot\/./m);
-  assert.doesNotMatch(listing, /kernel\/drivers\/gpu\//);
+  const has = (pattern: RegExp): boolean => pattern.test(listing);
+  assert.ok(has(/^\/usr\/sbin\/sshd$/m), 'sshd is there');
+  assert.ok(!has(/ssh_host_.*_key/), 'no SSH host key');
+  assert.ok(!has(/^\/boot\/./m), 'nothing in /boot');
+  assert.ok(!has(/\/kernel\/(drivers\/gpu|sound)\/.*\.ko$/m), 'no GPU or sound module');
+  assert.ok(has(/\/kernel\/drivers\/scsi\/megaraid\/megaraid_sas\.ko$/m), 'RAID controller modules are kept');
+  assert.ok(!has(/^\/usr\/share\/perl\//m), 'no Perl beyond perl-base');
 });
 
 test('the initrd carries busybox, its /init, the boot modules and the rescue system init', () => {
@@ -84,7 +87,7 @@ test('a change to Lifeboat files rebuilds the initrd only, in seconds, sharing t
     assert.equal(changed.manifest.rootfsHash, image.manifest.rootfsHash);
     assert.equal(changed.manifest.files['rootfs.squashfs'].sha256, image.manifest.files['rootfs.squashfs'].sha256);
     assert.equal(statSync(join(changed.dir, 'rootfs.squashfs')).ino, statSync(join(image.dir, 'rootfs.squashfs')).ino, 'hard link, no copy');
-    assert.ok(seconds < 30, `${seconds} s`);
+    assert.ok(seconds < 15, `${seconds} s`);
     assert.deepEqual(changed.manifest.rescueFiles.find((f) => f.path === '/opt/lifeboat/marker')?.size, marker.length);
   } finally {
     rmSync(changed.dir, { recursive: true, force: true });
