@@ -36,7 +36,11 @@ try {
   let started = Date.now();
   const image = await ensureRescueImage({ onProgress: (l) => console.error(`  ${l}`) });
   const m = image.manifest;
-  if (!values.cold) row('build of the root file system, cold (recorded)', `${m.rootfsBuildSeconds.toFixed(0)} s`, `built ${m.rootfsBuiltAt}`);
+  if (!values.cold) {
+    const bootstrap = m.bootstrapSeconds === null || m.bootstrapSeconds === undefined ? 'not recorded' : `${m.bootstrapSeconds.toFixed(0)} s`;
+    row('build, cold: mmdebstrap (recorded when built)', bootstrap);
+    row('build, cold: prune + mksquashfs (recorded when built)', `${m.rootfsBuildSeconds.toFixed(0)} s`, `built ${m.rootfsBuiltAt}`);
+  }
   started = Date.now();
   await ensureRescueImage();
   row('build, nothing changed (cache hit)', `${((Date.now() - started) / 1000).toFixed(2)} s`);

@@ -26,8 +26,10 @@ export interface ImageManifest {
   readonly rootfsHash: string;
   readonly builtAt: string;
   readonly rootfsBuiltAt: string;
-  /** Seconds spent building the root file system (mmdebstrap, pruning, mksquashfs) when it was built. */
+  /** Seconds the pruning and mksquashfs took when the root file system was built. */
   readonly rootfsBuildSeconds: number;
+  /** Seconds mmdebstrap took when the Debian tree was made (null: not recorded). Cold build ≈ this + rootfsBuildSeconds. */
+  readonly bootstrapSeconds: number | null;
   readonly kernelVersion: string;
   readonly squashfsCompression: SquashfsCompression;
   /** Size and sha256 of each file. */
@@ -125,6 +127,7 @@ export async function ensureRescueImage(options: EnsureRescueImageOptions = {}):
         builtAt: new Date().toISOString(),
         rootfsBuiltAt: rootfs.builtAt,
         rootfsBuildSeconds: rootfs.buildSeconds,
+        bootstrapSeconds: rootfs.bootstrapSeconds ?? null,
         kernelVersion: rootfs.kernelVersion,
         squashfsCompression: rootfs.compression,
         files: described,

@@ -45,7 +45,10 @@ export interface RootfsStage {
   readonly treeBytes: number;
   readonly modulesKept: number;
   readonly modulesDropped: number;
+  /** Seconds the prune and mksquashfs took (the Debian tree may have come from the cache). */
   readonly buildSeconds: number;
+  /** Seconds mmdebstrap took when the Debian tree was made; null when not recorded. */
+  readonly bootstrapSeconds: number | null;
   readonly builtAt: string;
   readonly compression: SquashfsCompression;
 }
@@ -78,11 +81,11 @@ export async function ensureRootfs(imagesDir: string, compression: SquashfsCompr
 }
 
 async function buildRootfs(work: string, hash: string, compression: SquashfsCompression, progress: Progress): Promise<Omit<RootfsStage, 'dir'>> {
-  const started = Date.now();
   const root = join(work, 'root');
   const out = join(work, 'out');
   await mkdir(out);
-  await bootstrap(dirname(work), root, progress);
+  const bootstrapSeconds = await bootstrap(dirname(work), root, progress);
+  const pruneStarted = Date.now();
 
   const kernelVersion = (await readdir(join(root, 'lib/modules')))[0];
   if (!kernelVersion) throw new ImageError('IMAGE_KERNEL_NOT_FOUND', 'linux-image-amd64 installed no modules');
@@ -127,7 +130,8 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
     treeBytes,
     modulesKept: kept,
     modulesDropped: dropped,
-    buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+    buildSeconds: Math.round((Date.now() - pruneStarted) / 100) / 10,
+    bootstrapSeconds,
     builtAt: new Date().toISOString(),
     compression,
   };
@@ -141,10 +145,12 @@ const bootstrapFormat = 2;
  * (`images/bootstrap-<hash>.tar`) so that a change to the pruning or compression does not download
  * and install again.
  */
-async function bootstrap(imagesDir: string, root: string, progress: Progress): Promise<void> {
+async function bootstrap(imagesDir: string, root: string, progress: Progress): Promise<number | null> {
   const hash = inputHash({ bootstrapFormat, suite, rescuePackages, dpkgPathFilters });
   const tarball = join(imagesDir, `bootstrap-${hash}.tar`);
+  const record = join(imagesDir, `bootstrap-${hash}.json`);
   if (!existsSync(tarball)) {
+    const started = Date.now();
     const sources = debianSources();
     const mirrors = sources.map((s) => s.split(' ')[1]).filter((u, i, a) => a.indexOf(u) === i);
     progress(`mmdebstrap: ${rescuePackages.length} packages and their dependencies from ${mirrors.join(', ')} (about a minute)`);
@@ -173,12 +179,15 @@ async function bootstrap(imagesDir: string, root: string, progress: Progress): P
         { onLine: (line) => (/^I: (installing|downloading|running apt|cleaning|success)/.test(line) ? progress(`  ${line.slice(3)}`) : undefined) },
       );
       await rename(partial, tarball);
+      await writeFile(record, JSON.stringify({ seconds: Math.round((Date.now() - started) / 100) / 10, builtAt: new Date().toISOString() }));
     } finally {
       await rm(partial, { force: true });
     }
   } else progress(`Debian tree from the cache (${tarball})`);
   await mkdir(root, { recursive: true });
   await runTool('tar', ['-C', root, '--numeric-owner', '-xf', tarball]);
+  const recorded = existsSync(record) ? (JSON.parse(await readFile(record, 'utf8')) as { seconds?: unknown }).seconds : undefined;
+  return typeof recorded === 'number' ? recorded : null;
 }
 
 /** Parses modules.dep: module path → its dependencies' paths (relative to /lib/modules/VERSION). */
