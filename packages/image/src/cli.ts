@@ -1,8 +1,9 @@
 /** `lifeboat image ...`: build the rescue image and show where it is. */
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { imageFileNames, linkOrCopy, ensureRescueImage } from './build/rescue-image.js';
+import { ensureRescueImage, imageFileNames } from './build/rescue-image.js';
 import type { SquashfsCompression } from './build/rootfs.js';
 import { ImageError } from './errors.js';
 
@@ -41,7 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     if (values.out) {
       dir = resolve(values.out);
       await mkdir(dir, { recursive: true });
-      for (const name of [...imageFileNames, 'manifest.json']) await linkOrCopy(join(image.dir, name), join(dir, name));
+      // copies (reflinks where the file system can), not hard links: editing DIR must not alter the cache
+      for (const name of [...imageFileNames, 'manifest.json']) await copyFile(join(image.dir, name), join(dir, name), constants.COPYFILE_FICLONE);
     }
     const m = image.manifest;
     const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
