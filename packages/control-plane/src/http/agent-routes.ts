@@ -114,9 +114,16 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
         for (;;) {
           const jobs = await store.agentWork.take(session.id);
           if (jobs.length > 0 || Date.now() >= until || options.signal.aborted || closed.signal.aborted) return { jobs };
+          // One listener per wait, removed when the wait ends: a long poll must not pile listeners
+          // onto the control plane's shutdown signal.
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now())));
-            options.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+            const done = (): void => {
+              clearTimeout(timer);
+              options.signal.removeEventListener('abort', done);
+              resolve();
+            };
+            const timer = setTimeout(done, Math.min(500, Math.max(0, until - Date.now())));
+            options.signal.addEventListener('abort', done, { once: true });
           });
         }
       },
