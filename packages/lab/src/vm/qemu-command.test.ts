@@ -36,6 +36,7 @@ test('the VM is a TCG machine with 1 vCPU, an iPXE NIC with fixed MAC and boot U
   assert.match(args, /-smp 1 -m 1024/);
   assert.match(args, /-netdev user,id=n0,bootfile=http:\/\/10\.0\.2\.2:8080\/boot\.ipxe,hostfwd=tcp:127\.0\.0\.1:40022-:22/);
   assert.match(args, /-device virtio-net-pci,netdev=n0,mac=52:54:00:1b:00:01,id=nic0/);
+  assert.match(args, /-device virtio-rng-pci/, 'an entropy source, as real servers have');
   assert.match(args, /-device ahci,id=ahci0/);
   assert.match(args, /ide-hd,drive=drive1,bus=ahci0\.1,id=disk1/);
   assert.ok(args.includes(`-qmp unix:${vmFiles(dir).qmpSocket},server=on,wait=off`));

@@ -68,6 +68,9 @@ export function qemuArguments(spec: VmSpec): string[] {
     // When every boot device fails, retry from the top like a real server does instead of halting.
     '-boot', 'menu=off,strict=off,reboot-timeout=5000',
     '-device', 'ahci,id=ahci0',
+    // Real servers have a hardware random source (RDRAND, a TPM); without one, a freshly booted guest
+    // waits ~20 s under TCG for entropy before ssh-keygen can make its host keys.
+    '-device', 'virtio-rng-pci',
   ];
   spec.disks.forEach((disk, i) => {
     args.push(
