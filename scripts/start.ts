@@ -17,7 +17,13 @@ say('rescue image: building or finding it in the cache (the first build takes a 
 const image = await ensureRescueImage({ onProgress: (line) => say(`image: ${line}`) });
 say(`rescue image ready: ${image.dir}`);
 
-const config = parseConfig(process.argv.slice(2), { ...process.env, LIFEBOAT_IMAGE: process.env.LIFEBOAT_IMAGE ?? image.dir });
+// Request logs would drown the instructions below in a terminal: warnings only, unless asked for
+// (`lifeboat events` follows what happens, `lifeboat tasks NAME` shows each rescue's steps).
+const config = parseConfig(process.argv.slice(2), {
+  ...process.env,
+  LIFEBOAT_IMAGE: process.env.LIFEBOAT_IMAGE ?? image.dir,
+  LIFEBOAT_LOG_LEVEL: process.env.LIFEBOAT_LOG_LEVEL ?? 'warn',
+});
 const controlPlane = await startControlPlane(config);
 const tokenFile = resolve(config.dataDir, 'admin.token');
 process.env.LIFEBOAT_URL = controlPlane.url;
@@ -43,7 +49,6 @@ if (labCode !== 0) {
   say('the lab did not start; see the messages above');
   await stop(1);
 }
-await lab(['status']);
 
 process.stdout.write(`
 Lifeboat is running.
@@ -55,8 +60,10 @@ Try, in another terminal at the repository root:
   export LIFEBOAT_URL=${controlPlane.url} LIFEBOAT_TOKEN="$(cat ${tokenFile})"
   npx lifeboat servers list
   npx lifeboat rescue enter lab-2 --wait        # lab-2 is stuck in emergency mode: rescue it
+  npx lifeboat tasks lab-2                      # the boot timeline, step by step
   npx lifeboat rescue exit lab-2 --wait
-  npx lifeboat lab status
+  npx lifeboat events                           # live changes of every server
+  npx lifeboat lab status                       # the lab's servers, BMCs, serial logs
 
 Ctrl-C stops the lab and the control plane.
 `);
