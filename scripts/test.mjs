@@ -1,8 +1,9 @@
 // `npm test`: every test of the project, in stages that fail fast.
 //   1. typecheck, then unit and in-process tests (packages/*/src/**/*.test.ts), on SQLite;
 //   2. integration tests (packages/*/test/**/*.test.ts): PostgreSQL, real child processes, the CLI;
-//   3. lab tests (**/*.vm.test.ts): QEMU virtual machines, one file at a time (2 cores: at most two VMs).
-// Usage: npm test [-- --stage unit|integration|vm] [-- FILE...]
+//   3. VM tests (packages/**/*.vm.test.ts): QEMU virtual machines, one VM per file, two files at a time;
+//   4. end-to-end tests (e2e/*.vm.test.ts): two lab servers at once, so alone.
+// At most two VMs run at once (2 cores). Usage: npm test [-- --stage unit|integration|vm|e2e] [-- FILE...]
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -33,7 +34,10 @@ const isVm = (f) => f.endsWith('.vm.test.ts');
 const stages = [
   { name: 'unit', files: all.filter((f) => /^packages\/[^/]+\/src\//.test(f) && !isVm(f)), concurrency: 2 },
   { name: 'integration', files: all.filter((f) => /^packages\/[^/]+\/test\//.test(f) && !isVm(f)), concurrency: 1 },
-  { name: 'vm', files: all.filter(isVm), concurrency: 1 },
+  // Each of these files runs one VM at a time: two files at once keep two VMs on the two cores.
+  { name: 'vm', files: all.filter((f) => isVm(f) && !f.startsWith('e2e/')), concurrency: 2 },
+  // The end-to-end story runs two lab servers at once: alone.
+  { name: 'e2e', files: all.filter((f) => isVm(f) && f.startsWith('e2e/')), concurrency: 1 },
 ];
 
 const args = process.argv.slice(2);
