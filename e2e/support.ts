@@ -3,7 +3,6 @@
  * server on loopback, and waits that poll for real signals.
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
 
@@ -91,14 +90,9 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A free TCP port on 127.0.0.1 (the lab's probe). */
+import { freeTcpPort as freePort } from '@lifeboat/lab';
+export { freePort };
 
 /** A message the SMTP server received. */
 export interface ReceivedMail {

@@ -26,3 +26,4 @@ export {
   type ScenarioName,
   type ServerOverlays,
 } from './disks/index.js';
+export { freeTcpPort, freeUdpPort } from './processes/free-port.js';

@@ -1,7 +1,7 @@
 // Test support for disks*.vm.test.ts: boots one lab disk set in QEMU (TCG) and watches it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -15,16 +15,8 @@ export interface BootedVm {
 }
 
 /** A loopback TCP port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freeTcpPort as freePort } from '../src/processes/free-port.js';
+export { freePort };
 
 /** Boots `disks` (qcow2 overlays, first one boots) with 1 vCPU, 1 GiB, user-mode net forwarding SSH. */
 export async function bootDisks(disks: string[], dir: string): Promise<BootedVm> {
