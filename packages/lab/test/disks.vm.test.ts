@@ -35,7 +35,9 @@ test('plain: the installed Debian boots from its disk to SSH with the lab key', 
     const [hostname, cmdline] = login.stdout.split('\n');
     assert.equal(hostname, 'lab');
     assert.match(cmdline ?? '', /console=ttyS0,115200/);
-    assert.match(await serialText(vm), /lab login:/, 'a getty answers on ttyS0');
+    // sshd can answer before the serial getty prints its prompt: wait for the prompt itself.
+    const getty = await waitFor(async () => (/lab login:/.test(await serialText(vm!)) ? true : undefined), 60_000, vm);
+    assert.ok(getty, `a getty answers on ttyS0; serial log tail:\n${(await serialText(vm)).slice(-2000)}`);
   } finally {
     await vm.stop();
     vm = undefined;
