@@ -7,8 +7,8 @@
 export const suite = 'bookworm';
 
 /**
- * The rescue tool set (issue 5) plus what the image's own init and the agent need. No recommends:
- * each package here is one someone asked for.
+ * The rescue tool set (issue 5) plus what the image's own init needs (the agent and its runtime come in the initrd,
+ * through `rescueFiles()` of @lifeboat/agent). No recommends: each package here is one someone asked for.
  */
 export const rescuePackages: readonly string[] = [
   // log in and copy data off
@@ -22,8 +22,6 @@ export const rescuePackages: readonly string[] = [
   'tmux', 'nano', 'less', 'procps', 'iputils-ping', 'iproute2', 'apt',
   // the image's init (busybox: udhcpc, init) and module loading
   'busybox', 'kmod',
-  // the agent
-  'nodejs',
   // the kernel: vmlinuz is taken out, its modules stay (pruned)
   'linux-image-amd64',
 ];
