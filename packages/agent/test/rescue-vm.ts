@@ -140,8 +140,11 @@ export interface SshResult {
   readonly stderr: string;
 }
 
-/** Runs a command as root over OpenSSH (`sshpass -e` for a password). */
-export function ssh(login: SshLogin, command: string, input?: string, timeoutMs = 300_000): Promise<SshResult> {
+/**
+ * The OpenSSH client invocation for `login` as root (`sshpass -e` for a password, given through
+ * `SSHPASS` in the returned environment, never argv); `extra` goes before the destination (`-tt`).
+ */
+export function sshInvocation(login: SshLogin, command?: string, extra: readonly string[] = []): { program: string; args: string[]; env: NodeJS.ProcessEnv } {
   const sshArgs = [
     '-p', String(login.port),
     '-o', `UserKnownHostsFile=${login.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
@@ -149,14 +152,18 @@ export function ssh(login: SshLogin, command: string, input?: string, timeoutMs 
     ...(login.identity
       ? ['-i', login.identity, '-o', 'IdentitiesOnly=yes', '-o', 'PasswordAuthentication=no', '-o', 'BatchMode=yes']
       : ['-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1']),
-    'root@127.0.0.1', command,
+    ...extra,
+    'root@127.0.0.1', ...(command === undefined ? [] : [command]),
   ];
-  const [program, args] = login.password !== undefined ? ['sshpass', ['-e', 'ssh', ...sshArgs]] : ['ssh', sshArgs];
+  const env = { ...process.env, ...(login.password !== undefined ? { SSHPASS: login.password } : {}) };
+  return login.password !== undefined ? { program: 'sshpass', args: ['-e', 'ssh', ...sshArgs], env } : { program: 'ssh', args: sshArgs, env };
+}
+
+/** Runs a command as root over OpenSSH (`sshpass -e` for a password). */
+export function ssh(login: SshLogin, command: string, input?: string, timeoutMs = 300_000): Promise<SshResult> {
+  const { program, args, env } = sshInvocation(login, command);
   return new Promise((resolve, reject) => {
-    const child = spawn(program as string, args as string[], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...(login.password !== undefined ? { SSHPASS: login.password } : {}) },
-    });
+    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
