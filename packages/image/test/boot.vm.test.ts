@@ -1,8 +1,9 @@
 /**
  * Boots the rescue image in QEMU (TCG) as a server netboots it, twice: the initrd fetches the
- * squashfs over HTTP, switches into it; the rescue system has the tool set, runs from RAM, and makes
- * new SSH host keys at each boot. The agent is left out (its own tests log in with a password hash
- * from a control plane): this image carries an authorized key instead, so that init starts sshd.
+ * squashfs over HTTP, switches into it; the rescue system has the tool set, runs from RAM, makes new
+ * SSH host keys at each boot, and loads the drivers beside sshd's start (a marker file says when they
+ * are in). The agent is left out (its own tests log in with a password hash from a control plane):
+ * this image carries an authorized key instead, so that init starts sshd.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -69,12 +70,16 @@ test('the image boots into RAM with the tool set, a serial login and fresh host 
   assert.doesNotMatch(mounts, /^\/dev\/vd/m, 'no disk is mounted');
   const missing = (await sshRun(first.sshPort, key, `for t in ${tools.join(' ')}; do command -v $t >/dev/null || echo $t; done`)).trim();
   assert.equal(missing, '', `tools missing from the image: ${missing}`);
+  // Drivers load in the background while sshd starts; the marker says when they are all in.
+  await sshRun(first.sshPort, key, 'timeout 120 sh -c "until [ -e /run/lifeboat/drivers-loaded ]; do sleep 0.2; done"', 130_000);
+  await first.waitForSerial(/lifeboat: drivers loaded/, 10_000);
   assert.match(await sshRun(first.sshPort, key, 'lsblk -dn -o NAME,SIZE'), /^vda\s+64M$/m, 'disk drivers were loaded (virtio_blk)');
   assert.match(await sshRun(first.sshPort, key, 'tmux -V && nano --version | head -1 && mdadm --version 2>&1'), /tmux/);
   const cmdline = await sshRun(first.sshPort, key, 'cat /proc/cmdline');
   assert.doesNotMatch(cmdline, /password|\$6\$/i, 'no secret on the kernel command line');
 
   await first.waitForSerial(/login: /, 60_000);
+  await first.waitForSerial(/-----END SSH HOST KEY FINGERPRINTS-----/, 30_000);
   const firstKeys = fingerprints(first.serialLog());
   assert.ok(firstKeys.some((l) => /ED25519/.test(l)), `the console shows the host key fingerprints: ${firstKeys.join('; ')}`);
   const served = (await sshRun(first.sshPort, key, 'ssh-keygen -l -f /etc/ssh/ssh_host_ed25519_key.pub')).trim();

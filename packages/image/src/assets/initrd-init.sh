@@ -5,7 +5,10 @@ export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-log() { echo "lifeboat-initrd: $* ($(cut -d' ' -f1 /proc/uptime) s since boot)" > /dev/console; }
+log() {
+  read -r uptime _ < /proc/uptime
+  echo "lifeboat-initrd: $* ($uptime s since boot)" > /dev/console
+}
 fail() {
   log "$*"
   log "cannot continue; a shell follows (the rescue system did not start)"
@@ -31,9 +34,9 @@ while [ "$pass" -lt 4 ]; do
   count=$(echo "$aliases" | wc -l)
   [ "$count" -ne "$seen" ] || break
   seen=$count
-  for alias in $aliases; do modprobe -q "$alias" 2>/dev/null; done
+  echo "$aliases" | xargs -r modprobe -a -q 2>/dev/null
 done
-for m in loop squashfs overlay; do modprobe -q "$m" || fail "cannot load module $m"; done
+modprobe -a -q loop squashfs overlay || fail "cannot load the modules loop, squashfs and overlay"
 log "drivers loaded"
 
 ip link set lo up
@@ -89,6 +92,6 @@ mount --move /media /newroot/run/lifeboat/media 2>/dev/null
 mount --move /overlay /newroot/run/lifeboat/overlay
 mount --move /dev /newroot/dev
 mount --move /sys /newroot/sys
-mount --move /proc /newroot/proc
 log "switching to the rescue system"
+mount --move /proc /newroot/proc
 exec switch_root /newroot /usr/lib/lifeboat/busybox init
