@@ -310,13 +310,15 @@ test('rescue-backup copies a mounted installed system\'s data to another host ov
   const destination = join(work, 'backup-host', 'dest');
   mkdirSync(destination);
   await ok('rescue-mount --root /dev/vda1');
-  // The customer's side: a key for the backup host, and that host's key as known.
-  const publicKey = await ok('ssh-keygen -q -t ed25519 -N "" -C rescue-backup -f /root/.ssh/backup_key && cat /root/.ssh/backup_key.pub');
+  // The customer's side: a key for the backup host (a space in its name, which must stay one
+  // argument through rsync's -e), and that host's key as known.
+  const publicKey = await ok('ssh-keygen -q -t ed25519 -N "" -C rescue-backup -f "/root/.ssh/backup key" && cat "/root/.ssh/backup key.pub"');
   writeFileSync(hostSshd.authorizedKeys, publicKey);
   const hostKeyLine = readFileSync(`${hostSshd.hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
   await ok('cat >> /root/.ssh/known_hosts', `[10.0.2.2]:${hostSshd.port} ${hostKeyLine}\n`);
 
-  const out = await ok(`rescue-backup --port ${hostSshd.port} --identity /root/.ssh/backup_key /mnt/home/alice root@10.0.2.2:${destination}/`);
+  const backup = `rescue-backup --port ${hostSshd.port} --identity '/root/.ssh/backup key' /mnt/home/alice root@10.0.2.2:${destination}/`;
+  const out = await ok(backup);
   assert.match(out, /rescue-backup: done/);
   const guestSums = await ok(checksumsCommand('/mnt/home/alice'));
   assert.equal(guestSums.trim().split('\n').length, 6, guestSums);
@@ -330,11 +332,15 @@ test('rescue-backup copies a mounted installed system\'s data to another host ov
   assert.match(hostStat, /^\.\/readme-link 1000:1000 777 1 symbolic link$/m);
 
   // Run again: nothing left to copy, same result (resumable, idempotent).
-  assert.match(await ok(`rescue-backup --port ${hostSshd.port} --identity /root/.ssh/backup_key /mnt/home/alice root@10.0.2.2:${destination}/`), /done/);
-  // A destination that is not user@host:path is refused before anything runs.
+  assert.match(await ok(backup), /done/);
+  assert.equal(execFileSync('bash', ['-c', checksumsCommand(join(destination, 'alice'))], { encoding: 'utf8' }), guestSums);
+  // Bad input is refused before anything runs: not user@host:path, a port that is no number.
   const bad = await run('rescue-backup /mnt/home/alice /tmp/elsewhere');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /user@host:path/);
+  const badPort = await run(`rescue-backup --port 22x /mnt/home/alice root@10.0.2.2:${destination}/`);
+  assert.equal(badPort.code, 2);
+  assert.match(badPort.stderr, /not a port number/);
   await ok('rescue-umount');
   await hostSshd.stop();
   hostSshd = undefined;
