@@ -3,53 +3,56 @@
  * credentials, report host keys, inventory and ready, then heartbeat and take work until the session
  * ends. It only ever connects out; it listens on nothing.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { bootParamsFrom } from './boot-params.js';
 import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
 import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
 import { readHostKeys } from './host-keys.js';
 import { collectInventory } from './inventory.js';
 import type { AgentLog } from './log.js';
+import type { Platform, Stop } from './platform.js';
 import { RescueSystem } from './rescue-system.js';
 import type { RescueSystemOptions } from './rescue-system.js';
 
 /** How the agent runs. */
 export interface AgentOptions {
+  readonly platform: Platform;
   /** The kernel command line's file (`/proc/cmdline`). */
   readonly cmdlinePath: string;
   readonly system: RescueSystemOptions;
   readonly log: AgentLog;
   /** Stops the agent (SIGTERM in the image). */
-  readonly signal: AbortSignal;
+  readonly stop: Stop;
   /** Seconds between heartbeats. */
   readonly heartbeatSeconds?: number;
   /** Long-poll wait for work (seconds). */
   readonly workWaitSeconds?: number;
   readonly retry?: RetryPolicy;
+  /** Longest wait for the image's init to finish loading drivers before the inventory (ms). */
+  readonly driversWaitMs?: number;
 }
 
 /** Why the agent stopped. */
 export type AgentOutcome = 'revoked' | 'aborted';
 
 /** A handler for one kind of job (the hardware tests register theirs here). */
-export type JobHandler = (params: unknown, signal: AbortSignal) => Promise<JobResult>;
+export type JobHandler = (params: unknown, stop: Stop) => Promise<JobResult>;
 
 /** Job kinds this agent can run. None yet: the hardware tests come with their own issue. */
 export const jobHandlers: ReadonlyMap<string, JobHandler> = new Map();
 
 /** Runs the agent until its token is revoked (the session ended) or `signal` aborts. */
 export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
-  const { log, signal } = options;
-  const system = new RescueSystem(options.system);
-  const params = bootParamsFrom(await readFile(options.cmdlinePath, 'utf8'));
+  const { log, stop, platform } = options;
+  const system = new RescueSystem(platform, options.system);
+  const params = bootParamsFrom(await platform.readText(options.cmdlinePath));
   log.info(`control plane ${params.url}, server ${params.serverId}`);
-  const client = new ControlPlaneClient(params.url, {
-    signal,
+  const client = new ControlPlaneClient(platform, params.url, {
+    stop,
     ...(options.retry ? { retry: options.retry } : {}),
     onRetry: (what, attempt, error) => log.info(`${what} failed (attempt ${attempt}: ${error}); retrying`),
   });
   try {
-    const config = await obtainConfig(client, system, params.serverId, params.bootToken, log);
+    const config = await obtainConfig(platform, client, system, params.serverId, params.bootToken, log);
     await client.event('agent_started', `session ${config.sessionId}`);
 
     await system.ensureHostKeys();
@@ -62,11 +65,16 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
     log.info(`sshd started (PermitRootLogin ${passwordLogin ? 'yes' : 'prohibit-password'})`);
     await client.event('sshd_started');
 
-    const hostKeys = await readHostKeys(system.path('etc/ssh'));
+    const hostKeys = await readHostKeys(platform, system.path('etc/ssh'));
     await client.hostKeys(hostKeys);
     for (const key of hostKeys) log.info(`host key ${key.type} ${key.fingerprint}`);
 
-    const inventory = await collectInventory();
+    // Drivers load while sshd starts (the image's init): the disks are only all there once they did.
+    const driversWaitMs = options.driversWaitMs ?? 120_000;
+    if (!(await system.driversLoaded(driversWaitMs, stop)) && options.system.waitForDrivers) {
+      log.info(`drivers still loading after ${driversWaitMs / 1000} s: the inventory shows what is there now`);
+    }
+    const inventory = await collectInventory(platform);
     await client.inventory(inventory);
     log.info(`inventory: ${inventory.cpus} CPU(s), ${inventory.memoryBytes} bytes, ${inventory.disks.length} disk(s), ${inventory.nics.length} NIC(s)`);
 
@@ -79,7 +87,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
       log.info('the control plane revoked this agent: the rescue session is over');
       return 'revoked';
     }
-    if (signal.aborted) return 'aborted';
+    if (stop.stopped) return 'aborted';
     throw error;
   }
 }
@@ -89,6 +97,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
  * at this boot (a restart), read back from /run (tmpfs: gone at the next boot, readable by root only).
  */
 async function obtainConfig(
+  platform: Platform,
   client: ControlPlaneClient,
   system: RescueSystem,
   serverId: string,
@@ -97,7 +106,7 @@ async function obtainConfig(
 ): Promise<RescueConfig> {
   const statePath = system.path('run/lifeboat/agent-session.json');
   try {
-    const saved = JSON.parse(await readFile(statePath, 'utf8')) as { agentToken: string; config: RescueConfig };
+    const saved = JSON.parse(await platform.readText(statePath)) as { agentToken: string; config: RescueConfig };
     client.useAgentToken(saved.agentToken);
     log.info(`resuming session ${saved.config.sessionId}`);
     return saved.config;
@@ -105,65 +114,49 @@ async function obtainConfig(
     // first start at this boot
   }
   const { agentToken, config } = await client.redeem(serverId, bootToken);
-  await mkdir(system.path('run/lifeboat'), { recursive: true, mode: 0o700 });
-  await writeFile(statePath, JSON.stringify({ agentToken, config }), { mode: 0o600 });
+  await platform.mkdir(system.path('run/lifeboat'), 0o755);
+  await platform.writeText(statePath, JSON.stringify({ agentToken, config }), 0o600);
   log.info(`boot token redeemed: session ${config.sessionId}, server ${config.serverName}`);
   return config;
 }
 
-/** Heartbeats and the work long poll, side by side, until revoked or aborted. */
+/** Heartbeats and the work long poll, side by side, until revoked or stopped. */
 async function serve(client: ControlPlaneClient, options: AgentOptions): Promise<void> {
-  const { log, signal } = options;
+  const { log, platform } = options;
   const heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
-  const stop = new AbortController();
-  const onAbort = (): void => stop.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
+  const stop = options.stop.child();
   const heartbeats = (async () => {
-    while (!stop.signal.aborted) {
+    while (!stop.stopped) {
       await client.heartbeat();
-      await delay(heartbeatMs, stop.signal);
+      await platform.sleep(heartbeatMs, stop);
     }
   })();
   const work = (async () => {
-    while (!stop.signal.aborted) {
-      for (const job of await client.work(options.workWaitSeconds ?? 25)) await runJob(client, job, log, stop.signal);
+    while (!stop.stopped) {
+      for (const job of await client.work(options.workWaitSeconds ?? 25)) await runJob(client, job, log, stop);
     }
   })();
   try {
     // The first loop to fail (a revoked token) stops the other.
     await Promise.race([heartbeats, work]);
   } finally {
-    stop.abort();
-    signal.removeEventListener('abort', onAbort);
+    stop.stop();
     await Promise.allSettled([heartbeats, work]);
   }
 }
 
-async function runJob(client: ControlPlaneClient, job: AgentJob, log: AgentLog, signal: AbortSignal): Promise<void> {
+async function runJob(client: ControlPlaneClient, job: AgentJob, log: AgentLog, stop: Stop): Promise<void> {
   const handler = jobHandlers.get(job.kind);
   let result: JobResult;
   if (!handler) {
     result = { state: 'failed', message: `unsupported job kind "${job.kind}": this agent has no handler for it`, result: { code: 'JOB_UNSUPPORTED' } };
   } else {
     try {
-      result = await handler(job.params, signal);
+      result = await handler(job.params, stop);
     } catch (error) {
       result = { state: 'failed', message: error instanceof Error ? error.message : String(error) };
     }
   }
   log.info(`job ${job.id} (${job.kind}): ${result.state}${result.message ? `: ${result.message}` : ''}`);
   await client.result(job.id, result);
-}
-
-/** Waits `ms`, or less when `signal` aborts; leaves no listener behind (it runs every heartbeat). */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

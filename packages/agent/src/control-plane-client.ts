@@ -5,6 +5,7 @@
  */
 import type { HostKeyReport } from './host-keys.js';
 import type { Inventory } from './inventory.js';
+import type { Platform, Stop } from './platform.js';
 
 /** The session's configuration, as `POST /redeem` returns it. */
 export interface RescueConfig {
@@ -63,7 +64,7 @@ export const defaultRetry: RetryPolicy = { initialMs: 500, maxMs: 15_000, totalM
 export interface ClientOptions {
   readonly retry?: RetryPolicy;
   /** Ends every pending request and wait. */
-  readonly signal?: AbortSignal;
+  readonly stop?: Stop;
   /** Told about each failed attempt (never given a secret). */
   readonly onRetry?: (what: string, attempt: number, error: string) => void;
 }
@@ -71,16 +72,18 @@ export interface ClientOptions {
 /** A client of the agent API for one rescue system. */
 export class ControlPlaneClient {
   readonly #base: string;
+  readonly #platform: Platform;
   readonly #retry: RetryPolicy;
-  readonly #signal: AbortSignal | undefined;
+  readonly #stop: Stop | undefined;
   readonly #onRetry: ClientOptions['onRetry'];
   #agentToken: string | null = null;
 
   /** `url` is `lifeboat.url`; calls go to `{url}/v1/agent/...`. */
-  constructor(url: string, options: ClientOptions = {}) {
+  constructor(platform: Platform, url: string, options: ClientOptions = {}) {
+    this.#platform = platform;
     this.#base = `${url.replace(/\/+$/, '')}/v1/agent`;
     this.#retry = options.retry ?? defaultRetry;
-    this.#signal = options.signal;
+    this.#stop = options.stop;
     this.#onRetry = options.onRetry;
   }
 
@@ -125,7 +128,7 @@ export class ControlPlaneClient {
 
   /** Waits up to `waitSeconds` for work (long poll). */
   async work(waitSeconds: number): Promise<AgentJob[]> {
-    const answer = await this.#call('GET', `/work?waitSeconds=${waitSeconds}`, undefined);
+    const answer = await this.#call('GET', `/work?waitSeconds=${waitSeconds}`, undefined, true, waitSeconds + requestSeconds);
     if (typeof answer !== 'object' || answer === null || !('jobs' in answer) || !Array.isArray(answer.jobs)) return [];
     return (answer.jobs as unknown[]).filter(isJob);
   }
@@ -135,45 +138,50 @@ export class ControlPlaneClient {
     await this.#call('POST', `/work/${encodeURIComponent(jobId)}/result`, result);
   }
 
-  async #call(method: string, path: string, body: unknown, authorized = true): Promise<unknown> {
+  async #call(method: string, path: string, body: unknown, authorized = true, timeoutSeconds = requestSeconds): Promise<unknown> {
     const started = Date.now();
     let wait = this.#retry.initialMs;
     for (let attempt = 1; ; attempt++) {
-      this.#signal?.throwIfAborted();
+      this.#stop?.throwIfStopped();
       let failure: string;
       try {
         const headers: Record<string, string> = { accept: 'application/json' };
         if (body !== undefined) headers['content-type'] = 'application/json';
         if (authorized && this.#agentToken) headers.authorization = `Bearer ${this.#agentToken}`;
-        const response = await fetch(`${this.#base}${path}`, {
+        const response = await this.#platform.http({
           method,
+          url: `${this.#base}${path}`,
           headers,
+          timeoutSeconds,
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          ...(this.#signal ? { signal: this.#signal } : {}),
+          ...(this.#stop ? { stop: this.#stop } : {}),
         });
-        const text = await response.text();
-        if (response.ok) return text.length > 0 ? parseJson(text) : undefined;
-        const parsed = parseJson(text);
+        if (response.status >= 200 && response.status < 300) return response.body.length > 0 ? parseJson(response.body) : undefined;
+        const parsed = parseJson(response.body);
         const code = typeof parsed === 'object' && parsed !== null && 'code' in parsed ? String(parsed.code) : `HTTP_${response.status}`;
-        const message = typeof parsed === 'object' && parsed !== null && 'message' in parsed ? String(parsed.message) : response.statusText;
+        const message = typeof parsed === 'object' && parsed !== null && 'message' in parsed ? String(parsed.message) : `HTTP ${response.status}`;
         if (response.status < 500 && response.status !== 408 && response.status !== 429) {
           throw new AgentApiError(code, response.status, `${method} ${path.split('?')[0]}: ${response.status} ${code}: ${message}`);
         }
         failure = `${response.status} ${code}`;
       } catch (error) {
         if (error instanceof AgentApiError) throw error;
-        if (this.#signal?.aborted) throw error;
-        failure = describe(error);
+        if (this.#stop?.stopped) throw error;
+        failure = error instanceof Error ? error.message : String(error);
       }
       if (Date.now() - started + wait > this.#retry.totalMs) {
         throw new AgentApiError('CONTROL_PLANE_UNREACHABLE', 0, `${method} ${path.split('?')[0]}: gave up: ${failure}`);
       }
       this.#onRetry?.(`${method} ${path.split('?')[0]}`, attempt, failure);
-      await sleep(wait, this.#signal);
+      await this.#platform.sleep(wait, this.#stop);
+      this.#stop?.throwIfStopped();
       wait = Math.min(wait * 2, this.#retry.maxMs);
     }
   }
 }
+
+/** Longest time one API call may take, beyond a long poll's own wait. */
+const requestSeconds = 30;
 
 function parseJson(text: string): unknown {
   try {
@@ -181,14 +189,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return `${error.message}${cause}`;
-  }
-  return String(error);
 }
 
 function isRedeemAnswer(v: unknown): v is { agentToken: string; config: RescueConfig } {
@@ -200,19 +200,4 @@ function isRedeemAnswer(v: unknown): v is { agentToken: string; config: RescueCo
 
 function isJob(v: unknown): v is AgentJob {
   return typeof v === 'object' && v !== null && typeof (v as AgentJob).id === 'string' && typeof (v as AgentJob).kind === 'string';
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort(): void {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    }
-    signal?.addEventListener('abort', abort, { once: true });
-  });
 }

@@ -1,13 +1,8 @@
 /**
  * What the rescue system sees of the server: CPUs, memory, disks (`lsblk`), NICs and DMI data.
  */
-import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
-import { cpus, networkInterfaces, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { joinPath } from './platform.js';
+import type { Platform } from './platform.js';
 
 /** A network interface as the inventory reports it. */
 export interface NicReport {
@@ -30,30 +25,45 @@ export interface Inventory {
 export interface InventorySources {
   /** `/sys` (the NICs under `class/net`, DMI under `class/dmi/id`). */
   readonly sysDir?: string;
+  /** `/proc` (CPUs from `stat`, memory from `meminfo`). */
+  readonly procDir?: string;
   /** The `lsblk` program. */
   readonly lsblk?: string;
 }
 
 /** Collects the inventory. A source that fails yields an empty part, never an exception. */
-export async function collectInventory(sources: InventorySources = {}): Promise<Inventory> {
+export async function collectInventory(platform: Platform, sources: InventorySources = {}): Promise<Inventory> {
   const sysDir = sources.sysDir ?? '/sys';
+  const procDir = sources.procDir ?? '/proc';
+  const read = (path: string): Promise<string | null> => readTrimmed(platform, path);
   return {
-    cpus: cpus().length,
-    memoryBytes: totalmem(),
-    disks: await listDisks(sources.lsblk ?? 'lsblk'),
-    nics: await listNics(join(sysDir, 'class/net')),
+    cpus: countCpus((await read(joinPath(procDir, 'stat'))) ?? ''),
+    memoryBytes: memTotal((await read(joinPath(procDir, 'meminfo'))) ?? ''),
+    disks: await listDisks(platform, sources.lsblk ?? 'lsblk'),
+    nics: await listNics(platform, joinPath(sysDir, 'class/net')),
     dmi: {
-      vendor: await readTrimmed(join(sysDir, 'class/dmi/id/sys_vendor')),
-      product: await readTrimmed(join(sysDir, 'class/dmi/id/product_name')),
-      serial: await readTrimmed(join(sysDir, 'class/dmi/id/product_serial')),
+      vendor: await read(joinPath(sysDir, 'class/dmi/id/sys_vendor')),
+      product: await read(joinPath(sysDir, 'class/dmi/id/product_name')),
+      serial: await read(joinPath(sysDir, 'class/dmi/id/product_serial')),
     },
   };
 }
 
-async function listDisks(lsblk: string): Promise<unknown[]> {
+/** Online CPUs: the `cpuN` lines of /proc/stat (what Node's `os.cpus()` counts too). */
+export function countCpus(procStat: string): number {
+  return procStat.split('\n').filter((line) => /^cpu\d+\s/.test(line)).length;
+}
+
+/** `MemTotal` of /proc/meminfo in bytes (what Node's `os.totalmem()` reports too). */
+export function memTotal(meminfo: string): number {
+  const match = /^MemTotal:\s+(\d+)\s+kB/m.exec(meminfo);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+async function listDisks(platform: Platform, lsblk: string): Promise<unknown[]> {
   try {
-    const { stdout } = await run(lsblk, ['--json', '--bytes', '--output-all'], { maxBuffer: 16 * 1024 * 1024 });
-    const parsed: unknown = JSON.parse(stdout);
+    const { status, stdout } = await platform.run(lsblk, ['--json', '--bytes', '--output-all']);
+    const parsed: unknown = status === 0 ? JSON.parse(stdout) : undefined;
     if (typeof parsed === 'object' && parsed !== null && 'blockdevices' in parsed && Array.isArray(parsed.blockdevices)) {
       return parsed.blockdevices as unknown[];
     }
@@ -63,32 +73,49 @@ async function listDisks(lsblk: string): Promise<unknown[]> {
   return [];
 }
 
-async function listNics(netDir: string): Promise<NicReport[]> {
+/** Addresses per interface, from iproute2's JSON (`ip -json addr`); empty when ip fails. */
+async function interfaceAddresses(platform: Platform): Promise<Map<string, string[]>> {
+  const byName = new Map<string, string[]>();
+  try {
+    const { status, stdout } = await platform.run('ip', ['-json', 'addr', 'show']);
+    const parsed: unknown = status === 0 ? JSON.parse(stdout) : [];
+    for (const link of Array.isArray(parsed) ? (parsed as Array<{ ifname?: unknown; addr_info?: unknown }>) : []) {
+      if (typeof link.ifname !== 'string' || !Array.isArray(link.addr_info)) continue;
+      byName.set(
+        link.ifname,
+        (link.addr_info as Array<{ local?: unknown; prefixlen?: unknown }>)
+          .filter((a) => typeof a.local === 'string')
+          .map((a) => `${String(a.local)}/${String(a.prefixlen ?? '')}`),
+      );
+    }
+  } catch {
+    // no iproute2: NICs are listed without addresses
+  }
+  return byName;
+}
+
+async function listNics(platform: Platform, netDir: string): Promise<NicReport[]> {
   let names: string[];
   try {
-    names = (await readdir(netDir)).filter((n) => n !== 'lo').sort();
+    names = (await platform.readdir(netDir)).filter((n) => n !== 'lo').sort();
   } catch {
     return [];
   }
-  const addresses = networkInterfaces();
+  const addresses = await interfaceAddresses(platform);
   const nics: NicReport[] = [];
   for (const name of names) {
     nics.push({
       name,
-      mac: (await readTrimmed(join(netDir, name, 'address'))) ?? '',
-      addresses: (addresses[name] ?? []).map((a) => `${a.address}/${prefixLength(a.cidr)}`),
+      mac: (await readTrimmed(platform, joinPath(netDir, name, 'address'))) ?? '',
+      addresses: addresses.get(name) ?? [],
     });
   }
   return nics;
 }
 
-function prefixLength(cidr: string | null): string {
-  return cidr?.split('/')[1] ?? '';
-}
-
-async function readTrimmed(path: string): Promise<string | null> {
+async function readTrimmed(platform: Platform, path: string): Promise<string | null> {
   try {
-    const text = (await readFile(path, 'utf8')).trim();
+    const text = (await platform.readText(path)).trim();
     return text.length > 0 ? text : null;
   } catch {
     return null;

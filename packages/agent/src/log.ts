@@ -3,7 +3,7 @@
  * /var/log/lifeboat-agent.log) and to the console (the serial port, where an operator watches a
  * boot). Callers never pass a secret: the boot token, agent token and password hash are logged nowhere.
  */
-import { appendFileSync } from 'node:fs';
+import type { Platform } from './platform.js';
 
 /** Writes log lines. */
 export interface AgentLog {
@@ -12,13 +12,13 @@ export interface AgentLog {
 }
 
 /** A log to stdout and to each of `copies` (e.g. `/dev/console`); a copy that cannot be written is skipped. */
-export function agentLog(copies: readonly string[]): AgentLog {
+export function agentLog(platform: Platform, copies: readonly string[]): AgentLog {
   function write(level: string, message: string): void {
     const line = `${new Date().toISOString()} lifeboat-agent ${level}: ${message}\n`;
-    process.stdout.write(line);
+    platform.writeStdout(line);
     for (const copy of copies) {
       try {
-        appendFileSync(copy, line);
+        platform.appendTextSync(copy, line);
       } catch {
         // no console (tests) or not writable: stdout still has it
       }

@@ -1,36 +1,49 @@
 /**
- * The agent's entry point in the rescue image (`node /opt/lifeboat/agent.mjs`, started by the image's
- * init). Overrides for tests: `LIFEBOAT_AGENT_CMDLINE` (default /proc/cmdline), `LIFEBOAT_AGENT_ROOT`
- * (default /), `LIFEBOAT_AGENT_SSHD`, `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_CONSOLE`
- * (where log lines are copied besides stdout; default /dev/console, empty for none).
+ * The agent's entry point in the rescue image (`qjs /opt/lifeboat/agent.mjs`, started by the image's
+ * init; the bundle of this file runs on QuickJS). Overrides for tests: `LIFEBOAT_AGENT_CMDLINE`
+ * (default /proc/cmdline), `LIFEBOAT_AGENT_ROOT` (default /), `LIFEBOAT_AGENT_SSHD`,
+ * `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_CONSOLE` (where log lines are copied besides stdout;
+ * default /dev/console, empty for none), `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for
+ * `<root>/run/lifeboat/drivers-loaded` before the inventory, as in the image; 0: do not).
  */
 import { runAgent } from './agent.js';
 import { agentLog } from './log.js';
+import { Stop } from './platform.js';
+import { quickjsPlatform as platform } from './platform-quickjs.js';
 import { imageRescueSystem } from './rescue-system.js';
 
-const env = process.env;
-const rootDir = env.LIFEBOAT_AGENT_ROOT ?? '/';
-const consoleCopy = env.LIFEBOAT_AGENT_CONSOLE ?? '/dev/console';
-const log = agentLog(consoleCopy ? [consoleCopy] : []);
-const stop = new AbortController();
-for (const name of ['SIGTERM', 'SIGINT'] as const) process.on(name, () => stop.abort(new Error(name)));
+const rootDir = platform.env('LIFEBOAT_AGENT_ROOT') ?? '/';
+const consoleCopy = platform.env('LIFEBOAT_AGENT_CONSOLE') ?? '/dev/console';
+const sshPort = platform.env('LIFEBOAT_AGENT_SSH_PORT');
+const waitDrivers = platform.env('LIFEBOAT_AGENT_WAIT_DRIVERS');
+const log = agentLog(platform, consoleCopy ? [consoleCopy] : []);
+const stop = new Stop();
+for (const name of ['SIGTERM', 'SIGINT'] as const) platform.onSignal(name, () => stop.stop(new Error(name)));
 
-log.info(`starting (node ${process.version}, pid ${process.pid})`);
-try {
-  const outcome = await runAgent({
-    cmdlinePath: env.LIFEBOAT_AGENT_CMDLINE ?? '/proc/cmdline',
-    system: {
-      rootDir,
-      sshd: env.LIFEBOAT_AGENT_SSHD ?? imageRescueSystem.sshd,
-      ...(env.LIFEBOAT_AGENT_SSH_PORT ? { sshPort: Number(env.LIFEBOAT_AGENT_SSH_PORT) } : {}),
-      setKernelHostname: rootDir === '/',
-    },
-    log,
-    signal: stop.signal,
-  });
-  log.info(`stopped: ${outcome}`);
-} catch (error) {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? `${String(error.code)}: ` : '';
-  log.error(`${code}${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
+/** The whole run. Not top-level await: QuickJS then runs one promise job per event-loop turn. */
+async function main(): Promise<number> {
+  log.info(`starting (${platform.runtime}, pid ${platform.pid()})`);
+  try {
+    const outcome = await runAgent({
+      platform,
+      cmdlinePath: platform.env('LIFEBOAT_AGENT_CMDLINE') ?? '/proc/cmdline',
+      system: {
+        rootDir,
+        sshd: platform.env('LIFEBOAT_AGENT_SSHD') ?? imageRescueSystem.sshd,
+        ...(sshPort ? { sshPort: Number(sshPort) } : {}),
+        setKernelHostname: rootDir === '/',
+        waitForDrivers: waitDrivers === undefined ? rootDir === '/' : waitDrivers === '1',
+      },
+      log,
+      stop,
+    });
+    log.info(`stopped: ${outcome}`);
+    return 0;
+  } catch (error) {
+    const code = typeof error === 'object' && error !== null && 'code' in error ? `${String(error.code)}: ` : '';
+    log.error(`${code}${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
 }
+
+void main().then((status) => platform.exit(status));

@@ -22,7 +22,7 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(packageDir, 'src');
 const helpersDir = join(packageDir, 'helpers');
 
-/** Where the image's init starts the agent from (`node /opt/lifeboat/agent.mjs`). */
+/** Where the image's init starts the agent from (`/usr/lib/lifeboat/qjs /opt/lifeboat/agent.mjs`). */
 export const agentPathInImage = '/opt/lifeboat/agent.mjs';
 
 /** The helpers' shared shell functions, sourced by each helper. */
@@ -41,13 +41,15 @@ export async function rescueFiles(): Promise<RescueFile[]> {
 }
 
 /**
- * The agent as one ESM file for Debian 12's Node 18, built with esbuild and cached under
- * `LIFEBOAT_CACHE/agent/<hash of the sources and esbuild's version>/agent.mjs`.
+ * The agent as one ES module for QuickJS (its `os` and `std` modules are the only imports left),
+ * built with esbuild and cached under `LIFEBOAT_CACHE/agent/<hash of the sources and esbuild's
+ * version>/agent.mjs`. A `node:` import anywhere in what main.ts reaches fails the build: the
+ * platform-neutral target cannot resolve it.
  */
 export async function bundleAgent(): Promise<Buffer> {
   const esbuild = await import('esbuild');
   const sources = (await readdir(srcDir)).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts')).sort();
-  const hash = createHash('sha256').update(`esbuild ${esbuild.version} node18 esm\n`);
+  const hash = createHash('sha256').update(`esbuild ${esbuild.version} quickjs es2023 esm\n`);
   for (const name of sources) hash.update(`${name}\n`).update(await readFile(join(srcDir, name)));
   const cached = join(cacheDir(), 'agent', hash.digest('hex').slice(0, 16), 'agent.mjs');
   try {
@@ -58,9 +60,10 @@ export async function bundleAgent(): Promise<Buffer> {
   const result = await esbuild.build({
     entryPoints: [join(srcDir, 'main.ts')],
     bundle: true,
-    platform: 'node',
-    target: 'node18',
+    platform: 'neutral',
+    target: 'es2023',
     format: 'esm',
+    external: ['os', 'std'],
     write: false,
     legalComments: 'none',
     banner: { js: '// Lifeboat agent (bundled). Source: packages/agent/src.' },

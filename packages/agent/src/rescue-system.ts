@@ -2,16 +2,11 @@
  * The rescue system the agent configures: files under a root directory (`/` in the image, a temp
  * dir in tests) and the programs it runs (ssh-keygen, sshd, hostname).
  */
-import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { authorizedKeysFile, isSha512CryptHash, rewriteShadow } from './credentials.js';
 import type { RescueConfig } from './control-plane-client.js';
+import { dirnameOf, joinPath, runChecked } from './platform.js';
+import type { Platform, Stop } from './platform.js';
 import { sshdConfig } from './sshd-config.js';
-
-const run = promisify(execFile);
 
 /** Where the rescue system lives and how its programs are called. */
 export interface RescueSystemOptions {
@@ -23,29 +18,54 @@ export interface RescueSystemOptions {
   readonly sshPort?: number;
   /** Whether to set the kernel's hostname (only in the real rescue system). */
   readonly setKernelHostname: boolean;
+  /**
+   * Whether to wait for the image's init to finish loading drivers (`/run/lifeboat/drivers-loaded`)
+   * before the inventory: true in the image, where drivers load while sshd starts.
+   */
+  readonly waitForDrivers: boolean;
 }
 
 /** The rescue system's defaults inside the image. */
-export const imageRescueSystem: RescueSystemOptions = { rootDir: '/', sshd: '/usr/sbin/sshd', setKernelHostname: true };
+export const imageRescueSystem: RescueSystemOptions = { rootDir: '/', sshd: '/usr/sbin/sshd', setKernelHostname: true, waitForDrivers: true };
+
+/** The file the image's init (rescue-rc) writes once every present device's driver is loaded. */
+export const driversLoadedMarker = 'run/lifeboat/drivers-loaded';
 
 /** Configures and starts what the customer logs into. */
 export class RescueSystem {
+  readonly #platform: Platform;
   readonly #o: RescueSystemOptions;
 
-  constructor(options: RescueSystemOptions) {
+  constructor(platform: Platform, options: RescueSystemOptions) {
+    this.#platform = platform;
     this.#o = options;
   }
 
   /** An absolute path inside the rescue system. */
   path(p: string): string {
-    return join(this.#o.rootDir, p);
+    return joinPath(this.#o.rootDir, p);
   }
 
   /** Generates host keys when none exist (the image's init normally did it at this boot). */
   async ensureHostKeys(): Promise<void> {
-    if (existsSync(this.path('etc/ssh/ssh_host_ed25519_key'))) return;
-    await mkdir(this.path('etc/ssh'), { recursive: true });
-    await run('ssh-keygen', ['-A', '-f', this.#o.rootDir]);
+    if (this.#platform.exists(this.path('etc/ssh/ssh_host_ed25519_key.pub'))) return;
+    await this.#platform.mkdir(this.path('etc/ssh'), 0o755);
+    await runChecked(this.#platform, 'ssh-keygen', ['-A', '-f', this.#o.rootDir]);
+  }
+
+  /**
+   * Waits until the image's init has loaded the drivers of every device (so that the inventory sees
+   * every disk), at most `limitMs`. Returns whether it did; false also when this system does not wait.
+   */
+  async driversLoaded(limitMs: number, stop: Stop): Promise<boolean> {
+    if (!this.#o.waitForDrivers) return false;
+    const marker = this.path(driversLoadedMarker);
+    const deadline = Date.now() + limitMs;
+    while (!this.#platform.exists(marker)) {
+      if (Date.now() >= deadline || stop.stopped) return false;
+      await this.#platform.sleep(200, stop);
+    }
+    return true;
   }
 
   /**
@@ -62,28 +82,28 @@ export class RescueSystem {
     if (!usePassword && keys.length === 0) throw new Error('the session has neither a password hash nor SSH keys');
     const days = Math.floor(Date.now() / 86_400_000);
     const shadowPath = this.path('etc/shadow');
-    const shadow = existsSync(shadowPath) ? await readFile(shadowPath, 'utf8') : '';
-    await replaceFile(shadowPath, rewriteShadow(shadow, 'root', usePassword ? (config.rootPasswordHash as string) : '*', days), 0o640);
+    const shadow = this.#platform.exists(shadowPath) ? await this.#platform.readText(shadowPath) : '';
+    await this.#replaceFile(shadowPath, rewriteShadow(shadow, 'root', usePassword ? (config.rootPasswordHash as string) : '*', days), 0o640);
     const sshDir = this.path('root/.ssh');
-    await mkdir(sshDir, { recursive: true, mode: 0o700 });
-    await chmod(sshDir, 0o700);
-    await replaceFile(join(sshDir, 'authorized_keys'), keys, 0o600);
+    await this.#platform.mkdir(sshDir, 0o700);
+    await this.#platform.chmod(sshDir, 0o700);
+    await this.#replaceFile(joinPath(sshDir, 'authorized_keys'), keys, 0o600);
     return usePassword;
   }
 
   /** Writes the hostname, /etc/hosts' own line, the MOTD and the facts the login menu shows. */
   async writeIdentity(config: RescueConfig): Promise<void> {
     const hostname = config.hostname.replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 63) || 'rescue';
-    await replaceFile(this.path('etc/hostname'), `${hostname}\n`, 0o644);
+    await this.#replaceFile(this.path('etc/hostname'), `${hostname}\n`, 0o644);
     const hostsPath = this.path('etc/hosts');
-    const hosts = existsSync(hostsPath) ? await readFile(hostsPath, 'utf8') : '127.0.0.1\tlocalhost\n';
+    const hosts = this.#platform.exists(hostsPath) ? await this.#platform.readText(hostsPath) : '127.0.0.1\tlocalhost\n';
     const kept = hosts.split('\n').filter((l) => l.length > 0 && !/^127\.0\.1\.1\s/.test(l));
-    await replaceFile(hostsPath, `${[...kept, `127.0.1.1\t${hostname}`].join('\n')}\n`, 0o644);
-    if (this.#o.setKernelHostname) await run('hostname', [hostname]);
-    await replaceFile(this.path('etc/motd'), config.motd.endsWith('\n') || config.motd === '' ? config.motd : `${config.motd}\n`, 0o644);
-    await mkdir(this.path('etc/lifeboat'), { recursive: true });
-    await replaceFile(this.path('etc/lifeboat/server-name'), `${config.serverName}\n`, 0o644);
-    await replaceFile(this.path('etc/lifeboat/expires-at'), `${config.expiresAt}\n`, 0o644);
+    await this.#replaceFile(hostsPath, `${[...kept, `127.0.1.1\t${hostname}`].join('\n')}\n`, 0o644);
+    if (this.#o.setKernelHostname) await runChecked(this.#platform, 'hostname', [hostname]);
+    await this.#replaceFile(this.path('etc/motd'), config.motd.endsWith('\n') || config.motd === '' ? config.motd : `${config.motd}\n`, 0o644);
+    await this.#platform.mkdir(this.path('etc/lifeboat'), 0o755);
+    await this.#replaceFile(this.path('etc/lifeboat/server-name'), `${config.serverName}\n`, 0o644);
+    await this.#replaceFile(this.path('etc/lifeboat/expires-at'), `${config.expiresAt}\n`, 0o644);
   }
 
   /**
@@ -94,45 +114,40 @@ export class RescueSystem {
   async startSshd(passwordLogin: boolean): Promise<void> {
     const hostKeyFiles = ['ed25519', 'ecdsa', 'rsa']
       .map((t) => this.path(`etc/ssh/ssh_host_${t}_key`))
-      .filter((f) => existsSync(f));
+      .filter((f) => this.#platform.exists(f));
     const configPath = this.path('etc/ssh/sshd_config');
-    await replaceFile(configPath, sshdConfig({ passwordLogin, hostKeyFiles, ...(this.#o.sshPort ? { port: this.#o.sshPort } : {}) }), 0o644);
-    await mkdir(this.path('run/sshd'), { recursive: true, mode: 0o755 });
+    await this.#replaceFile(configPath, sshdConfig({ passwordLogin, hostKeyFiles, ...(this.#o.sshPort ? { port: this.#o.sshPort } : {}) }), 0o644);
+    await this.#platform.mkdir(this.path('run/sshd'), 0o755);
     const pidFile = this.path('run/sshd.pid');
     const args = ['-f', configPath, '-o', `PidFile=${pidFile}`];
-    const running = await runningPid(pidFile);
+    const running = await this.#runningPid(pidFile);
     if (running !== null) {
-      await run(this.#o.sshd, ['-t', ...args]);
-      process.kill(running, 'SIGHUP');
+      await runChecked(this.#platform, this.#o.sshd, ['-t', ...args]);
+      this.#platform.kill(running, 1); // SIGHUP: sshd re-reads its configuration
       return;
     }
-    // sshd daemonizes: execFile returns once the listener is bound and the parent exited.
-    await run(this.#o.sshd, args);
+    // sshd daemonizes: the call returns once the listener is bound and the parent exited.
+    await runChecked(this.#platform, this.#o.sshd, args);
   }
-}
 
-async function runningPid(pidFile: string): Promise<number | null> {
-  try {
-    const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    if (!Number.isInteger(pid) || pid <= 0) return null;
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
+  async #runningPid(pidFile: string): Promise<number | null> {
+    try {
+      const pid = Number((await this.#platform.readText(pidFile)).trim());
+      return Number.isInteger(pid) && pid > 0 && this.#platform.kill(pid, 0) ? pid : null;
+    } catch {
+      return null;
+    }
   }
-}
 
-/** Replaces a file atomically, keeping its owner (and using `mode`). */
-async function replaceFile(path: string, content: string, mode: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.lifeboat-tmp`;
-  await writeFile(tmp, content, { mode });
-  await chmod(tmp, mode);
-  try {
-    const old = await stat(path);
-    await chown(tmp, old.uid, old.gid);
-  } catch {
-    // a new file: owned by whoever runs the agent (root in the image)
+  /** Replaces a file atomically, keeping its owner (and using `mode`). */
+  async #replaceFile(path: string, content: string, mode: number): Promise<void> {
+    await this.#platform.mkdir(dirnameOf(path), 0o755);
+    const tmp = `${path}.lifeboat-tmp`;
+    await this.#platform.writeText(tmp, content, mode);
+    const old = await this.#platform.owner(path);
+    const now = await this.#platform.owner(tmp);
+    // a new file is owned by whoever runs the agent (root in the image)
+    if (old && now && (old.uid !== now.uid || old.gid !== now.gid)) await this.#platform.chown(tmp, old.uid, old.gid);
+    await this.#platform.rename(tmp, path);
   }
-  await rename(tmp, path);
 }

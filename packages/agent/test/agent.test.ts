@@ -1,5 +1,6 @@
 /**
- * The bundled agent, run as a local process against a real control plane (no VM): redeem, credentials,
+ * The bundled agent, run as a local process on its real runtime (QuickJS's qjs, as built for the
+ * image) against a real control plane (no VM): redeem, credentials,
  * sshd (the real one, bound to 127.0.0.1 and admitting no user), host keys, inventory, ready, work,
  * and what happens on a restart after the session ended or with a used boot token.
  */
@@ -10,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { ensureQuickjs } from '@lifeboat/image';
 import { bundleAgent } from '../src/rescue-files.js';
 import { startTestControlPlane } from './control-plane.js';
 import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
@@ -24,6 +26,7 @@ class LocalRescueSystem implements TestMachine {
   url = '';
   sshPort = 0;
   agentScript = '';
+  qjs = '';
   child: ChildProcess | undefined;
   output = '';
   exitCode: number | null | undefined;
@@ -32,9 +35,16 @@ class LocalRescueSystem implements TestMachine {
     return this.child !== undefined && this.exitCode === undefined;
   }
 
+  /** Whether the image's init is still loading drivers at the next boot (until the test says it is done). */
+  holdDrivers = false;
+
   async bootRescue(boot: RescueBoot): Promise<void> {
     // A fresh boot: the image's init made new host keys; /run is empty.
     rmSync(join(root, 'run'), { recursive: true, force: true });
+    if (!this.holdDrivers) {
+      mkdirSync(join(root, 'run/lifeboat'), { recursive: true });
+      writeFileSync(join(root, 'run/lifeboat/drivers-loaded'), '');
+    }
     writeFileSync(join(work, 'cmdline'), `console=ttyS0,115200 lifeboat.url=${this.url} lifeboat.server=${boot.serverId} lifeboat.token=${boot.bootToken}\n`);
     this.start();
   }
@@ -43,7 +53,7 @@ class LocalRescueSystem implements TestMachine {
   start(): void {
     this.output = '';
     this.exitCode = undefined;
-    const child = spawn(process.execPath, [this.agentScript], {
+    const child = spawn(this.qjs, ['--no-unhandled-rejection', this.agentScript], {
       env: {
         PATH: process.env.PATH,
         LIFEBOAT_AGENT_CMDLINE: join(work, 'cmdline'),
@@ -51,6 +61,8 @@ class LocalRescueSystem implements TestMachine {
         LIFEBOAT_AGENT_SSHD: join(work, 'sshd'),
         LIFEBOAT_AGENT_SSH_PORT: String(this.sshPort),
         LIFEBOAT_AGENT_CONSOLE: '',
+        // as in the image: the inventory waits for <root>/run/lifeboat/drivers-loaded
+        LIFEBOAT_AGENT_WAIT_DRIVERS: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -92,6 +104,7 @@ before(async () => {
   writeFileSync(join(work, 'sshd'), '#!/bin/sh\nexec /usr/sbin/sshd -o ListenAddress=127.0.0.1 -o AllowUsers=lifeboat-test-nobody "$@"\n');
   chmodSync(join(work, 'sshd'), 0o755);
   mkdirSync('/run/sshd', { recursive: true });
+  machine.qjs = (await ensureQuickjs()).path;
   machine.agentScript = join(work, 'agent.mjs');
   writeFileSync(machine.agentScript, await bundleAgent());
   machine.sshPort = await freePort();
@@ -118,9 +131,22 @@ async function rescueState(state: string, timeoutMs = 60_000): Promise<RescueVie
 let password = '';
 
 test('password session: the agent writes the hash, starts sshd, reports host keys and becomes ready', async () => {
+  machine.holdDrivers = true;
   const entered = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', {}, 202);
   password = entered.ssh.password ?? '';
   assert.ok(password.length >= 12);
+  // sshd runs and the host keys are reported while the image's init still loads drivers; the
+  // inventory (and so "ready") waits until it says it is done.
+  const stepsOf = async (): Promise<string[]> => {
+    const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; state: string }> }> }>('GET', '/v1/servers/web-1/tasks');
+    return tasks.find((t) => t.kind === 'enter_rescue')?.steps.filter((s) => s.state === 'completed').map((s) => s.name) ?? [];
+  };
+  await waitFor('host keys reported', 60_000, async () => ((await stepsOf()).includes('host_keys_reported') ? true : undefined));
+  assert.equal(await sshBanner(machine.sshPort), true, `${machine.output}\n${execFileSync('ss', ['-ltnp'], { encoding: 'utf8' })}`);
+  assert.equal((await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue')).state, 'preparing_rescue');
+  assert.equal((await stepsOf()).includes('ready'), false);
+  writeFileSync(join(root, 'run/lifeboat/drivers-loaded'), '');
+  machine.holdDrivers = false;
   const view = await rescueState('rescue');
 
   const shadowRoot = readFileSync(join(root, 'etc/shadow'), 'utf8').split('\n')[0]?.split(':') ?? [];

@@ -10,6 +10,8 @@ import { after, test } from 'node:test';
 import { parseConfig, startControlPlane } from '@lifeboat/control-plane';
 import type { RunningControlPlane } from '@lifeboat/control-plane';
 import { AgentApiError, ControlPlaneClient } from '../src/control-plane-client.js';
+import { Stop } from '../src/platform.js';
+import { nodePlatform } from '../src/platform-node.js';
 import { freePort } from './rescue-vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-client-'));
@@ -22,7 +24,7 @@ after(async () => {
 test('retries while nothing listens, then takes the control plane\'s 401 as final', async () => {
   const port = await freePort();
   const retries: string[] = [];
-  const client = new ControlPlaneClient(`http://127.0.0.1:${port}`, {
+  const client = new ControlPlaneClient(nodePlatform, `http://127.0.0.1:${port}`, {
     retry: { initialMs: 100, maxMs: 400, totalMs: 60_000 },
     onRetry: (what, attempt, error) => retries.push(`${what} ${attempt} ${error}`),
   });
@@ -38,17 +40,17 @@ test('retries while nothing listens, then takes the control plane\'s 401 as fina
 
 test('gives up with CONTROL_PLANE_UNREACHABLE when its time budget is spent', async () => {
   const port = await freePort();
-  const client = new ControlPlaneClient(`http://127.0.0.1:${port}`, { retry: { initialMs: 50, maxMs: 100, totalMs: 500 } });
+  const client = new ControlPlaneClient(nodePlatform, `http://127.0.0.1:${port}`, { retry: { initialMs: 50, maxMs: 100, totalMs: 500 } });
   await assert.rejects(client.heartbeat(), (e: unknown) => e instanceof AgentApiError && e.code === 'CONTROL_PLANE_UNREACHABLE');
 });
 
 test('stops waiting at once when aborted', async () => {
   const port = await freePort();
-  const stop = new AbortController();
-  const client = new ControlPlaneClient(`http://127.0.0.1:${port}`, { signal: stop.signal, retry: { initialMs: 10_000, maxMs: 10_000, totalMs: Infinity } });
+  const stop = new Stop();
+  const client = new ControlPlaneClient(nodePlatform, `http://127.0.0.1:${port}`, { stop, retry: { initialMs: 10_000, maxMs: 10_000, totalMs: Infinity } });
   const started = Date.now();
   const call = client.ready();
-  setTimeout(() => stop.abort(new Error('shutdown')), 200);
+  setTimeout(() => stop.stop(new Error('shutdown')), 200);
   await assert.rejects(call, /shutdown/);
   assert.ok(Date.now() - started < 5000);
 });

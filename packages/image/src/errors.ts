@@ -5,6 +5,7 @@ export type ImageErrorCode =
   | 'IMAGE_KERNEL_NOT_FOUND'
   | 'IMAGE_MODULE_NOT_FOUND'
   | 'IMAGE_AGENT_FILES_INVALID'
+  | 'IMAGE_QUICKJS_SOURCE_UNAVAILABLE'
   | 'IMAGE_USAGE';
 
 /** An error of the rescue image builder. */

@@ -7,6 +7,9 @@ export type { EnsureRescueImageOptions, ImageFileName, ImageManifest, RescueImag
 export type { RescueFile } from './build/initrd.js';
 export type { SquashfsCompression } from './build/rootfs.js';
 export { defaultCacheDir } from './build/cache.js';
+export { ensureQuickjs, quickjsSuite } from './build/quickjs.js';
+export type { QuickjsRuntime } from './build/quickjs.js';
+export { quickjsPathInImage } from './build/initrd.js';
 export { rescuePackages } from './build/package-set.js';
 export { kernelCommandLine } from './boot/command-line.js';
 export type { KernelCommandLineParams } from './boot/command-line.js';

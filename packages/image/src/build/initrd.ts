@@ -25,10 +25,14 @@ export const staticBusybox = '/bin/busybox';
 
 const assetsDir = fileURLToPath(new URL('../assets/', import.meta.url));
 
-/** Lifeboat's own files of the rescue system: its init and DHCP hook. */
-export async function imageOwnFiles(): Promise<RescueFile[]> {
+/** Where the agent's runtime (QuickJS's `qjs`) goes in the rescue system; start-agent runs it. */
+export const quickjsPathInImage = '/usr/lib/lifeboat/qjs';
+
+/** Lifeboat's own files of the rescue system: its init, DHCP hook and the agent's runtime (`qjsBinary`). */
+export async function imageOwnFiles(qjsBinary: string): Promise<RescueFile[]> {
   const asset = (name: string): Promise<Buffer> => readFile(join(assetsDir, name));
   return [
+    { path: quickjsPathInImage, content: await readFile(qjsBinary), mode: 0o755 },
     { path: '/etc/inittab', content: await asset('inittab'), mode: 0o644 },
     { path: '/usr/lib/lifeboat/rescue-rc', content: await asset('rescue-rc'), mode: 0o755 },
     { path: '/usr/lib/lifeboat/start-agent', content: await asset('start-agent'), mode: 0o755 },

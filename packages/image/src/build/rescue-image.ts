@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { defaultCacheDir, inputHash, sha256, sha256File, withBuildLock } from './cache.js';
 import { buildInitrd, checkRescueFiles, compressInitrd, imageOwnFiles, initrdInputs } from './initrd.js';
 import type { RescueFile } from './initrd.js';
+import { ensureQuickjs } from './quickjs.js';
 import { ensureRootfs, rootfsInputs } from './rootfs.js';
 import type { Progress, SquashfsCompression } from './rootfs.js';
 
@@ -90,7 +91,8 @@ export async function ensureRescueImage(options: EnsureRescueImageOptions = {}):
   const imagesDir = join(options.cacheDir ?? defaultCacheDir(), 'images');
   const compression = options.compression ?? 'zstd';
   const extraFiles = options.rescueFiles ? checkRescueFiles([...options.rescueFiles]) : await agentRescueFiles();
-  const files = [...(await imageOwnFiles()), ...extraFiles];
+  const quickjs = await ensureQuickjs({ ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), onProgress: progress });
+  const files = [...(await imageOwnFiles(quickjs.path)), ...extraFiles];
 
   const rootfsHash = inputHash(rootfsInputs(compression));
   const hash = inputHash({ rootfsHash, initrd: await initrdInputs(files) });

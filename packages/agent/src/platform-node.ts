@@ -1,0 +1,102 @@
+/**
+ * The agent's platform on Node.js: what tests of the agent's portable parts run on. The rescue image
+ * runs platform-quickjs.ts; this file never goes into the image's bundle.
+ */
+import { execFile } from 'node:child_process';
+import { appendFileSync, existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import type { HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
+
+function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(program, [...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      removeStop();
+      if (error && typeof error.code === 'string') {
+        reject(error);
+        return;
+      }
+      const status = child.exitCode ?? (child.signalCode ? 128 + signalNumber(child.signalCode) : 1);
+      resolve({ status, stdout, stderr });
+    });
+    const removeStop = options.stop?.onStop(() => child.kill('SIGTERM')) ?? (() => undefined);
+    child.stdin?.end(options.stdin ?? '');
+  });
+}
+
+function signalNumber(name: string): number {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[name] ?? 0;
+}
+
+async function http(request: HttpRequest): Promise<HttpResponse> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`timed out after ${request.timeoutSeconds} s`)), request.timeoutSeconds * 1000);
+  const removeStop = request.stop?.onStop(() => controller.abort(request.stop?.reason)) ?? (() => undefined);
+  try {
+    const response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      signal: controller.signal,
+      ...(request.body === undefined ? {} : { body: request.body }),
+    });
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    // fetch says "fetch failed" and hides the reason in `cause` (ECONNREFUSED...)
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    throw new Error(`${error instanceof Error ? error.message : String(error)}${cause}`);
+  } finally {
+    clearTimeout(timer);
+    removeStop();
+  }
+}
+
+export const nodePlatform: Platform = {
+  runtime: `node ${process.version}`,
+  env: (name) => process.env[name],
+  pid: () => process.pid,
+  readText: (path) => readFile(path, 'utf8'),
+  async writeText(path, text, mode) {
+    await writeFile(path, text, { mode });
+    await chmod(path, mode);
+  },
+  appendTextSync: (path, text) => appendFileSync(path, text),
+  exists: (path) => existsSync(path),
+  async mkdir(path, mode) {
+    await mkdir(path, { recursive: true, mode });
+  },
+  readdir: (path) => readdir(path),
+  async owner(path) {
+    try {
+      const s = await stat(path);
+      return { uid: s.uid, gid: s.gid };
+    } catch {
+      return null;
+    }
+  },
+  chown: (path, uid, gid) => chown(path, uid, gid),
+  chmod: (path, mode) => chmod(path, mode),
+  rename: (from, to) => rename(from, to),
+  run,
+  http,
+  sleep: (ms, stop) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        remove();
+        resolve();
+      }, ms);
+      const remove = stop?.onStop(() => {
+        clearTimeout(timer);
+        resolve();
+      }) ?? (() => undefined);
+    }),
+  kill(pid, signal) {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  onSignal: (name, handler) => void process.on(name, handler),
+  writeStdout: (text) => void process.stdout.write(text),
+  exit: (code) => process.exit(code),
+};

@@ -1,0 +1,153 @@
+/**
+ * What the agent needs of the machine it runs on, in one small interface. The rescue image runs the
+ * agent on QuickJS (platform-quickjs.ts: a 1 MB runtime instead of Node's 90 MB); tests of the
+ * portable parts run them on Node (platform-node.ts). Everything above this file is the same code on
+ * both: no `node:` import, no Buffer, no AbortController, no fetch.
+ */
+
+/** What a finished program left. */
+export interface RunResult {
+  /** Exit status, or 128 + the signal number when a signal ended it. */
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** How a program runs. */
+export interface RunOptions {
+  /** Written to its standard input, which is then closed (default: nothing, closed at once). */
+  readonly stdin?: string;
+  /** Kills it (SIGTERM) when stopped. */
+  readonly stop?: Stop;
+}
+
+/** An HTTP request (the agent API: small JSON bodies). */
+export interface HttpRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** Longest time the whole exchange may take. */
+  readonly timeoutSeconds: number;
+  readonly stop?: Stop;
+}
+
+/** An HTTP answer, whatever its status. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** The machine, as the agent uses it. Paths are absolute. */
+export interface Platform {
+  /** `quickjs 2025-04-26`, `node v20.1.0`: for the log. */
+  readonly runtime: string;
+  env(name: string): string | undefined;
+  pid(): number;
+  /** A file's text; rejects when it cannot be read. Works for /proc and /sys files. */
+  readText(path: string): Promise<string>;
+  /** Creates or truncates a file with exactly these permission bits. */
+  writeText(path: string, text: string, mode: number): Promise<void>;
+  /** Appends to a file at once (log lines); throws when it cannot. */
+  appendTextSync(path: string, text: string): void;
+  exists(path: string): boolean;
+  /** Creates a directory and its parents; an existing one is left as it is. */
+  mkdir(path: string, mode: number): Promise<void>;
+  /** A directory's entries, without `.` and `..`. */
+  readdir(path: string): Promise<string[]>;
+  /** Owner and group of a file, or null when it does not exist. */
+  owner(path: string): Promise<{ uid: number; gid: number } | null>;
+  chown(path: string, uid: number, gid: number): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** Runs a program (found on PATH) to its end; a non-zero status does not reject. */
+  run(program: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** One HTTP exchange; rejects on a transport failure (refused, timed out, stopped), never on a status. */
+  http(request: HttpRequest): Promise<HttpResponse>;
+  /** Resolves after `ms`, or at once when `stop` is stopped. */
+  sleep(ms: number, stop?: Stop): Promise<void>;
+  /** Sends a signal (0: only checks that the process exists); false when it failed. */
+  kill(pid: number, signal: number): boolean;
+  /** Calls `handler` when the process receives SIGTERM or SIGINT. */
+  onSignal(name: 'SIGTERM' | 'SIGINT', handler: () => void): void;
+  writeStdout(text: string): void;
+  /** Ends the process now with this status (QuickJS would otherwise wait on its signal handlers). */
+  exit(code: number): never;
+}
+
+/** A program that exited non-zero, or was killed. */
+export class ProgramError extends Error {
+  readonly status: number;
+  constructor(program: string, result: RunResult) {
+    const detail = result.stderr.trim().split('\n').slice(-3).join(' / ');
+    super(`${program} exited with status ${result.status}${detail ? `: ${detail}` : ''}`);
+    this.name = 'ProgramError';
+    this.status = result.status;
+  }
+}
+
+/** Runs a program and rejects with a {@link ProgramError} when it does not exit 0. */
+export async function runChecked(platform: Platform, program: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
+  const result = await platform.run(program, args, options);
+  if (result.status !== 0) throw new ProgramError(program, result);
+  return result;
+}
+
+/**
+ * A one-way "stop now" shared by the parts of the agent (AbortController's role, which QuickJS
+ * lacks). Listeners run once, when stopped.
+ */
+export class Stop {
+  #reason: Error | undefined;
+  readonly #listeners = new Set<() => void>();
+
+  get stopped(): boolean {
+    return this.#reason !== undefined;
+  }
+
+  /** Why it stopped; undefined while running. */
+  get reason(): Error | undefined {
+    return this.#reason;
+  }
+
+  stop(reason: Error = new Error('stopped')): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    for (const listener of [...this.#listeners]) listener();
+    this.#listeners.clear();
+  }
+
+  /** Calls `listener` when stopped (at once if already); returns a function that removes it. */
+  onStop(listener: () => void): () => void {
+    if (this.#reason) {
+      listener();
+      return () => undefined;
+    }
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  throwIfStopped(): void {
+    if (this.#reason) throw this.#reason;
+  }
+
+  /** A Stop that stops with this one, and can also be stopped on its own. */
+  child(): Stop {
+    const child = new Stop();
+    const remove = this.onStop(() => child.stop(this.#reason));
+    child.onStop(remove);
+    return child;
+  }
+}
+
+/** Joins path parts with `/`, collapsing repeated slashes (no `..` handling: callers pass plain names). */
+export function joinPath(...parts: string[]): string {
+  const joined = parts.filter((p) => p.length > 0).join('/');
+  return joined.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+}
+
+/** The directory part of a path. */
+export function dirnameOf(path: string): string {
+  const i = path.replace(/\/+$/, '').lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
