@@ -3,9 +3,7 @@
  * the login menu. The image build layers them over its cached root file system, so a change here
  * rebuilds in seconds.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,21 +40,11 @@ export async function rescueFiles(): Promise<RescueFile[]> {
 
 /**
  * The agent as one ES module for QuickJS (its `os` and `std` modules are the only imports left),
- * built with esbuild and cached under `LIFEBOAT_CACHE/agent/<hash of the sources and esbuild's
- * version>/agent.mjs`. A `node:` import anywhere in what main.ts reaches fails the build: the
- * platform-neutral target cannot resolve it.
+ * built with esbuild in well under a second, so not cached. A `node:` import anywhere in what main.ts
+ * reaches fails the build: the platform-neutral target cannot resolve it.
  */
 export async function bundleAgent(): Promise<Buffer> {
   const esbuild = await import('esbuild');
-  const sources = (await readdir(srcDir)).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts')).sort();
-  const hash = createHash('sha256').update(`esbuild ${esbuild.version} quickjs es2023 esm\n`);
-  for (const name of sources) hash.update(`${name}\n`).update(await readFile(join(srcDir, name)));
-  const cached = join(cacheDir(), 'agent', hash.digest('hex').slice(0, 16), 'agent.mjs');
-  try {
-    return await readFile(cached);
-  } catch {
-    // not built yet
-  }
   const result = await esbuild.build({
     entryPoints: [join(srcDir, 'main.ts')],
     bundle: true,
@@ -66,19 +54,10 @@ export async function bundleAgent(): Promise<Buffer> {
     external: ['os', 'std'],
     write: false,
     legalComments: 'none',
-    banner: { js: '// Lifeboat agent (bundled). Source: packages/agent/src.' },
+    logLevel: 'silent',
+    banner: { js: '// Lifeboat agent (bundled). Source: packages/agent/src. Runs on QuickJS.' },
   });
   const output = result.outputFiles[0];
   if (!output) throw new Error('esbuild produced no output for the agent');
-  const content = Buffer.from(output.contents);
-  await mkdir(dirname(cached), { recursive: true });
-  await writeFile(`${cached}.tmp`, content);
-  await rename(`${cached}.tmp`, cached);
-  return content;
-}
-
-function cacheDir(): string {
-  if (process.env.LIFEBOAT_CACHE) return process.env.LIFEBOAT_CACHE;
-  if (process.env.XDG_CACHE_HOME) return join(process.env.XDG_CACHE_HOME, 'lifeboat');
-  return join(homedir(), '.cache', 'lifeboat');
+  return Buffer.from(output.contents);
 }
