@@ -37,12 +37,12 @@ test('the manifest gives the size and sha256 of each file, the packages and the 
   assert.deepEqual(JSON.parse(readFileSync(join(image.dir, 'manifest.json'), 'utf8')), m);
 });
 
-// The issue's target is 80 MB; the tool set with Node.js and broad driver support measures ≈ 122 MB
-// with zstd (≈ 103 MB with xz, which boots slower): docs/rescue-image.md. This bound catches growth.
-test('the compressed image stays under 130 MB (the 80 MB target is not met)', () => {
-  console.log(`# vmlinuz ${image.manifest.files.vmlinuz.size}, initrd ${image.manifest.files.initrd.size}, rootfs.squashfs ${image.manifest.files['rootfs.squashfs'].size} bytes`);
-  assert.ok(image.manifest.totalBytes <= 130e6, `${(image.manifest.totalBytes / 1e6).toFixed(1)} MB`);
-  assert.ok(image.manifest.files.initrd.size < 12e6, 'the initrd stays small (fast to unpack under emulation)');
+// The issue's target: the compressed image (what a server downloads) is at most 80 MB.
+test('the compressed image is at most 80 MB (the issue\'s target)', () => {
+  const { files, totalBytes } = image.manifest;
+  console.log(`# vmlinuz ${files.vmlinuz.size}, initrd ${files.initrd.size}, rootfs.squashfs ${files['rootfs.squashfs'].size}, total ${totalBytes} bytes`);
+  assert.ok(totalBytes <= 80e6, `${(totalBytes / 1e6).toFixed(1)} MB`);
+  assert.ok(files.initrd.size < 12e6, 'the initrd stays small (fast to unpack under emulation)');
 });
 
 test('the squashfs holds no SSH host key and no initramfs-tools initrd', () => {

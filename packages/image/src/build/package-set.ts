@@ -38,54 +38,60 @@ export const dpkgPathFilters: readonly string[] = [
 ];
 
 /**
- * Kernel module path prefixes (under `/lib/modules/VERSION/kernel/`) removed from the image: hardware
- * and protocols a server being repaired does not use. What a kept module depends on stays anyway,
- * and so do {@link keptModules}.
+ * Kernel modules are kept by an allow list: what a server in a hosting rescue needs (storage
+ * controllers, the file systems servers use, server NICs, USB keyboards and sticks, IPMI, sensors and
+ * EDAC for hardware tests, virtual machine guests). Every other module goes, unless a kept one
+ * depends on it (modules.dep). Directories under `/lib/modules/VERSION/kernel/` whose modules all stay:
  */
-export const droppedModuleDirs: readonly string[] = [
-  'drivers/hwmon', 'drivers/platform', 'drivers/watchdog', 'drivers/thermal', 'drivers/hid/hid-', 'drivers/input/mouse',
-  'drivers/usb/atm', 'drivers/usb/image', 'drivers/usb/class', 'drivers/usb/dwc2', 'drivers/usb/dwc3', 'drivers/usb/cdns3',
-  'drivers/usb/chipidea', 'drivers/usb/mtu3', 'drivers/usb/renesas_usbhs', 'drivers/usb/isp1760', 'drivers/usb/usbip',
-  'drivers/gnss', 'drivers/most', 'drivers/ipack', 'drivers/slimbus', 'drivers/firewire', 'drivers/virt', 'drivers/uio',
-  'drivers/net/dsa', 'drivers/net/ipa', 'drivers/net/fjes', 'drivers/net/netdevsim', 'drivers/net/wan', 'drivers/net/hippi',
-  'drivers/scsi/aic7xxx', 'drivers/scsi/aic94xx', 'drivers/scsi/qla4xxx', 'drivers/scsi/bnx2i', 'drivers/scsi/cxlflash',
-  'drivers/scsi/snic', 'drivers/scsi/fnic', 'drivers/scsi/pcmcia',
-  ...[
-    '3com', '8390', 'adaptec', 'agere', 'alacritech', 'alteon', 'altera', 'brocade', 'cadence', 'chelsio/cxgb/', 'chelsio/cxgb3',
-    'dec', 'dlink', 'engleder', 'fungible', 'jme', 'litex', 'marvell/prestera', 'micrel', 'microchip', 'mscc', 'myricom',
-    'natsemi', 'neterion', 'ni', 'packetengines', 'qualcomm', 'rdc', 'rocker', 'samsung', 'sis', 'smsc', 'socionext',
-    'stmicro', 'sun', 'synopsys', 'tehuti', 'ti', 'via', 'wiznet', 'xilinx', 'xircom', 'vertexcom', 'davicom', 'ethoc',
-    'fealnx', 'dnet', 'cirrus',
-  ].map((vendor) => `drivers/net/ethernet/${vendor}${vendor.endsWith('/') ? '' : '/'}`),
-  'net/mpls', 'net/netrom', 'net/rose', 'net/ax25', 'net/appletalk', 'net/x25', 'net/lapb', 'net/phonet', 'net/caif',
-  'net/dccp', 'net/kcm', 'net/qrtr', 'net/9p',
-  ...['9p', 'ufs', 'minix', 'omfs', 'qnx4', 'qnx6', 'romfs', 'sysv', 'befs', 'bfs', 'efs', 'hpfs', 'adfs', 'affs', 'freevxfs',
-    'zonefs', 'vboxsf', 'cramfs', 'nilfs2', 'erofs'].map((fs) => `fs/${fs}/`),
-  'sound', 'drivers/gpu', 'drivers/media', 'drivers/staging', 'drivers/iio', 'drivers/infiniband',
-  'drivers/bluetooth', 'drivers/net/wireless', 'drivers/net/can', 'drivers/net/wwan', 'drivers/net/ieee802154',
-  'drivers/net/hamradio', 'drivers/net/arcnet', 'drivers/net/fddi', 'drivers/net/plip', 'drivers/net/slip', 'drivers/net/ppp',
-  'drivers/comedi', 'drivers/isdn', 'drivers/mtd', 'drivers/video', 'drivers/target', 'drivers/input/joystick',
-  'drivers/input/touchscreen', 'drivers/input/tablet', 'drivers/input/misc', 'drivers/hwmon/pmbus', 'drivers/mmc', 'drivers/memstick',
-  'drivers/leds', 'drivers/power', 'drivers/regulator', 'drivers/pinctrl', 'drivers/gpio', 'drivers/spi', 'drivers/mfd',
-  'drivers/w1', 'drivers/ntb', 'drivers/parport', 'drivers/pcmcia', 'drivers/atm', 'drivers/nfc', 'drivers/uwb',
-  'drivers/vfio', 'drivers/vhost', 'drivers/hwtracing', 'drivers/fpga', 'drivers/misc', 'drivers/usb/gadget',
-  'drivers/usb/serial', 'drivers/usb/misc', 'drivers/usb/musb', 'drivers/usb/typec', 'drivers/net/usb', 'drivers/platform/chrome',
-  'drivers/platform/surface', 'drivers/hid/intel-ish-hid', 'drivers/thunderbolt', 'drivers/char/tpm', 'drivers/accessibility',
-  'drivers/i2c/busses', 'drivers/extcon', 'drivers/iio', 'drivers/rtc', 'drivers/ssb', 'drivers/bcma', 'drivers/mux', 'drivers/soundwire',
-  'drivers/scsi/qla2xxx', 'drivers/scsi/lpfc', 'drivers/scsi/bnx2fc', 'drivers/scsi/qedf', 'drivers/scsi/qedi', 'drivers/scsi/fcoe',
-  'drivers/scsi/bfa', 'drivers/scsi/csiostor', 'drivers/scsi/cxgbi', 'drivers/scsi/be2iscsi', 'drivers/scsi/elx',
-  'drivers/net/ethernet/mellanox/mlxsw', 'drivers/net/ethernet/netronome', 'drivers/net/ethernet/chelsio/inline_crypto',
-  'drivers/net/ethernet/cavium', 'drivers/net/ethernet/qlogic/qed', 'drivers/net/ethernet/pensando', 'drivers/net/ethernet/marvell/octeontx2',
-  'drivers/net/ethernet/huawei', 'drivers/net/ethernet/sfc/falcon', 'drivers/net/ethernet/sfc/siena',
-  'net/wireless', 'net/mac80211', 'net/bluetooth', 'net/netfilter', 'net/ipv4/netfilter', 'net/ipv6/netfilter', 'net/bridge/netfilter',
-  'net/ceph', 'net/rxrpc', 'net/rds', 'net/sctp', 'net/tipc', 'net/nfc', 'net/ieee802154', 'net/mac802154', 'net/can', 'net/batman-adv',
-  'net/6lowpan', 'net/atm', 'net/l2tp', 'net/openvswitch', 'net/sched', 'net/sunrpc/xprtrdma', 'net/smc',
-  'fs/ocfs2', 'fs/ceph', 'fs/gfs2', 'fs/nfsd', 'fs/dlm', 'fs/ubifs', 'fs/orangefs', 'fs/coda', 'fs/afs', 'fs/jffs2', 'fs/smb/server',
-  'arch/x86/kvm', 'drivers/crypto/qat', 'drivers/crypto/ccp',
-].map((p) => (p.endsWith('/') || p.endsWith('-') ? p : `${p}/`));
+export const keptModuleDirs: readonly string[] = [
+  // storage: SATA/PATA, NVMe, SAS/RAID HBAs (the SCSI ones are named below), software RAID, device mapper
+  'drivers/ata', 'drivers/nvme/host', 'drivers/md', 'drivers/message/fusion', 'drivers/scsi/device_handler', 'drivers/block/mtip32xx',
+  'drivers/block/zram', 'drivers/usb/storage',
+  // dm-crypt's ciphers and the kernel crypto API (cryptsetup asks for algorithms by name)
+  'crypto', 'arch/x86/crypto',
+  // file systems a server uses
+  'fs/ext4', 'fs/jbd2', 'fs/xfs', 'fs/btrfs', 'fs/fat', 'fs/exfat', 'fs/isofs', 'fs/udf', 'fs/fuse', 'fs/squashfs',
+  'fs/overlayfs', 'fs/efivarfs', 'fs/quota',
+  // server NICs (big vendors), their PHYs, bonding and VLANs
+  'drivers/net/ethernet/intel', 'drivers/net/ethernet/broadcom', 'drivers/net/ethernet/mellanox/mlx4', 'drivers/net/ethernet/mellanox/mlx5',
+  'drivers/net/ethernet/realtek', 'drivers/net/ethernet/amazon', 'drivers/net/ethernet/aquantia', 'drivers/net/ethernet/emulex',
+  'drivers/net/ethernet/qlogic/qede', 'drivers/net/ethernet/chelsio/cxgb4', 'drivers/net/ethernet/cisco',
+  'drivers/net/ethernet/google', 'drivers/net/ethernet/microsoft', 'drivers/net/ethernet/amd/xgbe', 'drivers/net/phy', 'drivers/net/bonding',
+  'net/8021q',
+  // USB host controllers, keyboards (USB HID)
+  'drivers/usb/host', 'drivers/hid/usbhid',
+  // IPMI, hardware random sources, error detection (EDAC), CPU registers (msr, cpuid) and performance counters
+  'drivers/char/ipmi', 'drivers/char/hw_random', 'drivers/edac', 'arch/x86/kernel', 'arch/x86/events',
+  // virtual machine guests: virtio, Xen, Hyper-V, VMware
+  'drivers/virtio', 'drivers/xen', 'drivers/hv', 'drivers/net/hyperv', 'drivers/net/vmxnet3',
+  // the rest of the kernel's own: block layer schedulers, PCI, ACPI
+  'block', 'drivers/pci', 'drivers/acpi',
+];
 
-/** Modules kept even under a dropped prefix (keyboards on the console need hid-generic). */
-export const keptModules: readonly string[] = ['hid-generic'];
+/** Modules kept wherever they are, by name (`-` and `_` alike), beside {@link keptModuleDirs} and the initrd's. */
+export const keptModules: readonly string[] = [
+  // SCSI core, disks, CD, generic, enclosures, SAS/RAID HBAs and virtual controllers
+  'sd_mod', 'sr_mod', 'sg', 'ses', 'st', 'scsi_transport_sas', 'scsi_transport_spi', 'raid_class', 'megaraid', 'megaraid_sas', 'megaraid_mbox',
+  'mpt3sas', 'mpi3mr', 'hpsa', 'smartpqi', 'aacraid', 'arcmsr', 'esas2r', 'hptiop', 'ipr', 'ips', 'isci', 'mvsas', 'mvumi', 'pm80xx',
+  'myrb', 'myrs', 'pmcraid', 'stex', '3w-9xxx', '3w-sas', '3w-xxxx', 'sym53c8xx', 'virtio_scsi', 'vmw_pvscsi', 'hv_storvsc',
+  'xen-scsifront', 'virtio_blk', 'xen-blkfront', 'loop', 'nbd', 'brd',
+  // file system character sets (FAT, ISO 9660)
+  'nls_utf8', 'nls_cp437', 'nls_cp850', 'nls_iso8859-1', 'nls_iso8859-15', 'nls_ascii',
+  // NICs and network drivers outside the vendor directories
+  'virtio_net', 'xen-netfront', 'pcnet32', 'mii', 'mdio',
+  // keyboards, consoles of virtual machines
+  'hid-generic', 'hid-hyperv', 'hyperv-keyboard', 'virtio_input', 'virtio_console', 'evdev',
+  // sensors for hardware tests: CPU, chipset, Super I/O, DIMM and drive temperatures; the SMBus they sit on
+  'coretemp', 'k10temp', 'fam15h_power', 'acpi_power_meter', 'nct6775', 'nct6683', 'it87', 'w83627ehf', 'w83627hf', 'w83793', 'w83795',
+  'f71882fg', 'jc42', 'drivetemp', 'ibmaem', 'ibmpex', 'i2c-i801', 'i2c-piix4', 'i2c-ismt', 'i2c-dev', 'ee1004', 'at24',
+];
+
+/** Modules dropped even inside {@link keptModuleDirs} (tests, cluster RAID needing DLM), unless a kept module depends on them. */
+export const droppedModules: readonly string[] = [
+  'tcrypt', 'md-cluster', 'faulty', 'dm-flakey', 'dm-delay', 'dm-log-writes', 'dm-dust',
+  // NVMe over fabrics (RDMA pulls InfiniBand), Xen backends (dom0 only), PCMCIA and laptop leftovers, NVDIMM
+  'nvme-rdma', 'nvme-fc', 'xen-scsiback', 'xen-pciback', 'b44', 'sl811_cs', 'sl811-hcd', 'u132-hcd', 'nfit',
+];
 
 /**
  * Paths (relative to the root) removed after installation: caches, build-time leftovers and data only
@@ -95,11 +101,25 @@ export const prunedPaths: readonly string[] = [
   'boot', 'var/cache/apt', 'var/lib/apt/lists', 'var/log', 'usr/lib/udev/hwdb.d', 'usr/lib/udev/hwdb.bin',
   'etc/ssh/ssh_host_rsa_key', 'etc/ssh/ssh_host_rsa_key.pub', 'etc/ssh/ssh_host_ecdsa_key', 'etc/ssh/ssh_host_ecdsa_key.pub',
   'etc/ssh/ssh_host_ed25519_key', 'etc/ssh/ssh_host_ed25519_key.pub', 'var/lib/dbus/machine-id',
+  // programs that need the files of {@link prunedPackageFiles}: xfsprogs' online scrubber (ICU, Python), iproute2's routel (Python)
+  'usr/sbin/xfs_scrub', 'usr/sbin/xfs_scrub_all', 'usr/lib/xfsprogs/xfs_scrub_all.cron', 'usr/bin/routel',
+];
+
+/**
+ * Packages whose files are deleted from the image while dpkg's database still lists them (so `apt` keeps
+ * working, and `apt update && apt install --reinstall PACKAGE` brings them back). ICU and Python serve
+ * only xfsprogs' online scrubber, `xfs_scrub` and `xfs_scrub_all`, which Debian 12's kernel cannot run
+ * (it is built without CONFIG_XFS_ONLINE_SCRUB); `xfs_repair` is the rescue tool. Their programs go
+ * too: {@link prunedPaths}.
+ */
+export const prunedPackageFiles: readonly string[] = [
+  'libicu72', 'python3', 'python3-minimal', 'python3.11', 'python3.11-minimal', 'libpython3-stdlib', 'libpython3.11-minimal',
+  'libpython3.11-stdlib',
 ];
 
 /**
  * Directories named like this are removed wherever they are under /usr/lib: Python byte code compiled
- * at install time (Python, needed by xfsprogs' xfs_scrub_all only, runs without it).
+ * at install time.
  */
 export const prunedDirNames: readonly string[] = ['__pycache__'];
 

@@ -4,18 +4,20 @@
  * Lifeboat's own goes in here, so agent or helper changes never rebuild it.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ImageError } from '../errors.js';
 import { debianSources } from './apt-sources.js';
 import { inputHash, withBuildLock } from './cache.js';
 import {
   dpkgPathFilters,
-  droppedModuleDirs,
+  droppedModules,
   initrdModules,
   keptGconvModules,
+  keptModuleDirs,
   keptModules,
   prunedDirNames,
+  prunedPackageFiles,
   prunedPaths,
   requiredInitrdModules,
   rescuePackages,
@@ -24,14 +26,14 @@ import {
 import { runTool } from './run.js';
 
 /** Bump when the way the root file system is made changes in a way the lists above do not show. */
-const rootfsFormat = 3;
+const rootfsFormat = 5;
 
 /** How the squashfs is compressed. */
 export type SquashfsCompression = 'xz' | 'zstd';
 
 /** The inputs of the root file system: its cache key is their hash. */
 export function rootfsInputs(compression: SquashfsCompression): unknown {
-  return { rootfsFormat, suite, rescuePackages, dpkgPathFilters, droppedModuleDirs, keptModules, prunedPaths, prunedDirNames, keptGconvModules, initrdModules, compression };
+  return { rootfsFormat, suite, rescuePackages, dpkgPathFilters, keptModuleDirs, keptModules, droppedModules, prunedPackageFiles, prunedPaths, prunedDirNames, keptGconvModules, initrdModules, compression };
 }
 
 /** A built root file system in the cache. */
@@ -104,6 +106,7 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
   progress('pruning kernel modules and caches');
   const { kept, dropped } = await pruneModules(root, kernelVersion);
   for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
+  for (const name of prunedPackageFiles) await removePackageFiles(root, name);
   for (const name of prunedDirNames) {
     await runTool('find', [join(root, 'usr/lib'), '-type', 'd', '-name', name, '-prune', '-exec', 'rm', '-rf', '{}', '+']);
   }
@@ -117,10 +120,11 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
   const treeBytes = Number((await runTool('du', ['-sb', root])).split('\t')[0]);
 
   progress(`mksquashfs (${compression}) of ${Math.round(treeBytes / 1e6)} MB (a minute or two)`);
-  // zstd in 256 KiB blocks reads several times faster than xz in 1 MiB blocks under emulation, where
-  // every module, library and program the boot touches is decompressed: xz's smaller image boots slower.
+  // zstd -19 in 1 MiB blocks: 8% smaller than in 256 KiB blocks (which levels 15 to 22 barely change),
+  // and zstd decompresses at the same speed whatever the level; xz, smaller still, reads about twice
+  // as slowly under emulation, where every module, library and program the boot touches is decompressed.
   const compressionArgs =
-    compression === 'xz' ? ['-comp', 'xz', '-Xbcj', 'x86', '-b', '1M'] : ['-comp', 'zstd', '-Xcompression-level', '15', '-b', '256K'];
+    compression === 'xz' ? ['-comp', 'xz', '-Xbcj', 'x86', '-b', '1M'] : ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M'];
   await runTool('mksquashfs', [root, join(out, 'rootfs.squashfs'), ...compressionArgs, '-noappend', '-no-progress', '-quiet']);
 
   return {
@@ -191,7 +195,7 @@ async function bootstrap(imagesDir: string, root: string, progress: Progress): P
 }
 
 /** Parses modules.dep: module path → its dependencies' paths (relative to /lib/modules/VERSION). */
-async function readModulesDep(modulesDir: string): Promise<Map<string, string[]>> {
+export async function readModulesDep(modulesDir: string): Promise<Map<string, string[]>> {
   const deps = new Map<string, string[]>();
   for (const line of (await readFile(join(modulesDir, 'modules.dep'), 'utf8')).split('\n')) {
     const [path, rest = ''] = line.split(':');
@@ -200,7 +204,7 @@ async function readModulesDep(modulesDir: string): Promise<Map<string, string[]>
   return deps;
 }
 
-function closure(roots: Iterable<string>, deps: Map<string, string[]>): Set<string> {
+function closure(roots: Iterable<string>, deps: ReadonlyMap<string, readonly string[]>): Set<string> {
   const out = new Set<string>();
   const visit = (path: string): void => {
     if (out.has(path)) return;
@@ -211,13 +215,29 @@ function closure(roots: Iterable<string>, deps: Map<string, string[]>): Set<stri
   return out;
 }
 
-/** Deletes modules under {@link droppedModuleDirs} that nothing kept depends on, then runs depmod. */
+/**
+ * The modules (paths relative to /lib/modules/VERSION, as in modules.dep) that stay: those under
+ * {@link keptModuleDirs}, those named in {@link keptModules} or {@link initrdModules} (the initrd takes its
+ * modules from the pruned tree), minus {@link droppedModules}; then everything they depend on.
+ */
+export function modulesToKeep(deps: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const names = (list: readonly string[]): Set<string> => new Set(list.map((n) => n.replace(/-/g, '_')));
+  const wantedNames = names([...keptModules, ...initrdModules]);
+  const droppedNames = names(droppedModules);
+  const roots = [...deps.keys()].filter((path) => {
+    const name = moduleName(path);
+    if (wantedNames.has(name)) return true;
+    if (droppedNames.has(name)) return false;
+    return keptModuleDirs.some((dir) => path.startsWith(`kernel/${dir}/`));
+  });
+  return closure(roots, deps);
+}
+
+/** Deletes the modules {@link modulesToKeep} does not keep, then runs depmod. */
 async function pruneModules(root: string, kernelVersion: string): Promise<{ kept: number; dropped: number }> {
   const modulesDir = join(root, 'lib/modules', kernelVersion);
   const deps = await readModulesDep(modulesDir);
-  const isDropped = (path: string): boolean =>
-    droppedModuleDirs.some((d) => path.startsWith(`kernel/${d}`)) && !keptModules.includes(moduleName(path).replace(/_/g, '-'));
-  const kept = closure([...deps.keys()].filter((p) => !isDropped(p)), deps);
+  const kept = modulesToKeep(deps);
   let dropped = 0;
   for (const path of deps.keys()) {
     if (kept.has(path)) continue;
@@ -226,6 +246,25 @@ async function pruneModules(root: string, kernelVersion: string): Promise<{ kept
   }
   await runTool('chroot', [root, 'depmod', kernelVersion]);
   return { kept: kept.size, dropped };
+}
+
+/**
+ * Deletes the files (and then the directories left empty) that dpkg lists for package `name`, leaving
+ * dpkg's database as it is: the package still counts as installed, `apt install --reinstall` restores it.
+ */
+async function removePackageFiles(root: string, name: string): Promise<void> {
+  const info = join(root, 'var/lib/dpkg/info');
+  const list = [`${name}.list`, `${name}:amd64.list`].map((f) => join(info, f)).find((f) => existsSync(f));
+  if (!list) throw new ImageError('IMAGE_BUILD_FAILED', `package ${name} (files to prune) is not installed`);
+  const directories: string[] = [];
+  for (const path of (await readFile(list, 'utf8')).split('\n').filter((p) => p.startsWith('/'))) {
+    const full = join(root, path);
+    const info = await lstat(full).catch(() => undefined);
+    if (!info) continue;
+    if (info.isDirectory()) directories.push(full);
+    else await unlink(full);
+  }
+  for (const dir of directories.sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => undefined);
 }
 
 const moduleName = (path: string): string => (path.split('/').pop() ?? '').replace(/\.ko(\.[a-z]+)?$/, '').replace(/-/g, '_');
