@@ -67,6 +67,8 @@ export interface BootOptions {
   readonly memoryMb?: number;
   /** Raw disk images to attach as virtio disks. */
   readonly disks?: readonly string[];
+  /** Host port forwarded to the guest's port 22; a free one by default. */
+  readonly sshPort?: number;
 }
 
 /** A running VM. */
@@ -78,6 +80,8 @@ export interface BootedVm {
   /** When QEMU was started (ms since the epoch). */
   readonly startedAt: number;
   serialLog(): string;
+  /** CPU seconds QEMU has used so far (all its threads): a load-independent measure of a boot's work. */
+  cpuSeconds(): number;
   /** Resolves when the serial log matches `pattern`; rejects after `timeoutMs` or when QEMU exits. */
   waitForSerial(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
   /** Resolves when an SSH server answers with its banner on {@link sshPort}. */
@@ -88,7 +92,7 @@ export interface BootedVm {
 
 /** Starts QEMU under TCG (KVM does not work on these machines: LAB-FACTS). */
 export async function bootVm(options: BootOptions): Promise<BootedVm> {
-  const sshPort = await freePort();
+  const sshPort = options.sshPort ?? (await freePort());
   const serialLogPath = join(options.workDir, `serial-${sshPort}.log`);
   const args = [
     '-accel', 'tcg', '-m', String(options.memoryMb ?? 1024), '-smp', '1', '-nodefaults', '-no-user-config',
@@ -123,6 +127,11 @@ export async function bootVm(options: BootOptions): Promise<BootedVm> {
     serialLogPath,
     startedAt,
     serialLog,
+    cpuSeconds() {
+      // utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     async waitForSerial(pattern, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
