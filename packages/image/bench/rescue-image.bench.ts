@@ -3,7 +3,7 @@
  * or measured with --cold; cached; after an agent change), and boot-to-SSH under TCG of the full image
  * beside a busybox-only initramfs running sshd on the same VM.
  *
- *   node --import tsx packages/image/bench/rescue-image.bench.ts [--runs N] [--cold] [--no-agent]
+ *   node --import tsx packages/image/bench/rescue-image.bench.ts [--runs N] [--cold] [--no-agent] [--kernel-args WORDS]
  *
  * Boot times on a shared 2-core machine are inflated by whatever else runs: the load average is
  * printed beside each, and so is the CPU time QEMU used, which load changes much less.
@@ -22,7 +22,13 @@ import { bootVm, freePort, serveFiles } from '../test/vm-boot.js';
 import type { BootedVm } from '../test/vm-boot.js';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '2' }, cold: { type: 'boolean', default: false }, 'no-agent': { type: 'boolean', default: false } },
+  options: {
+    runs: { type: 'string', default: '2' },
+    cold: { type: 'boolean', default: false },
+    'no-agent': { type: 'boolean', default: false },
+    // Extra kernel command line words for every boot, the baseline's too (e.g. `loglevel=4`).
+    'kernel-args': { type: 'string', default: '' },
+  },
 });
 const runs = Number(values.runs);
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-image-bench-'));
@@ -82,7 +88,7 @@ try {
   const files = await serveFiles([join(sshImage.dir, 'rootfs.squashfs')]);
   const baseline = buildBaselineInitrd(join(image.dir, 'initrd'), work);
   const rootfsUrl = `http://10.0.2.2:${files.port}/rootfs.squashfs`;
-  const append = `lifeboat.url=http://10.0.2.2:9 lifeboat.server=bench lifeboat.token=x lifeboat.rootfs=${rootfsUrl}`;
+  const append = `lifeboat.url=http://10.0.2.2:9 lifeboat.server=bench lifeboat.token=x lifeboat.rootfs=${rootfsUrl} ${values['kernel-args']}`.trim();
   const time = async (initrd: string): Promise<Sample> => {
     const vm = await bootVm({ vmlinuz: join(image.dir, 'vmlinuz'), initrd, append, workDir: work });
     try {
@@ -92,6 +98,7 @@ try {
       await vm.stop();
     }
   };
+  if (values['kernel-args']) row('extra kernel command line, every boot', `\`${values['kernel-args']}\``);
   const base: Sample[] = [];
   const full: Sample[] = [];
   const agent: AgentSample[] = [];
@@ -147,7 +154,7 @@ async function timeWithAgent(imageDir: string, rootfsUrl: string, work: string, 
     },
     async bootRescue(boot) {
       if (!cp) throw new Error('the control plane is not up');
-      const append = kernelCommandLine({ controlPlaneUrl: cp.running.bootUrl, serverId: boot.serverId, bootToken: boot.bootToken, rootfsUrl }).replace(/^console=\S+ /, '');
+      const append = kernelCommandLine({ controlPlaneUrl: cp.running.bootUrl, serverId: boot.serverId, bootToken: boot.bootToken, rootfsUrl }).replace(/^console=\S+ /, '') + (values['kernel-args'] ? ` ${values['kernel-args']}` : '');
       vm = await bootVm({ vmlinuz: join(imageDir, 'vmlinuz'), initrd: join(imageDir, 'initrd'), append, workDir: work, sshPort });
       stopped = false;
     },
