@@ -108,6 +108,7 @@ interface RescueView {
   expiresAt: string | null;
   taskId?: string;
   ssh: { host: string | null; port: number | null; user: string; password?: string; hostKeyFingerprints: string[]; knownHosts: string[] };
+  agent?: { lastSeenAt: string | null; responding: boolean | null };
 }
 
 interface ServerView {
@@ -143,7 +144,17 @@ function rescueDocument(view: RescueView) {
       hostKeyFingerprints: view.ssh.hostKeyFingerprints,
       knownHosts: view.ssh.knownHosts.join('\n'),
     },
+    agent: view.agent ?? { lastSeenAt: null, responding: null },
   };
+}
+
+/** The agent line of `rescue show`: only in rescue, where it is expected to answer. */
+function agentText(agent: RescueView['agent']): string | null {
+  if (!agent || agent.responding === null) return null;
+  const seen = agent.lastSeenAt ? `last heartbeat ${agent.lastSeenAt}` : 'no heartbeat yet';
+  return agent.responding
+    ? `responding (${seen})`
+    : `NOT RESPONDING (${seen}): the rescue system may have crashed, been rebooted or lost its network; check the serial console, or exit and enter rescue again`;
 }
 
 function rescueText(view: RescueView): string {
@@ -155,6 +166,7 @@ function rescueText(view: RescueView): string {
       ['status', view.status + (view.reason ? ` (${view.reason})` : '')],
       ['session', view.sessionId],
       ['expires', view.expiresAt],
+      ['agent', agentText(view.agent)],
       ['ssh', login],
       ['password', ssh.password ? `${ssh.password}   (shown once: it is not stored in clear)` : null],
     ]),

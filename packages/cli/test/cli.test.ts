@@ -155,8 +155,10 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     const shown = await lifeboat(['rescue', 'show', 'web-1', '--json'], customerEnv);
     assert.equal(shown.json.state, 'rescue');
     assert.equal(shown.json.ssh.password, undefined, 'the password is shown once');
+    assert.equal(shown.json.agent.responding, true, 'the agent has just become ready');
     const human = await lifeboat(['rescue', 'show', 'web-1'], customerEnv);
     assert.match(human.stdout, /status:\s+Rescue/);
+    assert.match(human.stdout, /agent:\s+responding/);
     assert.match(human.stdout, new RegExp(`ssh -p ${sshPort} root@127.0.0.1`));
 
     const tasks = await lifeboat(['tasks', 'web-1', '--json'], customerEnv);

@@ -36,6 +36,27 @@ export interface RescueSession {
   /** Set when the server is back to `active` (the session is over). */
   readonly endedAt: Date | null;
   readonly requestedBy: string | null;
+  /** The agent's last heartbeat (every 30 s while the rescue system runs); null before the first. */
+  readonly lastHeartbeatAt: Date | null;
+}
+
+/** The agent heartbeats every 30 s: after this long without one, it is taken as not responding. */
+export const agentSilenceMs = 90_000;
+
+/**
+ * Whether the rescue system's agent still answers: null outside the `rescue` state (nothing is
+ * expected of it), else whether a heartbeat came within {@link agentSilenceMs} (counting from the
+ * session's last change before the first heartbeat). A silent agent means the rescue system crashed,
+ * was rebooted by hand or lost its network.
+ */
+export function agentResponding(
+  session: Pick<RescueSession, 'state' | 'lastHeartbeatAt' | 'updatedAt'>,
+  now: Date,
+  silenceMs: number = agentSilenceMs,
+): boolean | null {
+  if (session.state !== 'rescue') return null;
+  const heard = Math.max(session.lastHeartbeatAt?.getTime() ?? 0, session.updatedAt.getTime());
+  return now.getTime() - heard <= silenceMs;
 }
 
 /** `[host]:port type key` lines for known_hosts (plain `host type key` on port 22). */

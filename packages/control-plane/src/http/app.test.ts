@@ -192,6 +192,9 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.deepEqual(inventory.body?.inventory, { cpus: 2, memoryBytes: 1073741824, disks: [], nics: [], dmi: {} });
     const beat = await call('POST', '/v1/agent/heartbeat', agentToken, {});
     assert.equal(beat.body?.expiresAt, shown.body?.expiresAt);
+    const afterBeat = await call('GET', '/v1/servers/web-1/rescue', acmeToken);
+    assert.equal(afterBeat.body?.agent.responding, true);
+    assert.ok(Date.parse(afterBeat.body?.agent.lastSeenAt) <= Date.now());
   });
 
   it('hands work to the agent by long poll and keeps the result', async () => {

@@ -71,6 +71,13 @@ export const RescueSchema = Type.Object({
   passwordLogin: Nullable(Type.Boolean()),
   taskId: Type.Optional(Type.String()),
   ssh: SshAccessSchema,
+  agent: Type.Object(
+    {
+      lastSeenAt: Nullable(Type.String({ description: "the rescue system agent's last heartbeat (every 30 s)" })),
+      responding: Nullable(Type.Boolean({ description: 'false after 90 s without a heartbeat: the rescue system crashed, was rebooted or lost its network; null outside rescue' })),
+    },
+    { description: "the rescue system's agent" },
+  ),
 });
 
 export const EnterRescue = Type.Object(

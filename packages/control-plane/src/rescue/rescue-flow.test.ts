@@ -216,6 +216,26 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     }
   });
 
+  it('shows an agent that stopped heartbeating as not responding, and as responding again when it is back', async () => {
+    const server = (await store.servers.byName('web-3'))!;
+    await rescue.enter(operator, server, {});
+    await drain();
+    bmc.take();
+    const session = (await store.sessions.openFor(server.id))!;
+    assert.deepEqual((await rescue.show(server)).agent, { lastSeenAt: null, responding: null }, 'nothing expected while preparing');
+    await store.sessions.transition(session.id, 'ready');
+    await store.sessions.heartbeat(session.id);
+    assert.deepEqual((await rescue.show(server)).agent, { lastSeenAt: clock.toISOString(), responding: true });
+    clock = new Date(clock.getTime() + 91_000);
+    assert.equal((await rescue.show(server)).agent.responding, false, '91 s without a heartbeat');
+    await store.sessions.heartbeat(session.id);
+    assert.deepEqual((await rescue.show(server)).agent, { lastSeenAt: clock.toISOString(), responding: true });
+    await rescue.exit(operator, server);
+    await drain();
+    bmc.take();
+    assert.deepEqual((await rescue.show(server)).agent, { lastSeenAt: null, responding: null }, 'a finished session has no agent');
+  });
+
   it('ends a lease by itself: expiry exits rescue and the server comes back', async () => {
     const server = (await store.servers.byName('web-3'))!;
     await rescue.enter(operator, server, { expiresInMs: 3_600_000 * 2 });

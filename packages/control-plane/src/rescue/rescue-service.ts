@@ -4,6 +4,7 @@
  * to the BMC.
  */
 import {
+  agentResponding,
   LifeboatError,
   enterRescueSteps,
   exitRescueSteps,
@@ -73,6 +74,8 @@ export interface RescueView {
   readonly deadlineAt: string | null;
   readonly passwordLogin: boolean | null;
   readonly ssh: SshAccess;
+  /** The rescue system's agent: its last heartbeat, and whether it still answers (null outside `rescue`). */
+  readonly agent: { readonly lastSeenAt: string | null; readonly responding: boolean | null };
 }
 
 /** The rescue flow's entry points. */
@@ -223,6 +226,10 @@ export class RescueService {
         user: 'root',
         hostKeyFingerprints: hostKeys.map((k) => k.fingerprint),
         knownHosts: endpoint ? knownHostsLines(endpoint.host, endpoint.port, hostKeys) : [],
+      },
+      agent: {
+        lastSeenAt: open ? (session.lastHeartbeatAt?.toISOString() ?? null) : null,
+        responding: open ? agentResponding(session, this.#store.now()) : null,
       },
     };
   }

@@ -32,6 +32,7 @@ function sessionOf(row: RescueSessionRow): RescueSession {
     updatedAt: new Date(row.updated_at),
     endedAt: dateOf(row.ended_at),
     requestedBy: row.requested_by,
+    lastHeartbeatAt: dateOf(row.last_heartbeat_at),
   };
 }
 
