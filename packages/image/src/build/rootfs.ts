@@ -33,7 +33,20 @@ export type SquashfsCompression = 'xz' | 'zstd';
 
 /** The inputs of the root file system: its cache key is their hash. */
 export function rootfsInputs(compression: SquashfsCompression): unknown {
-  return { rootfsFormat, suite, rescuePackages, dpkgPathFilters, keptModuleDirs, keptModules, droppedModules, prunedPackageFiles, prunedPaths, prunedDirNames, keptGconvModules, initrdModules, compression };
+  return {
+    rootfsFormat, suite, rescuePackages, dpkgPathFilters, keptModuleDirs, keptModules, droppedModules, prunedPackageFiles, prunedPaths,
+    prunedDirNames, keptGconvModules, initrdModules, compression, squashfsArgs: squashfsArgs(compression),
+  };
+}
+
+/**
+ * mksquashfs's compression options. zstd -19 in 1 MiB blocks: 7% smaller than in 256 KiB blocks (where
+ * levels 15 to 22 differ by 1%), and it booted no slower (docs/rescue-image.md); zstd decompresses at
+ * the same speed whatever the level. xz, smaller still, reads about twice as slowly under emulation,
+ * where every module, library and program the boot touches is decompressed.
+ */
+function squashfsArgs(compression: SquashfsCompression): string[] {
+  return compression === 'xz' ? ['-comp', 'xz', '-Xbcj', 'x86', '-b', '1M'] : ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M'];
 }
 
 /** A built root file system in the cache. */
@@ -120,12 +133,7 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
   const treeBytes = Number((await runTool('du', ['-sb', root])).split('\t')[0]);
 
   progress(`mksquashfs (${compression}) of ${Math.round(treeBytes / 1e6)} MB (a minute or two)`);
-  // zstd -19 in 1 MiB blocks: 8% smaller than in 256 KiB blocks (which levels 15 to 22 barely change),
-  // and zstd decompresses at the same speed whatever the level; xz, smaller still, reads about twice
-  // as slowly under emulation, where every module, library and program the boot touches is decompressed.
-  const compressionArgs =
-    compression === 'xz' ? ['-comp', 'xz', '-Xbcj', 'x86', '-b', '1M'] : ['-comp', 'zstd', '-Xcompression-level', '19', '-b', '1M'];
-  await runTool('mksquashfs', [root, join(out, 'rootfs.squashfs'), ...compressionArgs, '-noappend', '-no-progress', '-quiet']);
+  await runTool('mksquashfs', [root, join(out, 'rootfs.squashfs'), ...squashfsArgs(compression), '-noappend', '-no-progress', '-quiet']);
 
   return {
     hash,
