@@ -230,7 +230,7 @@ function buildBaselineInitrd(imageInitrd: string, dir: string): string {
       'export PATH=/bin:/sbin',
       'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev',
       // As the image's initrd does: one modprobe per pass (virtio_pci brings the NIC's alias).
-      'for p in 1 2; do cat /sys/bus/*/devices/*/modalias | sort -u | xargs modprobe -a -q; done',
+      'for p in 1 2; do modprobe -a -q $(cat /sys/bus/*/devices/*/modalias); done',
       'ip link set lo up; ip link set eth0 up',
       'udhcpc -i eth0 -n -q -s /udhcpc.script',
       'mkdir -p /run/sshd /var/empty; /usr/sbin/sshd -E /dev/console',
