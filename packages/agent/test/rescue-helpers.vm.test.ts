@@ -11,18 +11,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureRescueImage, kernelCommandLine } from '@lifeboat/image';
-import type { RescueImage } from '@lifeboat/image';
-import { startTestControlPlane } from './control-plane.js';
-import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
-import { freePort, RescueVm, ssh, sshBanner, sshInvocation, waitFor } from './rescue-vm.js';
-import type { SshLogin, SshResult } from './rescue-vm.js';
+import type { RescueView } from './control-plane.js';
+import { sshCommands, startRescueHarness } from './rescue-harness.js';
+import type { RescueHarness } from './rescue-harness.js';
+import { freePort, sshBanner, sshInvocation, waitFor } from './rescue-vm.js';
+import type { SshLogin } from './rescue-vm.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-rescue-helpers-vm-'));
 const mac = '52:54:00:ab:cd:03';
@@ -32,71 +29,21 @@ const log = (line: string): void => void process.stdout.write(`# ${line}\n`);
 const diskSizesMiB = [512, 384, 128];
 const disks = diskSizesMiB.map((_, i) => join(work, `disk${i}.raw`));
 
-let image: RescueImage;
-let files: Server;
-let filesPort = 0;
+let harness: RescueHarness;
 let sshPort = 0;
-let cp: TestControlPlane;
 let login: SshLogin;
-
-class VmMachine implements TestMachine {
-  vm: RescueVm | undefined;
-  get poweredOn(): boolean {
-    return this.vm?.running ?? false;
-  }
-  async bootRescue(boot: RescueBoot): Promise<void> {
-    const append = kernelCommandLine({
-      controlPlaneUrl: cp.running.bootUrl,
-      serverId: boot.serverId,
-      bootToken: boot.bootToken,
-      rootfsUrl: `http://10.0.2.2:${filesPort}/rootfs.squashfs`,
-    });
-    this.vm = await RescueVm.start({ imageDir: image.dir, append, sshPort, disks, serialLog: join(work, 'serial.log') });
-  }
-  async powerOff(): Promise<void> {
-    await this.vm?.stop();
-  }
-}
-const machine = new VmMachine();
+const { run, ok } = sshCommands(() => login, log);
 
 before(async () => {
-  image = await ensureRescueImage({ onProgress: log });
-  files = createServer((req, res) => {
-    if (req.url !== '/rootfs.squashfs') return void res.writeHead(404).end();
-    const path = join(image.dir, 'rootfs.squashfs');
-    res.writeHead(200, { 'content-length': statSync(path).size });
-    createReadStream(path).pipe(res);
-  });
-  await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-  const address = files.address();
-  filesPort = typeof address === 'object' && address ? address.port : 0;
-  sshPort = await freePort();
   disks.forEach((disk, i) => execFileSync('truncate', ['-s', `${diskSizesMiB[i]}M`, disk]));
-  cp = await startTestControlPlane(join(work, 'data'), mac, machine);
-  await cp.api('POST', '/v1/tenants', { name: 'acme' });
-  await cp.api('POST', '/v1/servers', { name: 'app-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin' }, sshEndpoint: `127.0.0.1:${sshPort}` });
+  harness = await startRescueHarness({ work, mac, serverName: 'app-1', disks: () => disks, log });
+  sshPort = harness.sshPort;
 });
 
 after(async () => {
   await hostSshd?.stop();
-  await cp?.close();
-  await machine.powerOff();
-  await new Promise((r) => (files ? files.close(r) : r(undefined)));
-  if (process.env.LIFEBOAT_KEEP_TEST_DIR) log(`kept ${work}`);
-  else rmSync(work, { recursive: true, force: true });
+  await harness?.close();
 });
-
-async function run(command: string, input?: string): Promise<SshResult> {
-  const result = await ssh(login, command, input);
-  log(`$ ${command.split('\n')[0]} -> ${result.code}`);
-  return result;
-}
-
-async function ok(command: string, input?: string): Promise<string> {
-  const r = await run(command, input);
-  assert.equal(r.code, 0, `${command}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout + r.stderr;
-}
 
 /** Reads `length` bytes of a guest block device at byte `offset`. */
 async function readDevice(device: string, offset: number, length: number): Promise<Buffer> {
@@ -127,10 +74,10 @@ const checksumsCommand = (dir: string): string => `cd '${dir}' && find . -type f
 test('boots into rescue with a key; an installed system, a btrfs and a FAT volume are laid out on the blank disks', async () => {
   const key = join(work, 'id_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  await cp.api('POST', '/v1/servers/app-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
+  await harness.cp.api('POST', '/v1/servers/app-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
   const view = await waitFor('rescue', 300_000, async () => {
-    const v = await cp.api<RescueView>('GET', '/v1/servers/app-1/rescue');
-    if (v.state === 'rescue_failed') throw new Error(`${v.reason}\n${machine.vm?.serial().slice(-3000)}`);
+    const v = await harness.cp.api<RescueView>('GET', '/v1/servers/app-1/rescue');
+    if (v.state === 'rescue_failed') throw new Error(`${v.reason}\n${harness.machine.vm?.serial().slice(-3000)}`);
     return v.state === 'rescue' ? v : undefined;
   }, 500);
   const knownHosts = join(work, 'known_hosts');
@@ -463,7 +410,7 @@ test('interactive: rescue-passwd for root and alice, then rescue-chroot, typed i
   for (const password of [rootPassword, alicePassword]) {
     assert.equal(trace.includes(password), false, 'no password on any command line');
     assert.equal(term.transcript.includes(password), false, 'the typed password is not echoed');
-    assert.equal(machine.vm?.serial().includes(password), false, 'nor on the serial console');
+    assert.equal(harness.machine.vm?.serial().includes(password), false, 'nor on the serial console');
   }
   // Nor in any log or history of the rescue system (the passwords go to grep on stdin, not argv).
   const found = await run('grep -rlF -f - /var/log /root /run/lifeboat /etc /tmp', `${rootPassword}\n${alicePassword}\n`);

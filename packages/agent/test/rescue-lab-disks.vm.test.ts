@@ -6,98 +6,50 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureRescueImage, kernelCommandLine } from '@lifeboat/image';
-import type { RescueImage } from '@lifeboat/image';
 import { ensureLayoutDisks } from '@lifeboat/lab';
 import type { LayoutDisks, LayoutName } from '@lifeboat/lab';
-import { startTestControlPlane } from './control-plane.js';
-import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
-import { freePort, RescueVm, ssh, waitFor } from './rescue-vm.js';
-import type { SshLogin, SshResult } from './rescue-vm.js';
+import type { RescueView } from './control-plane.js';
+import { sshCommands, startRescueHarness } from './rescue-harness.js';
+import type { RescueHarness } from './rescue-harness.js';
+import { waitFor } from './rescue-vm.js';
+import type { SshLogin } from './rescue-vm.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-lab-disks-vm-'));
-const mac = '52:54:00:ab:cd:02';
 const log = (line: string): void => void process.stdout.write(`# ${line}\n`);
 const layouts: LayoutName[] = ['plain', 'split-var', 'xfs', 'raid1', 'lvm'];
 const layoutDisks = new Map<LayoutName, LayoutDisks>();
 
-let image: RescueImage;
-let files: Server;
-let filesPort = 0;
+let harness: RescueHarness;
 let sshPort = 0;
-let cp: TestControlPlane;
 let login: SshLogin;
-
-class VmMachine implements TestMachine {
-  vm: RescueVm | undefined;
-  get poweredOn(): boolean {
-    return this.vm?.running ?? false;
-  }
-  async bootRescue(boot: RescueBoot): Promise<void> {
-    const append = kernelCommandLine({
-      controlPlaneUrl: cp.running.bootUrl,
-      serverId: boot.serverId,
-      bootToken: boot.bootToken,
-      rootfsUrl: `http://10.0.2.2:${filesPort}/rootfs.squashfs`,
-    });
-    const disks = layouts.flatMap((l) => layoutDisks.get(l)?.disks ?? []);
-    this.vm = await RescueVm.start({ imageDir: image.dir, append, sshPort, disks, serialLog: join(work, 'serial.log') });
-  }
-  async powerOff(): Promise<void> {
-    await this.vm?.stop();
-  }
-}
-const machine = new VmMachine();
+const { run, ok } = sshCommands(() => login, log);
 
 before(async () => {
-  image = await ensureRescueImage({ onProgress: log });
   for (const layout of layouts) layoutDisks.set(layout, await ensureLayoutDisks(layout, { onProgress: log }));
-  files = createServer((req, res) => {
-    if (req.url !== '/rootfs.squashfs') return void res.writeHead(404).end();
-    const path = join(image.dir, 'rootfs.squashfs');
-    res.writeHead(200, { 'content-length': statSync(path).size });
-    createReadStream(path).pipe(res);
+  harness = await startRescueHarness({
+    work,
+    mac: '52:54:00:ab:cd:02',
+    serverName: 'db-1',
+    disks: () => layouts.flatMap((l) => layoutDisks.get(l)?.disks ?? []),
+    log,
   });
-  await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-  const address = files.address();
-  filesPort = typeof address === 'object' && address ? address.port : 0;
-  sshPort = await freePort();
-  cp = await startTestControlPlane(join(work, 'data'), mac, machine);
-  await cp.api('POST', '/v1/tenants', { name: 'acme' });
-  await cp.api('POST', '/v1/servers', { name: 'db-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin' }, sshEndpoint: `127.0.0.1:${sshPort}` });
+  sshPort = harness.sshPort;
 });
 
 after(async () => {
-  await cp?.close();
-  await machine.powerOff();
-  await new Promise((r) => (files ? files.close(r) : r(undefined)));
-  rmSync(work, { recursive: true, force: true });
+  await harness?.close();
 });
-
-async function run(command: string, input?: string): Promise<SshResult> {
-  const result = await ssh(login, command, input);
-  log(`$ ${command} -> ${result.code}`);
-  return result;
-}
-
-async function ok(command: string, input?: string): Promise<string> {
-  const r = await run(command, input);
-  assert.equal(r.code, 0, `${command}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout + r.stderr;
-}
 
 test('boots into rescue with the customer\'s key; every installed system is listed by the menu', async () => {
   const key = join(work, 'id_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  await cp.api('POST', '/v1/servers/db-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
+  await harness.cp.api('POST', '/v1/servers/db-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
   const view = await waitFor('rescue', 300_000, async () => {
-    const v = await cp.api<RescueView>('GET', '/v1/servers/db-1/rescue');
+    const v = await harness.cp.api<RescueView>('GET', '/v1/servers/db-1/rescue');
     if (v.state === 'rescue_failed') throw new Error(v.reason ?? 'rescue failed');
     return v.state === 'rescue' ? v : undefined;
   }, 500);

@@ -6,97 +6,48 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureRescueImage, kernelCommandLine } from '@lifeboat/image';
-import type { RescueImage } from '@lifeboat/image';
-import { startTestControlPlane } from './control-plane.js';
-import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
-import { freePort, RescueVm, ssh, sshBanner, waitFor } from './rescue-vm.js';
-import type { SshLogin, SshResult } from './rescue-vm.js';
+import type { RescueView } from './control-plane.js';
+import { sshCommands, startRescueHarness } from './rescue-harness.js';
+import type { RescueHarness } from './rescue-harness.js';
+import { ssh, sshBanner, waitFor } from './rescue-vm.js';
+import type { SshLogin } from './rescue-vm.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-rescue-vm-'));
-const mac = '52:54:00:ab:cd:01';
 const log = (line: string): void => void process.stdout.write(`# ${line}\n`);
 
 /** Blank disks the layouts go on (sparse files): vda plain, vdb split, vdc+vdd raid1, vde lvm, vdf xfs. */
 const diskSizesMiB = [512, 512, 256, 256, 512, 512];
 const disks = diskSizesMiB.map((_, i) => join(work, `disk${i}.raw`));
 
-let image: RescueImage;
-let files: Server;
-let filesPort = 0;
+let harness: RescueHarness;
 let sshPort = 0;
-let cp: TestControlPlane;
-let boots = 0;
-
-class VmMachine implements TestMachine {
-  vm: RescueVm | undefined;
-  serialLog = '';
-  get poweredOn(): boolean {
-    return this.vm?.running ?? false;
-  }
-  async bootRescue(boot: RescueBoot): Promise<void> {
-    boots += 1;
-    this.serialLog = join(work, `serial-${boots}.log`);
-    const append = kernelCommandLine({
-      controlPlaneUrl: cp.running.bootUrl,
-      serverId: boot.serverId,
-      bootToken: boot.bootToken,
-      rootfsUrl: `http://10.0.2.2:${filesPort}/rootfs.squashfs`,
-    });
-    this.vm = await RescueVm.start({ imageDir: image.dir, append, sshPort, disks, serialLog: this.serialLog });
-  }
-  async powerOff(): Promise<void> {
-    await this.vm?.stop();
-  }
-}
-const machine = new VmMachine();
 
 before(async () => {
-  image = await ensureRescueImage({ onProgress: log });
-  log(`image ${image.dir} (${image.cached ? 'cached' : 'built'})`);
-  // The rootfs as the control plane's image route would serve it: a plain HTTP file server.
-  files = createServer((req, res) => {
-    const name = req.url === '/rootfs.squashfs' ? 'rootfs.squashfs' : undefined;
-    if (!name) return void res.writeHead(404).end();
-    const path = join(image.dir, name);
-    res.writeHead(200, { 'content-length': statSync(path).size, 'content-type': 'application/octet-stream' });
-    createReadStream(path).pipe(res);
-  });
-  await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-  const address = files.address();
-  filesPort = typeof address === 'object' && address ? address.port : 0;
-  sshPort = await freePort();
   disks.forEach((disk, i) => execFileSync('truncate', ['-s', `${diskSizesMiB[i]}M`, disk]));
-  cp = await startTestControlPlane(join(work, 'data'), mac, machine, ['--exit-timeout', '5s', '--scheduler-interval', '1s']);
-  await cp.api('POST', '/v1/tenants', { name: 'acme' });
-  await cp.api('POST', '/v1/servers', {
-    name: 'web-1',
-    tenant: 'acme',
-    macs: [mac],
-    bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin', password: 'bmc-secret' },
-    sshEndpoint: `127.0.0.1:${sshPort}`,
+  harness = await startRescueHarness({
+    work,
+    mac: '52:54:00:ab:cd:01',
+    serverName: 'web-1',
+    disks: () => disks,
+    controlPlaneFlags: ['--exit-timeout', '5s', '--scheduler-interval', '1s'],
+    log,
   });
+  sshPort = harness.sshPort;
 });
 
 after(async () => {
-  await cp?.close();
-  await machine.powerOff();
-  await new Promise((r) => (files ? files.close(r) : r(undefined)));
-  if (process.env.LIFEBOAT_KEEP_TEST_DIR) log(`kept ${work}`);
-  else rmSync(work, { recursive: true, force: true });
+  await harness?.close();
 });
 
 async function rescueState(state: string, timeoutMs = 240_000): Promise<RescueView> {
   return waitFor(`rescue state ${state}`, timeoutMs, async () => {
-    const view = await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue');
-    if (view.state === 'rescue_failed') throw new Error(`rescue failed: ${view.reason}\n${machine.vm?.serial().slice(-3000)}`);
-    const serial = machine.vm?.serial() ?? '';
+    const view = await harness.cp.api<RescueView>('GET', '/v1/servers/web-1/rescue');
+    if (view.state === 'rescue_failed') throw new Error(`rescue failed: ${view.reason}\n${harness.machine.vm?.serial().slice(-3000)}`);
+    const serial = harness.machine.vm?.serial() ?? '';
     if (/cannot continue|Kernel panic/.test(serial)) throw new Error(`the rescue system did not start:\n${serial.slice(-3000)}`);
     return view.state === state ? view : undefined;
   }, 500);
@@ -112,23 +63,12 @@ let login: SshLogin;
 let password = '';
 let firstFingerprints: string[] = [];
 
-/** Runs a command in the rescue system and returns its result (stdout and stderr kept apart). */
-async function run(command: string, input?: string): Promise<SshResult> {
-  const result = await ssh(login, command, input);
-  log(`$ ${command.split('\n')[0]} -> ${result.code}`);
-  return result;
-}
-
-/** Runs a command that must succeed; returns stdout + stderr. */
-async function ok(command: string, input?: string): Promise<string> {
-  const r = await run(command, input);
-  assert.equal(r.code, 0, `${command}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout + r.stderr;
-}
+/** Commands in the rescue system as the current login: `run` (any status), `ok` (must exit 0). */
+const { run, ok } = sshCommands(() => login, log);
 
 test('boots into rescue; root logs in with the password whose hash came from the control plane', async () => {
   const started = Date.now();
-  const entered = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', {}, 202);
+  const entered = await harness.cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', {}, 202);
   password = entered.ssh.password ?? '';
   assert.ok(password.length >= 12, 'a temporary password is shown once');
   const view = await rescueState('rescue');
@@ -151,7 +91,7 @@ test('boots into rescue; root logs in with the password whose hash came from the
   const wrong = await ssh({ ...login, password: `${password}x` }, 'true');
   assert.notEqual(wrong.code, 0, 'a wrong password is refused');
 
-  const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string }> }> }>('GET', '/v1/servers/web-1/tasks');
+  const { tasks } = await harness.cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string }> }> }>('GET', '/v1/servers/web-1/tasks');
   const steps = tasks.find((t) => t.kind === 'enter_rescue')?.steps.map((s) => s.name) ?? [];
   for (const name of ['power_cycled', 'agent_started', 'sshd_started', 'host_keys_reported', 'ready']) assert.ok(steps.includes(name), `${name} in ${steps.join(',')}`);
   const agentLog = await ok('cat /var/log/lifeboat-agent.log');
@@ -311,15 +251,15 @@ test('XFS root with an ext4 /boot: mounted, fsck refused while mounted, xfs_repa
 });
 
 test('second boot with a key: key login works, password login is refused, host keys are new', async () => {
-  await cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
+  await harness.cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
   // No installed system answers in this test: the exit ends as exit_failed after its 5 s deadline.
   await rescueState('exit_failed', 60_000);
-  assert.equal(machine.poweredOn, false);
+  assert.equal(harness.machine.poweredOn, false);
   await waitFor('sshd to be gone', 10_000, async () => ((await sshBanner(sshPort)) ? undefined : true));
 
   const key = join(work, 'id_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'customer@example', '-f', key]);
-  const entered = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
+  const entered = await harness.cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
   assert.equal(entered.ssh.password, undefined, 'no password with keys');
   const view = await rescueState('rescue');
   assert.equal(view.ssh.hostKeyFingerprints.some((f) => firstFingerprints.includes(f)), false, 'fresh host keys at every boot');
