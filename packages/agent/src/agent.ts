@@ -52,18 +52,23 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
     onRetry: (what, attempt, error) => log.info(`${what} failed (attempt ${attempt}: ${error}); retrying`),
   });
   try {
-    const config = await obtainConfig(platform, client, system, params.serverId, params.bootToken, log);
-    await client.event('agent_started', `session ${config.sessionId}`);
+    const { config, resumed } = await obtainConfig(platform, client, system, params.serverId, params.bootToken, log);
+    // The timeline steps go out while sshd is being set up, not before it: the customer waits for sshd.
+    const timeline = new Timeline(client);
+    timeline.step('agent_started', `session ${config.sessionId}`);
+    // A restarted agent first learns whether its session still runs: an ended one must not get sshd back.
+    if (resumed) await timeline.sent();
 
     await system.ensureHostKeys();
     const passwordLogin = await system.writeCredentials(config);
     await system.writeIdentity(config);
     log.info(`credentials written: ${passwordLogin ? 'root password hash' : `${config.authorizedKeys.length} authorized key(s), no password`}`);
-    await client.event('credentials_written', passwordLogin ? 'password' : 'keys');
+    timeline.step('credentials_written', passwordLogin ? 'password' : 'keys');
 
     await system.startSshd(passwordLogin);
     log.info(`sshd started (PermitRootLogin ${passwordLogin ? 'yes' : 'prohibit-password'})`);
-    await client.event('sshd_started');
+    timeline.step('sshd_started');
+    await timeline.sent();
 
     const hostKeys = await readHostKeys(platform, system.path('etc/ssh'));
     await client.hostKeys(hostKeys);
@@ -93,6 +98,36 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
 }
 
 /**
+ * Boot timeline steps posted in order, one after the other, without holding up the caller;
+ * {@link Timeline.sent} waits for them all and throws the first failure (a revoked token).
+ */
+class Timeline {
+  readonly #client: ControlPlaneClient;
+  #chain: Promise<void> = Promise.resolve();
+  #failure: unknown;
+
+  constructor(client: ControlPlaneClient) {
+    this.#client = client;
+  }
+
+  step(name: string, detail?: string): void {
+    this.#chain = this.#chain.then(async () => {
+      if (this.#failure !== undefined) return;
+      try {
+        await this.#client.event(name, detail);
+      } catch (error) {
+        this.#failure = error;
+      }
+    });
+  }
+
+  async sent(): Promise<void> {
+    await this.#chain;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+}
+
+/**
  * The session's configuration: redeemed with the boot token, or, when this agent already redeemed it
  * at this boot (a restart), read back from /run (tmpfs: gone at the next boot, readable by root only).
  */
@@ -103,13 +138,13 @@ async function obtainConfig(
   serverId: string,
   bootToken: string,
   log: AgentLog,
-): Promise<RescueConfig> {
+): Promise<{ config: RescueConfig; resumed: boolean }> {
   const statePath = system.path('run/lifeboat/agent-session.json');
   try {
     const saved = JSON.parse(await platform.readText(statePath)) as { agentToken: string; config: RescueConfig };
     client.useAgentToken(saved.agentToken);
     log.info(`resuming session ${saved.config.sessionId}`);
-    return saved.config;
+    return { config: saved.config, resumed: true };
   } catch {
     // first start at this boot
   }
@@ -117,7 +152,7 @@ async function obtainConfig(
   await platform.mkdir(system.path('run/lifeboat'), 0o755);
   await platform.writeText(statePath, JSON.stringify({ agentToken, config }), 0o600);
   log.info(`boot token redeemed: session ${config.sessionId}, server ${config.serverName}`);
-  return config;
+  return { config, resumed: false };
 }
 
 /** Heartbeats and the work long poll, side by side, until revoked or stopped. */

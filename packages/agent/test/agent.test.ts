@@ -216,6 +216,7 @@ test('after the session ends, a restarted agent is told it is revoked and stops;
   await waitFor('the restarted agent to stop', 30_000, () => (machine.exitCode === undefined ? undefined : true));
   assert.equal(machine.exitCode, 0, machine.output);
   assert.match(machine.output, /revoked this agent/);
+  assert.equal(existsSync(join(root, 'run/sshd.pid')), false, 'an ended session does not get sshd back');
   // Without the saved session the agent must redeem the boot token again: already used.
   rmSync(join(root, 'run/lifeboat'), { recursive: true, force: true });
   machine.start();
