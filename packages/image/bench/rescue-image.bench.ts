@@ -23,7 +23,7 @@ import type { BootedVm } from '../test/vm-boot.js';
 
 const { values } = parseArgs({
   options: {
-    runs: { type: 'string', default: '2' },
+    runs: { type: 'string', default: '3' },
     cold: { type: 'boolean', default: false },
     'no-agent': { type: 'boolean', default: false },
     // Extra kernel command line words for every boot, the baseline's too (e.g. `loglevel=4`).
@@ -110,7 +110,11 @@ try {
   await files.close();
   const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ') + ' s';
   const loads = (xs: Sample[]): string => `load ${xs.map((x) => x.load.toFixed(1)).join(', ')}`;
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+  };
   const secs = (xs: Sample[]): number[] => xs.map((x) => x.seconds);
   const cpus = (xs: Sample[]): number[] => xs.map((x) => x.cpu);
   const ratio = (xs: number[], ys: number[]): string => (median(xs) / median(ys)).toFixed(2);
