@@ -15,13 +15,13 @@ import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab } from '@lifeboat/lab';
 import { bootVm, serveFiles } from '../../packages/image/test/vm-boot.js';
 import { freePort, lifeboatJson, ssh, waitFor } from '../support.js';
+import { median } from '../../scripts/bench-stats.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '2' } } });
 const runs = Number(values.runs);
 const cliBin = fileURLToPath(new URL('../../packages/cli/bin/lifeboat.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-rescue-bench-'));
 const seconds = (ms: number): number => ms / 1000;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const fmt = (xs: number[]): string => `${xs.map((x) => x.toFixed(1)).join(', ')} s (median ${median(xs).toFixed(1)})`;
 const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 

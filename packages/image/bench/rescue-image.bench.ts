@@ -20,6 +20,7 @@ import { ssh } from '../../agent/test/rescue-vm.js';
 import { ensureRescueImage, kernelCommandLine } from '../src/index.js';
 import { bootVm, freePort, serveFiles } from '../test/vm-boot.js';
 import type { BootedVm } from '../test/vm-boot.js';
+import { median } from '../../../scripts/bench-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -110,11 +111,6 @@ try {
   await files.close();
   const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ') + ' s';
   const loads = (xs: Sample[]): string => `load ${xs.map((x) => x.load.toFixed(1)).join(', ')}`;
-  const median = (xs: number[]): number => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
-  };
   const secs = (xs: Sample[]): number[] => xs.map((x) => x.seconds);
   const cpus = (xs: Sample[]): number[] => xs.map((x) => x.cpu);
   const ratio = (xs: number[], ys: number[]): string => (median(xs) / median(ys)).toFixed(2);

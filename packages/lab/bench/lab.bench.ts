@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureLayoutDisks, isLayoutName } from '../src/index.js';
 import { cleanUpLab, eventually, firstServer, ipmitool, lab, sshAnswers, startBootServer } from '../test/lab-fixture.js';
+import { median } from '../../../scripts/bench-stats.js';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '2' }, layout: { type: 'string', multiple: true, default: ['plain'] }, 'no-cold': { type: 'boolean', default: false } },
@@ -25,7 +26,6 @@ const row = (what: string, value: string, note = ''): void => {
 };
 const load = (): string => loadavg()[0]?.toFixed(1) ?? '?';
 const seconds = (since: number): number => (Date.now() - since) / 1000;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 const boot = await startBootServer('#!ipxe\nsanboot --no-describe --drive 0x80 || exit\n');
 try {
