@@ -5,15 +5,16 @@
  * the rescue system. One VM at a time.
  */
 import assert from 'node:assert/strict';
-import { createReadStream, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { ensureRescueImage, kernelCommandLine } from '@lifeboat/image';
 import type { RescueImage } from '@lifeboat/image';
 import { startTestControlPlane } from './control-plane.js';
-import type { RescueBoot, TestControlPlane, TestMachine } from './control-plane.js';
-import { freePort, RescueVm, ssh } from './rescue-vm.js';
+import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
+import { freePort, RescueVm, ssh, waitFor } from './rescue-vm.js';
 import type { SshLogin, SshResult } from './rescue-vm.js';
 
 /** How the harness is set up. */
@@ -64,6 +65,11 @@ export interface RescueHarness {
   readonly machine: ImageVmMachine;
   /** Loopback port forwarded to the rescue system's sshd (the server's SSH endpoint). */
   readonly sshPort: number;
+  /**
+   * Enters rescue with a new key (`id_ed25519` in the work directory), waits for the `rescue` state
+   * and returns the login: that key, and a known_hosts file of the host keys the control plane published.
+   */
+  enterWithKey(): Promise<SshLogin>;
   /** Stops the VM, the control plane and the file server; removes the work directory. */
   close(): Promise<void>;
 }
@@ -108,6 +114,20 @@ export async function startRescueHarness(options: RescueHarnessOptions): Promise
     cp: running,
     machine,
     sshPort,
+    async enterWithKey() {
+      const key = join(work, 'id_ed25519');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+      const path = `/v1/servers/${options.serverName}/rescue`;
+      await running.api('POST', path, { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
+      const view = await waitFor('rescue', 300_000, async () => {
+        const v = await running.api<RescueView>('GET', path);
+        if (v.state === 'rescue_failed') throw new Error(`${v.reason}\n${machine.vm?.serial().slice(-3000)}`);
+        return v.state === 'rescue' ? v : undefined;
+      }, 500);
+      const knownHosts = join(work, 'known_hosts');
+      writeFileSync(knownHosts, `${view.ssh.knownHosts.join('\n')}\n`);
+      return { port: sshPort, knownHosts, identity: key };
+    },
     async close() {
       await running.close();
       await machine.powerOff();

@@ -15,7 +15,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { RescueView } from './control-plane.js';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
 import { freePort, sshBanner, sshInvocation, waitFor } from './rescue-vm.js';
@@ -30,14 +29,12 @@ const diskSizesMiB = [512, 384, 128];
 const disks = diskSizesMiB.map((_, i) => join(work, `disk${i}.raw`));
 
 let harness: RescueHarness;
-let sshPort = 0;
 let login: SshLogin;
 const { run, ok } = sshCommands(() => login, log);
 
 before(async () => {
   disks.forEach((disk, i) => execFileSync('truncate', ['-s', `${diskSizesMiB[i]}M`, disk]));
   harness = await startRescueHarness({ work, mac, serverName: 'app-1', disks: () => disks, log });
-  sshPort = harness.sshPort;
 });
 
 after(async () => {
@@ -72,17 +69,7 @@ function crc32c(bytes: Uint8Array): number {
 const checksumsCommand = (dir: string): string => `cd '${dir}' && find . -type f -print0 | sort -z | xargs -0 sha256sum`;
 
 test('boots into rescue with a key; an installed system, a btrfs and a FAT volume are laid out on the blank disks', async () => {
-  const key = join(work, 'id_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  await harness.cp.api('POST', '/v1/servers/app-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
-  const view = await waitFor('rescue', 300_000, async () => {
-    const v = await harness.cp.api<RescueView>('GET', '/v1/servers/app-1/rescue');
-    if (v.state === 'rescue_failed') throw new Error(`${v.reason}\n${harness.machine.vm?.serial().slice(-3000)}`);
-    return v.state === 'rescue' ? v : undefined;
-  }, 500);
-  const knownHosts = join(work, 'known_hosts');
-  writeFileSync(knownHosts, `${view.ssh.knownHosts.join('\n')}\n`);
-  login = { port: sshPort, knownHosts, identity: key };
+  login = await harness.enterWithKey();
   await ok('cat > /run/make-layouts.sh', readFileSync(join(import.meta.dirname, 'make-layouts.sh'), 'utf8'));
   assert.match(await ok('bash /run/make-layouts.sh plain=vda btrfs=vdb vfat=vdc < /dev/null'), /layouts-ready/);
   const types = await ok('for d in /dev/vda1 /dev/vdb /dev/vdc1; do echo "$d $(blkid -c /dev/null -o value -s TYPE $d)"; done');

@@ -6,16 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureLayoutDisks } from '@lifeboat/lab';
 import type { LayoutDisks, LayoutName } from '@lifeboat/lab';
-import type { RescueView } from './control-plane.js';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
-import { waitFor } from './rescue-vm.js';
 import type { SshLogin } from './rescue-vm.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-lab-disks-vm-'));
@@ -24,7 +22,6 @@ const layouts: LayoutName[] = ['plain', 'split-var', 'xfs', 'raid1', 'lvm'];
 const layoutDisks = new Map<LayoutName, LayoutDisks>();
 
 let harness: RescueHarness;
-let sshPort = 0;
 let login: SshLogin;
 const { run, ok } = sshCommands(() => login, log);
 
@@ -37,7 +34,6 @@ before(async () => {
     disks: () => layouts.flatMap((l) => layoutDisks.get(l)?.disks ?? []),
     log,
   });
-  sshPort = harness.sshPort;
 });
 
 after(async () => {
@@ -45,17 +41,7 @@ after(async () => {
 });
 
 test('boots into rescue with the customer\'s key; every installed system is listed by the menu', async () => {
-  const key = join(work, 'id_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  await harness.cp.api('POST', '/v1/servers/db-1/rescue', { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
-  const view = await waitFor('rescue', 300_000, async () => {
-    const v = await harness.cp.api<RescueView>('GET', '/v1/servers/db-1/rescue');
-    if (v.state === 'rescue_failed') throw new Error(v.reason ?? 'rescue failed');
-    return v.state === 'rescue' ? v : undefined;
-  }, 500);
-  const knownHosts = join(work, 'known_hosts');
-  writeFileSync(knownHosts, `${view.ssh.knownHosts.join('\n')}\n`);
-  login = { port: sshPort, knownHosts, identity: key };
+  login = await harness.enterWithKey();
   const menu = await ok('rescue-menu');
   // plain, split-var and xfs roots sit on partitions; raid1 and lvm behind md and LVM (counted as members).
   assert.equal((menu.match(/Debian GNU\/Linux 12/g) ?? []).length, 3, menu);
