@@ -3,7 +3,7 @@
  * credentials, report host keys, inventory and ready, then heartbeat and take work until the session
  * ends. It only ever connects out; it listens on nothing.
  */
-import { bootParamsFrom } from './boot-params.js';
+import { bootParamsFrom } from '@lifeboat/core/boot';
 import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
 import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
 import { readHostKeys } from './host-keys.js';

@@ -3,22 +3,14 @@
  * always the client, outbound only. Transient failures (no route yet, connection refused, 5xx) are
  * retried with capped exponential backoff; a 4xx answer is final.
  */
+import type { AgentConfig } from '@lifeboat/core/api';
+import { ApiError } from '@lifeboat/core/errors';
 import type { HostKeyReport } from './host-keys.js';
 import type { Inventory } from './inventory.js';
 import type { Platform, Stop } from './platform.js';
 
-/** The session's configuration, as `POST /redeem` returns it. */
-export interface RescueConfig {
-  readonly sessionId: string;
-  readonly serverName: string;
-  readonly hostname: string;
-  /** SHA-512 crypt hash of the temporary root password, or null when keys replace it. */
-  readonly rootPasswordHash: string | null;
-  readonly authorizedKeys: string[];
-  readonly passwordLogin: boolean;
-  readonly motd: string;
-  readonly expiresAt: string;
-}
+/** The session's configuration, as `POST /redeem` returns it (the contract's `RedeemAnswer.config`). */
+export type RescueConfig = AgentConfig;
 
 /** A job the control plane hands the agent through `GET /work`. */
 export interface AgentJob {
@@ -34,16 +26,15 @@ export interface JobResult {
   readonly message?: string;
 }
 
-/** An answer of the control plane that is final (4xx), with its stable code when it gave one. */
-export class AgentApiError extends Error {
-  /** `BOOT_TOKEN_INVALID`, `AGENT_TOKEN_REVOKED`, ... or `HTTP_<status>` when the body had no code. */
-  readonly code: string;
-  readonly status: number;
+/**
+ * An answer of the control plane that is final (4xx), with its stable code when it gave one
+ * (`BOOT_TOKEN_INVALID`, `AGENT_TOKEN_REVOKED`, ...; `serverCode` is `HTTP_<status>` when the body had
+ * none), or the agent's own `CONTROL_PLANE_UNREACHABLE` / `BAD_ANSWER`.
+ */
+export class AgentApiError extends ApiError {
   constructor(code: string, status: number, message: string) {
-    super(message);
+    super(code, status, message);
     this.name = 'AgentApiError';
-    this.code = code;
-    this.status = status;
   }
 }
 

@@ -4,6 +4,7 @@
  * portable parts run them on Node (platform-node.ts). Everything above this file is the same code on
  * both: no `node:` import, no Buffer, no AbortController, no fetch.
  */
+import { LifeboatError } from '@lifeboat/core/errors';
 
 /** What a finished program left. */
 export interface RunResult {
@@ -76,13 +77,14 @@ export interface Platform {
 }
 
 /** A program that exited non-zero, or was killed. */
-export class ProgramError extends Error {
-  readonly status: number;
+export class ProgramError extends LifeboatError {
+  /** The program's exit status. */
+  readonly exitStatus: number;
   constructor(program: string, result: RunResult) {
     const detail = result.stderr.trim().split('\n').slice(-3).join(' / ');
-    super(`${program} exited with status ${result.status}${detail ? `: ${detail}` : ''}`);
+    super('PROGRAM_FAILED', `${program} exited with status ${result.status}${detail ? `: ${detail}` : ''}`);
     this.name = 'ProgramError';
-    this.status = result.status;
+    this.exitStatus = result.status;
   }
 }
 

@@ -10,7 +10,8 @@ import { createReadStream, readFileSync, rmSync, statSync, writeFileSync } from 
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { ensureRescueImage, kernelCommandLine } from '@lifeboat/image';
+import { kernelCommandLine } from '@lifeboat/core';
+import { ensureRescueImage } from '@lifeboat/image';
 import type { RescueImage } from '@lifeboat/image';
 import { startTestControlPlane } from './control-plane.js';
 import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';

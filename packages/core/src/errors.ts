@@ -1,6 +1,13 @@
 /**
  * Every error a user can meet, in one table: a stable code, the HTTP status it maps to, and a default
- * message. Code throws `LifeboatError`; the HTTP layer answers `{code, message}` with the status.
+ * message. Code throws `LifeboatError` (or a package's subclass of it); the HTTP layer answers
+ * `{code, message}` with the status.
+ *
+ * The first part holds the codes of the HTTP API. The codes after it are raised where no HTTP answer is
+ * made (the CLI, the image builder, the lab, the agent): they never travel in an API answer, and their
+ * status is the one the control plane would answer if one ever reached it: 400 for a bad command line,
+ * 500 for a local failure, 502/503 for a peer that failed or did not answer. Exit codes of the CLI are
+ * decided by the CLI (`packages/cli/src/exit-codes.ts`), not by this status.
  */
 export const errorStatus = {
   BAD_REQUEST: 400,
@@ -31,6 +38,50 @@ export const errorStatus = {
   MAIL_FAILED: 502,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
+
+  // Not HTTP answers (see above).
+  /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */
+  HTTP_ERROR: 502,
+  /** CLI: bad command line. */
+  USAGE: 400,
+  /** CLI, typed client: the control plane did not answer. */
+  UNREACHABLE: 503,
+  /** CLI `--wait`: entering rescue ended in a failed state. */
+  RESCUE_FAILED: 500,
+  /** CLI `--wait`: leaving rescue ended in a failed state. */
+  EXIT_FAILED: 500,
+  /** Agent: the kernel command line lacks a parameter. */
+  BOOT_PARAMS_MISSING: 400,
+  /** Agent: the control plane did not answer in time. */
+  CONTROL_PLANE_UNREACHABLE: 503,
+  /** Agent: the control plane answered something that is not the contract's shape. */
+  BAD_ANSWER: 502,
+  /** Agent: a program of the rescue system exited non-zero. */
+  PROGRAM_FAILED: 500,
+  /** Image builder. */
+  IMAGE_TOOL_MISSING: 500,
+  IMAGE_BUILD_FAILED: 500,
+  IMAGE_KERNEL_NOT_FOUND: 500,
+  IMAGE_MODULE_NOT_FOUND: 500,
+  IMAGE_AGENT_FILES_INVALID: 500,
+  IMAGE_QUICKJS_SOURCE_UNAVAILABLE: 500,
+  IMAGE_USAGE: 400,
+  /** Lab. */
+  LAB_USAGE: 400,
+  LAB_NOT_RUNNING: 500,
+  LAB_ALREADY_RUNNING: 500,
+  LAB_START_FAILED: 500,
+  LAB_REGISTER_FAILED: 500,
+  VM_START_FAILED: 500,
+  VM_CONTROL_FAILED: 500,
+  BMC_START_FAILED: 500,
+  /** Lab disks. */
+  LAB_DISK_UNKNOWN_LAYOUT: 400,
+  LAB_DISK_UNKNOWN_SCENARIO: 400,
+  LAB_DISK_SCENARIO_UNSUPPORTED: 400,
+  LAB_DISK_COMMAND_FAILED: 500,
+  LAB_DISK_BUILD_FAILED: 500,
+  LAB_DISK_LOCKED: 500,
 } as const;
 
 /** A stable error code. */
@@ -43,11 +94,27 @@ export class LifeboatError extends Error {
   /** HTTP status this error maps to. */
   readonly status: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** `status` overrides the table's, for an answer decoded by a client (the status the server sent). */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'LifeboatError';
     this.code = code;
-    this.status = errorStatus[code];
+    this.status = options?.status ?? errorStatus[code];
+  }
+}
+
+/**
+ * An error answer of the HTTP API, decoded by a client: the server's code when this table knows it
+ * (`HTTP_ERROR` otherwise, with the server's own code in `serverCode`) and the HTTP status it came with.
+ */
+export class ApiError extends LifeboatError {
+  /** The code exactly as the server sent it, or `HTTP_<status>` when the body had none. */
+  readonly serverCode: string;
+
+  constructor(serverCode: string, status: number, message: string) {
+    super(isErrorCode(serverCode) ? serverCode : 'HTTP_ERROR', message, { status });
+    this.name = 'ApiError';
+    this.serverCode = serverCode;
   }
 }
 

@@ -1,4 +1,4 @@
-/** Lifeboat's domain: types, the rescue-session state machine, roles and rules. No I/O. */
+/** Lifeboat's domain: types, the rescue-session state machine, roles and rules, the API contract. No I/O. */
 export * from './errors.js';
 export * from './rescue-state.js';
 export * from './access.js';
@@ -6,3 +6,5 @@ export * from './servers.js';
 export * from './rescue-session.js';
 export * from './tasks.js';
 export * from './incidents.js';
+export * from './api/index.js';
+export * from './boot/kernel-command-line.js';

@@ -150,3 +150,80 @@ export function deadlineFor(
       return null;
   }
 }
+
+// Rules that routes and clients need, read from the transition table above so that a change of the
+// table changes them too.
+
+/** The events that carry a session forward into rescue without anyone asking again. */
+const forwardEvents: readonly RescueEvent[] = ['boot_started', 'ready'];
+
+/** The state a session is in once the agent reported ready: the rescue system is up. */
+const rescueUpStates: ReadonlySet<RescueState> = new Set(
+  rescueStates.filter((s) => Object.values(rescueTransitions).some((t) => t.ready === s)),
+);
+
+/** States reached when entering or leaving rescue failed. */
+const failedStates: ReadonlySet<RescueState> = new Set(
+  rescueStates.filter((s) => Object.values(rescueTransitions).some((t) => t.fail === s || t.exit_fail === s)),
+);
+
+/** Whether `rescue enter` is accepted in this state. */
+export function canEnterRescue(state: RescueState): boolean {
+  return canTransition(state, 'request');
+}
+
+/** Whether `rescue exit` is accepted in this state (a rescue being prepared is cancelled). */
+export function canExitRescue(state: RescueState): boolean {
+  return canTransition(state, 'request_exit');
+}
+
+/** Whether the rescue system is up (the agent reported ready and the lease runs). */
+export function isInRescue(state: RescueState): boolean {
+  return rescueUpStates.has(state);
+}
+
+/** Whether a session is on its way into rescue: it reaches the rescue system by itself (no new request). */
+export function isEnteringRescue(state: RescueState): boolean {
+  const seen = new Set<RescueState>();
+  const queue: RescueState[] = [state];
+  while (queue.length > 0) {
+    const at = queue.shift() as RescueState;
+    for (const event of forwardEvents) {
+      const next = rescueTransitions[at][event];
+      if (next === undefined || seen.has(next)) continue;
+      if (rescueUpStates.has(next)) return true;
+      seen.add(next);
+      queue.push(next);
+    }
+  }
+  return false;
+}
+
+/** Whether the lease of a session may be moved: it is in rescue or on its way there. */
+export function canExtendRescue(state: RescueState): boolean {
+  return isInRescue(state) || isEnteringRescue(state);
+}
+
+/** Whether the agent takes work (`POST /v1/servers/{name}/rescue/work`): only while the rescue system is up. */
+export function acceptsAgentWork(state: RescueState): boolean {
+  return isInRescue(state);
+}
+
+/** Whether a failure (of entering or of leaving rescue) ended in this state. */
+export function isFailedState(state: RescueState): boolean {
+  return failedStates.has(state);
+}
+
+/**
+ * Whether a server may be removed: no job acts on it and it boots from its disk. That is `active`, and
+ * `rescue_failed` (its failure rolled the boot device back to disk); not `exit_failed`, where the
+ * server may still run the rescue system.
+ */
+export function canRemoveServer(state: RescueState): boolean {
+  return !isWaitingState(state) && !exitFailure(state);
+}
+
+/** Whether a failed state was reached by failing to leave rescue. */
+function exitFailure(state: RescueState): boolean {
+  return Object.values(rescueTransitions).some((t) => t.exit_fail === state);
+}

@@ -11,7 +11,5 @@ export { ensureQuickjs, quickjsSuite } from './build/quickjs.js';
 export type { QuickjsRuntime } from './build/quickjs.js';
 export { quickjsPathInImage } from './build/initrd.js';
 export { rescuePackages } from './build/package-set.js';
-export { kernelCommandLine } from './boot/command-line.js';
-export type { KernelCommandLineParams } from './boot/command-line.js';
 export { ImageError } from './errors.js';
 export type { ImageErrorCode } from './errors.js';

@@ -9,7 +9,7 @@ import { LifeboatError, type RescueSession } from '@lifeboat/core';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { AppOptions } from './app.js';
 import { bearerToken } from './auth.js';
-import { AgentEvent, ErrorSchema, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
+import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
 
 const agentErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
@@ -92,7 +92,7 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
       return reply.status(204).send();
     });
 
-    app.post('/v1/agent/heartbeat', { schema: schema({ response: { 200: Type.Object({ expiresAt: Type.String() }), ...agentErrors } }) }, async (request) => {
+    app.post('/v1/agent/heartbeat', { schema: schema({ response: { 200: HeartbeatAnswer, ...agentErrors } }) }, async (request) => {
       const session = await sessionOf(request);
       await store.sessions.heartbeat(session.id);
       return { expiresAt: session.expiresAt.toISOString() };
@@ -103,7 +103,7 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
       {
         schema: schema({
           querystring: WorkQuery,
-          response: { 200: Type.Object({ jobs: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), params: Type.Unknown() })) }), ...agentErrors },
+          response: { 200: AgentJobs, ...agentErrors },
         }),
       },
       async (request) => {

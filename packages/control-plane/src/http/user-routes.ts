@@ -3,7 +3,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
   LifeboatError,
+  acceptsAgentWork,
   bmcDriverOf,
+  canRemoveServer,
   canSee,
   isValidName,
   may,
@@ -16,10 +18,15 @@ import {
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
 import {
+  AgentWorkCreated,
+  AgentWorkView,
+  AuditQuery,
   EnterRescue,
   ExtendRescue,
   IdParams,
+  IncidentCreated,
   IncidentUpdate,
+  InventoryAnswer,
   NameParams,
   NewAgentWork,
   NewIncident,
@@ -27,8 +34,10 @@ import {
   NewTenant,
   NewToken,
   RescueSchema,
+  ServerList,
   ServerSchema,
-  TaskSchema,
+  TaskList,
+  TenantList,
   TenantSchema,
   TokenAnswer,
   errorResponses,
@@ -60,7 +69,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
   }
 
   return async (app) => {
-    app.get('/v1/tenants', { schema: { tags: ['tenants'], response: { 200: Type.Object({ tenants: Type.Array(TenantSchema) }), ...errorResponses } } }, async (request) => {
+    app.get('/v1/tenants', { schema: { tags: ['tenants'], response: { 200: TenantList, ...errorResponses } } }, async (request) => {
       authorize(request, 'tenant.manage');
       return { tenants: (await store.tenants.list()).map((t) => ({ ...t, createdAt: t.createdAt.toISOString() })) };
     });
@@ -91,7 +100,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       return reply.status(204).send();
     });
 
-    app.get('/v1/servers', { schema: { tags: ['servers'], response: { 200: Type.Object({ servers: Type.Array(ServerSchema) }), ...errorResponses } } }, async (request) => {
+    app.get('/v1/servers', { schema: { tags: ['servers'], response: { 200: ServerList, ...errorResponses } } }, async (request) => {
       const principal = authorize(request, 'server.read');
       const servers = await store.servers.list(principal.role === 'customer' ? (principal.tenantId ?? '') : undefined);
       const names = await tenantNames();
@@ -126,7 +135,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
     app.delete<{ Params: NameParams }>('/v1/servers/:name', { schema: { tags: ['servers'], params: NameParams, response: { 204: Type.Null(), ...errorResponses } } }, async (request, reply) => {
       const principal = authorize(request, 'server.manage');
       const server = await visibleServer(principal, request.params.name);
-      if (server.state !== 'active' && server.state !== 'rescue_failed') {
+      if (!canRemoveServer(server.state)) {
         throw new LifeboatError('INVALID_STATE', `cannot remove server ${server.name} while it is ${server.state.replace(/_/g, ' ')}: exit rescue first`);
       }
       await store.servers.remove(server);
@@ -172,7 +181,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: NameParams }>('/v1/servers/:name/tasks', { schema: { tags: ['tasks'], params: NameParams, response: { 200: Type.Object({ server: Type.String(), tasks: Type.Array(TaskSchema) }), ...errorResponses } } }, async (request) => {
+    app.get<{ Params: NameParams }>('/v1/servers/:name/tasks', { schema: { tags: ['tasks'], params: NameParams, response: { 200: TaskList, ...errorResponses } } }, async (request) => {
       const principal = authorize(request, 'server.read');
       const server = await visibleServer(principal, request.params.name);
       return { server: server.name, tasks: (await store.tasks.forServer(server.id)).map(taskView) };
@@ -180,7 +189,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
 
     app.get<{ Params: NameParams }>(
       '/v1/servers/:name/inventory',
-      { schema: { tags: ['rescue'], params: NameParams, response: { 200: Type.Object({ server: Type.String(), sessionId: Type.Union([Type.String(), Type.Null()]), inventory: Type.Unknown() }), ...errorResponses } } },
+      { schema: { tags: ['rescue'], params: NameParams, response: { 200: InventoryAnswer, ...errorResponses } } },
       async (request) => {
         const principal = authorize(request, 'server.read');
         const server = await visibleServer(principal, request.params.name);
@@ -191,13 +200,13 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
 
     app.post<{ Params: NameParams; Body: NewAgentWork }>(
       '/v1/servers/:name/rescue/work',
-      { schema: { tags: ['rescue'], params: NameParams, body: NewAgentWork, response: { 202: Type.Object({ id: Type.String() }), ...errorResponses } } },
+      { schema: { tags: ['rescue'], params: NameParams, body: NewAgentWork, response: { 202: AgentWorkCreated, ...errorResponses } } },
       async (request, reply) => {
         const principal = principalOf(request);
         const server = await visibleServer(principal, request.params.name);
         if (!may(principal, 'rescue.enter', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not run work in rescue');
         const session = await store.sessions.openFor(server.id);
-        if (!session || session.state !== 'rescue') throw new LifeboatError('INVALID_STATE', `server ${server.name} is not in rescue`);
+        if (!session || !acceptsAgentWork(session.state)) throw new LifeboatError('INVALID_STATE', `server ${server.name} is not in rescue`);
         const id = await store.agentWork.add(session.id, request.body.kind, request.body.params ?? {});
         await store.audit.record(principal.tokenId, 'rescue.work', { tenantId: server.tenantId, serverId: server.id, detail: { id, kind: request.body.kind } });
         return reply.status(202).send({ id });
@@ -210,7 +219,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
         schema: {
           tags: ['rescue'],
           params: Type.Object({ name: Type.String(), id: Type.String() }),
-          response: { 200: Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String(), result: Type.Unknown(), message: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+          response: { 200: AgentWorkView, ...errorResponses },
         },
       },
       async (request) => {
@@ -225,7 +234,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
 
     app.post<{ Params: NameParams; Body: NewIncident }>(
       '/v1/servers/:name/incidents',
-      { schema: { tags: ['incidents'], params: NameParams, body: NewIncident, response: { 201: Type.Object({ id: Type.String(), state: Type.String() }), ...errorResponses } } },
+      { schema: { tags: ['incidents'], params: NameParams, body: NewIncident, response: { 201: IncidentCreated, ...errorResponses } } },
       async (request, reply) => {
         const principal = authorize(request, 'incident.create');
         const server = await visibleServer(principal, request.params.name);
@@ -257,7 +266,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
 
     app.get<{ Querystring: { server?: string; limit?: number } }>(
       '/v1/audit',
-      { schema: { tags: ['audit'], querystring: Type.Object({ server: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }), response: errorResponses } },
+      { schema: { tags: ['audit'], querystring: AuditQuery, response: errorResponses } },
       async (request) => {
         const principal = authorize(request, 'audit.read');
         const server = request.query.server === undefined ? undefined : await visibleServer(principal, request.query.server);

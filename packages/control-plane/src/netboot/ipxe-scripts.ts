@@ -3,7 +3,7 @@
  * that cannot get its rescue image in the end boots its local disk instead of hanging at a prompt (the
  * rescue flow's deadline then rolls the session back).
  */
-import { kernelCommandLine } from '@lifeboat/image';
+import { kernelCommandLine } from '@lifeboat/core';
 
 /** How often and how patiently the scripts retry a fetch. */
 export interface RetryPolicy {

@@ -5,6 +5,7 @@
  */
 import {
   agentResponding,
+  canExtendRescue,
   LifeboatError,
   enterRescueSteps,
   exitRescueSteps,
@@ -13,6 +14,7 @@ import {
   rescueStatus,
   type Principal,
   type RescueSession,
+  type RescueView,
   type Server,
   type Task,
 } from '@lifeboat/core';
@@ -51,32 +53,8 @@ export interface EnterRescueInput {
   readonly expiresInMs?: number;
 }
 
-/** How to reach the rescue system over SSH, as shown to the customer. */
-export interface SshAccess {
-  readonly host: string | null;
-  readonly port: number | null;
-  readonly user: 'root';
-  /** Only in the answer to the request, and only without SSH keys. */
-  readonly password?: string;
-  readonly hostKeyFingerprints: string[];
-  readonly knownHosts: string[];
-}
-
-/** A session as the API and CLI show it. */
-export interface RescueView {
-  readonly server: string;
-  readonly state: string;
-  readonly status: string;
-  readonly reason: string | null;
-  readonly sessionId: string | null;
-  readonly profile: string | null;
-  readonly expiresAt: string | null;
-  readonly deadlineAt: string | null;
-  readonly passwordLogin: boolean | null;
-  readonly ssh: SshAccess;
-  /** The rescue system's agent: its last heartbeat, and whether it still answers (null outside `rescue`). */
-  readonly agent: { readonly lastSeenAt: string | null; readonly responding: boolean | null };
-}
+/** How to reach the rescue system over SSH, as shown to the customer (the contract's type). */
+export type { SshAccess, RescueView } from '@lifeboat/core';
 
 /** The rescue flow's entry points. */
 export class RescueService {
@@ -191,7 +169,7 @@ export class RescueService {
       throw new LifeboatError('LEASE_TOO_LONG', `a rescue lease may last at most ${Math.round(this.#lease.maxLeaseMs / 3_600_000)} h`);
     }
     const open = await this.#store.sessions.openFor(server.id);
-    if (!open || !['rescue_requested', 'preparing_rescue', 'rescue'].includes(open.state)) {
+    if (!open || !canExtendRescue(open.state)) {
       throw new LifeboatError('INVALID_STATE', `cannot extend: server ${server.name} is not in rescue`);
     }
     const session = await this.#store.sessions.extend(open.id, new Date(this.#store.now().getTime() + expiresInMs));

@@ -1,0 +1,2 @@
+/** The HTTP API's contract (schemas and types) shared by the control plane and every client. */
+export * from './schemas.js';

@@ -1,0 +1,229 @@
+/**
+ * The HTTP API's contract: JSON schemas of every request and answer (TypeBox), with their TypeScript
+ * types. The control plane validates with them and generates `/openapi.json` from them; the typed client
+ * (`../client/`), the CLI, the agent and the lab read the same types, so a field added here appears in
+ * every client. Pure data: no I/O, safe to bundle for the agent (QuickJS) and a browser.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { rescueStates, type RescueState } from '../rescue-state.js';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** The body of every error answer: a stable code of `errorStatus` and a message a user can act on. */
+export const ErrorSchema = Type.Object({ code: Type.String(), message: Type.String() }, { $id: 'Error' });
+/** The body of every error answer. */
+export type ErrorBody = Static<typeof ErrorSchema>;
+
+/** A rescue state, as a string enumeration (`active`, `rescue_requested`, ...). */
+export const RescueStateSchema = Type.Unsafe<RescueState>({ type: 'string', enum: [...rescueStates] });
+
+export const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
+export type NameParams = Static<typeof NameParams>;
+export const IdParams = Type.Object({ id: Type.String() });
+export type IdParams = Static<typeof IdParams>;
+
+// Tenants and tokens.
+export const TenantSchema = Type.Object({ id: Type.String(), name: Type.String(), email: Nullable(Type.String()), createdAt: Type.String() });
+export type TenantView = Static<typeof TenantSchema>;
+export const TenantList = Type.Object({ tenants: Type.Array(TenantSchema) });
+export type TenantList = Static<typeof TenantList>;
+export const NewTenant = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }), email: Type.Optional(Type.String({ format: 'email' })) }, { additionalProperties: false });
+export type NewTenant = Static<typeof NewTenant>;
+
+export const RoleSchema = Type.Union([Type.Literal('customer'), Type.Literal('technician'), Type.Literal('operator')]);
+export const NewToken = Type.Object(
+  { role: RoleSchema, tenant: Type.Optional(Type.String()), name: Type.Optional(Type.String({ maxLength: 100 })) },
+  { additionalProperties: false },
+);
+export type NewToken = Static<typeof NewToken>;
+export const TokenAnswer = Type.Object({ token: Type.String(), id: Type.String(), role: RoleSchema, tenant: Nullable(Type.String()) });
+export type TokenAnswer = Static<typeof TokenAnswer>;
+
+// Servers.
+export const NewServer = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }),
+    tenant: Type.String(),
+    macs: Type.Array(Type.String(), { minItems: 1 }),
+    bmc: Type.Object(
+      { url: Type.String(), user: Type.Optional(Type.String()), password: Type.Optional(Type.String()) },
+      { additionalProperties: false },
+    ),
+    sshEndpoint: Type.Optional(Type.String({ description: 'HOST:PORT of the server\'s SSH (installed system and rescue)' })),
+    profiles: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+);
+export type NewServer = Static<typeof NewServer>;
+
+export const ServerSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  tenant: Type.String(),
+  macs: Type.Array(Type.String()),
+  bmc: Type.Object({ driver: Type.String(), url: Type.String(), user: Type.String() }),
+  sshEndpoint: Nullable(Type.String()),
+  profiles: Type.Array(Type.String()),
+  state: RescueStateSchema,
+  status: Type.String(),
+  reason: Nullable(Type.String()),
+  createdAt: Type.String(),
+});
+/** A server as the API shows it (never its BMC password). */
+export type ServerView = Static<typeof ServerSchema>;
+export const ServerList = Type.Object({ servers: Type.Array(ServerSchema) });
+export type ServerList = Static<typeof ServerList>;
+
+// Rescue.
+export const SshAccessSchema = Type.Object({
+  host: Nullable(Type.String()),
+  port: Nullable(Type.Integer()),
+  user: Type.String(),
+  password: Type.Optional(Type.String()),
+  hostKeyFingerprints: Type.Array(Type.String()),
+  knownHosts: Type.Array(Type.String()),
+});
+/** How to reach the rescue system over SSH, as shown to the customer. */
+export type SshAccess = Static<typeof SshAccessSchema>;
+
+export const RescueSchema = Type.Object({
+  server: Type.String(),
+  state: RescueStateSchema,
+  status: Type.String(),
+  reason: Nullable(Type.String()),
+  sessionId: Nullable(Type.String()),
+  profile: Nullable(Type.String()),
+  expiresAt: Nullable(Type.String()),
+  deadlineAt: Nullable(Type.String()),
+  passwordLogin: Nullable(Type.Boolean()),
+  taskId: Type.Optional(Type.String()),
+  ssh: SshAccessSchema,
+  agent: Type.Object(
+    {
+      lastSeenAt: Nullable(Type.String({ description: "the rescue system agent's last heartbeat (every 30 s)" })),
+      responding: Nullable(Type.Boolean({ description: 'false after 90 s without a heartbeat: the rescue system crashed, was rebooted or lost its network; null outside rescue' })),
+    },
+    { description: "the rescue system's agent" },
+  ),
+});
+/** A server's rescue session as the API, the CLI and the console show it. */
+export type RescueView = Static<typeof RescueSchema>;
+
+export const EnterRescue = Type.Object(
+  {
+    profile: Type.Optional(Type.String()),
+    sshKeys: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+    email: Type.Optional(Type.String({ format: 'email' })),
+    expiresIn: Type.Optional(Type.String({ description: 'lease, e.g. 90m, 24h, 2d' })),
+  },
+  { additionalProperties: false },
+);
+export type EnterRescue = Static<typeof EnterRescue>;
+
+export const ExtendRescue = Type.Object({ expiresIn: Type.String() }, { additionalProperties: false });
+export type ExtendRescue = Static<typeof ExtendRescue>;
+
+// Tasks (boot timelines).
+export const StepSchema = Type.Object({
+  name: Type.String(),
+  title: Type.String(),
+  state: Type.String(),
+  startedAt: Nullable(Type.String()),
+  endedAt: Nullable(Type.String()),
+  detail: Nullable(Type.String()),
+});
+/** One step of a task as the API shows it. */
+export type StepView = Static<typeof StepSchema>;
+export const TaskSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  state: Type.String(),
+  sessionId: Nullable(Type.String()),
+  createdAt: Type.String(),
+  endedAt: Nullable(Type.String()),
+  steps: Type.Array(StepSchema),
+});
+/** A task with its timeline as the API shows it. */
+export type TaskView = Static<typeof TaskSchema>;
+export const TaskList = Type.Object({ server: Type.String(), tasks: Type.Array(TaskSchema) });
+export type TaskList = Static<typeof TaskList>;
+
+/** The rescue system's hardware inventory, as the agent reported it. */
+export const InventoryAnswer = Type.Object({ server: Type.String(), sessionId: Type.Union([Type.String(), Type.Null()]), inventory: Type.Unknown() });
+export type InventoryAnswer = Static<typeof InventoryAnswer>;
+
+// Work run by the agent in rescue.
+export const NewAgentWork = Type.Object({ kind: Type.String({ minLength: 1 }), params: Type.Optional(Type.Unknown()) }, { additionalProperties: false });
+export type NewAgentWork = Static<typeof NewAgentWork>;
+export const AgentWorkCreated = Type.Object({ id: Type.String() });
+export type AgentWorkCreated = Static<typeof AgentWorkCreated>;
+export const AgentWorkView = Type.Object({ id: Type.String(), kind: Type.String(), state: Type.String(), result: Type.Unknown(), message: Type.Union([Type.String(), Type.Null()]) });
+export type AgentWorkView = Static<typeof AgentWorkView>;
+
+// Incidents.
+export const NewIncident = Type.Object(
+  { title: Type.String({ minLength: 1, maxLength: 200 }), detail: Type.Optional(Type.String()), attachment: Type.Optional(Type.Unknown()) },
+  { additionalProperties: false },
+);
+export type NewIncident = Static<typeof NewIncident>;
+export const IncidentCreated = Type.Object({ id: Type.String(), state: Type.String() });
+export type IncidentCreated = Static<typeof IncidentCreated>;
+export const IncidentUpdate = Type.Object({ state: Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')]) }, { additionalProperties: false });
+export type IncidentUpdate = Static<typeof IncidentUpdate>;
+
+// Live events (`GET /v1/events`).
+export const EventsQuery = Type.Object({ server: Type.Optional(Type.String()) });
+export type EventsQuery = Static<typeof EventsQuery>;
+/** The data of a `server` event: the server and its newest task. */
+export const ServerEvent = Type.Object({ server: ServerSchema, task: Nullable(TaskSchema) });
+export type ServerEvent = Static<typeof ServerEvent>;
+
+export const AuditQuery = Type.Object({ server: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) });
+export type AuditQuery = Static<typeof AuditQuery>;
+
+// Agent API (docs/architecture.md).
+export const Redeem = Type.Object({ serverId: Type.String(), bootToken: Type.String() });
+export type Redeem = Static<typeof Redeem>;
+export const AgentConfigSchema = Type.Object({
+  sessionId: Type.String(),
+  serverName: Type.String(),
+  hostname: Type.String(),
+  rootPasswordHash: Nullable(Type.String()),
+  authorizedKeys: Type.Array(Type.String()),
+  passwordLogin: Type.Boolean(),
+  motd: Type.String(),
+  expiresAt: Type.String(),
+});
+/** What the agent learns when it redeems its boot token: the session's configuration of the rescue system. */
+export type AgentConfig = Static<typeof AgentConfigSchema>;
+export const RedeemAnswer = Type.Object({ agentToken: Type.String(), config: AgentConfigSchema });
+export type RedeemAnswer = Static<typeof RedeemAnswer>;
+export const AgentEvent = Type.Object({ step: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_]+$' }), detail: Type.Optional(Type.String({ maxLength: 2000 })) });
+export type AgentEvent = Static<typeof AgentEvent>;
+export const HostKeys = Type.Object({
+  hostKeys: Type.Array(Type.Object({ type: Type.String(), publicKey: Type.String(), fingerprint: Type.String() }), { maxItems: 10 }),
+});
+export type HostKeys = Static<typeof HostKeys>;
+export const HeartbeatAnswer = Type.Object({ expiresAt: Type.String() });
+export type HeartbeatAnswer = Static<typeof HeartbeatAnswer>;
+export const WorkQuery = Type.Object({ waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })) });
+export type WorkQuery = Static<typeof WorkQuery>;
+export const WorkResult = Type.Object({
+  state: Type.Union([Type.Literal('completed'), Type.Literal('failed')]),
+  result: Type.Optional(Type.Unknown()),
+  message: Type.Optional(Type.String()),
+});
+export type WorkResult = Static<typeof WorkResult>;
+
+/** Error answers every authenticated route may give. */
+export const errorResponses = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+};
+
+/** The agent's long poll for work. */
+export const AgentJobs = Type.Object({ jobs: Type.Array(Type.Object({ id: Type.String(), kind: Type.String(), params: Type.Unknown() })) });
+export type AgentJobs = Static<typeof AgentJobs>;
