@@ -1,3 +1,5 @@
+import { LifeboatError } from '@lifeboat/core';
+
 /** Why an image build failed, with a stable code. */
 export type ImageErrorCode =
   | 'IMAGE_TOOL_MISSING'
@@ -9,13 +11,12 @@ export type ImageErrorCode =
   | 'IMAGE_USAGE';
 
 /** An error of the rescue image builder. */
-export class ImageError extends Error {
-  /** Stable code a caller can branch on. */
-  readonly code: ImageErrorCode;
+export class ImageError extends LifeboatError {
+  /** Stable code a caller can branch on (one of core's `errorStatus` codes). */
+  declare readonly code: ImageErrorCode;
 
   constructor(code: ImageErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'ImageError';
-    this.code = code;
   }
 }

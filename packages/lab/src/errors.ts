@@ -1,3 +1,5 @@
+import { LifeboatError } from '@lifeboat/core';
+
 /** Stable codes of the errors the lab reports. */
 export type LabErrorCode =
   | 'LAB_USAGE'
@@ -11,13 +13,12 @@ export type LabErrorCode =
   | 'SERVER_NOT_FOUND';
 
 /** An error of the lab that a user can act on; the message never holds a password. */
-export class LabError extends Error {
-  /** Stable machine-readable code, e.g. `VM_START_FAILED`. */
-  readonly code: LabErrorCode;
+export class LabError extends LifeboatError {
+  /** Stable code a caller can branch on (one of core's `errorStatus` codes). */
+  declare readonly code: LabErrorCode;
 
   constructor(code: LabErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'LabError';
-    this.code = code;
   }
 }

@@ -1,3 +1,5 @@
+import { LifeboatError } from '@lifeboat/core';
+
 /** Stable codes of the failures a lab disk build can meet. */
 export type DiskErrorCode =
   | 'LAB_DISK_UNKNOWN_LAYOUT'
@@ -8,13 +10,12 @@ export type DiskErrorCode =
   | 'LAB_DISK_LOCKED';
 
 /** A lab disk failure with a stable code and a message a user can act on (never a secret). */
-export class DiskError extends Error {
-  /** Stable code, e.g. `LAB_DISK_COMMAND_FAILED`. */
-  readonly code: DiskErrorCode;
+export class DiskError extends LifeboatError {
+  /** Stable code a caller can branch on (one of core's `errorStatus` codes). */
+  declare readonly code: DiskErrorCode;
 
   constructor(code: DiskErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'DiskError';
-    this.code = code;
   }
 }
