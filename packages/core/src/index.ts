@@ -8,3 +8,4 @@ export * from './tasks.js';
 export * from './incidents.js';
 export * from './api/index.js';
 export * from './boot/kernel-command-line.js';
+export * from './client/index.js';

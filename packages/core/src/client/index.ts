@@ -1,0 +1,2 @@
+/** The typed client of the public API (needs only `fetch`). */
+export * from './lifeboat-client.js';

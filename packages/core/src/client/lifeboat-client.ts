@@ -1,0 +1,261 @@
+/**
+ * The typed client of Lifeboat's public HTTP API: one method per route, with the contract's types
+ * (`../api/schemas.ts`). It needs only the global `fetch` (Node ≥ 20, browsers), so the CLI, the lab,
+ * tests and the web console share it. Error answers become `ApiError`s with the server's code and
+ * status; a control plane that does not answer becomes `UNREACHABLE`.
+ */
+import type {
+  AgentWorkCreated,
+  AgentWorkView,
+  AuditQuery,
+  EnterRescue,
+  ExtendRescue,
+  IncidentCreated,
+  IncidentUpdate,
+  InventoryAnswer,
+  NewAgentWork,
+  NewIncident,
+  NewServer,
+  NewTenant,
+  NewToken,
+  RescueView,
+  ServerEvent,
+  ServerList,
+  ServerView,
+  TaskList,
+  TenantList,
+  TenantView,
+  TokenAnswer,
+} from '../api/schemas.js';
+import { ApiError, LifeboatError } from '../errors.js';
+
+/** How to reach a control plane. */
+export interface LifeboatClientOptions {
+  /** Base URL of the control plane, e.g. `http://127.0.0.1:8080` (a trailing slash is ignored). */
+  readonly url: string;
+  /** API token (`lb_...`), sent as a bearer token; none for the public routes. */
+  readonly token?: string | undefined;
+  /** The `fetch` to use; the global one by default. */
+  readonly fetch?: typeof fetch;
+}
+
+/** The answer to `rescue enter` and `rescue exit`: the view with the id of the task just started. */
+export type RescueTaskAnswer = RescueView & { readonly taskId?: string };
+
+/** Options of {@link LifeboatClient.events}. */
+export interface EventsOptions {
+  /** Only this server's changes. */
+  readonly server?: string;
+  /** Ends the stream. */
+  readonly signal?: AbortSignal;
+}
+
+const segment = (value: string) => encodeURIComponent(value);
+
+/** A client of one control plane with one token. */
+export class LifeboatClient {
+  readonly #base: string;
+  readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: LifeboatClientOptions) {
+    this.#base = options.url.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  /** The control plane's base URL. */
+  get url(): string {
+    return this.#base;
+  }
+
+  // Tenants and tokens (operator).
+  /** `GET /v1/tenants`. */
+  listTenants(): Promise<TenantList> {
+    return this.request('GET', '/v1/tenants');
+  }
+  /** `POST /v1/tenants`. */
+  addTenant(body: NewTenant): Promise<TenantView> {
+    return this.request('POST', '/v1/tenants', body);
+  }
+  /** `POST /v1/tokens`: the token's secret is in this answer only. */
+  createToken(body: NewToken): Promise<TokenAnswer> {
+    return this.request('POST', '/v1/tokens', body);
+  }
+  /** `DELETE /v1/tokens/{id}`. */
+  async revokeToken(id: string): Promise<void> {
+    await this.request('DELETE', `/v1/tokens/${segment(id)}`);
+  }
+
+  // Servers.
+  /** `GET /v1/servers`: the servers the token may see. */
+  listServers(): Promise<ServerList> {
+    return this.request('GET', '/v1/servers');
+  }
+  /** `POST /v1/servers` (operator). */
+  addServer(body: NewServer): Promise<ServerView> {
+    return this.request('POST', '/v1/servers', body);
+  }
+  /** `GET /v1/servers/{name}`. */
+  getServer(name: string): Promise<ServerView> {
+    return this.request('GET', `/v1/servers/${segment(name)}`);
+  }
+  /** `DELETE /v1/servers/{name}` (operator; only when the server boots from its disk). */
+  async removeServer(name: string): Promise<void> {
+    await this.request('DELETE', `/v1/servers/${segment(name)}`);
+  }
+
+  // Rescue.
+  /** `POST /v1/servers/{name}/rescue`: the clear password (without SSH keys) is in this answer only. */
+  enterRescue(name: string, body: EnterRescue = {}): Promise<RescueTaskAnswer> {
+    return this.request('POST', `/v1/servers/${segment(name)}/rescue`, body);
+  }
+  /** `GET /v1/servers/{name}/rescue`. */
+  getRescue(name: string): Promise<RescueView> {
+    return this.request('GET', `/v1/servers/${segment(name)}/rescue`);
+  }
+  /** `POST /v1/servers/{name}/rescue/exit`. */
+  exitRescue(name: string): Promise<RescueTaskAnswer> {
+    return this.request('POST', `/v1/servers/${segment(name)}/rescue/exit`);
+  }
+  /** `POST /v1/servers/{name}/rescue/extend`. */
+  extendRescue(name: string, body: ExtendRescue): Promise<RescueView> {
+    return this.request('POST', `/v1/servers/${segment(name)}/rescue/extend`, body);
+  }
+  /** `GET /v1/servers/{name}/tasks`: the boot timelines, newest first. */
+  listTasks(name: string): Promise<TaskList> {
+    return this.request('GET', `/v1/servers/${segment(name)}/tasks`);
+  }
+  /** `GET /v1/servers/{name}/inventory`. */
+  getInventory(name: string): Promise<InventoryAnswer> {
+    return this.request('GET', `/v1/servers/${segment(name)}/inventory`);
+  }
+  /** `POST /v1/servers/{name}/rescue/work`: work for the agent of a server in rescue. */
+  addAgentWork(name: string, body: NewAgentWork): Promise<AgentWorkCreated> {
+    return this.request('POST', `/v1/servers/${segment(name)}/rescue/work`, body);
+  }
+  /** `GET /v1/servers/{name}/rescue/work/{id}`. */
+  getAgentWork(name: string, id: string): Promise<AgentWorkView> {
+    return this.request('GET', `/v1/servers/${segment(name)}/rescue/work/${segment(id)}`);
+  }
+
+  // Incidents and audit.
+  /** `POST /v1/servers/{name}/incidents`. */
+  reportIncident(name: string, body: NewIncident): Promise<IncidentCreated> {
+    return this.request('POST', `/v1/servers/${segment(name)}/incidents`, body);
+  }
+  /** `GET /v1/incidents`. */
+  listIncidents(): Promise<{ incidents: unknown[] }> {
+    return this.request('GET', '/v1/incidents');
+  }
+  /** `POST /v1/incidents/{id}`. */
+  updateIncident(id: string, body: IncidentUpdate): Promise<unknown> {
+    return this.request('POST', `/v1/incidents/${segment(id)}`, body);
+  }
+  /** `GET /v1/audit`. */
+  audit(query: AuditQuery = {}): Promise<{ events: unknown[] }> {
+    const search = new URLSearchParams();
+    if (query.server !== undefined) search.set('server', query.server);
+    if (query.limit !== undefined) search.set('limit', String(query.limit));
+    const text = search.toString();
+    return this.request('GET', `/v1/audit${text ? `?${text}` : ''}`);
+  }
+
+  /**
+   * `GET /v1/events`: the live changes of the servers the token may see (Server-Sent Events), one
+   * `ServerEvent` per change, until the stream ends, `signal` aborts or the loop breaks.
+   */
+  async *events(options: EventsOptions = {}): AsyncGenerator<ServerEvent, void, undefined> {
+    const query = options.server === undefined ? '' : `?server=${segment(options.server)}`;
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const response = await this.#send('GET', `/v1/events${query}`, undefined, 'text/event-stream', controller.signal);
+      if (!response.ok || !response.body) throw await answerError(response);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += decoder.decode(value, { stream: true });
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const message = parseEventBlock(block);
+            if (message?.event === 'server') yield JSON.parse(message.data) as ServerEvent;
+          }
+        }
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        throw error;
+      } finally {
+        reader.releaseLock();
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      controller.abort();
+    }
+  }
+
+  /**
+   * Sends one request and decodes the JSON answer (undefined for 204). For routes without a method
+   * above; the methods are the typed way.
+   */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.#send(method, path, body, 'application/json');
+    if (!response.ok) throw await answerError(response);
+    const text = await response.text();
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError('BAD_ANSWER', response.status, `${method} ${path}: the answer is not JSON`);
+    }
+  }
+
+  async #send(method: string, path: string, body: unknown, accept: string, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      return await this.#fetch(`${this.#base}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new LifeboatError('UNREACHABLE', `cannot reach the control plane at ${this.#base} (${cause})`, { cause: error });
+    }
+  }
+}
+
+/** The `ApiError` of an error answer: its `{code, message}` body, or `HTTP_<status>` without one. */
+async function answerError(response: Response): Promise<ApiError> {
+  const text = await response.text().catch(() => '');
+  let answer: { code?: unknown; message?: unknown } = {};
+  try {
+    answer = (text ? JSON.parse(text) : {}) as typeof answer;
+  } catch {
+    answer = {};
+  }
+  const code = typeof answer.code === 'string' ? answer.code : `HTTP_${response.status}`;
+  const message = typeof answer.message === 'string' ? answer.message : response.statusText;
+  return new ApiError(code, response.status, message);
+}
+
+/** One Server-Sent Events block: its `event` (default `message`) and its `data` lines joined; null for a comment. */
+export function parseEventBlock(block: string): { event: string; data: string } | null {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  return data.length === 0 ? null : { event, data: data.join('\n') };
+}
