@@ -9,3 +9,4 @@ export * from './incidents.js';
 export * from './api/index.js';
 export * from './boot/kernel-command-line.js';
 export * from './client/index.js';
+export * from './netboot/dnsmasq-config.js';

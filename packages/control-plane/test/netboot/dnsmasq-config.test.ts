@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { dnsmasqConfig } from '../../src/netboot/dnsmasq-config.js';
+import { dnsmasqConfig } from '@lifeboat/core';
 
 describe('dnsmasq configuration for proxy DHCP + iPXE chainload', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-dnsmasq-'));

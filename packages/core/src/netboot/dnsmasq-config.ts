@@ -1,10 +1,9 @@
 /**
  * `lifeboat netboot dnsmasq-config`: a dnsmasq configuration that adds PXE to an operator's network
  * without replacing its DHCP server (proxy DHCP): firmware that is not iPXE gets iPXE over TFTP, iPXE
- * gets Lifeboat's `boot.ipxe` over HTTP.
+ * gets Lifeboat's `boot.ipxe` over HTTP. Pure text: the CLI renders it without a control plane.
  */
-import { LifeboatError } from '@lifeboat/core';
-import { isIPv4 } from 'node:net';
+import { LifeboatError } from '../errors.js';
 
 /** What the operator says about their network. */
 export interface DnsmasqConfigOptions {
@@ -16,6 +15,11 @@ export interface DnsmasqConfigOptions {
   readonly range: string;
   /** Directory with iPXE's `undionly.kpxe` and `ipxe.efi` (Debian package `ipxe`). Default `/usr/lib/ipxe`. */
   readonly tftpRoot?: string;
+}
+
+/** A dotted-quad IPv4 address (no leading zeros, each part 0-255), as `net.isIPv4` checks it. */
+function isIPv4(text: string): boolean {
+  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(text);
 }
 
 function netmaskOf(prefix: number): string {
