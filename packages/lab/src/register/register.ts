@@ -1,3 +1,4 @@
+import { ApiError, LifeboatClient, LifeboatError } from '@lifeboat/core';
 import { LabError } from '../errors.js';
 import { readBmcPassword } from '../lab-state.js';
 import type { LabRecord } from '../lab-state.js';
@@ -30,32 +31,20 @@ export function bmcUrl(lab: LabRecord, server: LabRecord['servers'][number], kin
  * registered under that name is replaced, since a new lab has new ports.
  */
 export async function registerLab(lab: LabRecord, options: RegisterOptions): Promise<void> {
-  const base = options.url.replace(/\/+$/, '');
-  const call = async (method: string, path: string, body?: unknown) => {
-    let response: Response;
+  const api = new LifeboatClient({ url: options.url, token: options.token });
+  /** Runs one call; any failure becomes `LAB_REGISTER_FAILED` naming what was being done. */
+  const step = async <T>(what: string, call: () => Promise<T>, accept: (error: LifeboatError) => boolean = () => false): Promise<T | undefined> => {
     try {
-      response = await fetch(`${base}${path}`, {
-        method,
-        headers: { Authorization: `Bearer ${options.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      return await call();
     } catch (error) {
-      throw new LabError('LAB_REGISTER_FAILED', `the control plane at ${base} does not answer: ${(error as Error).message}`, { cause: error });
+      if (!(error instanceof LifeboatError)) throw error;
+      if (accept(error)) return undefined;
+      const detail = error.code === 'UNREACHABLE' ? `the control plane at ${api.url} does not answer: ${error.message}` : `HTTP ${error.status} ${error instanceof ApiError ? error.serverCode : error.code} ${error.message}`;
+      throw new LabError('LAB_REGISTER_FAILED', `${what}: ${detail}`, { cause: error });
     }
-    const text = await response.text();
-    let parsed: { code?: string; message?: string } = {};
-    try {
-      parsed = text ? (JSON.parse(text) as typeof parsed) : {};
-    } catch {
-      // not JSON: keep the status
-    }
-    return { status: response.status, code: parsed.code, message: parsed.message ?? text.slice(0, 200) };
   };
 
-  const tenant = await call('POST', '/v1/tenants', { name: options.tenant });
-  if (tenant.status !== 201 && tenant.code !== 'TENANT_EXISTS') {
-    throw new LabError('LAB_REGISTER_FAILED', `creating tenant ${options.tenant}: HTTP ${tenant.status} ${tenant.code ?? ''} ${tenant.message}`);
-  }
+  await step(`creating tenant ${options.tenant}`, () => api.addTenant({ name: options.tenant }), (e) => e.code === 'TENANT_EXISTS');
   const password = readBmcPassword(lab);
   for (const server of lab.servers) {
     const url = bmcUrl(lab, server, options.bmc);
@@ -66,16 +55,11 @@ export async function registerLab(lab: LabRecord, options: RegisterOptions): Pro
       bmc: { url, user: lab.bmc.user, password },
       sshEndpoint: `127.0.0.1:${server.sshPort}`,
     };
-    let added = await call('POST', '/v1/servers', body);
-    if (added.code === 'SERVER_EXISTS' || added.code === 'MAC_IN_USE') {
-      const removed = await call('DELETE', `/v1/servers/${encodeURIComponent(server.name)}`);
-      if (removed.status !== 204) {
-        throw new LabError('LAB_REGISTER_FAILED', `${server.name} is already registered and cannot be replaced: HTTP ${removed.status} ${removed.code ?? ''} ${removed.message}`);
-      }
-      added = await call('POST', '/v1/servers', body);
-    }
-    if (added.status !== 201) {
-      throw new LabError('LAB_REGISTER_FAILED', `registering ${server.name}: HTTP ${added.status} ${added.code ?? ''} ${added.message}`);
+    const taken = (e: LifeboatError) => e.code === 'SERVER_EXISTS' || e.code === 'MAC_IN_USE';
+    const added = await step(`registering ${server.name}`, () => api.addServer(body), taken);
+    if (added === undefined) {
+      await step(`${server.name} is already registered and cannot be replaced`, () => api.removeServer(server.name));
+      await step(`registering ${server.name}`, () => api.addServer(body));
     }
     options.onProgress?.(`${server.name}: registered with the control plane (tenant ${options.tenant}, BMC ${url})`);
   }
