@@ -1,3 +1,4 @@
 /** The `lifeboat` command line. */
 export { main } from './main.js';
-export { CliError, ControlPlane, exitCodes } from './client.js';
+export { CliError, exitCodes } from './errors.js';
+export { buildProgram } from './program.js';

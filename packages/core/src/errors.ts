@@ -7,7 +7,7 @@
  * made (the CLI, the image builder, the lab, the agent): they never travel in an API answer, and their
  * status is the one the control plane would answer if one ever reached it: 400 for a bad command line,
  * 500 for a local failure, 502/503 for a peer that failed or did not answer. Exit codes of the CLI are
- * decided by the CLI (`packages/cli/src/exit-codes.ts`), not by this status.
+ * decided by the CLI (`packages/cli/src/errors.ts`), not by this status.
  */
 export const errorStatus = {
   BAD_REQUEST: 400,
@@ -46,6 +46,8 @@ export const errorStatus = {
   USAGE: 400,
   /** CLI, typed client: the control plane did not answer. */
   UNREACHABLE: 503,
+  /** CLI: the deployable a command runs (`serve`, `lab`, `image`) is not installed. */
+  NOT_INSTALLED: 500,
   /** CLI `--wait`: entering rescue ended in a failed state. */
   RESCUE_FAILED: 500,
   /** CLI `--wait`: leaving rescue ended in a failed state. */

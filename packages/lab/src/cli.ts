@@ -43,6 +43,13 @@ export function defaultBootUrl(controlPlaneUrl: string): string {
 /** Runs `lifeboat lab ...` with `argv` (after `lab`); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `lab up --help`, `lab status -h`: the usage. For console and ssh only right after the command
+  // (`lab ssh NAME ls --help` runs `ls --help` on the server).
+  const asksHelp = (args: readonly string[]) => args.includes('--help') || args.includes('-h');
+  if (command !== undefined && ['up', 'status', 'down'].includes(command) ? asksHelp(rest) : asksHelp(rest.slice(0, 1))) {
+    console.log(usage);
+    return 0;
+  }
   try {
     switch (command) {
       case 'up':

@@ -1,0 +1,314 @@
+/**
+ * What the API commands do: each calls the typed client of core and prints the answer, as a JSON
+ * document with `--json` (the contract outside scripts rely on) or as text for humans.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  LifeboatError,
+  dnsmasqConfig,
+  isEnteringRescue,
+  isFailedState,
+  roles,
+  type LifeboatClient,
+  type NewServer,
+  type RescueState,
+  type RescueView,
+  type TaskView,
+} from '@lifeboat/core';
+import { clientFor, readSecretFile, type CommonOptions, type Output } from './context.js';
+import { CliError, exitCodes, usageError } from './errors.js';
+import { block, stepLine, table, taskBlock } from './format.js';
+
+/** What an action gets besides its arguments. */
+export interface Run {
+  readonly env: NodeJS.ProcessEnv;
+  readonly out: Output;
+}
+
+function required(value: string | undefined, name: string): string {
+  if (typeof value !== 'string' || value === '') throw usageError(`--${name} is required`);
+  return value;
+}
+
+// tenants
+
+export async function tenantsAdd(name: string, options: CommonOptions & { email?: string }, { env, out }: Run): Promise<void> {
+  const tenant = await clientFor(options, env).addTenant({ name, ...(options.email ? { email: options.email } : {}) });
+  out.result(tenant, `tenant ${tenant.name} added`);
+}
+
+export async function tenantsList(options: CommonOptions, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).listTenants();
+  out.result(answer, table(['NAME', 'EMAIL'], answer.tenants.map((t) => [t.name, t.email ?? ''])));
+}
+
+// tokens
+
+export async function tokensCreate(options: CommonOptions & { tenant?: string; role?: string; name?: string }, { env, out }: Run): Promise<void> {
+  const role = required(options.role, 'role');
+  if (!(roles as readonly string[]).includes(role)) throw usageError('--role must be customer, technician or operator');
+  if (role === 'customer' && typeof options.tenant !== 'string') throw usageError('a customer token needs --tenant');
+  const answer = await clientFor(options, env).createToken({
+    role: role as (typeof roles)[number],
+    ...(typeof options.tenant === 'string' ? { tenant: options.tenant } : {}),
+    ...(typeof options.name === 'string' ? { name: options.name } : {}),
+  });
+  out.result(answer, answer.token);
+}
+
+export async function tokensRevoke(id: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  await clientFor(options, env).revokeToken(id);
+  out.result({ id, revoked: true }, `token ${id} revoked`);
+}
+
+// servers
+
+export interface ServersAddOptions extends CommonOptions {
+  tenant?: string;
+  mac?: string[];
+  bmc?: string;
+  bmcUser?: string;
+  bmcPasswordFile?: string;
+  sshEndpoint?: string;
+  profile?: string[];
+}
+
+export async function serversAdd(name: string, options: ServersAddOptions, { env, out }: Run): Promise<void> {
+  const macs = options.mac ?? [];
+  if (macs.length === 0) throw usageError('--mac is required (repeat it for several NICs)');
+  const body: NewServer = {
+    name,
+    tenant: required(options.tenant, 'tenant'),
+    macs,
+    bmc: {
+      url: required(options.bmc, 'bmc'),
+      ...(typeof options.bmcUser === 'string' ? { user: options.bmcUser } : {}),
+      ...(typeof options.bmcPasswordFile === 'string' ? { password: readSecretFile(options.bmcPasswordFile, 'BMC password file') } : {}),
+    },
+    ...(typeof options.sshEndpoint === 'string' ? { sshEndpoint: options.sshEndpoint } : {}),
+    ...(options.profile ? { profiles: options.profile } : {}),
+  };
+  const server = await clientFor(options, env).addServer(body);
+  out.result(server, `server ${server.name} added (${server.status})`);
+}
+
+export async function serversList(options: CommonOptions, { env, out }: Run): Promise<void> {
+  const { servers } = await clientFor(options, env).listServers();
+  out.result(
+    { servers },
+    table(['NAME', 'TENANT', 'STATUS', 'MACS', 'BMC', 'SSH'], servers.map((s) => [s.name, s.tenant, s.status, s.macs.join(','), s.bmc.url, s.sshEndpoint ?? ''])),
+  );
+}
+
+export async function serversShow(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const server = await clientFor(options, env).getServer(name);
+  out.result(
+    server,
+    block([
+      ['name', server.name],
+      ['tenant', server.tenant],
+      ['status', server.status + (server.reason ? ` (${server.reason})` : '')],
+      ['state', server.state],
+      ['macs', server.macs.join(', ')],
+      ['bmc', `${server.bmc.url}${server.bmc.user ? ` (user ${server.bmc.user})` : ''}`],
+      ['ssh', server.sshEndpoint],
+      ['profiles', server.profiles.join(', ')],
+    ]),
+  );
+}
+
+export async function serversRemove(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  await clientFor(options, env).removeServer(name);
+  out.result({ server: name, removed: true }, `server ${name} removed`);
+}
+
+// rescue
+
+/**
+ * The document `rescue enter/show/exit --json` prints (the contract of issue 3, plus status and reason).
+ * `knownHosts` is the text of a known_hosts file here (one line per host key), ready to write as is;
+ * the HTTP API gives the same lines as an array.
+ */
+function rescueDocument(view: RescueView) {
+  return {
+    server: view.server,
+    state: view.state,
+    status: view.status,
+    reason: view.reason,
+    sessionId: view.sessionId,
+    expiresAt: view.expiresAt,
+    ssh: {
+      host: view.ssh.host,
+      port: view.ssh.port,
+      user: view.ssh.user,
+      ...(view.ssh.password === undefined ? {} : { password: view.ssh.password }),
+      hostKeyFingerprints: view.ssh.hostKeyFingerprints,
+      knownHosts: view.ssh.knownHosts.join('\n'),
+    },
+    agent: view.agent ?? { lastSeenAt: null, responding: null },
+  };
+}
+
+/** The agent line of `rescue show`: only in rescue, where it is expected to answer. */
+function agentText(agent: RescueView['agent'] | undefined): string | null {
+  if (!agent || agent.responding === null) return null;
+  const seen = agent.lastSeenAt ? `last heartbeat ${agent.lastSeenAt}` : 'no heartbeat yet';
+  return agent.responding
+    ? `responding (${seen})`
+    : `NOT RESPONDING (${seen}): the rescue system may have crashed, been rebooted or lost its network; check the serial console, or exit and enter rescue again`;
+}
+
+function rescueText(view: RescueView): string {
+  const ssh = view.ssh;
+  const login = ssh.host ? `ssh ${ssh.port && ssh.port !== 22 ? `-p ${ssh.port} ` : ''}${ssh.user}@${ssh.host}` : null;
+  const lines = [
+    block([
+      ['server', view.server],
+      ['status', view.status + (view.reason ? ` (${view.reason})` : '')],
+      ['session', view.sessionId],
+      ['expires', view.expiresAt],
+      ['agent', agentText(view.agent)],
+      ['ssh', login],
+      ['password', ssh.password ? `${ssh.password}   (shown once: it is not stored in clear)` : null],
+    ]),
+  ];
+  if (ssh.hostKeyFingerprints.length > 0) lines.push('host key fingerprints:', ...ssh.hostKeyFingerprints.map((f) => `  ${f}`));
+  if (ssh.knownHosts.length > 0) lines.push('known_hosts lines:', ...ssh.knownHosts.map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+/**
+ * Polls the session and its newest task, printing steps as they complete, until the goal state, or
+ * a state `failed` says the wait is over (exit 4).
+ */
+async function waitFor(api: LifeboatClient, name: string, out: Output, goal: RescueState, failed: (state: RescueState) => boolean, taskId: string | undefined): Promise<RescueView> {
+  const printed = new Set<string>();
+  let unreachableSince: number | undefined;
+  for (;;) {
+    let view: RescueView;
+    let tasks: TaskView[];
+    try {
+      view = await api.getRescue(name);
+      ({ tasks } = await api.listTasks(name));
+      unreachableSince = undefined;
+    } catch (error) {
+      // A control plane being restarted resumes its jobs: keep waiting for a minute.
+      if (!(error instanceof LifeboatError) || error.code !== 'UNREACHABLE') throw error;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > 60_000) throw error;
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    const task = tasks.find((t) => t.id === taskId) ?? tasks[0];
+    if (task) {
+      for (const step of task.steps) {
+        const key = `${task.id}:${step.name}:${step.state}`;
+        if ((step.state === 'completed' || step.state === 'failed') && !printed.has(key)) {
+          printed.add(key);
+          out.progress(stepLine(task, step));
+        }
+      }
+    }
+    if (view.state === goal) return view;
+    if (failed(view.state)) {
+      const code = view.state === 'exit_failed' ? 'EXIT_FAILED' : 'RESCUE_FAILED';
+      throw new CliError(code, `${view.server} is ${view.status}: ${view.reason ?? 'no reason given'}`, exitCodes.failed);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export interface RescueEnterOptions extends CommonOptions {
+  profile?: string;
+  sshKey?: string[];
+  email?: string;
+  expiresIn?: string;
+  wait?: boolean;
+}
+
+export async function rescueEnter(name: string, options: RescueEnterOptions, { env, out }: Run): Promise<void> {
+  const sshKeys = (options.sshKey ?? []).flatMap((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw usageError(`cannot read SSH key ${file}: ${(error as NodeJS.ErrnoException).code ?? ''}`);
+    }
+    return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  });
+  const api = clientFor(options, env);
+  const answer = await api.enterRescue(name, {
+    ...(typeof options.profile === 'string' ? { profile: options.profile } : {}),
+    ...(sshKeys.length > 0 ? { sshKeys } : {}),
+    ...(typeof options.email === 'string' ? { email: options.email } : {}),
+    ...(typeof options.expiresIn === 'string' ? { expiresIn: options.expiresIn } : {}),
+  });
+  let view: RescueView = answer;
+  if (options.wait) {
+    out.progress(`Entering rescue on ${name}: boot timeline`);
+    const started = Date.now();
+    // Anything but the way into rescue ends the wait: a failure, or an exit asked meanwhile.
+    view = await waitFor(api, name, out, 'rescue', (state) => !isEnteringRescue(state), answer.taskId);
+    out.progress(`Rescue ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (answer.ssh.password !== undefined) view = { ...view, ssh: { ...view.ssh, password: answer.ssh.password } };
+  }
+  out.result(rescueDocument(view), rescueText(view));
+}
+
+export async function rescueExit(name: string, options: CommonOptions & { wait?: boolean }, { env, out }: Run): Promise<void> {
+  const api = clientFor(options, env);
+  const answer = await api.exitRescue(name);
+  let view: RescueView = answer;
+  if (options.wait) {
+    out.progress(`Leaving rescue on ${name}`);
+    view = await waitFor(api, name, out, 'active', isFailedState, answer.taskId);
+  }
+  out.result(rescueDocument(view), `${view.server}: ${view.status}`);
+}
+
+export async function rescueShow(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const view = await clientFor(options, env).getRescue(name);
+  out.result(rescueDocument(view), rescueText(view));
+}
+
+export async function rescueExtend(name: string, options: CommonOptions & { expiresIn?: string }, { env, out }: Run): Promise<void> {
+  const view = await clientFor(options, env).extendRescue(name, { expiresIn: required(options.expiresIn, 'expires-in') });
+  out.result(rescueDocument(view), `${view.server}: rescue now ends at ${view.expiresAt}`);
+}
+
+// tasks, events, netboot
+
+export async function tasks(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).listTasks(name);
+  out.result(answer, answer.tasks.length === 0 ? `no tasks on ${name}` : answer.tasks.map(taskBlock).join('\n\n'));
+}
+
+/** Follows `GET /v1/events` until interrupted (or, with `--count N`, until N events arrived). */
+export async function events(name: string | undefined, options: CommonOptions & { count?: string }, { env, out }: Run): Promise<void> {
+  const limit = typeof options.count === 'string' ? Number(options.count) : Infinity;
+  if (!(limit > 0)) throw usageError('--count must be a positive number');
+  let seen = 0;
+  for await (const { server, task } of clientFor(options, env).events(name === undefined ? {} : { server: name })) {
+    const step = task ? [...task.steps].reverse().find((s) => s.state !== 'pending' && s.state !== 'skipped') : undefined;
+    if (out.json) out.line(JSON.stringify({ server, task }));
+    else out.line(`${new Date().toISOString()}  ${server.name}  ${server.status}${server.reason ? ` (${server.reason})` : ''}${step ? `  ${step.title}: ${step.state}` : ''}`);
+    seen++;
+    if (seen >= limit) return;
+  }
+}
+
+export async function netbootDnsmasqConfig(options: CommonOptions & { bootUrl?: string; interface?: string; range?: string; tftpRoot?: string }, { out }: Run): Promise<void> {
+  let text: string;
+  try {
+    text = dnsmasqConfig({
+      bootUrl: required(options.bootUrl, 'boot-url'),
+      interface: required(options.interface, 'interface'),
+      range: required(options.range, 'range'),
+      ...(typeof options.tftpRoot === 'string' ? { tftpRoot: options.tftpRoot } : {}),
+    });
+  } catch (error) {
+    if (error instanceof LifeboatError && !(error instanceof CliError)) throw new CliError(error.code, error.message, exitCodes.usage);
+    throw error;
+  }
+  out.result({ config: text }, text.replace(/\n$/, ''));
+}

@@ -1,0 +1,144 @@
+/**
+ * The command tree of `lifeboat`, on commander: every command with its arguments, flags, help and an
+ * example. The actions live in `commands.ts`; `serve`, `lab` and `image` are listed here for help and
+ * completion, and run the deployables' own entry points (`entry-points.ts`).
+ */
+import { Command, Option } from 'commander';
+import * as run from './commands.js';
+import { bashCompletion, zshCompletion } from './completion.js';
+import { usageError } from './errors.js';
+import type { Run } from './commands.js';
+
+/** Subcommands of the deployables' command lines, for completion (their help is their own). */
+export const entryPointSubcommands: Readonly<Record<string, readonly string[]>> = {
+  lab: ['up', 'status', 'down', 'console', 'ssh'],
+  image: ['build'],
+};
+
+const environment = `
+Examples:
+  $ lifeboat servers list
+  $ lifeboat rescue enter web-1 --wait
+  $ lifeboat rescue exit web-1 --wait --json
+
+Environment: LIFEBOAT_URL (default http://127.0.0.1:8080), LIFEBOAT_TOKEN (or --token-file FILE;
+default: $LIFEBOAT_DATA/admin.token when readable). Exit codes: 0 done, 1 refused by the control plane,
+2 bad command line, 3 control plane unreachable, 4 --wait ended in a failed state.
+
+Completion: source <(lifeboat completion bash)   (or zsh)`;
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** Builds the program; `context` is what actions get (environment and output). */
+export function buildProgram(context: Run): Command {
+  const program = new Command('lifeboat')
+    .description('Rescue mode for server fleets: the command line of Lifeboat. Every command takes --json.')
+    .usage('COMMAND [options] [--json]')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .addHelpText('after', environment);
+
+  /** A command that talks to the control plane: the common flags, and an example in its help. */
+  const api = (parent: Command, nameAndArgs: string, description: string, examples: readonly string[]) =>
+    parent
+      .command(nameAndArgs)
+      .description(description)
+      .option('--json', 'print the result as a JSON document')
+      .option('--url <url>', 'control plane URL (default: $LIFEBOAT_URL, else http://127.0.0.1:8080)')
+      .option('--token-file <file>', 'read the API token from FILE (default: $LIFEBOAT_TOKEN, else $LIFEBOAT_DATA/admin.token)')
+      .addHelpText('after', `\nExample${examples.length > 1 ? 's' : ''}:\n${examples.map((e) => `  $ ${e}`).join('\n')}`);
+  const group = (name: string, description: string, example: string) =>
+    program.command(name).description(description).addHelpText('after', `\nExample:\n  $ ${example}`);
+  const passThrough = (name: string, description: string, example: string) =>
+    program
+      .command(name)
+      .description(description)
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .argument('[arguments...]')
+      .addHelpText('after', `\nExample:\n  $ ${example}`);
+
+  passThrough('serve', 'run the control plane (lifeboat serve --help for its options)', 'lifeboat serve --data ./data --listen 127.0.0.1:8080 --image ~/.cache/lifeboat/images/HASH');
+
+  const tenants = group('tenants', 'tenants (customers) of the fleet (operator)', 'lifeboat tenants add acme');
+  api(tenants, 'add <name>', 'add a tenant', ['lifeboat tenants add acme --email ops@acme.example'])
+    .option('--email <address>', 'where rescue credentials go by default')
+    .action((name: string, options) => run.tenantsAdd(name, options, context));
+  api(tenants, 'list', 'list the tenants', ['lifeboat tenants list --json']).action((options) => run.tenantsList(options, context));
+
+  const tokens = group('tokens', 'API tokens (operator)', 'lifeboat tokens create --tenant acme --role customer');
+  api(tokens, 'create', 'create an API token (printed once)', ['lifeboat tokens create --tenant acme --role customer', 'lifeboat tokens create --role operator --name ci'])
+    .addOption(new Option('--role <role>', 'what the token may do').choices(['customer', 'technician', 'operator']))
+    .option('--tenant <name>', 'the tenant of a customer token')
+    .option('--name <name>', 'a name to recognise the token by')
+    .action((options) => run.tokensCreate(options, context));
+  api(tokens, 'revoke <id>', 'revoke a token', ['lifeboat tokens revoke tok_0123']).action((id: string, options) => run.tokensRevoke(id, options, context));
+
+  const servers = group('servers', 'the servers of the fleet', 'lifeboat servers list');
+  api(servers, 'add <name>', 'add a server with its NICs and BMC (operator)', [
+    'lifeboat servers add web-1 --tenant acme --mac 52:54:00:12:34:56 --bmc ipmi://10.0.0.21 --bmc-user admin --bmc-password-file bmc.pw --ssh-endpoint 192.0.2.21:22',
+  ])
+    .option('--tenant <name>', 'the tenant the server belongs to (required)')
+    .option('--mac <mac>', 'MAC address of a NIC that netboots (required; repeat for several)', collect)
+    .option('--bmc <url>', 'BMC URL: ipmi://HOST[:PORT] or redfish://HOST[:PORT]/redfish/v1/Systems/ID (required)')
+    .option('--bmc-user <user>', 'BMC user')
+    .option('--bmc-password-file <file>', 'file holding the BMC password (first line)')
+    .option('--ssh-endpoint <host:port>', "the server's SSH (installed system and rescue)")
+    .option('--profile <profile>', 'rescue profile the server may use (repeat for several; default linux)', collect)
+    .action((name: string, options) => run.serversAdd(name, options, context));
+  api(servers, 'list', 'list the servers the token may see', ['lifeboat servers list', 'lifeboat servers list --json']).action((options) => run.serversList(options, context));
+  api(servers, 'show <name>', 'show one server', ['lifeboat servers show web-1 --json']).action((name: string, options) => run.serversShow(name, options, context));
+  api(servers, 'rm <name>', 'remove a server (operator; not while in rescue)', ['lifeboat servers rm web-1']).action((name: string, options) => run.serversRemove(name, options, context));
+  // `servers validate NAME [--json]` goes here once the control plane has POST /v1/servers/{name}/validate.
+
+  const rescue = group('rescue', 'rescue mode: enter, exit, show, extend', 'lifeboat rescue enter web-1 --wait');
+  api(rescue, 'enter <name>', 'netboot the server into the rescue system', [
+    'lifeboat rescue enter web-1 --wait',
+    'lifeboat rescue enter web-1 --ssh-key ~/.ssh/id_ed25519.pub --expires-in 4h --wait --json',
+  ])
+    .option('--profile <profile>', 'rescue profile (default linux)')
+    .option('--ssh-key <file>', 'public key file allowed to log in (repeat for several; no password then)', collect)
+    .option('--email <address>', 'mail the credentials there')
+    .option('--expires-in <duration>', 'lease, e.g. 90m, 24h, 2d')
+    .option('--wait', 'print the boot timeline and return once the rescue system is ready')
+    .action((name: string, options) => run.rescueEnter(name, options, context));
+  api(rescue, 'exit <name>', 'boot the server from its disk again', ['lifeboat rescue exit web-1 --wait'])
+    .option('--wait', 'return once the installed system answers')
+    .action((name: string, options) => run.rescueExit(name, options, context));
+  api(rescue, 'show <name>', 'show the rescue session: SSH access, host keys, agent', ['lifeboat rescue show web-1']).action((name: string, options) => run.rescueShow(name, options, context));
+  api(rescue, 'extend <name>', 'move the end of the lease', ['lifeboat rescue extend web-1 --expires-in 8h'])
+    .option('--expires-in <duration>', 'new lease from now, e.g. 90m, 24h (required)')
+    .action((name: string, options) => run.rescueExtend(name, options, context));
+
+  api(program, 'tasks <name>', "the server's tasks with their boot timelines", ['lifeboat tasks web-1']).action((name: string, options) => run.tasks(name, options, context));
+  api(program, 'events [name]', 'live changes of servers (Server-Sent Events), one line (or JSON document) each', ['lifeboat events', 'lifeboat events web-1 --count 1 --json'])
+    .option('--count <n>', 'stop after N events')
+    .action((name: string | undefined, options) => run.events(name, options, context));
+
+  const netboot = group('netboot', 'netboot set-up for operators', 'lifeboat netboot dnsmasq-config --boot-url http://192.0.2.10:8080 --interface eth1 --range 192.0.2.0/24');
+  api(netboot, 'dnsmasq-config', 'a dnsmasq proxy-DHCP configuration that chainloads iPXE to Lifeboat', [
+    'lifeboat netboot dnsmasq-config --boot-url http://192.0.2.10:8080 --interface eth1 --range 192.0.2.0/24 > /etc/dnsmasq.d/lifeboat.conf',
+  ])
+    .option('--boot-url <url>', 'Lifeboat as the servers reach it (required)')
+    .option('--interface <if>', 'interface facing the servers (required)')
+    .option('--range <net/prefix>', 'the servers\' IPv4 subnet (required)')
+    .option('--tftp-root <dir>', "directory with iPXE's undionly.kpxe and ipxe.efi (default /usr/lib/ipxe)")
+    .action((options) => run.netbootDnsmasqConfig(options, context));
+
+  passThrough('lab', 'the lab of simulated servers (lifeboat lab --help)', 'lifeboat lab up --servers 2 --register');
+  passThrough('image', 'the rescue image builder (lifeboat image --help)', 'lifeboat image build --out ./image');
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<shell>', 'bash or zsh')
+    .addHelpText('after', '\nExamples:\n  $ source <(lifeboat completion bash)\n  $ echo \'source <(lifeboat completion zsh)\' >> ~/.zshrc')
+    .action((shell: string) => {
+      if (shell === 'bash') process.stdout.write(bashCompletion(program, entryPointSubcommands));
+      else if (shell === 'zsh') process.stdout.write(zshCompletion(program, entryPointSubcommands));
+      else throw usageError(`no completion for ${shell}: expected bash or zsh`);
+    });
+  return program;
+}
