@@ -5,17 +5,17 @@ import { register } from 'tsx/esm/api';
 
 // Run by `lifeboat serve` from a terminal, Ctrl-C reaches this process twice: from the terminal (same
 // process group) and forwarded by the CLI. The same signal again within a second is that duplicate, not
-// a second request; a later one (main has stopped listening while it shuts down) ends the process now.
+// a second request. Otherwise, when main is not listening (still starting, or already shutting down
+// after a first signal), the signal ends the process at once, as it would without this listener.
 const lastSignal = { name: '', at: 0 };
 const signalNumbers = { SIGINT: 2, SIGTERM: 15 };
 for (const name of Object.keys(signalNumbers)) {
   process.on(name, () => {
     const now = Date.now();
     const duplicate = lastSignal.name === name && now - lastSignal.at < 1000;
-    const first = lastSignal.at === 0;
     lastSignal.name = name;
     lastSignal.at = now;
-    if (!first && !duplicate && process.listenerCount(name) === 1) process.exit(128 + signalNumbers[name]);
+    if (!duplicate && process.listenerCount(name) === 1) process.exit(128 + signalNumbers[name]);
   });
 }
 
