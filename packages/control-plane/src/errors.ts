@@ -3,15 +3,9 @@
  * `@lifeboat/core` (the CLI decodes the same codes); this module is where the control plane's code
  * takes them from, plus the helpers the HTTP layer needs.
  */
-import { LifeboatError, errorStatus, isErrorCode, type ErrorCode } from '@lifeboat/core';
+import { LifeboatError, errorStatus, isErrorCode, type ErrorBody, type ErrorCode } from '@lifeboat/core';
 
-export { LifeboatError, errorStatus, isErrorCode, type ErrorCode };
-
-/** The JSON body of every error answer. */
-export interface ErrorBody {
-  readonly code: string;
-  readonly message: string;
-}
+export { LifeboatError, errorStatus, isErrorCode, type ErrorBody, type ErrorCode };
 
 /** The `{code, message}` body and status for anything thrown; unknown errors become `INTERNAL` without details. */
 export function errorAnswer(error: unknown): { status: number; body: ErrorBody } {
