@@ -53,7 +53,7 @@ export interface EnterRescueInput {
   readonly expiresInMs?: number;
 }
 
-/** How to reach the rescue system over SSH, as shown to the customer (the contract's type). */
+/** The rescue view and its SSH access are the contract's types (`core/src/api/schemas.ts`). */
 export type { SshAccess, RescueView } from '@lifeboat/core';
 
 /** The rescue flow's entry points. */
