@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { bootParamsFrom, parseKernelCommandLine } from '@lifeboat/core';
 import { chainScript, localDiskScript, rescueScript } from './ipxe-scripts.js';
 
 const params = { bootUrl: 'http://192.0.2.10:8080', serverId: 'srv_1', imageId: 'linux', bootToken: 'bt_AbC-123_x' };
@@ -27,5 +28,14 @@ describe('iPXE scripts', () => {
       assert.throws(() => rescueScript({ ...params, imageId: bad }), Error, JSON.stringify(bad));
     }
     assert.throws(() => chainScript('http://x/ && shell'));
+  });
+
+  it("writes a kernel command line that the agent's parser reads back", () => {
+    const script = rescueScript({ ...params, serverId: 'srv_01HX-a.b', bootToken: 'bt_+/=~%@,:' });
+    // iPXE passes the words after the image URL to the kernel, joined by single spaces.
+    const kernel = /^kernel --name vmlinuz \S+ (.*) \|\| goto retry$/m.exec(script)?.[1];
+    assert.ok(kernel, 'the kernel line');
+    assert.deepEqual(bootParamsFrom(kernel), { url: params.bootUrl, serverId: 'srv_01HX-a.b', bootToken: 'bt_+/=~%@,:' });
+    assert.equal(parseKernelCommandLine(kernel).get('lifeboat.rootfs'), `${params.bootUrl}/v1/images/linux/rootfs.squashfs?server=srv_01HX-a.b`);
   });
 });
