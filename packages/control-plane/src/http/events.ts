@@ -6,11 +6,10 @@
  * changes made by every replica.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { LifeboatError, canSee } from '@lifeboat/core';
 import type { AppOptions } from './app.js';
 import { authorize } from './auth.js';
-import { errorResponses } from './schemas.js';
+import { EventsQuery, errorResponses } from './schemas.js';
 import { serverView, taskView } from './views.js';
 
 /** SSE routes. */
@@ -19,7 +18,7 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Querystring: { server?: string } }>(
       '/v1/events',
-      { schema: { tags: ['events'], querystring: Type.Object({ server: Type.Optional(Type.String()) }), response: errorResponses, produces: ['text/event-stream'] } },
+      { schema: { tags: ['events'], querystring: EventsQuery, response: errorResponses, produces: ['text/event-stream'] } },
       async (request, reply) => {
         const principal = authorize(request, 'server.read');
         let only: string | undefined;

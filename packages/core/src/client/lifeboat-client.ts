@@ -104,6 +104,7 @@ export class LifeboatClient {
   async removeServer(name: string): Promise<void> {
     await this.request('DELETE', `/v1/servers/${segment(name)}`);
   }
+  // `validateServer(name)` (POST /v1/servers/{name}/validate) goes here with its route.
 
   // Rescue.
   /** `POST /v1/servers/{name}/rescue`: the clear password (without SSH keys) is in this answer only. */
