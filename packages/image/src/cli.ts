@@ -3,8 +3,8 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureRescueImage, imageFileNames } from './build/rescue-image.js';
-import type { SquashfsCompression } from './build/rootfs.js';
+import { ensureRescueImage, imageFileNames } from './builder/rescue-image.js';
+import type { SquashfsCompression } from './builder/rootfs.js';
 import { ImageError } from './errors.js';
 
 const usage = `usage: lifeboat image build [--out DIR] [--cache DIR] [--compression zstd|xz]
