@@ -53,7 +53,7 @@ function stop(code: number): Promise<never> {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0));
 
 say('rescue image: building or finding it in the cache (the first build takes a few minutes)');
-const image = await ensureRescueImage({ onProgress: (line) => say(`image: ${line}`) });
+const image = await ensureRescueImage({ onProgress: (line) => say(`image: ${line}`), recordAsLatest: true });
 say(`rescue image ready: ${image.dir}`);
 
 // Request logs would drown the instructions below in a terminal: warnings only, unless asked for

@@ -6,3 +6,4 @@ export * from './servers.js';
 export * from './rescue-session.js';
 export * from './tasks.js';
 export * from './incidents.js';
+export * from './cache.js';

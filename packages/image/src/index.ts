@@ -2,7 +2,7 @@
  * @lifeboat/image: the rescue image builder. `ensureRescueImage()` returns the image for the current
  * inputs (building it when the cache lacks it): `vmlinuz`, `initrd`, `rootfs.squashfs`, `manifest.json`.
  */
-export { ensureRescueImage, agentRescueFiles, imageFileNames } from './builder/rescue-image.js';
+export { ensureRescueImage, agentRescueFiles, imageFileNames, recordLastBuiltImage } from './builder/rescue-image.js';
 export type { EnsureRescueImageOptions, ImageFileName, ImageManifest, RescueImage } from './builder/rescue-image.js';
 export type { RescueFile } from './builder/initrd.js';
 export type { SquashfsCompression } from './builder/rootfs.js';

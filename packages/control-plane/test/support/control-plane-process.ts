@@ -47,7 +47,8 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--log-level', 'info', ...(options.flags ?? [])],
-    { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own (empty) cache unless told: without --image it would serve the image last built here.
+    { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
