@@ -101,6 +101,12 @@ async function npmStart(t: { after(fn: () => void): void }): Promise<Started> {
   return { labDir, pgid, output: () => text, hasExited: () => ended, exited };
 }
 
+/** Waits for npm start to exit; reports how long the stop took from the signal. */
+async function waitForExit(t: { diagnostic(message: string): void }, started: Started, signalledAt: number): Promise<void> {
+  await waitFor('npm start to exit', async () => started.hasExited(), stopTimeoutMs, 100);
+  t.diagnostic(`npm start exited ${Date.now() - signalledAt} ms after the signal`);
+}
+
 /** Waits for `text` in the output of `npm start` (it fails at once if npm exited). */
 async function waitForOutput(started: Started, text: string, timeoutMs: number): Promise<void> {
   await waitFor(
@@ -137,15 +143,16 @@ function assertNothingLeft(started: Started, labPids: readonly number[]): void {
   for (const [file, pid] of pids) assert.ok(!live.some((p) => p.pid === pid), `${file}: pid ${pid} is gone`);
 }
 
-const upTimeoutMs = 15 * 60_000; // the first run may build the rescue image and the lab disks
 const stopTimeoutMs = 90_000;
+const upTimeoutMs = 15 * 60_000; // the first run may build the rescue image and the lab disks
 
 test('Ctrl-C (SIGINT to the process group) stops the lab and the control plane', { timeout: upTimeoutMs + stopTimeoutMs }, async (t) => {
   const started = await npmStart(t);
   await waitForOutput(started, 'Lifeboat is running', upTimeoutMs);
   const labPids = assertLabRunning(started.labDir);
+  const signalledAt = Date.now();
   process.kill(-started.pgid, 'SIGINT');
-  await waitFor('npm start to exit', async () => started.hasExited(), stopTimeoutMs, 200);
+  await waitForExit(t, started, signalledAt);
   assert.match(started.output(), /stopping: lab down, control plane/);
   assert.match(started.output(), /stopped; no process left/);
   assertNothingLeft(started, labPids);
@@ -156,8 +163,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const started = await npmStart(t);
     await waitForOutput(started, 'Lifeboat is running', upTimeoutMs);
     const labPids = assertLabRunning(started.labDir);
+    const signalledAt = Date.now();
     process.kill(started.pgid, signal);
-    await waitFor('npm start to exit', async () => started.hasExited(), stopTimeoutMs, 200);
+    await waitForExit(t, started, signalledAt);
     assert.match(started.output(), /stopped; no process left/);
     assertNothingLeft(started, labPids);
   });
@@ -167,10 +175,11 @@ test('a second Ctrl-C while stopping does not cut the stop short', { timeout: up
   const started = await npmStart(t);
   await waitForOutput(started, 'Lifeboat is running', upTimeoutMs);
   const labPids = assertLabRunning(started.labDir);
+  const signalledAt = Date.now();
   process.kill(-started.pgid, 'SIGINT');
   await waitForOutput(started, 'stopping: lab down', stopTimeoutMs);
   process.kill(-started.pgid, 'SIGINT');
-  await waitFor('npm start to exit', async () => started.hasExited(), stopTimeoutMs, 200);
+  await waitForExit(t, started, signalledAt);
   assertNothingLeft(started, labPids);
 });
 
@@ -179,8 +188,9 @@ test('Ctrl-C while the lab is starting stops what it started', { timeout: upTime
   await waitForOutput(started, 'lab-1: IPMI BMC on', upTimeoutMs);
   const labPids = labProcesses(started.labDir).map((p) => p.pid);
   assert.ok(labPids.length > 0, 'the BMC of lab-1 runs');
+  const signalledAt = Date.now();
   process.kill(-started.pgid, 'SIGINT');
-  await waitFor('npm start to exit', async () => started.hasExited(), stopTimeoutMs, 200);
+  await waitForExit(t, started, signalledAt);
   assert.doesNotMatch(started.output(), /Lifeboat is running/);
   assertNothingLeft(started, labPids);
 });
