@@ -55,7 +55,7 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
     controlPlane = child;
     await waitFor('the control plane to answer', async () => {
       if (child.exitCode !== null) throw new Error(`lifeboat serve exited with ${child.exitCode}: ${controlPlaneLog}`);
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+      return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok;
     }, 60_000, 200);
   }
 

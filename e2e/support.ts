@@ -74,25 +74,10 @@ export function ssh(port: number, login: SshLogin, command: string, timeoutMs = 
   );
 }
 
-/** Polls `check` every `everyMs` until it returns something other than undefined/false. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 1000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-/** A free TCP port on 127.0.0.1 (the lab's probe). */
-import { freeTcpPort as freePort } from '@lifeboat/lab';
+/** Free ports and waiting for a real signal: the tests' shared support. */
+import { freePort } from '@lifeboat/test-support';
 export { freePort };
+export { waitFor } from '@lifeboat/test-support';
 
 /** A message the SMTP server received. */
 export interface ReceivedMail {

@@ -11,5 +11,5 @@ const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/st
   stdio: 'inherit',
 });
 // The child owns shutdown (it stops the lab and the control plane); forward the signals to it.
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -2,10 +2,13 @@
  * `npm start`: the control plane on SQLite (data in ./data) and a lab of two simulated servers
  * registered with it: `lab-1` healthy, `lab-2` with a broken fstab (stuck in emergency mode).
  * Builds the rescue image and the lab disks the first time (cached). Ctrl-C stops everything.
+ *
+ * Flags: `--servers N` (default 2; the last one gets the broken fstab when N > 1), then any flag of
+ * `lifeboat serve` (`--listen HOST:PORT`, `--data DIR`, ...). The lab lives in LIFEBOAT_LAB.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseConfig, startControlPlane } from '@lifeboat/control-plane';
+import { parseConfig, startControlPlane, type RunningControlPlane } from '@lifeboat/control-plane';
 import { ensureRescueImage } from '@lifeboat/image';
 import { main as lab } from '@lifeboat/lab';
 
@@ -13,43 +16,79 @@ const started = Date.now();
 const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s`;
 const say = (line: string): void => void process.stderr.write(`[start ${elapsed()}] ${line}\n`);
 
+const args = process.argv.slice(2);
+const serversAt = args.indexOf('--servers');
+const servers = serversAt >= 0 ? Number(args.splice(serversAt, 2)[1]) : 2;
+if (!Number.isInteger(servers) || servers < 1 || servers > 16) {
+  say('--servers must be 1 to 16');
+  process.exit(2);
+}
+
+// Shutdown. Ctrl-C in a terminal signals the whole foreground process group (npm, scripts/start.mjs,
+// this process), and start.mjs forwards what it gets: one Ctrl-C arrives here two or three times.
+// So a signal after the first never cuts the stop short (exiting then left the lab's VMs and BMCs
+// running, issue 10): the lab's processes run in their own sessions, they only stop through `lab down`.
+const labStop = new AbortController();
+let labUp: Promise<number> | undefined;
+let controlPlane: RunningControlPlane | undefined;
+let stopping: { at: number; done: Promise<never> } | undefined;
+
+function stop(code: number): Promise<never> {
+  if (stopping) {
+    // The same Ctrl-C seen through another process arrives within milliseconds: no need to say it.
+    if (Date.now() - stopping.at > 1000) say('still stopping: the lab and the control plane are being stopped');
+    return stopping.done;
+  }
+  say('stopping: lab down, control plane');
+  const done = (async (): Promise<never> => {
+    labStop.abort(); // a lab up in progress starts nothing more and takes down what it started
+    await labUp?.catch(() => 1);
+    if ((await lab(['down']).catch(() => 1)) !== 0) code = code || 1;
+    await controlPlane?.close();
+    process.exit(code);
+  })();
+  stopping = { at: Date.now(), done };
+  return done;
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0));
+
 say('rescue image: building or finding it in the cache (the first build takes a few minutes)');
-const image = await ensureRescueImage({ onProgress: (line) => say(`image: ${line}`) });
+const image = await ensureRescueImage({ onProgress: (line) => say(`image: ${line}`), recordAsLatest: true });
 say(`rescue image ready: ${image.dir}`);
 
 // Request logs would drown the instructions below in a terminal: warnings only, unless asked for
 // (`lifeboat events` follows what happens, `lifeboat tasks NAME` shows each rescue's steps).
-const config = parseConfig(process.argv.slice(2), {
+const config = parseConfig(args, {
   ...process.env,
   LIFEBOAT_IMAGE: process.env.LIFEBOAT_IMAGE ?? image.dir,
   LIFEBOAT_LOG_LEVEL: process.env.LIFEBOAT_LOG_LEVEL ?? 'warn',
 });
-const controlPlane = await startControlPlane(config);
+if (stopping) await stopping.done;
+controlPlane = await startControlPlane(config);
+if (stopping) await stopping.done;
 const tokenFile = resolve(config.dataDir, 'admin.token');
 process.env.LIFEBOAT_URL = controlPlane.url;
 process.env.LIFEBOAT_TOKEN = readFileSync(tokenFile, 'utf8').trim();
 
-let stopping = false;
-async function stop(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping: lab down, control plane');
-    await lab(['down']).catch(() => 1);
-    await controlPlane.close();
-  }
-  process.exit(code);
-}
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
-
-say('lab: two servers (lab-1 healthy, lab-2 with a broken fstab), registered with the control plane');
+const broken = servers > 1 ? `lab-${servers}` : undefined;
+say(`lab: ${servers} server${servers > 1 ? 's' : ''}${broken ? ` (${broken} with a broken fstab, the others healthy)` : ''}, registered with the control plane`);
 await lab(['down']);
-const labCode = await lab(['up', '--servers', '2', '--scenario', 'broken-fstab', '--register']);
+if (stopping) await stopping.done;
+labUp = lab(['up', '--servers', String(servers), ...(broken ? ['--scenario', 'broken-fstab'] : []), '--register'], { signal: labStop.signal });
+const labCode = await labUp;
+if (stopping) await stopping.done;
 if (labCode !== 0) {
   say('the lab did not start; see the messages above');
   await stop(1);
 }
 
+const rescueExample = broken
+  ? `  npx lifeboat rescue enter ${broken} --wait        # ${broken} is stuck in emergency mode: rescue it
+  npx lifeboat tasks ${broken}                      # the boot timeline, step by step
+  npx lifeboat rescue exit ${broken} --wait`
+  : `  npx lifeboat rescue enter lab-1 --wait
+  npx lifeboat tasks lab-1                      # the boot timeline, step by step
+  npx lifeboat rescue exit lab-1 --wait`;
 process.stdout.write(`
 Lifeboat is running.
   API:                  ${controlPlane.url}   (OpenAPI: ${controlPlane.url}/openapi.json)
@@ -59,9 +98,7 @@ Lifeboat is running.
 Try, in another terminal at the repository root:
   export LIFEBOAT_URL=${controlPlane.url} LIFEBOAT_TOKEN="$(cat ${tokenFile})"
   npx lifeboat servers list
-  npx lifeboat rescue enter lab-2 --wait        # lab-2 is stuck in emergency mode: rescue it
-  npx lifeboat tasks lab-2                      # the boot timeline, step by step
-  npx lifeboat rescue exit lab-2 --wait
+${rescueExample}
   npx lifeboat events                           # live changes of every server
   npx lifeboat lab status                       # the lab's servers, BMCs, serial logs
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab } from '@lifeboat/lab';
-import { bootVm, serveFiles } from '../../packages/image/test/vm-boot.js';
+import { bootVm, serveFiles } from '@lifeboat/test-support';
 import { freePort, lifeboatJson, ssh, waitFor } from '../support.js';
 import { median } from '../../scripts/bench-stats.js';
 
@@ -61,7 +61,7 @@ try {
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('the control plane', async () => (await fetch(`${url}/healthz`)).ok, 60_000, 200);
+  await waitFor('the control plane', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok, 60_000, 200);
   const env = { ...process.env, LIFEBOAT_URL: url, LIFEBOAT_TOKEN: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim(), LIFEBOAT_LAB: labDir };
   Object.assign(process.env, { LIFEBOAT_URL: env.LIFEBOAT_URL, LIFEBOAT_TOKEN: env.LIFEBOAT_TOKEN, LIFEBOAT_LAB: labDir });
   if ((await lab(['up', '--servers', '1', '--register', '--bmc', 'ipmi'])) !== 0) throw new Error('lab up failed');

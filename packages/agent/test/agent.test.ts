@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureQuickjs } from '@lifeboat/image';
 import { bundleAgent } from '../src/rescue-files.js';
-import { startTestControlPlane } from './control-plane.js';
-import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
-import { freePort, sshBanner, waitFor } from './rescue-vm.js';
+import { startTestControlPlane } from '@lifeboat/test-support';
+import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from '@lifeboat/test-support';
+import { freePort, sshBanner, waitFor } from '@lifeboat/test-support';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-agent-'));
 const root = join(work, 'root');
@@ -121,11 +121,11 @@ after(async () => {
 });
 
 async function rescueState(state: string, timeoutMs = 60_000): Promise<RescueView> {
-  return waitFor(`rescue state ${state}`, timeoutMs, async () => {
+  return waitFor(`rescue state ${state}`, async () => {
     const view = await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue');
     if (view.state === 'rescue_failed' || view.state === 'exit_failed') throw new Error(`${view.state}: ${view.reason}\n${machine.output}`);
     return view.state === state ? view : undefined;
-  });
+  }, timeoutMs);
 }
 
 let password = '';
@@ -141,7 +141,7 @@ test('password session: the agent writes the hash, starts sshd, reports host key
     const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; state: string }> }> }>('GET', '/v1/servers/web-1/tasks');
     return tasks.find((t) => t.kind === 'enter_rescue')?.steps.filter((s) => s.state === 'completed').map((s) => s.name) ?? [];
   };
-  await waitFor('host keys reported', 60_000, async () => ((await stepsOf()).includes('host_keys_reported') ? true : undefined));
+  await waitFor('host keys reported', async () => ((await stepsOf()).includes('host_keys_reported') ? true : undefined), 60_000);
   assert.equal(await sshBanner(machine.sshPort), true, `${machine.output}\n${execFileSync('ss', ['-ltnp'], { encoding: 'utf8' })}`);
   assert.equal((await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue')).state, 'preparing_rescue');
   assert.equal((await stepsOf()).includes('ready'), false);
@@ -187,10 +187,10 @@ test('password session: the agent writes the hash, starts sshd, reports host key
 
 test('a job the agent has no handler for fails with a clear message', async () => {
   const { id } = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/rescue/work', { kind: 'smart', params: { disk: '/dev/sda' } }, 202);
-  const done = await waitFor('the work result', 60_000, async () => {
+  const done = await waitFor('the work result', async () => {
     const w = await cp.api<{ state: string; message: string | null; result: unknown }>('GET', `/v1/servers/web-1/rescue/work/${id}`);
     return w.state === 'failed' || w.state === 'completed' ? w : undefined;
-  });
+  }, 60_000);
   assert.equal(done.state, 'failed');
   assert.match(done.message ?? '', /unsupported job kind "smart"/);
   assert.deepEqual(done.result, { code: 'JOB_UNSUPPORTED' });
@@ -213,14 +213,14 @@ test('after the session ends, a restarted agent is told it is revoked and stops;
   assert.equal(machine.poweredOn, false);
   // Restart with this boot's saved session (as after a crash): revoked, exit 0.
   machine.start();
-  await waitFor('the restarted agent to stop', 30_000, () => (machine.exitCode === undefined ? undefined : true));
+  await waitFor('the restarted agent to stop', () => (machine.exitCode === undefined ? undefined : true), 30_000);
   assert.equal(machine.exitCode, 0, machine.output);
   assert.match(machine.output, /revoked this agent/);
   assert.equal(existsSync(join(root, 'run/sshd.pid')), false, 'an ended session does not get sshd back');
   // Without the saved session the agent must redeem the boot token again: already used.
   rmSync(join(root, 'run/lifeboat'), { recursive: true, force: true });
   machine.start();
-  await waitFor('the agent with a used token to stop', 30_000, () => (machine.exitCode === undefined ? undefined : true));
+  await waitFor('the agent with a used token to stop', () => (machine.exitCode === undefined ? undefined : true), 30_000);
   assert.equal(machine.exitCode, 1);
   assert.match(machine.output, /BOOT_TOKEN_INVALID/);
   stopSshd();

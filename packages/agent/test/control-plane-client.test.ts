@@ -7,12 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { parseConfig, startControlPlane } from '@lifeboat/control-plane';
-import type { RunningControlPlane } from '@lifeboat/control-plane';
+import { freePort, startControlPlaneInProcess, type RunningControlPlane } from '@lifeboat/test-support';
 import { AgentApiError, ControlPlaneClient } from '../src/control-plane-client.js';
 import { Stop } from '../src/platform.js';
 import { nodePlatform } from '../src/platform-node.js';
-import { freePort } from './rescue-vm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-client-'));
 let running: RunningControlPlane | undefined;
@@ -31,7 +29,7 @@ test('retries while nothing listens, then takes the control plane\'s 401 as fina
   const redeem = client.redeem('no-such-server', 'not-a-token');
   // The control plane comes up a little later, on the port the agent was told about.
   await new Promise((r) => setTimeout(r, 1200));
-  running = await startControlPlane(parseConfig(['--data', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], {}, dir));
+  running = await startControlPlaneInProcess({ dataDir: dir, listen: `127.0.0.1:${port}` });
   await assert.rejects(redeem, (e: unknown) => e instanceof AgentApiError && e.code === 'BOOT_TOKEN_INVALID' && e.status === 401);
   assert.ok(retries.length >= 3, retries.join('\n'));
   assert.match(retries[0] ?? '', /^POST \/redeem 1 .*ECONNREFUSED/);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureQuickjs } from '@lifeboat/image';
 import * as esbuild from 'esbuild';
-import { freePort } from './rescue-vm.js';
+import { freePort } from '@lifeboat/test-support';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-qjs-'));
 const seen: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }> = [];

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { kernelCommandLine } from '@lifeboat/core';
 import { ensureRescueImage } from '@lifeboat/image';
 import type { RescueImage } from '@lifeboat/image';
-import { startTestControlPlane } from './control-plane.js';
-import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from './control-plane.js';
-import { freePort, RescueVm, ssh, waitFor } from './rescue-vm.js';
-import type { SshLogin, SshResult } from './rescue-vm.js';
+import { startTestControlPlane } from '@lifeboat/test-support';
+import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from '@lifeboat/test-support';
+import { freePort, RescueVm, ssh, waitFor } from '@lifeboat/test-support';
+import type { SshLogin, SshResult } from '@lifeboat/test-support';
 
 /** How the harness is set up. */
 export interface RescueHarnessOptions {
@@ -120,11 +120,11 @@ export async function startRescueHarness(options: RescueHarnessOptions): Promise
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
       const path = `/v1/servers/${options.serverName}/rescue`;
       await running.api('POST', path, { sshKeys: [readFileSync(`${key}.pub`, 'utf8').trim()] }, 202);
-      const view = await waitFor('rescue', 300_000, async () => {
+      const view = await waitFor('rescue', async () => {
         const v = await running.api<RescueView>('GET', path);
         if (v.state === 'rescue_failed') throw new Error(`${v.reason}\n${machine.vm?.serial().slice(-3000)}`);
         return v.state === 'rescue' ? v : undefined;
-      }, 500);
+      }, 300_000, 500);
       const knownHosts = join(work, 'known_hosts');
       writeFileSync(knownHosts, `${view.ssh.knownHosts.join('\n')}\n`);
       return { port: sshPort, knownHosts, identity: key };

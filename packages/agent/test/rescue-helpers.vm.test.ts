@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
-import { freePort, sshBanner, sshInvocation, waitFor } from './rescue-vm.js';
-import type { SshLogin } from './rescue-vm.js';
+import { freePort, sshBanner, sshInvocation, waitFor } from '@lifeboat/test-support';
+import type { SshLogin } from '@lifeboat/test-support';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-rescue-helpers-vm-'));
 const mac = '52:54:00:ab:cd:03';
@@ -220,10 +220,10 @@ async function startHostSshd(dir: string): Promise<HostSshd> {
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   let exited = false;
   child.once('exit', () => (exited = true));
-  await waitFor('the host sshd', 30_000, async () => {
+  await waitFor('the host sshd', async () => {
     if (exited) throw new Error(`sshd exited: ${stderr}`);
     return (await sshBanner(port)) ? true : undefined;
-  });
+  }, 30_000);
   return {
     port,
     hostKey,
@@ -303,12 +303,12 @@ class Terminal {
   /** Waits until output not yet consumed matches; consumes it up to the match's end. */
   async expect(pattern: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
     try {
-      return await waitFor(`${pattern} on the terminal`, timeoutMs, () => {
+      return await waitFor(`${pattern} on the terminal`, () => {
         const match = pattern.exec(this.#output.slice(this.#seen));
         if (!match) return undefined;
         this.#seen += match.index + match[0].length;
         return match;
-      }, 100);
+      }, timeoutMs, 100);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- terminal since the last match:\n${this.#output.slice(this.#seen)}`);
     }

@@ -14,7 +14,7 @@ import { ensureLayoutDisks } from '@lifeboat/lab';
 import type { LayoutDisks, LayoutName } from '@lifeboat/lab';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
-import type { SshLogin } from './rescue-vm.js';
+import type { SshLogin } from '@lifeboat/test-support';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-lab-disks-vm-'));
 const log = (line: string): void => void process.stdout.write(`# ${line}\n`);

@@ -10,11 +10,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { RescueView } from './control-plane.js';
+import type { RescueView } from '@lifeboat/test-support';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
-import { ssh, sshBanner, waitFor } from './rescue-vm.js';
-import type { SshLogin } from './rescue-vm.js';
+import { ssh, sshBanner, waitFor } from '@lifeboat/test-support';
+import type { SshLogin } from '@lifeboat/test-support';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-rescue-vm-'));
 const log = (line: string): void => void process.stdout.write(`# ${line}\n`);
@@ -44,13 +44,13 @@ after(async () => {
 });
 
 async function rescueState(state: string, timeoutMs = 240_000): Promise<RescueView> {
-  return waitFor(`rescue state ${state}`, timeoutMs, async () => {
+  return waitFor(`rescue state ${state}`, async () => {
     const view = await harness.cp.api<RescueView>('GET', '/v1/servers/web-1/rescue');
     if (view.state === 'rescue_failed') throw new Error(`rescue failed: ${view.reason}\n${harness.machine.vm?.serial().slice(-3000)}`);
     const serial = harness.machine.vm?.serial() ?? '';
     if (/cannot continue|Kernel panic/.test(serial)) throw new Error(`the rescue system did not start:\n${serial.slice(-3000)}`);
     return view.state === state ? view : undefined;
-  }, 500);
+  }, timeoutMs, 500);
 }
 
 function knownHostsFile(view: RescueView, name: string): string {
@@ -205,7 +205,7 @@ test('RAID1 root: assembled, mounted, member fsck refused, re-add, stopped by um
   await ok(`mdadm ${md} --fail /dev/vdd1 --remove /dev/vdd1`);
   assert.match(await ok('cat /proc/mdstat'), /\[U_\]/);
   assert.match(await ok(`rescue-raid re-add ${md} /dev/vdd1`), /\/dev\/vdd1 (re-)?added to/);
-  await waitFor('the array to be whole again', 120_000, async () => ((await ok('cat /proc/mdstat')).includes('[UU]') ? true : undefined), 2000);
+  await waitFor('the array to be whole again', async () => ((await ok('cat /proc/mdstat')).includes('[UU]') ? true : undefined), 120_000, 2000);
 
   const umount = await ok('rescue-umount');
   assert.match(umount, new RegExp(`stopped RAID array ${md}`));
@@ -255,7 +255,7 @@ test('second boot with a key: key login works, password login is refused, host k
   // No installed system answers in this test: the exit ends as exit_failed after its 5 s deadline.
   await rescueState('exit_failed', 60_000);
   assert.equal(harness.machine.poweredOn, false);
-  await waitFor('sshd to be gone', 10_000, async () => ((await sshBanner(sshPort)) ? undefined : true));
+  await waitFor('sshd to be gone', async () => ((await sshBanner(sshPort)) ? undefined : true), 10_000);
 
   const key = join(work, 'id_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'customer@example', '-f', key]);

@@ -10,7 +10,7 @@ import {
   startControlPlaneProcess,
   waitFor,
   type ControlPlaneProcess,
-} from '../../control-plane/test/support/control-plane-process.js';
+} from '@lifeboat/test-support';
 
 const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
 

@@ -18,6 +18,7 @@ import { DeadlineScheduler } from './jobs/scheduler.js';
 import { Worker } from './jobs/worker.js';
 import { createLogger } from './http/logger.js';
 import { netbootRoutes, type ImageRegistry, type NetbootSource } from './netboot/index.js';
+import { chooseRescueImage, rescueImageLogLine, type RescueImageChoice } from './netboot/last-built-image.js';
 import { StoreNetbootSource } from './rescue/netboot-source.js';
 import { rescueJobs } from './rescue/rescue-jobs.js';
 import { RescueService } from './rescue/rescue-service.js';
@@ -34,6 +35,8 @@ export interface ControlPlaneParts {
    * always registered). Tests use it to reach the netboot source as a booting machine would.
    */
   readonly routes?: (context: { config: Config; bootUrl: string; netboot: NetbootSource; store: Store; logger: Logger }) => FastifyPluginAsync[];
+  /** Where `config.imageDir` came from, for the start log (default: configured, or none). */
+  readonly rescueImage?: RescueImageChoice;
 }
 
 /** A running control plane. */
@@ -99,7 +102,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     await app.listen({ host: config.listen.host, port });
     const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
     logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir, image: config.imageDir }, 'control plane listening');
-    if (config.imageDir === null) logger.warn('no rescue image configured: servers cannot boot rescue until LIFEBOAT_IMAGE (--image) names a built image (lifeboat image build)');
+    const image = rescueImageLogLine(parts.rescueImage ?? (config.imageDir === null ? { dir: null, source: 'none' } : { dir: config.imageDir, source: 'configured' }));
+    logger[image.level](image.message);
 
     background.push(worker.run(stop.signal), scheduler.run(stop.signal));
     let closing: Promise<void> | undefined;
@@ -176,7 +180,9 @@ export async function main(argv: readonly string[], parts: ControlPlaneParts = {
     }
     throw error;
   }
-  const running = await startControlPlane(config, parts);
+  // Without --image: the image `lifeboat image build` last built on this machine, if any.
+  const rescueImage = chooseRescueImage(config.imageDir, process.env);
+  const running = await startControlPlane(Object.freeze({ ...config, imageDir: rescueImage.dir }), { rescueImage, ...parts });
   await new Promise<void>((resolve) => {
     const onSignal = () => {
       process.off('SIGTERM', onSignal);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createTestDatabase, testDialects, type TestDatabase } from '../src/store/testing.js';
-import { api, freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from './support/control-plane-process.js';
+import { api, freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
 
 for (const dialect of testDialects()) describe(`a control plane on ${dialect} killed with SIGKILL in the middle of a job`, { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-crash-'));

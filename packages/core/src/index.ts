@@ -10,3 +10,4 @@ export * from './api/index.js';
 export * from './boot/kernel-command-line.js';
 export * from './client/index.js';
 export * from './netboot/dnsmasq-config.js';
+export * from './cache.js';

@@ -14,13 +14,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestControlPlane } from '../../agent/test/control-plane.js';
-import type { TestControlPlane, TestMachine } from '../../agent/test/control-plane.js';
-import { ssh } from '../../agent/test/rescue-vm.js';
+import { startTestControlPlane } from '@lifeboat/test-support';
+import type { TestControlPlane, TestMachine } from '@lifeboat/test-support';
+import { ssh } from '@lifeboat/test-support';
 import { kernelCommandLine } from '@lifeboat/core';
 import { ensureRescueImage } from '../src/index.js';
-import { bootVm, freePort, serveFiles } from '../test/vm-boot.js';
-import type { BootedVm } from '../test/vm-boot.js';
+import { bootVm, freePort, serveFiles } from '@lifeboat/test-support';
+import type { BootedVm } from '@lifeboat/test-support';
 import { median } from '../../../scripts/bench-stats.js';
 
 const { values } = parseArgs({
@@ -83,7 +83,7 @@ try {
 
   // Three boots a run, one VM at a time: the busybox-only baseline; the full image without the agent
   // (init starts sshd itself, with a key put into the image); the full image with the agent against
-  // a real control plane (packages/agent/test/control-plane.ts), as a customer's rescue boots.
+  // a real control plane (@lifeboat/test-support's startTestControlPlane), as a customer's rescue boots.
   const key = join(work, 'id');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
   const sshImage = await ensureRescueImage({ rescueFiles: [{ path: '/root/.ssh/authorized_keys', content: readFileSync(`${key}.pub`), mode: 0o600 }] });

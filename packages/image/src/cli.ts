@@ -3,14 +3,16 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureRescueImage, imageFileNames } from './build/rescue-image.js';
-import type { SquashfsCompression } from './build/rootfs.js';
+import { ensureRescueImage, imageFileNames } from './builder/rescue-image.js';
+import type { SquashfsCompression } from './builder/rootfs.js';
 import { ImageError } from './errors.js';
 
 const usage = `usage: lifeboat image build [--out DIR] [--cache DIR] [--compression zstd|xz]
 
 Builds the rescue image (vmlinuz, initrd, rootfs.squashfs, manifest.json) from Debian 12 packages,
-or finds it in the cache (\$LIFEBOAT_CACHE/images/<hash>/). --out copies the files to DIR.`;
+or finds it in the cache (\$LIFEBOAT_CACHE/images/<hash>/), and records it as the last one built on
+this machine (\$LIFEBOAT_CACHE/images/latest): \`lifeboat serve\` without --image serves it.
+--out copies the files to DIR.`;
 
 /** Runs `lifeboat image <argv>`; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -37,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(values.cache ? { cacheDir: resolve(values.cache) } : {}),
       ...(values.compression ? { compression: values.compression as SquashfsCompression } : {}),
       onProgress: (line) => console.error(`[image ${elapsed()}] ${line}`),
+      recordAsLatest: true,
     });
     let dir = image.dir;
     if (values.out) {

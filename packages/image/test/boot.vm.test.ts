@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureRescueImage } from '../src/index.js';
 import type { RescueImage } from '../src/index.js';
-import { bootVm, serveFiles, sshRun } from './vm-boot.js';
-import type { BootedVm, FileServer } from './vm-boot.js';
+import { bootVm, serveFiles, sshRun } from '@lifeboat/test-support';
+import type { BootedVm, FileServer } from '@lifeboat/test-support';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-image-boot-'));
 const key = join(work, 'id_ed25519');

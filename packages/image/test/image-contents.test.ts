@@ -12,7 +12,7 @@ import { dirname, join, posix } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureRescueImage } from '../src/index.js';
 import type { RescueImage } from '../src/index.js';
-import { initrdModules, keptModules, prunedPackageFiles, prunedPaths, rescuePackages } from '../src/build/package-set.js';
+import { initrdModules, keptModules, prunedPackageFiles, prunedPaths, rescuePackages } from '../src/builder/package-set.js';
 
 /**
  * Libraries missing from Debian's own packaging, not from the pruning: the image installs no

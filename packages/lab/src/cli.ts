@@ -40,8 +40,14 @@ export function defaultBootUrl(controlPlaneUrl: string): string {
   return url.toString();
 }
 
+/** How a program that embeds the lab's command line (`npm start`) controls it. */
+export interface LabMainOptions {
+  /** Aborting it stops a `lab up` in progress: nothing more is started, what was started is stopped. */
+  readonly signal?: AbortSignal;
+}
+
 /** Runs `lifeboat lab ...` with `argv` (after `lab`); resolves with the exit code. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], options: LabMainOptions = {}): Promise<number> {
   const [command, ...rest] = argv;
   // `lab up --help`, `lab status -h`: the usage. For console and ssh only right after the command
   // (`lab ssh NAME ls --help` runs `ls --help` on the server).
@@ -53,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'up':
-        return await up(rest);
+        return await up(rest, options.signal);
       case 'status':
         return status(rest);
       case 'down':
@@ -78,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function up(argv: string[]): Promise<number> {
+async function up(argv: string[], signal?: AbortSignal): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -157,12 +163,13 @@ async function up(argv: string[]): Promise<number> {
     powerOn: false,
     accel,
     onProgress: progress,
+    ...(signal ? { signal } : {}),
   });
   try {
     if (values.register) {
       await registerLab(lab, { url: controlPlaneUrl, token: token ?? '', tenant: values.tenant, bmc: values.bmc, onProgress: progress });
     }
-    if (!values.off) await labPowerOn(lab, progress);
+    if (!values.off) await labPowerOn(lab, progress, signal);
   } catch (error) {
     await labDown(dir);
     throw error;
@@ -251,15 +258,13 @@ async function ssh(argv: string[]): Promise<number> {
 
 async function down(): Promise<number> {
   const dir = labDir();
-  if (!readLab(dir)) {
-    console.log(`no lab in ${dir}`);
-    return 0;
-  }
+  const known = readLab(dir) !== undefined;
+  // Without lab.json too: a lab up stopped before writing it may have left processes.
   const left = await labDown(dir);
   if (left.length > 0) {
     console.error(`still running: ${left.join(', ')}`);
     return 1;
   }
-  console.log(`lab in ${dir} stopped; no process left`);
+  console.log(known ? `lab in ${dir} stopped; no process left` : `no lab in ${dir}`);
   return 0;
 }

@@ -1,6 +1,6 @@
 // The lab: simulated servers made of real parts (QEMU + iPXE, installed Debian disks, IPMI and Redfish BMCs).
-export { main } from './cli.js';
-export { labDown, labPowerOn, labStatus, labUp, labMac, type LabServerStatus, type LabUpOptions, type ServerDisks } from './lab.js';
+export { main, type LabMainOptions } from './cli.js';
+export { labDown, labPowerOn, labProcesses, labStatus, labUp, labMac, type LabServerStatus, type LabUpOptions, type ServerDisks } from './lab.js';
 export { labDir, readLab, type LabRecord, type LabServerRecord } from './lab-state.js';
 export { ServerVm, type VmBootDevice, type VmPowerState } from './vm/server-vm.js';
 export { createRedfishService, type RedfishOptions, type RedfishSystem } from './redfish/service.js';

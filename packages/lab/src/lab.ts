@@ -9,7 +9,7 @@ import { bmcFiles } from './ipmi/lan-conf.js';
 import { labFiles, readBmcPassword, readLab, serverDir, writeLab } from './lab-state.js';
 import type { LabRecord, LabServerRecord } from './lab-state.js';
 import { freeTcpPort, freeUdpPort } from './processes/free-port.js';
-import { livePid, stopProcess, waitUntil } from './processes/processes.js';
+import { isProcessAlive, livePid, processesNaming, signal, stopProcess, waitUntil } from './processes/processes.js';
 import { serconPortBytes, startScript, vmFiles } from './vm/qemu-command.js';
 import type { VmSpec } from './vm/qemu-command.js';
 import { ServerVm } from './vm/server-vm.js';
@@ -17,6 +17,17 @@ import { ServerVm } from './vm/server-vm.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const redfishMain = join(here, 'redfish', 'main.ts');
 const REDFISH_MARKER = 'redfish/main.ts';
+/** The programs a lab runs; a process of one of them whose command line names the lab's directory is the lab's. */
+const LAB_PROGRAMS = ['qemu-system', 'ipmi_sim', 'chassis-control.sh', REDFISH_MARKER] as const;
+
+/** The processes of the lab in `dir` still alive (QEMU, ipmi_sim, chassis control, Redfish), by /proc. */
+export function labProcesses(dir: string): { pid: number; argv: readonly string[] }[] {
+  return processesNaming(dir, LAB_PROGRAMS);
+}
+
+function throwIfStopped(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new LabError('LAB_STOPPED', 'lab up was stopped before the lab was complete');
+}
 
 /** The disks one server of a lab gets, prepared before `lab up` starts anything. */
 export interface ServerDisks {
@@ -46,6 +57,11 @@ export interface LabUpOptions {
   readonly accel?: 'tcg' | 'kvm';
   /** Progress lines for the user. */
   readonly onProgress?: (line: string) => void;
+  /**
+   * Stops `lab up` half-way: no process is started once it is aborted, and what was started is
+   * stopped (`lab down`) before labUp rejects with `LAB_STOPPED`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** MAC of the `index`-th lab server (0-based): QEMU's locally administered prefix, fixed per index. */
@@ -82,6 +98,7 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
     const name = `lab-${i + 1}`;
     const sdir = serverDir(dir, name);
     mkdirSync(sdir, { recursive: true });
+    throwIfStopped(options.signal);
     const disks = await options.prepareDisks(i, sdir);
     servers.push({
       name,
@@ -114,12 +131,14 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
       writeFileSync(vmFiles(sdir).startScript, startScript(spec), { mode: 0o755 });
       writeFileSync(vmFiles(sdir).bootDevice, 'network\n');
       writeFileSync(vmFiles(sdir).serconPort, serconPortBytes);
+      throwIfStopped(options.signal);
       await startBmc(sdir, { name: s.name, port: s.ipmiPort, user: lab.bmc.user, password, guid: s.uuid.replaceAll('-', '') }, s.disks.length);
       options.onProgress?.(`${s.name}: IPMI BMC on 127.0.0.1:${s.ipmiPort} (udp)`);
     }
+    throwIfStopped(options.signal);
     await startRedfish(lab);
     options.onProgress?.(`Redfish service on http://127.0.0.1:${lab.redfishPort}/redfish/v1`);
-    if (options.powerOn ?? true) await labPowerOn(lab, options.onProgress);
+    if (options.powerOn ?? true) await labPowerOn(lab, options.onProgress, options.signal);
   } catch (error) {
     await labDown(dir);
     throw error;
@@ -127,11 +146,12 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
   return lab;
 }
 
-/** Powers on every server of the lab that is off. */
-export async function labPowerOn(lab: LabRecord, onProgress?: (line: string) => void): Promise<void> {
+/** Powers on every server of the lab that is off; once `signal` is aborted, none more (`LAB_STOPPED`). */
+export async function labPowerOn(lab: LabRecord, onProgress?: (line: string) => void, signal?: AbortSignal): Promise<void> {
   for (const s of lab.servers) {
     const vm = new ServerVm(serverDir(lab.dir, s.name), s.disks.length);
     if (vm.powerState() === 'on') continue;
+    throwIfStopped(signal);
     await vm.powerOn();
     onProgress?.(`${s.name}: powered on (SSH on 127.0.0.1:${s.sshPort} once booted)`);
   }
@@ -163,23 +183,34 @@ async function startRedfish(lab: LabRecord): Promise<void> {
 
 /**
  * Stops every process of the lab in `dir` by its pidfile: VMs (QMP `quit`, then signals), BMCs, the
- * Redfish service. Resolves with the processes still alive afterwards (none, normally).
+ * Redfish service; then any process of the lab that no pidfile named (a QEMU that a power-on in flight
+ * started after its pidfile was read, a lab whose `lab.json` was not written yet). Resolves with the
+ * processes still alive afterwards (none, normally).
  */
 export async function labDown(dir: string): Promise<string[]> {
   const left: string[] = [];
   // A KVM trial interrupted before it could stop its VM.
   if (!(await stopProcess(join(dir, 'kvm-trial', 'qemu.pid'), 'qemu-system'))) left.push('kvm-trial qemu');
   const lab = readLab(dir);
-  if (!lab) return left;
-  const files = labFiles(dir);
-  // The BMCs first, so nothing powers a VM on again while it is being stopped.
-  if (!(await stopProcess(files.redfishPidfile, REDFISH_MARKER))) left.push('redfish');
-  for (const s of lab.servers) {
-    const sdir = serverDir(dir, s.name);
-    if (!(await stopBmc(sdir))) left.push(`${s.name} ipmi_sim`);
-    await new ServerVm(sdir, s.disks.length).forceOff().catch(() => undefined);
-    if (!(await stopProcess(vmFiles(sdir).pidfile, 'qemu-system'))) left.push(`${s.name} qemu`);
+  if (lab) {
+    const files = labFiles(dir);
+    // The BMCs first, so nothing powers a VM on again while it is being stopped.
+    if (!(await stopProcess(files.redfishPidfile, REDFISH_MARKER, { group: true }))) left.push('redfish');
+    for (const s of lab.servers) {
+      const sdir = serverDir(dir, s.name);
+      if (!(await stopBmc(sdir))) left.push(`${s.name} ipmi_sim`);
+      await new ServerVm(sdir, s.disks.length).forceOff().catch(() => undefined);
+      if (!(await stopProcess(vmFiles(sdir).pidfile, 'qemu-system'))) left.push(`${s.name} qemu`);
+    }
   }
+  const strays = labProcesses(dir);
+  for (const p of strays) signal(p.pid, 'SIGTERM');
+  const gone = (): boolean => strays.every((p) => !isProcessAlive(p.pid, ''));
+  if (!(await waitUntil(gone, 5_000))) {
+    for (const p of strays) signal(p.pid, 'SIGKILL');
+    await waitUntil(gone, 5_000);
+  }
+  for (const p of strays) if (isProcessAlive(p.pid, '')) left.push(`pid ${p.pid} (${p.argv[0] ?? '?'})`);
   return left;
 }
 

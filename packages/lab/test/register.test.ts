@@ -5,8 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { parseConfig, startControlPlane } from '@lifeboat/control-plane';
-import type { RunningControlPlane } from '@lifeboat/control-plane';
+import { startControlPlaneInProcess, type RunningControlPlane } from '@lifeboat/test-support';
 import { cleanUpLab, firstServer, lab, processesMentioning, useTempLab } from './lab-fixture.js';
 
 let dataDir: string;
@@ -16,7 +15,7 @@ let token: string;
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'lifeboat-register-'));
-  controlPlane = await startControlPlane(parseConfig(['--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'error'], {}));
+  controlPlane = await startControlPlaneInProcess({ dataDir, logLevel: 'error' });
   token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   labDir = useTempLab();
   process.env.LIFEBOAT_URL = controlPlane.url;

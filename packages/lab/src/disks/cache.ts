@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { lifeboatCacheDir } from '@lifeboat/core';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DiskError } from './errors.js';
 
 /** Where lab disk builds are cached: `$LIFEBOAT_CACHE`, else `$XDG_CACHE_HOME/lifeboat`, else `~/.cache/lifeboat`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.LIFEBOAT_CACHE) return env.LIFEBOAT_CACHE;
-  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'lifeboat');
-  return join(homedir(), '.cache', 'lifeboat');
+  return lifeboatCacheDir(env, homedir());
 }
 
 /** A short, stable digest of a build's inputs: the name of its cache directory. */

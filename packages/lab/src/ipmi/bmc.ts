@@ -45,13 +45,16 @@ export async function startBmc(serverDir: string, spec: Omit<BmcSpec, 'chassisCo
   writeFileSync(files.pidfile, `${pid}\n`);
   const up = await waitUntil(() => udpBound(spec.port) || livePid(files.pidfile, 'ipmi_sim') === undefined, 10_000);
   if (!up || livePid(files.pidfile, 'ipmi_sim') === undefined) {
-    await stopProcess(files.pidfile, 'ipmi_sim');
+    await stopProcess(files.pidfile, 'ipmi_sim', { group: true });
     throw new LabError('BMC_START_FAILED', `ipmi_sim did not serve port ${spec.port}; see ${files.log}`);
   }
   return pid;
 }
 
-/** Stops the IPMI BMC of one lab server (by its pidfile); true when no ipmi_sim of it is left. */
+/**
+ * Stops the IPMI BMC of one lab server (by its pidfile) with its process group, so that a chassis
+ * control command in flight (a power-on starting QEMU) dies with it; true when no ipmi_sim of it is left.
+ */
 export function stopBmc(serverDir: string): Promise<boolean> {
-  return stopProcess(bmcFiles(serverDir).pidfile, 'ipmi_sim');
+  return stopProcess(bmcFiles(serverDir).pidfile, 'ipmi_sim', { group: true });
 }

@@ -3,13 +3,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { lifeboatCacheDir } from '@lifeboat/core';
 import { join } from 'node:path';
 
 /** `$LIFEBOAT_CACHE`, else `$XDG_CACHE_HOME/lifeboat`, else `~/.cache/lifeboat`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.LIFEBOAT_CACHE) return env.LIFEBOAT_CACHE;
-  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'lifeboat');
-  return join(homedir(), '.cache', 'lifeboat');
+  return lifeboatCacheDir(env, homedir());
 }
 
 /** A short, stable hash of a JSON-able value (the inputs of a build step). */

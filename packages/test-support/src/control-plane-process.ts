@@ -9,25 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const fixture = fileURLToPath(new URL('./serve-with-recording-bmc.ts', import.meta.url));
 
-/** A free TCP port on 127.0.0.1 (probed, then released: the lab's probe). */
-import { freeTcpPort as freePort } from '@lifeboat/lab';
-export { freePort };
-
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { waitFor } from './wait.js';
 
 /** A control plane child process. */
 export interface ControlPlaneProcess {
@@ -47,7 +29,8 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--log-level', 'info', ...(options.flags ?? [])],
-    { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own (empty) cache unless told: without --image it would serve the image last built here.
+    { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -55,7 +38,7 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await waitFor(`the control plane on ${url}`, async () => {
     if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${output}`);
-    return (await fetch(`${url}/healthz`)).ok;
+    return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok;
   });
   return {
     url,

@@ -5,8 +5,7 @@
  * kill the process in the middle of a job. Run: node --import tsx serve-with-recording-bmc.ts [serve flags].
  */
 import { appendFileSync, existsSync } from 'node:fs';
-import type { PowerState } from '../../src/drivers/power/power-driver.js';
-import { main } from '../../src/main.js';
+import { main, type PowerState } from '@lifeboat/control-plane';
 
 const log = process.env.RECORDING_BMC_LOG;
 const hold = process.env.RECORDING_BMC_HOLD;

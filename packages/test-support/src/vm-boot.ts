@@ -12,9 +12,7 @@ import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now (the lab's probe). */
-import { freeTcpPort as freePort } from '@lifeboat/lab';
-export { freePort };
+import { freePort } from './ports.js';
 
 /** A loopback HTTP server for a directory's files (by base name), counting requests per path. */
 export interface FileServer {

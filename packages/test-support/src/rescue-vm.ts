@@ -23,20 +23,6 @@ export interface RescueVmOptions {
   readonly memoryMiB?: number;
 }
 
-/** A free TCP port on 127.0.0.1 (the lab's probe). */
-import { freeTcpPort as freePort } from '@lifeboat/lab';
-export { freePort };
-
-/** Polls `check` every `intervalMs` until it returns a value or `timeoutMs` passes. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 /** A running rescue VM. */
 export class RescueVm {

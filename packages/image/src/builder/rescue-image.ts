@@ -3,8 +3,9 @@
  * a directory with `vmlinuz`, `initrd`, `rootfs.squashfs` and `manifest.json`.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, link, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { lastBuiltImageLink } from '@lifeboat/core';
 import { defaultCacheDir, inputHash, sha256, sha256File, withBuildLock } from './cache.js';
 import { buildInitrd, checkRescueFiles, compressInitrd, imageOwnFiles, initrdInputs } from './initrd.js';
 import type { RescueFile } from './initrd.js';
@@ -67,6 +68,12 @@ export interface EnsureRescueImageOptions {
   readonly compression?: SquashfsCompression;
   /** Called with progress lines; default: none. */
   readonly onProgress?: Progress;
+  /**
+   * Record the image as the last one built on this machine (`CACHE/images/latest`, which `lifeboat
+   * serve` without `--image` serves): `lifeboat image build` and `npm start` do; tests and benchmarks
+   * that build variants (extra files, other compression) do not. Default false.
+   */
+  readonly recordAsLatest?: boolean;
 }
 
 /** The agent package's files for the rescue system, or none while it exports none. */
@@ -87,6 +94,24 @@ export async function agentRescueFiles(): Promise<RescueFile[]> {
 
 /** The rescue image for the current inputs: from the cache when it is there, else built (minutes on a fresh machine). */
 export async function ensureRescueImage(options: EnsureRescueImageOptions = {}): Promise<RescueImage> {
+  const image = await findOrBuildRescueImage(options);
+  if (options.recordAsLatest) await recordLastBuiltImage(options.cacheDir ?? defaultCacheDir(), image.dir);
+  return image;
+}
+
+/**
+ * Points `CACHE/images/latest` at `imageDir` (a relative symbolic link, so that the cache can move):
+ * a new link renamed over the old one, so that a reader sees the old image or the new one, never none.
+ */
+export async function recordLastBuiltImage(cacheDir: string, imageDir: string): Promise<void> {
+  const link = lastBuiltImageLink(cacheDir);
+  const temporary = `${link}.${process.pid}.tmp`;
+  await rm(temporary, { force: true });
+  await symlink(basename(imageDir), temporary);
+  await rename(temporary, link);
+}
+
+async function findOrBuildRescueImage(options: EnsureRescueImageOptions): Promise<RescueImage> {
   const progress = options.onProgress ?? ((): void => undefined);
   const imagesDir = join(options.cacheDir ?? defaultCacheDir(), 'images');
   const compression = options.compression ?? 'zstd';

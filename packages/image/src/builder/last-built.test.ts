@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { lastBuiltImageLink } from '@lifeboat/core';
+import { recordLastBuiltImage } from './rescue-image.js';
+
+test('the last image built is recorded as CACHE/images/latest, a relative link replaced in place', async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), 'lifeboat-cache-'));
+  t.after(() => rmSync(cache, { recursive: true, force: true }));
+  for (const hash of ['aaaa', 'bbbb']) mkdirSync(join(cache, 'images', hash), { recursive: true });
+  await recordLastBuiltImage(cache, join(cache, 'images', 'aaaa'));
+  await recordLastBuiltImage(cache, join(cache, 'images', 'bbbb'));
+  const link = lastBuiltImageLink(cache);
+  assert.equal(readlinkSync(link), 'bbbb');
+  assert.equal(realpathSync(link), realpathSync(join(cache, 'images', 'bbbb')));
+});
