@@ -145,6 +145,8 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.deepEqual(await netboot.bootTargetFor('52:54:00:12:34:56'), { kind: 'disk' }, 'not before the boot device is set');
     const server = (await store.servers.byName('web-1'))!;
     const session = (await store.sessions.openFor(server.id))!;
+    // What the enter job does (no worker runs here): boot device set to network, then the boot started.
+    await store.sessions.setNetboot(session.id, 'rescue');
     await store.sessions.transition(session.id, 'boot_started');
     assert.deepEqual(await netboot.bootTargetFor('52:54:00:ff:ff:ff'), { kind: 'disk' });
     const first = await netboot.bootTargetFor('52:54:00:12:34:56');

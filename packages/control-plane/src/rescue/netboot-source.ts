@@ -20,12 +20,11 @@ export class StoreNetbootSource implements NetbootSource {
     if (!server) return { kind: 'disk' };
     const session = await this.#store.sessions.openFor(server.id);
     if (!session) return { kind: 'disk' };
-    let rescue = session.state === 'preparing_rescue';
-    if (session.state === 'rescue_requested') {
-      // The server may ask before the job has recorded its reboot: once the boot device is set, it is ours.
-      const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
-      rescue = task?.steps.some((s) => s.name === 'boot_device_set' && s.state === 'completed') ?? false;
-    }
+    // The session's explicit netboot field: `rescue` from the moment the enter job set the boot device
+    // to network (the server may ask before the job recorded its reboot), `disk` again once an exit or a
+    // rollback began. The state guard keeps a session that moved on from booting the rescue image.
+    const waiting = session.state === 'rescue_requested' || session.state === 'preparing_rescue';
+    const rescue = waiting && (await this.#store.sessions.netboot(session.id)) === 'rescue';
     if (!rescue) return { kind: 'disk' };
     const bootToken = newToken('boot');
     await this.#store.sessions.setBootToken(session.id, hashToken(bootToken));

@@ -117,19 +117,41 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   const enter: JobHandler = async ({ job, signal }: JobContext) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
     const loaded = await load(sessionId);
-    if (!loaded || loaded.session.state !== 'rescue_requested') return;
+    if (!loaded || loaded.session.state !== 'rescue_requested') return stopEnter(taskId, loaded?.session);
     const driver = await driverFor(loaded.server);
+    // Safe points: between BMC commands the job re-reads the session, and stops when it moved on (an
+    // exit was requested, the deadline rolled it back). The exit job, which holds the same server lock
+    // key, runs only once this job has stopped, so the BMC never sees the two interleaved.
+    const moved = async () => {
+      const current = await load(sessionId);
+      if (current?.session.state === 'rescue_requested') return false;
+      await stopEnter(taskId, current?.session);
+      return true;
+    };
     await step(taskId, 'validated', async () => {
       driver.validate();
       return `${driver.name} BMC at ${loaded.server.bmc.url}`;
     });
+    if (await moved()) return;
     await step(taskId, 'boot_device_set', async () => {
       await driver.setBootDevice('network', { signal });
+      await store.sessions.setNetboot(sessionId, 'rescue');
       return 'next boot: network (iPXE)';
     });
+    if (await moved()) return;
     await step(taskId, 'power_cycled', () => rebootForRescue(loaded.server, driver, signal));
     if (await move(sessionId, 'boot_started')) log.info({ server: loaded.server.name, session: sessionId }, 'rescue boot started');
+    else await stopEnter(taskId, (await load(sessionId))?.session);
   };
+
+  /** Ends an enter task that stopped because its session moved on (exit requested, rolled back, gone). */
+  async function stopEnter(taskId: string, session: RescueSession | undefined): Promise<void> {
+    // Resumed after the boot started: the task goes on (the netboot and the agent complete it).
+    if (session?.state === 'preparing_rescue' || session?.state === 'rescue') return;
+    const why =
+      session === undefined ? 'the rescue session is over' : session.state === 'exiting_rescue' ? 'stopped: rescue exit requested' : `stopped: the rescue is ${session.state}`;
+    await store.tasks.finish(taskId, 'failed', why);
+  }
 
   const enterGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
@@ -143,6 +165,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const loaded = await load(sessionId);
     if (!loaded) return;
     let detail = reason;
+    await store.sessions.setNetboot(sessionId, 'disk');
     try {
       const driver = await driverFor(loaded.server);
       await driver.setBootDevice('disk');
@@ -161,9 +184,14 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const loaded = await load(sessionId);
     if (!loaded || loaded.session.state !== 'exiting_rescue') return;
     const { server } = loaded;
+    // An exit requested while entering: the enter job has stopped (it holds the same lock key); its
+    // timeline ends here, where it stopped.
+    const entering = await store.tasks.latestFor(sessionId, 'enter_rescue');
+    if (entering && entering.endedAt === null) await store.tasks.finish(entering.id, 'failed', 'stopped: rescue exit requested');
     const driver = await driverFor(server);
     await step(taskId, 'boot_device_set', async () => {
       driver.validate();
+      await store.sessions.setNetboot(sessionId, 'disk');
       await driver.setBootDevice('disk', { signal });
       return 'next boot: disk';
     });

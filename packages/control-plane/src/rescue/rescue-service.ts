@@ -17,7 +17,7 @@ import {
   type Task,
 } from '@lifeboat/core';
 import { rescuePassword } from '../credentials/password.js';
-import type { JobQueue } from '../jobs/job-queue.js';
+import { serverLockKey, type JobQueue } from '../jobs/job-queue.js';
 import type { Store } from '../store/store.js';
 
 /** Job kinds of the rescue flow. */
@@ -126,7 +126,7 @@ export class RescueService {
     if (this.#mails && recipient !== null && credentials !== null) await this.#store.secrets.put(mailPasswordSecret(session.id), credentials.password);
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'enter_rescue', steps: enterRescueSteps });
     const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
-    await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, maxAttempts: 3 });
+    await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: 3 });
     await this.#store.audit.record(principal.tokenId, 'rescue.enter', {
       tenantId: server.tenantId,
       serverId: server.id,
@@ -180,7 +180,7 @@ export class RescueService {
   async startExit(server: Server, session: RescueSession): Promise<Task> {
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'exit_rescue', steps: exitRescueSteps });
     const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
-    await this.#queue.add(exitJob, params, { dedupeKey: `exit:${session.id}`, maxAttempts: 3 });
+    await this.#queue.add(exitJob, params, { dedupeKey: `exit:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: 3 });
     return task;
   }
 

@@ -157,6 +157,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
     },
   },
+  '0002_server_lock_and_netboot': {
+    async up(db: Kysely<unknown>) {
+      // Jobs that act on a server's BMC carry `server:<id>`: a worker never claims a job whose key
+      // another running job holds. The partial unique index makes that a guarantee of the database,
+      // not only of the claim's NOT EXISTS (two PostgreSQL claims racing under READ COMMITTED could
+      // both pass it; the second then fails on the index instead of running).
+      await db.schema.alterTable('jobs').addColumn('lock_key', 'text').execute();
+      await db.schema
+        .createIndex('jobs_one_running_per_lock')
+        .on('jobs')
+        .column('lock_key')
+        .unique()
+        .where(sql<boolean>`state = 'running'`)
+        .execute();
+      // What the netboot server answers this session's MAC: `rescue` from the moment the enter job has
+      // set the boot device to network, `disk` again on exit or rollback.
+      await db.schema.alterTable('rescue_sessions').addColumn('netboot', 'text', (c) => c.notNull().defaultTo('disk')).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
