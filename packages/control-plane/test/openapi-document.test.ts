@@ -27,7 +27,7 @@ it('docs/openapi.json is the document the control plane serves', async () => {
     const app = await buildApp({
       store,
       queue,
-      rescue: new RescueService({ store, queue, lease: { defaultLeaseMs: 1, maxLeaseMs: 1 } }),
+      rescue: new RescueService({ store, queue, lease: { defaultLeaseMs: 1, maxLeaseMs: 1 }, images: { directoryOf: async () => undefined } }),
       logger: createLogger('silent'),
       signal: stop.signal,
       plugins: [(instance) => netbootRoutes(instance, { source: netboot, images: { directoryOf: async () => undefined }, bootUrl: 'http://10.0.2.2:8080' })],

@@ -9,6 +9,7 @@ import { SecretBox } from '../credentials/secret-box.js';
 import type { BmcEndpoint, BootDevice, PowerAction, PowerDriver, PowerDriverFactory, PowerState } from '../drivers/power/power-driver.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { Worker, type JobHandler } from '../jobs/worker.js';
+import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
 import { rescueJobs } from './rescue-jobs.js';
@@ -96,6 +97,7 @@ for (const dialect of testDialects()) {
     let store: Store;
     const workers: Worker[] = [];
     const bmc = new RecordingBmc();
+    const images = createTestImages();
     let stop: AbortController;
     let running: Array<Promise<void>> = [];
 
@@ -108,7 +110,7 @@ for (const dialect of testDialects()) {
       });
       stores.push(own);
       const queue = new JobQueue(own.database.db, own.dialect, own.now);
-      const service = new RescueService({ store: own, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 } });
+      const service = new RescueService({ store: own, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
       const jobs = rescueJobs({ store: own, queue, rescue: service, powerDrivers: bmc.factory, probeIntervalMs: 20, log: quiet });
       const tagged: Record<string, JobHandler> = {};
       for (const [kind, handler] of Object.entries(jobs.handlers)) tagged[kind] = (context) => issuer.run(kind, () => handler(context));
@@ -143,6 +145,7 @@ for (const dialect of testDialects()) {
       for (const s of stores) await s.close();
       await database?.drop();
       rmSync(dir, { recursive: true, force: true });
+      images.remove();
     });
 
     function startWorkers(): void {

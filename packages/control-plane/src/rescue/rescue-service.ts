@@ -18,6 +18,7 @@ import {
 } from '@lifeboat/core';
 import { rescuePassword } from '../credentials/password.js';
 import { serverLockKey, type JobQueue } from '../jobs/job-queue.js';
+import { imageProblem, type ImageRegistry } from '../netboot/image-registry.js';
 import type { Store } from '../store/store.js';
 
 /** Job kinds of the rescue flow. */
@@ -84,10 +85,16 @@ export class RescueService {
   readonly #queue: JobQueue;
   readonly #lease: LeaseSettings;
   readonly #mails: boolean;
+  readonly #images: ImageRegistry;
 
-  /** `mails`: whether a mailer is configured (credentials then go to the request's or the tenant's address). */
-  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; mails?: boolean }) {
+  /**
+   * `images`: the rescue images by profile (the netboot server's registry; a request for a profile
+   * without a complete image is refused). `mails`: whether a mailer is configured (credentials then go
+   * to the request's or the tenant's address).
+   */
+  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; images: ImageRegistry; mails?: boolean }) {
     this.#store = options.store;
+    this.#images = options.images;
     this.#queue = options.queue;
     this.#lease = options.lease;
     this.#mails = options.mails ?? false;
@@ -104,6 +111,12 @@ export class RescueService {
     if (leaseMs <= 0) throw new LifeboatError('BAD_REQUEST', 'the lease must be longer than 0');
     if (leaseMs > this.#lease.maxLeaseMs && principal.role !== 'operator') {
       throw new LifeboatError('LEASE_TOO_LONG', `a rescue lease may last at most ${Math.round(this.#lease.maxLeaseMs / 3_600_000)} h`);
+    }
+    // Before any session, task, job or BMC command: a server sent to netboot a missing image would
+    // fetch it over and over and fail only at the rescue deadline, minutes later.
+    const problem = await imageProblem(this.#images, profile);
+    if (problem !== undefined) {
+      throw new LifeboatError('IMAGE_NOT_FOUND', `cannot enter rescue: ${problem}; build it with \`lifeboat image build\` and start the control plane with --image DIR (LIFEBOAT_IMAGE)`);
     }
     const sshKeys = (input.sshKeys ?? []).map((k) => k.trim()).filter(Boolean);
     for (const key of sshKeys) {
