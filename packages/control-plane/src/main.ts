@@ -67,7 +67,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const mailer = config.smtpUrl === null ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom });
     if (mailer) closers.push(() => mailer.close());
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: parts.powerDrivers ?? powerDriverFactory(), log: logger, ...(mailer ? { mailer } : {}) });
+    const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,
@@ -89,6 +90,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       store,
       queue,
       rescue,
+      powerDrivers,
       logger,
       signal: stop.signal,
       plugins: [

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { SecretBox } from '../credentials/secret-box.js';
 import { sha512Crypt } from '../credentials/sha512-crypt.js';
+import { powerDriverFactory } from '../drivers/power/index.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { createLogger } from './logger.js';
 import { StoreNetbootSource } from '../rescue/netboot-source.js';
@@ -47,7 +48,7 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
     const logger = createLogger('debug', new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
-    app = await buildApp({ store, queue, rescue, logger, signal: stop.signal });
+    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger, signal: stop.signal });
     netboot = new StoreNetbootSource(store);
     admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
   });
