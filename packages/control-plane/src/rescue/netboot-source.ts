@@ -6,13 +6,16 @@
 import type { BootTarget, NetbootSource } from '../netboot/netboot-source.js';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { Store } from '../store/store.js';
+import { BootTimeline } from './boot-timeline.js';
 
 /** The `NetbootSource` backed by the store. */
 export class StoreNetbootSource implements NetbootSource {
   readonly #store: Store;
+  readonly #timeline: BootTimeline;
 
   constructor(store: Store) {
     this.#store = store;
+    this.#timeline = new BootTimeline(store);
   }
 
   async bootTargetFor(mac: string): Promise<BootTarget> {
@@ -37,8 +40,6 @@ export class StoreNetbootSource implements NetbootSource {
       serverId !== undefined ? await this.#store.servers.byId(serverId) : mac !== undefined ? await this.#store.servers.byMac(mac.toLowerCase()) : undefined;
     if (!server) return;
     const session = await this.#store.sessions.openFor(server.id);
-    if (!session || (session.state !== 'preparing_rescue' && session.state !== 'rescue_requested')) return;
-    const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
-    if (task) await this.#store.tasks.step(task.id, step, 'completed', detail);
+    if (session) await this.#timeline.record(session.id, step, 'completed', detail);
   }
 }

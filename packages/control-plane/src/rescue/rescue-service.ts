@@ -20,6 +20,7 @@ import { rescuePassword } from '../credentials/password.js';
 import { serverLockKey, type JobQueue } from '../jobs/job-queue.js';
 import { imageProblem, type ImageRegistry } from '../netboot/image-registry.js';
 import type { Store } from '../store/store.js';
+import { BootTimeline } from './boot-timeline.js';
 
 /** Job kinds of the rescue flow. */
 export const enterJob = 'rescue.enter';
@@ -86,6 +87,7 @@ export class RescueService {
   readonly #lease: LeaseSettings;
   readonly #mails: boolean;
   readonly #images: ImageRegistry;
+  readonly #timeline: BootTimeline;
 
   /**
    * `images`: the rescue images by profile (the netboot server's registry; a request for a profile
@@ -95,6 +97,7 @@ export class RescueService {
   constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; images: ImageRegistry; mails?: boolean }) {
     this.#store = options.store;
     this.#images = options.images;
+    this.#timeline = new BootTimeline(options.store);
     this.#queue = options.queue;
     this.#lease = options.lease;
     this.#mails = options.mails ?? false;
@@ -180,7 +183,7 @@ export class RescueService {
     await this.#store.sessions.transition(session.id, 'ready');
     const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
     if (task) {
-      await this.#store.tasks.step(task.id, 'ready', 'completed', "sshd is up with the session's credentials");
+      await this.#timeline.record(session.id, 'ready', 'completed', "sshd is up with the session's credentials");
       await this.#store.tasks.finish(task.id, 'completed');
     }
     await this.#store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
