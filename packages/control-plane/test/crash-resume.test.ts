@@ -44,6 +44,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
       name: 'web-1', tenant: 'acme', macs: ['52:54:00:aa:00:01'], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'bmc-pw-crash' },
     });
     assert.equal(added.status, 201);
+    assert.deepEqual(readFileSync(bmcLog, 'utf8').trim().split('\n'), ['validate'], 'registration checks the BMC record (no I/O)');
     const entered = await api(first.url, token, 'POST', '/v1/servers/web-1/rescue', {});
     assert.equal(entered.status, 202);
 
@@ -53,7 +54,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
     await first.stop('SIGKILL');
     assert.equal(first.child.signalCode, 'SIGKILL');
     const beforeRestart = readFileSync(bmcLog, 'utf8').trim().split('\n');
-    assert.deepEqual(beforeRestart, ['validate', 'setBootDevice:network', 'powerState', 'setPower:cycle:start']);
+    assert.deepEqual(beforeRestart, ['validate', 'validate', 'setBootDevice:network', 'powerState', 'setPower:cycle:start']);
 
     rmSync(hold);
     const second = await startControlPlaneProcess({ dataDir, port, env, flags });
