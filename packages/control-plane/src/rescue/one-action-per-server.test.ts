@@ -8,6 +8,7 @@ import type { Principal } from '@lifeboat/core';
 import { SecretBox } from '../credentials/secret-box.js';
 import type { BmcEndpoint, BootDevice, PowerAction, PowerDriver, PowerDriverFactory, PowerState } from '../drivers/power/power-driver.js';
 import { JobQueue } from '../jobs/job-queue.js';
+import { DeadlineScheduler, deadlineJob } from '../jobs/scheduler.js';
 import { Worker, type JobHandler } from '../jobs/worker.js';
 import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
@@ -100,13 +101,17 @@ for (const dialect of testDialects()) {
     const images = createTestImages();
     let stop: AbortController;
     let running: Array<Promise<void>> = [];
+    /** The control planes' clock runs ahead of real time by this much (a test moves it to expire a lease or pass a deadline). */
+    let skew = 0;
+    const leaseMs = 600_000;
 
     /** A control plane's job side on its own connection: the real handlers, each run tagged with its kind. */
     async function controlPlane(): Promise<{ store: Store; queue: JobQueue; rescue: RescueService; worker: Worker }> {
       const own = await Store.open({
         databaseUrl: database.url,
         secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')),
-        deadlines: { requestMs: 300_000, rescueMs: 600_000, exitMs: 600_000 },
+        deadlines: { requestMs: 300_000, rescueMs: 900_000, exitMs: 900_000 },
+        now: () => new Date(Date.now() + skew),
       });
       stores.push(own);
       const queue = new JobQueue(own.database.db, own.dialect, own.now);
@@ -114,7 +119,7 @@ for (const dialect of testDialects()) {
       const jobs = rescueJobs({ store: own, queue, rescue: service, powerDrivers: bmc.factory, probeIntervalMs: 20, log: quiet });
       const tagged: Record<string, JobHandler> = {};
       for (const [kind, handler] of Object.entries(jobs.handlers)) tagged[kind] = (context) => issuer.run(kind, () => handler(context));
-      const worker = new Worker({ queue, handlers: tagged, onGiveUp: jobs.onGiveUp, leaseMs: 30_000, backoff: { baseMs: 50, maxMs: 200 }, pollMs: 10, concurrency: 4, log: quiet });
+      const worker = new Worker({ queue, handlers: tagged, onGiveUp: jobs.onGiveUp, leaseMs, backoff: { baseMs: 50, maxMs: 200 }, pollMs: 10, concurrency: 4, log: quiet });
       return { store: own, queue, rescue: service, worker };
     }
 
@@ -128,7 +133,7 @@ for (const dialect of testDialects()) {
       rescue = first.rescue;
       workers.push(first.worker, second.worker);
       const tenant = await store.tenants.add('acme');
-      for (const name of ['before-validated', 'after-boot-device', 'after-power-cycle', 'while-preparing']) {
+      for (const name of ['before-validated', 'after-boot-device', 'after-power-cycle', 'while-preparing', 'crashed-enter', 'deadline-during-enter']) {
         await store.servers.add({
           name,
           tenantId: tenant.id,
@@ -254,6 +259,50 @@ for (const dialect of testDialects()) {
         await rescue.exit(operator, server);
         notInterleaved(await endsActive('while-preparing'), enterCommands);
       } finally {
+        await stopWorkers();
+      }
+    });
+
+    it('an enter job whose worker crashed keeps the server\'s key until its lease expires; it then resumes, stops, and the exit runs', async () => {
+      const server = (await store.servers.byName('crashed-enter'))!;
+      await rescue.enter(operator, server, {});
+      const crashed = await controlPlane();
+      const claimed = await crashed.queue.claim('crashed-worker', leaseMs, [enterJob]);
+      assert.equal(claimed?.kind, enterJob, 'a worker claimed the enter job, then died');
+      await rescue.exit(operator, server);
+      assert.equal(await crashed.worker.runOnce(), false, 'the exit job waits for the crashed enter job\'s key');
+      startWorkers();
+      try {
+        skew += leaseMs + 1000;
+        notInterleaved(await endsActive('crashed-enter'), []);
+        assert.equal((await crashed.queue.byId(claimed!.id))?.attempts, 2, 'the enter job was claimed again after its lease, and stopped');
+      } finally {
+        await stopWorkers();
+      }
+    });
+
+    it('a rollback due while the enter job runs waits for it; the enter then finishes and the rollback has nothing to do', async () => {
+      const server = (await store.servers.byName('deadline-during-enter'))!;
+      const held = bmc.hold('setBootDevice:network');
+      await rescue.enter(operator, server, {});
+      startWorkers();
+      try {
+        await held.reached;
+        skew += 301_000;
+        const scheduler = new DeadlineScheduler({ store, queue: new JobQueue(store.database.db, store.dialect, store.now), intervalMs: 1000, warnBeforeMs: 0, log: quiet });
+        assert.ok((await scheduler.tick()) >= 1, 'the request deadline passed');
+        const probe = await controlPlane();
+        assert.equal(await probe.worker.runOnce(), false, 'the rollback is not claimable while the enter job runs');
+        const rollback = await store.database.db.selectFrom('jobs').selectAll().where('kind', '=', deadlineJob).where('state', '=', 'pending').executeTakeFirst();
+        assert.equal(rollback?.lock_key, `server:${server.id}`);
+        held.release();
+        await until('preparing_rescue', async () => (await store.servers.byName('deadline-during-enter'))!.state === 'preparing_rescue');
+        await until('the rollback job to end', async () => (await probe.queue.byId(rollback!.id))?.state === 'completed');
+        assert.deepEqual(bmc.take(), enterCommands.map((c) => [enterJob, c]), 'no rollback command: the session had moved on');
+        await rescue.exit(operator, server);
+        notInterleaved([...enterCommands.map((c): [string, string] => [enterJob, c]), ...(await endsActive('deadline-during-enter'))], enterCommands);
+      } finally {
+        held.release();
         await stopWorkers();
       }
     });
