@@ -201,6 +201,27 @@ for (const dialect of testDialects()) {
       for (const id of ids) assert.equal((await queueA.byId(id))?.state, 'completed');
     });
 
+    it('gives up while the failed job still holds its lock key: the give-up handler never runs beside the next job', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const failing = await queue.add('rollback-on-failure', {}, { lockKey: 'server:g1', maxAttempts: 1 });
+      const next = await queue.add('next', {}, { lockKey: 'server:g1' });
+      const seen: Array<string | undefined> = [];
+      const worker = new Worker({
+        queue,
+        handlers: { 'rollback-on-failure': async () => { throw new Error('BMC busy'); } },
+        onGiveUp: { 'rollback-on-failure': async () => void seen.push((await queue.claim('other-worker', 10_000, ['next']))?.id) },
+        leaseMs: 60_000,
+        backoff: { baseMs: 1000, maxMs: 1000 },
+        pollMs: 10,
+        log: quiet,
+      });
+      assert.equal(await worker.runOnce(), true);
+      assert.deepEqual(seen, [undefined], 'during the give-up handler the next job of the server was not claimable');
+      assert.equal((await queue.byId(failing))?.state, 'failed');
+      assert.equal((await queue.claim('other-worker', 10_000, ['next']))?.id, next, 'and is once the failed job let go');
+    });
+
     it('enqueues a deadline job once per passed deadline', async () => {
       const store = await openStore();
       const queue = new JobQueue(store.database.db, store.dialect, now);

@@ -162,7 +162,8 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   const enterGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
     const reason = `could not start the rescue boot: ${error instanceof Error ? error.message : String(error)}`;
-    await rollBack(sessionId, reason);
+    // An exit requested meanwhile sets the boot device back itself (its job runs next): no rollback.
+    if ((await load(sessionId))?.session.state === 'rescue_requested') await rollBack(sessionId, reason);
     await store.tasks.finish(taskId, 'failed', reason);
   };
 
