@@ -79,11 +79,11 @@ const operator: Principal = { tokenId: 'op', role: 'operator', tenantId: null };
 const enterCommands = ['validate', 'setBootDevice:network', 'powerState', 'setPower:cycle'];
 const exitCommands = ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle'];
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined | null | false>): Promise<T> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const value = await check();
-    if (value !== undefined && value !== false) return value;
+    if (value !== undefined && value !== null && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -168,11 +168,13 @@ for (const dialect of testDialects()) {
       const server = (await store.servers.byName(name))!;
       await until(`${name} to be active`, async () => (await store.servers.byName(name))!.state === 'active');
       const session = (await store.sessions.latestFor(server.id))!;
+      // The exit job moves the session to active, then closes its task: wait for both.
+      await until(`${name}'s exit task to end`, async () => (await store.tasks.latestFor(session.id, 'exit_rescue'))?.endedAt);
       assert.notEqual(session.endedAt, null);
       assert.equal(bmc.bootDevice, 'disk', 'the next boot is from disk');
       assert.equal(await store.sessions.netboot(session.id), 'disk', 'the netboot server answers "disk"');
       const exitTask = (await store.tasks.latestFor(session.id, 'exit_rescue'))!;
-      assert.equal(exitTask.state, 'completed');
+      assert.equal(exitTask.state, 'completed', JSON.stringify(await store.tasks.forServer(server.id)));
       const enterTask = (await store.tasks.latestFor(session.id, 'enter_rescue'))!;
       assert.notEqual(enterTask.endedAt, null, 'the enter timeline is closed');
       return bmc.take();
