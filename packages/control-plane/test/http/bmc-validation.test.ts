@@ -12,7 +12,7 @@ import { JobQueue } from '../../src/jobs/job-queue.js';
 import { createTestImages } from '../../src/netboot/testing.js';
 import { RescueService } from '../../src/rescue/rescue-service.js';
 import { Store } from '../../src/store/store.js';
-import { startIpmiSim, type IpmiSim } from '../drivers/ipmi-sim.js';
+import { freeUdpPort, startIpmiSim, type IpmiSim } from '../drivers/ipmi-sim.js';
 
 /** The control plane's HTTP API in-process, with the real BMC drivers. */
 describe('BMC records: checked at registration, reached on demand', { timeout: 120_000 }, () => {
@@ -36,7 +36,7 @@ describe('BMC records: checked at registration, reached on demand', { timeout: 1
     store = await Store.open({ databaseUrl: `sqlite:${join(dir, 'db')}`, secretBox: SecretBox.fromKeyFile(join(dir, 'key')), deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 600_000 } });
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 3_600_000, maxLeaseMs: 86_400_000 }, images: images.registry });
-    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger: createLogger('silent'), signal: stop.signal });
+    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory({ ipmi: { answerSeconds: 1, retries: 1 } }), logger: createLogger('silent'), signal: stop.signal });
     admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
     const tenant = await store.tenants.add('acme');
     customer = (await store.tokens.create({ name: 'acme', role: 'customer', tenantId: tenant.id })).token;
@@ -107,6 +107,16 @@ describe('BMC records: checked at registration, reached on demand', { timeout: 1
     const checked = await call('POST', '/v1/servers/sim-2/validate', admin);
     assert.deepEqual([checked.status, checked.body?.code], [502, 'BMC_AUTH_FAILED'], checked.text);
     assert.ok(!checked.text.includes('wrong-Passw0rd'));
+  });
+
+  it('answers a BMC nobody answers for with BMC_UNREACHABLE (502)', async () => {
+    const port = await freeUdpPort();
+    const added = await call('POST', '/v1/servers', admin, {
+      name: 'gone-1', tenant: 'acme', macs: ['52:54:00:00:0b:04'], bmc: { url: `ipmi://127.0.0.1:${port}`, user: 'admin', password: 'pw' },
+    });
+    assert.equal(added.status, 201, added.text);
+    const checked = await call('POST', '/v1/servers/gone-1/validate', admin);
+    assert.deepEqual([checked.status, checked.body?.code], [502, 'BMC_UNREACHABLE'], checked.text);
   });
 
   it('is for operators: a tenant gets 404 as for a missing server, a technician 403', async () => {
