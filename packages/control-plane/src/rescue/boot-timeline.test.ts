@@ -3,8 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
 import { enterRescueSteps, exitRescueSteps } from '@lifeboat/core';
 import { SecretBox } from '../credentials/secret-box.js';
+import { openDatabase } from '../store/database.js';
+import { migrateTo } from '../store/migrations.js';
 import { Store } from '../store/store.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
 import { BootTimeline } from './boot-timeline.js';
@@ -90,6 +93,45 @@ for (const dialect of testDialects()) {
       await store.sessions.transition(session.id, 'request_exit');
       assert.equal(await timeline.record(session.id, 'boot_device_set', 'completed', 'next boot: network', 'enter_rescue'), 'recorded');
       assert.equal((await stepsOf(session.id, 'enter_rescue')).boot_device_set, 'completed');
+    });
+
+    it('the migration that adds the netboot field keeps sessions in flight on the rescue image', async () => {
+      const old = await createTestDatabase(dialect);
+      try {
+        const opened = openDatabase(old.url);
+        await migrateTo(opened.db as never, '0001_initial');
+        const at = new Date().toISOString();
+        // Rows of the 0001 schema (no netboot column), not of today's `Database` type.
+        const db = opened.db as unknown as Kysely<any>;
+        await db.insertInto('tenants').values({ id: 't1', name: 'acme', email: null, created_at: at }).execute();
+        const steps = (bootDevice: string) =>
+          JSON.stringify(enterRescueSteps.map((name) => ({ name, state: name === 'validated' || (name === 'boot_device_set' && bootDevice === 'completed') ? 'completed' : 'pending', startedAt: null, endedAt: null, detail: null })));
+        const cases: Array<[id: string, state: string, bootDevice: string, ended: boolean, expected: string]> = [
+          ['s-preparing', 'preparing_rescue', 'completed', false, 'rescue'],
+          ['s-requested-set', 'rescue_requested', 'completed', false, 'rescue'],
+          ['s-requested-unset', 'rescue_requested', 'pending', false, 'disk'],
+          ['s-rescue', 'rescue', 'completed', false, 'disk'],
+          ['s-ended', 'preparing_rescue', 'completed', true, 'disk'],
+        ];
+        for (const [i, [id, state, bootDevice, ended]] of cases.entries()) {
+          await db.insertInto('servers').values({ id: `srv-${i}`, name: `srv-${i}`, tenant_id: 't1', bmc_driver: 'ipmi', bmc_url: 'ipmi://127.0.0.1:1', bmc_user: 'u', bmc_credentials_ref: null, ssh_host: null, ssh_port: null, profiles: '["linux"]', created_at: at }).execute();
+          await db.insertInto('rescue_sessions').values({
+            id, server_id: `srv-${i}`, profile: 'linux', state, reason: null, email: null, ssh_keys: '[]', password_hash: null, password_login: 0, host_keys: '[]', inventory: null,
+            boot_token_hash: null, agent_token_hash: null, agent_token_revoked_at: null, deadline_at: null, expires_at: at, warned_at: null, last_heartbeat_at: null,
+            created_at: at, updated_at: at, ended_at: ended ? at : null, requested_by: null,
+          }).execute();
+          await db.insertInto('tasks').values({ id: `task-${i}`, server_id: `srv-${i}`, session_id: id, kind: 'enter_rescue', state: 'running', steps: steps(bootDevice), created_at: at, ended_at: null }).execute();
+        }
+        await opened.close();
+        const upgraded = await Store.open({ databaseUrl: old.url, secretBox: SecretBox.fromKeyFile(join(dir, 'key')), deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 300_000 } });
+        try {
+          for (const [id, , , , expected] of cases) assert.equal(await upgraded.sessions.netboot(id), expected, id);
+        } finally {
+          await upgraded.close();
+        }
+      } finally {
+        await old.drop();
+      }
     });
   });
 }
