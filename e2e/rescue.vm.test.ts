@@ -220,12 +220,31 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
     assert.ok(smtp.messages.some((m) => m.to.includes('lease@customer.example') && /expir/i.test(m.data)), 'an expiry warning was mailed');
   });
 
-  it('rolls back to disk boot when the rescue image cannot be fetched', async () => {
-    // The operator points the profile at a directory without an image: iPXE cannot fetch the kernel.
+  it('refuses a rescue at once when the profile has no image, and leaves the server untouched', async () => {
+    // The operator points the profile at a directory without an image: the request is refused before
+    // anything touches the BMC (it used to be accepted, and failed only at the rescue deadline).
     await stopControlPlane();
     const empty = join(dir, 'no-image');
     mkdirSync(empty, { recursive: true });
     imageDir = empty;
+    await startControlPlane(['--rescue-timeout', '2m']);
+    const enter = await lifeboat(['rescue', 'enter', 'lab-1', '--ssh-key', `${customerKey}.pub`, '--json'], customer);
+    assert.equal(enter.code, 1, 'refused by the control plane');
+    assert.match(enter.stdout + enter.stderr, /IMAGE_NOT_FOUND/);
+    assert.match(enter.stdout + enter.stderr, /lifeboat image build/);
+    const shown = await lifeboatJson<{ state: string; sessionId: string | null }>(['rescue', 'show', 'lab-1'], customer);
+    assert.equal(shown.state, 'active');
+    await installedSystemAnswers('lab-1', 60_000);
+  });
+
+  it('rolls back to disk boot when the rescue image cannot boot', async () => {
+    // The three files are there, but the kernel is not one: iPXE fetches it, cannot boot it, and boots
+    // the local disk; the rescue deadline then rolls the server back.
+    await stopControlPlane();
+    const broken = join(dir, 'broken-image');
+    mkdirSync(broken, { recursive: true });
+    for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(broken, file), `not a ${file}\n`);
+    imageDir = broken;
     await startControlPlane(['--rescue-timeout', '2m']);
     const enter = await lifeboat(['rescue', 'enter', 'lab-1', '--ssh-key', `${customerKey}.pub`, '--wait', '--json'], customer);
     assert.notEqual(enter.code, 0, 'enter --wait fails');

@@ -69,8 +69,9 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
     const mailer = config.smtpUrl === null ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom });
     if (mailer) closers.push(() => mailer.close());
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, mails: mailer !== undefined });
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: parts.powerDrivers ?? powerDriverFactory(), log: logger, ...(mailer ? { mailer } : {}) });
+    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
+    const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,
@@ -92,6 +93,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       store,
       queue,
       rescue,
+      powerDrivers,
       logger,
       signal: stop.signal,
       plugins: [

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createTestImages } from '../src/netboot/testing.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../src/store/testing.js';
 import { api, freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
 
@@ -13,11 +14,14 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
   const bmcLog = join(dir, 'bmc.log');
   const hold = join(dir, 'hold');
   const running: ControlPlaneProcess[] = [];
+  // Never booted here, but a rescue is refused without a complete image.
+  const images = createTestImages();
 
   after(async () => {
     for (const p of running) await p.stop('SIGKILL');
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
+    images.remove();
   });
 
   it('resumes the job after a restart, without redoing the steps it had finished', async () => {
@@ -25,7 +29,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
     const env = { RECORDING_BMC_LOG: bmcLog, RECORDING_BMC_HOLD: hold };
     writeFileSync(hold, '');
     database = await createTestDatabase(dialect);
-    const flags = ['--job-lease', '2s', '--database', database.url];
+    const flags = ['--job-lease', '2s', '--database', database.url, '--image', images.dirOf('linux')];
     const first = await startControlPlaneProcess({ dataDir, port, env, flags });
     running.push(first);
 
@@ -40,6 +44,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
       name: 'web-1', tenant: 'acme', macs: ['52:54:00:aa:00:01'], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'bmc-pw-crash' },
     });
     assert.equal(added.status, 201);
+    assert.deepEqual(readFileSync(bmcLog, 'utf8').trim().split('\n'), ['validate'], 'registration checks the BMC record (no I/O)');
     const entered = await api(first.url, token, 'POST', '/v1/servers/web-1/rescue', {});
     assert.equal(entered.status, 202);
 
@@ -49,7 +54,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
     await first.stop('SIGKILL');
     assert.equal(first.child.signalCode, 'SIGKILL');
     const beforeRestart = readFileSync(bmcLog, 'utf8').trim().split('\n');
-    assert.deepEqual(beforeRestart, ['validate', 'setBootDevice:network', 'powerState', 'setPower:cycle:start']);
+    assert.deepEqual(beforeRestart, ['validate', 'validate', 'setBootDevice:network', 'powerState', 'setPower:cycle:start']);
 
     rmSync(hold);
     const second = await startControlPlaneProcess({ dataDir, port, env, flags });

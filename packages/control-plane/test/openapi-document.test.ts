@@ -7,6 +7,7 @@ import { it } from 'node:test';
 import { SecretBox } from '../src/credentials/secret-box.js';
 import { buildApp } from '../src/http/app.js';
 import { createLogger } from '../src/http/logger.js';
+import { powerDriverFactory } from '../src/drivers/power/index.js';
 import { JobQueue } from '../src/jobs/job-queue.js';
 import { netbootRoutes } from '../src/netboot/index.js';
 import { StoreNetbootSource } from '../src/rescue/netboot-source.js';
@@ -27,7 +28,8 @@ it('docs/openapi.json is the document the control plane serves', async () => {
     const app = await buildApp({
       store,
       queue,
-      rescue: new RescueService({ store, queue, lease: { defaultLeaseMs: 1, maxLeaseMs: 1 } }),
+      rescue: new RescueService({ store, queue, lease: { defaultLeaseMs: 1, maxLeaseMs: 1 }, images: { directoryOf: async () => undefined } }),
+      powerDrivers: powerDriverFactory(),
       logger: createLogger('silent'),
       signal: stop.signal,
       plugins: [(instance) => netbootRoutes(instance, { source: netboot, images: { directoryOf: async () => undefined }, bootUrl: 'http://10.0.2.2:8080' })],

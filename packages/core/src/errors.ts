@@ -20,6 +20,9 @@ export const errorStatus = {
   TASK_NOT_FOUND: 404,
   INCIDENT_NOT_FOUND: 404,
   PROFILE_NOT_FOUND: 404,
+  // 404 for a rescue request too (the profile's image is missing or incomplete): the thing the request
+  // needs does not exist, as with PROFILE_NOT_FOUND, and retrying cannot help until an operator builds
+  // it; 503 would invite retries (and job workers treat 5xx as transient), 409 would blame the server's state.
   IMAGE_NOT_FOUND: 404,
   TENANT_EXISTS: 409,
   SERVER_EXISTS: 409,

@@ -54,14 +54,14 @@ export function bmcDriverOf(url: string): BmcDriver {
   try {
     parsed = new URL(url);
   } catch {
-    throw new LifeboatError('BMC_INVALID', `not a BMC URL: ${url} (expected ipmi://HOST:PORT or redfish://HOST:PORT/redfish/v1/Systems/ID)`);
+    throw new LifeboatError('BMC_INVALID', `bmc.url is not a URL: ${url} (expected ipmi://HOST:PORT or redfish://HOST:PORT/redfish/v1/Systems/ID)`);
   }
   if (parsed.username || parsed.password) {
-    throw new LifeboatError('BMC_INVALID', 'put the BMC user and password in their own fields, not in the URL');
+    throw new LifeboatError('BMC_INVALID', 'bmc.url: put the BMC user and password in their own fields (bmc.user, bmc.password), not in the URL');
   }
   if (parsed.protocol === 'ipmi:') return 'ipmi';
   if (parsed.protocol === 'redfish:' || parsed.protocol === 'redfish+https:' || parsed.protocol === 'redfish+http:') return 'redfish';
-  throw new LifeboatError('BMC_INVALID', `unknown BMC protocol ${parsed.protocol.replace(/:$/, '')} (expected ipmi or redfish)`);
+  throw new LifeboatError('BMC_INVALID', `bmc.url: unknown BMC protocol ${parsed.protocol.replace(/:$/, '')} (expected ipmi or redfish)`);
 }
 
 /** Parses `HOST:PORT` (`[v6]:PORT` too); the port defaults to 22. */

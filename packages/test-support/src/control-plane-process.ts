@@ -3,7 +3,7 @@
  * boundary), on a free port with its own data directory, and small helpers to wait for real signals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,12 +23,21 @@ export interface ControlPlaneProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Writes the three files of a rescue image (small, not bootable) into `dir`; returns `dir`. */
+function standInImage(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(dir, file), `stand-in ${file}\n`);
+  return dir;
+}
+
 /** Starts `serve-with-recording-bmc.ts` with `flags`; resolves once `/healthz` answers. */
 export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string> }): Promise<ControlPlaneProcess> {
   const url = `http://127.0.0.1:${options.port}`;
+  // A rescue is refused without a complete image: unless the test names one, a stand-in (never booted).
+  const image = (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--log-level', 'info', ...(options.flags ?? [])],
+    ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--log-level', 'info', ...image, ...(options.flags ?? [])],
     // Its own (empty) cache unless told: without --image it would serve the image last built here.
     { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

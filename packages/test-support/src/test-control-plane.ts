@@ -5,7 +5,7 @@
  * machine boots with (server id, one-time boot token) comes from the control plane's netboot source,
  * exactly what its iPXE script would put on the kernel command line.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, startControlPlane } from '@lifeboat/control-plane';
 import type { RunningControlPlane } from '@lifeboat/control-plane';
@@ -33,13 +33,23 @@ export interface TestControlPlane {
   close(): Promise<void>;
 }
 
+/** Writes the three files of a rescue image (small, not bootable) into `dir`; returns `dir`. */
+function standInImage(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(dir, file), `stand-in ${file}\n`);
+  return dir;
+}
+
 type NetbootLike = { bootTargetFor(mac: string): Promise<{ kind: string; serverId?: string; bootToken?: string }> };
 
 /** Starts the control plane in `dataDir`; the server registered with `mac` is `machine`. */
 export async function startTestControlPlane(dataDir: string, mac: string, machine: TestMachine, extraFlags: string[] = []): Promise<TestControlPlane> {
   let netboot: NetbootLike | undefined;
   let bootDevice: 'network' | 'disk' = 'disk';
-  const config = parseConfig(['--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraFlags], {}, dataDir);
+  // The control plane refuses a rescue without a complete image; the machine here boots its own, so
+  // unless the test names one, a stand-in directory with the three files satisfies the check.
+  const image = extraFlags.includes('--image') ? [] : ['--image', standInImage(`${dataDir}-image`)];
+  const config = parseConfig(['--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...image, ...extraFlags], {}, dataDir);
   const powerOn = async (): Promise<void> => {
     if (machine.poweredOn) await machine.powerOff();
     if (bootDevice !== 'network' || !netboot) return; // no installed system in these tests: it stays off

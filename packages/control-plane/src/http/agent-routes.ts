@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { LifeboatError, type RescueSession } from '@lifeboat/core';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { AppOptions } from './app.js';
+import { BootTimeline } from '../rescue/boot-timeline.js';
 import { bearerToken } from './auth.js';
 import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
 
@@ -16,6 +17,7 @@ const agentErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409:
 /** Agent API routes under `/v1/agent`. */
 export function agentRoutes(options: AppOptions): FastifyPluginAsync {
   const { store } = options;
+  const timeline = new BootTimeline(store);
 
   /** The session of the agent token a request carries; 401 when unknown or revoked. */
   async function sessionOf(request: FastifyRequest): Promise<RescueSession> {
@@ -26,9 +28,10 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
     return view.session;
   }
 
-  async function step(session: RescueSession, name: string, detail?: string): Promise<void> {
-    const task = await store.tasks.latestFor(session.id, 'enter_rescue');
-    if (task && task.endedAt === null) await store.tasks.step(task.id, name, 'completed', detail);
+  /** Records an agent's step on the session's open timeline; a refused step is logged, not an error. */
+  async function step(request: FastifyRequest, session: RescueSession, name: string, detail?: string): Promise<void> {
+    const outcome = await timeline.record(session.id, name, 'completed', detail);
+    if (outcome !== 'recorded') request.log.info({ session: session.id, step: name, outcome }, 'agent step not recorded');
   }
 
   return async (app) => {
@@ -65,7 +68,7 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
 
     app.post<{ Body: AgentEvent }>('/v1/agent/events', { schema: schema({ body: AgentEvent, response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
       const session = await sessionOf(request);
-      await step(session, request.body.step, request.body.detail);
+      await step(request, session, request.body.step, request.body.detail);
       return reply.status(204).send();
     });
 
@@ -77,7 +80,7 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
         }
       }
       await store.sessions.setHostKeys(session.id, request.body.hostKeys);
-      await step(session, 'host_keys_reported', request.body.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', '));
+      await step(request, session, 'host_keys_reported', request.body.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', '));
       return reply.status(204).send();
     });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,10 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { SecretBox } from '../credentials/secret-box.js';
 import { sha512Crypt } from '../credentials/sha512-crypt.js';
+import { powerDriverFactory } from '../drivers/power/index.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { createLogger } from './logger.js';
 import { StoreNetbootSource } from '../rescue/netboot-source.js';
 import { RescueService } from '../rescue/rescue-service.js';
+import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 
@@ -19,6 +21,7 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
   let store: Store;
   let app: FastifyInstance;
   let netboot: StoreNetbootSource;
+  const images = createTestImages();
   const stop = new AbortController();
   const logLines: string[] = [];
   let admin: string;
@@ -43,9 +46,9 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
       deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 600_000 },
     });
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 } });
+    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
     const logger = createLogger('debug', new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
-    app = await buildApp({ store, queue, rescue, logger, signal: stop.signal });
+    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger, signal: stop.signal });
     netboot = new StoreNetbootSource(store);
     admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
   });
@@ -54,6 +57,7 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     await app?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
+    images.remove();
   });
 
   it('answers 401 {code, message} without a valid token', async () => {
@@ -89,7 +93,7 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.equal(added.body?.state, 'active');
     assert.equal(added.body?.status, 'Active');
     assert.ok(!JSON.stringify(added.body).includes('bmc-secret-pw'));
-    await call('POST', '/v1/servers', admin, { name: 'db-1', tenant: 'globex', macs: ['52:54:00:00:00:99'], bmc: { url: 'redfish://127.0.0.1:8000/redfish/v1/Systems/1' } });
+    await call('POST', '/v1/servers', admin, { name: 'db-1', tenant: 'globex', macs: ['52:54:00:00:00:99'], bmc: { url: 'redfish://127.0.0.1:8000/redfish/v1/Systems/1', user: 'root' } });
     const badBmc = await call('POST', '/v1/servers', admin, { name: 'x-1', tenant: 'acme', macs: ['52:54:00:00:00:98'], bmc: { url: 'telnet://x' } });
     assert.deepEqual([badBmc.status, badBmc.body?.code], [400, 'BMC_INVALID']);
   });
@@ -120,6 +124,34 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
   let password: string;
   let agentToken: string;
 
+  it('refuses a rescue whose image is missing or incomplete at once, and leaves the server untouched', async () => {
+    const added = await call('POST', '/v1/servers', admin, {
+      name: 'win-1', tenant: 'acme', macs: ['52:54:00:00:00:42'], bmc: { url: 'ipmi://127.0.0.1:6231', user: 'admin', password: 'pw' }, profiles: ['windows'],
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    const refused = await call('POST', '/v1/servers/win-1/rescue', acmeToken, { profile: 'windows' });
+    assert.deepEqual([refused.status, refused.body?.code], [404, 'IMAGE_NOT_FOUND']);
+    assert.match(refused.body?.message, /no rescue image for profile windows.*lifeboat image build/);
+    const initrd = join(images.dirOf('linux'), 'initrd');
+    unlinkSync(initrd);
+    try {
+      const incomplete = await call('POST', '/v1/servers/web-1/rescue', acmeToken, {});
+      assert.deepEqual([incomplete.status, incomplete.body?.code], [404, 'IMAGE_NOT_FOUND']);
+      assert.match(incomplete.body?.message, /incomplete \(missing: initrd\).*lifeboat image build/);
+    } finally {
+      writeFileSync(initrd, 'test initrd\n');
+    }
+    for (const name of ['win-1', 'web-1']) {
+      const server = (await store.servers.byName(name))!;
+      assert.equal(await store.sessions.latestFor(server.id), undefined, `${name}: no session`);
+      assert.deepEqual(await store.tasks.forServer(server.id), [], `${name}: no task`);
+      assert.equal(server.state, 'active');
+    }
+    const jobs = await store.database.db.selectFrom('jobs').select('id').execute();
+    assert.deepEqual(jobs, [], 'no job, so no BMC command');
+    assert.equal((await call('DELETE', '/v1/servers/win-1', admin)).status, 204);
+  });
+
   it('enters rescue: the password is in this answer only', async () => {
     const answer = await call('POST', '/v1/servers/web-1/rescue', acmeToken, { expiresIn: '2h' });
     assert.equal(answer.status, 202, JSON.stringify(answer.body));
@@ -145,6 +177,8 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.deepEqual(await netboot.bootTargetFor('52:54:00:12:34:56'), { kind: 'disk' }, 'not before the boot device is set');
     const server = (await store.servers.byName('web-1'))!;
     const session = (await store.sessions.openFor(server.id))!;
+    // What the enter job does (no worker runs here): boot device set to network, then the boot started.
+    await store.sessions.setNetboot(session.id, 'rescue');
     await store.sessions.transition(session.id, 'boot_started');
     assert.deepEqual(await netboot.bootTargetFor('52:54:00:ff:ff:ff'), { kind: 'disk' });
     const first = await netboot.bootTargetFor('52:54:00:12:34:56');

@@ -11,6 +11,8 @@ import { RescueService } from '../rescue/rescue-service.js';
 import { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import { createLogger } from './logger.js';
+import { powerDriverFactory } from '../drivers/power/index.js';
+import { createTestImages } from '../netboot/testing.js';
 
 // The typed client of core against the real HTTP API on a socket: the contract's types on both ends.
 describe('typed client against the HTTP API', { timeout: 60_000 }, () => {
@@ -21,6 +23,7 @@ describe('typed client against the HTTP API', { timeout: 60_000 }, () => {
   let operator: LifeboatClient;
   let customer: LifeboatClient;
   const stop = new AbortController();
+  const images = createTestImages();
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lifeboat-client-'));
@@ -30,8 +33,8 @@ describe('typed client against the HTTP API', { timeout: 60_000 }, () => {
       deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 600_000 },
     });
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 3_600_000, maxLeaseMs: 86_400_000 } });
-    app = await buildApp({ store, queue, rescue, logger: createLogger('silent'), signal: stop.signal });
+    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 3_600_000, maxLeaseMs: 86_400_000 }, images: images.registry });
+    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger: createLogger('silent'), signal: stop.signal });
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     operator = new LifeboatClient({ url: `${url}/`, token: (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token });
   });
@@ -40,6 +43,7 @@ describe('typed client against the HTTP API', { timeout: 60_000 }, () => {
     await app?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
+    images.remove();
   });
 
   it('adds a tenant, a customer token and a server', async () => {

@@ -15,12 +15,15 @@ import {
   type Principal,
   type Server,
 } from '@lifeboat/core';
+import { bmcLimits } from '../drivers/power/bmc-url.js';
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
 import {
   AgentWorkCreated,
   AgentWorkView,
   AuditQuery,
+  BmcValidation,
+  ErrorSchema,
   EnterRescue,
   ExtendRescue,
   IdParams,
@@ -46,7 +49,7 @@ import { serverView, taskView } from './views.js';
 
 /** User API routes. */
 export function userRoutes(options: AppOptions): FastifyPluginAsync {
-  const { store, rescue } = options;
+  const { store, rescue, powerDrivers } = options;
 
   /** A server the caller may see; others' servers do not exist for it (404, not 403). */
   async function visibleServer(principal: Principal, name: string): Promise<Server> {
@@ -114,7 +117,11 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       const body = request.body;
       if (!isValidName(body.name)) throw new LifeboatError('BAD_REQUEST', `not a server name: ${body.name}`);
       const tenant = await store.tenants.byName(body.tenant);
+      if (body.bmc.url.length > bmcLimits.urlLength) throw new LifeboatError('BMC_INVALID', `bmc.url is longer than ${bmcLimits.urlLength} characters`);
       const driver = bmcDriverOf(body.bmc.url);
+      // The driver's own checks (no I/O), before anything is stored: a record it refuses could never
+      // be used by a rescue. `BMC_INVALID` names the field; no message holds the password.
+      powerDrivers({ driver, url: body.bmc.url, user: body.bmc.user ?? '', password: body.bmc.password ?? '' }).validate();
       const server = await store.servers.add({
         name: body.name,
         tenantId: tenant.id,
@@ -131,6 +138,25 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       const principal = authorize(request, 'server.read');
       return viewOf(await visibleServer(principal, request.params.name));
     });
+
+    app.post<{ Params: NameParams }>(
+      '/v1/servers/:name/validate',
+      { schema: { tags: ['servers'], params: NameParams, response: { 200: BmcValidation, ...errorResponses, 501: ErrorSchema, 502: ErrorSchema } } },
+      async (request) => {
+        // Operators only; for a customer the route does not exist, like another tenant's server.
+        const principal = authorize(request, 'server.read');
+        if (principal.role === 'customer') throw new LifeboatError('SERVER_NOT_FOUND', `no server named ${request.params.name}`);
+        if (!may(principal, 'server.manage')) throw new LifeboatError('FORBIDDEN', 'only operators may reach a BMC directly');
+        const server = await visibleServer(principal, request.params.name);
+        const bmc = { driver: server.bmc.driver, url: server.bmc.url, user: server.bmc.user, password: await store.servers.bmcPassword(server) };
+        const driver = powerDrivers(bmc);
+        driver.validate();
+        // One read, no action: it may run beside a job of this server without changing what the job does.
+        const powerState = await driver.powerState();
+        await store.audit.record(principal.tokenId, 'server.validate', { tenantId: server.tenantId, serverId: server.id, detail: { powerState } });
+        return { server: server.name, driver: driver.name, reachable: true as const, powerState };
+      },
+    );
 
     app.delete<{ Params: NameParams }>('/v1/servers/:name', { schema: { tags: ['servers'], params: NameParams, response: { 204: Type.Null(), ...errorResponses } } }, async (request, reply) => {
       const principal = authorize(request, 'server.manage');

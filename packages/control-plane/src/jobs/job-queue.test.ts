@@ -147,6 +147,81 @@ for (const dialect of testDialects()) {
       assert.notEqual(await queue.add('enter', {}, { dedupeKey: 'enter:s1' }), first);
     });
 
+    it('never claims a job whose lock key a running job holds, until that job ends or resumes', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const first = await queue.add('bmc', { n: 1 }, { lockKey: 'server:k1' });
+      const second = await queue.add('bmc', { n: 2 }, { lockKey: 'server:k1' });
+      const other = await queue.add('bmc', { n: 3 }, { lockKey: 'server:k2' });
+      assert.equal((await queue.claim('w1', 10_000, ['bmc']))?.id, first);
+      assert.equal((await queue.claim('w2', 10_000, ['bmc']))?.id, other, 'another server\'s job runs beside it');
+      assert.equal(await queue.claim('w2', 10_000, ['bmc']), undefined, 'the second job of server k1 waits');
+      assert.equal(await queue.complete(other, 'w2'), true);
+      clock = new Date(clock.getTime() + 10_001);
+      assert.equal((await queue.claim('w2', 10_000, ['bmc']))?.id, first, 'w1 crashed: its job resumes first, never its key\'s next job');
+      assert.equal(await queue.claim('w3', 10_000, ['bmc']), undefined, 'the resumed job holds the key again');
+      assert.equal(await queue.complete(first, 'w2'), true);
+      assert.equal((await queue.claim('w3', 10_000, ['bmc']))?.id, second, 'the key is free once its holder completed');
+      assert.equal((await queue.byId(second))?.lockKey, 'server:k1');
+    });
+
+    it('never runs two jobs of one server at once across two workers on two connections', async () => {
+      const a = await openStore();
+      const b = await openStore();
+      const queueA = new JobQueue(a.database.db, a.dialect, () => new Date());
+      const queueB = new JobQueue(b.database.db, b.dialect, () => new Date());
+      const servers = ['s1', 's2', 's3'];
+      const ids = await Promise.all(Array.from({ length: 24 }, (_, i) => queueA.add('serial', { i }, { lockKey: `server:${servers[i % 3]}` })));
+      const holding = new Map<string, number>();
+      let overlaps = 0;
+      let mostAtOnce = 0;
+      let done = 0;
+      const handler = async ({ job }: { job: { lockKey: string | null } }) => {
+        const key = job.lockKey!;
+        const count = (holding.get(key) ?? 0) + 1;
+        holding.set(key, count);
+        if (count > 1) overlaps++;
+        mostAtOnce = Math.max(mostAtOnce, [...holding.values()].reduce((x, y) => x + y, 0));
+        // Yield to the event loop several times, as a BMC round trip would, so that overlaps could show.
+        for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 2));
+        holding.set(key, holding.get(key)! - 1);
+        done++;
+      };
+      const stop = new AbortController();
+      const options = { leaseMs: 30_000, backoff: { baseMs: 10, maxMs: 100 }, pollMs: 5, log: quiet, concurrency: 4 };
+      const workers = [
+        new Worker({ ...options, queue: queueA, handlers: { serial: handler } }).run(stop.signal),
+        new Worker({ ...options, queue: queueB, handlers: { serial: handler } }).run(stop.signal),
+      ];
+      while (done < ids.length) await new Promise((r) => setTimeout(r, 10));
+      stop.abort();
+      await Promise.all(workers);
+      assert.equal(overlaps, 0, 'two jobs of one server ran at once');
+      assert.ok(mostAtOnce > 1, 'jobs of different servers did run at once');
+      for (const id of ids) assert.equal((await queueA.byId(id))?.state, 'completed');
+    });
+
+    it('gives up while the failed job still holds its lock key: the give-up handler never runs beside the next job', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const failing = await queue.add('rollback-on-failure', {}, { lockKey: 'server:g1', maxAttempts: 1 });
+      const next = await queue.add('next', {}, { lockKey: 'server:g1' });
+      const seen: Array<string | undefined> = [];
+      const worker = new Worker({
+        queue,
+        handlers: { 'rollback-on-failure': async () => { throw new Error('BMC busy'); } },
+        onGiveUp: { 'rollback-on-failure': async () => void seen.push((await queue.claim('other-worker', 10_000, ['next']))?.id) },
+        leaseMs: 60_000,
+        backoff: { baseMs: 1000, maxMs: 1000 },
+        pollMs: 10,
+        log: quiet,
+      });
+      assert.equal(await worker.runOnce(), true);
+      assert.deepEqual(seen, [undefined], 'during the give-up handler the next job of the server was not claimable');
+      assert.equal((await queue.byId(failing))?.state, 'failed');
+      assert.equal((await queue.claim('other-worker', 10_000, ['next']))?.id, next, 'and is once the failed job let go');
+    });
+
     it('enqueues a deadline job once per passed deadline', async () => {
       const store = await openStore();
       const queue = new JobQueue(store.database.db, store.dialect, now);

@@ -22,6 +22,8 @@ export interface Job {
   readonly attempts: number;
   readonly maxAttempts: number;
   readonly runAt: Date;
+  /** Jobs with the same lock key never run at once (`server:<id>`), or null. */
+  readonly lockKey: string | null;
   readonly lockedBy: string | null;
   readonly lockedUntil: Date | null;
   readonly lastError: string | null;
@@ -31,10 +33,21 @@ export interface Job {
 export interface NewJobOptions {
   /** At most one unfinished job per key: adding a second returns the first's id. */
   readonly dedupeKey?: string;
+  /**
+   * Serialises jobs: a worker never claims a job whose lock key another running job holds (its lease
+   * expired or not; an expired holder is itself claimed again and resumes). Jobs that act on a server's
+   * BMC use `serverLockKey(serverId)`.
+   */
+  readonly lockKey?: string;
   /** Not before this time (default now). */
   readonly runAt?: Date;
   /** Give up after this many attempts (default 5). */
   readonly maxAttempts?: number;
+}
+
+/** The lock key of jobs that act on one server's BMC: two of them never run at once. */
+export function serverLockKey(serverId: string): string {
+  return `server:${serverId}`;
 }
 
 /** Exponential backoff: `baseMs * 2^(attempt-1)`, at most `maxMs`. */
@@ -57,6 +70,7 @@ function jobOf(row: JobRow): Job {
     attempts: Number(row.attempts),
     maxAttempts: Number(row.max_attempts),
     runAt: new Date(row.run_at),
+    lockKey: row.lock_key,
     lockedBy: row.locked_by,
     lockedUntil: row.locked_until === null ? null : new Date(row.locked_until),
     lastError: row.last_error,
@@ -88,6 +102,7 @@ export class JobQueue {
           kind,
           params: JSON.stringify(params ?? {}),
           dedupe_key: options.dedupeKey ?? null,
+          lock_key: options.lockKey ?? null,
           state: 'pending',
           run_at: iso(options.runAt ?? this.#now()),
           attempts: 0,
@@ -118,8 +133,15 @@ export class JobQueue {
   async claim(workerId: string, leaseMs: number, kinds: readonly string[]): Promise<Job | undefined> {
     if (kinds.length === 0) return undefined;
     const now = this.#now();
-    const row = await claimJob(this.#db, this.#dialect, workerId, iso(now), iso(new Date(now.getTime() + leaseMs)), kinds);
-    return row && jobOf(row);
+    try {
+      const row = await claimJob(this.#db, this.#dialect, workerId, iso(now), iso(new Date(now.getTime() + leaseMs)), kinds);
+      return row && jobOf(row);
+    } catch (error) {
+      // Another worker claimed a job of the same lock key at the same moment (PostgreSQL): the unique
+      // index on running lock keys refused ours. Nothing runnable for us right now.
+      if (isUniqueViolation(error)) return undefined;
+      throw error;
+    }
   }
 
   /** Renews a lease; false when the worker lost it (another worker reclaimed the job). */

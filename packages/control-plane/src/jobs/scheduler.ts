@@ -5,11 +5,14 @@
  * The handlers live with the rescue flow.
  */
 import type { Store } from '../store/store.js';
-import type { JobQueue } from './job-queue.js';
+import { serverLockKey, type JobQueue } from './job-queue.js';
 
 /** Job kinds the scheduler enqueues. */
 export const deadlineJob = 'session.deadline';
 export const expiryWarningJob = 'session.expiry_warning';
+
+/** States whose deadline rolls the server back through its BMC (to disk boot). */
+const rollsBack: ReadonlySet<string> = new Set(['rescue_requested', 'preparing_rescue']);
 
 /** Parameters of a `session.deadline` job. */
 export interface DeadlineParams {
@@ -44,7 +47,10 @@ export class DeadlineScheduler {
     let queued = 0;
     for (const session of await store.sessions.pastDeadline(now)) {
       const params: DeadlineParams = { sessionId: session.id, state: session.state };
-      await queue.add(deadlineJob, params, { dedupeKey: `deadline:${session.id}:${session.state}`, maxAttempts: 10 });
+      // A rollback acts on the BMC: it waits for (never interleaves with) the server's running job. The
+      // other deadlines only move the session (and must not wait: the exit job polls for their result).
+      const lockKey = rollsBack.has(session.state) ? { lockKey: serverLockKey(session.serverId) } : {};
+      await queue.add(deadlineJob, params, { dedupeKey: `deadline:${session.id}:${session.state}`, ...lockKey, maxAttempts: 10 });
       queued++;
     }
     if (warnBeforeMs > 0) {

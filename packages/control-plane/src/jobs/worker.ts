@@ -137,10 +137,16 @@ export class Worker {
       }
       const permanent = error instanceof LifeboatError && error.status < 500;
       const message = error instanceof Error ? error.message : String(error);
-      const state = await queue.fail(job.id, this.id, message, permanent ? null : backoffDelay(this.#options.backoff, job.attempts));
+      const retryInMs = permanent ? null : backoffDelay(this.#options.backoff, job.attempts);
+      if ((retryInMs === null || job.attempts >= job.maxAttempts) && !lost.signal.aborted) {
+        // The last attempt: give up while the job still holds its lease and its lock key, so that what
+        // the give-up handler does (a rollback through the BMC) never runs beside the next job of the
+        // same server.
+        await this.#options.onGiveUp?.[job.kind]?.(job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed job failed'));
+      }
+      const state = await queue.fail(job.id, this.id, message, retryInMs);
       if (state === 'failed') {
         log.error({ job: job.id, kind: job.kind, attempts: job.attempts, message }, 'job failed for good');
-        await this.#options.onGiveUp?.[job.kind]?.(job, error).catch((e: unknown) => log.error({ err: e }, 'recording a failed job failed'));
       } else {
         log.warn({ job: job.id, kind: job.kind, attempt: job.attempts, message }, 'job failed, will retry');
       }

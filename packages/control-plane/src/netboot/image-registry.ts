@@ -25,6 +25,22 @@ export interface ImageRegistry {
 }
 
 /**
+ * Why a rescue of `imageId` cannot boot, or `undefined` when its image is there: the registry has no
+ * directory for it, or one of {@link imageFiles} is missing or empty. Checked before a rescue request
+ * records anything, so that a server is never sent to netboot an image that is not there.
+ */
+export async function imageProblem(images: ImageRegistry, imageId: string): Promise<string | undefined> {
+  const dir = await images.directoryOf(imageId);
+  if (dir === undefined) return `the control plane has no rescue image for profile ${imageId}`;
+  const missing: string[] = [];
+  for (const file of imageFiles) {
+    const info = await stat(join(dir, file)).catch(() => undefined);
+    if (!info?.isFile() || info.size === 0) missing.push(file);
+  }
+  return missing.length === 0 ? undefined : `the rescue image of profile ${imageId} in ${dir} is incomplete (missing: ${missing.join(', ')})`;
+}
+
+/**
  * Images as the image builder caches them: `<root>/<imageId>/` (`$LIFEBOAT_CACHE/images/<hash>/`).
  * Ids that could leave `root` are refused before touching the file system.
  */

@@ -12,6 +12,7 @@ import { JobQueue } from '../jobs/job-queue.js';
 import { DeadlineScheduler } from '../jobs/scheduler.js';
 import { Worker } from '../jobs/worker.js';
 import { createMailer, type Mailer } from '../mail/index.js';
+import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
 import { rescueJobs } from './rescue-jobs.js';
 import { mailPasswordSecret, RescueService } from './rescue-service.js';
@@ -33,6 +34,7 @@ describe('credentials and expiry warnings by mail (real SMTP server on loopback)
   let smtp: SMTPServer;
   let mailer: Mailer;
   let rescue: RescueService;
+  const images = createTestImages();
   let worker: Worker;
   let scheduler: DeadlineScheduler;
   const received: Array<{ to: string[]; raw: string }> = [];
@@ -69,7 +71,7 @@ describe('credentials and expiry warnings by mail (real SMTP server on loopback)
       now: () => clock,
     });
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, mails: true });
+    rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry, mails: true });
     const jobs = rescueJobs({ store, queue, rescue, powerDrivers: acceptingBmc, mailer, log: quiet });
     worker = new Worker({ queue, handlers: jobs.handlers, onGiveUp: jobs.onGiveUp, leaseMs: 60_000, backoff: { baseMs: 1000, maxMs: 1000 }, pollMs: 10, log: quiet });
     scheduler = new DeadlineScheduler({ store, queue, intervalMs: 1000, warnBeforeMs: 3_600_000, log: quiet });
@@ -81,6 +83,7 @@ describe('credentials and expiry warnings by mail (real SMTP server on loopback)
     await new Promise<void>((r) => smtp.close(() => r()));
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
+    images.remove();
   });
 
   it('mails the password and known_hosts to the tenant once the rescue system is ready, then forgets the password', async () => {

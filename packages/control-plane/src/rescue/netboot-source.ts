@@ -6,13 +6,16 @@
 import type { BootTarget, NetbootSource } from '../netboot/netboot-source.js';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { Store } from '../store/store.js';
+import { BootTimeline } from './boot-timeline.js';
 
 /** The `NetbootSource` backed by the store. */
 export class StoreNetbootSource implements NetbootSource {
   readonly #store: Store;
+  readonly #timeline: BootTimeline;
 
   constructor(store: Store) {
     this.#store = store;
+    this.#timeline = new BootTimeline(store);
   }
 
   async bootTargetFor(mac: string): Promise<BootTarget> {
@@ -20,12 +23,11 @@ export class StoreNetbootSource implements NetbootSource {
     if (!server) return { kind: 'disk' };
     const session = await this.#store.sessions.openFor(server.id);
     if (!session) return { kind: 'disk' };
-    let rescue = session.state === 'preparing_rescue';
-    if (session.state === 'rescue_requested') {
-      // The server may ask before the job has recorded its reboot: once the boot device is set, it is ours.
-      const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
-      rescue = task?.steps.some((s) => s.name === 'boot_device_set' && s.state === 'completed') ?? false;
-    }
+    // The session's explicit netboot field: `rescue` from the moment the enter job set the boot device
+    // to network (the server may ask before the job recorded its reboot), `disk` again once an exit or a
+    // rollback began. The state guard keeps a session that moved on from booting the rescue image.
+    const waiting = session.state === 'rescue_requested' || session.state === 'preparing_rescue';
+    const rescue = waiting && (await this.#store.sessions.netboot(session.id)) === 'rescue';
     if (!rescue) return { kind: 'disk' };
     const bootToken = newToken('boot');
     await this.#store.sessions.setBootToken(session.id, hashToken(bootToken));
@@ -38,8 +40,6 @@ export class StoreNetbootSource implements NetbootSource {
       serverId !== undefined ? await this.#store.servers.byId(serverId) : mac !== undefined ? await this.#store.servers.byMac(mac.toLowerCase()) : undefined;
     if (!server) return;
     const session = await this.#store.sessions.openFor(server.id);
-    if (!session || (session.state !== 'preparing_rescue' && session.state !== 'rescue_requested')) return;
-    const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
-    if (task) await this.#store.tasks.step(task.id, step, 'completed', detail);
+    if (session) await this.#timeline.record(session.id, step, 'completed', detail);
   }
 }

@@ -10,6 +10,7 @@ import type { BmcEndpoint, BootDevice, PowerAction, PowerDriver, PowerDriverFact
 import { JobQueue } from '../jobs/job-queue.js';
 import { DeadlineScheduler } from '../jobs/scheduler.js';
 import { Worker } from '../jobs/worker.js';
+import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
 import { rescueJobs } from './rescue-jobs.js';
 import { RescueService } from './rescue-service.js';
@@ -66,6 +67,7 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
   let sshd: NetServer | undefined;
   let sshPort: number;
   const bmc = new RecordingBmc();
+  const images = createTestImages();
   let clock = new Date('2026-05-01T08:00:00.000Z');
   const operator: Principal = { tokenId: 'op', role: 'operator', tenantId: null };
 
@@ -89,7 +91,7 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
       now: () => clock,
     });
     queue = new JobQueue(store.database.db, store.dialect, store.now);
-    rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 } });
+    rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
     const jobs = rescueJobs({ store, queue, rescue, powerDrivers: bmc.factory, probeIntervalMs: 20, log: quiet });
     worker = new Worker({ queue, handlers: jobs.handlers, onGiveUp: jobs.onGiveUp, leaseMs: 60_000, backoff: { baseMs: 1000, maxMs: 4000 }, pollMs: 10, log: quiet });
     scheduler = new DeadlineScheduler({ store, queue, intervalMs: 1000, warnBeforeMs: 3_600_000, log: quiet });
@@ -114,6 +116,7 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     sshd?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
+    images.remove();
   });
 
   it('enters rescue: validate, boot from network, power cycle, then waits for the agent', async () => {
@@ -131,6 +134,14 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
       ['ipxe_script_served', 'pending'],
     ]);
     assert.ok(steps[2]!.startedAt && steps[2]!.endedAt);
+  });
+
+  it('refuses a profile without an image before any session, job or BMC command', async () => {
+    const server = (await store.servers.byName('web-2'))!;
+    await assert.rejects(rescue.enter(operator, { ...server, profiles: ['linux', 'windows'] }, { profile: 'windows' }), (error: LifeboatError) => error.code === 'IMAGE_NOT_FOUND');
+    await drain();
+    assert.deepEqual(bmc.take(), [], 'the BMC was not touched');
+    assert.equal(await store.sessions.latestFor(server.id), undefined);
   });
 
   it('rolls back to disk boot when the rescue system is not ready by its deadline', async () => {

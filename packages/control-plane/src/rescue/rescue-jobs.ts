@@ -3,13 +3,14 @@
  * when the session has moved on, and skips the task steps it already completed, so a handler resumed
  * after a crash picks up where it stopped instead of rebooting a server twice.
  */
-import { LifeboatError, type RescueSession, type Server } from '@lifeboat/core';
+import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@lifeboat/core';
 import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
 import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/worker.js';
 import type { Mailer } from '../mail/index.js';
 import type { Store } from '../store/store.js';
+import { BootTimeline } from './boot-timeline.js';
 import { installedSystemAnswers, sshBanner } from './os-probe.js';
 import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, type RescueJobParams, type RescueService } from './rescue-service.js';
 
@@ -34,6 +35,7 @@ export interface RescueJobOptions {
 /** The handlers, by job kind, and what to do when each gives up. */
 export function rescueJobs(options: RescueJobOptions): { handlers: Record<string, JobHandler>; onGiveUp: Record<string, GiveUpHandler> } {
   const { store, powerDrivers, log } = options;
+  const timeline = new BootTimeline(store);
   const probeIntervalMs = options.probeIntervalMs ?? 2000;
   const osAnswers =
     options.osAnswers ?? (async (server: Server, session: RescueSession) => server.sshEndpoint === null || installedSystemAnswers(server.sshEndpoint, session.hostKeys));
@@ -42,16 +44,19 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     return powerDrivers({ driver: server.bmc.driver, url: server.bmc.url, user: server.bmc.user, password: await store.servers.bmcPassword(server) });
   }
 
-  /** Runs a step once: a step already completed (before a crash) is skipped. */
-  async function step(taskId: string, name: string, work: () => Promise<string | void>): Promise<void> {
-    const task = await store.tasks.byId(taskId);
+  /**
+   * Runs a step once: a step already completed (before a crash) is skipped, and so is a step the
+   * timeline refuses to start (the session moved on: the job's own state checks then stop it).
+   */
+  async function step(params: RescueJobParams, kind: TaskKind, name: string, work: () => Promise<string | void>): Promise<void> {
+    const task = await store.tasks.byId(params.taskId);
     if (task?.steps.find((s) => s.name === name)?.state === 'completed') return;
-    await store.tasks.step(taskId, name, 'running');
+    if ((await timeline.record(params.sessionId, name, 'running', undefined, kind)) !== 'recorded') return;
     try {
       const detail = await work();
-      await store.tasks.step(taskId, name, 'completed', detail ?? undefined);
+      await timeline.record(params.sessionId, name, 'completed', detail ?? undefined, kind);
     } catch (error) {
-      await store.tasks.step(taskId, name, 'failed', error instanceof Error ? error.message : String(error));
+      await timeline.record(params.sessionId, name, 'failed', error instanceof Error ? error.message : String(error), kind);
       throw error;
     }
   }
@@ -115,26 +120,50 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   }
 
   const enter: JobHandler = async ({ job, signal }: JobContext) => {
-    const { sessionId, taskId } = job.params as RescueJobParams;
+    const params = job.params as RescueJobParams;
+    const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
-    if (!loaded || loaded.session.state !== 'rescue_requested') return;
+    if (!loaded || loaded.session.state !== 'rescue_requested') return stopEnter(taskId, loaded?.session);
     const driver = await driverFor(loaded.server);
-    await step(taskId, 'validated', async () => {
+    // Safe points: between BMC commands the job re-reads the session, and stops when it moved on (an
+    // exit was requested, the deadline rolled it back). The exit job, which holds the same server lock
+    // key, runs only once this job has stopped, so the BMC never sees the two interleaved.
+    const moved = async () => {
+      const current = await load(sessionId);
+      if (current?.session.state === 'rescue_requested') return false;
+      await stopEnter(taskId, current?.session);
+      return true;
+    };
+    await step(params, 'enter_rescue', 'validated', async () => {
       driver.validate();
       return `${driver.name} BMC at ${loaded.server.bmc.url}`;
     });
-    await step(taskId, 'boot_device_set', async () => {
+    if (await moved()) return;
+    await step(params, 'enter_rescue', 'boot_device_set', async () => {
       await driver.setBootDevice('network', { signal });
+      await store.sessions.setNetboot(sessionId, 'rescue');
       return 'next boot: network (iPXE)';
     });
-    await step(taskId, 'power_cycled', () => rebootForRescue(loaded.server, driver, signal));
+    if (await moved()) return;
+    await step(params, 'enter_rescue', 'power_cycled', () => rebootForRescue(loaded.server, driver, signal));
     if (await move(sessionId, 'boot_started')) log.info({ server: loaded.server.name, session: sessionId }, 'rescue boot started');
+    else await stopEnter(taskId, (await load(sessionId))?.session);
   };
+
+  /** Ends an enter task that stopped because its session moved on (exit requested, rolled back, gone). */
+  async function stopEnter(taskId: string, session: RescueSession | undefined): Promise<void> {
+    // Resumed after the boot started: the task goes on (the netboot and the agent complete it).
+    if (session?.state === 'preparing_rescue' || session?.state === 'rescue') return;
+    const why =
+      session === undefined ? 'the rescue session is over' : session.state === 'exiting_rescue' ? 'stopped: rescue exit requested' : `stopped: the rescue is ${session.state}`;
+    await store.tasks.finish(taskId, 'failed', why);
+  }
 
   const enterGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
     const reason = `could not start the rescue boot: ${error instanceof Error ? error.message : String(error)}`;
-    await rollBack(sessionId, reason);
+    // An exit requested meanwhile sets the boot device back itself (its job runs next): no rollback.
+    if ((await load(sessionId))?.session.state === 'rescue_requested') await rollBack(sessionId, reason);
     await store.tasks.finish(taskId, 'failed', reason);
   };
 
@@ -143,6 +172,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const loaded = await load(sessionId);
     if (!loaded) return;
     let detail = reason;
+    await store.sessions.setNetboot(sessionId, 'disk');
     try {
       const driver = await driverFor(loaded.server);
       await driver.setBootDevice('disk');
@@ -157,18 +187,24 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   }
 
   const exit: JobHandler = async ({ job, signal }: JobContext) => {
-    const { sessionId, taskId } = job.params as RescueJobParams;
+    const params = job.params as RescueJobParams;
+    const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
     if (!loaded || loaded.session.state !== 'exiting_rescue') return;
     const { server } = loaded;
+    // An exit requested while entering: the enter job has stopped (it holds the same lock key); its
+    // timeline ends here, where it stopped.
+    const entering = await store.tasks.latestFor(sessionId, 'enter_rescue');
+    if (entering && entering.endedAt === null) await store.tasks.finish(entering.id, 'failed', 'stopped: rescue exit requested');
     const driver = await driverFor(server);
-    await step(taskId, 'boot_device_set', async () => {
+    await step(params, 'exit_rescue', 'boot_device_set', async () => {
       driver.validate();
+      await store.sessions.setNetboot(sessionId, 'disk');
       await driver.setBootDevice('disk', { signal });
       return 'next boot: disk';
     });
-    await step(taskId, 'rebooted', () => reboot(driver, signal));
-    await step(taskId, 'os_answered', async () => {
+    await step(params, 'exit_rescue', 'rebooted', () => reboot(driver, signal));
+    await step(params, 'exit_rescue', 'os_answered', async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
       for (;;) {
         signal.throwIfAborted();
@@ -182,7 +218,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       throw error;
     });
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
-    await step(taskId, 'agent_token_revoked', async () => {
+    await step(params, 'exit_rescue', 'agent_token_revoked', async () => {
       await store.sessions.revokeAgentToken(sessionId);
       await store.secrets.delete(mailPasswordSecret(sessionId));
     });

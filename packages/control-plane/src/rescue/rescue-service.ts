@@ -19,8 +19,10 @@ import {
   type Task,
 } from '@lifeboat/core';
 import { rescuePassword } from '../credentials/password.js';
-import type { JobQueue } from '../jobs/job-queue.js';
+import { serverLockKey, type JobQueue } from '../jobs/job-queue.js';
+import { imageProblem, type ImageRegistry } from '../netboot/image-registry.js';
 import type { Store } from '../store/store.js';
+import { BootTimeline } from './boot-timeline.js';
 
 /** Job kinds of the rescue flow. */
 export const enterJob = 'rescue.enter';
@@ -62,10 +64,18 @@ export class RescueService {
   readonly #queue: JobQueue;
   readonly #lease: LeaseSettings;
   readonly #mails: boolean;
+  readonly #images: ImageRegistry;
+  readonly #timeline: BootTimeline;
 
-  /** `mails`: whether a mailer is configured (credentials then go to the request's or the tenant's address). */
-  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; mails?: boolean }) {
+  /**
+   * `images`: the rescue images by profile (the netboot server's registry; a request for a profile
+   * without a complete image is refused). `mails`: whether a mailer is configured (credentials then go
+   * to the request's or the tenant's address).
+   */
+  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; images: ImageRegistry; mails?: boolean }) {
     this.#store = options.store;
+    this.#images = options.images;
+    this.#timeline = new BootTimeline(options.store);
     this.#queue = options.queue;
     this.#lease = options.lease;
     this.#mails = options.mails ?? false;
@@ -82,6 +92,12 @@ export class RescueService {
     if (leaseMs <= 0) throw new LifeboatError('BAD_REQUEST', 'the lease must be longer than 0');
     if (leaseMs > this.#lease.maxLeaseMs && principal.role !== 'operator') {
       throw new LifeboatError('LEASE_TOO_LONG', `a rescue lease may last at most ${Math.round(this.#lease.maxLeaseMs / 3_600_000)} h`);
+    }
+    // Before any session, task, job or BMC command: a server sent to netboot a missing image would
+    // fetch it over and over and fail only at the rescue deadline, minutes later.
+    const problem = await imageProblem(this.#images, profile);
+    if (problem !== undefined) {
+      throw new LifeboatError('IMAGE_NOT_FOUND', `cannot enter rescue: ${problem}; build it with \`lifeboat image build\` and start the control plane with --image DIR (LIFEBOAT_IMAGE)`);
     }
     const sshKeys = (input.sshKeys ?? []).map((k) => k.trim()).filter(Boolean);
     for (const key of sshKeys) {
@@ -104,7 +120,7 @@ export class RescueService {
     if (this.#mails && recipient !== null && credentials !== null) await this.#store.secrets.put(mailPasswordSecret(session.id), credentials.password);
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'enter_rescue', steps: enterRescueSteps });
     const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
-    await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, maxAttempts: 3 });
+    await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: 3 });
     await this.#store.audit.record(principal.tokenId, 'rescue.enter', {
       tenantId: server.tenantId,
       serverId: server.id,
@@ -145,7 +161,7 @@ export class RescueService {
     await this.#store.sessions.transition(session.id, 'ready');
     const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
     if (task) {
-      await this.#store.tasks.step(task.id, 'ready', 'completed', "sshd is up with the session's credentials");
+      await this.#timeline.record(session.id, 'ready', 'completed', "sshd is up with the session's credentials");
       await this.#store.tasks.finish(task.id, 'completed');
     }
     await this.#store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
@@ -158,7 +174,7 @@ export class RescueService {
   async startExit(server: Server, session: RescueSession): Promise<Task> {
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'exit_rescue', steps: exitRescueSteps });
     const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
-    await this.#queue.add(exitJob, params, { dedupeKey: `exit:${session.id}`, maxAttempts: 3 });
+    await this.#queue.add(exitJob, params, { dedupeKey: `exit:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: 3 });
     return task;
   }
 

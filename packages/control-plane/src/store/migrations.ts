@@ -157,9 +157,44 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
     },
   },
+  '0002_server_lock_and_netboot': {
+    async up(db: Kysely<unknown>) {
+      // Jobs that act on a server's BMC carry `server:<id>`: a worker never claims a job whose key
+      // another running job holds. The partial unique index makes that a guarantee of the database,
+      // not only of the claim's NOT EXISTS (two PostgreSQL claims racing under READ COMMITTED could
+      // both pass it; the second then fails on the index instead of running).
+      await db.schema.alterTable('jobs').addColumn('lock_key', 'text').execute();
+      await db.schema
+        .createIndex('jobs_one_running_per_lock')
+        .on('jobs')
+        .column('lock_key')
+        .unique()
+        .where(sql<boolean>`state = 'running'`)
+        .execute();
+      // What the netboot server answers this session's MAC: `rescue` from the moment the enter job has
+      // set the boot device to network, `disk` again on exit or rollback.
+      await db.schema.alterTable('rescue_sessions').addColumn('netboot', 'text', (c) => c.notNull().defaultTo('disk')).execute();
+      // Sessions in flight during the upgrade keep what the steps decided before: rescue once the enter
+      // job had set the boot device (steps are JSON text written by JSON.stringify, keys in this order).
+      await sql`
+        update rescue_sessions set netboot = 'rescue'
+         where ended_at is null
+           and (state = 'preparing_rescue'
+                or (state = 'rescue_requested'
+                    and exists (select 1 from tasks
+                                 where tasks.session_id = rescue_sessions.id and tasks.kind = 'enter_rescue'
+                                   and tasks.steps like ${'%"name":"boot_device_set","state":"completed"%'})))`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Brings the schema up to `name` only (tests of a migration's data changes). */
+export async function migrateTo(db: Kysely<unknown>, name: string): Promise<void> {
+  const { error } = await new Migrator({ db, provider }).migrateTo(name);
+  if (error !== undefined) throw new Error(`database migration to ${name} failed`, { cause: error });
+}
 
 /** Brings the schema up to date; safe to run from several replicas at once (Kysely locks). */
 export async function migrate(db: Kysely<unknown>): Promise<void> {

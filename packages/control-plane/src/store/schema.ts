@@ -91,6 +91,8 @@ export interface RescueSessionRow {
   updated_at: string;
   ended_at: string | null;
   requested_by: string | null;
+  /** What the netboot server answers: `rescue` once the enter job set the boot device, else `disk`. */
+  netboot: string;
 }
 
 export interface TaskRow {
@@ -112,6 +114,8 @@ export interface JobRow {
   params: string;
   /** Only one unfinished job per key (e.g. `enter:<sessionId>`). */
   dedupe_key: string | null;
+  /** Jobs with the same key never run at once (`server:<id>` for jobs that act on a BMC). */
+  lock_key: string | null;
   state: string;
   run_at: string;
   attempts: number;

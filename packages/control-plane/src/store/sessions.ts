@@ -36,6 +36,9 @@ function sessionOf(row: RescueSessionRow): RescueSession {
   };
 }
 
+/** What a server netbooting by MAC gets: the rescue image, or "boot from your disk". */
+export type NetbootChoice = 'rescue' | 'disk';
+
 /** What a rescue request records. */
 export interface NewSession {
   readonly serverId: string;
@@ -114,6 +117,7 @@ export class SessionStore {
             updated_at: iso(now),
             ended_at: null,
             requested_by: input.requestedBy,
+            netboot: 'disk',
           })
           .execute();
       });
@@ -193,6 +197,20 @@ export class SessionStore {
   async accepts(id: string, event: RescueEvent): Promise<boolean> {
     const session = await this.byId(id);
     return session !== undefined && session.endedAt === null && canTransition(session.state, event);
+  }
+
+  /** What the netboot server answers for this session's server: `rescue` or `disk`. */
+  async netboot(id: string): Promise<NetbootChoice> {
+    const row = await this.#db.selectFrom('rescue_sessions').select('netboot').where('id', '=', id).executeTakeFirst();
+    return row?.netboot === 'rescue' ? 'rescue' : 'disk';
+  }
+
+  /**
+   * Sets what the netboot server answers: `rescue` right after the enter job set the boot device to
+   * network, `disk` when the exit job or a rollback sets it back.
+   */
+  async setNetboot(id: string, choice: NetbootChoice): Promise<void> {
+    await this.#db.updateTable('rescue_sessions').set({ netboot: choice }).where('id', '=', id).execute();
   }
 
   /** Stores the hash of a freshly minted boot token; the previous one stops working. */

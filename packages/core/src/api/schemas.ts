@@ -56,6 +56,16 @@ export const NewServer = Type.Object(
 );
 export type NewServer = Static<typeof NewServer>;
 
+/** `POST /v1/servers/{name}/validate`: the BMC answered (a BMC failure is an error answer with its code). */
+export const BmcValidation = Type.Object({
+  server: Type.String(),
+  driver: Type.String({ description: 'ipmi or redfish' }),
+  reachable: Type.Literal(true),
+  powerState: Type.Union([Type.Literal('on'), Type.Literal('off')]),
+});
+/** The answer of a BMC that was reached. */
+export type BmcValidation = Static<typeof BmcValidation>;
+
 export const ServerSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),

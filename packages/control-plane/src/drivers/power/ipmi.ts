@@ -76,11 +76,12 @@ export class IpmiPowerDriver implements PowerDriver {
   validate(): void {
     const target = parseBmcUrl(this.#bmc, 'ipmi');
     if (target.path !== '' && target.path !== '/') {
-      throw new LifeboatError('BMC_INVALID', `an IPMI BMC URL has no path: ipmi://${target.host}:${target.port}`);
+      throw new LifeboatError('BMC_INVALID', `bmc.url: an IPMI BMC URL has no path: ipmi://${target.host}:${target.port}`);
     }
     this.#cipherSuite();
-    if (this.#bmc.user.length > 16) throw new LifeboatError('BMC_INVALID', 'IPMI user names are at most 16 characters');
-    if (this.#bmc.password.length > 20) throw new LifeboatError('BMC_INVALID', 'IPMI 2.0 passwords are at most 20 characters');
+    // IPMI 2.0 fields are bytes: a user name of 16, a password of 20 (RAKP).
+    if (Buffer.byteLength(this.#bmc.user) > 16) throw new LifeboatError('BMC_INVALID', 'bmc.user: IPMI user names are at most 16 bytes');
+    if (Buffer.byteLength(this.#bmc.password) > 20) throw new LifeboatError('BMC_INVALID', 'bmc.password: IPMI 2.0 passwords are at most 20 bytes');
   }
 
   async powerState(signal?: AbortSignal): Promise<PowerState> {
@@ -108,11 +109,11 @@ export class IpmiPowerDriver implements PowerDriver {
   #cipherSuite(): number {
     const query = new URL(this.#bmc.url).searchParams;
     const unknown = [...query.keys()].filter((key) => key !== 'cipher');
-    if (unknown.length > 0) throw new LifeboatError('BMC_INVALID', `unknown IPMI URL parameter ${unknown[0]} (only ?cipher=N)`);
+    if (unknown.length > 0) throw new LifeboatError('BMC_INVALID', `bmc.url: unknown IPMI URL parameter ${unknown[0]} (only ?cipher=N)`);
     const text = query.get('cipher');
     const suite = text === null ? (this.#options.cipherSuite ?? 3) : Number(text);
     if (!Number.isInteger(suite) || suite < 0 || suite > 17 || (text !== null && !/^\d{1,2}$/.test(text))) {
-      throw new LifeboatError('BMC_INVALID', `not an RMCP+ cipher suite: ${text ?? suite} (0-17)`);
+      throw new LifeboatError('BMC_INVALID', `bmc.url: not an RMCP+ cipher suite: ${text ?? suite} (0-17)`);
     }
     return suite;
   }

@@ -119,8 +119,10 @@ export class RedfishPowerDriver implements PowerDriver {
   #target(): BmcTarget & { systemPath: string } {
     const target = parseBmcUrl(this.#bmc, 'redfish');
     const path = target.path.replace(/\/+$/, '');
+    const parameter = [...new URL(this.#bmc.url).searchParams.keys()][0];
+    if (parameter !== undefined) throw new LifeboatError('BMC_INVALID', `bmc.url: unknown Redfish URL parameter ${parameter} (a Redfish BMC URL takes none)`);
     if (!/^\/redfish\/v1\/Systems\/[^/]+$/.test(path)) {
-      throw new LifeboatError('BMC_INVALID', `a Redfish BMC URL names its system: redfish://${target.host}:${target.port}/redfish/v1/Systems/ID`);
+      throw new LifeboatError('BMC_INVALID', `bmc.url: a Redfish BMC URL names its system: redfish://${target.host}:${target.port}/redfish/v1/Systems/ID`);
     }
     if (this.#options.insecureTls && target.transport !== 'https') {
       throw new LifeboatError('BMC_INVALID', 'insecure TLS was asked for a redfish:// (plain HTTP) BMC; use redfish+https://');
