@@ -135,18 +135,20 @@ test('password session: the agent writes the hash, starts sshd, reports host key
   const entered = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', {}, 202);
   password = entered.ssh.password ?? '';
   assert.ok(password.length >= 12);
-  // sshd runs and the host keys are reported while the image's init still loads drivers; the
-  // inventory (and so "ready") waits until it says it is done.
+  // sshd runs, the host keys are reported and the session is ready while the image's init still
+  // loads drivers: the customer can log in. The inventory follows once the drivers are loaded.
   const stepsOf = async (): Promise<string[]> => {
     const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; state: string }> }> }>('GET', '/v1/servers/web-1/tasks');
     return tasks.find((t) => t.kind === 'enter_rescue')?.steps.filter((s) => s.state === 'completed').map((s) => s.name) ?? [];
   };
-  await waitFor('host keys reported', 60_000, async () => ((await stepsOf()).includes('host_keys_reported') ? true : undefined));
+  const early = await rescueState('rescue');
   assert.equal(await sshBanner(machine.sshPort), true, `${machine.output}\n${execFileSync('ss', ['-ltnp'], { encoding: 'utf8' })}`);
-  assert.equal((await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue')).state, 'preparing_rescue');
-  assert.equal((await stepsOf()).includes('ready'), false);
+  for (const name of ['sshd_started', 'host_keys_reported', 'ready']) assert.ok((await stepsOf()).includes(name), name);
+  assert.equal(existsSync(join(root, 'run/lifeboat/drivers-loaded')), false, 'the drivers are still loading');
+  assert.equal(await cp.running.store.sessions.inventory(early.sessionId as string), null, 'no inventory before the drivers are loaded');
   writeFileSync(join(root, 'run/lifeboat/drivers-loaded'), '');
   machine.holdDrivers = false;
+  await waitFor('the inventory after the drivers', 30_000, async () => (await cp.running.store.sessions.inventory(early.sessionId as string)) ?? undefined);
   const view = await rescueState('rescue');
 
   const shadowRoot = readFileSync(join(root, 'etc/shadow'), 'utf8').split('\n')[0]?.split(':') ?? [];

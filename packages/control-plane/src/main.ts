@@ -67,7 +67,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const mailer = config.smtpUrl === null ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom });
     if (mailer) closers.push(() => mailer.close());
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, mails: mailer !== undefined });
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: parts.powerDrivers ?? powerDriverFactory(), log: logger, ...(mailer ? { mailer } : {}) });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: parts.powerDrivers ?? powerDriverFactory(), agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,

@@ -154,6 +154,19 @@ export class AgentWorkQueue {
     return updated.numUpdatedRows > 0n;
   }
 
+  /** The latest work of this kind for a session (the exit job finds what it asked before a crash). */
+  async latestOfKind(sessionId: string, kind: string): Promise<{ id: string; state: string; result: unknown; message: string | null } | undefined> {
+    const row = await this.#db
+      .selectFrom('agent_work')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('kind', '=', kind)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    return row && { id: row.id, state: row.state, result: json<unknown>(row.result, null), message: row.message };
+  }
+
   /** A piece of work with its result. */
   async byId(id: string): Promise<{ sessionId: string; kind: string; state: string; result: unknown; message: string | null } | undefined> {
     const row = await this.#db.selectFrom('agent_work').selectAll().where('id', '=', id).executeTakeFirst();
