@@ -61,6 +61,7 @@ class LocalRescueSystem implements TestMachine {
         LIFEBOAT_AGENT_SSHD: join(work, 'sshd'),
         LIFEBOAT_AGENT_SSH_PORT: String(this.sshPort),
         LIFEBOAT_AGENT_CONSOLE: '',
+        LIFEBOAT_AGENT_REBOOT: join(work, 'reboot'),
         // as in the image: the inventory waits for <root>/run/lifeboat/drivers-loaded
         LIFEBOAT_AGENT_WAIT_DRIVERS: '1',
       },
@@ -99,10 +100,22 @@ let cp: TestControlPlane;
 
 before(async () => {
   mkdirSync(join(root, 'etc/ssh'), { recursive: true });
+  // The kernel's mount table as the rescue system shows it with nothing of the server mounted.
+  mkdirSync(join(root, 'proc/self'), { recursive: true });
+  writeFileSync(
+    join(root, 'proc/self/mountinfo'),
+    '22 1 0:20 / / rw,relatime - overlay overlay rw\n24 22 0:21 / /proc rw - proc proc rw\n25 22 7:0 / /run/lower ro - squashfs /dev/loop0 ro\n',
+  );
   writeFileSync(join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n', { mode: 0o640 });
   // The real sshd, bound to loopback and admitting nobody: the agent's config is what it checks and serves.
   writeFileSync(join(work, 'sshd'), '#!/bin/sh\nexec /usr/sbin/sshd -o ListenAddress=127.0.0.1 -o AllowUsers=lifeboat-test-nobody "$@"\n');
   chmodSync(join(work, 'sshd'), 0o755);
+  // "reboot" of this machine: logged, then what a reboot does to it: sshd and the agent (its caller) end.
+  writeFileSync(
+    join(work, 'reboot'),
+    `#!/bin/sh\necho "reboot $*" >> ${join(work, 'reboots')}\n[ -f ${join(root, 'run/sshd.pid')} ] && kill $(cat ${join(root, 'run/sshd.pid')}) && rm -f ${join(root, 'run/sshd.pid')}\nkill -TERM $PPID\n`,
+  );
+  chmodSync(join(work, 'reboot'), 0o755);
   mkdirSync('/run/sshd', { recursive: true });
   machine.qjs = (await ensureQuickjs()).path;
   machine.agentScript = join(work, 'agent.mjs');
@@ -209,10 +222,18 @@ test('no secret reaches the agent\'s log', () => {
   }
 });
 
-test('after the session ends, a restarted agent is told it is revoked and stops; the used boot token is refused', async () => {
+test('exit: the agent syncs, finds nothing mounted, reports and reboots; the BMC does not cycle the power', async () => {
   await cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
   await rescueState('active');
-  assert.equal(machine.poweredOn, false);
+  await waitFor('the rescue system to go down', 30_000, () => (machine.poweredOn ? undefined : true));
+  assert.equal(readFileSync(join(work, 'reboots'), 'utf8'), 'reboot \n', 'rebooted once, by the agent');
+  assert.match(machine.output, /leaving rescue: nothing of the installed system was mounted/);
+  const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; detail: string | null }> }> }>('GET', '/v1/servers/web-1/tasks');
+  const rebooted = tasks.find((t) => t.kind === 'exit_rescue')?.steps.find((s) => s.name === 'rebooted');
+  assert.equal(rebooted?.detail, 'agent rebooted cleanly (nothing of the installed system was mounted)');
+});
+
+test('after the session ends, a restarted agent is told it is revoked and stops; the used boot token is refused', async () => {
   // Restart with this boot's saved session (as after a crash): revoked, exit 0.
   machine.start();
   await waitFor('the restarted agent to stop', 30_000, () => (machine.exitCode === undefined ? undefined : true));
