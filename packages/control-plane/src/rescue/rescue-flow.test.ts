@@ -215,6 +215,7 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
       const [work] = await store.agentWork.take(sessionId);
       if (work) {
         assert.equal(work.kind, 'leave_rescue');
+        assert.ok(typeof (work.params as { taskId?: unknown }).taskId === 'string', 'the work names the exit task');
         await store.agentWork.complete(sessionId, work.id, 'completed', report, null);
         return;
       }
@@ -225,6 +226,9 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
   it('exits through the agent: it unmounts and reboots, the BMC only sets the boot device', async () => {
     const sessionId = await readyRescue();
     const server = (await store.servers.byName('web-3'))!;
+    // Work of the same kind queued earlier by someone else is not this exit's answer.
+    const earlier = await store.agentWork.add(sessionId, 'leave_rescue', {});
+    await store.agentWork.complete(sessionId, earlier, 'completed', { unmounted: [], clean: true, detail: 'an earlier answer' }, null);
     const { task } = await rescue.exit(operator, server);
     await Promise.all([drain(), agentAnswers(sessionId, { unmounted: ['/mnt/var', '/mnt'], clean: true, detail: 'unmounted /mnt/var, /mnt' })]);
     assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk'], 'no power action');
@@ -251,20 +255,20 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle']);
     const rebooted = (await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted');
     assert.equal(rebooted?.detail, 'the agent did not answer within 1 s: power cycled through the BMC');
-    assert.equal((await store.agentWork.latestOfKind(sessionId, 'leave_rescue'))?.state, 'pending', 'asked once');
+    assert.deepEqual((await store.agentWork.ofKind(sessionId, 'leave_rescue')).map((w) => w.state), ['pending'], 'asked once');
   });
 
   it('a resumed exit job does not ask the agent twice nor cycle the power after its clean reboot', async () => {
     const sessionId = await readyRescue();
     const { task } = await rescue.exit(operator, (await store.servers.byName('web-3'))!);
     // As if the job had asked and the agent answered before the worker crashed.
-    const asked = await store.agentWork.add(sessionId, 'leave_rescue', {});
+    const asked = await store.agentWork.add(sessionId, 'leave_rescue', { taskId: task.id });
     await store.tasks.step(task.id, 'boot_device_set', 'completed', 'next boot: disk');
     await store.tasks.step(task.id, 'rebooted', 'running');
     await store.agentWork.complete(sessionId, asked, 'completed', { unmounted: [], clean: true, detail: 'nothing of the installed system was mounted' }, null);
     await drain();
     assert.deepEqual(bmc.take(), [], 'no BMC action at all');
-    assert.equal((await store.agentWork.latestOfKind(sessionId, 'leave_rescue'))?.id, asked);
+    assert.deepEqual((await store.agentWork.ofKind(sessionId, 'leave_rescue')).map((w) => w.id), [asked]);
     assert.equal((await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted')?.detail, 'agent rebooted cleanly (nothing of the installed system was mounted)');
     assert.equal(await state('web-3'), 'active');
   });

@@ -185,21 +185,23 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
    * (or fails). The work row is the record of the question and its answer: a job resumed after a
    * crash finds it and neither asks twice nor cycles the power after a clean reboot.
    */
-  async function rebootForExit(sessionId: string, driver: PowerDriver, signal: AbortSignal): Promise<string> {
+  async function rebootForExit(sessionId: string, taskId: string, driver: PowerDriver, signal: AbortSignal): Promise<string> {
     const enterTask = await store.tasks.latestFor(sessionId, 'enter_rescue');
     const agentServes = enterTask?.steps.some((s) => s.name === 'ready' && s.state === 'completed') ?? false;
-    let work = await store.agentWork.latestOfKind(sessionId, leaveRescueWork);
+    // Only this exit's question counts (not one of an earlier, failed exit, nor work a user queued).
+    const asked = async () => (await store.agentWork.ofKind(sessionId, leaveRescueWork)).find((w) => (w.params as { taskId?: unknown }).taskId === taskId);
+    let work = await asked();
     if (!work) {
       if (!agentServes) return `the rescue system was not ready: ${await reboot(driver, signal)}`;
-      const id = await store.agentWork.add(sessionId, leaveRescueWork, {});
-      work = { id, state: 'pending', result: null, message: null };
+      const id = await store.agentWork.add(sessionId, leaveRescueWork, { taskId });
+      work = { id, params: { taskId }, state: 'pending', result: null, message: null };
     }
     const waitMs = options.agentExitWaitMs ?? 60_000;
     const until = Date.now() + waitMs;
     while (work.state !== 'completed' && work.state !== 'failed' && Date.now() < until) {
       signal.throwIfAborted();
       await new Promise((resolve) => setTimeout(resolve, Math.min(agentPollMs, Math.max(0, until - Date.now()))));
-      work = (await store.agentWork.latestOfKind(sessionId, leaveRescueWork)) ?? work;
+      work = (await asked()) ?? work;
     }
     const report = work.state === 'completed' ? leaveReport(work.result) : undefined;
     if (report) {
@@ -223,7 +225,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await driver.setBootDevice('disk', { signal });
       return 'next boot: disk';
     });
-    await step(taskId, 'rebooted', () => rebootForExit(sessionId, driver, signal));
+    await step(taskId, 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal));
     await step(taskId, 'os_answered', async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
       for (;;) {
