@@ -213,7 +213,11 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   })();
   const work = (async () => {
     while (!stop.stopped && !rebooting) {
-      for (const job of await client.work(options.workWaitSeconds ?? 25)) await runJob(client, job, handlers, log, stop);
+      for (const job of await client.work(options.workWaitSeconds ?? 25)) {
+        // Nothing runs after a reboot began: the work left is answered by no one, as after a crash.
+        if (rebooting) break;
+        await runJob(client, job, handlers, log, stop);
+      }
     }
   })();
   const inventoryDone = inventory(stop).then(
