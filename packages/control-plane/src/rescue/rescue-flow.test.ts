@@ -212,13 +212,13 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
   /** The agent's side of the work channel: takes `leave_rescue` and answers with this report. */
   async function agentAnswers(sessionId: string, report: unknown): Promise<void> {
     for (;;) {
-      const [work] = await store.agentWork.take(sessionId);
-      if (work) {
+      const taken = await store.agentWork.take(sessionId);
+      for (const work of taken) {
         assert.equal(work.kind, 'leave_rescue');
         assert.ok(typeof (work.params as { taskId?: unknown }).taskId === 'string', 'the work names the exit task');
         await store.agentWork.complete(sessionId, work.id, 'completed', report, null);
-        return;
       }
+      if (taken.length > 0) return;
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -271,6 +271,29 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     assert.deepEqual((await store.agentWork.ofKind(sessionId, 'leave_rescue')).map((w) => w.id), [asked]);
     assert.equal((await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted')?.detail, 'agent rebooted cleanly (nothing of the installed system was mounted)');
     assert.equal(await state('web-3'), 'active');
+  });
+
+  it('stops waiting for the agent when the exit deadline ended the exit meanwhile: no power action', async () => {
+    const sessionId = await readyRescue();
+    const server = (await store.servers.byName('web-3'))!;
+    const { task } = await rescue.exit(operator, server);
+    const stop = new AbortController();
+    const running = worker.run(stop.signal);
+    while ((await store.tasks.byId(task.id))?.steps.find((s) => s.name === 'rebooted')?.state !== 'running') await new Promise((r) => setTimeout(r, 10));
+    clock = new Date(clock.getTime() + 600_000);
+    await scheduler.tick();
+    while ((await store.tasks.byId(task.id))?.steps.find((s) => s.name === 'rebooted')?.state === 'running') await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    await running;
+    assert.equal(await state('web-3'), 'exit_failed');
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk'], 'no power action after the exit ended');
+    assert.equal((await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted')?.state, 'failed');
+    // A retried exit asks again (the earlier question belongs to the failed exit) and ends active.
+    await rescue.exit(operator, server);
+    await Promise.all([drain(), agentAnswers(sessionId, { unmounted: [], clean: true, detail: 'nothing of the installed system was mounted' })]);
+    assert.equal(await state('web-3'), 'active');
+    assert.equal((await store.agentWork.ofKind(sessionId, 'leave_rescue')).length, 2);
+    bmc.take();
   });
 
   it('exit while the rescue system is still being prepared goes straight to the BMC', async () => {

@@ -200,6 +200,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const until = Date.now() + waitMs;
     while (work.state !== 'completed' && work.state !== 'failed' && Date.now() < until) {
       signal.throwIfAborted();
+      if ((await load(sessionId))?.session.state !== 'exiting_rescue') throw new LifeboatError('INVALID_STATE', 'the exit was ended meanwhile');
       await new Promise((resolve) => setTimeout(resolve, Math.min(agentPollMs, Math.max(0, until - Date.now()))));
       work = (await asked()) ?? work;
     }
@@ -225,7 +226,11 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await driver.setBootDevice('disk', { signal });
       return 'next boot: disk';
     });
-    await step(taskId, 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal));
+    const ended = (error: unknown): 'stop' => {
+      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return 'stop';
+      throw error;
+    };
+    if ((await step(taskId, 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
     await step(taskId, 'os_answered', async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
       for (;;) {
@@ -235,10 +240,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
         if (await osAnswers(server, current.session)) return `SSH answers on ${server.sshEndpoint.host}:${server.sshEndpoint.port}`;
         await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
       }
-    }).catch((error: unknown) => {
-      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return 'stop';
-      throw error;
-    });
+    }).catch(ended);
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
     await step(taskId, 'agent_token_revoked', async () => {
       await store.sessions.revokeAgentToken(sessionId);
