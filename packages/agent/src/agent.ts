@@ -32,8 +32,11 @@ export interface AgentOptions {
   readonly retry?: RetryPolicy;
   /** Longest wait for the image's init to finish loading drivers before the inventory (ms). */
   readonly driversWaitMs?: number;
-  /** The program that reboots the machine (`reboot`: busybox's, which asks init). */
-  readonly reboot?: string;
+  /**
+   * The command that reboots the machine (in the image busybox's `reboot`, which asks init to stop
+   * everything, unmount and reboot); without it, `leave_rescue` reports but does not reboot.
+   */
+  readonly reboot?: readonly string[];
 }
 
 /** Why the agent stopped. */
@@ -61,13 +64,17 @@ export function jobHandlers(options: Pick<AgentOptions, 'platform' | 'system' | 
       result: report,
       afterReport: async () => {
         rebooting();
+        const [program, ...args] = options.reboot ?? [];
+        if (program === undefined) {
+          log.info('no reboot command (not the rescue image): not rebooting');
+          return;
+        }
         log.info('rebooting');
-        const program = options.reboot ?? 'reboot';
-        const result = await platform.run(program, []);
+        const result = await platform.run(program, args);
         // busybox's reboot only signals init; when that fails, reboot without it (already synced).
         if (result.status !== 0) {
           log.error(`${program} exited with status ${result.status}: rebooting with -f`);
-          await platform.run(program, ['-f']);
+          await platform.run(program, [...args, '-f']);
         }
       },
     };

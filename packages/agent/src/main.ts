@@ -2,10 +2,11 @@
  * The agent's entry point in the rescue image (`qjs /opt/lifeboat/agent.mjs`, started by the image's
  * init; the bundle of this file runs on QuickJS). Overrides for tests: `LIFEBOAT_AGENT_CMDLINE`
  * (default /proc/cmdline), `LIFEBOAT_AGENT_ROOT` (default /), `LIFEBOAT_AGENT_SSHD`,
- * `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_REBOOT` (the program that reboots; default `reboot`),
- * `LIFEBOAT_AGENT_CONSOLE` (where log lines are copied besides stdout;
- * default /dev/console, empty for none), `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for
- * `<root>/run/lifeboat/drivers-loaded` before the inventory, as in the image; 0: do not).
+ * `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_REBOOT` (the program that reboots after `leave_rescue`;
+ * default busybox's `reboot` when the root is `/`, else none), `LIFEBOAT_AGENT_CONSOLE` (where log
+ * lines are copied besides stdout; default /dev/console, empty for none),
+ * `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for `<root>/run/lifeboat/drivers-loaded` before the
+ * inventory, as in the image; 0: do not).
  */
 import { runAgent } from './agent.js';
 import { agentLog } from './log.js';
@@ -38,7 +39,8 @@ async function main(): Promise<number> {
       },
       log,
       stop,
-      ...(reboot ? { reboot } : {}),
+      // The image's busybox (rescue-rc's too): always there, unlike the /usr/local/sbin/reboot link.
+      ...(reboot ? { reboot: [reboot] } : rootDir === '/' ? { reboot: ['/usr/lib/lifeboat/busybox', 'reboot'] } : {}),
     });
     log.info(`stopped: ${outcome}`);
     return 0;
