@@ -254,7 +254,11 @@ test('second boot with a key: key login works, password login is refused, host k
   await harness.cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
   // No installed system answers in this test: the exit ends as exit_failed after its 5 s deadline.
   await rescueState('exit_failed', 60_000);
+  // The agent released the disks and rebooted the VM (QEMU runs with -no-reboot: it ended).
   assert.equal(harness.machine.poweredOn, false);
+  const { tasks } = await harness.cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; detail: string | null }> }> }>('GET', '/v1/servers/web-1/tasks');
+  const rebooted = tasks.find((t) => t.kind === 'exit_rescue')?.steps.find((s) => s.name === 'rebooted');
+  assert.match(rebooted?.detail ?? '', /^agent rebooted cleanly \(/);
   await waitFor('sshd to be gone', 10_000, async () => ((await sshBanner(sshPort)) ? undefined : true));
 
   const key = join(work, 'id_ed25519');
