@@ -204,9 +204,21 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
     const refused = await ssh(s.ssh.port, { password: 'not-the-password-0123456789', knownHostsFile }, 'true', 30_000);
     assert.notEqual(refused.code, 0, 'password login is refused');
 
+    // The customer leaves the installed system mounted read-write with a file just written (no sync):
+    // the exit goes through the agent, which syncs and unmounts before it reboots.
+    const proof = `written in rescue ${Date.now()}`;
+    const write = await ssh(s.ssh.port, { keyFile: customerKey, knownHostsFile }, `rescue-mount && printf '%s\\n' '${proof}' > /mnt/root/lifeboat-exit-proof`);
+    assert.equal(write.code, 0, write.stderr + write.stdout);
+
     const exit = await lifeboatJson<{ state: string }>(['rescue', 'exit', 'lab-1', '--wait'], customer);
     assert.equal(exit.state, 'active');
-    await installedSystemAnswers('lab-1', 240_000);
+    const back = await installedSystemAnswers('lab-1', 240_000);
+    assert.ok(back.stdout.length > 0);
+    const found = await ssh(s.ssh.port, { keyFile: s.osLogin!.keyFile }, 'cat /root/lifeboat-exit-proof', 30_000);
+    assert.equal(found.stdout, `${proof}\n`, 'the file written in rescue is on the booted system');
+    const tasks = await lifeboatJson<{ tasks: Array<{ kind: string; steps: Array<{ name: string; detail?: string | null }> }> }>(['tasks', 'lab-1'], customer);
+    const rebooted = tasks.tasks.find((t) => t.kind === 'exit_rescue')?.steps.find((step) => step.name === 'rebooted');
+    assert.match(rebooted?.detail ?? '', /^agent rebooted cleanly \(unmounted (\S+, )*\/mnt\)$/);
   });
 
   it('ends a rescue by itself when its lease expires, after a warning mail', async () => {

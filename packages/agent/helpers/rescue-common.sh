@@ -28,6 +28,24 @@ state_init() {
   touch "$RESCUE_STATE/mounts" "$RESCUE_STATE/arrays" "$RESCUE_STATE/vgs"
 }
 
+# The image's init loads the disk drivers in the background, and the agent reports the rescue ready
+# (the customer may log in) before that ends: whatever looks at the disks waits for the marker init
+# writes when it is done, at most $1 seconds (default 120). Outside the rescue image: no wait.
+# Returns 1 when the drivers are still loading after the wait.
+DRIVERS_MARKER=${DRIVERS_MARKER:-/run/lifeboat/drivers-loaded}
+wait_for_drivers() {
+  local limit=${1:-120} waited=0
+  [ -e "$DRIVERS_MARKER" ] && return 0
+  [ -x /usr/lib/lifeboat/rescue-rc ] || return 0
+  echo "${0##*/}: waiting for the disk drivers to finish loading..." >&2
+  while [ ! -e "$DRIVERS_MARKER" ]; do
+    [ "$waited" -ge $((limit * 5)) ] && return 1
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  return 0
+}
+
 # Kernel modules the helpers need; built in or absent is fine.
 load_modules() {
   local m

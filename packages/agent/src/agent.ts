@@ -1,13 +1,16 @@
 /**
  * The agent's whole life in the rescue system: redeem the boot token, set up SSH with the session's
- * credentials, report host keys, inventory and ready, then heartbeat and take work until the session
- * ends. It only ever connects out; it listens on nothing.
+ * credentials, report host keys and ready (the customer can log in), then heartbeat and take work
+ * until the session ends; the inventory follows once the image's init has loaded the drivers. On
+ * `leave_rescue` work (the exit job) it releases the installed system, reports and reboots. It only
+ * ever connects out; it listens on nothing.
  */
 import { bootParamsFrom } from '@lifeboat/core/boot';
 import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
 import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
 import { readHostKeys } from './host-keys.js';
 import { collectInventory } from './inventory.js';
+import { leaveRescueWork, releaseInstalledSystem } from './leave-rescue.js';
 import type { AgentLog } from './log.js';
 import type { Platform, Stop } from './platform.js';
 import { RescueSystem } from './rescue-system.js';
@@ -29,16 +32,55 @@ export interface AgentOptions {
   readonly retry?: RetryPolicy;
   /** Longest wait for the image's init to finish loading drivers before the inventory (ms). */
   readonly driversWaitMs?: number;
+  /**
+   * The command that reboots the machine (in the image busybox's `reboot`, which asks init to stop
+   * everything, unmount and reboot); without it, `leave_rescue` reports but does not reboot.
+   */
+  readonly reboot?: readonly string[];
 }
 
 /** Why the agent stopped. */
-export type AgentOutcome = 'revoked' | 'aborted';
+export type AgentOutcome = 'revoked' | 'aborted' | 'rebooting';
+
+/**
+ * What a job handler returns: the result for the control plane and, optionally, what to do once the
+ * control plane has it (a reboot must not race the report that announces it).
+ */
+export interface JobOutcome extends JobResult {
+  readonly afterReport?: () => Promise<void>;
+}
 
 /** A handler for one kind of job (the hardware tests register theirs here). */
-export type JobHandler = (params: unknown, stop: Stop) => Promise<JobResult>;
+export type JobHandler = (params: unknown, stop: Stop) => Promise<JobOutcome>;
 
-/** Job kinds this agent can run. None yet: the hardware tests come with their own issue. */
-export const jobHandlers: ReadonlyMap<string, JobHandler> = new Map();
+/** The job kinds this agent runs: `leave_rescue` (the exit job's clean way out). */
+export function jobHandlers(options: Pick<AgentOptions, 'platform' | 'system' | 'log' | 'reboot'>, rebooting: () => void): ReadonlyMap<string, JobHandler> {
+  const { platform, log } = options;
+  const leaveRescue: JobHandler = async () => {
+    const report = await releaseInstalledSystem(platform, { rootDir: options.system.rootDir });
+    log.info(`leaving rescue: ${report.detail}`);
+    return {
+      state: 'completed',
+      result: report,
+      afterReport: async () => {
+        rebooting();
+        const [program, ...args] = options.reboot ?? [];
+        if (program === undefined) {
+          log.info('no reboot command (not the rescue image): not rebooting');
+          return;
+        }
+        log.info('rebooting');
+        const result = await platform.run(program, args);
+        // busybox's reboot only signals init; when that fails, reboot without it (already synced).
+        if (result.status !== 0) {
+          log.error(`${program} exited with status ${result.status}: rebooting with -f`);
+          await platform.run(program, [...args, '-f']);
+        }
+      },
+    };
+  };
+  return new Map([[leaveRescueWork, leaveRescue]]);
+}
 
 /** Runs the agent until its token is revoked (the session ended) or `signal` aborts. */
 export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
@@ -74,19 +116,22 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
     await client.hostKeys(hostKeys);
     for (const key of hostKeys) log.info(`host key ${key.type} ${key.fingerprint}`);
 
-    // Drivers load while sshd starts (the image's init): the disks are only all there once they did.
-    const driversWaitMs = options.driversWaitMs ?? 120_000;
-    if (!(await system.driversLoaded(driversWaitMs, stop)) && options.system.waitForDrivers) {
-      log.info(`drivers still loading after ${driversWaitMs / 1000} s: the inventory shows what is there now`);
-    }
-    const inventory = await collectInventory(platform);
-    await client.inventory(inventory);
-    log.info(`inventory: ${inventory.cpus} CPU(s), ${inventory.memoryBytes} bytes, ${inventory.disks.length} disk(s), ${inventory.nics.length} NIC(s)`);
-
+    // The customer can log in now: ready does not wait for the drivers (the inventory does).
     await client.ready();
     log.info('ready');
-    await serve(client, options);
-    return 'aborted';
+
+    // Drivers load while sshd starts (the image's init): the disks are only all there once they did.
+    const inventory = async (stopInventory: Stop): Promise<void> => {
+      const driversWaitMs = options.driversWaitMs ?? 120_000;
+      if (!(await system.driversLoaded(driversWaitMs, stopInventory)) && options.system.waitForDrivers && !stopInventory.stopped) {
+        log.info(`drivers still loading after ${driversWaitMs / 1000} s: the inventory shows what is there now`);
+      }
+      stopInventory.throwIfStopped();
+      const found = await collectInventory(platform);
+      await client.inventory(found);
+      log.info(`inventory: ${found.cpus} CPU(s), ${found.memoryBytes} bytes, ${found.disks.length} disk(s), ${found.nics.length} NIC(s)`);
+    };
+    return await serve(client, options, inventory);
   } catch (error) {
     if (error instanceof AgentApiError && error.code === 'AGENT_TOKEN_REVOKED') {
       log.info('the control plane revoked this agent: the rescue session is over');
@@ -155,11 +200,18 @@ async function obtainConfig(
   return { config, resumed: false };
 }
 
-/** Heartbeats and the work long poll, side by side, until revoked or stopped. */
-async function serve(client: ControlPlaneClient, options: AgentOptions): Promise<void> {
+/**
+ * Heartbeats, the work long poll and the inventory, side by side, until revoked, stopped or
+ * rebooting. The inventory ending does not stop the others; its failure (a revoked token) does.
+ */
+async function serve(client: ControlPlaneClient, options: AgentOptions, inventory: (stop: Stop) => Promise<void>): Promise<AgentOutcome> {
   const { log, platform } = options;
   const heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
   const stop = options.stop.child();
+  let rebooting = false;
+  const handlers = jobHandlers(options, () => {
+    rebooting = true;
+  });
   const heartbeats = (async () => {
     while (!stop.stopped) {
       await client.heartbeat();
@@ -167,22 +219,34 @@ async function serve(client: ControlPlaneClient, options: AgentOptions): Promise
     }
   })();
   const work = (async () => {
-    while (!stop.stopped) {
-      for (const job of await client.work(options.workWaitSeconds ?? 25)) await runJob(client, job, log, stop);
+    while (!stop.stopped && !rebooting) {
+      for (const job of await client.work(options.workWaitSeconds ?? 25)) {
+        // Nothing runs after a reboot began: the work left is answered by no one, as after a crash.
+        if (rebooting) break;
+        await runJob(client, job, handlers, log, stop);
+      }
     }
   })();
+  const inventoryDone = inventory(stop).then(
+    () => new Promise<void>(() => undefined),
+    (error: unknown) => {
+      if (stop.stopped) return new Promise<void>(() => undefined);
+      throw error;
+    },
+  );
   try {
-    // The first loop to fail (a revoked token) stops the other.
-    await Promise.race([heartbeats, work]);
+    // The first loop to fail (a revoked token) or the work loop ending (a reboot) stops the others.
+    await Promise.race([heartbeats, work, inventoryDone]);
+    return rebooting ? 'rebooting' : 'aborted';
   } finally {
     stop.stop();
     await Promise.allSettled([heartbeats, work]);
   }
 }
 
-async function runJob(client: ControlPlaneClient, job: AgentJob, log: AgentLog, stop: Stop): Promise<void> {
-  const handler = jobHandlers.get(job.kind);
-  let result: JobResult;
+async function runJob(client: ControlPlaneClient, job: AgentJob, handlers: ReadonlyMap<string, JobHandler>, log: AgentLog, stop: Stop): Promise<void> {
+  const handler = handlers.get(job.kind);
+  let result: JobOutcome;
   if (!handler) {
     result = { state: 'failed', message: `unsupported job kind "${job.kind}": this agent has no handler for it`, result: { code: 'JOB_UNSUPPORTED' } };
   } else {
@@ -193,5 +257,7 @@ async function runJob(client: ControlPlaneClient, job: AgentJob, log: AgentLog, 
     }
   }
   log.info(`job ${job.id} (${job.kind}): ${result.state}${result.message ? `: ${result.message}` : ''}`);
-  await client.result(job.id, result);
+  const { afterReport, ...report } = result;
+  await client.result(job.id, report);
+  await afterReport?.();
 }

@@ -2,9 +2,11 @@
  * The agent's entry point in the rescue image (`qjs /opt/lifeboat/agent.mjs`, started by the image's
  * init; the bundle of this file runs on QuickJS). Overrides for tests: `LIFEBOAT_AGENT_CMDLINE`
  * (default /proc/cmdline), `LIFEBOAT_AGENT_ROOT` (default /), `LIFEBOAT_AGENT_SSHD`,
- * `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_CONSOLE` (where log lines are copied besides stdout;
- * default /dev/console, empty for none), `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for
- * `<root>/run/lifeboat/drivers-loaded` before the inventory, as in the image; 0: do not).
+ * `LIFEBOAT_AGENT_SSH_PORT`, `LIFEBOAT_AGENT_REBOOT` (the program that reboots after `leave_rescue`;
+ * default busybox's `reboot` when the root is `/`, else none), `LIFEBOAT_AGENT_CONSOLE` (where log
+ * lines are copied besides stdout; default /dev/console, empty for none),
+ * `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for `<root>/run/lifeboat/drivers-loaded` before the
+ * inventory, as in the image; 0: do not).
  */
 import { runAgent } from './agent.js';
 import { agentLog } from './log.js';
@@ -16,6 +18,7 @@ const rootDir = platform.env('LIFEBOAT_AGENT_ROOT') ?? '/';
 const consoleCopy = platform.env('LIFEBOAT_AGENT_CONSOLE') ?? '/dev/console';
 const sshPort = platform.env('LIFEBOAT_AGENT_SSH_PORT');
 const waitDrivers = platform.env('LIFEBOAT_AGENT_WAIT_DRIVERS');
+const reboot = platform.env('LIFEBOAT_AGENT_REBOOT');
 const log = agentLog(platform, consoleCopy ? [consoleCopy] : []);
 const stop = new Stop();
 for (const name of ['SIGTERM', 'SIGINT'] as const) platform.onSignal(name, () => stop.stop(new Error(name)));
@@ -36,6 +39,8 @@ async function main(): Promise<number> {
       },
       log,
       stop,
+      // The image's busybox (rescue-rc's too): always there, unlike the /usr/local/sbin/reboot link.
+      ...(reboot ? { reboot: [reboot] } : rootDir === '/' ? { reboot: ['/usr/lib/lifeboat/busybox', 'reboot'] } : {}),
     });
     log.info(`stopped: ${outcome}`);
     return 0;

@@ -19,6 +19,8 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
       resolve({ status, stdout, stderr });
     });
     const removeStop = options.stop?.onStop(() => child.kill('SIGTERM')) ?? (() => undefined);
+    // A program that exits without reading its input closes the pipe first: not a failure of the run.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(options.stdin ?? '');
   });
 }

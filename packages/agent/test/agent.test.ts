@@ -61,6 +61,7 @@ class LocalRescueSystem implements TestMachine {
         LIFEBOAT_AGENT_SSHD: join(work, 'sshd'),
         LIFEBOAT_AGENT_SSH_PORT: String(this.sshPort),
         LIFEBOAT_AGENT_CONSOLE: '',
+        LIFEBOAT_AGENT_REBOOT: join(work, 'reboot'),
         // as in the image: the inventory waits for <root>/run/lifeboat/drivers-loaded
         LIFEBOAT_AGENT_WAIT_DRIVERS: '1',
       },
@@ -99,10 +100,22 @@ let cp: TestControlPlane;
 
 before(async () => {
   mkdirSync(join(root, 'etc/ssh'), { recursive: true });
+  // The kernel's mount table as the rescue system shows it with nothing of the server mounted.
+  mkdirSync(join(root, 'proc/self'), { recursive: true });
+  writeFileSync(
+    join(root, 'proc/self/mountinfo'),
+    '22 1 0:20 / / rw,relatime - overlay overlay rw\n24 22 0:21 / /proc rw - proc proc rw\n25 22 7:0 / /run/lower ro - squashfs /dev/loop0 ro\n',
+  );
   writeFileSync(join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n', { mode: 0o640 });
   // The real sshd, bound to loopback and admitting nobody: the agent's config is what it checks and serves.
   writeFileSync(join(work, 'sshd'), '#!/bin/sh\nexec /usr/sbin/sshd -o ListenAddress=127.0.0.1 -o AllowUsers=lifeboat-test-nobody "$@"\n');
   chmodSync(join(work, 'sshd'), 0o755);
+  // "reboot" of this machine: logged, then what a reboot does to it: sshd and the agent (its caller) end.
+  writeFileSync(
+    join(work, 'reboot'),
+    `#!/bin/sh\necho "reboot $*" >> ${join(work, 'reboots')}\n[ -f ${join(root, 'run/sshd.pid')} ] && kill $(cat ${join(root, 'run/sshd.pid')}) && rm -f ${join(root, 'run/sshd.pid')}\nkill -TERM $PPID\n`,
+  );
+  chmodSync(join(work, 'reboot'), 0o755);
   mkdirSync('/run/sshd', { recursive: true });
   machine.qjs = (await ensureQuickjs()).path;
   machine.agentScript = join(work, 'agent.mjs');
@@ -135,18 +148,20 @@ test('password session: the agent writes the hash, starts sshd, reports host key
   const entered = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', {}, 202);
   password = entered.ssh.password ?? '';
   assert.ok(password.length >= 12);
-  // sshd runs and the host keys are reported while the image's init still loads drivers; the
-  // inventory (and so "ready") waits until it says it is done.
+  // sshd runs, the host keys are reported and the session is ready while the image's init still
+  // loads drivers: the customer can log in. The inventory follows once the drivers are loaded.
   const stepsOf = async (): Promise<string[]> => {
     const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; state: string }> }> }>('GET', '/v1/servers/web-1/tasks');
     return tasks.find((t) => t.kind === 'enter_rescue')?.steps.filter((s) => s.state === 'completed').map((s) => s.name) ?? [];
   };
-  await waitFor('host keys reported', async () => ((await stepsOf()).includes('host_keys_reported') ? true : undefined), 60_000);
+  const early = await rescueState('rescue');
   assert.equal(await sshBanner(machine.sshPort), true, `${machine.output}\n${execFileSync('ss', ['-ltnp'], { encoding: 'utf8' })}`);
-  assert.equal((await cp.api<RescueView>('GET', '/v1/servers/web-1/rescue')).state, 'preparing_rescue');
-  assert.equal((await stepsOf()).includes('ready'), false);
+  for (const name of ['sshd_started', 'host_keys_reported', 'ready']) assert.ok((await stepsOf()).includes(name), name);
+  assert.equal(existsSync(join(root, 'run/lifeboat/drivers-loaded')), false, 'the drivers are still loading');
+  assert.equal(await cp.running.store.sessions.inventory(early.sessionId as string), null, 'no inventory before the drivers are loaded');
   writeFileSync(join(root, 'run/lifeboat/drivers-loaded'), '');
   machine.holdDrivers = false;
+  await waitFor('the inventory after the drivers', async () => (await cp.running.store.sessions.inventory(early.sessionId as string)) ?? undefined, 30_000);
   const view = await rescueState('rescue');
 
   const shadowRoot = readFileSync(join(root, 'etc/shadow'), 'utf8').split('\n')[0]?.split(':') ?? [];
@@ -207,10 +222,18 @@ test('no secret reaches the agent\'s log', () => {
   }
 });
 
-test('after the session ends, a restarted agent is told it is revoked and stops; the used boot token is refused', async () => {
+test('exit: the agent syncs, finds nothing mounted, reports and reboots; the BMC does not cycle the power', async () => {
   await cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
   await rescueState('active');
-  assert.equal(machine.poweredOn, false);
+  await waitFor('the rescue system to go down', () => (machine.poweredOn ? undefined : true), 30_000);
+  assert.equal(readFileSync(join(work, 'reboots'), 'utf8'), 'reboot \n', 'rebooted once, by the agent');
+  assert.match(machine.output, /leaving rescue: nothing of the installed system was mounted/);
+  const { tasks } = await cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; detail: string | null }> }> }>('GET', '/v1/servers/web-1/tasks');
+  const rebooted = tasks.find((t) => t.kind === 'exit_rescue')?.steps.find((s) => s.name === 'rebooted');
+  assert.equal(rebooted?.detail, 'agent rebooted cleanly (nothing of the installed system was mounted)');
+});
+
+test('after the session ends, a restarted agent is told it is revoked and stops; the used boot token is refused', async () => {
   // Restart with this boot's saved session (as after a crash): revoked, exit 0.
   machine.start();
   await waitFor('the restarted agent to stop', () => (machine.exitCode === undefined ? undefined : true), 30_000);

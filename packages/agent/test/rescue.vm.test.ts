@@ -33,7 +33,7 @@ before(async () => {
     mac: '52:54:00:ab:cd:01',
     serverName: 'web-1',
     disks: () => disks,
-    controlPlaneFlags: ['--exit-timeout', '5s', '--scheduler-interval', '1s'],
+    controlPlaneFlags: ['--exit-timeout', '20s', '--scheduler-interval', '1s'],
     log,
   });
   sshPort = harness.sshPort;
@@ -252,9 +252,14 @@ test('XFS root with an ext4 /boot: mounted, fsck refused while mounted, xfs_repa
 
 test('second boot with a key: key login works, password login is refused, host keys are new', async () => {
   await harness.cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
-  // No installed system answers in this test: the exit ends as exit_failed after its 5 s deadline.
+  // No installed system answers in this test: the exit ends as exit_failed after its 20 s deadline
+  // (time enough for the agent's answer first, even on a loaded machine).
   await rescueState('exit_failed', 60_000);
+  // The agent released the disks and rebooted the VM (QEMU runs with -no-reboot: it ended).
   assert.equal(harness.machine.poweredOn, false);
+  const { tasks } = await harness.cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string; detail: string | null }> }> }>('GET', '/v1/servers/web-1/tasks');
+  const rebooted = tasks.find((t) => t.kind === 'exit_rescue')?.steps.find((s) => s.name === 'rebooted');
+  assert.match(rebooted?.detail ?? '', /^agent rebooted cleanly \(/);
   await waitFor('sshd to be gone', async () => ((await sshBanner(sshPort)) ? undefined : true), 10_000);
 
   const key = join(work, 'id_ed25519');

@@ -31,6 +31,8 @@ export interface Config {
   readonly rescueTimeoutMs: number;
   /** How long the installed system has to answer after an exit. */
   readonly exitTimeoutMs: number;
+  /** How long the exit waits for the agent to leave cleanly before the BMC cycles the power. */
+  readonly exitAgentTimeoutMs: number;
   /** Default rescue lease. */
   readonly defaultLeaseMs: number;
   /** Longest lease a customer may ask for (operators may ask for more). */
@@ -68,6 +70,7 @@ export const configOptions: readonly Option[] = [
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'LIFEBOAT_REQUEST_TIMEOUT', kind: 'duration', fallback: '5m', help: 'deadline of the BMC steps of a rescue request' },
   { key: 'rescueTimeoutMs', flag: 'rescue-timeout', env: 'LIFEBOAT_RESCUE_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the rescue system to be ready' },
   { key: 'exitTimeoutMs', flag: 'exit-timeout', env: 'LIFEBOAT_EXIT_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the installed system to answer after exit' },
+  { key: 'exitAgentTimeoutMs', flag: 'exit-agent-timeout', env: 'LIFEBOAT_EXIT_AGENT_TIMEOUT', kind: 'duration', fallback: '60s', help: 'how long an exit waits for the agent to unmount and reboot before the BMC cycles the power' },
   { key: 'defaultLeaseMs', flag: 'lease', env: 'LIFEBOAT_LEASE', kind: 'duration', fallback: '24h', help: 'default rescue lease' },
   { key: 'maxLeaseMs', flag: 'lease-max', env: 'LIFEBOAT_LEASE_MAX', kind: 'duration', fallback: '7d', help: 'longest lease a customer may ask for' },
   { key: 'leaseWarningMs', flag: 'lease-warning', env: 'LIFEBOAT_LEASE_WARNING', kind: 'duration', fallback: '1h', help: 'warn this long before a lease ends (0: never)' },
@@ -151,7 +154,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(out.logLevel as string)) invalid(`unknown log level ${String(out.logLevel)}`);
   if ((out.defaultLeaseMs as number) > (out.maxLeaseMs as number)) invalid('the default lease is longer than the maximum lease');
-  for (const key of ['rescueTimeoutMs', 'exitTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs'] as const) {
+  for (const key of ['rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs'] as const) {
     if ((out[key] as number) <= 0) invalid(`${key} must be longer than 0`);
   }
   return Object.freeze({ ...out, listen: Object.freeze(out.listen) }) as unknown as Config;

@@ -71,7 +71,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     if (mailer) closers.push(() => mailer.close());
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
     const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, log: logger, ...(mailer ? { mailer } : {}) });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,

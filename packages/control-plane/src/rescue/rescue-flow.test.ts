@@ -92,7 +92,7 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     });
     queue = new JobQueue(store.database.db, store.dialect, store.now);
     rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: bmc.factory, probeIntervalMs: 20, log: quiet });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: bmc.factory, probeIntervalMs: 20, agentExitWaitMs: 1000, log: quiet });
     worker = new Worker({ queue, handlers: jobs.handlers, onGiveUp: jobs.onGiveUp, leaseMs: 60_000, backoff: { baseMs: 1000, maxMs: 4000 }, pollMs: 10, log: quiet });
     scheduler = new DeadlineScheduler({ store, queue, intervalMs: 1000, warnBeforeMs: 3_600_000, log: quiet });
     // A port where the "installed system" will answer later; reserve it now.
@@ -207,6 +207,115 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     const done = (await store.tasks.byId(task.id))!;
     assert.equal(done.state, 'completed');
     assert.deepEqual(done.steps.map((s) => s.state), ['completed', 'completed', 'completed', 'completed']);
+  });
+
+  /** web-3 in rescue with its agent ready (as the agent API's ready does it); returns the session id. */
+  async function readyRescue(): Promise<string> {
+    const server = (await store.servers.byName('web-3'))!;
+    await rescue.enter(operator, server, {});
+    await drain();
+    bmc.take();
+    const session = (await store.sessions.openFor(server.id))!;
+    await rescue.ready(session);
+    return session.id;
+  }
+
+  /** The agent's side of the work channel: takes `leave_rescue` and answers with this report. */
+  async function agentAnswers(sessionId: string, report: unknown): Promise<void> {
+    for (;;) {
+      const taken = await store.agentWork.take(sessionId);
+      for (const work of taken) {
+        assert.equal(work.kind, 'leave_rescue');
+        assert.ok(typeof (work.params as { taskId?: unknown }).taskId === 'string', 'the work names the exit task');
+        await store.agentWork.complete(sessionId, work.id, 'completed', report, null);
+      }
+      if (taken.length > 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('exits through the agent: it unmounts and reboots, the BMC only sets the boot device', async () => {
+    const sessionId = await readyRescue();
+    const server = (await store.servers.byName('web-3'))!;
+    // Work of the same kind queued earlier by someone else is not this exit's answer.
+    const earlier = await store.agentWork.add(sessionId, 'leave_rescue', {});
+    await store.agentWork.complete(sessionId, earlier, 'completed', { unmounted: [], clean: true, detail: 'an earlier answer' }, null);
+    const { task } = await rescue.exit(operator, server);
+    await Promise.all([drain(), agentAnswers(sessionId, { unmounted: ['/mnt/var', '/mnt'], clean: true, detail: 'unmounted /mnt/var, /mnt' })]);
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk'], 'no power action');
+    assert.equal(await state('web-3'), 'active');
+    const rebooted = (await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted');
+    assert.equal(rebooted?.detail, 'agent rebooted cleanly (unmounted /mnt/var, /mnt)');
+  });
+
+  it('says so when the agent rebooted with something still busy', async () => {
+    const sessionId = await readyRescue();
+    const { task } = await rescue.exit(operator, (await store.servers.byName('web-3'))!);
+    await Promise.all([drain(), agentAnswers(sessionId, { unmounted: ['/mnt/var'], clean: false, detail: 'unmounted /mnt/var; /mnt busy: remounted read-only' })]);
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk']);
+    const rebooted = (await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted');
+    assert.equal(rebooted?.detail, 'agent rebooted, not cleanly: unmounted /mnt/var; /mnt busy: remounted read-only');
+  });
+
+  it('power cycles through the BMC when the agent does not answer in time', async () => {
+    const sessionId = await readyRescue();
+    const { task } = await rescue.exit(operator, (await store.servers.byName('web-3'))!);
+    const started = Date.now();
+    await drain();
+    assert.ok(Date.now() - started >= 1000, 'waited for the agent');
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle']);
+    const rebooted = (await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted');
+    assert.equal(rebooted?.detail, 'the agent did not answer within 1 s: power cycled through the BMC');
+    assert.deepEqual((await store.agentWork.ofKind(sessionId, 'leave_rescue')).map((w) => w.state), ['pending'], 'asked once');
+  });
+
+  it('a resumed exit job does not ask the agent twice nor cycle the power after its clean reboot', async () => {
+    const sessionId = await readyRescue();
+    const { task } = await rescue.exit(operator, (await store.servers.byName('web-3'))!);
+    // As if the job had asked and the agent answered before the worker crashed.
+    const asked = await store.agentWork.add(sessionId, 'leave_rescue', { taskId: task.id });
+    await store.tasks.step(task.id, 'boot_device_set', 'completed', 'next boot: disk');
+    await store.tasks.step(task.id, 'rebooted', 'running');
+    await store.agentWork.complete(sessionId, asked, 'completed', { unmounted: [], clean: true, detail: 'nothing of the installed system was mounted' }, null);
+    await drain();
+    assert.deepEqual(bmc.take(), [], 'no BMC action at all');
+    assert.deepEqual((await store.agentWork.ofKind(sessionId, 'leave_rescue')).map((w) => w.id), [asked]);
+    assert.equal((await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted')?.detail, 'agent rebooted cleanly (nothing of the installed system was mounted)');
+    assert.equal(await state('web-3'), 'active');
+  });
+
+  it('stops waiting for the agent when the exit deadline ended the exit meanwhile: no power action', async () => {
+    const sessionId = await readyRescue();
+    const server = (await store.servers.byName('web-3'))!;
+    const { task } = await rescue.exit(operator, server);
+    const stop = new AbortController();
+    const running = worker.run(stop.signal);
+    while ((await store.tasks.byId(task.id))?.steps.find((s) => s.name === 'rebooted')?.state !== 'running') await new Promise((r) => setTimeout(r, 10));
+    clock = new Date(clock.getTime() + 600_000);
+    await scheduler.tick();
+    while ((await store.tasks.byId(task.id))?.steps.find((s) => s.name === 'rebooted')?.state === 'running') await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    await running;
+    assert.equal(await state('web-3'), 'exit_failed');
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk'], 'no power action after the exit ended');
+    assert.equal((await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted')?.state, 'failed');
+    // A retried exit asks again (the earlier question belongs to the failed exit) and ends active.
+    await rescue.exit(operator, server);
+    await Promise.all([drain(), agentAnswers(sessionId, { unmounted: [], clean: true, detail: 'nothing of the installed system was mounted' })]);
+    assert.equal(await state('web-3'), 'active');
+    assert.equal((await store.agentWork.ofKind(sessionId, 'leave_rescue')).length, 2);
+    bmc.take();
+  });
+
+  it('exit while the rescue system is still being prepared goes straight to the BMC', async () => {
+    const server = (await store.servers.byName('web-3'))!;
+    await rescue.enter(operator, server, {});
+    await drain();
+    bmc.take();
+    const { task } = await rescue.exit(operator, server);
+    await drain();
+    assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle']);
+    assert.equal((await store.tasks.byId(task.id))!.steps.find((s) => s.name === 'rebooted')?.detail, 'the rescue system was not ready: power cycled through the BMC');
   });
 
   it('lets a running installed system shut down cleanly before the rescue boot, when the BMC can ask it', async () => {

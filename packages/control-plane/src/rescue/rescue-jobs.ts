@@ -14,6 +14,15 @@ import { BootTimeline } from './boot-timeline.js';
 import { installedSystemAnswers, sshBanner } from './os-probe.js';
 import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, type RescueJobParams, type RescueService } from './rescue-service.js';
 
+/**
+ * The agent work kind of a clean exit (the agent's `leaveRescueWork`; the agent package is not
+ * imported here: it runs in the rescue image).
+ */
+export const leaveRescueWork = 'leave_rescue';
+
+/** How often the exit job looks for the agent's answer. */
+const agentPollMs = 250;
+
 /** What the rescue jobs need. */
 export interface RescueJobOptions {
   readonly store: Store;
@@ -29,6 +38,12 @@ export interface RescueJobOptions {
   readonly probeIntervalMs?: number;
   /** How long a soft shutdown (ACPI) may take before the power is cut instead (default 90 s). */
   readonly softShutdownMs?: number;
+  /**
+   * How long an exit waits for the agent's answer to `leave_rescue` before the BMC cycles the power
+   * (default 60 s: the agent's work long poll picks work up within a second, its retries after a
+   * control-plane restart wait at most 15 s).
+   */
+  readonly agentExitWaitMs?: number;
   readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -186,6 +201,50 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     await move(sessionId, 'fail', detail);
   }
 
+  /** The agent's answer to `leave_rescue` (packages/agent/src/leave-rescue.ts), as far as it can be trusted. */
+  function leaveReport(result: unknown): { unmounted: string[]; clean: boolean; detail: string } | undefined {
+    if (typeof result !== 'object' || result === null) return undefined;
+    const r = result as Record<string, unknown>;
+    if (!Array.isArray(r.unmounted) || typeof r.clean !== 'boolean' || typeof r.detail !== 'string') return undefined;
+    return { unmounted: r.unmounted.filter((m): m is string => typeof m === 'string'), clean: r.clean, detail: r.detail.slice(0, 2000) };
+  }
+
+  /**
+   * Exit's reboot: an agent that serves the session (the rescue was ready) is asked to sync, release
+   * the installed system and reboot; the BMC cycles the power only when it does not answer in time
+   * (or fails). The work row is the record of the question and its answer: a job resumed after a
+   * crash finds it and neither asks twice nor cycles the power after a clean reboot.
+   */
+  async function rebootForExit(sessionId: string, taskId: string, driver: PowerDriver, signal: AbortSignal): Promise<string> {
+    const enterTask = await store.tasks.latestFor(sessionId, 'enter_rescue');
+    const agentServes = enterTask?.steps.some((s) => s.name === 'ready' && s.state === 'completed') ?? false;
+    // Only this exit's question counts (not one of an earlier, failed exit, nor work a user queued).
+    const asked = async () => (await store.agentWork.ofKind(sessionId, leaveRescueWork)).find((w) => (w.params as { taskId?: unknown }).taskId === taskId);
+    let work = await asked();
+    if (!work) {
+      if (!agentServes) return `the rescue system was not ready: ${await reboot(driver, signal)}`;
+      const id = await store.agentWork.add(sessionId, leaveRescueWork, { taskId });
+      work = { id, params: { taskId }, state: 'pending', result: null, message: null };
+    }
+    const waitMs = options.agentExitWaitMs ?? 60_000;
+    const until = Date.now() + waitMs;
+    while (work.state !== 'completed' && work.state !== 'failed' && Date.now() < until) {
+      signal.throwIfAborted();
+      if ((await load(sessionId))?.session.state !== 'exiting_rescue') throw new LifeboatError('INVALID_STATE', 'the exit was ended meanwhile');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(agentPollMs, Math.max(0, until - Date.now()))));
+      work = (await asked()) ?? work;
+    }
+    const report = work.state === 'completed' ? leaveReport(work.result) : undefined;
+    if (report) {
+      return report.clean ? `agent rebooted cleanly (${report.detail})` : `agent rebooted, not cleanly: ${report.detail}`;
+    }
+    const why =
+      work.state === 'failed' || work.state === 'completed'
+        ? `the agent could not leave cleanly (${work.message ?? 'no report'})`
+        : `the agent did not answer within ${Math.round(waitMs / 1000)} s`;
+    return `${why}: ${await reboot(driver, signal)}`;
+  }
+
   const exit: JobHandler = async ({ job, signal }: JobContext) => {
     const params = job.params as RescueJobParams;
     const { sessionId, taskId } = params;
@@ -203,7 +262,11 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await driver.setBootDevice('disk', { signal });
       return 'next boot: disk';
     });
-    await step(params, 'exit_rescue', 'rebooted', () => reboot(driver, signal));
+    const ended = (error: unknown): 'stop' => {
+      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return 'stop';
+      throw error;
+    };
+    if ((await step(params, 'exit_rescue', 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
     await step(params, 'exit_rescue', 'os_answered', async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
       for (;;) {
@@ -213,10 +276,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
         if (await osAnswers(server, current.session)) return `SSH answers on ${server.sshEndpoint.host}:${server.sshEndpoint.port}`;
         await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
       }
-    }).catch((error: unknown) => {
-      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return 'stop';
-      throw error;
-    });
+    }).catch(ended);
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
     await step(params, 'exit_rescue', 'agent_token_revoked', async () => {
       await store.sessions.revokeAgentToken(sessionId);

@@ -154,6 +154,12 @@ export class AgentWorkQueue {
     return updated.numUpdatedRows > 0n;
   }
 
+  /** A session's work of one kind, oldest first (the exit job finds what it asked before a crash). */
+  async ofKind(sessionId: string, kind: string): Promise<Array<{ id: string; params: unknown; state: string; result: unknown; message: string | null }>> {
+    const rows = await this.#db.selectFrom('agent_work').selectAll().where('session_id', '=', sessionId).where('kind', '=', kind).orderBy('created_at').execute();
+    return rows.map((row) => ({ id: row.id, params: json<unknown>(row.params, {}), state: row.state, result: json<unknown>(row.result, null), message: row.message }));
+  }
+
   /** A piece of work with its result. */
   async byId(id: string): Promise<{ sessionId: string; kind: string; state: string; result: unknown; message: string | null } | undefined> {
     const row = await this.#db.selectFrom('agent_work').selectAll().where('id', '=', id).executeTakeFirst();

@@ -206,6 +206,9 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await store.agentWork.take(session.id), []);
       assert.equal(await store.agentWork.complete(session.id, id, 'completed', { ok: true }, null), true);
       assert.deepEqual((await store.agentWork.byId(id))?.result, { ok: true });
+      const leave = await store.agentWork.add(session.id, 'leave_rescue', { taskId: 't-1' });
+      assert.deepEqual(await store.agentWork.ofKind(session.id, 'leave_rescue'), [{ id: leave, params: { taskId: 't-1' }, state: 'pending', result: null, message: null }]);
+      assert.deepEqual((await store.agentWork.ofKind(session.id, 'smart')).map((w) => [w.id, w.state]), [[id, 'completed']]);
     });
 
     it('removes a server with everything that hangs off it', async () => {
