@@ -122,6 +122,12 @@ export async function serversRemove(name: string, options: CommonOptions, { env,
   out.result({ server: name, removed: true }, `server ${name} removed`);
 }
 
+/** `servers validate NAME`: the BMC answered; a BMC failure is the control plane's error (exit 1 with its code). */
+export async function serversValidate(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).validateServer(name);
+  out.result(answer, `server ${answer.server}: ${answer.driver} BMC reachable, power ${answer.powerState}`);
+}
+
 // rescue
 
 /**

@@ -91,7 +91,10 @@ export function buildProgram(context: Run): Command {
   api(servers, 'list', 'list the servers the token may see', ['lifeboat servers list', 'lifeboat servers list --json']).action((options) => run.serversList(options, context));
   api(servers, 'show <name>', 'show one server', ['lifeboat servers show web-1 --json']).action((name: string, options) => run.serversShow(name, options, context));
   api(servers, 'rm <name>', 'remove a server (operator; not while in rescue)', ['lifeboat servers rm web-1']).action((name: string, options) => run.serversRemove(name, options, context));
-  // `servers validate NAME [--json]` goes here once the control plane has POST /v1/servers/{name}/validate.
+  api(servers, 'validate <name>', "reach the server's BMC and report its power state, or the exact error (operator)", [
+    'lifeboat servers validate web-1',
+    'lifeboat servers validate web-1 --json',
+  ]).action((name: string, options) => run.serversValidate(name, options, context));
 
   const rescue = group('rescue', 'rescue mode: enter, exit, show, extend', 'lifeboat rescue enter web-1 --wait');
   api(rescue, 'enter <name>', 'netboot the server into the rescue system', [

@@ -56,7 +56,8 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
   before(async () => {
     const port = await freePort();
     sshPort = await freePort();
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port, env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    // The test plays the agent up to ready but never answers leave_rescue: the exit falls back to the BMC after 2 s.
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port, flags: ['--exit-agent-timeout', '2s'], env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
     const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, "nowhere") };
     delete base.LIFEBOAT_TOKEN;
     adminEnv = { ...base, LIFEBOAT_TOKEN: plane.adminToken() };
@@ -99,6 +100,24 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     const human = await lifeboat(['servers', 'list'], customerEnv);
     assert.match(human.stdout, /^NAME\s+TENANT\s+STATUS/);
     assert.match(human.stdout, /web-1\s+acme\s+Active/);
+  });
+
+  it('servers validate reaches the BMC (operator); a bad BMC record is refused at registration', async () => {
+    const valid = await lifeboat(['servers', 'validate', 'web-1', '--json'], adminEnv);
+    assert.equal(valid.code, 0, valid.stderr);
+    assert.deepEqual(Object.keys(valid.json).sort(), ['driver', 'powerState', 'reachable', 'server']);
+    assert.equal(valid.json.server, 'web-1');
+    assert.equal(valid.json.reachable, true);
+    assert.match(valid.json.powerState, /^(on|off)$/);
+    const human = await lifeboat(['servers', 'validate', 'web-1'], adminEnv);
+    assert.match(human.stdout, /^server web-1: ipmi BMC reachable, power (on|off)$/m);
+    const customer = await lifeboat(['servers', 'validate', 'web-1', '--json'], customerEnv);
+    assert.equal(customer.code, 1);
+    assert.equal(customer.json.code, 'SERVER_NOT_FOUND', 'a customer learns nothing of the BMC');
+    const invalid = await lifeboat(['servers', 'add', 'web-x', '--tenant', 'acme', '--mac', '52:54:00:cc:00:99', '--bmc', 'ipmi://', '--json'], adminEnv);
+    assert.equal(invalid.code, 1);
+    assert.equal(invalid.json.code, 'BMC_INVALID');
+    assert.match(invalid.json.message, /bmc\.url/);
   });
 
   it('fails with the error code and a non-zero exit', async () => {

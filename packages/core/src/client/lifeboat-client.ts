@@ -8,6 +8,7 @@ import type {
   AgentWorkCreated,
   AgentWorkView,
   AuditQuery,
+  BmcValidation,
   EnterRescue,
   ExtendRescue,
   IncidentCreated,
@@ -104,7 +105,14 @@ export class LifeboatClient {
   async removeServer(name: string): Promise<void> {
     await this.request('DELETE', `/v1/servers/${segment(name)}`);
   }
-  // `validateServer(name)` (POST /v1/servers/{name}/validate) goes here with its route.
+  /**
+   * `POST /v1/servers/{name}/validate` (operator): reaches the server's BMC and reads its power state.
+   * A BMC that cannot be reached or refuses the credentials is an `ApiError` with its code
+   * (`BMC_UNREACHABLE`, `BMC_AUTH_FAILED`, `BMC_ERROR`, `BMC_UNSUPPORTED`, `BMC_INVALID`).
+   */
+  validateServer(name: string): Promise<BmcValidation> {
+    return this.request('POST', `/v1/servers/${segment(name)}/validate`);
+  }
 
   // Rescue.
   /** `POST /v1/servers/{name}/rescue`: the clear password (without SSH keys) is in this answer only. */
