@@ -41,6 +41,19 @@ export const errorStatus = {
   MAIL_FAILED: 502,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
+  // Hardware tests and the explorer (issue 11).
+  /** No hardware test of that id on this server (or another tenant's). */
+  TEST_NOT_FOUND: 404,
+  /** The rescue system has no such block device, or it is not of the kind the test needs (a partition for fsck). */
+  DEVICE_NOT_FOUND: 404,
+  /** The device is held: mounted (SSH session, explorer, swap, through md/LVM), or checked or tested right now; the message names who holds it. */
+  DEVICE_BUSY: 409,
+  /** No such file or directory on that partition. */
+  PATH_NOT_FOUND: 404,
+  /** A path that leaves the partition (`..`, a symlink pointing outside) or is not absolute. */
+  PATH_INVALID: 400,
+  /** The rescue system's agent does not answer (not in rescue yet, crashed, or rebooting). */
+  AGENT_UNAVAILABLE: 503,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */
