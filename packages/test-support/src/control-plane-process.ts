@@ -31,10 +31,14 @@ function standInImage(dir: string): string {
 }
 
 /** Starts `serve-with-recording-bmc.ts` with `flags`; resolves once `/healthz` answers. */
-export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string> }): Promise<ControlPlaneProcess> {
+/**
+ * `standInImage: false` starts it with no image at all (as `lifeboat serve` without `--image` on a
+ * machine: it then looks for the last image built); by default, unless `flags` name one, a stand-in.
+ */
+export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean }): Promise<ControlPlaneProcess> {
   const url = `http://127.0.0.1:${options.port}`;
   // A rescue is refused without a complete image: unless the test names one, a stand-in (never booted).
-  const image = (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
+  const image = options.standInImage === false || (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--log-level', 'info', ...image, ...(options.flags ?? [])],

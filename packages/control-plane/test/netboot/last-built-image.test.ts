@@ -35,6 +35,7 @@ describe('lifeboat serve without --image', () => {
     const plane = await startControlPlaneProcess({
       dataDir: join(dir, 'data-1'),
       port: await freePort(),
+      standInImage: false,
       env: { LIFEBOAT_CACHE: cache, LIFEBOAT_IMAGE: '', RECORDING_BMC_LOG: join(dir, 'bmc-1.log') },
     });
     try {
@@ -52,6 +53,7 @@ describe('lifeboat serve without --image', () => {
     const plane = await startControlPlaneProcess({
       dataDir: join(dir, 'data-2'),
       port: await freePort(),
+      standInImage: false,
       env: { LIFEBOAT_CACHE: join(dir, 'empty-cache'), LIFEBOAT_IMAGE: '', RECORDING_BMC_LOG: join(dir, 'bmc-2.log') },
     });
     try {
