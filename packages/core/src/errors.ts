@@ -91,6 +91,8 @@ export const errorStatus = {
   LAB_START_FAILED: 500,
   LAB_REGISTER_FAILED: 500,
   LAB_STOPPED: 500,
+  /** The lab's simulated Redfish BMC refused a request (it answers with Redfish's own status and message id). */
+  LAB_REDFISH: 502,
   VM_START_FAILED: 500,
   VM_CONTROL_FAILED: 500,
   BMC_START_FAILED: 500,

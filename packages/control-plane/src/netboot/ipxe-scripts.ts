@@ -3,7 +3,7 @@
  * that cannot get its rescue image in the end boots its local disk instead of hanging at a prompt (the
  * rescue flow's deadline then rolls the session back).
  */
-import { kernelCommandLine } from '@lifeboat/core';
+import { kernelCommandLine, LifeboatError } from '@lifeboat/core';
 
 /** How often and how patiently the scripts retry a fetch. */
 export interface RetryPolicy {
@@ -26,7 +26,7 @@ export interface RescueScriptParams {
 const scriptSafe = /^[A-Za-z0-9._~:/?=&%+@,-]+$/;
 
 function safe(value: string, what: string): string {
-  if (!scriptSafe.test(value)) throw new Error(`${what} cannot go into an iPXE script: ${JSON.stringify(value.slice(0, 80))}`);
+  if (!scriptSafe.test(value)) throw new LifeboatError('CONFIG_INVALID', `${what} cannot go into an iPXE script: ${JSON.stringify(value.slice(0, 80))}`);
   return value;
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LifeboatError } from '@lifeboat/core';
 import type { ServerVm, VmBootDevice } from '../vm/server-vm.js';
 
 /** One computer system the Redfish service exposes: a lab server's VM. */
@@ -40,12 +41,18 @@ const overrideEnabledValues = ['Once', 'Continuous', 'Disabled'] as const;
 const ROOT = '/redfish/v1';
 const SESSIONS = `${ROOT}/SessionService/Sessions`;
 
-class RedfishError extends Error {
-  readonly status: number;
+/**
+ * An error the simulated BMC answers in Redfish's own form: the HTTP status and `MessageId` of the
+ * Redfish standard, not Lifeboat's table (it is a BMC speaking, not the control plane).
+ */
+class RedfishError extends LifeboatError {
+  /** The HTTP status of the Redfish answer. */
+  readonly redfishStatus: number;
+  /** Redfish's registry message id, e.g. `Base.1.8.ResourceMissingAtURI`. */
   readonly messageId: string;
   constructor(status: number, messageId: string, message: string) {
-    super(message);
-    this.status = status;
+    super('LAB_REDFISH', message);
+    this.redfishStatus = status;
     this.messageId = messageId;
   }
 }
@@ -368,11 +375,11 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
         const e = error instanceof RedfishError ? error : new RedfishError(500, 'Base.1.8.InternalError', (error as Error).message ?? String(error));
         const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8', 'OData-Version': '4.0' };
         if ((error as { challenge?: boolean }).challenge) headers['WWW-Authenticate'] = 'Basic realm="Lifeboat Lab"';
-        res.writeHead(e.status, headers);
+        res.writeHead(e.redfishStatus, headers);
         res.end(
           JSON.stringify({
             error: {
-              code: e.status >= 500 ? 'Base.1.8.GeneralError' : e.messageId,
+              code: e.redfishStatus >= 500 ? 'Base.1.8.GeneralError' : e.messageId,
               message: e.message,
               '@Message.ExtendedInfo': [{ '@odata.type': '#Message.v1_0_0.Message', MessageId: e.messageId, Message: e.message, Severity: 'Warning' }],
             },
