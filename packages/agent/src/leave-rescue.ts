@@ -10,8 +10,10 @@
 import { joinPath } from './platform.js';
 import type { Platform } from './platform.js';
 
+import { leaveRescueWork } from '@lifeboat/core/agent-work';
+
 /** The work kind the exit job queues for the agent. */
-export const leaveRescueWork = 'leave_rescue';
+export { leaveRescueWork };
 
 /** What the agent reports before it reboots. */
 export interface LeaveRescueReport {

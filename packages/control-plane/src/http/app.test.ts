@@ -244,6 +244,11 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.deepEqual(result.body?.result, { disks: 1 });
     const elsewhere = await call('GET', `/v1/servers/db-1/rescue/work/${queued.body?.id}`, admin);
     assert.equal(elsewhere.status, 404, 'work is only found under its own server');
+    for (const kind of ['leave_rescue', 'hardware_test']) {
+      const reserved = await call('POST', '/v1/servers/web-1/rescue/work', acmeToken, { kind });
+      assert.equal(reserved.status, 400, `${kind} is Lifeboat's own work`);
+      assert.equal(reserved.body?.code, 'BAD_REQUEST');
+    }
   });
 
   it('queues incidents for technicians and keeps an audit log for operators', async () => {

@@ -12,6 +12,7 @@ import {
   parseDuration,
   parseMac,
   parseSshEndpoint,
+  reservedWorkKinds,
   type Principal,
   type Server,
 } from '@lifeboat/core';
@@ -233,6 +234,9 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
         if (!may(principal, 'rescue.enter', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not run work in rescue');
         const session = await store.sessions.openFor(server.id);
         if (!session || !acceptsAgentWork(session.state)) throw new LifeboatError('INVALID_STATE', `server ${server.name} is not in rescue`);
+        if (reservedWorkKinds.has(request.body.kind)) {
+          throw new LifeboatError('BAD_REQUEST', `work of kind ${request.body.kind} is queued by Lifeboat itself (rescue exit, tests), not through this route`);
+        }
         const id = await store.agentWork.add(session.id, request.body.kind, request.body.params ?? {});
         await store.audit.record(principal.tokenId, 'rescue.work', { tenantId: server.tenantId, serverId: server.id, detail: { id, kind: request.body.kind } });
         return reply.status(202).send({ id });

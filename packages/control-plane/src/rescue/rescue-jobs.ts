@@ -14,11 +14,10 @@ import { BootTimeline } from './boot-timeline.js';
 import { installedSystemAnswers, sshBanner } from './os-probe.js';
 import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, type RescueJobParams, type RescueService } from './rescue-service.js';
 
-/**
- * The agent work kind of a clean exit (the agent's `leaveRescueWork`; the agent package is not
- * imported here: it runs in the rescue image).
- */
-export const leaveRescueWork = 'leave_rescue';
+import { leaveRescueWork } from '@lifeboat/core';
+
+/** The agent work kind of a clean exit (one name in core, read by the agent and this job). */
+export { leaveRescueWork };
 
 /** How often the exit job looks for the agent's answer. */
 const agentPollMs = 250;

@@ -28,8 +28,8 @@ export type HardwareTestStatus = (typeof hardwareTestStatuses)[number];
 /** Statuses after which nothing changes any more. */
 export const finishedTestStatuses: ReadonlySet<HardwareTestStatus> = new Set(['passed', 'failed', 'cancelled', 'error']);
 
-/** The agent work kind that runs a hardware test. */
-export const hardwareTestWork = 'hardware_test';
+/** The agent work kind that runs a hardware test (a plain constant, for the agent's bundle). */
+export { hardwareTestWork } from '../agent-work.js';
 
 const KindSchema = Type.Unsafe<HardwareTestKind>({ type: 'string', enum: [...hardwareTestKinds] });
 const StatusSchema = Type.Unsafe<HardwareTestStatus>({ type: 'string', enum: [...hardwareTestStatuses] });
