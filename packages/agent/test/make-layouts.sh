@@ -15,6 +15,13 @@
 #                    single, so one copy of each tree block) holding the data set
 #   vfat=DISK        (not in the default set) one MBR partition, FAT16 (label LABVFAT), the data set
 set -euo pipefail
+# "ready" comes before the disk drivers are loaded: wait for the image's marker (at most 2 min).
+waited=0
+while [ ! -e /run/lifeboat/drivers-loaded ]; do
+  [ "$waited" -ge 600 ] && { echo "make-layouts: the disk drivers did not finish loading within 2 min" >&2; exit 1; }
+  sleep 0.2
+  waited=$((waited + 1))
+done
 LVM='devices{obtain_device_list_from_udev=0} activation{udev_sync=0 udev_rules=0}'
 modprobe -a raid1 dm_mod ext4 crc32c_generic xfs 2>/dev/null || true
 uuid() { blkid -c /dev/null -o value -s UUID "$1"; }
