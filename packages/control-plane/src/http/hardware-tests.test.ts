@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { LifeboatClient, type HardwareTestEvent } from '@lifeboat/core';
+import { waitFor } from '@lifeboat/test-support';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import { SecretBox } from '../credentials/secret-box.js';
 import { powerDriverFactory } from '../drivers/power/index.js';
@@ -254,6 +256,43 @@ for (const dialect of testDialects()) {
       assert.deepEqual([refused.status, refused.body?.code], [503, 'AGENT_UNAVAILABLE']);
       assert.equal((await call('POST', '/v1/agent/heartbeat', token, {})).status, 200);
       assert.equal((await call('POST', '/v1/servers/web-2/tests', acme, { kind: 'memory' })).status, 202, 'back once it heartbeats');
+    });
+
+    it('streams test changes on /v1/events, a few per second per test, to the tenant only', async () => {
+      const token = agents.get('web-2')!;
+      const url = await app.listen({ port: 0, host: '127.0.0.1' });
+      const streams = new AbortController();
+      const seen: HardwareTestEvent[] = [];
+      const foreign: unknown[] = [];
+      const follow = async () => {
+        for await (const event of new LifeboatClient({ url, token: acme }).events({ tests: true, signal: streams.signal })) if ('test' in event) seen.push(event);
+      };
+      const spy = async () => {
+        for await (const event of new LifeboatClient({ url, token: globex }).events({ tests: true, signal: streams.signal })) foreign.push(event);
+      };
+      const running = [follow(), spy()];
+      try {
+        const queued = (await call('GET', '/v1/servers/web-2/tests', acme)).body!.tests[0];
+        assert.deepEqual([queued.kind, queued.status], ['memory', 'queued']);
+        const [work] = await poll(token);
+        // The streams subscribe after their answer started: report until the first change arrives.
+        await waitFor('the first test event', async () => {
+          await call('POST', `/v1/agent/work/${work!.id}/progress`, token, { progress: 1 });
+          return seen.length > 0;
+        }, 10_000, 100);
+        const first = seen.length;
+        const started = Date.now();
+        for (let progress = 2; progress <= 60; progress += 2) await call('POST', `/v1/agent/work/${work!.id}/progress`, token, { progress, summary: `${progress} %` });
+        const elapsed = Date.now() - started;
+        await waitFor('the last progress on the stream', () => seen.at(-1)?.test.progress === 60, 10_000, 20);
+        const sent = seen.length - first;
+        assert.ok(sent <= Math.ceil(elapsed / 250) + 1, `${sent} events for 30 reports in ${elapsed} ms`);
+        assert.deepEqual([seen.at(-1)!.test.id, seen.at(-1)!.test.server, seen.at(-1)!.test.summary], [queued.id, 'web-2', '60 %']);
+        assert.deepEqual(foreign, [], 'another tenant hears nothing of these tests');
+      } finally {
+        streams.abort();
+        await Promise.all(running);
+      }
     });
 
     it('ends running tests in error when the rescue ends, and keeps the history newest first', async () => {
