@@ -312,6 +312,15 @@ for (const dialect of testDialects()) {
       const closed = await call('POST', '/v1/servers/web-1/tests', acme, { kind: 'cpu' });
       assert.deepEqual([closed.status, closed.body?.code], [409, 'INVALID_STATE']);
     });
+
+    it('removes the tests with the server, as its sessions are', async () => {
+      const server = (await store.servers.byName('web-1'))!;
+      const session = (await store.sessions.latestFor(server.id))!;
+      await store.sessions.transition(session.id, 'exited');
+      assert.equal((await call('DELETE', '/v1/servers/web-1', admin)).status, 204);
+      assert.deepEqual(await store.hardwareTests.list(server.id), []);
+      assert.equal((await store.hardwareTests.list((await store.servers.byName('web-2'))!.id)).length, 2, "another server's history stays");
+    });
   });
 }
 
