@@ -252,6 +252,8 @@ for (const dialect of testDialects()) {
       await scheduler.tick();
       const failed = (await call('GET', `/v1/servers/web-2/tests/${cpu.body?.id}`, acme)).body!;
       assert.deepEqual([failed.status, failed.summary], ['failed', cpuSilentMessage]);
+      const ssh = (await call('GET', '/v1/servers/web-1/tests', acme)).body!.tests.find((t: { origin: string }) => t.origin === 'ssh');
+      assert.deepEqual([ssh.status, ssh.summary], ['error', rescueEndedMessage], 'another kind on a silent agent: the rescue it ran in is gone');
       const refused = await call('POST', '/v1/servers/web-2/tests', acme, { kind: 'memory' });
       assert.deepEqual([refused.status, refused.body?.code], [503, 'AGENT_UNAVAILABLE']);
       assert.equal((await call('POST', '/v1/agent/heartbeat', token, {})).status, 200);

@@ -56,8 +56,6 @@ export type CancelOutcome = 'cancelled' | 'requested' | 'finished' | 'missing';
 export const rescueEndedMessage = 'the rescue ended while the test ran';
 /** The message of a cpu test whose server stopped answering (the issue's words: it points to a fault). */
 export const cpuSilentMessage = 'the server stopped answering during the processor test';
-/** The message of another test whose agent stopped answering. */
-export const agentSilentMessage = 'the rescue system stopped answering while the test ran';
 
 const droppedMarker = '[earlier output dropped: only the last 1 MiB is kept]\n';
 
@@ -269,8 +267,8 @@ export class HardwareTestStore {
    * Settles tests whose rescue is gone: a test of a session that ended or left `rescue` becomes
    * `error` ({@link rescueEndedMessage}); a running test whose agent fell silent (no heartbeat and no
    * progress for {@link agentSilenceMs}) becomes `failed` for a cpu test ({@link cpuSilentMessage}: a
-   * processor under stress that stops the whole system is the fault the test looks for), `error` for
-   * the others. Run by the deadline scheduler on every tick. Returns the tests it settled.
+   * processor under stress that stops the whole system is the fault the test looks for), `error` with
+   * {@link rescueEndedMessage} for the others (the agent is gone: the rescue as the test knew it ended). Run by the deadline scheduler on every tick. Returns the tests it settled.
    */
   async settleOrphans(now: Date = this.#now(), silenceMs: number = agentSilenceMs): Promise<string[]> {
     const rows = await this.#db
@@ -296,7 +294,7 @@ export class HardwareTestStore {
       } else if (row.status === 'running') {
         const heard = Math.max(dateOf(row.heartbeatAt)?.getTime() ?? 0, new Date(row.sessionUpdatedAt!).getTime(), new Date(row.testUpdatedAt).getTime());
         if (now.getTime() - heard > silenceMs) {
-          verdict = row.kind === 'cpu' ? { status: 'failed', summary: cpuSilentMessage } : { status: 'error', summary: agentSilentMessage };
+          verdict = row.kind === 'cpu' ? { status: 'failed', summary: cpuSilentMessage } : { status: 'error', summary: rescueEndedMessage };
         }
       }
       if (verdict && (await this.finish(row.id, { ...verdict, result: null }))) settled.push(row.id);
