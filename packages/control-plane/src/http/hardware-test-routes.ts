@@ -5,7 +5,6 @@
  * (`/v1/agent/tests`). Another tenant's server or test answers exactly like a missing one.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import {
   AgentHardwareTestCreated,
@@ -13,6 +12,7 @@ import {
   DeviceName,
   HardwareTestList,
   HardwareTestOutcome,
+  HardwareTestOutput,
   HardwareTestSchema,
   LifeboatError,
   NameParams,
@@ -165,7 +165,7 @@ export function hardwareTestRoutes(options: AppOptions): FastifyPluginAsync {
 
     app.get<{ Params: TestParams }>(
       '/v1/servers/:name/tests/:id/output',
-      { schema: { tags, params: TestParams, produces: ['text/plain'], response: { 200: Type.String({ description: 'the kept output (the last 1 MiB), text/plain' }), ...errorResponses } } },
+      { schema: { tags, params: TestParams, produces: ['text/plain'], response: { 200: HardwareTestOutput, ...errorResponses } } },
       async (request, reply) => {
         const principal = authorize(request, 'server.read');
         const { test } = await visibleTest(principal, request.params.name, request.params.id);
