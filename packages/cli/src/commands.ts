@@ -5,10 +5,15 @@
 import { readFileSync } from 'node:fs';
 import {
   LifeboatError,
+  deviceTestKinds,
   dnsmasqConfig,
+  finishedTestStatuses,
+  hardwareTestKinds,
   isEnteringRescue,
   isFailedState,
   roles,
+  type HardwareTestKind,
+  type HardwareTestView,
   type LifeboatClient,
   type NewServer,
   type RescueState,
@@ -317,4 +322,135 @@ export async function netbootDnsmasqConfig(options: CommonOptions & { bootUrl?: 
     throw error;
   }
   out.result({ config: text }, text.replace(/\n$/, ''));
+}
+
+// hardware tests (issue 11)
+
+/** The document `tests run/show --json` prints: id, kind, device, status, progress, summary, result (then the rest of the test). */
+function testDocument(test: HardwareTestView) {
+  return {
+    id: test.id,
+    kind: test.kind,
+    device: test.device,
+    status: test.status,
+    progress: test.progress,
+    summary: test.summary,
+    result: test.result,
+    server: test.server,
+    origin: test.origin,
+    params: test.params,
+    createdAt: test.createdAt,
+    startedAt: test.startedAt,
+    endedAt: test.endedAt,
+  };
+}
+
+function testText(test: HardwareTestView): string {
+  const params = test.params;
+  return block([
+    ['test', test.id],
+    ['server', test.server],
+    ['kind', test.kind + (test.device ? ` ${test.device}` : '')],
+    ['status', `${test.status}${finishedTestStatuses.has(test.status) ? '' : ` (${Math.floor(test.progress)} %)`}`],
+    ['summary', test.summary],
+    ['duration', params.durationSeconds === null ? null : `${params.durationSeconds}s`],
+    ['size', params.sizeBytes === null ? null : `${params.sizeBytes} bytes`],
+    ['repair', params.repair ? 'yes' : null],
+    ['self-test', params.selfTest],
+    ['started from', test.origin === 'ssh' ? 'SSH (rescue-tests)' : 'API'],
+    ['created', test.createdAt],
+    ['started', test.startedAt],
+    ['ended', test.endedAt],
+    ['result', test.result === null || test.result === undefined ? null : JSON.stringify(test.result)],
+  ]);
+}
+
+/** One progress line: a bar, the percentage and the agent's summary. */
+export function progressLine(test: Pick<HardwareTestView, 'progress' | 'summary' | 'status'>): string {
+  const percent = Math.max(0, Math.min(100, Math.floor(test.progress)));
+  const filled = Math.round(percent / 5);
+  return `  [${'#'.repeat(filled)}${'.'.repeat(20 - filled)}] ${String(percent).padStart(3)} %  ${test.status}${test.summary ? `: ${test.summary}` : ''}`;
+}
+
+export interface TestsRunOptions extends CommonOptions {
+  duration?: string;
+  size?: string;
+  repair?: boolean;
+  selfTest?: string;
+  wait?: boolean;
+}
+
+/**
+ * `tests run NAME KIND [DEVICE]`: starts a test; with `--wait`, follows it (a progress line on stderr
+ * at each change, silent with --json) and exits by its outcome: 0 passed, 4 failed, 1 error or cancelled.
+ */
+export async function testsRun(name: string, kind: string, device: string | undefined, options: TestsRunOptions, { env, out }: Run): Promise<void> {
+  if (!(hardwareTestKinds as readonly string[]).includes(kind)) throw usageError(`unknown test ${kind}: expected ${hardwareTestKinds.join(', ')}`);
+  const testKind = kind as HardwareTestKind;
+  if (deviceTestKinds.has(testKind) && device === undefined) throw usageError(`a ${kind} test needs a DEVICE (e.g. lifeboat tests run ${name} ${kind} ${kind === 'fsck' ? 'sda1' : 'sda'})`);
+  if (options.selfTest !== undefined && options.selfTest !== 'short' && options.selfTest !== 'long') throw usageError('--self-test must be short or long');
+  const api = clientFor(options, env);
+  let test = await api.runTest(name, {
+    kind: testKind,
+    ...(device === undefined ? {} : { device }),
+    ...(typeof options.duration === 'string' ? { duration: options.duration } : {}),
+    ...(typeof options.size === 'string' ? { size: options.size } : {}),
+    ...(options.repair ? { repair: true } : {}),
+    ...(options.selfTest === 'short' || options.selfTest === 'long' ? { selfTest: options.selfTest } : {}),
+  });
+  if (options.wait) {
+    out.progress(`${kind} test ${test.id} on ${name}`);
+    let shown = '';
+    let unreachableSince: number | undefined;
+    while (!finishedTestStatuses.has(test.status)) {
+      const line = progressLine(test);
+      if (line !== shown) out.progress((shown = line));
+      await new Promise((r) => setTimeout(r, 1000));
+      try {
+        test = await api.getTest(name, test.id);
+        unreachableSince = undefined;
+      } catch (error) {
+        // A control plane being restarted keeps the test: wait for it a minute.
+        if (!(error instanceof LifeboatError) || error.code !== 'UNREACHABLE') throw error;
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > 60_000) throw error;
+      }
+    }
+    out.progress(progressLine(test));
+  }
+  out.result(testDocument(test), testText(test));
+  if (!options.wait || test.status === 'passed') return;
+  const why = test.summary ?? 'no summary';
+  if (test.status === 'failed') throw new CliError('TEST_FAILED', `the ${kind} test failed: ${why}`, exitCodes.failed, { resultPrinted: true });
+  if (test.status === 'cancelled') throw new CliError('TEST_CANCELLED', `the ${kind} test was cancelled: ${why}`, exitCodes.refused, { resultPrinted: true });
+  throw new CliError('TEST_ERROR', `the ${kind} test could not run: ${why}`, exitCodes.refused, { resultPrinted: true });
+}
+
+export async function testsList(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).listTests(name);
+  out.result(
+    { server: answer.server, tests: answer.tests.map(testDocument) },
+    answer.tests.length === 0
+      ? `no tests on ${name}`
+      : table(
+          ['ID', 'KIND', 'DEVICE', 'STATUS', 'PROGRESS', 'CREATED', 'SUMMARY'],
+          answer.tests.map((t) => [t.id, t.kind, t.device ?? '', t.status, `${Math.floor(t.progress)} %`, t.createdAt, t.summary ?? '']),
+        ),
+  );
+}
+
+export async function testsShow(name: string, id: string, options: CommonOptions & { output?: boolean }, { env, out }: Run): Promise<void> {
+  const api = clientFor(options, env);
+  const test = await api.getTest(name, id);
+  if (options.output) {
+    const text = await api.getTestOutput(name, id);
+    out.result({ ...testDocument(test), output: text }, `${testText(test)}\n\n${text.replace(/\n$/, '')}`);
+    return;
+  }
+  out.result(testDocument(test), testText(test));
+}
+
+export async function testsCancel(name: string, id: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const test = await clientFor(options, env).cancelTest(name, id);
+  out.result(testDocument(test), test.status === 'cancelled' ? `test ${test.id}: cancelled` : `test ${test.id}: cancel requested; the rescue system stops it at its next progress report`);
 }

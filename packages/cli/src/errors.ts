@@ -10,7 +10,7 @@ export const exitCodes = {
   usage: 2,
   /** The control plane could not be reached. */
   unreachable: 3,
-  /** `--wait` ended in a failed state (rescue_failed, exit_failed). */
+  /** `--wait` ended in a failed state (rescue_failed, exit_failed), or a hardware test failed (`tests run --wait`). */
   failed: 4,
 } as const;
 
@@ -19,10 +19,14 @@ export class CliError extends LifeboatError {
   /** The process's exit code. */
   readonly exitCode: number;
 
-  constructor(code: ErrorCode, message: string, exitCode: number) {
+  /** The command already printed its result (e.g. the failed test's document): only the code and the exit code remain. */
+  readonly resultPrinted: boolean;
+
+  constructor(code: ErrorCode, message: string, exitCode: number, options: { resultPrinted?: boolean } = {}) {
     super(code, message);
     this.name = 'CliError';
     this.exitCode = exitCode;
+    this.resultPrinted = options.resultPrinted ?? false;
   }
 }
 

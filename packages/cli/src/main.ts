@@ -37,7 +37,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (!(error instanceof LifeboatError)) throw error;
     const code = printedCode(error);
     const message = printedMessage(error);
-    if (json) process.stdout.write(`${JSON.stringify({ code, message }, null, 2)}\n`);
+    if (json && !(error instanceof CliError && error.resultPrinted)) process.stdout.write(`${JSON.stringify({ code, message }, null, 2)}\n`);
     process.stderr.write(`lifeboat: ${code}: ${message}\n`);
     if (error instanceof CliError && error.code === 'USAGE') process.stderr.write('(lifeboat --help for the commands; lifeboat COMMAND --help for one)\n');
     return exitCodeOf(error);

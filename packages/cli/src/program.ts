@@ -4,6 +4,7 @@
  * completion, and run the deployables' own entry points (`entry-points.ts`).
  */
 import { Command, Option } from 'commander';
+import { hardwareTestKinds } from '@lifeboat/core';
 import * as run from './commands.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { usageError } from './errors.js';
@@ -23,7 +24,7 @@ Examples:
 
 Environment: LIFEBOAT_URL (default http://127.0.0.1:8080), LIFEBOAT_TOKEN (or --token-file FILE;
 default: $LIFEBOAT_DATA/admin.token when readable). Exit codes: 0 done, 1 refused by the control plane,
-2 bad command line, 3 control plane unreachable, 4 --wait ended in a failed state.
+2 bad command line, 3 control plane unreachable, 4 --wait ended in a failed state (a failed hardware test).
 
 Completion: source <(lifeboat completion bash)   (or zsh)`;
 
@@ -119,6 +120,30 @@ export function buildProgram(context: Run): Command {
   api(program, 'events [name]', 'live changes of servers (Server-Sent Events), one line (or JSON document) each', ['lifeboat events', 'lifeboat events web-1 --count 1 --json'])
     .option('--count <n>', 'stop after N events')
     .action((name: string | undefined, options) => run.events(name, options, context));
+
+  const tests = group('tests', 'hardware tests of a server in rescue, and their history', 'lifeboat tests run web-1 smart sda --wait');
+  api(tests, 'run <name> <kind> [device]', `run a hardware test in the rescue system: ${hardwareTestKinds.join('|')} (smart, readtest and fsck need a DEVICE: sda, nvme0n1, sda1, md0, vg0/root)`, [
+    'lifeboat tests run web-1 smart sda --wait',
+    'lifeboat tests run web-1 cpu --duration 10m --wait --json',
+    'lifeboat tests run web-1 memory --size 2G --wait',
+    'lifeboat tests run web-1 fsck sda1 --repair --wait',
+  ])
+    .option('--duration <duration>', 'cpu: how long to stress, e.g. 60s, 10m (default 60s, at most 24h)')
+    .option('--size <size>', 'memory: how much to test, e.g. 256M, 2G (default: what the rescue system can spare)')
+    .option('--repair', 'fsck: repair the file system instead of only checking it')
+    .option('--self-test <which>', 'smart: short (default) or long self-test')
+    .option('--wait', 'follow the test (progress on stderr) until it ends; exit 0 passed, 4 failed, 1 error or cancelled')
+    .addHelpText('after', '\n--json prints {id, kind, device, status, progress, summary, result, ...}. Without --wait the command returns once the test is queued (exit 0).')
+    .action((name: string, kind: string, device: string | undefined, options) => run.testsRun(name, kind, device, options, context));
+  api(tests, 'list <name>', "the server's tests, newest first (kept after the rescue ended)", ['lifeboat tests list web-1', 'lifeboat tests list web-1 --json']).action((name: string, options) =>
+    run.testsList(name, options, context),
+  );
+  api(tests, 'show <name> <id>', 'one test: status, summary, result (and its output with --output)', ['lifeboat tests show web-1 0f8c2a1e-...', 'lifeboat tests show web-1 0f8c2a1e-... --output'])
+    .option('--output', "also print the test's kept output (its last 1 MiB)")
+    .action((name: string, id: string, options) => run.testsShow(name, id, options, context));
+  api(tests, 'cancel <name> <id>', 'cancel a test: a queued one at once, a running one at its next progress report', ['lifeboat tests cancel web-1 0f8c2a1e-...']).action(
+    (name: string, id: string, options) => run.testsCancel(name, id, options, context),
+  );
 
   const netboot = group('netboot', 'netboot set-up for operators', 'lifeboat netboot dnsmasq-config --boot-url http://192.0.2.10:8080 --interface eth1 --range 192.0.2.0/24');
   api(netboot, 'dnsmasq-config', 'a dnsmasq proxy-DHCP configuration that chainloads iPXE to Lifeboat', [

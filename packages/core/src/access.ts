@@ -57,11 +57,13 @@ export type Action =
   | 'rescue.exit'
   | 'incident.create'
   | 'incident.answer'
-  | 'audit.read';
+  | 'audit.read'
+  /** Run and cancel hardware tests on a server in rescue (issue 11). */
+  | 'test.run';
 
 const allowed: Record<Role, ReadonlySet<Action>> = {
-  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create']),
-  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer']),
+  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run']),
+  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run']),
   operator: new Set([
     'tenant.manage',
     'token.create',
@@ -72,6 +74,7 @@ const allowed: Record<Role, ReadonlySet<Action>> = {
     'incident.create',
     'incident.answer',
     'audit.read',
+    'test.run',
   ]),
 };
 

@@ -68,6 +68,12 @@ export const errorStatus = {
   RESCUE_FAILED: 500,
   /** CLI `--wait`: leaving rescue ended in a failed state. */
   EXIT_FAILED: 500,
+  /** CLI `tests run --wait`: the hardware failed the test (exit 4). */
+  TEST_FAILED: 500,
+  /** CLI `tests run --wait`: the test could not run (exit 1). */
+  TEST_ERROR: 500,
+  /** CLI `tests run --wait`: the test was cancelled (exit 1). */
+  TEST_CANCELLED: 500,
   /** Agent: the kernel command line lacks a parameter. */
   BOOT_PARAMS_MISSING: 400,
   /** Agent: the control plane did not answer in time. */

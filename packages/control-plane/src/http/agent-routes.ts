@@ -9,24 +9,28 @@ import { LifeboatError, type RescueSession } from '@lifeboat/core';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { AppOptions } from './app.js';
 import { BootTimeline } from '../rescue/boot-timeline.js';
+import type { Store } from '../store/store.js';
+import { settleTestWork } from './hardware-test-routes.js';
 import { bearerToken } from './auth.js';
 import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
 
 const agentErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+
+/** The session of the agent token a request carries; 401 when unknown or revoked. */
+export async function agentSessionOf(store: Store, request: FastifyRequest): Promise<RescueSession> {
+  const token = bearerToken(request);
+  const view = token === undefined ? undefined : await store.sessions.byAgentToken(hashToken(token));
+  if (!view) throw new LifeboatError('UNAUTHORIZED', 'missing or unknown agent token');
+  if (view.agentTokenRevoked) throw new LifeboatError('AGENT_TOKEN_REVOKED', 'this rescue session is over: the agent token was revoked');
+  return view.session;
+}
 
 /** Agent API routes under `/v1/agent`. */
 export function agentRoutes(options: AppOptions): FastifyPluginAsync {
   const { store } = options;
   const timeline = new BootTimeline(store);
 
-  /** The session of the agent token a request carries; 401 when unknown or revoked. */
-  async function sessionOf(request: FastifyRequest): Promise<RescueSession> {
-    const token = bearerToken(request);
-    const view = token === undefined ? undefined : await store.sessions.byAgentToken(hashToken(token));
-    if (!view) throw new LifeboatError('UNAUTHORIZED', 'missing or unknown agent token');
-    if (view.agentTokenRevoked) throw new LifeboatError('AGENT_TOKEN_REVOKED', 'this rescue session is over: the agent token was revoked');
-    return view.session;
-  }
+  const sessionOf = (request: FastifyRequest) => agentSessionOf(store, request);
 
   /** Records an agent's step on the session's open timeline; a refused step is logged, not an error. */
   async function step(request: FastifyRequest, session: RescueSession, name: string, detail?: string): Promise<void> {
@@ -139,6 +143,7 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
         const session = await sessionOf(request);
         const ok = await store.agentWork.complete(session.id, request.params.id, request.body.state, request.body.result, request.body.message ?? null);
         if (!ok) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} for this session`);
+        await settleTestWork(store, session, request.params.id, request.body);
         return reply.status(204).send();
       },
     );

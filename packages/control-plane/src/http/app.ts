@@ -13,6 +13,7 @@ import { errorAnswer } from '../errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { registerAuth } from './auth.js';
 import { eventRoutes } from './events.js';
+import { hardwareTestRoutes } from './hardware-test-routes.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
 
@@ -70,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(userRoutes(options));
   await app.register(agentRoutes(options));
+  await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;

@@ -3,7 +3,9 @@
  * `GET /v1/events?server=NAME`. Each change of a server's state or of its tasks sends one `server`
  * event with the server and its newest task. A comment line every 15 s keeps proxies from closing it.
  * Changes come from the store's change feed: on PostgreSQL through LISTEN/NOTIFY, so a stream sees the
- * changes made by every replica.
+ * changes made by every replica. Each change of a hardware test sends one `test` event (`{test}`, the
+ * test as `GET /v1/servers/{name}/tests/{id}` shows it), at most one per {@link testEventIntervalMs} per
+ * test: the last change of a burst is always sent.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { LifeboatError, canSee } from '@lifeboat/core';
@@ -11,6 +13,10 @@ import type { AppOptions } from './app.js';
 import { authorize } from './auth.js';
 import { EventsQuery, errorResponses } from './schemas.js';
 import { serverView, taskView } from './views.js';
+import { hardwareTestView } from './hardware-test-routes.js';
+
+/** Least time between two `test` events of one test (progress may be reported many times a second). */
+export const testEventIntervalMs = 250;
 
 /** SSE routes. */
 export function eventRoutes(options: AppOptions): FastifyPluginAsync {
@@ -42,13 +48,38 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
             raw.write(`event: server\ndata: ${JSON.stringify(data)}\n\n`);
           }).catch((error: unknown) => request.log.warn({ err: error }, 'event stream write failed'));
         };
+        // Per test: when its last event went out, and the timer of a change held back meanwhile.
+        const lastSent = new Map<string, number>();
+        const held = new Map<string, NodeJS.Timeout>();
+        const sendTest = (testId: string) => {
+          sending = sending.then(async () => {
+            lastSent.set(testId, Date.now());
+            const test = await store.hardwareTests.byId(testId);
+            if (!test || !canSee(principal, test.tenantId) || (only !== undefined && test.serverId !== only)) return;
+            const server = await store.servers.byId(test.serverId);
+            if (!server) return;
+            raw.write(`event: test\ndata: ${JSON.stringify({ test: hardwareTestView(test, server.name) })}\n\n`);
+          }).catch((error: unknown) => request.log.warn({ err: error }, 'event stream write failed'));
+        };
+        const onTest = (testId: string) => {
+          if (held.has(testId)) return;
+          const wait = (lastSent.get(testId) ?? 0) + testEventIntervalMs - Date.now();
+          if (wait <= 0) return sendTest(testId);
+          held.set(testId, setTimeout(() => {
+            held.delete(testId);
+            sendTest(testId);
+          }, wait));
+        };
         raw.write(': connected\n\n');
         if (only !== undefined) send(only);
         store.changes.on('server', send);
+        store.changes.on('test', onTest);
         const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
         const close = () => {
           clearInterval(keepAlive);
           store.changes.off('server', send);
+          store.changes.off('test', onTest);
+          for (const timer of held.values()) clearTimeout(timer);
           options.signal.removeEventListener('abort', close);
           raw.end();
         };

@@ -1,7 +1,8 @@
 /**
  * Enforces deadlines: every waiting state of a rescue session has one (core's `deadlineFor`), and when
  * it passes the scheduler enqueues a `session.deadline` job (deduplicated per session and state, so
- * that several replicas ticking at once enqueue it once). It also enqueues lease-end warnings.
+ * that several replicas ticking at once enqueue it once). It also enqueues lease-end warnings, and
+ * settles hardware tests left running by a rescue that ended or an agent that fell silent.
  * The handlers live with the rescue flow.
  */
 import type { Store } from '../store/store.js';
@@ -53,6 +54,9 @@ export class DeadlineScheduler {
       await queue.add(deadlineJob, params, { dedupeKey: `deadline:${session.id}:${session.state}`, ...lockKey, maxAttempts: 10 });
       queued++;
     }
+    // Hardware tests whose rescue ended, or whose agent fell silent, get their verdict here: the
+    // scheduler already ticks on every replica, and a settle is one conditional update per test.
+    await store.hardwareTests.settleOrphans(now);
     if (warnBeforeMs > 0) {
       for (const session of await store.sessions.takeExpiryWarnings(new Date(now.getTime() + warnBeforeMs))) {
         await queue.add(expiryWarningJob, { sessionId: session.id }, { dedupeKey: `warn:${session.id}` });

@@ -11,8 +11,8 @@ import type { Database } from './schema.js';
 
 const channel = 'lifeboat_changes';
 
-/** Emits `server` with a server id whenever its session or tasks change. */
-export class ChangeFeed extends EventEmitter<{ server: [serverId: string] }> {
+/** Emits `server` with a server id whenever its session or tasks change, `test` with a hardware test's id when it changes. */
+export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test: [testId: string] }> {
   readonly #db: Kysely<Database> | undefined;
   #listener: pg.Client | undefined;
   #closed = false;
@@ -40,10 +40,21 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string] }> {
     sql`select pg_notify(${channel}, ${serverId})`.execute(this.#db).catch(() => this.emit('server', serverId));
   }
 
+  /** Announces a change of a hardware test (sent as `test:ID`: server ids are UUIDs, never prefixed). */
+  testChanged(testId: string): void {
+    if (!this.#db) {
+      this.emit('test', testId);
+      return;
+    }
+    sql`select pg_notify(${channel}, ${`test:${testId}`})`.execute(this.#db).catch(() => this.emit('test', testId));
+  }
+
   async #listen(url: string): Promise<void> {
     const client = new pg.Client({ connectionString: url });
     client.on('notification', (message) => {
-      if (message.channel === channel && message.payload) this.emit('server', message.payload);
+      if (message.channel !== channel || !message.payload) return;
+      if (message.payload.startsWith('test:')) this.emit('test', message.payload.slice(5));
+      else this.emit('server', message.payload);
     });
     client.on('error', () => {
       // The connection dropped: listen again on a new one, unless closing.

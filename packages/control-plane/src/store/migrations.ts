@@ -186,6 +186,37 @@ const migrations: Record<string, Migration> = {
                                    and tasks.steps like ${'%"name":"boot_device_set","state":"completed"%'})))`.execute(db);
     },
   },
+  '0003_f_hardware_tests': {
+    async up(db: Kysely<unknown>) {
+      // Hardware tests outlive their rescue session (the server's history): no foreign key to the
+      // session; removed with the server, as its sessions are.
+      await db.schema
+        .createTable('hardware_tests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('server_id', 'text', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('device', 'text')
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('progress', 'integer', (c) => c.notNull())
+        .addColumn('summary', 'text')
+        .addColumn('result', 'text')
+        .addColumn('output', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('work_id', 'text')
+        .addColumn('cancel_requested', 'integer', (c) => c.notNull())
+        .addColumn('requested_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('ended_at', 'text')
+        .execute();
+      await db.schema.createIndex('hardware_tests_server').on('hardware_tests').columns(['server_id', 'created_at']).execute();
+      await db.schema.createIndex('hardware_tests_work').on('hardware_tests').column('work_id').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

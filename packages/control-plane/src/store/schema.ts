@@ -16,6 +16,7 @@ export interface Database {
   agent_work: AgentWorkRow;
   incidents: IncidentRow;
   audit_events: AuditEventRow;
+  hardware_tests: HardwareTestRow;
 }
 
 export interface TenantRow {
@@ -160,4 +161,34 @@ export interface AuditEventRow {
   tenant_id: string | null;
   server_id: string | null;
   detail: string;
+}
+
+export interface HardwareTestRow {
+  id: string;
+  server_id: string;
+  tenant_id: string;
+  session_id: string | null;
+  kind: string;
+  device: string | null;
+  /** JSON: durationSeconds, sizeBytes, repair, selfTest. */
+  params: string;
+  status: string;
+  /** 0-100 (integer: both dialects store it the same way). */
+  progress: number;
+  summary: string | null;
+  /** JSON result of the kind, once finished. */
+  result: string | null;
+  /** The last 1 MiB of output. */
+  output: string;
+  /** `api` or `ssh`. */
+  origin: string;
+  /** The agent work that runs it. */
+  work_id: string | null;
+  /** 1 once a user cancelled a running test (the next progress answer says `cancel: true`). */
+  cancel_requested: number;
+  requested_by: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  ended_at: string | null;
 }

@@ -107,6 +107,7 @@ export class ServerStore {
   async remove(server: Server): Promise<void> {
     await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('agent_work').where('session_id', 'in', tx.selectFrom('rescue_sessions').select('id').where('server_id', '=', server.id)).execute();
+      await tx.deleteFrom('hardware_tests').where('server_id', '=', server.id).execute();
       await tx.deleteFrom('rescue_sessions').where('server_id', '=', server.id).execute();
       await tx.deleteFrom('tasks').where('server_id', '=', server.id).execute();
       await tx.deleteFrom('incidents').where('server_id', '=', server.id).execute();

@@ -6,6 +6,7 @@ import type { RescueDeadlines } from '@lifeboat/core';
 import type { SecretBox } from '../credentials/secret-box.js';
 import { ChangeFeed } from './change-feed.js';
 import { openDatabase, type DialectName, type OpenDatabase } from './database.js';
+import { HardwareTestStore } from './hardware-tests.js';
 import { migrate } from './migrations.js';
 import { AgentWorkQueue, AuditLog, IncidentStore } from './records.js';
 import type { Clock } from './rows.js';
@@ -44,6 +45,8 @@ export class Store {
   readonly incidents: IncidentStore;
   readonly agentWork: AgentWorkQueue;
   readonly secrets: SecretStore;
+  /** Hardware tests run in rescue, kept as the server's history. */
+  readonly hardwareTests: HardwareTestStore;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -60,6 +63,7 @@ export class Store {
     this.incidents = new IncidentStore(db, this.now);
     this.agentWork = new AgentWorkQueue(db, this.now);
     this.secrets = new SecretStore(db, this.now, options.secretBox);
+    this.hardwareTests = new HardwareTestStore(db, this.now, (testId) => this.changes.testChanged(testId));
   }
 
   /** Opens and migrates the database. */

@@ -12,6 +12,7 @@
  * `POST /v1/agent/tests` and land in the same history.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { LifeboatError } from '../errors.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -118,3 +119,48 @@ export type AgentNewHardwareTest = Static<typeof AgentNewHardwareTest>;
 /** The answer: the new test's id and the id of the work the agent reports progress and result on. */
 export const AgentHardwareTestCreated = Type.Object({ testId: Type.String(), workId: Type.String() });
 export type AgentHardwareTestCreated = Static<typeof AgentHardwareTestCreated>;
+
+// Added by part F (additive): parsing of the request's strings, the routes' parameters and answers.
+
+/** Longest cpu stress a test may ask for. */
+export const maxTestDurationSeconds = 24 * 3600;
+/** Largest memory test a request may ask for (1 TiB). */
+export const maxTestSizeBytes = 1024 ** 4;
+/** How much of a test's output is kept: the last 1 MiB (older output is dropped, a marker says so). */
+export const keptTestOutputBytes = 1024 * 1024;
+
+/**
+ * A test duration (`60s`, `10m`, `1h`, `90`: seconds) in whole seconds: more than 0, at most 24 h.
+ * Throws `BAD_REQUEST` with a message a user can act on.
+ */
+export function parseTestDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(s|m|h)?$/i.exec(text.trim());
+  if (!match) throw new LifeboatError('BAD_REQUEST', `not a test duration: ${JSON.stringify(text)} (e.g. 60s, 10m, 2h)`);
+  const seconds = Math.round(Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's').toLowerCase() as 's' | 'm' | 'h']);
+  if (seconds <= 0) throw new LifeboatError('BAD_REQUEST', `a test duration must be at least 1s (got ${text})`);
+  if (seconds > maxTestDurationSeconds) throw new LifeboatError('BAD_REQUEST', `a test may last at most 24h (got ${text})`);
+  return seconds;
+}
+
+/**
+ * A memory size (`256M`, `2G`, `1T`, `512K`, binary units; a bare number is bytes) in bytes: more
+ * than 0, at most 1 TiB. Throws `BAD_REQUEST`.
+ */
+export function parseTestSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMGT])?(i?B)?$/i.exec(text.trim());
+  if (!match) throw new LifeboatError('BAD_REQUEST', `not a size: ${JSON.stringify(text)} (e.g. 256M, 2G)`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[(match[2] ?? '').toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  const bytes = Math.floor(Number(match[1]) * unit);
+  if (bytes <= 0) throw new LifeboatError('BAD_REQUEST', `a memory test size must be more than 0 (got ${text})`);
+  if (bytes > maxTestSizeBytes) throw new LifeboatError('BAD_REQUEST', `a memory test may cover at most 1T (got ${text})`);
+  return bytes;
+}
+
+/** `/v1/servers/{name}/tests/{id}`. */
+export const TestParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }), id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type TestParams = Static<typeof TestParams>;
+/** `GET /v1/servers/{name}/tests/{id}/output`: the kept output as `text/plain` (the last {@link keptTestOutputBytes}). */
+export const HardwareTestOutput = Type.String({ description: 'the test output, text/plain; at most the last 1 MiB is kept' });
+/** The `test` event of `GET /v1/events`: a test changed (at most a few per second per test). */
+export const HardwareTestEvent = Type.Object({ test: HardwareTestSchema });
+export type HardwareTestEvent = Static<typeof HardwareTestEvent>;

@@ -28,6 +28,7 @@ import type {
   TenantView,
   TokenAnswer,
 } from '../api/schemas.js';
+import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
 import { ApiError, LifeboatError } from '../errors.js';
 
 /** How to reach a control plane. */
@@ -49,6 +50,8 @@ export interface EventsOptions {
   readonly server?: string;
   /** Ends the stream. */
   readonly signal?: AbortSignal;
+  /** Also yield hardware tests' changes (`{test}` events, at most a few per second per test). */
+  readonly tests?: boolean;
 }
 
 const segment = (value: string) => encodeURIComponent(value);
@@ -170,11 +173,38 @@ export class LifeboatClient {
     return this.request('GET', `/v1/audit${text ? `?${text}` : ''}`);
   }
 
+  // Hardware tests (issue 11).
+  /** `POST /v1/servers/{name}/tests`: starts a test on a server in rescue (answer: the queued test). */
+  runTest(name: string, body: NewHardwareTest): Promise<HardwareTestView> {
+    return this.request('POST', `/v1/servers/${segment(name)}/tests`, body);
+  }
+  /** `GET /v1/servers/{name}/tests`: the server's tests, newest first, also after the rescue ended. */
+  listTests(name: string): Promise<HardwareTestList> {
+    return this.request('GET', `/v1/servers/${segment(name)}/tests`);
+  }
+  /** `GET /v1/servers/{name}/tests/{id}`. */
+  getTest(name: string, id: string): Promise<HardwareTestView> {
+    return this.request('GET', `/v1/servers/${segment(name)}/tests/${segment(id)}`);
+  }
+  /** `GET /v1/servers/{name}/tests/{id}/output`: the kept output (the last 1 MiB), as text. */
+  async getTestOutput(name: string, id: string): Promise<string> {
+    const response = await this.#send('GET', `/v1/servers/${segment(name)}/tests/${segment(id)}/output`, undefined, 'text/plain');
+    if (!response.ok) throw await answerError(response);
+    return response.text();
+  }
+  /** `POST /v1/servers/{name}/tests/{id}/cancel`: a queued test is cancelled at once, a running one is asked to stop. */
+  cancelTest(name: string, id: string): Promise<HardwareTestView> {
+    return this.request('POST', `/v1/servers/${segment(name)}/tests/${segment(id)}/cancel`);
+  }
+
   /**
    * `GET /v1/events`: the live changes of the servers the token may see (Server-Sent Events), one
-   * `ServerEvent` per change, until the stream ends, `signal` aborts or the loop breaks.
+   * `ServerEvent` per change, until the stream ends, `signal` aborts or the loop breaks. With
+   * `tests: true` it also yields `{test}` ({@link HardwareTestEvent}) for each change of a test.
    */
-  async *events(options: EventsOptions = {}): AsyncGenerator<ServerEvent, void, undefined> {
+  events(options?: EventsOptions & { readonly tests?: false }): AsyncGenerator<ServerEvent, void, undefined>;
+  events(options: EventsOptions & { readonly tests: true }): AsyncGenerator<ServerEvent | HardwareTestEvent, void, undefined>;
+  async *events(options: EventsOptions = {}): AsyncGenerator<ServerEvent | HardwareTestEvent, void, undefined> {
     const query = options.server === undefined ? '' : `?server=${segment(options.server)}`;
     const controller = new AbortController();
     const abort = () => controller.abort();
@@ -196,6 +226,7 @@ export class LifeboatClient {
             buffer = buffer.slice(end + 2);
             const message = parseEventBlock(block);
             if (message?.event === 'server') yield JSON.parse(message.data) as ServerEvent;
+            else if (message?.event === 'test' && options.tests === true) yield JSON.parse(message.data) as HardwareTestEvent;
           }
         }
       } catch (error) {
