@@ -33,7 +33,7 @@ export function parseStressNg(text: string): StressMetrics {
       perSecond = Number(metric[3]);
     }
     if (/stress-ng: fail:/.test(line) || /verification failed|verify failed/i.test(line)) failures.push(line.trim());
-    if (/successful run completed/.test(line)) completed = true;
+    if (/\bsuccessful run completed/.test(line)) completed = true;
   }
   return { bogoOps, realSeconds, bogoOpsPerSecond: perSecond, instances, failures, completed };
 }

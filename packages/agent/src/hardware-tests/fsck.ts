@@ -31,8 +31,12 @@ export function checkerFor(fsType: string, path: string, repair: boolean): { pro
 export function interpretFsck(program: string, status: number, repair: boolean): { status: 'passed' | 'failed' | 'error'; verdict: string } {
   if (program === 'e2fsck') {
     if (status === 0) return { status: 'passed', verdict: 'clean' };
+    // 4 before 8: 12 is "errors found, and the check could not go on" (e2fsck -n on a lost root inode).
+    if (status & 4) {
+      const stopped = status & 8 ? '; the check stopped early' : '';
+      return { status: 'failed', verdict: repair ? `errors found and left uncorrected${stopped}` : `errors found (nothing changed: run with repair to fix them)${stopped}` };
+    }
     if (status & 8 || status & 16 || status & 32) return { status: 'error', verdict: `e2fsck could not check (status ${status})` };
-    if (status & 4) return { status: 'failed', verdict: repair ? 'errors found and left uncorrected' : 'errors found (nothing changed: run with repair to fix them)' };
     if (status & 1 || status & 2) return { status: 'failed', verdict: 'errors found and fixed' };
     return { status: 'error', verdict: `e2fsck exited with ${status}` };
   }
