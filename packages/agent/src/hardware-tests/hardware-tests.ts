@@ -116,16 +116,19 @@ export class HardwareTests {
         rootDir,
         progress: (percent, summary) => reporter.update(percent, summary),
         output: (text) => reporter.append(text),
+        // A program missing from the system is a status (127, as a shell says), not an exception.
         run: (program, args, options) =>
-          platform.run(program, args, {
-            ...options,
-            stop,
-            processGroup: true,
-            onOutput: (text, stream) => {
-              reporter.append(text);
-              options?.onOutput?.(text, stream);
-            },
-          }),
+          platform
+            .run(program, args, {
+              ...options,
+              stop,
+              processGroup: true,
+              onOutput: (text, stream) => {
+                reporter.append(text);
+                options?.onOutput?.(text, stream);
+              },
+            })
+            .catch((error: unknown) => ({ status: 127, stdout: '', stderr: `${program}: ${error instanceof Error ? error.message : String(error)}` })),
       };
       const result = await runner(context);
       outcome = cancelled ? cancelledOutcome(reporter.percent) : { ...result, summary: result.summary.slice(0, 2000) };
