@@ -151,6 +151,24 @@ describe('hardware tests on a loop device', () => {
     assert.ok(result.mbPerSecond > 0);
   });
 
+  it('cancel kills the test\'s process group and reports cancelled', async () => {
+    const image = join(dir, 'big.img');
+    sh('truncate', '-s', '16G', image);
+    const big = sh('losetup', '-f', '--show', image);
+    try {
+      const reports: WorkProgress[] = [];
+      const started = Date.now();
+      const outcome = await tests(reports, 2).run('w14', params('readtest', big.replace('/dev/', '')), new Stop());
+      assert.equal(outcome.status, 'cancelled', outcome.summary);
+      assert.match(outcome.summary, /^cancelled at \d+ %/);
+      assert.ok(Date.now() - started < 30_000);
+      const left = sh('ps', '-eo', 'args').split('\n').filter((line) => line.includes(`badblocks -sv -b 4096 ${big}`));
+      assert.deepEqual(left, [], 'no badblocks left behind');
+    } finally {
+      sh('losetup', '-d', big);
+    }
+  });
+
   it('refuses unknown devices and a whole device without a file system', async () => {
     const unknown = await tests().run('w10', params('fsck', 'sdzz9'), new Stop());
     assert.deepEqual([unknown.status, unknown.result], ['error', { code: 'DEVICE_NOT_FOUND' }]);
