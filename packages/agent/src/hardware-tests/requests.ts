@@ -2,7 +2,7 @@
  * Tests started from SSH with `rescue-tests run`: the helper drops a request file into
  * `/run/lifeboat/test-requests/` (root only; no network port), the agent picks it up, records the
  * test with `POST /v1/agent/tests` (so that it lands in the server's history like an API test) and runs
- * it as that work; it writes the test's status to `/run/lifeboat/tests/<request>.json`, which the
+ * it as that work; it writes the test's status to `/run/lifeboat/tests/<request>.status`, which the
  * helper follows until the outcome is in.
  */
 import type { AgentNewHardwareTest, HardwareTestOutcome } from '@lifeboat/core/api';
@@ -59,11 +59,26 @@ export async function takeRequests(platform: Platform, rootDir: string): Promise
   return taken;
 }
 
-/** Writes a request's status (atomically: the helper never reads half a file). */
+/**
+ * The status file's text: `key=value` lines a shell reads with sed (the rescue system has no jq); the
+ * summary on one line, the result as one line of JSON.
+ */
+export function requestStatusText(status: RequestStatus): string {
+  const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ');
+  return [
+    `test=${status.testId ?? ''}`,
+    `status=${status.status}`,
+    `progress=${Math.floor(status.progress)}`,
+    `summary=${oneLine(status.summary)}`,
+    ...(status.result === undefined ? [] : [`result=${JSON.stringify(status.result) ?? 'null'}`]),
+  ].join('\n') + '\n';
+}
+
+/** Writes a request's status to `<request>.status` (atomically: the helper never reads half a file). */
 export async function writeRequestStatus(platform: Platform, rootDir: string, requestId: string, status: RequestStatus): Promise<void> {
   const dir = joinPath(rootDir, requestStatusDir);
   await platform.mkdir(dir, 0o700);
-  const file = joinPath(dir, `${requestId}.json`);
-  await platform.writeText(`${file}.tmp`, `${JSON.stringify(status)}\n`, 0o600);
+  const file = joinPath(dir, `${requestId}.status`);
+  await platform.writeText(`${file}.tmp`, requestStatusText(status), 0o600);
   await platform.rename(`${file}.tmp`, file);
 }
