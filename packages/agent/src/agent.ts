@@ -245,12 +245,17 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   }, tests);
   // Background work (hardware tests) in flight; awaited when the agent stops (their programs are killed).
   const running = new Set<Promise<void>>();
+  // A test from SSH is both answered to the request and queued as work: whichever comes first runs it.
+  const runningWork = new Set<string>();
   const inBackground = (job: AgentJob): void => {
+    if (runningWork.has(job.id)) return;
+    runningWork.add(job.id);
     const done = runJob(client, job, handlers, log, stop).catch((error: unknown) => {
       if (!stop.stopped) log.error(`job ${job.id} (${job.kind}): the result could not be reported: ${String(error)}`);
     });
     running.add(done);
     void done.finally(() => running.delete(done));
+    // Kept after the end: work delivered late by the long poll is not run a second time.
   };
   const requests = (async () => {
     await platform.mkdir(joinPath(rootDir, requestsDir), 0o700).catch(() => undefined);

@@ -6,7 +6,9 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { LifeboatError, type RescueSession } from '@lifeboat/core';
+import { AgentHardwareTestCreated, AgentNewHardwareTest, hardwareTestWork, WorkProgress, WorkProgressAnswer } from '@lifeboat/core/api';
 import { hashToken, newToken } from '../credentials/tokens.js';
+import { newId } from '../store/rows.js';
 import type { AppOptions } from './app.js';
 import { BootTimeline } from '../rescue/boot-timeline.js';
 import { bearerToken } from './auth.js';
@@ -140,6 +142,31 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
         const ok = await store.agentWork.complete(session.id, request.params.id, request.body.state, request.body.result, request.body.message ?? null);
         if (!ok) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} for this session`);
         return reply.status(204).send();
+      },
+    );
+
+    // Issue 11, minimal agent side (engineer E1's branch): progress is accepted and never asks to
+    // cancel, and a test from SSH becomes hardware_test work without a history row. Engineer F's
+    // routes (store, events, cancel, the test history) replace these two at the merge.
+    app.post<{ Params: IdParams; Body: WorkProgress }>(
+      '/v1/agent/work/:id/progress',
+      { schema: schema({ params: IdParams, body: WorkProgress, response: { 200: WorkProgressAnswer, ...agentErrors } }) },
+      async (request) => {
+        const session = await sessionOf(request);
+        const work = await store.agentWork.byId(request.params.id);
+        if (!work || work.sessionId !== session.id) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} for this session`);
+        return { cancel: false };
+      },
+    );
+
+    app.post<{ Body: AgentNewHardwareTest }>(
+      '/v1/agent/tests',
+      { schema: schema({ body: AgentNewHardwareTest, response: { 200: AgentHardwareTestCreated, ...agentErrors } }) },
+      async (request) => {
+        const session = await sessionOf(request);
+        const testId = newId();
+        const workId = await store.agentWork.add(session.id, hardwareTestWork, { ...request.body.params, testId });
+        return { testId, workId };
       },
     );
   };
