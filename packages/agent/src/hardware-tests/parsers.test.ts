@@ -1,9 +1,11 @@
 /**
  * The runners' parsers on real output: badblocks and e2fsck captured from e2fsprogs 1.47 (Debian 12,
- * the rescue image's release); smartctl, stress-ng and memtester samples as their documentation and
- * source print them (smartmontools 7.3 JSON, stress-ng 0.15 `metrc:` lines, memtester 4.5 counters).
+ * the rescue image's release), memtester 4.6 and stress-ng 0.15.06 captured on Debian 12 (the files
+ * beside this test); smartctl's JSON (smartmontools 7.3) as its documentation prints it.
  */
+const sample = (name: string): string => readFileSync(new URL(name, import.meta.url), 'utf8');
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseStressNg } from './cpu.js';
 import { checkerFor, interpretFsck } from './fsck.js';
@@ -172,6 +174,10 @@ unused devices: <none>
 });
 
 describe('stress-ng', () => {
+  it('reads a real 3 s run (captured)', () => {
+    const m = parseStressNg(sample('stress-ng-0.15-3s.txt'));
+    assert.deepEqual(m, { bogoOps: 1276, realSeconds: 3.15, bogoOpsPerSecond: 405.12, instances: 2, failures: [], completed: true });
+  });
   it('reads bogo ops and instances (0.15 metrc lines)', () => {
     const text = `stress-ng: info:  [812] setting to a 60 secs run per stressor
 stress-ng: info:  [812] dispatching hogs: 2 cpu
@@ -225,6 +231,21 @@ describe('memtester progress', () => {
     assert.equal(Math.round(end.percent), 100);
     assert.equal(end.passed, 18);
     assert.deepEqual(end.failures, []);
+  });
+  it('follows a real run byte by byte (memtester 4.6 over 4 MiB, captured): only up, ends at 100', () => {
+    const text = sample('memtester-4.6-4M.txt');
+    let last = 0;
+    let moves = 0;
+    for (let end = 0; end <= text.length; end += 97) {
+      const p = parseMemtester(text.slice(0, end)).percent;
+      assert.ok(p >= last, `at ${end}: ${p} >= ${last}`);
+      if (p > last) moves++;
+      last = p;
+    }
+    const whole = parseMemtester(text);
+    assert.equal(Math.round(whole.percent), 100);
+    assert.equal(whole.passed, 18);
+    assert.ok(moves > 100, `progress moved ${moves} times`);
   });
   it('lists failures', () => {
     const r = parseMemtester(`${head}  Stuck Address       : ok\n  Random Value        : FAILURE: 0x1234 != 0x1235 at offset 0x00001000.\n`);
