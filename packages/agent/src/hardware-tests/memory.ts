@@ -44,19 +44,21 @@ export interface MemtesterProgress {
 
 /** Parses memtester's output so far (backspace-animated counters included). */
 export function parseMemtester(raw: string): MemtesterProgress {
-  const text = applyBackspaces(raw);
   let index = -1;
   let inner = 0;
   let passed = 0;
   const failures: string[] = [];
-  for (const line of text.split('\n')) {
+  for (const rawLine of raw.split('\n')) {
+    const line = applyBackspaces(rawLine);
     const head = /^\s{2}(\S.*?)\s*:(.*)$/.exec(line);
     if (head) {
       const i = memtesterTests.findIndex((t) => t.name === head[1]);
       if (i >= 0) {
         index = i;
         const rest = head[2] ?? '';
-        const counters = [...rest.matchAll(/(?:setting|testing)\s+(\d+)/g)].map((m) => Number(m[1]));
+        // Counters from the raw line, each complete (memtester backspaces over it once written):
+        // output cut in the middle of "testing  15" must not read as 1.
+        const counters = [...rawLine.matchAll(/(?:setting|testing)\s+(\d+)(?=\x08)/g)].map((m) => Number(m[1]));
         const passes = memtesterTests[i]?.passes ?? 1;
         inner = counters.length > 0 ? Math.min(1, (Math.max(...counters) + 0.5) / passes) : 0;
         if (/\bok\s*$/.test(rest)) {
