@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { parseStressNg } from './cpu.js';
 import { checkerFor, interpretFsck } from './fsck.js';
 import { memAvailable, memoryMarginBytes, memoryToTest, parseMemtester } from './memory.js';
-import { parseLsblkTree, parseLvs, parseMdstat } from './partitions.js';
+import { parseBlkidExport, parseLsblkTree, parseLvs, parseMdstat, withBlkid } from './partitions.js';
 import { parseBadblocks } from './readtest.js';
 import { applyBackspaces } from './runner.js';
 import { parseDisks, parseSelfTestState, parseSmartReport } from './smart.js';
@@ -140,6 +140,15 @@ describe('lsblk', () => {
     assert.deepEqual(sda?.children[0]?.mountpoints, ['/mnt']);
     assert.equal(sda?.children[0]?.fstype, 'ext4');
     assert.equal(parseLsblkTree(text).length, 1);
+  });
+});
+
+describe('blkid', () => {
+  it('fills the file systems lsblk does not know without udev (util-linux 2.38 export format)', () => {
+    const probed = parseBlkidExport('DEVNAME=/dev/sdb\nUUID=0b6e5f5e-1111-4222-8333-944445555666\nBLOCK_SIZE=4096\nTYPE=ext4\n\nDEVNAME=/dev/sda1\nLABEL=EFI\nUUID=ABCD-1234\nTYPE=vfat\n');
+    assert.equal(probed.get('/dev/sdb')?.TYPE, 'ext4');
+    const [sdb] = withBlkid(parseLsblkTree('{"blockdevices":[{"name":"sdb","type":"disk","size":4294967296,"fstype":null,"label":null,"uuid":null,"pttype":null,"mountpoints":[null]}]}'), probed);
+    assert.deepEqual([sdb?.fstype, sdb?.uuid], ['ext4', '0b6e5f5e-1111-4222-8333-944445555666']);
   });
 });
 

@@ -82,7 +82,32 @@ export function parseLsblkTree(text: string): BlockDevice[] {
     };
   };
   const root = JSON.parse(text) as { blockdevices?: unknown[] };
-  return (root.blockdevices ?? []).map(convert).filter((d) => !/^(loop|ram|zram|sr)/.test(d.name));
+  return (root.blockdevices ?? []).map(convert).filter((d) => !/^(loop|ram|zram|sr|fd)\d/.test(d.name));
+}
+
+/** `blkid -c /dev/null -o export`: TYPE, UUID, LABEL by device path (blank lines between devices). */
+export function parseBlkidExport(text: string): Map<string, Record<string, string>> {
+  const found = new Map<string, Record<string, string>>();
+  for (const block of text.split(/\n\s*\n/)) {
+    const fields: Record<string, string> = {};
+    for (const line of block.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) fields[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+    if (fields.DEVNAME) found.set(fields.DEVNAME, fields);
+  }
+  return found;
+}
+
+/**
+ * Fills what lsblk could not know: without udev (the rescue system has none) it shows no file system
+ * types, labels or UUIDs; blkid probes the devices themselves.
+ */
+export function withBlkid(devices: BlockDevice[], probed: Map<string, Record<string, string>>): BlockDevice[] {
+  return devices.map((d) => {
+    const p = probed.get(`/dev/${d.name}`) ?? {};
+    return { ...d, fstype: d.fstype ?? p.TYPE ?? null, label: d.label ?? p.LABEL ?? null, uuid: d.uuid ?? p.UUID ?? null, pttype: d.pttype ?? p.PTTYPE ?? null, children: withBlkid(d.children, probed) };
+  });
 }
 
 /** Logical volumes of `lvs --reportformat json`. */
@@ -102,7 +127,8 @@ export const partitionsRunner: Runner = async (context) => {
   const { platform, rootDir } = context;
   const read = async (p: string): Promise<string> => platform.readText(joinPath(rootDir, p)).catch(() => '');
   const listed = await context.run('lsblk', ['--json', '--bytes', '-o', 'NAME,TYPE,SIZE,FSTYPE,LABEL,UUID,PARTUUID,PTTYPE,MOUNTPOINTS']);
-  const devices = listed.status === 0 ? parseLsblkTree(listed.stdout) : [];
+  const probed = parseBlkidExport((await context.run('blkid', ['-c', '/dev/null', '-o', 'export'])).stdout);
+  const devices = withBlkid(listed.status === 0 ? parseLsblkTree(listed.stdout) : [], probed);
   context.progress(30, 'block devices listed');
   const arrays = parseMdstat(await read('proc/mdstat'));
   const arrayDetails: Record<string, string> = {};

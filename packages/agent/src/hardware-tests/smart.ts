@@ -154,7 +154,7 @@ export function parseDisks(text: string): DiskIdentity[] {
   if (!Array.isArray(devices)) return [];
   return devices
     .map(obj)
-    .filter((d) => d.type === 'disk' && !/^(loop|ram|zram|sr)/.test(String(d.name)))
+    .filter((d) => d.type === 'disk' && !/^(loop|ram|zram|sr|fd)\d/.test(String(d.name)))
     .map((d) => ({
       name: String(d.name),
       model: str(d.model)?.trim() ?? null,
