@@ -93,7 +93,7 @@ test('exclusion: mount then fsck is refused naming the mount; fsck then mount is
 for i in $(seq 400); do [ -e /run/lifeboat/holds/sdb.json ] && break; sleep 0.02; done
 cat /run/lifeboat/holds/sdb.json
 mount /dev/sdb /mnt/var; echo "mount=$?"
-rescue-fsck sdb; echo "rescue-fsck=$?"`);
+rescue-fsck /dev/sdb; echo "rescue-fsck=$?"`);
   log(race.stdout + race.stderr);
   assert.match(race.stdout, /"holder":"fsck","testId":"[^"]+"/);
   assert.match(race.stdout, /mount=32/);

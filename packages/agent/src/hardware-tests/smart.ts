@@ -177,7 +177,8 @@ export const diskRunner: Runner = async (context) => {
     context.progress((i / Math.max(disks.length, 1)) * 100, `reading SMART of ${disk.name}`);
     const smart = await readSmart(context, `/dev/${disk.name}`);
     if (smart?.healthPassed === false) failing++;
-    results.push({ ...disk, smart });
+    // Without udev lsblk may not know an ATA disk's model and serial: SMART's identify data does.
+    results.push({ ...disk, model: disk.model ?? smart?.model ?? null, serial: disk.serial ?? smart?.serial ?? null, smart });
   }
   const summary =
     disks.length === 0
