@@ -84,19 +84,18 @@ export const cpuRunner: Runner = async (context) => {
     for (const [sensor, value] of Object.entries(await readTemperatures(context))) maxTemps[sensor] = Math.max(maxTemps[sensor] ?? -Infinity, value);
   };
   await sample();
-  let running = true;
+  // Ends the sampling as soon as stress-ng ends (not at the next tick).
+  const ticks = context.stop.child();
   const ticker = (async () => {
-    while (running && !context.stop.stopped) {
-      await context.platform.sleep(2000, context.stop);
-      if (!running) break;
+    while (!ticks.stopped) {
+      await context.platform.sleep(2000, ticks);
+      if (ticks.stopped) break;
       const elapsed = (Date.now() - started) / 1000;
       await sample();
       context.progress(Math.min(99, (elapsed / seconds) * 100), `stressing every CPU: ${Math.floor(elapsed)} s of ${seconds} s`);
     }
   })();
-  const result = await context.run('stress-ng', ['--cpu', '0', '--verify', '--metrics-brief', '-t', `${seconds}s`]).finally(() => {
-    running = false;
-  });
+  const result = await context.run('stress-ng', ['--cpu', '0', '--verify', '--metrics-brief', '-t', `${seconds}s`]).finally(() => ticks.stop());
   await ticker;
   context.stop.throwIfStopped();
   const metrics = parseStressNg(`${result.stdout}\n${result.stderr}`);
