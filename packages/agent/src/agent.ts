@@ -225,10 +225,12 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   const rootDir = options.system.rootDir;
   // rescue-tests requests: request id by test id, for the status files the helper follows.
   const requestOf = new Map<string, string>();
+  const rescueSystem = new RescueSystem(platform, options.system);
   const tests = new HardwareTests({
     platform,
     rootDir,
     log,
+    driversLoaded: (testStop) => rescueSystem.driversLoaded(options.driversWaitMs ?? 120_000, testStop),
     progress: (workId, report) => client.progress(workId, report),
     onStatus: (testId, status) => {
       const requestId = requestOf.get(testId);

@@ -8,8 +8,7 @@
 import type { HardwareTestKind, HardwareTestOutcome, HardwareTestWorkParams, WorkProgress, WorkProgressAnswer } from '@lifeboat/core/api';
 import { hardwareTestKinds } from '@lifeboat/core/api';
 import { LifeboatError } from '@lifeboat/core/errors';
-import type { Platform } from '../platform.js';
-import { Stop } from '../platform.js';
+import type { Platform, Stop } from '../platform.js';
 import { cpuRunner } from './cpu.js';
 import { holdForCheck, resolveDevice } from './devices.js';
 import { fsckRunner } from './fsck.js';
@@ -52,6 +51,11 @@ export interface HardwareTestsOptions {
   /** `POST /v1/agent/work/{id}/progress`. */
   readonly progress: (workId: string, report: WorkProgress) => Promise<WorkProgressAnswer>;
   readonly log: { info(line: string): void };
+  /**
+   * Waits for the image's init to finish loading the disk drivers (the rescue is ready before): a
+   * test started at once must see every disk. Absent: no wait.
+   */
+  readonly driversLoaded?: (stop: Stop) => Promise<unknown>;
   /** Told of every progress change and of the outcome (the `rescue-tests` helper follows them). */
   readonly onStatus?: (testId: string, status: { progress: number; summary: string; outcome?: HardwareTestOutcome }) => void;
 }
@@ -88,6 +92,11 @@ export class HardwareTests {
     try {
       const params = checkTestParams(rawParams);
       testId = params.testId;
+      if (this.#options.driversLoaded) {
+        reporter.update(0, 'waiting for the disk drivers to finish loading');
+        await this.#options.driversLoaded(stop);
+        stop.throwIfStopped();
+      }
       const device = params.device === null ? null : await resolveDevice(platform, rootDir, params.device);
       const resources = resourcesOf(params.kind, device);
       for (const resource of resources) {
