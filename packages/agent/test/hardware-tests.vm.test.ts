@@ -82,24 +82,31 @@ test('fsck: refused on a whole disk without a file system and on an unknown devi
 });
 
 test('exclusion: mount then fsck is refused naming the mount; fsck then mount is refused while the check runs; nothing lost', async () => {
-  await ok('mkfs.ext4 -q -F /dev/sdb && mkdir -p /mnt/var && mount /dev/sdb /mnt/var && echo kept-data > /mnt/var/file && sync');
+  // Without metadata_csum/uninit_bg and with every inode table written, e2fsck reads all of them
+  // (64 MiB): the check lasts long enough under TCG for the race below to happen while it runs.
+  await ok('mkfs.ext4 -q -F -O ^metadata_csum,^uninit_bg -E lazy_itable_init=0 /dev/sdb && mkdir -p /mnt/var && mount /dev/sdb /mnt/var && echo kept-data > /mnt/var/file && sync');
   const refused = await rescueTest('fsck sdb');
   assert.equal(refused.code, 3, refused.out);
   assert.match(refused.out, /error: refused: sdb is mounted on \/mnt\/var/);
   await ok('umount /mnt/var');
 
   // The check holds sdb: a mount (anyone's) and rescue-fsck are refused while it runs.
-  const race = await run(`rescue-tests run fsck sdb --no-wait >/dev/null
-for i in $(seq 400); do [ -e /run/lifeboat/holds/sdb.json ] && break; sleep 0.02; done
+  // The helper in the background (it polls its status each second: the check may be over by then);
+  // this shell watches for the hold itself.
+  const race = await run(`rescue-tests run fsck sdb >/tmp/fsck.out 2>&1 &
+for i in $(seq 1500); do [ -e /run/lifeboat/holds/sdb.json ] && break; sleep 0.01; done
 cat /run/lifeboat/holds/sdb.json
 mount /dev/sdb /mnt/var; echo "mount=$?"
-rescue-fsck /dev/sdb; echo "rescue-fsck=$?"`);
+rescue-fsck /dev/sdb; echo "rescue-fsck=$?"
+wait
+cat /tmp/fsck.out`);
   log(race.stdout + race.stderr);
   assert.match(race.stdout, /"holder":"fsck","testId":"[^"]+"/);
   assert.match(race.stdout, /mount=32/);
   assert.match(race.stderr, /busy|already mounted/i);
   assert.match(race.stdout, /rescue-fsck=4/);
   assert.match(race.stderr, /refused: a file system check of sdb is running \(test [^)]+\)/);
+  assert.match(race.stdout, /^passed: ext4 on sdb: clean$/m);
 
   // The check ends clean; the hold is gone; the data is there.
   const list = await ok('for i in $(seq 300); do [ -e /run/lifeboat/holds/sdb.json ] || break; sleep 0.1; done; rescue-tests list');
