@@ -137,3 +137,16 @@ candidate_devices() {
   # Floppies are skipped: probing an empty drive costs seconds and holds no installed system.
   lsblk -rnpo NAME,TYPE 2>/dev/null | awk '$2 != "rom" && $2 != "loop" && $1 !~ /^\/dev\/fd[0-9]/ { print $1 }'
 }
+
+# A file system check run by the agent (a hardware test, `rescue-tests run fsck`) holds its device
+# open with O_EXCL (the kernel then refuses any mount with EBUSY) and records the hold in
+# $HOLDS_DIR/<kernel name>.json. check_hold DEVICE: prints who holds it and returns 0 when held.
+HOLDS_DIR=${HOLDS_DIR:-/run/lifeboat/holds}
+check_hold() {
+  local name f id
+  name=$(basename "$(readlink -f "$1")")
+  f=$HOLDS_DIR/$name.json
+  [ -f "$f" ] || return 1
+  id=$(sed -n 's/.*"testId":"\([^"]*\)".*/\1/p' "$f")
+  echo "a file system check of $name is running (test ${id:-?})"
+}

@@ -5,13 +5,17 @@
  * `leave_rescue` work (the exit job) it releases the installed system, reports and reboots. It only
  * ever connects out; it listens on nothing.
  */
+import { hardwareTestWork } from '@lifeboat/core/api';
 import { bootParamsFrom } from '@lifeboat/core/boot';
 import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
 import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
 import { readHostKeys } from './host-keys.js';
+import { HardwareTests } from './hardware-tests/hardware-tests.js';
+import { requestsDir, takeRequests, writeRequestStatus } from './hardware-tests/requests.js';
 import { collectInventory } from './inventory.js';
 import { leaveRescueWork, releaseInstalledSystem } from './leave-rescue.js';
 import type { AgentLog } from './log.js';
+import { joinPath } from './platform.js';
 import type { Platform, Stop } from './platform.js';
 import { RescueSystem } from './rescue-system.js';
 import type { RescueSystemOptions } from './rescue-system.js';
@@ -51,10 +55,17 @@ export interface JobOutcome extends JobResult {
 }
 
 /** A handler for one kind of job (the hardware tests register theirs here). */
-export type JobHandler = (params: unknown, stop: Stop) => Promise<JobOutcome>;
+export type JobHandler = (params: unknown, stop: Stop, job: AgentJob) => Promise<JobOutcome>;
 
-/** The job kinds this agent runs: `leave_rescue` (the exit job's clean way out). */
-export function jobHandlers(options: Pick<AgentOptions, 'platform' | 'system' | 'log' | 'reboot'>, rebooting: () => void): ReadonlyMap<string, JobHandler> {
+/** Work kinds that run beside the work loop (it keeps taking work meanwhile): long hardware tests. */
+export const backgroundWork: ReadonlySet<string> = new Set([hardwareTestWork]);
+
+/** The job kinds this agent runs: `leave_rescue` (the exit job's clean way out), `hardware_test` when given the tests. */
+export function jobHandlers(
+  options: Pick<AgentOptions, 'platform' | 'system' | 'log' | 'reboot'>,
+  rebooting: () => void,
+  tests?: HardwareTests,
+): ReadonlyMap<string, JobHandler> {
   const { platform, log } = options;
   const leaveRescue: JobHandler = async () => {
     const report = await releaseInstalledSystem(platform, { rootDir: options.system.rootDir });
@@ -79,7 +90,9 @@ export function jobHandlers(options: Pick<AgentOptions, 'platform' | 'system' | 
       },
     };
   };
-  return new Map([[leaveRescueWork, leaveRescue]]);
+  const handlers = new Map<string, JobHandler>([[leaveRescueWork, leaveRescue]]);
+  if (tests) handlers.set(hardwareTestWork, async (params, stop, job) => ({ state: 'completed', result: await tests.run(job.id, params, stop) }));
+  return handlers;
 }
 
 /** Runs the agent until its token is revoked (the session ended) or `signal` aborts. */
@@ -209,9 +222,63 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   const heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
   const stop = options.stop.child();
   let rebooting = false;
+  const rootDir = options.system.rootDir;
+  // rescue-tests requests: request id by test id, for the status files the helper follows.
+  const requestOf = new Map<string, string>();
+  const rescueSystem = new RescueSystem(platform, options.system);
+  const tests = new HardwareTests({
+    platform,
+    rootDir,
+    log,
+    driversLoaded: (testStop) => rescueSystem.driversLoaded(options.driversWaitMs ?? 120_000, testStop),
+    progress: (workId, report) => client.progress(workId, report),
+    onStatus: (testId, status) => {
+      const requestId = requestOf.get(testId);
+      if (requestId === undefined) return;
+      const { outcome } = status;
+      const file = outcome
+        ? { testId, status: outcome.status, progress: status.progress, summary: outcome.summary, result: outcome.result }
+        : { testId, status: 'running' as const, progress: status.progress, summary: status.summary };
+      writeRequestStatus(platform, rootDir, requestId, file).catch((error: unknown) => log.error(`rescue-tests status of ${requestId}: ${String(error)}`));
+    },
+  });
   const handlers = jobHandlers(options, () => {
     rebooting = true;
-  });
+  }, tests);
+  // Background work (hardware tests) in flight; awaited when the agent stops (their programs are killed).
+  const running = new Set<Promise<void>>();
+  // A test from SSH is both answered to the request and queued as work: whichever comes first runs it.
+  const runningWork = new Set<string>();
+  const inBackground = (job: AgentJob): void => {
+    if (runningWork.has(job.id)) return;
+    runningWork.add(job.id);
+    const done = runJob(client, job, handlers, log, stop).catch((error: unknown) => {
+      if (!stop.stopped) log.error(`job ${job.id} (${job.kind}): the result could not be reported: ${String(error)}`);
+    });
+    running.add(done);
+    void done.finally(() => running.delete(done));
+    // Kept after the end: work delivered late by the long poll is not run a second time.
+  };
+  const requests = (async () => {
+    await platform.mkdir(joinPath(rootDir, requestsDir), 0o700).catch(() => undefined);
+    // Never ends before the agent stops: the race below must not end on it while a reboot is reported.
+    while (!stop.stopped) {
+      for (const request of rebooting ? [] : await takeRequests(platform, rootDir)) {
+        try {
+          const created = await client.createTest(request.body);
+          requestOf.set(created.testId, request.requestId);
+          await writeRequestStatus(platform, rootDir, request.requestId, { testId: created.testId, status: 'running', progress: 0, summary: 'starting' });
+          log.info(`rescue-tests request ${request.requestId}: test ${created.testId}`);
+          inBackground({ id: created.workId, kind: hardwareTestWork, params: { ...(request.body.params as object), testId: created.testId } });
+        } catch (error) {
+          if (stop.stopped) break;
+          const summary = error instanceof Error ? error.message : String(error);
+          await writeRequestStatus(platform, rootDir, request.requestId, { testId: null, status: 'error', progress: 0, summary }).catch(() => undefined);
+        }
+      }
+      await platform.sleep(1000, stop);
+    }
+  })();
   const heartbeats = (async () => {
     while (!stop.stopped) {
       await client.heartbeat();
@@ -223,7 +290,8 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
       for (const job of await client.work(options.workWaitSeconds ?? 25)) {
         // Nothing runs after a reboot began: the work left is answered by no one, as after a crash.
         if (rebooting) break;
-        await runJob(client, job, handlers, log, stop);
+        if (backgroundWork.has(job.kind)) inBackground(job);
+        else await runJob(client, job, handlers, log, stop);
       }
     }
   })();
@@ -236,11 +304,11 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   );
   try {
     // The first loop to fail (a revoked token) or the work loop ending (a reboot) stops the others.
-    await Promise.race([heartbeats, work, inventoryDone]);
+    await Promise.race([heartbeats, work, inventoryDone, requests]);
     return rebooting ? 'rebooting' : 'aborted';
   } finally {
     stop.stop();
-    await Promise.allSettled([heartbeats, work]);
+    await Promise.allSettled([heartbeats, work, requests, ...running]);
   }
 }
 
@@ -251,7 +319,7 @@ async function runJob(client: ControlPlaneClient, job: AgentJob, handlers: Reado
     result = { state: 'failed', message: `unsupported job kind "${job.kind}": this agent has no handler for it`, result: { code: 'JOB_UNSUPPORTED' } };
   } else {
     try {
-      result = await handler(job.params, stop);
+      result = await handler(job.params, stop, job);
     } catch (error) {
       result = { state: 'failed', message: error instanceof Error ? error.message : String(error) };
     }

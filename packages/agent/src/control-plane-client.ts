@@ -3,7 +3,7 @@
  * always the client, outbound only. Transient failures (no route yet, connection refused, 5xx) are
  * retried with capped exponential backoff; a 4xx answer is final.
  */
-import type { AgentConfig } from '@lifeboat/core/api';
+import type { AgentConfig, AgentHardwareTestCreated, AgentNewHardwareTest, WorkProgress, WorkProgressAnswer } from '@lifeboat/core/api';
 import { ApiError } from '@lifeboat/core/errors';
 import type { HostKeyReport } from './host-keys.js';
 import type { Inventory } from './inventory.js';
@@ -127,6 +127,20 @@ export class ControlPlaneClient {
   /** Reports a job's outcome. */
   async result(jobId: string, result: JobResult): Promise<void> {
     await this.#call('POST', `/work/${encodeURIComponent(jobId)}/result`, result);
+  }
+
+  /** Reports how far a job is; the answer says whether the user cancelled it. */
+  async progress(jobId: string, report: WorkProgress): Promise<WorkProgressAnswer> {
+    const answer = await this.#call('POST', `/work/${encodeURIComponent(jobId)}/progress`, report);
+    return { cancel: typeof answer === 'object' && answer !== null && (answer as { cancel?: unknown }).cancel === true };
+  }
+
+  /** Records a hardware test started from SSH (`rescue-tests`); the agent then runs it as work `workId`. */
+  async createTest(request: AgentNewHardwareTest): Promise<AgentHardwareTestCreated> {
+    const answer = await this.#call('POST', '/tests', request);
+    const o = (typeof answer === 'object' && answer !== null ? answer : {}) as Record<string, unknown>;
+    if (typeof o.testId !== 'string' || typeof o.workId !== 'string') throw new AgentApiError('BAD_ANSWER', 200, 'POST /tests answered without testId/workId');
+    return { testId: o.testId, workId: o.workId };
   }
 
   async #call(method: string, path: string, body: unknown, authorized = true, timeoutSeconds = requestSeconds): Promise<unknown> {

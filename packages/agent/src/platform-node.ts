@@ -2,12 +2,62 @@
  * The agent's platform on Node.js: what tests of the agent's portable parts run on. The rescue image
  * runs platform-quickjs.ts; this file never goes into the image's bundle.
  */
-import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { appendFileSync, closeSync, constants, existsSync, openSync } from 'node:fs';
+import { LifeboatError } from '@lifeboat/core/errors';
+import { killGraceMs } from './platform.js';
 import { chmod, chown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import type { HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
+import type { DeviceHold, HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
 
 function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return options.processGroup || options.onOutput ? runStreaming(program, args, options) : runBuffered(program, args, options);
+}
+
+/** A program whose output is followed as it comes, in a process group of its own when asked. */
+function runStreaming(program: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, [...args], { detached: options.processGroup === true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: string[] = [];
+    const err: string[] = [];
+    let exited = false;
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      out.push(text);
+      options.onOutput?.(text, 'stdout');
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      err.push(text);
+      options.onOutput?.(text, 'stderr');
+    });
+    const signalGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (options.processGroup && child.pid !== undefined) process.kill(-child.pid, signal);
+        else child.kill(signal);
+      } catch {
+        // already gone
+      }
+    };
+    const removeStop =
+      options.stop?.onStop(() => {
+        signalGroup('SIGTERM');
+        setTimeout(() => {
+          if (!exited) signalGroup('SIGKILL');
+        }, killGraceMs).unref();
+      }) ?? (() => undefined);
+    child.on('error', (error) => {
+      removeStop();
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      exited = true;
+      removeStop();
+      resolve({ status: code ?? (signal ? 128 + signalNumber(signal) : 1), stdout: out.join(''), stderr: err.join('') });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+function runBuffered(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(program, [...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       removeStop();
@@ -78,6 +128,24 @@ export const nodePlatform: Platform = {
   chmod: (path, mode) => chmod(path, mode),
   rename: (from, to) => rename(from, to),
   run,
+  async holdDevice(path): Promise<DeviceHold> {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_EXCL);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EBUSY') throw new LifeboatError('DEVICE_BUSY', `${path} is in use (mounted, swap, or held by RAID/LVM or another check)`);
+      if (code === 'ENOENT') throw new LifeboatError('DEVICE_NOT_FOUND', `${path} does not exist`);
+      throw error;
+    }
+    let open = true;
+    return {
+      release() {
+        if (open) closeSync(fd);
+        open = false;
+      },
+    };
+  },
   http,
   sleep: (ms, stop) =>
     new Promise((resolve) => {

@@ -6,10 +6,14 @@
 import * as os from 'os';
 import * as std from 'std';
 import { utf8Decode, utf8Encode } from './encoding.js';
-import { runChecked } from './platform.js';
-import type { HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
+import { LifeboatError } from '@lifeboat/core/errors';
+import { killGraceMs, runChecked } from './platform.js';
+import type { DeviceHold, HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
 
 const EEXIST = 17;
+const ENOENT = 2;
+const EBUSY = 16;
+const SIGKILL = 9;
 
 function failure(what: string, path: string, result: number): Error {
   return new Error(`${what} ${path}: ${std.strerror(-result)}`);
@@ -32,7 +36,8 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
       reject(new Error(`${program}: cannot create pipes`));
       return;
     }
-    const pid = os.exec([program, ...args], { block: false, usePath: true, stdin: input[0], stdout: output[1], stderr: errors[1] });
+    const argv = options.processGroup ? ['setsid', program, ...args] : [program, ...args];
+    const pid = os.exec(argv, { block: false, usePath: true, stdin: input[0], stdout: output[1], stderr: errors[1] });
     os.close(input[0]);
     os.close(output[1]);
     os.close(errors[1]);
@@ -51,7 +56,18 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
     const openFds = new Set<number>();
     let status: number | undefined;
     let exitedAt = 0;
-    const removeStop = options.stop?.onStop(() => os.kill(pid, os.SIGTERM)) ?? (() => undefined);
+    // setsid(1) execs in place (the child of qjs is no group leader): pid is the group's id.
+    const removeStop =
+      options.stop?.onStop(() => {
+        if (!options.processGroup) {
+          os.kill(pid, os.SIGTERM);
+          return;
+        }
+        os.kill(-pid, os.SIGTERM);
+        os.setTimeout(() => {
+          if (status === undefined) os.kill(-pid, SIGKILL);
+        }, killGraceMs);
+      }) ?? (() => undefined);
     const closeFd = (fd: number): void => {
       if (!openFds.delete(fd)) return;
       os.setReadHandler(fd, null);
@@ -76,7 +92,11 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
       const buffer = new ArrayBuffer(65536);
       os.setReadHandler(fd, () => {
         const n = os.read(fd, buffer, 0, buffer.byteLength);
-        if (n > 0) chunks[i as 0 | 1].push(new Uint8Array(buffer.slice(0, n)));
+        if (n > 0) {
+          const chunk = new Uint8Array(buffer.slice(0, n));
+          chunks[i as 0 | 1].push(chunk);
+          options.onOutput?.(utf8Decode(chunk), i === 0 ? 'stdout' : 'stderr');
+        }
         else {
           closeFd(fd);
           if (status !== undefined && openFds.size === 0) finish();
@@ -197,6 +217,19 @@ export const quickjsPlatform: Platform = {
     if (result < 0) throw failure('cannot rename', `${from} to ${to}`, result);
   },
   run,
+  async holdDevice(path): Promise<DeviceHold> {
+    const fd = os.open(path, os.O_RDONLY | os.O_EXCL);
+    if (fd === -EBUSY) throw new LifeboatError('DEVICE_BUSY', `${path} is in use (mounted, swap, or held by RAID/LVM or another check)`);
+    if (fd === -ENOENT) throw new LifeboatError('DEVICE_NOT_FOUND', `${path} does not exist`);
+    if (fd < 0) throw failure('cannot open', path, fd);
+    let open = true;
+    return {
+      release() {
+        if (open) os.close(fd);
+        open = false;
+      },
+    };
+  },
   http,
   sleep: (ms, stop) =>
     new Promise((resolve) => {

@@ -20,6 +20,19 @@ export interface RunOptions {
   readonly stdin?: string;
   /** Kills it (SIGTERM) when stopped. */
   readonly stop?: Stop;
+  /**
+   * Runs it in a process group of its own (through `setsid`): a stop then kills the whole group
+   * (SIGTERM, SIGKILL 3 s later), children included — a hardware test's stress workers, say.
+   */
+  readonly processGroup?: boolean;
+  /** Told about output as it arrives (the whole output is still in the result). */
+  readonly onOutput?: (text: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** A block device held open with `O_EXCL` (the kernel refuses to mount it while held). */
+export interface DeviceHold {
+  /** Closes the device; the hold is gone. */
+  release(): void;
 }
 
 /** An HTTP request (the agent API: small JSON bodies). */
@@ -63,6 +76,11 @@ export interface Platform {
   rename(from: string, to: string): Promise<void>;
   /** Runs a program (found on PATH) to its end; a non-zero status does not reject. */
   run(program: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * Opens a block device read-only with `O_EXCL` and keeps it open: fails with `DEVICE_BUSY` when it
+   * is mounted, used as swap, held by an md array or device-mapper, or held by another exclusive open.
+   */
+  holdDevice(path: string): Promise<DeviceHold>;
   /** One HTTP exchange; rejects on a transport failure (refused, timed out, stopped), never on a status. */
   http(request: HttpRequest): Promise<HttpResponse>;
   /** Resolves after `ms`, or at once when `stop` is stopped. */
@@ -87,6 +105,9 @@ export class ProgramError extends LifeboatError {
     this.exitStatus = result.status;
   }
 }
+
+/** Seconds between the SIGTERM and the SIGKILL of a stopped process group. */
+export const killGraceMs = 3000;
 
 /** Runs a program and rejects with a {@link ProgramError} when it does not exit 0. */
 export async function runChecked(platform: Platform, program: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {

@@ -10,6 +10,7 @@ declare module 'os' {
   export const O_CREAT: number;
   export const O_TRUNC: number;
   export const O_APPEND: number;
+  export const O_EXCL: number;
   export const WNOHANG: number;
   export const SIGTERM: number;
   export const SIGINT: number;

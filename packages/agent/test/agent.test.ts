@@ -5,7 +5,8 @@
  * and what happens on a restart after the session ended or with a used boot token.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -17,6 +18,7 @@ import { startTestControlPlane } from '@lifeboat/test-support';
 import type { RescueBoot, RescueView, TestControlPlane, TestMachine } from '@lifeboat/test-support';
 import { freePort, sshBanner, waitFor } from '@lifeboat/test-support';
 
+const execFileAsync = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-agent-'));
 const root = join(work, 'root');
 const mac = '52:54:00:12:34:56';
@@ -209,6 +211,46 @@ test('a job the agent has no handler for fails with a clear message', async () =
   assert.equal(done.state, 'failed');
   assert.match(done.message ?? '', /unsupported job kind "smart"/);
   assert.deepEqual(done.result, { code: 'JOB_UNSUPPORTED' });
+});
+
+test('hardware test: a CPU test runs beside other work, reports progress and its outcome', async () => {
+  const params = { testId: 'test-cpu-1', kind: 'cpu', device: null, durationSeconds: 6, sizeBytes: null, repair: false, selfTest: null };
+  const started = Date.now();
+  const { id } = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/rescue/work', { kind: 'hardware_test', params }, 202);
+  await waitFor('the test to start', () => (/test test-cpu-1 \(cpu\) started/.test(machine.output) ? true : undefined), 30_000);
+  // Other work is taken while the test runs: an unknown kind is answered before the test ends.
+  const other = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/rescue/work', { kind: 'smart', params: {} }, 202);
+  const workOf = (workId: string) => cp.api<{ state: string; message: string | null; result: unknown }>('GET', `/v1/servers/web-1/rescue/work/${workId}`);
+  await waitFor('the other work', async () => ((await workOf(other.id)).state === 'failed' ? true : undefined), 30_000);
+  assert.equal((await workOf(id)).state, 'delivered', 'the CPU test still runs');
+  const done = await waitFor('the test result', async () => {
+    const w = await workOf(id);
+    return w.state === 'completed' ? w : undefined;
+  }, 60_000);
+  assert.ok(Date.now() - started >= 6000);
+  const outcome = done.result as { status: string; summary: string; result: { bogoOps: number; instances: number; bogoOpsPerCpu: number } };
+  assert.equal(outcome.status, 'passed', outcome.summary);
+  assert.match(outcome.summary, /^CPU stress 6 s on \d+ CPU\(s\): \d+ bogo ops per CPU, no verification failure/);
+  assert.equal(outcome.result.instances, cpus().length);
+  assert.ok(outcome.result.bogoOps > 0);
+});
+
+test('rescue-tests: a test started from the shell is recorded as work, run by the agent and followed to its result', async () => {
+  const helpers = join(import.meta.dirname, '../helpers');
+  // Asynchronous: the control plane answering the agent runs in this process.
+  const run = async (...args: string[]): Promise<string> =>
+    (
+      await execFileAsync(join(helpers, 'rescue-tests'), args, {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, RESCUE_LIB: join(helpers, 'rescue-common.sh'), RESCUE_TEST_REQUESTS: join(root, 'run/lifeboat/test-requests'), RESCUE_TEST_STATUS: join(root, 'run/lifeboat/tests'), HOLDS_DIR: join(root, 'run/lifeboat/holds') },
+      })
+    ).stdout;
+  const out = await run('run', 'cpu', '--duration', '3s');
+  assert.match(out, /^rescue-tests: test \S+: cpu$/m);
+  assert.match(out, /^passed: CPU stress 3 s on \d+ CPU\(s\)/m);
+  assert.match(out, /^result: \{"bogoOps":\d+/m);
+  assert.match(await run('list'), /passed\s+100%\s+CPU stress 3 s/);
+  await assert.rejects(run('run', 'fsck'), (error: { code: number; stderr: string }) => error.code === 2 && /fsck needs a device/.test(error.stderr));
 });
 
 test('no secret reaches the agent\'s log', () => {

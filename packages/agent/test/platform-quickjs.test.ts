@@ -76,6 +76,8 @@ test('programs: stdin, stdout, stderr and status; large output; a missing progra
   assert.equal(result.big, 300_000);
   assert.deepEqual(result.missing, { status: 127, stdout: '', stderr: '' });
   assert.equal(result.killed, 128 + 15);
+  assert.deepEqual(result.group, { status: 128 + 15, streamed: 'started\n' });
+  assert.equal(result.groupLeft, '0', 'the stopped group left no process');
 });
 
 test('HTTP through curl: method, headers, body byte for byte, any status, and transport failures', () => {

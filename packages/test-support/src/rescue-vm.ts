@@ -18,6 +18,8 @@ export interface RescueVmOptions {
   readonly sshPort: number;
   /** Raw disk images to attach as virtio disks (vda, vdb, ...); writes are discarded (snapshot=on). */
   readonly disks?: readonly string[];
+  /** Raw disk images to attach as SATA disks through AHCI (sda, sdb, ...: they answer SMART); writes discarded. */
+  readonly sataDisks?: readonly string[];
   /** Serial console log file. */
   readonly serialLog: string;
   readonly memoryMiB?: number;
@@ -50,6 +52,10 @@ export class RescueVm {
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
     ];
     for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},if=virtio,format=raw,snapshot=on`);
+    if ((options.sataDisks ?? []).length > 0) args.push('-device', 'ahci,id=ahci0');
+    (options.sataDisks ?? []).forEach((disk, i) => {
+      args.push('-drive', `file=${disk},if=none,id=sata${i},format=raw,snapshot=on`, '-device', `ide-hd,drive=sata${i},bus=ahci0.${i},serial=LAB-SATA-${i}`);
+    });
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));

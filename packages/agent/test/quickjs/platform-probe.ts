@@ -29,6 +29,15 @@ async function probe(): Promise<void> {
   await p.sleep(100);
   stop.stop(new Error('enough'));
   out.killed = (await sleeper).status;
+  // A process group (a hardware test): output followed as it comes; a stop ends the children too.
+  const groupStop = new Stop();
+  const streamed: string[] = [];
+  const group = p.run('sh', ['-c', 'echo started; sleep 3131 & sleep 3132; echo never'], { stop: groupStop, processGroup: true, onOutput: (text) => streamed.push(text) });
+  for (let i = 0; i < 250 && !streamed.join('').includes('started'); i++) await p.sleep(20);
+  groupStop.stop();
+  out.group = { status: (await group).status, streamed: streamed.join('') };
+  await p.sleep(300);
+  out.groupLeft = (await p.run('sh', ['-c', 'ps -eo args | grep -c "^sleep 313[12]$"'])).stdout.trim();
 
   out.get = await p.http({ method: 'GET', url: `${url}/echo?x=1`, headers: { accept: 'application/json', authorization: 'Bearer s3cret' }, timeoutSeconds: 10 });
   const body = JSON.stringify({ quote: 'a"b', backslash: 'c\\d', newline: 'e\nf', unicode: 'ü🛟', at: '@/etc/passwd' });

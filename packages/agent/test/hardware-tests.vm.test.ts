@@ -1,0 +1,122 @@
+/**
+ * Hardware tests in a real rescue VM (one boot: QEMU TCG, the image, a real control plane), started
+ * from SSH with `rescue-tests` (the agent records each with POST /v1/agent/tests and runs it): every
+ * kind on SATA disks through AHCI (QEMU's disks answer SMART), and the two exclusion races on a real
+ * ext4 — mount-then-fsck refused naming the mount, fsck-then-mount refused by the kernel while the
+ * check holds the device, and the data intact afterwards.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { SshLogin } from '@lifeboat/test-support';
+import { sshCommands, startRescueHarness } from './rescue-harness.js';
+import type { RescueHarness } from './rescue-harness.js';
+
+const work = mkdtempSync(join(tmpdir(), 'lifeboat-hwtests-vm-'));
+const log = (line: string): void => void process.stdout.write(`# ${line}\n`);
+/** sda: blank, for SMART and the read test; sdb: an ext4 made in the VM, for the checks. */
+const sata = [join(work, 'sata0.raw'), join(work, 'sata1.raw')];
+
+let harness: RescueHarness;
+let login: SshLogin;
+const { run, ok } = sshCommands(() => login, log);
+
+before(async () => {
+  execFileSync('truncate', ['-s', '256M', sata[0] as string]);
+  execFileSync('truncate', ['-s', '4G', sata[1] as string]);
+  harness = await startRescueHarness({ work, mac: '52:54:00:ab:cd:11', serverName: 'hw-1', disks: () => [], sataDisks: () => sata, log });
+  login = await harness.enterWithKey();
+});
+
+after(async () => {
+  await harness?.close();
+});
+
+/** Runs `rescue-tests run ...` and returns its exit code and output, timing it. */
+async function rescueTest(args: string): Promise<{ code: number; out: string; seconds: number }> {
+  const started = Date.now();
+  const r = await run(`rescue-tests run ${args}`);
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  log(`rescue-tests run ${args}: ${r.code} in ${seconds} s: ${(r.stdout + r.stderr).trim().split('\n').filter((l) => !l.startsWith('result:')).slice(-1)[0]}`);
+  return { code: r.code, out: r.stdout + r.stderr, seconds };
+}
+
+test('disk: both SATA disks with their SMART health', async () => {
+  const r = await rescueTest('disk');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /passed: 2 disk\(s\): sda SMART ok, sdb SMART ok/);
+  assert.match(r.out, /"serial":"LAB-SATA-0"/);
+});
+
+test('smart: a short self-test followed to its result', async () => {
+  const r = await rescueTest('smart sda');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /passed: short self-test of sda: Completed without error/i);
+});
+
+test('readtest: the whole disk, with its throughput', async () => {
+  const r = await rescueTest('readtest sda');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /passed: read sda \(0\.27 GB\) in [\d.]+ s at [\d.]+ MB\/s: 0 bad block\(s\)/);
+});
+
+test('cpu and memory', async () => {
+  const cpu = await rescueTest('cpu --duration 10s');
+  assert.equal(cpu.code, 0, cpu.out);
+  assert.match(cpu.out, /passed: CPU stress 10 s on 1 CPU\(s\)/);
+  const memory = await rescueTest('memory --size 4M');
+  assert.equal(memory.code, 0, memory.out);
+  assert.match(memory.out, /passed: memtester 4 MiB, one loop: 18 sub-tests ok/);
+});
+
+test('fsck: refused on a whole disk without a file system and on an unknown device', async () => {
+  const blank = await rescueTest('fsck sda');
+  assert.equal(blank.code, 3, blank.out);
+  assert.match(blank.out, /error: no file system on sda \(a whole disk/);
+  const unknown = await rescueTest('fsck sdq');
+  assert.equal(unknown.code, 3, unknown.out);
+  assert.match(unknown.out, /error: no block device sdq/);
+});
+
+test('exclusion: mount then fsck is refused naming the mount; fsck then mount is refused while the check runs; nothing lost', async () => {
+  // Without metadata_csum/uninit_bg and with every inode table written, e2fsck reads all of them
+  // (64 MiB): the check lasts long enough under TCG for the race below to happen while it runs.
+  await ok('mkfs.ext4 -q -F -O ^metadata_csum,^uninit_bg -E lazy_itable_init=0 /dev/sdb && mkdir -p /mnt/var && mount /dev/sdb /mnt/var && echo kept-data > /mnt/var/file && sync');
+  const refused = await rescueTest('fsck sdb');
+  assert.equal(refused.code, 3, refused.out);
+  assert.match(refused.out, /error: refused: sdb is mounted on \/mnt\/var/);
+  await ok('umount /mnt/var');
+
+  // The check holds sdb: a mount (anyone's) and rescue-fsck are refused while it runs.
+  // The helper in the background (it polls its status each second: the check may be over by then);
+  // this shell watches for the hold itself.
+  const race = await run(`rescue-tests run fsck sdb >/tmp/fsck.out 2>&1 &
+for i in $(seq 1500); do [ -e /run/lifeboat/holds/sdb.json ] && break; sleep 0.01; done
+cat /run/lifeboat/holds/sdb.json
+mount /dev/sdb /mnt/var; echo "mount=$?"
+rescue-fsck /dev/sdb; echo "rescue-fsck=$?"
+wait
+cat /tmp/fsck.out`);
+  log(race.stdout + race.stderr);
+  assert.match(race.stdout, /"holder":"fsck","testId":"[^"]+"/);
+  assert.match(race.stdout, /mount=32/);
+  assert.match(race.stderr, /busy|already mounted/i);
+  assert.match(race.stdout, /rescue-fsck=4/);
+  assert.match(race.stderr, /refused: a file system check of sdb is running \(test [^)]+\)/);
+  assert.match(race.stdout, /^passed: ext4 on sdb: clean$/m);
+
+  // The check ends clean; the hold is gone; the data is there.
+  const list = await ok('for i in $(seq 300); do [ -e /run/lifeboat/holds/sdb.json ] || break; sleep 0.1; done; rescue-tests list');
+  assert.match(list, /passed\s+100%\s+ext4 on sdb: clean/);
+  assert.equal((await ok('mount /dev/sdb /mnt/var && cat /mnt/var/file && umount /mnt/var')).trim(), 'kept-data');
+});
+
+test('partitions: lists the disks, the file system and that nothing is mounted', async () => {
+  const r = await rescueTest('partitions');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /passed: 2 disk\(s\), 0 partition\(s\); no RAID; no LVM; nothing mounted/);
+  assert.match(r.out, /"fstype":"ext4"/);
+});
