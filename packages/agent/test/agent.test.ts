@@ -214,25 +214,33 @@ test('a job the agent has no handler for fails with a clear message', async () =
 });
 
 test('hardware test: a CPU test runs beside other work, reports progress and its outcome', async () => {
-  const params = { testId: 'test-cpu-1', kind: 'cpu', device: null, durationSeconds: 6, sizeBytes: null, repair: false, selfTest: null };
   const started = Date.now();
-  const { id } = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/rescue/work', { kind: 'hardware_test', params }, 202);
-  await waitFor('the test to start', () => (/test test-cpu-1 \(cpu\) started/.test(machine.output) ? true : undefined), 30_000);
+  const queued = await cp.api<{ id: string; status: string }>('POST', '/v1/servers/web-1/tests', { kind: 'cpu', duration: '6s' }, 202);
+  assert.equal(queued.status, 'queued');
+  type TestView = { status: string; progress: number; summary: string | null; result: { bogoOps: number; instances: number; bogoOpsPerCpu: number } };
+  const testOf = () => cp.api<TestView>('GET', `/v1/servers/web-1/tests/${queued.id}`);
+  await waitFor('the test to start', () => (new RegExp(`test ${queued.id} \\(cpu\\) started`).test(machine.output) ? true : undefined), 30_000);
   // Other work is taken while the test runs: an unknown kind is answered before the test ends.
   const other = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/rescue/work', { kind: 'smart', params: {} }, 202);
   const workOf = (workId: string) => cp.api<{ state: string; message: string | null; result: unknown }>('GET', `/v1/servers/web-1/rescue/work/${workId}`);
   await waitFor('the other work', async () => ((await workOf(other.id)).state === 'failed' ? true : undefined), 30_000);
-  assert.equal((await workOf(id)).state, 'delivered', 'the CPU test still runs');
+  const running = await testOf();
+  assert.equal(running.status, 'running', 'the CPU test still runs');
+  const progressed = await waitFor('progress reported', async () => {
+    const t = await testOf();
+    return t.progress > 0 ? t : undefined;
+  }, 30_000);
+  assert.ok(progressed.progress <= 100);
   const done = await waitFor('the test result', async () => {
-    const w = await workOf(id);
-    return w.state === 'completed' ? w : undefined;
+    const t = await testOf();
+    return t.status !== 'queued' && t.status !== 'running' ? t : undefined;
   }, 60_000);
   assert.ok(Date.now() - started >= 6000);
-  const outcome = done.result as { status: string; summary: string; result: { bogoOps: number; instances: number; bogoOpsPerCpu: number } };
-  assert.equal(outcome.status, 'passed', outcome.summary);
-  assert.match(outcome.summary, /^CPU stress 6 s on \d+ CPU\(s\): \d+ bogo ops per CPU, no verification failure/);
-  assert.equal(outcome.result.instances, cpus().length);
-  assert.ok(outcome.result.bogoOps > 0);
+  assert.equal(done.status, 'passed', done.summary ?? '');
+  assert.equal(done.progress, 100);
+  assert.match(done.summary ?? '', /^CPU stress 6 s on \d+ CPU\(s\): \d+ bogo ops per CPU, no verification failure/);
+  assert.equal(done.result.instances, cpus().length);
+  assert.ok(done.result.bogoOps > 0);
 });
 
 test('rescue-tests: a test started from the shell is recorded as work, run by the agent and followed to its result', async () => {
