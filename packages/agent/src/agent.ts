@@ -9,6 +9,8 @@ import { bootParamsFrom } from '@lifeboat/core/boot';
 import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
 import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
 import { readHostKeys } from './host-keys.js';
+import { explorerHandlers } from './explorer-work.js';
+import { Explorer } from './explorer.js';
 import { collectInventory } from './inventory.js';
 import { leaveRescueWork, releaseInstalledSystem } from './leave-rescue.js';
 import type { AgentLog } from './log.js';
@@ -50,11 +52,15 @@ export interface JobOutcome extends JobResult {
   readonly afterReport?: () => Promise<void>;
 }
 
-/** A handler for one kind of job (the hardware tests register theirs here). */
-export type JobHandler = (params: unknown, stop: Stop) => Promise<JobOutcome>;
+/** A handler for one kind of job (the hardware tests register theirs here); `job` is the work itself (its id). */
+export type JobHandler = (params: unknown, stop: Stop, job: AgentJob) => Promise<JobOutcome>;
 
 /** The job kinds this agent runs: `leave_rescue` (the exit job's clean way out). */
-export function jobHandlers(options: Pick<AgentOptions, 'platform' | 'system' | 'log' | 'reboot'>, rebooting: () => void): ReadonlyMap<string, JobHandler> {
+export function jobHandlers(
+  options: Pick<AgentOptions, 'platform' | 'system' | 'log' | 'reboot'>,
+  rebooting: () => void,
+  client?: Pick<ControlPlaneClient, 'uploadTarget'>,
+): ReadonlyMap<string, JobHandler> {
   const { platform, log } = options;
   const leaveRescue: JobHandler = async () => {
     const report = await releaseInstalledSystem(platform, { rootDir: options.system.rootDir });
@@ -79,7 +85,7 @@ export function jobHandlers(options: Pick<AgentOptions, 'platform' | 'system' | 
       },
     };
   };
-  return new Map([[leaveRescueWork, leaveRescue]]);
+  return new Map([[leaveRescueWork, leaveRescue], ...explorerHandlers(new Explorer(platform, { rootDir: options.system.rootDir }), client)]);
 }
 
 /** Runs the agent until its token is revoked (the session ended) or `signal` aborts. */
@@ -209,9 +215,13 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   const heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
   const stop = options.stop.child();
   let rebooting = false;
-  const handlers = jobHandlers(options, () => {
-    rebooting = true;
-  });
+  const handlers = jobHandlers(
+    options,
+    () => {
+      rebooting = true;
+    },
+    client,
+  );
   const heartbeats = (async () => {
     while (!stop.stopped) {
       await client.heartbeat();
@@ -251,7 +261,7 @@ async function runJob(client: ControlPlaneClient, job: AgentJob, handlers: Reado
     result = { state: 'failed', message: `unsupported job kind "${job.kind}": this agent has no handler for it`, result: { code: 'JOB_UNSUPPORTED' } };
   } else {
     try {
-      result = await handler(job.params, stop);
+      result = await handler(job.params, stop, job);
     } catch (error) {
       result = { state: 'failed', message: error instanceof Error ? error.message : String(error) };
     }
