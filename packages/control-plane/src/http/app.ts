@@ -13,6 +13,7 @@ import { errorAnswer } from '../errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { registerAuth } from './auth.js';
 import { eventRoutes } from './events.js';
+import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
 
@@ -26,6 +27,8 @@ export interface AppOptions {
   readonly logger: Logger;
   /** Aborted on shutdown: ends long polls and event streams. */
   readonly signal: AbortSignal;
+  /** The explorer's waits for agents (tests shorten them). */
+  readonly explorerTiming?: Partial<ExplorerTiming>;
   /** Routes of other capabilities (netboot, images), registered at the root. */
   readonly plugins?: readonly FastifyPluginAsync[];
 }
@@ -71,6 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(userRoutes(options));
   await app.register(agentRoutes(options));
   await app.register(eventRoutes(options));
+  await app.register(explorerRoutes(options, options.explorerTiming));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }
