@@ -224,7 +224,7 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         } catch {
           // The user went away: end the agent's request so that curl stops.
           reply.hijack();
-          request.raw.socket.destroy();
+          request.raw.destroy();
           return;
         }
         return reply.status(204).send();
