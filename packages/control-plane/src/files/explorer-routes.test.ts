@@ -249,7 +249,7 @@ describe('explorer routes (in-process, agent played through the agent API)', { t
     assert.equal(await upload(work.id, Readable.from([Buffer.from('again')]), {}), 404);
   });
 
-  it('a user who disconnects mid-download aborts the agent\'s upload', async () => {
+  it('a user who disconnects mid-download aborts the agent\'s upload', { timeout: 30_000 }, async () => {
     const controller = new AbortController();
     const download = fetch(`${url}/v1/servers/web-1/files/sda1/download?path=/srv/big.img`, { headers: { authorization: `Bearer ${customer}` }, signal: controller.signal });
     const work = await nextWork();

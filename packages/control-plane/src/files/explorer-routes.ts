@@ -217,6 +217,7 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         if (!pending || pending.sessionId !== session.id) throw new LifeboatError('NOT_FOUND', `no download waiting for work ${request.params.id}`);
         waiting.delete(request.params.id);
         const type = request.headers[uploadTypeHeader] === 'directory' ? 'directory' : 'file';
+        const socket = request.raw.socket;
         const sizeHeader = request.headers[uploadSizeHeader];
         const size = typeof sizeHeader === 'string' && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
         try {
@@ -224,7 +225,7 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         } catch {
           // The user went away: end the agent's request so that curl stops.
           reply.hijack();
-          request.raw.destroy();
+          socket.destroy();
           return;
         }
         return reply.status(204).send();
