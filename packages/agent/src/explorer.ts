@@ -18,7 +18,7 @@ import type { FileEntry, FileListingResult, FileRangeResult, FilesReadWorkParams
 import { maxListingEntries, uploadSizeHeader, uploadTypeHeader } from '@lifeboat/core/api';
 import { resolveInside, type PathInspector, type PathKind } from './explorer-paths.js';
 import { parseMountInfo } from './leave-rescue.js';
-import type { Platform, Stop } from './platform.js';
+import { Stop, type Platform } from './platform.js';
 
 /** Where the explorer's mounts and holds live. */
 export interface ExplorerOptions {
@@ -94,6 +94,8 @@ export class Explorer {
   readonly #o: Required<ExplorerOptions>;
   readonly #inspect: PathInspector;
   readonly #lastUse = new Map<string, number>();
+  /** Ends the idle timers (the agent stopping; tests). */
+  readonly #idle = new Stop();
 
   constructor(platform: Platform, options: ExplorerOptions) {
     this.#platform = platform;
@@ -162,22 +164,27 @@ export class Explorer {
   #touch(device: string): void {
     const first = !this.#lastUse.has(device);
     this.#lastUse.set(device, Date.now());
-    if (first) void this.#unmountWhenIdle(device);
+    if (first) void this.#unmountWhenIdle(device).catch(() => undefined);
   }
 
   async #unmountWhenIdle(device: string): Promise<void> {
-    for (;;) {
+    while (!this.#idle.stopped) {
       const last = this.#lastUse.get(device);
       if (last === undefined) return;
       const left = last + this.#o.idleMs - Date.now();
       if (left > 0) {
-        await this.#platform.sleep(left);
+        await this.#platform.sleep(left, this.#idle);
         continue;
       }
       this.#lastUse.delete(device);
       await this.unmount(device);
       return;
     }
+  }
+
+  /** Stops the idle timers; mounts stay (leave_rescue releases them). */
+  close(): void {
+    this.#idle.stop();
   }
 
   /** Unmounts a device's explorer mount, if any (busy: lazily, it goes when the last reader is done). */
