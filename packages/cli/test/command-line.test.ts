@@ -42,7 +42,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     const root = await lifeboat(['--help']);
     assert.equal(root.code, 0);
     const commands = commandsOf(root.stdout);
-    assert.deepEqual(commands, ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(commands, ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'files', 'netboot', 'lab', 'image', 'completion']);
     const paths: string[][] = [];
     for (const command of commands) {
       const help = await lifeboat([command, '--help']);
@@ -87,7 +87,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
       assert.equal(result.status, 0, result.stderr);
       return result.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'files', 'netboot', 'lab', 'image', 'completion']);
     assert.deepEqual(complete(['lifeboat', 'ser']), ['serve', 'servers']);
     assert.deepEqual(complete(['lifeboat', 'rescue', '']), ['enter', 'exit', 'show', 'extend']);
     assert.deepEqual(complete(['lifeboat', 'rescue', 'enter', 'web-1', '--ex']), ['--expires-in']);
