@@ -52,7 +52,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     }
     // The deployables' own subcommands answer --help too (their usage is their own).
     paths.push(['lab', 'up'], ['lab', 'status'], ['lab', 'down'], ['lab', 'console'], ['lab', 'ssh'], ['image', 'build']);
-    assert.equal(paths.length, 19, paths.map((p) => p.join(' ')).join(', '));
+    assert.equal(paths.length, 24, paths.map((p) => p.join(' ')).join(', '));
     for (const path of paths) {
       const help = await lifeboat([...path, '--help']);
       assert.equal(help.code, 0, `${path.join(' ')} --help: ${help.stderr}`);
