@@ -283,6 +283,7 @@ export class Explorer {
     const result = await this.#platform.run('journalctl', args, stop ? { stop } : {}).catch((error: unknown) => {
       throw new LifeboatError('PROGRAM_FAILED', `journalctl cannot run in this rescue system (${error instanceof Error ? error.message : String(error)})`);
     });
+    if (result.status === 127) throw new LifeboatError('PROGRAM_FAILED', 'journalctl is not in this rescue image: read the journal files with files get (/var/log/journal) and journalctl --file on your machine');
     if (result.status !== 0) throw new LifeboatError('PROGRAM_FAILED', `journalctl exited with status ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' / ')}`);
     return { text: result.stdout };
   }
