@@ -160,7 +160,6 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         const { device } = request.params;
         const { path } = request.query;
         const id = await store.agentWork.add(session.id, filesDownloadWork, { device, path });
-        await store.audit.record(principal.tokenId, 'files.download', { tenantId: server.tenantId, serverId: server.id, detail: { device, path, work: id } });
         const gone = new AbortController();
         reply.raw.on('close', () => gone.abort());
         const upload = new Promise<{ upload: Upload; relayed: (outcome: Error | null) => void }>((resolve) => {
@@ -169,6 +168,8 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
             deliver: (upload) => new Promise<void>((done, fail) => resolve({ upload, relayed: (error) => (error ? fail(error) : done()) })),
           });
         });
+        // Recorded once the upload can be taken: the agent may answer before the audit is written.
+        await store.audit.record(principal.tokenId, 'files.download', { tenantId: server.tenantId, serverId: server.id, detail: { device, path, work: id } });
         let started: { upload: Upload; relayed: (outcome: Error | null) => void };
         try {
           // The agent either connects (upload) or fails the work (a missing path) first.
