@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureLayoutDisks } from '@lifeboat/lab';
 import type { LayoutDisks } from '@lifeboat/lab';
-import type { SshLogin } from '@lifeboat/test-support';
+import { waitFor, type SshLogin } from '@lifeboat/test-support';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
 
@@ -22,7 +22,7 @@ let disks: LayoutDisks;
 let login: SshLogin;
 let device: string;
 let token: string;
-const { ok } = sshCommands(() => login, log);
+const { ok, run } = sshCommands(() => login, log);
 
 const api = async (path: string) => {
   const response = await fetch(`${harness.cp.running.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -36,7 +36,11 @@ before(async () => {
   login = await harness.enterWithKey();
   const root = disks.fileSystems.find((f) => f.mount === '/');
   assert.ok(root);
-  device = (await ok(`findfs UUID=${root.uuid}`)).trim().replace(/^\/dev\//, '');
+  // Ready does not wait for the drivers: the disk appears once the image's init has loaded them.
+  device = await waitFor('the lab disk\'s root file system', async () => {
+    const found = await run(`findfs UUID=${root.uuid}`);
+    return found.code === 0 ? found.stdout.trim().replace(/^\/dev\//, '') : undefined;
+  }, 120_000, 1_000);
   log(`root file system on ${device}`);
 });
 
