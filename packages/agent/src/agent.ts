@@ -5,13 +5,16 @@
  * `leave_rescue` work (the exit job) it releases the installed system, reports and reboots. It only
  * ever connects out; it listens on nothing.
  */
-import { hardwareTestWork } from '@lifeboat/core/api';
+import { hardwareTestWork } from '@lifeboat/core/agent-work';
+import { filesDownloadWork } from '@lifeboat/core/api';
 import { bootParamsFrom } from '@lifeboat/core/boot';
 import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
 import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
 import { readHostKeys } from './host-keys.js';
 import { HardwareTests } from './hardware-tests/hardware-tests.js';
 import { requestsDir, takeRequests, writeRequestStatus } from './hardware-tests/requests.js';
+import { explorerHandlers } from './explorer-work.js';
+import { Explorer } from './explorer.js';
 import { collectInventory } from './inventory.js';
 import { leaveRescueWork, releaseInstalledSystem } from './leave-rescue.js';
 import type { AgentLog } from './log.js';
@@ -57,14 +60,15 @@ export interface JobOutcome extends JobResult {
 /** A handler for one kind of job (the hardware tests register theirs here). */
 export type JobHandler = (params: unknown, stop: Stop, job: AgentJob) => Promise<JobOutcome>;
 
-/** Work kinds that run beside the work loop (it keeps taking work meanwhile): long hardware tests. */
-export const backgroundWork: ReadonlySet<string> = new Set([hardwareTestWork]);
+/** Work kinds that run beside the work loop (it keeps taking work meanwhile): long hardware tests, downloads. */
+export const backgroundWork: ReadonlySet<string> = new Set([hardwareTestWork, filesDownloadWork]);
 
 /** The job kinds this agent runs: `leave_rescue` (the exit job's clean way out), `hardware_test` when given the tests. */
 export function jobHandlers(
   options: Pick<AgentOptions, 'platform' | 'system' | 'log' | 'reboot'>,
   rebooting: () => void,
   tests?: HardwareTests,
+  client?: Pick<ControlPlaneClient, 'uploadTarget'>,
 ): ReadonlyMap<string, JobHandler> {
   const { platform, log } = options;
   const leaveRescue: JobHandler = async () => {
@@ -90,7 +94,7 @@ export function jobHandlers(
       },
     };
   };
-  const handlers = new Map<string, JobHandler>([[leaveRescueWork, leaveRescue]]);
+  const handlers = new Map<string, JobHandler>([[leaveRescueWork, leaveRescue], ...explorerHandlers(new Explorer(platform, { rootDir: options.system.rootDir }), client)]);
   if (tests) handlers.set(hardwareTestWork, async (params, stop, job) => ({ state: 'completed', result: await tests.run(job.id, params, stop) }));
   return handlers;
 }
@@ -242,9 +246,14 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
       writeRequestStatus(platform, rootDir, requestId, file).catch((error: unknown) => log.error(`rescue-tests status of ${requestId}: ${String(error)}`));
     },
   });
-  const handlers = jobHandlers(options, () => {
-    rebooting = true;
-  }, tests);
+  const handlers = jobHandlers(
+    options,
+    () => {
+      rebooting = true;
+    },
+    tests,
+    client,
+  );
   // Background work (hardware tests) in flight; awaited when the agent stops (their programs are killed).
   const running = new Set<Promise<void>>();
   // A test from SSH is both answered to the request and queued as work: whichever comes first runs it.

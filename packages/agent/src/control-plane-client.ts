@@ -83,6 +83,15 @@ export class ControlPlaneClient {
     this.#agentToken = token;
   }
 
+  /**
+   * Where and with which credentials a work's bytes are uploaded (`PUT {url}/v1/agent/work/{id}/upload`):
+   * the explorer hands them to curl through a file, never its argv.
+   */
+  uploadTarget(jobId: string): { url: string; authorization: string } {
+    if (this.#agentToken === null) throw new AgentApiError('UNAUTHORIZED', 401, 'no agent token yet');
+    return { url: `${this.#base}/work/${encodeURIComponent(jobId)}/upload`, authorization: `Bearer ${this.#agentToken}` };
+  }
+
   /** Trades the one-time boot token for the agent token and the session's configuration. */
   async redeem(serverId: string, bootToken: string): Promise<{ agentToken: string; config: RescueConfig }> {
     const answer = await this.#call('POST', '/redeem', { serverId, bootToken }, false);

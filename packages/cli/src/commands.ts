@@ -454,3 +454,66 @@ export async function testsCancel(name: string, id: string, options: CommonOptio
   const test = await clientFor(options, env).cancelTest(name, id);
   out.result(testDocument(test), test.status === 'cancelled' ? `test ${test.id}: cancelled` : `test ${test.id}: cancel requested; the rescue system stops it at its next progress report`);
 }
+
+// files (the partition explorer of a server in rescue)
+
+/** Writes bytes to stdout, waiting when the pipe is full. */
+function writeStdout(data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(data, (error) => (error ? reject(error) : resolve())));
+}
+
+export async function filesList(name: string, device: string, path: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const listing = await clientFor(options, env).listFiles(name, device, path);
+  out.result(
+    listing,
+    table(
+      ['MODE', 'SIZE', 'MODIFIED', 'NAME'],
+      listing.entries.map((e) => [`${e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : e.type === 'file' ? '-' : '?'}${e.mode}`, String(e.size), e.mtime.slice(0, 19).replace('T', ' '), e.target === null ? e.name : `${e.name} -> ${e.target}`]),
+    ) + (listing.truncated ? `\n(only the first ${listing.entries.length} entries)` : ''),
+  );
+}
+
+/** Prints a file range by range (1 MiB each): a file of any size, without holding it. */
+export async function filesCat(name: string, device: string, path: string, options: CommonOptions, { env }: Run): Promise<void> {
+  const api = clientFor(options, env);
+  const length = 1024 * 1024;
+  for (let offset = 0; ; ) {
+    const range = await api.readFile(name, device, path, { offset, length });
+    if (range.data.length > 0) await writeStdout(range.data);
+    offset += range.data.length;
+    if (range.data.length === 0 || offset >= range.size) return;
+  }
+}
+
+/** Saves a file, or a directory as a tar file, streamed to FILE (`-` for stdout). */
+export async function filesGet(name: string, device: string, path: string, options: CommonOptions & { out?: string }, { env, out }: Run): Promise<void> {
+  const target = required(options.out, 'out');
+  const { createWriteStream } = await import('node:fs');
+  const { Readable, Writable } = await import('node:stream');
+  const { pipeline } = await import('node:stream/promises');
+  const download = await clientFor(options, env).downloadFiles(name, device, path);
+  let bytes = 0;
+  const body = Readable.fromWeb(download.body as import('node:stream/web').ReadableStream<Uint8Array>).on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  await pipeline(body, target === '-' ? (process.stdout as unknown as InstanceType<typeof Writable>) : createWriteStream(target));
+  if (download.size !== null && bytes !== download.size) throw new CliError('HTTP_ERROR', `the download of ${path} ended after ${bytes} of ${download.size} bytes`, exitCodes.refused);
+  out.result({ server: name, device, path, type: download.type, file: target, bytes }, target === '-' ? '' : `${download.type === 'directory' ? `${path} (tar)` : path}: ${bytes} bytes written to ${target}`);
+}
+
+export async function filesJournal(name: string, device: string, options: CommonOptions & { lines?: string; boot?: string; priority?: string }, { env, out }: Run): Promise<void> {
+  const number = (text: string | undefined, flag: string) => {
+    if (text === undefined) return undefined;
+    if (!/^-?\d+$/.test(text)) throw usageError(`--${flag} must be a whole number`);
+    return Number(text);
+  };
+  const lines = number(options.lines, 'lines');
+  const boot = number(options.boot, 'boot');
+  const text = await clientFor(options, env).journal(name, {
+    device,
+    ...(lines === undefined ? {} : { lines }),
+    ...(boot === undefined ? {} : { boot }),
+    ...(options.priority === undefined ? {} : { priority: options.priority as 'err' }),
+  });
+  out.result({ server: name, device, text }, text.replace(/\n$/, ''));
+}

@@ -144,6 +144,19 @@ export function buildProgram(context: Run): Command {
   api(tests, 'cancel <name> <id>', 'cancel a test: a queued one at once, a running one at its next progress report', ['lifeboat tests cancel web-1 0f8c2a1e-...']).action(
     (name: string, id: string, options) => run.testsCancel(name, id, options, context),
   );
+  const files = group('files', 'browse the partitions of a server in rescue, read-only: list, print, download, journal', 'lifeboat files ls web-1 sda1 /var/log');
+  api(files, 'ls <name> <device> <path>', 'list a directory (symlinks shown with their targets, never followed out)', ['lifeboat files ls web-1 sda1 /etc', 'lifeboat files ls web-1 vg0/root /var/log --json'])
+    .action((name: string, device: string, path: string, options) => run.filesList(name, device, path, options, context));
+  api(files, 'cat <name> <device> <path>', 'print a file (read range by range)', ['lifeboat files cat web-1 sda1 /etc/fstab'])
+    .action((name: string, device: string, path: string, options) => run.filesCat(name, device, path, options, context));
+  api(files, 'get <name> <device> <path>', 'download a file, or a directory as a tar file', ['lifeboat files get web-1 sda1 /etc --out etc.tar', 'lifeboat files get web-1 sda1 /home/alice/db.sql --out db.sql'])
+    .option('--out <file>', 'where to write it (required; - for stdout)')
+    .action((name: string, device: string, path: string, options) => run.filesGet(name, device, path, options, context));
+  api(files, 'journal <name> <device>', "the installed system's systemd journal (persistent journals only)", ['lifeboat files journal web-1 sda1 --boot -1 --priority err --lines 100'])
+    .option('--lines <n>', 'how many of the last lines (default 200)')
+    .option('--boot <n>', 'which boot: 0 the last one recorded, -1 the one before (default -1)')
+    .addOption(new Option('--priority <p>', 'only this priority and more urgent').choices(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']))
+    .action((name: string, device: string, options) => run.filesJournal(name, device, options, context));
 
   const netboot = group('netboot', 'netboot set-up for operators', 'lifeboat netboot dnsmasq-config --boot-url http://192.0.2.10:8080 --interface eth1 --range 192.0.2.0/24');
   api(netboot, 'dnsmasq-config', 'a dnsmasq proxy-DHCP configuration that chainloads iPXE to Lifeboat', [

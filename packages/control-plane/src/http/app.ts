@@ -14,6 +14,7 @@ import { agentRoutes } from './agent-routes.js';
 import { registerAuth } from './auth.js';
 import { eventRoutes } from './events.js';
 import { hardwareTestRoutes } from './hardware-test-routes.js';
+import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
 
@@ -27,6 +28,8 @@ export interface AppOptions {
   readonly logger: Logger;
   /** Aborted on shutdown: ends long polls and event streams. */
   readonly signal: AbortSignal;
+  /** The explorer's waits for agents (tests shorten them). */
+  readonly explorerTiming?: Partial<ExplorerTiming>;
   /** Routes of other capabilities (netboot, images), registered at the root. */
   readonly plugins?: readonly FastifyPluginAsync[];
 }
@@ -73,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(agentRoutes(options));
   await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));
+  await app.register(explorerRoutes(options, options.explorerTiming));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

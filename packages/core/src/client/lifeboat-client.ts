@@ -29,7 +29,27 @@ import type {
   TokenAnswer,
 } from '../api/schemas.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
+import type { FileListing, JournalQuery } from '../api/files.js';
+import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
 import { ApiError, LifeboatError } from '../errors.js';
+
+/** One range of a file (`GET .../files/{device}/content`). */
+export interface FileRange {
+  /** The bytes (at most 1 MiB; fewer at the end of the file). */
+  readonly data: Uint8Array;
+  /** The whole file's size. */
+  readonly size: number;
+}
+
+/** A download's answer: a file as it is or a directory as tar, streamed. */
+export interface FileDownload {
+  readonly type: 'file' | 'directory';
+  /** The file name the control plane proposes (`etc.tar`, `fstab`). */
+  readonly filename: string;
+  /** The size when known (a file). */
+  readonly size: number | null;
+  readonly body: ReadableStream<Uint8Array>;
+}
 
 /** How to reach a control plane. */
 export interface LifeboatClientOptions {
@@ -149,6 +169,48 @@ export class LifeboatClient {
   /** `GET /v1/servers/{name}/rescue/work/{id}`. */
   getAgentWork(name: string, id: string): Promise<AgentWorkView> {
     return this.request('GET', `/v1/servers/${segment(name)}/rescue/work/${segment(id)}`);
+  }
+
+  // The partition explorer (a server in rescue).
+  /** `GET /v1/servers/{name}/files/{device}?path=`: a directory's entries (symlinks not followed). */
+  listFiles(name: string, device: string, path: string): Promise<FileListing> {
+    return this.request('GET', `/v1/servers/${segment(name)}/files/${segment(device)}?path=${segment(path)}`);
+  }
+  /** `GET /v1/servers/{name}/files/{device}/content`: one range of a file (default 64 KiB, at most 1 MiB). */
+  async readFile(name: string, device: string, path: string, range: { offset?: number; length?: number } = {}): Promise<FileRange> {
+    const search = new URLSearchParams({ path });
+    if (range.offset !== undefined) search.set('offset', String(range.offset));
+    if (range.length !== undefined) search.set('length', String(range.length));
+    const response = await this.#send('GET', `/v1/servers/${segment(name)}/files/${segment(device)}/content?${search}`, undefined, 'application/octet-stream');
+    if (!response.ok) throw await answerError(response);
+    return { data: new Uint8Array(await response.arrayBuffer()), size: Number(response.headers.get(fileSizeHeader) ?? 0) };
+  }
+  /**
+   * `GET /v1/servers/{name}/files/{device}/download?path=`: a file as it is or a directory as a tar
+   * stream, relayed from the rescue system as it is read; `signal` ends it (and the upload).
+   */
+  async downloadFiles(name: string, device: string, path: string, signal?: AbortSignal): Promise<FileDownload> {
+    const response = await this.#send('GET', `/v1/servers/${segment(name)}/files/${segment(device)}/download?path=${segment(path)}`, undefined, '*/*', signal);
+    if (!response.ok || !response.body) throw await answerError(response);
+    const disposition = response.headers.get('content-disposition') ?? '';
+    const encoded = /filename\*=UTF-8''([^;]+)/.exec(disposition)?.[1];
+    const length = response.headers.get('content-length');
+    return {
+      type: response.headers.get(uploadTypeHeader) === 'directory' ? 'directory' : 'file',
+      filename: encoded ? decodeURIComponent(encoded) : (/filename="([^"]*)"/.exec(disposition)?.[1] ?? 'download'),
+      size: length === null ? null : Number(length),
+      body: response.body,
+    };
+  }
+  /** `GET /v1/servers/{name}/journal`: the installed system's journal, as journalctl prints it. */
+  async journal(name: string, query: JournalQuery): Promise<string> {
+    const search = new URLSearchParams({ device: query.device });
+    if (query.lines !== undefined) search.set('lines', String(query.lines));
+    if (query.boot !== undefined) search.set('boot', String(query.boot));
+    if (query.priority !== undefined) search.set('priority', query.priority);
+    const response = await this.#send('GET', `/v1/servers/${segment(name)}/journal?${search}`, undefined, 'text/plain');
+    if (!response.ok) throw await answerError(response);
+    return response.text();
   }
 
   // Incidents and audit.
