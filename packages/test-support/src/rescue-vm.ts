@@ -18,6 +18,13 @@ export interface RescueVmOptions {
   readonly sshPort: number;
   /** Raw disk images to attach as virtio disks (vda, vdb, ...); writes are discarded (snapshot=on). */
   readonly disks?: readonly string[];
+  /**
+   * Raw disk images to attach on SATA (AHCI: sda, sdb, ..., after no other SATA disk), where SMART
+   * answers as on real hardware; writes are discarded.
+   */
+  readonly sataDisks?: readonly string[];
+  /** Raw disk images to attach as NVMe controllers (nvme0n1, nvme1n1, ...), SMART health log included; writes are discarded. */
+  readonly nvmeDisks?: readonly string[];
   /** Serial console log file. */
   readonly serialLog: string;
   readonly memoryMiB?: number;
@@ -50,6 +57,13 @@ export class RescueVm {
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
     ];
     for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},if=virtio,format=raw,snapshot=on`);
+    if ((options.sataDisks ?? []).length > 0) args.push('-device', 'ahci,id=ahci0');
+    (options.sataDisks ?? []).forEach((disk, i) => {
+      args.push('-drive', `if=none,id=sata${i},file=${disk},format=raw,snapshot=on`, '-device', `ide-hd,drive=sata${i},bus=ahci0.${i},serial=TEST-SATA-${i}`);
+    });
+    (options.nvmeDisks ?? []).forEach((disk, i) => {
+      args.push('-drive', `if=none,id=nvme${i},file=${disk},format=raw,snapshot=on`, '-device', `nvme,drive=nvme${i},serial=TEST-NVME-${i}`);
+    });
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
