@@ -7,7 +7,8 @@ import type { SecretBox } from '../credentials/secret-box.js';
 import { ChangeFeed } from './change-feed.js';
 import { openDatabase, type DialectName, type OpenDatabase } from './database.js';
 import { migrate } from './migrations.js';
-import { AgentWorkQueue, AuditLog, IncidentStore } from './records.js';
+import { AgentWorkQueue, AuditLog } from './records.js';
+import { AttachableTests, IncidentStore } from './incidents.js';
 import type { Clock } from './rows.js';
 import { SecretStore } from './secrets.js';
 import { ServerStore } from './servers.js';
@@ -42,6 +43,8 @@ export class Store {
   readonly tasks: TaskStore;
   readonly audit: AuditLog;
   readonly incidents: IncidentStore;
+  /** The hardware tests an incident may attach. */
+  readonly attachableTests: AttachableTests;
   readonly agentWork: AgentWorkQueue;
   readonly secrets: SecretStore;
 
@@ -58,6 +61,7 @@ export class Store {
     this.tasks = new TaskStore(db, database.dialect, this.now, changed);
     this.audit = new AuditLog(db, this.now);
     this.incidents = new IncidentStore(db, this.now);
+    this.attachableTests = new AttachableTests(db);
     this.agentWork = new AgentWorkQueue(db, this.now);
     this.secrets = new SecretStore(db, this.now, options.secretBox);
   }

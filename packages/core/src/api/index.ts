@@ -1,3 +1,4 @@
 /** The HTTP API's contract (schemas and types) shared by the control plane and every client. */
 export * from './schemas.js';
 export * from './hardware-tests.js';
+export * from './incidents.js';
