@@ -42,7 +42,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     const root = await lifeboat(['--help']);
     assert.equal(root.code, 0);
     const commands = commandsOf(root.stdout);
-    assert.deepEqual(commands, ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(commands, ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'incidents', 'tasks', 'events', 'netboot', 'lab', 'image', 'completion']);
     const paths: string[][] = [];
     for (const command of commands) {
       const help = await lifeboat([command, '--help']);
@@ -52,7 +52,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     }
     // The deployables' own subcommands answer --help too (their usage is their own).
     paths.push(['lab', 'up'], ['lab', 'status'], ['lab', 'down'], ['lab', 'console'], ['lab', 'ssh'], ['image', 'build']);
-    assert.equal(paths.length, 19, paths.map((p) => p.join(' ')).join(', '));
+    assert.equal(paths.length, 26, paths.map((p) => p.join(' ')).join(', '));
     for (const path of paths) {
       const help = await lifeboat([...path, '--help']);
       assert.equal(help.code, 0, `${path.join(' ')} --help: ${help.stderr}`);
@@ -87,9 +87,10 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
       assert.equal(result.status, 0, result.stderr);
       return result.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'incidents', 'tasks', 'events', 'netboot', 'lab', 'image', 'completion']);
     assert.deepEqual(complete(['lifeboat', 'ser']), ['serve', 'servers']);
     assert.deepEqual(complete(['lifeboat', 'rescue', '']), ['enter', 'exit', 'show', 'extend']);
+    assert.deepEqual(complete(['lifeboat', 'incidents', '']), ['open', 'list', 'show', 'comment', 'ack', 'resolve']);
     assert.deepEqual(complete(['lifeboat', 'rescue', 'enter', 'web-1', '--ex']), ['--expires-in']);
     assert.deepEqual(complete(['lifeboat', 'lab', '']), ['up', 'status', 'down', 'console', 'ssh', '--help']);
     const zsh = await lifeboat(['completion', 'zsh']);
