@@ -156,7 +156,8 @@ for (const dialect of testDialects()) {
       assert.deepEqual(actions, ['incident.create', 'incident.comment', 'incident.comment', 'incident.update', 'rescue.enter', 'incident.resolve']);
       assert.deepEqual(events.find((e) => e.action === 'incident.create')?.detail, { id: incidentId, tests: ['test-smart'] });
       const techToken = (await store.tokens.authenticate(technician))!.tokenId;
-      assert.equal(events.find((e) => e.action === 'rescue.enter')?.actor, techToken, 'the technician\'s own rescue is theirs in the log');
+      const entered = events.find((e) => e.action === 'rescue.enter');
+      assert.deepEqual([entered?.actor, entered?.detail.role], [techToken, 'technician'], 'the technician\'s own rescue is theirs in the log');
       assert.equal(events.find((e) => e.action === 'incident.resolve')?.actor, techToken);
       assert.ok(!JSON.stringify(audit.body).includes('swap sda'), 'comment text stays in the incident');
     });
