@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import { errorAnswer } from '../errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { registerAuth } from './auth.js';
+import type { Mailer } from '../mail/index.js';
 import { eventRoutes } from './events.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
@@ -26,6 +27,8 @@ export interface AppOptions {
   readonly logger: Logger;
   /** Aborted on shutdown: ends long polls and event streams. */
   readonly signal: AbortSignal;
+  /** Mails tenants when technicians answer their incidents (when SMTP is configured). */
+  readonly mailer?: Mailer;
   /** Routes of other capabilities (netboot, images), registered at the root. */
   readonly plugins?: readonly FastifyPluginAsync[];
 }

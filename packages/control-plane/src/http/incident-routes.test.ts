@@ -3,14 +3,17 @@
 // acknowledge, put the server in rescue themselves and resolve it; another tenant gets 404 for all of it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { SMTPServer } from 'smtp-server';
 import { SecretBox } from '../credentials/secret-box.js';
 import { powerDriverFactory } from '../drivers/power/index.js';
 import { JobQueue } from '../jobs/job-queue.js';
+import { createMailer, type Mailer } from '../mail/index.js';
 import { createTestImages } from '../netboot/testing.js';
 import { RescueService } from '../rescue/rescue-service.js';
 import { createHardwareTestsTable, insertHardwareTest } from '../store/incidents-testing.js';
@@ -32,6 +35,9 @@ for (const dialect of testDialects()) {
     let globex: string;
     let technician: string;
     let incidentId: string;
+    let smtp: SMTPServer;
+    let mailer: Mailer;
+    const mails: { to: string[]; raw: string }[] = [];
 
     const call = async (method: string, url: string, token: string, body?: unknown) => {
       const response = await app.inject({
@@ -46,6 +52,21 @@ for (const dialect of testDialects()) {
 
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'lifeboat-incidents-http-'));
+      // A real SMTP server on loopback: the tenant hears of technicians' answers.
+      smtp = new SMTPServer({
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        logger: false,
+        onData(stream, session, callback) {
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
+            callback();
+          });
+        },
+      });
+      await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+      mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, from: 'Lifeboat <lifeboat@example.test>' });
       database = await createTestDatabase(dialect);
       store = await Store.open({
         databaseUrl: database.url,
@@ -55,9 +76,9 @@ for (const dialect of testDialects()) {
       const queue = new JobQueue(store.database.db, store.dialect, store.now);
       const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
       const logger = createLogger('warn', new Writable({ write(_chunk, _enc, done) { done(); } }));
-      app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger, signal: stop.signal });
+      app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger, signal: stop.signal, mailer });
       admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
-      await call('POST', '/v1/tenants', admin, { name: 'acme' });
+      await call('POST', '/v1/tenants', admin, { name: 'acme', email: 'ops@acme.test' });
       await call('POST', '/v1/tenants', admin, { name: 'globex' });
       acme = (await call('POST', '/v1/tokens', admin, { tenant: 'acme', role: 'customer', name: 'acme-ci' })).body?.token;
       globex = (await call('POST', '/v1/tokens', admin, { tenant: 'globex', role: 'customer' })).body?.token;
@@ -80,6 +101,8 @@ for (const dialect of testDialects()) {
       await database?.drop();
       rmSync(dir, { recursive: true, force: true });
       images.remove();
+      mailer?.close();
+      await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
     });
 
     it('declares an incident with a message and an attached test result', async () => {
@@ -138,6 +161,15 @@ for (const dialect of testDialects()) {
       assert.deepEqual([resolved.status, resolved.body?.state, resolved.body?.resolution], [200, 'resolved', 'sda replaced, array rebuilt.']);
       const again = await call('POST', `/v1/incidents/${incidentId}/resolve`, technician, {});
       assert.deepEqual([again.status, again.body?.code], [409, 'INVALID_STATE']);
+      // The tenant was mailed the technician's comment and the resolution, not its own comment.
+      assert.deepEqual(mails.map((m) => m.to), [['ops@acme.test'], ['ops@acme.test']]);
+      const unfolded = mails.map((m) => m.raw.replace(/=\r\n/g, '').replace(/\r\n\s+/g, ' '));
+      assert.match(unfolded[0]!, /Subject: \[Lifeboat\] web-1: incident answered: sda fails SMART/);
+      assert.match(unfolded[0]!, /We will swap sda tonight\./);
+      assert.match(unfolded[0]!, /by alice/);
+      assert.match(unfolded[1]!, /Subject: \[Lifeboat\] web-1: incident resolved/);
+      assert.match(unfolded[1]!, /sda replaced, array rebuilt\./);
+      assert.ok(unfolded[1]!.includes(`lifeboat incidents show ${incidentId}`));
       const shown = await call('GET', `/v1/incidents/${incidentId}`, acme);
       assert.equal(shown.status, 200);
       assert.equal(shown.body?.incident.state, 'resolved');
@@ -152,8 +184,9 @@ for (const dialect of testDialects()) {
     it('records every step in the audit log, without the messages', async () => {
       const audit = await call('GET', '/v1/audit?server=web-1', admin);
       const events = [...(audit.body?.events as { action: string; actor: string; detail: Record<string, unknown> }[])].reverse();
-      const actions = events.map((e) => e.action).filter((a) => a.startsWith('incident.') || a === 'rescue.enter');
+      const actions = events.map((e) => e.action).filter((a) => (a.startsWith('incident.') && a !== 'incident.mail') || a === 'rescue.enter');
       assert.deepEqual(actions, ['incident.create', 'incident.comment', 'incident.comment', 'incident.update', 'rescue.enter', 'incident.resolve']);
+      assert.equal(events.filter((e) => e.action === 'incident.mail').length, 2);
       assert.deepEqual(events.find((e) => e.action === 'incident.create')?.detail, { id: incidentId, tests: ['test-smart'] });
       const techToken = (await store.tokens.authenticate(technician))!.tokenId;
       const entered = events.find((e) => e.action === 'rescue.enter');

@@ -4,7 +4,7 @@
  * customer sees only its tenant's incidents: another tenant's is `INCIDENT_NOT_FOUND`, exactly as an
  * incident that does not exist. Every step goes to the audit log.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
   LifeboatError,
   canSee,
@@ -43,8 +43,33 @@ export function titleOf(message: string): string {
 }
 
 /** Incident routes (registered by the user API). */
-export function incidentRoutes(options: Pick<AppOptions, 'store'>): FastifyPluginAsync {
-  const { store } = options;
+export function incidentRoutes(options: Pick<AppOptions, 'store' | 'mailer'>): FastifyPluginAsync {
+  const { store, mailer } = options;
+
+  /**
+   * Mails the tenant's address that a technician or operator commented on or resolved its incident,
+   * when SMTP is configured and the tenant has an address. A mail that fails is logged, not an error of
+   * the request: the comment or the resolution is recorded either way.
+   */
+  async function tellTenant(
+    request: FastifyRequest,
+    principal: Principal,
+    incident: Incident,
+    event: 'comment' | 'resolved',
+    message: string | null,
+  ): Promise<void> {
+    if (!mailer || principal.role === 'customer') return;
+    const tenant = await store.tenants.byId(incident.tenantId);
+    if (!tenant?.email) return;
+    const server = await store.servers.byId(incident.serverId);
+    const author = await store.incidents.authorOf(principal.tokenId);
+    try {
+      await mailer.sendIncidentUpdate({ to: tenant.email, server: server?.name ?? incident.serverId, incidentId: incident.id, title: incident.title, event, author, message });
+      await store.audit.record('system', 'incident.mail', { tenantId: incident.tenantId, serverId: incident.serverId, detail: { id: incident.id, event } });
+    } catch (error) {
+      request.log.warn({ incident: incident.id, code: (error as { code?: string }).code }, 'could not mail the tenant about its incident');
+    }
+  }
 
   /** An incident the caller may see; others' do not exist for it. */
   async function visibleIncident(principal: Principal, id: string): Promise<Incident> {
@@ -88,7 +113,7 @@ export function incidentRoutes(options: Pick<AppOptions, 'store'>): FastifyPlugi
   }
 
   /** Moves an incident as `principal` (who must be allowed to answer incidents), with audit. */
-  async function move(principal: Principal, incident: Incident, state: IncidentState, message: string | undefined): Promise<Incident> {
+  async function move(request: FastifyRequest, principal: Principal, incident: Incident, state: IncidentState, message: string | undefined): Promise<Incident> {
     if (!may(principal, 'incident.answer')) throw new LifeboatError('FORBIDDEN', 'only technicians and operators answer incidents');
     const moved = await store.incidents.setState(incident.id, state, state === 'resolved' && message !== undefined ? { resolution: message } : {});
     if (message !== undefined) await store.incidents.comment(incident.id, { tokenId: principal.tokenId, role: principal.role, message });
@@ -97,6 +122,8 @@ export function incidentRoutes(options: Pick<AppOptions, 'store'>): FastifyPlugi
       serverId: incident.serverId,
       detail: { id: incident.id, from: incident.state, state, role: principal.role, message: message !== undefined },
     });
+    if (state === 'resolved') await tellTenant(request, principal, moved, 'resolved', message ?? null);
+    else if (message !== undefined) await tellTenant(request, principal, moved, 'comment', message);
     return moved;
   }
 
@@ -167,7 +194,7 @@ export function incidentRoutes(options: Pick<AppOptions, 'store'>): FastifyPlugi
       async (request) => {
         const principal = principalOf(request);
         const incident = await visibleIncident(principal, request.params.id);
-        return viewOf(await move(principal, incident, request.body.state, request.body.message));
+        return viewOf(await move(request, principal, incident, request.body.state, request.body.message));
       },
     );
 
@@ -177,7 +204,7 @@ export function incidentRoutes(options: Pick<AppOptions, 'store'>): FastifyPlugi
       async (request) => {
         const principal = principalOf(request);
         const incident = await visibleIncident(principal, request.params.id);
-        return viewOf(await move(principal, incident, 'resolved', request.body?.message));
+        return viewOf(await move(request, principal, incident, 'resolved', request.body?.message));
       },
     );
 
@@ -196,6 +223,7 @@ export function incidentRoutes(options: Pick<AppOptions, 'store'>): FastifyPlugi
           serverId: incident.serverId,
           detail: { id: incident.id, comment: comment.id, role: principal.role },
         });
+        await tellTenant(request, principal, incident, 'comment', comment.message);
         return reply.status(201).send(commentView(comment));
       },
     );

@@ -133,14 +133,19 @@ export class IncidentStore {
     return (await this.byId(id)) as Incident;
   }
 
+  /** How a comment names the holder of token `tokenId`: the token's label (its id when the token is gone). */
+  async authorOf(tokenId: string): Promise<string> {
+    const token = await this.#db.selectFrom('api_tokens').select('name').where('id', '=', tokenId).executeTakeFirst();
+    return token?.name ?? tokenId;
+  }
+
   /** Adds a comment, written by the holder of token `tokenId` (its label is kept as the author). */
   async comment(id: string, input: { tokenId: string; role: Role; message: string }): Promise<IncidentComment> {
-    const token = await this.#db.selectFrom('api_tokens').select('name').where('id', '=', input.tokenId).executeTakeFirst();
     const now = iso(this.#now());
     const row: IncidentCommentRow = {
       id: newId(),
       incident_id: id,
-      author: token?.name ?? input.tokenId,
+      author: await this.authorOf(input.tokenId),
       author_token_id: input.tokenId,
       role: input.role,
       message: input.message,
