@@ -1,6 +1,6 @@
 /** The audit log and work queued for agents. */
 import type { Kysely } from 'kysely';
-import { LifeboatError, type AuditEvent } from '@lifeboat/core';
+import type { AuditEvent } from '@lifeboat/core';
 import type { AuditEventRow, Database } from './schema.js';
 import { iso, json, newId, type Clock } from './rows.js';
 
