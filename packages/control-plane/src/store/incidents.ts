@@ -181,8 +181,9 @@ export class IncidentStore {
 }
 
 /**
- * The columns of `hardware_tests` that an attachment copies, as engineer F's migration (issue 11)
- * creates them. Kept to this reader so that the merge connects attachments to F's store in one place.
+ * The columns of `hardware_tests` that an attachment copies, as engineer F's migration
+ * (`0003_f_hardware_tests`) creates them. Kept to this reader so that the merge connects attachments to
+ * F's store in one place (`store.hardwareTests.ofServer(serverId, id)` with `hardwareTestView` can replace it).
  */
 interface HardwareTestRow {
   id: string;
