@@ -45,6 +45,9 @@ before(async () => {
     log,
   });
   login = await harness.enterWithKey();
+  // The image loads disk drivers in the background (by modalias); it marks when it is done.
+  await ok('timeout 120 sh -c "until [ -e /run/lifeboat/drivers-loaded ]; do sleep 0.2; done"');
+  log((await run('lsmod | grep -E "^(ahci|libahci|nvme|nvme_core) "; ls /sys/block')).stdout.replace(/\n/g, ' | '));
 });
 
 after(async () => {
