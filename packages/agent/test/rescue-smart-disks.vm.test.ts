@@ -74,7 +74,11 @@ test('SMART answers on the NVMe data disk: the nvme driver is in the image and t
 });
 
 test('the data disk holds one ext4 partition labelled data that reads whole and checks clean', async () => {
-  assert.match(await ok('lsblk -no NAME,LABEL,FSTYPE /dev/nvme0n1'), /nvme0n1p1\s+data\s+ext4/);
+  // No udev in the rescue system: lsblk has no labels to show; blkid reads the superblock itself.
+  const probe = await ok('blkid -o export /dev/nvme0n1p1');
+  assert.match(probe, /^LABEL=data$/m);
+  assert.match(probe, /^TYPE=ext4$/m);
+  assert.match(probe, new RegExp(`^UUID=${data.uuid}$`, 'm'));
   assert.equal((await ok('blockdev --getsize64 /dev/nvme0n1')).trim(), String(data.sizeBytes));
   assert.equal((await ok('badblocks -b 4096 /dev/nvme0n1 2>/dev/null | wc -l')).trim(), '0', 'a read-only pass over the whole disk finds no bad block');
   const check = await run('e2fsck -n -f /dev/nvme0n1p1');
