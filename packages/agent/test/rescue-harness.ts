@@ -27,8 +27,10 @@ export interface RescueHarnessOptions {
   readonly serverName: string;
   /** The disks attached at each boot (asked at boot time: a test may make them first). */
   readonly disks: () => readonly string[];
-  /** SATA disks (AHCI: sda, sdb, ...; they answer SMART), asked at boot time. */
+  /** Disks attached on SATA (AHCI), where SMART answers (asked at boot time). */
   readonly sataDisks?: () => readonly string[];
+  /** Disks attached as NVMe (asked at boot time). */
+  readonly nvmeDisks?: () => readonly string[];
   /** Extra `lifeboat serve` flags. */
   readonly controlPlaneFlags?: readonly string[];
   readonly log: (line: string) => void;
@@ -100,7 +102,15 @@ export async function startRescueHarness(options: RescueHarnessOptions): Promise
       bootToken: boot.bootToken,
       rootfsUrl: `http://10.0.2.2:${filesPort}/rootfs.squashfs`,
     });
-    return RescueVm.start({ imageDir: image.dir, append, sshPort, disks: options.disks(), sataDisks: options.sataDisks?.() ?? [], serialLog });
+    return RescueVm.start({
+      imageDir: image.dir,
+      append,
+      sshPort,
+      disks: options.disks(),
+      ...(options.sataDisks ? { sataDisks: options.sataDisks() } : {}),
+      ...(options.nvmeDisks ? { nvmeDisks: options.nvmeDisks() } : {}),
+      serialLog,
+    });
   }, work);
   cp = await startTestControlPlane(join(work, 'data'), options.mac, machine, [...(options.controlPlaneFlags ?? [])]);
   const running = cp;

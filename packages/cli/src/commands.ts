@@ -14,6 +14,8 @@ import {
   roles,
   type HardwareTestKind,
   type HardwareTestView,
+  type IncidentState,
+  type IncidentView,
   type LifeboatClient,
   type NewServer,
   type RescueState,
@@ -285,6 +287,69 @@ export async function rescueShow(name: string, options: CommonOptions, { env, ou
 export async function rescueExtend(name: string, options: CommonOptions & { expiresIn?: string }, { env, out }: Run): Promise<void> {
   const view = await clientFor(options, env).extendRescue(name, { expiresIn: required(options.expiresIn, 'expires-in') });
   out.result(rescueDocument(view), `${view.server}: rescue now ends at ${view.expiresAt}`);
+}
+
+// incidents
+
+function incidentBlock(incident: IncidentView): string {
+  return block([
+    ['id', incident.id],
+    ['server', `${incident.server} (${incident.tenant})`],
+    ['state', incident.state],
+    ['title', incident.title],
+    ['opened', incident.createdAt],
+    ['acknowledged', incident.acknowledgedAt],
+    ['resolved', incident.resolvedAt],
+    ['resolution', incident.resolution],
+  ]);
+}
+
+export async function incidentsOpen(name: string, options: CommonOptions & { message?: string; attach?: string[] }, { env, out }: Run): Promise<void> {
+  const client = clientFor(options, env);
+  const created = await client.reportIncident(name, { message: required(options.message, 'message'), ...(options.attach ? { tests: options.attach } : {}) });
+  const { incident } = await client.getIncident(created.id);
+  out.result(incident, `incident ${incident.id} opened on ${incident.server}${incident.tests.length > 0 ? ` with ${incident.tests.length} test result${incident.tests.length > 1 ? 's' : ''}` : ''}`);
+}
+
+export async function incidentsList(options: CommonOptions & { state?: IncidentState; server?: string }, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).listIncidents({
+    ...(options.state ? { state: options.state } : {}),
+    ...(typeof options.server === 'string' ? { server: options.server } : {}),
+  });
+  out.result(
+    answer,
+    answer.incidents.length === 0
+      ? 'no incidents'
+      : table(
+          ['ID', 'STATE', 'SERVER', 'TENANT', 'OPENED', 'TESTS', 'COMMENTS', 'TITLE'],
+          answer.incidents.map((i) => [i.id, i.state, i.server, i.tenant, i.createdAt, String(i.tests.length), String(i.comments), i.title]),
+        ),
+  );
+}
+
+export async function incidentsShow(id: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).getIncident(id);
+  const { incident, comments } = answer;
+  const parts = [incidentBlock(incident), '', incident.message];
+  if (incident.tests.length > 0)
+    parts.push('', 'Attached test results:', ...incident.tests.map((t) => `  ${t.id}  ${t.kind}${t.device ? ` ${t.device}` : ''}  ${t.status}${t.summary ? `  ${t.summary}` : ''}`));
+  if (comments.length > 0) parts.push('', 'Comments:', ...comments.map((c) => `  ${c.createdAt}  ${c.author} (${c.role}): ${c.message.replace(/\n/g, '\n    ')}`));
+  out.result(answer, parts.join('\n'));
+}
+
+export async function incidentsComment(id: string, options: CommonOptions & { message?: string }, { env, out }: Run): Promise<void> {
+  const comment = await clientFor(options, env).commentIncident(id, { message: required(options.message, 'message') });
+  out.result(comment, `comment added to incident ${id}`);
+}
+
+export async function incidentsAcknowledge(id: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const incident = await clientFor(options, env).updateIncident(id, { state: 'acknowledged' });
+  out.result(incident, `incident ${incident.id} acknowledged`);
+}
+
+export async function incidentsResolve(id: string, options: CommonOptions & { message?: string }, { env, out }: Run): Promise<void> {
+  const incident = await clientFor(options, env).resolveIncident(id, typeof options.message === 'string' ? { message: options.message } : {});
+  out.result(incident, `incident ${incident.id} resolved`);
 }
 
 // tasks, events, netboot

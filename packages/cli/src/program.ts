@@ -116,6 +116,29 @@ export function buildProgram(context: Run): Command {
     .option('--expires-in <duration>', 'new lease from now, e.g. 90m, 24h (required)')
     .action((name: string, options) => run.rescueExtend(name, options, context));
 
+  const incidents = group('incidents', 'incidents: a customer declares one with test results; technicians answer the queue', 'lifeboat incidents list');
+  api(incidents, 'open <name>', 'declare an incident on a server, with hardware test results attached', [
+    'lifeboat incidents open web-1 --message "sda fails SMART since this morning" --attach 3f2a9c1e',
+    'lifeboat incidents open web-1 --message "memory errors" --attach 3f2a9c1e --attach 77b0d4aa --json',
+  ])
+    .option('--message <text>', 'what happened (required; its first line is the title)')
+    .option('--attach <test-id>', 'a hardware test result of the server to attach (repeat for several)', collect)
+    .action((name: string, options) => run.incidentsOpen(name, options, context));
+  api(incidents, 'list', 'the queue: open first, oldest first (a customer sees its own incidents)', ['lifeboat incidents list', 'lifeboat incidents list --state open --json'])
+    .addOption(new Option('--state <state>', 'only incidents in this state').choices(['open', 'acknowledged', 'resolved']))
+    .option('--server <name>', "only this server's incidents")
+    .action((options) => run.incidentsList(options, context));
+  api(incidents, 'show <id>', 'an incident with its attached test results and comments', ['lifeboat incidents show 6b1f0e2c-…', 'lifeboat incidents show 6b1f0e2c-… --json'])
+    .action((id: string, options) => run.incidentsShow(id, options, context));
+  api(incidents, 'comment <id>', 'add a comment (technicians; the customer on its own incidents)', ['lifeboat incidents comment 6b1f0e2c-… --message "disk swap tonight at 22:00"'])
+    .option('--message <text>', 'the comment (required)')
+    .action((id: string, options) => run.incidentsComment(id, options, context));
+  api(incidents, 'ack <id>', 'acknowledge an open incident (technician, operator)', ['lifeboat incidents ack 6b1f0e2c-…'])
+    .action((id: string, options) => run.incidentsAcknowledge(id, options, context));
+  api(incidents, 'resolve <id>', 'resolve an incident, with an optional closing message (technician, operator)', ['lifeboat incidents resolve 6b1f0e2c-… --message "sda replaced"'])
+    .option('--message <text>', 'what was done (kept as the resolution and as a comment)')
+    .action((id: string, options) => run.incidentsResolve(id, options, context));
+
   api(program, 'tasks <name>', "the server's tasks with their boot timelines", ['lifeboat tasks web-1']).action((name: string, options) => run.tasks(name, options, context));
   api(program, 'events [name]', 'live changes of servers (Server-Sent Events), one line (or JSON document) each', ['lifeboat events', 'lifeboat events web-1 --count 1 --json'])
     .option('--count <n>', 'stop after N events')

@@ -42,7 +42,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     const root = await lifeboat(['--help']);
     assert.equal(root.code, 0);
     const commands = commandsOf(root.stdout);
-    for (const expected of ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'tests', 'files', 'netboot', 'lab', 'image', 'completion']) {
+    for (const expected of ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'tests', 'files', 'incidents', 'netboot', 'lab', 'image', 'completion']) {
       assert.ok(commands.includes(expected), `${expected} is listed: ${commands.join(', ')}`);
     }
     const paths: string[][] = [];
@@ -56,7 +56,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     paths.push(['lab', 'up'], ['lab', 'status'], ['lab', 'down'], ['lab', 'console'], ['lab', 'ssh'], ['image', 'build']);
     // Every subcommand of the contract is found in the help texts (new commands only add to the list).
     const found = paths.map((p) => p.join(' '));
-    for (const expected of ['tenants add', 'tenants list', 'tokens create', 'tokens revoke', 'servers add', 'servers list', 'servers show', 'servers rm', 'servers validate', 'rescue enter', 'rescue exit', 'rescue show', 'rescue extend', 'netboot dnsmasq-config', 'tests run', 'tests list', 'tests show', 'tests cancel', 'files ls', 'files cat', 'files get', 'files journal']) {
+    for (const expected of ['tenants add', 'tenants list', 'tokens create', 'tokens revoke', 'servers add', 'servers list', 'servers show', 'servers rm', 'servers validate', 'rescue enter', 'rescue exit', 'rescue show', 'rescue extend', 'netboot dnsmasq-config', 'tests run', 'tests list', 'tests show', 'tests cancel', 'files ls', 'files cat', 'files get', 'files journal', 'incidents open', 'incidents list', 'incidents show', 'incidents comment', 'incidents resolve']) {
       assert.ok(found.includes(expected), `${expected} is listed: ${found.join(', ')}`);
     }
     for (const path of paths) {
@@ -93,9 +93,10 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
       assert.equal(result.status, 0, result.stderr);
       return result.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'tests', 'files', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'incidents', 'tasks', 'events', 'tests', 'files', 'netboot', 'lab', 'image', 'completion']);
     assert.deepEqual(complete(['lifeboat', 'ser']), ['serve', 'servers']);
     assert.deepEqual(complete(['lifeboat', 'rescue', '']), ['enter', 'exit', 'show', 'extend']);
+    assert.deepEqual(complete(['lifeboat', 'incidents', '']), ['open', 'list', 'show', 'comment', 'ack', 'resolve']);
     assert.deepEqual(complete(['lifeboat', 'rescue', 'enter', 'web-1', '--ex']), ['--expires-in']);
     assert.deepEqual(complete(['lifeboat', 'lab', '']), ['up', 'status', 'down', 'console', 'ssh', '--help']);
     const zsh = await lifeboat(['completion', 'zsh']);

@@ -96,6 +96,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       powerDrivers,
       logger,
       signal: stop.signal,
+      ...(mailer ? { mailer } : {}),
       plugins: [
         (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }),
         ...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []),

@@ -134,7 +134,12 @@ async function up(argv: string[], signal?: AbortSignal): Promise<number> {
     const scenarios = index === count - 1 ? values.scenario : [];
     const made = await createServerDisks({ layout, scenarios, dir }, { onProgress: progress });
     osLogin = { user: made.base.login.user, keyFile: made.base.login.keyFile };
-    return { layout, scenarios: made.base.scenarios, disks: made.disks.map((path) => ({ path, format: 'qcow2' as const })) };
+    return {
+      layout,
+      scenarios: made.base.scenarios,
+      disks: made.disks.map((path) => ({ path, format: 'qcow2' as const })),
+      nvmeDisks: [{ path: made.dataDisk, format: 'qcow2' as const }],
+    };
   };
 
   const dir = labDir();

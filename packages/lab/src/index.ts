@@ -8,8 +8,11 @@ export { lanConf, type BmcSpec } from './ipmi/lan-conf.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export {
   createServerDisks,
+  dataDiskLabel,
+  dataDiskSizeBytes,
   defaultCacheDir,
   DiskError,
+  ensureDataDisk,
   ensureLabLogin,
   ensureLayoutDisks,
   ensureScenarioDisks,
@@ -18,6 +21,7 @@ export {
   layoutNames,
   scenarioDescriptions,
   scenarioNames,
+  type DataDisk,
   type DiskOptions,
   type LabLogin,
   type LayoutDisks,

@@ -20,6 +20,8 @@ export interface LabServerRecord {
   readonly ipmiPort: number;
   /** Its disks, in attach order. */
   readonly disks: VmSpec['disks'];
+  /** Its NVMe disks (the data disk); absent in labs made before they existed. */
+  readonly nvmeDisks?: VmSpec['disks'];
 }
 
 /** A lab: what `lab up` started, in `LIFEBOAT_LAB/lab.json`. */

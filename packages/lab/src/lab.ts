@@ -35,6 +35,8 @@ export interface ServerDisks {
   readonly layout: string;
   readonly scenarios: readonly string[];
   readonly disks: VmSpec['disks'];
+  /** Disks attached as NVMe (the data disk), not booted from. */
+  readonly nvmeDisks?: VmSpec['disks'];
 }
 
 /** What `lab up` builds. */
@@ -109,6 +111,7 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
       sshPort: await freeTcpPort(),
       ipmiPort: await freeUdpPort(),
       disks: disks.disks,
+      ...(disks.nvmeDisks && disks.nvmeDisks.length > 0 ? { nvmeDisks: disks.nvmeDisks } : {}),
     });
   }
   const lab: LabRecord = {
@@ -127,7 +130,7 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
   try {
     for (const s of servers) {
       const sdir = serverDir(dir, s.name);
-      const spec: VmSpec = { name: s.name, serverDir: sdir, mac: s.mac, uuid: s.uuid, sshPort: s.sshPort, bootUrl: lab.bootUrl, disks: s.disks, memoryMiB: lab.memoryMiB, accel: lab.accel };
+      const spec: VmSpec = { name: s.name, serverDir: sdir, mac: s.mac, uuid: s.uuid, sshPort: s.sshPort, bootUrl: lab.bootUrl, disks: s.disks, ...(s.nvmeDisks ? { nvmeDisks: s.nvmeDisks } : {}), memoryMiB: lab.memoryMiB, accel: lab.accel };
       writeFileSync(vmFiles(sdir).startScript, startScript(spec), { mode: 0o755 });
       writeFileSync(vmFiles(sdir).bootDevice, 'network\n');
       writeFileSync(vmFiles(sdir).serconPort, serconPortBytes);

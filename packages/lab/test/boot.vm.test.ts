@@ -44,6 +44,18 @@ test('power on through IPMI: iPXE is told to boot locally and the installed Debi
   const smart = await sshRun(server, 'smartctl -i -H /dev/sda');
   assert.match(smart, /QEMU HARDDISK/);
   assert.match(smart, /SMART overall-health self-assessment test result: PASSED/);
+  // The data disk is on NVMe: QEMU's controller answers the SMART / health log, and its one
+  // partition holds the empty ext4 labelled data.
+  assert.match(await sshRun(server, 'lsblk -dno NAME,TRAN /dev/nvme0n1'), /^nvme0n1\s+nvme$/m);
+  const nvme = JSON.parse(await sshRun(server, 'smartctl --json -a /dev/nvme0n1 || true')) as {
+    device?: { protocol?: string };
+    smart_status?: { passed?: boolean };
+    nvme_smart_health_information_log?: { critical_warning?: number };
+  };
+  assert.equal(nvme.device?.protocol, 'NVMe');
+  assert.equal(nvme.smart_status?.passed, true);
+  assert.equal(nvme.nvme_smart_health_information_log?.critical_warning, 0);
+  assert.match(await sshRun(server, 'lsblk -no LABEL,FSTYPE /dev/nvme0n1p1'), /^data\s+ext4$/m);
 });
 
 test('bootdev disk is honoured: after a Redfish GracefulRestart the firmware boots the disk without netbooting', async () => {

@@ -2,7 +2,7 @@
 // scenario variants and overlays. Builds (or reuses) the images in the lab cache.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import {
   corruptedPath,
   createServerDisks,
+  dataDiskSizeBytes,
+  ensureDataDisk,
   ensureLayoutDisks,
   ensureScenarioDisks,
   type LayoutDisks,
@@ -129,6 +131,28 @@ describe('plain layout', () => {
     assert.equal(info.format, 'qcow2');
     assert.equal(info['backing-filename'], plain.disks[0]);
     assert.equal(info['backing-filename-format'], 'raw');
+    const data = JSON.parse((await exec('qemu-img', ['info', '--output=json', server.dataDisk])).stdout) as typeof info;
+    assert.equal(data['backing-filename'], server.dataBase.image, 'each server writes to its own overlay of the data disk');
+  });
+});
+
+describe('data disk', () => {
+  test('256 MiB, one MBR partition from 1 MiB holding an empty, clean ext4 labelled data; built once', async () => {
+    const disk = await ensureDataDisk();
+    assert.equal((await stat(disk.image)).size, dataDiskSizeBytes);
+    const table = await partitions(disk.image);
+    assert.equal(table.label, 'dos');
+    assert.deepEqual(table.partitions.map((p) => [p.start * 512, p.size * 512, p.type]), [[disk.partition.offsetBytes, disk.partition.sizeBytes, '83']]);
+    const fs = `${disk.image}?offset=${disk.partition.offsetBytes}`;
+    const header = (await exec('dumpe2fs', ['-h', fs])).stdout;
+    assert.match(header, /Filesystem volume name:\s+data$/m);
+    assert.match(header, new RegExp(`Filesystem UUID:\\s+${disk.uuid}$`, 'm'));
+    const blocks = Number(/Block count:\s+(\d+)/.exec(header)?.[1]) * Number(/Block size:\s+(\d+)/.exec(header)?.[1]);
+    assert.equal(blocks, disk.partition.sizeBytes, 'the file system fills its partition, not the whole image');
+    const check = await tryRun('e2fsck', ['-n', '-f', fs]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const again = await ensureDataDisk();
+    assert.deepEqual(again, disk, 'the second call reuses the cached image');
   });
 });
 

@@ -18,8 +18,13 @@ export interface RescueVmOptions {
   readonly sshPort: number;
   /** Raw disk images to attach as virtio disks (vda, vdb, ...); writes are discarded (snapshot=on). */
   readonly disks?: readonly string[];
-  /** Raw disk images to attach as SATA disks through AHCI (sda, sdb, ...: they answer SMART); writes discarded. */
+  /**
+   * Raw disk images to attach on SATA (AHCI: sda, sdb, ..., after no other SATA disk), where SMART
+   * answers as on real hardware; writes are discarded.
+   */
   readonly sataDisks?: readonly string[];
+  /** Raw disk images to attach as NVMe controllers (nvme0n1, nvme1n1, ...), SMART health log included; writes are discarded. */
+  readonly nvmeDisks?: readonly string[];
   /** Serial console log file. */
   readonly serialLog: string;
   readonly memoryMiB?: number;
@@ -54,7 +59,10 @@ export class RescueVm {
     for (const disk of options.disks ?? []) args.push('-drive', `file=${disk},if=virtio,format=raw,snapshot=on`);
     if ((options.sataDisks ?? []).length > 0) args.push('-device', 'ahci,id=ahci0');
     (options.sataDisks ?? []).forEach((disk, i) => {
-      args.push('-drive', `file=${disk},if=none,id=sata${i},format=raw,snapshot=on`, '-device', `ide-hd,drive=sata${i},bus=ahci0.${i},serial=LAB-SATA-${i}`);
+      args.push('-drive', `if=none,id=sata${i},file=${disk},format=raw,snapshot=on`, '-device', `ide-hd,drive=sata${i},bus=ahci0.${i},serial=LAB-SATA-${i}`);
+    });
+    (options.nvmeDisks ?? []).forEach((disk, i) => {
+      args.push('-drive', `if=none,id=nvme${i},file=${disk},format=raw,snapshot=on`, '-device', `nvme,drive=nvme${i},serial=TEST-NVME-${i}`);
     });
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

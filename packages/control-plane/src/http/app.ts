@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import { errorAnswer } from '../errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { registerAuth } from './auth.js';
+import type { Mailer } from '../mail/index.js';
 import { eventRoutes } from './events.js';
 import { hardwareTestRoutes } from './hardware-test-routes.js';
 import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
@@ -30,6 +31,8 @@ export interface AppOptions {
   readonly signal: AbortSignal;
   /** The explorer's waits for agents (tests shorten them). */
   readonly explorerTiming?: Partial<ExplorerTiming>;
+  /** Mails tenants when technicians answer their incidents (when SMTP is configured). */
+  readonly mailer?: Mailer;
   /** Routes of other capabilities (netboot, images), registered at the root. */
   readonly plugins?: readonly FastifyPluginAsync[];
 }

@@ -19,6 +19,7 @@ import {
 import { bmcLimits } from '../drivers/power/bmc-url.js';
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
+import { incidentRoutes } from './incident-routes.js';
 import {
   AgentWorkCreated,
   AgentWorkView,
@@ -28,12 +29,9 @@ import {
   EnterRescue,
   ExtendRescue,
   IdParams,
-  IncidentCreated,
-  IncidentUpdate,
   InventoryAnswer,
   NameParams,
   NewAgentWork,
-  NewIncident,
   NewServer,
   NewTenant,
   NewToken,
@@ -262,37 +260,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       },
     );
 
-    app.post<{ Params: NameParams; Body: NewIncident }>(
-      '/v1/servers/:name/incidents',
-      { schema: { tags: ['incidents'], params: NameParams, body: NewIncident, response: { 201: IncidentCreated, ...errorResponses } } },
-      async (request, reply) => {
-        const principal = authorize(request, 'incident.create');
-        const server = await visibleServer(principal, request.params.name);
-        const incident = await store.incidents.create({
-          serverId: server.id,
-          tenantId: server.tenantId,
-          title: request.body.title,
-          detail: request.body.detail ?? '',
-          attachment: request.body.attachment,
-          createdBy: principal.tokenId,
-        });
-        await store.audit.record(principal.tokenId, 'incident.create', { tenantId: server.tenantId, serverId: server.id, detail: { id: incident.id } });
-        return reply.status(201).send({ id: incident.id, state: incident.state });
-      },
-    );
-
-    app.get('/v1/incidents', { schema: { tags: ['incidents'], response: errorResponses } }, async (request) => {
-      const principal = principalOf(request);
-      const incidents = await store.incidents.list(principal.role === 'customer' ? (principal.tenantId ?? '') : undefined);
-      return { incidents };
-    });
-
-    app.post<{ Params: IdParams; Body: IncidentUpdate }>('/v1/incidents/:id', { schema: { tags: ['incidents'], params: IdParams, body: IncidentUpdate, response: errorResponses } }, async (request) => {
-      const principal = authorize(request, 'incident.answer');
-      const incident = await store.incidents.setState(request.params.id, request.body.state);
-      await store.audit.record(principal.tokenId, 'incident.update', { tenantId: incident.tenantId, serverId: incident.serverId, detail: { id: incident.id, state: incident.state } });
-      return incident;
-    });
+    await app.register(incidentRoutes(options));
 
     app.get<{ Querystring: { server?: string; limit?: number } }>(
       '/v1/audit',

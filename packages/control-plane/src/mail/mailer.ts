@@ -5,7 +5,15 @@
  */
 import nodemailer from 'nodemailer';
 import { LifeboatError } from '@lifeboat/core';
-import { expiryWarningMessage, rescueCredentialsMessage, type ExpiryWarningMail, type RenderedMail, type RescueCredentialsMail } from './messages.js';
+import {
+  expiryWarningMessage,
+  incidentUpdateMessage,
+  rescueCredentialsMessage,
+  type ExpiryWarningMail,
+  type IncidentUpdateMail,
+  type RenderedMail,
+  type RescueCredentialsMail,
+} from './messages.js';
 
 /** SMTP settings (`LIFEBOAT_SMTP_URL`, `LIFEBOAT_MAIL_FROM`). */
 export interface MailSettings {
@@ -32,6 +40,8 @@ export interface Mailer {
   sendRescueCredentials(mail: RescueCredentialsMail): Promise<SentMail>;
   /** Mails a customer that their rescue ends soon. */
   sendExpiryWarning(mail: ExpiryWarningMail): Promise<SentMail>;
+  /** Mails a customer that a technician commented on or resolved its incident. */
+  sendIncidentUpdate(mail: IncidentUpdateMail): Promise<SentMail>;
   /** Closes pooled SMTP connections. */
   close(): void;
 }
@@ -78,6 +88,7 @@ export function createMailer(settings: MailSettings): Mailer {
   return {
     sendRescueCredentials: (mail) => send(mail.to, rescueCredentialsMessage(mail)),
     sendExpiryWarning: (mail) => send(mail.to, expiryWarningMessage(mail)),
+    sendIncidentUpdate: (mail) => send(mail.to, incidentUpdateMessage(mail)),
     close: () => transport.close(),
   };
 }

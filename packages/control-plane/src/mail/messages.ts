@@ -102,3 +102,29 @@ export function expiryWarningMessage(mail: ExpiryWarningMail): RenderedMail {
     { code: [mail.exitCommand] },
   ]);
 }
+
+/** What a customer is told when a technician answers its incident. */
+export interface IncidentUpdateMail {
+  readonly to: string;
+  readonly server: string;
+  readonly incidentId: string;
+  readonly title: string;
+  /** `comment`: a technician commented; `resolved`: the incident was resolved. */
+  readonly event: 'comment' | 'resolved';
+  /** The technician's token label. */
+  readonly author: string;
+  /** The comment, or the resolution message. */
+  readonly message: string | null;
+}
+
+/** The incident mail: what happened to which incident, the technician's words, how to answer. */
+export function incidentUpdateMessage(mail: IncidentUpdateMail): RenderedMail {
+  const what = mail.event === 'resolved' ? 'was resolved' : 'has a new comment';
+  const blocks: Block[] = [
+    { paragraph: `Your incident on server ${mail.server} ("${mail.title}") ${what} by ${mail.author}.` },
+    ...(mail.message === null ? [] : [{ paragraph: mail.message }]),
+    { paragraph: 'To read the whole thread or to answer:' },
+    { code: [`lifeboat incidents show ${mail.incidentId}`, `lifeboat incidents comment ${mail.incidentId} --message "..."`] },
+  ];
+  return render(`[Lifeboat] ${mail.server}: incident ${mail.event === 'resolved' ? 'resolved' : 'answered'}: ${mail.title}`, blocks);
+}

@@ -124,7 +124,7 @@ export class RescueService {
     await this.#store.audit.record(principal.tokenId, 'rescue.enter', {
       tenantId: server.tenantId,
       serverId: server.id,
-      detail: { sessionId: session.id, profile, keys: sshKeys.length, email: input.email ?? null, leaseMs },
+      detail: { sessionId: session.id, profile, keys: sshKeys.length, email: input.email ?? null, leaseMs, role: principal.role },
     });
     const view = this.view(server, session);
     return { view: credentials ? { ...view, ssh: { ...view.ssh, password: credentials.password } } : view, task };

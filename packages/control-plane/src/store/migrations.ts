@@ -215,6 +215,28 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('hardware_tests_server').on('hardware_tests').columns(['server_id', 'created_at']).execute();
       await db.schema.createIndex('hardware_tests_work').on('hardware_tests').column('work_id').execute();
+      },
+    },
+  '0003h_incidents': {
+    async up(db: Kysely<unknown>) {
+      // Attached hardware test results (a JSON array of copies taken at declaration), the resolution,
+      // and when the incident was acknowledged and resolved. One column per statement: SQLite adds one at a time.
+      await db.schema.alterTable('incidents').addColumn('tests', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('incidents').addColumn('resolution', 'text').execute();
+      await db.schema.alterTable('incidents').addColumn('acknowledged_at', 'text').execute();
+      await db.schema.alterTable('incidents').addColumn('resolved_at', 'text').execute();
+      await db.schema.createIndex('incidents_queue').on('incidents').columns(['state', 'created_at']).execute();
+      await db.schema
+        .createTable('incident_comments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('author', 'text', (c) => c.notNull())
+        .addColumn('author_token_id', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('incident_comments_incident').on('incident_comments').columns(['incident_id', 'created_at']).execute();
     },
   },
 };

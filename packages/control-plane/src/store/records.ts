@@ -1,7 +1,7 @@
-/** The audit log, incidents and work queued for agents. */
+/** The audit log and work queued for agents. */
 import type { Kysely } from 'kysely';
-import { LifeboatError, type AuditEvent, type Incident, type IncidentState } from '@lifeboat/core';
-import type { AuditEventRow, Database, IncidentRow } from './schema.js';
+import type { AuditEvent } from '@lifeboat/core';
+import type { AuditEventRow, Database } from './schema.js';
 import { iso, json, newId, type Clock } from './rows.js';
 
 /** The audit log: who did what to which server. */
@@ -44,66 +44,6 @@ export class AuditLog {
       serverId: r.server_id,
       detail: json<Record<string, unknown>>(r.detail, {}),
     }));
-  }
-}
-
-function incidentOf(r: IncidentRow): Incident {
-  return {
-    id: r.id,
-    serverId: r.server_id,
-    tenantId: r.tenant_id,
-    title: r.title,
-    detail: r.detail,
-    state: r.state as IncidentState,
-    attachment: json<unknown>(r.attachment, null),
-    createdBy: r.created_by,
-    createdAt: new Date(r.created_at),
-    updatedAt: new Date(r.updated_at),
-  };
-}
-
-/** Incidents declared on servers. */
-export class IncidentStore {
-  readonly #db: Kysely<Database>;
-  readonly #now: Clock;
-
-  constructor(db: Kysely<Database>, now: Clock) {
-    this.#db = db;
-    this.#now = now;
-  }
-
-  /** Declares an incident. */
-  async create(input: { serverId: string; tenantId: string; title: string; detail: string; attachment?: unknown; createdBy: string | null }): Promise<Incident> {
-    const now = iso(this.#now());
-    const row: IncidentRow = {
-      id: newId(),
-      server_id: input.serverId,
-      tenant_id: input.tenantId,
-      title: input.title,
-      detail: input.detail,
-      state: 'open',
-      attachment: input.attachment === undefined ? null : JSON.stringify(input.attachment),
-      created_by: input.createdBy,
-      created_at: now,
-      updated_at: now,
-    };
-    await this.#db.insertInto('incidents').values(row).execute();
-    return incidentOf(row);
-  }
-
-  /** Incidents, newest first (of one tenant when given). */
-  async list(tenantId?: string): Promise<Incident[]> {
-    let query = this.#db.selectFrom('incidents').selectAll().orderBy('created_at', 'desc');
-    if (tenantId !== undefined) query = query.where('tenant_id', '=', tenantId);
-    return (await query.execute()).map(incidentOf);
-  }
-
-  /** Moves an incident in the queue. */
-  async setState(id: string, state: IncidentState): Promise<Incident> {
-    await this.#db.updateTable('incidents').set({ state, updated_at: iso(this.#now()) }).where('id', '=', id).execute();
-    const row = await this.#db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw new LifeboatError('INCIDENT_NOT_FOUND', `no incident ${id}`);
-    return incidentOf(row);
   }
 }
 

@@ -15,6 +15,7 @@ export interface Database {
   jobs: JobRow;
   agent_work: AgentWorkRow;
   incidents: IncidentRow;
+  incident_comments: IncidentCommentRow;
   audit_events: AuditEventRow;
   hardware_tests: HardwareTestRow;
 }
@@ -148,9 +149,25 @@ export interface IncidentRow {
   detail: string;
   state: string;
   attachment: string | null;
+  /** JSON array of the attached tests' copies (`IncidentTestAttachment`). */
+  tests: string;
+  resolution: string | null;
   created_by: string | null;
   created_at: string;
   updated_at: string;
+  acknowledged_at: string | null;
+  resolved_at: string | null;
+}
+
+export interface IncidentCommentRow {
+  id: string;
+  incident_id: string;
+  /** The writer's token label at the time. */
+  author: string;
+  author_token_id: string;
+  role: string;
+  message: string;
+  created_at: string;
 }
 
 export interface AuditEventRow {

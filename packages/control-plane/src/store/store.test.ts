@@ -199,7 +199,7 @@ for (const dialect of testDialects()) {
       assert.deepEqual(event?.detail, { profile: 'linux' });
       const incident = await store.incidents.create({ serverId: server.id, tenantId: server.tenantId, title: 'disk fails SMART', detail: '', attachment: { smart: 'FAILED' }, createdBy: 'token-1' });
       assert.equal((await store.incidents.setState(incident.id, 'acknowledged')).state, 'acknowledged');
-      assert.deepEqual((await store.incidents.list(server.tenantId))[0]?.attachment, { smart: 'FAILED' });
+      assert.deepEqual((await store.incidents.list({ tenantId: server.tenantId }))[0]?.attachment, { smart: 'FAILED' });
       const session = (await store.sessions.latestFor(server.id))!;
       const id = await store.agentWork.add(session.id, 'smart', { disk: 'sda' });
       assert.deepEqual(await store.agentWork.take(session.id), [{ id, kind: 'smart', params: { disk: 'sda' } }]);

@@ -2,3 +2,4 @@
 export * from './schemas.js';
 export * from './hardware-tests.js';
 export * from './files.js';
+export * from './incidents.js';

@@ -171,14 +171,32 @@ export const AgentWorkView = Type.Object({ id: Type.String(), kind: Type.String(
 export type AgentWorkView = Static<typeof AgentWorkView>;
 
 // Incidents.
+/**
+ * `POST /v1/servers/{name}/incidents`. A title or a message is needed: without a title, the message's
+ * first line (cut at 200 characters) is the title. `tests`: ids of the server's hardware tests to attach.
+ */
 export const NewIncident = Type.Object(
-  { title: Type.String({ minLength: 1, maxLength: 200 }), detail: Type.Optional(Type.String()), attachment: Type.Optional(Type.Unknown()) },
+  {
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** The body of the declaration (`detail` is its older name; `message` wins when both are given). */
+    message: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000 })),
+    detail: Type.Optional(Type.String()),
+    tests: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+    attachment: Type.Optional(Type.Unknown()),
+  },
   { additionalProperties: false },
 );
 export type NewIncident = Static<typeof NewIncident>;
 export const IncidentCreated = Type.Object({ id: Type.String(), state: Type.String() });
 export type IncidentCreated = Static<typeof IncidentCreated>;
-export const IncidentUpdate = Type.Object({ state: Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')]) }, { additionalProperties: false });
+export const IncidentUpdate = Type.Object(
+  {
+    state: Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved')]),
+    /** With `resolved`: the resolution, also kept as a comment. */
+    message: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000 })),
+  },
+  { additionalProperties: false },
+);
 export type IncidentUpdate = Static<typeof IncidentUpdate>;
 
 // Live events (`GET /v1/events`).

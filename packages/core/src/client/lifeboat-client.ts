@@ -31,6 +31,7 @@ import type {
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
+import type { IncidentCommentView, IncidentDetail, IncidentList, IncidentQuery, IncidentView, NewIncidentComment, ResolveIncident } from '../api/incidents.js';
 import { ApiError, LifeboatError } from '../errors.js';
 
 /** One range of a file (`GET .../files/{device}/content`). */
@@ -218,13 +219,29 @@ export class LifeboatClient {
   reportIncident(name: string, body: NewIncident): Promise<IncidentCreated> {
     return this.request('POST', `/v1/servers/${segment(name)}/incidents`, body);
   }
-  /** `GET /v1/incidents`. */
-  listIncidents(): Promise<{ incidents: unknown[] }> {
-    return this.request('GET', '/v1/incidents');
+  /** `GET /v1/incidents`: the queue (a customer's: its tenant's), open first, oldest first; filtered by state or server. */
+  listIncidents(query: IncidentQuery = {}): Promise<IncidentList> {
+    const search = new URLSearchParams();
+    if (query.state !== undefined) search.set('state', query.state);
+    if (query.server !== undefined) search.set('server', query.server);
+    const text = search.toString();
+    return this.request('GET', `/v1/incidents${text ? `?${text}` : ''}`);
   }
-  /** `POST /v1/incidents/{id}`. */
-  updateIncident(id: string, body: IncidentUpdate): Promise<unknown> {
+  /** `GET /v1/incidents/{id}`: the incident with its comments and attached test results. */
+  getIncident(id: string): Promise<IncidentDetail> {
+    return this.request('GET', `/v1/incidents/${segment(id)}`);
+  }
+  /** `POST /v1/incidents/{id}`: moves it (`acknowledged`, `resolved`, `open` again). */
+  updateIncident(id: string, body: IncidentUpdate): Promise<IncidentView> {
     return this.request('POST', `/v1/incidents/${segment(id)}`, body);
+  }
+  /** `POST /v1/incidents/{id}/comments`. */
+  commentIncident(id: string, body: NewIncidentComment): Promise<IncidentCommentView> {
+    return this.request('POST', `/v1/incidents/${segment(id)}/comments`, body);
+  }
+  /** `POST /v1/incidents/{id}/resolve`. */
+  resolveIncident(id: string, body: ResolveIncident = {}): Promise<IncidentView> {
+    return this.request('POST', `/v1/incidents/${segment(id)}/resolve`, body);
   }
   /** `GET /v1/audit`. */
   audit(query: AuditQuery = {}): Promise<{ events: unknown[] }> {

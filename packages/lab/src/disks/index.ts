@@ -15,3 +15,4 @@ export {
   type ScenarioName,
 } from './scenarios.js';
 export { createServerDisks, ensureScenarioDisks, type ScenarioDisks, type ServerOverlays } from './server-disks.js';
+export { dataDiskLabel, dataDiskSizeBytes, ensureDataDisk, type DataDisk } from './data-disk.js';

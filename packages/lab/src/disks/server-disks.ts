@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { cached, defaultCacheDir, hashInputs } from './cache.js';
+import { ensureDataDisk, type DataDisk } from './data-disk.js';
 import { DiskError } from './errors.js';
 import { ensureLayoutDisks, type DiskOptions } from './layout-disks.js';
 import { readLayoutFile, type LayoutDisks, type LayoutName } from './layouts.js';
@@ -69,21 +70,25 @@ export interface ServerOverlays {
   disks: string[];
   /** What the overlays sit on. */
   base: ScenarioDisks;
+  /** The qcow2 overlay of the empty data disk (`dir/data.qcow2`), attached as NVMe: `nvme0n1`, partition `nvme0n1p1` labelled `data`. */
+  dataDisk: string;
+  /** What the data disk's overlay sits on. */
+  dataBase: DataDisk;
 }
 
 /**
  * Creates `dir/disk<N>.qcow2`, one copy-on-write overlay per base image of `layout` with
  * `scenarios` applied (`qemu-img create -f qcow2 -F raw -b BASE`). Overlays already there are
  * replaced: the server starts from the base images again. The server writes only to its overlays.
+ * Every server also gets an overlay of the empty data disk ({@link ensureDataDisk}).
  */
 export async function createServerDisks(
   request: { layout: LayoutName; scenarios?: readonly string[]; dir: string },
   options: DiskOptions = {},
 ): Promise<ServerOverlays> {
-  const base = await ensureScenarioDisks(request.layout, request.scenarios ?? [], {
-    ...options,
-    cacheDir: options.cacheDir ?? defaultCacheDir(),
-  });
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const base = await ensureScenarioDisks(request.layout, request.scenarios ?? [], { ...options, cacheDir });
+  const dataBase = await ensureDataDisk({ ...options, cacheDir });
   await mkdir(request.dir, { recursive: true });
   const disks: string[] = [];
   for (const [index, image] of base.disks.entries()) {
@@ -91,5 +96,7 @@ export async function createServerDisks(
     await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image, overlay]);
     disks.push(overlay);
   }
-  return { disks, base };
+  const dataDisk = join(request.dir, 'data.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', dataBase.image, dataDisk]);
+  return { disks, base, dataDisk, dataBase };
 }

@@ -67,3 +67,14 @@ test('start-vm.sh boots the network first by default and the disk first after "d
   assert.ok(disk.includes('ide-hd,drive=drive0,bus=ahci0.0,id=disk0,serial=LAB-lab-1-0,bootindex=1'));
   assert.ok(disk.includes('ide-hd,drive=drive1,bus=ahci0.1,id=disk1,serial=LAB-lab-1-1,bootindex=2'));
 });
+
+test('NVMe disks (the data disk) are NVMe controllers with a serial, after the SATA disks and never in the boot order', () => {
+  const withNvme: VmSpec = { ...spec, nvmeDisks: [{ path: join(dir, 'data.qcow2'), format: 'qcow2' }] };
+  const args = qemuArguments(withNvme);
+  const device = args[args.indexOf('nvme,drive=nvmedrive0,id=nvme0,serial=LABNVME-lab-1-0')];
+  assert.ok(device, `an nvme device in ${args.join(' ')}`);
+  assert.ok(args.includes(`if=none,id=nvmedrive0,file=${join(dir, 'data.qcow2')},format=qcow2,discard=unmap`));
+  assert.ok(args.indexOf('nvme,drive=nvmedrive0,id=nvme0,serial=LABNVME-lab-1-0') > args.findLastIndex((a) => a.startsWith('ide-hd,')));
+  assert.equal(args.filter((a) => a.startsWith('nvme,') && a.includes('bootindex')).length, 0);
+  assert.equal(qemuArguments(spec).filter((a) => a.startsWith('nvme,')).length, 0, 'no NVMe disk unless given');
+});

@@ -30,6 +30,12 @@ export interface VmSpec {
   readonly bootUrl: string;
   /** Disk images in order, attached to AHCI ports 0..5 (SATA, so SMART answers). */
   readonly disks: readonly { readonly path: string; readonly format: 'raw' | 'qcow2' }[];
+  /**
+   * Disk images attached as NVMe controllers (`nvme0n1`, `nvme1n1`, ...), never booted from: QEMU's
+   * `nvme` device answers SMART / health log queries (`smartctl -a /dev/nvme0n1`). Lab servers get
+   * their data disk here.
+   */
+  readonly nvmeDisks?: readonly { readonly path: string; readonly format: 'raw' | 'qcow2' }[];
   /** Guest RAM in MiB. */
   readonly memoryMiB: number;
   /** `tcg` (software emulation) unless a trial boot proved KVM works. */
@@ -76,6 +82,13 @@ export function qemuArguments(spec: VmSpec): string[] {
     args.push(
       '-drive', `if=none,id=drive${i},file=${disk.path},format=${disk.format},discard=unmap`,
       '-device', `ide-hd,drive=drive${i},bus=ahci0.${i},id=disk${i},serial=LAB-${spec.name}-${i},bootindex=${DISK_INDEX}${i}`,
+    );
+  });
+  (spec.nvmeDisks ?? []).forEach((disk, i) => {
+    args.push(
+      '-drive', `if=none,id=nvmedrive${i},file=${disk.path},format=${disk.format},discard=unmap`,
+      // The serial is required by QEMU's nvme device and is what `smartctl -i` shows.
+      '-device', `nvme,drive=nvmedrive${i},id=nvme${i},serial=LABNVME-${spec.name}-${i}`,
     );
   });
   args.push('-pidfile', files.pidfile, '-daemonize');

@@ -1,0 +1,117 @@
+// `lifeboat incidents ...` as a script runs it, against a control plane process: a customer opens an
+// incident with an attached test result, a technician finds it in the queue, comments and resolves it;
+// another tenant's customer gets the 404 with its code and a non-zero exit.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { api, freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { openDatabase } from '../../control-plane/src/store/database.js';
+import { createHardwareTestsTable, insertHardwareTest } from '../../control-plane/src/store/incidents-testing.js';
+
+const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+function lifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, json });
+    });
+  });
+}
+
+describe('lifeboat incidents', { timeout: 180_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-incidents-cli-'));
+  let plane: ControlPlaneProcess;
+  let acmeEnv: NodeJS.ProcessEnv;
+  let globexEnv: NodeJS.ProcessEnv;
+  let technicianEnv: NodeJS.ProcessEnv;
+  let id: string;
+
+  before(async () => {
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    const admin = plane.adminToken();
+    const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, 'nowhere') };
+    const token = async (body: object) => ((await api(plane.url, admin, 'POST', '/v1/tokens', body)).body as { token: string }).token;
+    for (const name of ['acme', 'globex']) assert.equal((await api(plane.url, admin, 'POST', '/v1/tenants', { name })).status, 201);
+    acmeEnv = { ...base, LIFEBOAT_TOKEN: await token({ tenant: 'acme', role: 'customer', name: 'acme-ops' }) };
+    globexEnv = { ...base, LIFEBOAT_TOKEN: await token({ tenant: 'globex', role: 'customer' }) };
+    technicianEnv = { ...base, LIFEBOAT_TOKEN: await token({ role: 'technician', name: 'alice' }) };
+    const added = await api(plane.url, admin, 'POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: ['52:54:00:cc:01:01'], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
+    assert.equal(added.status, 201);
+    // A finished SMART test of web-1, as the hardware tests' store keeps it.
+    const database = openDatabase(`sqlite:${join(dir, 'data', 'lifeboat.db')}`);
+    try {
+      await createHardwareTestsTable(database.db);
+      const server = await database.db.selectFrom('servers').select('id').where('name', '=', 'web-1').executeTakeFirstOrThrow();
+      await insertHardwareTest(database.db, { id: 'smart-sda', serverId: server.id, kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 } });
+    } finally {
+      await database.close();
+    }
+  });
+  after(async () => {
+    await plane?.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('open NAME --message TEXT --attach TEST_ID --json prints the incident with its attachment', async () => {
+    const opened = await lifeboat(['incidents', 'open', 'web-1', '--message', 'sda fails SMART\nsince this morning', '--attach', 'smart-sda', '--json'], acmeEnv);
+    assert.equal(opened.code, 0, opened.stderr);
+    assert.equal(opened.json.state, 'open');
+    assert.equal(opened.json.title, 'sda fails SMART');
+    assert.deepEqual(opened.json.tests.map((t: { id: string; status: string }) => [t.id, t.status]), [['smart-sda', 'failed']]);
+    id = opened.json.id;
+    const missing = await lifeboat(['incidents', 'open', 'web-1', '--message', 'x', '--attach', 'nope'], acmeEnv);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /TEST_NOT_FOUND/);
+    const usage = await lifeboat(['incidents', 'open', 'web-1'], acmeEnv);
+    assert.notEqual(usage.code, 0);
+    assert.match(usage.stderr, /--message is required/);
+  });
+
+  it('list shows the technician the queue; show, comment and resolve work it', async () => {
+    const queue = await lifeboat(['incidents', 'list', '--json'], technicianEnv);
+    assert.equal(queue.code, 0, queue.stderr);
+    assert.deepEqual(queue.json.incidents.map((i: { id: string; tenant: string }) => [i.id, i.tenant]), [[id, 'acme']]);
+    const text = await lifeboat(['incidents', 'list'], technicianEnv);
+    assert.match(text.stdout, /^ID\s+STATE\s+SERVER/m);
+    assert.match(text.stdout, new RegExp(`${id}\\s+open\\s+web-1\\s+acme`));
+    assert.equal((await lifeboat(['incidents', 'comment', id, '--message', 'swapping sda tonight'], technicianEnv)).code, 0);
+    assert.equal((await lifeboat(['incidents', 'comment', id, '--message', 'thanks'], acmeEnv)).code, 0);
+    const resolved = await lifeboat(['incidents', 'resolve', id, '--message', 'sda replaced', '--json'], technicianEnv);
+    assert.equal(resolved.code, 0, resolved.stderr);
+    assert.deepEqual([resolved.json.state, resolved.json.resolution], ['resolved', 'sda replaced']);
+    const shown = await lifeboat(['incidents', 'show', id], acmeEnv);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /state:\s+resolved/);
+    assert.match(shown.stdout, /smart-sda\s+smart sda\s+failed\s+SMART overall health: FAILED/);
+    assert.match(shown.stdout, /alice \(technician\): swapping sda tonight[\s\S]*acme-ops \(customer\): thanks[\s\S]*alice \(technician\): sda replaced/);
+    const json = await lifeboat(['incidents', 'show', id, '--json'], acmeEnv);
+    assert.equal(json.json.comments.length, 3);
+  });
+
+  it('another tenant gets INCIDENT_NOT_FOUND and a non-zero exit on show, comment and resolve', async () => {
+    assert.deepEqual((await lifeboat(['incidents', 'list', '--json'], globexEnv)).json.incidents, []);
+    for (const args of [['show', id], ['comment', id, '--message', 'x'], ['resolve', id]]) {
+      const answer = await lifeboat(['incidents', ...args, '--json'], globexEnv);
+      assert.notEqual(answer.code, 0, args.join(' '));
+      assert.match(answer.stderr, /INCIDENT_NOT_FOUND/, args.join(' '));
+    }
+  });
+});
