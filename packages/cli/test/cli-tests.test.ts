@@ -4,23 +4,15 @@
  * cancelled, 2 bad command line).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { LifeboatClient } from '@lifeboat/core';
 import { freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { runLifeboat } from './run-cli.js';
 
-const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
 
 describe('lifeboat tests against a running control plane', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-tests-'));
@@ -29,20 +21,7 @@ describe('lifeboat tests against a running control plane', { timeout: 300_000 },
   let agentToken: string;
   const mac = '52:54:00:cc:00:21';
 
-  function lifeboat(args: string[]): Promise<Run> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [bin, ...args], { env, timeout: 120_000 }, (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        let json: unknown;
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
-  }
+  const lifeboat = (args: string[]) => runLifeboat(args, env);
 
   const agent = async (method: string, path: string, body?: unknown): Promise<any> => {
     const response = await fetch(`${plane.url}/v1/agent/${path}`, {

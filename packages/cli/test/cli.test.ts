@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   freePort,
@@ -12,14 +11,7 @@ import {
   type ControlPlaneProcess,
 } from '@lifeboat/test-support';
 
-const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
 
 describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-'));
@@ -30,21 +22,7 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
   let customerEnv: NodeJS.ProcessEnv;
   const mac = '52:54:00:cc:00:01';
 
-  /** Runs `lifeboat ARGS` as its own process. */
-  function lifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [bin, ...args], { env, timeout: 120_000 }, (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        let json: unknown;
-        try {
-          json = JSON.parse(stdout);
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
-  }
+  const lifeboat = (args: string[], env: NodeJS.ProcessEnv) => runLifeboat(args, env);
 
   function keyPair(name: string): string {
     const file = join(dir, name);
@@ -243,6 +221,7 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
 });
 
 import { spawnSync } from 'node:child_process';
+import { runLifeboat } from './run-cli.js';
 function spawnSyncQuiet(command: string, args: string[]): number | null {
   return spawnSync(command, args, { stdio: 'ignore' }).status;
 }

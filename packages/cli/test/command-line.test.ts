@@ -1,31 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { lifeboatBin as bin, runLifeboat } from './run-cli.js';
 
-const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
 
 /** A usage line: `Usage: lifeboat rescue enter [options] <name>`, `lifeboat serve [options]: ...`. */
 const usageLine = /^\s*(usage:\s*)?lifeboat [a-z]/im;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs `lifeboat ARGS` as its own process. */
-function lifeboat(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const lifeboat = (args: string[], env: NodeJS.ProcessEnv = process.env) => runLifeboat(args, env, 60_000);
 
 /** The names in the "Commands:" section of a commander help text. */
 function commandsOf(help: string): string[] {

@@ -2,39 +2,18 @@
 // incident with an attached test result, a technician finds it in the queue, comments and resolves it;
 // another tenant's customer gets the 404 with its code and a non-zero exit.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { api, freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
 import { openDatabase } from '../../control-plane/src/store/database.js';
 import { createHardwareTestsTable, insertHardwareTest } from '../../control-plane/src/store/incidents-testing.js';
+import { runLifeboat } from './run-cli.js';
 
-const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  json: any;
-}
 
-function lifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, json });
-    });
-  });
-}
+const lifeboat = (args: string[], env: NodeJS.ProcessEnv) => runLifeboat(args, env, 60_000);
 
 describe('lifeboat incidents', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-incidents-cli-'));
