@@ -18,6 +18,8 @@ export const rescuePackages: readonly string[] = [
   'mdadm', 'lvm2', 'cryptsetup', 'smartmontools', 'nvme-cli', 'hdparm', 'testdisk',
   // hardware tests
   'memtester', 'stress-ng', 'pciutils', 'dmidecode',
+  // the installed system's journal, read by the explorer (`journalctl --directory`); only journalctl stays: packageFilesKept
+  'systemd',
   // a shell worth using
   'tmux', 'nano', 'less', 'procps', 'iputils-ping', 'iproute2', 'apt',
   // the image's init (busybox: udhcpc, init) and module loading
@@ -116,6 +118,15 @@ export const prunedPackageFiles: readonly string[] = [
   'libicu72', 'python3', 'python3-minimal', 'python3.11', 'python3.11-minimal', 'libpython3-stdlib', 'libpython3.11-minimal',
   'libpython3.11-stdlib',
 ];
+
+/**
+ * Packages whose files are deleted from the image except those named (dpkg's paths), dpkg's database
+ * still listing the package. systemd (9.7 MB unpacked) is there for `journalctl` alone: the image's init
+ * is a plain script, never systemd; journalctl needs only libsystemd-shared beside it.
+ */
+export const packageFilesKept: Readonly<Record<string, readonly string[]>> = {
+  systemd: ['/bin/journalctl'],
+};
 
 /**
  * Directories named like this are removed wherever they are under /usr/lib: Python byte code compiled
