@@ -105,6 +105,8 @@ export const prunedPaths: readonly string[] = [
   'etc/ssh/ssh_host_ed25519_key', 'etc/ssh/ssh_host_ed25519_key.pub', 'var/lib/dbus/machine-id',
   // programs that need the files of {@link prunedPackageFiles}: xfsprogs' online scrubber (ICU, Python), iproute2's routel (Python)
   'usr/sbin/xfs_scrub', 'usr/sbin/xfs_scrub_all', 'usr/lib/xfsprogs/xfs_scrub_all.cron', 'usr/bin/routel',
+  // systemd's message catalog, built by its postinst: only `journalctl -x` reads it
+  'var/lib/systemd/catalog',
 ];
 
 /**
@@ -120,12 +122,14 @@ export const prunedPackageFiles: readonly string[] = [
 ];
 
 /**
- * Packages whose files are deleted from the image except those named (dpkg's paths), dpkg's database
- * still listing the package. systemd (9.7 MB unpacked) is there for `journalctl` alone: the image's init
- * is a plain script, never systemd; journalctl needs only libsystemd-shared beside it.
+ * Packages whose files are deleted from the image except those named (dpkg's paths, `*` within one path
+ * segment) and their copyright files, dpkg's database still listing the package. systemd (9.7 MB
+ * unpacked) is there for `journalctl` alone: the image's init is a plain script, never systemd; of
+ * libsystemd-shared, journalctl loads the shared library, not systemd's core (2 MB).
  */
 export const packageFilesKept: Readonly<Record<string, readonly string[]>> = {
   systemd: ['/bin/journalctl'],
+  'libsystemd-shared': ['/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-*.so'],
 };
 
 /**

@@ -268,12 +268,14 @@ async function removePackageFiles(root: string, name: string, keep: readonly str
   const list = [`${name}.list`, `${name}:amd64.list`].map((f) => join(info, f)).find((f) => existsSync(f));
   if (!list) throw new ImageError('IMAGE_BUILD_FAILED', `package ${name} (files to prune) is not installed`);
   const paths = (await readFile(list, 'utf8')).split('\n').filter((p) => p.startsWith('/'));
-  const missing = keep.filter((path) => !paths.includes(path));
+  const patterns = keep.map((pattern) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`));
+  const missing = keep.filter((_, i) => !paths.some((path) => patterns[i]?.test(path)));
   if (missing.length > 0) throw new ImageError('IMAGE_BUILD_FAILED', `package ${name} has no ${missing.join(', ')} (files to keep)`);
+  const kept = (path: string): boolean => patterns.some((p) => p.test(path)) || (keep.length > 0 && /^\/usr\/share\/doc\/[^/]+\/copyright$/.test(path));
   // A path with entries below it is a directory to dpkg, even where merged /usr made it a symlink (/lib).
   const parents = new Set(paths.flatMap((p) => p.split('/').slice(1, -1).map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`)));
   const directories: string[] = [];
-  for (const path of paths.filter((p) => !keep.includes(p))) {
+  for (const path of paths.filter((p) => !kept(p))) {
     const full = join(root, path);
     const info = await lstat(full).catch(() => undefined);
     if (!info) continue;
