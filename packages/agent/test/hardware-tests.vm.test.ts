@@ -3,15 +3,18 @@
  * from SSH with `rescue-tests` (the agent records each with POST /v1/agent/tests and runs it): every
  * kind on SATA disks through AHCI (QEMU's disks answer SMART), and the two exclusion races on a real
  * ext4 — mount-then-fsck refused naming the mount, fsck-then-mount refused by the kernel while the
- * check holds the device, and the data intact afterwards.
+ * check holds the device, and the data intact afterwards. Through the control plane's API: memory
+ * progress recorded from the events stream with its times, a cancel that stops the process, and every
+ * result still listed once the rescue ended.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { SshLogin } from '@lifeboat/test-support';
+import { LifeboatClient, type HardwareTestView } from '@lifeboat/core';
+import { waitFor, type SshLogin } from '@lifeboat/test-support';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
 
@@ -22,6 +25,8 @@ const sata = [join(work, 'sata0.raw'), join(work, 'sata1.raw')];
 
 let harness: RescueHarness;
 let login: SshLogin;
+/** The control plane's API as a user calls it (the operator token). */
+let api: LifeboatClient;
 const { run, ok } = sshCommands(() => login, log);
 
 before(async () => {
@@ -29,6 +34,7 @@ before(async () => {
   execFileSync('truncate', ['-s', '4G', sata[1] as string]);
   harness = await startRescueHarness({ work, mac: '52:54:00:ab:cd:11', serverName: 'hw-1', disks: () => [], sataDisks: () => sata, log });
   login = await harness.enterWithKey();
+  api = new LifeboatClient({ url: harness.cp.running.url, token: readFileSync(join(work, 'data', 'admin.token'), 'utf8').trim() });
 });
 
 after(async () => {
@@ -119,4 +125,74 @@ test('partitions: lists the disks, the file system and that nothing is mounted',
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /passed: 2 disk\(s\), 0 partition\(s\); no RAID; no LVM; nothing mounted/);
   assert.match(r.out, /"fstype":"ext4"/);
+});
+
+/** Polls a test through the API until `done` says so. */
+async function testUntil(id: string, what: string, done: (t: HardwareTestView) => boolean, timeoutMs = 300_000): Promise<HardwareTestView> {
+  return waitFor(what, async () => {
+    const t = await api.getTest('hw-1', id);
+    return done(t) ? t : undefined;
+  }, timeoutMs, 500);
+}
+
+test('memory through the API: progress on the events stream at least every few seconds, only going up', async () => {
+  const events = new AbortController();
+  const seen: Array<{ at: number; status: string; progress: number }> = [];
+  let id = '';
+  const stream = (async () => {
+    for await (const event of api.events({ server: 'hw-1', tests: true, signal: events.signal })) {
+      if ('test' in event && event.test.id === id) seen.push({ at: Date.now(), status: event.test.status, progress: event.test.progress });
+    }
+  })().catch((error: unknown) => {
+    if (!events.signal.aborted) throw error;
+  });
+  // The stream is open before the test starts: its first events are not missed.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const started = Date.now();
+  const queued = await api.runTest('hw-1', { kind: 'memory', size: '8M' });
+  id = queued.id;
+  const done = await testUntil(id, 'the memory test to end', (t) => !['queued', 'running'].includes(t.status));
+  await waitFor('its last event', async () => (seen.some((e) => e.status === done.status) ? true : undefined), 10_000, 200);
+  events.abort();
+  await stream;
+  assert.equal(done.status, 'passed', done.summary ?? '');
+  const running = seen.filter((e) => e.status === 'running');
+  const gaps = running.slice(1).map((e, i) => e.at - running[i]!.at);
+  log(`memory 8M: ${Math.round((Date.now() - started) / 1000)} s, ${running.length} progress events: ${running.map((e) => `${((e.at - started) / 1000).toFixed(1)}s ${e.progress}%`).join(', ')}`);
+  assert.ok(running.length >= 4, `${running.length} progress events`);
+  assert.ok(Math.max(...gaps) <= 7_000, `longest gap between progress events ${Math.max(...gaps)} ms`);
+  assert.ok(seen.every((e, i) => i === 0 || e.progress >= seen[i - 1]!.progress), 'progress never goes back');
+  assert.ok(new Set(running.map((e) => e.progress)).size >= 3, 'progress keeps moving');
+});
+
+test('cancel through the API stops a running test: status cancelled, stress-ng gone', async () => {
+  const queued = await api.runTest('hw-1', { kind: 'cpu', duration: '300s' });
+  await testUntil(queued.id, 'the cpu test to run', (t) => t.status === 'running' && t.progress > 0, 120_000);
+  assert.equal((await run('pgrep -x stress-ng')).code, 0, 'stress-ng runs');
+  const asked = Date.now();
+  const answer = await api.cancelTest('hw-1', queued.id);
+  assert.ok(['running', 'cancelled'].includes(answer.status), answer.status);
+  const cancelled = await testUntil(queued.id, 'the cancel to land', (t) => t.status !== 'running', 60_000);
+  log(`cpu cancelled after ${Date.now() - asked} ms: ${cancelled.summary}`);
+  assert.equal(cancelled.status, 'cancelled');
+  await waitFor('stress-ng to be gone', async () => ((await run('pgrep -x stress-ng')).code === 1 ? true : undefined), 15_000, 500);
+});
+
+// Last: it ends the rescue.
+test('every result is still listed, with its output, after the rescue ended', async () => {
+  const before = (await api.listTests('hw-1')).tests;
+  await harness.cp.api('POST', '/v1/servers/hw-1/rescue/exit', undefined, 202);
+  // No installed system answers here: the exit ends at its deadline (exit_failed) after the agent rebooted the VM.
+  await waitFor('the rescue to end', async () => {
+    const view = await harness.cp.api<{ state: string }>('GET', '/v1/servers/hw-1/rescue');
+    return ['exit_failed', 'active'].includes(view.state) ? view : undefined;
+  }, 120_000, 1_000);
+  assert.equal(harness.machine.poweredOn, false, 'the rescue system is gone');
+  const after = (await api.listTests('hw-1')).tests;
+  assert.deepEqual(after.map((t) => [t.id, t.kind, t.status]), before.map((t) => [t.id, t.kind, t.status]));
+  const kinds = new Set(after.map((t) => t.kind));
+  for (const kind of ['disk', 'smart', 'readtest', 'cpu', 'memory', 'fsck', 'partitions']) assert.ok(kinds.has(kind as never), `${kind} is in the history`);
+  assert.ok(after.some((t) => t.kind === 'cpu' && t.status === 'cancelled') && after.some((t) => t.kind === 'memory' && t.origin === 'api' && t.status === 'passed'));
+  const smart = after.find((t) => t.kind === 'smart')!;
+  assert.match(await api.getTestOutput('hw-1', smart.id), /smartctl/, 'the output is kept');
 });

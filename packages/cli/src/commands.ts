@@ -590,6 +590,7 @@ export async function filesCat(name: string, device: string, path: string, optio
 export async function filesGet(name: string, device: string, path: string, options: CommonOptions & { out?: string }, { env, out }: Run): Promise<void> {
   const target = required(options.out, 'out');
   const { createWriteStream } = await import('node:fs');
+  const { rm } = await import('node:fs/promises');
   const { Readable, Writable } = await import('node:stream');
   const { pipeline } = await import('node:stream/promises');
   const download = await clientFor(options, env).downloadFiles(name, device, path);
@@ -597,8 +598,19 @@ export async function filesGet(name: string, device: string, path: string, optio
   const body = Readable.fromWeb(download.body as import('node:stream/web').ReadableStream<Uint8Array>).on('data', (chunk: Buffer) => {
     bytes += chunk.length;
   });
-  await pipeline(body, target === '-' ? (process.stdout as unknown as InstanceType<typeof Writable>) : createWriteStream(target));
-  if (download.size !== null && bytes !== download.size) throw new CliError('HTTP_ERROR', `the download of ${path} ended after ${bytes} of ${download.size} bytes`, exitCodes.refused);
+  // A partial file must not pass for the download: the control plane cuts the answer when the rescue
+  // system's tar fails half-way, and a cut answer removes what was written.
+  const incomplete = async (why: string): Promise<never> => {
+    if (target !== '-') await rm(target, { force: true });
+    throw new CliError('DOWNLOAD_INCOMPLETE', `the download of ${path} broke off after ${bytes} bytes (${why})${target === '-' ? '' : `; the partial ${target} was removed`}`, exitCodes.refused);
+  };
+  try {
+    await pipeline(body, target === '-' ? (process.stdout as unknown as InstanceType<typeof Writable>) : createWriteStream(target));
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    await incomplete(`${error instanceof Error ? error.message : String(error)}${cause}`);
+  }
+  if (download.size !== null && bytes !== download.size) await incomplete(`${download.size} bytes announced`);
   out.result({ server: name, device, path, type: download.type, file: target, bytes }, target === '-' ? '' : `${download.type === 'directory' ? `${path} (tar)` : path}: ${bytes} bytes written to ${target}`);
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,15 +69,20 @@ describe('lifeboat files (CLI, control plane process, agent played)', { timeout:
       return void (await agent('POST', `/work/${job.id}/result`, { state: 'failed', message: 'sda1 has no persistent journal (/var/log/journal is missing or empty)', result: { code: 'PATH_NOT_FOUND' } }));
     }
     if (job.kind === 'files_download') {
-      // As the agent does: tar -c -C MOUNT etc | curl -T - (chunked, streamed).
+      // As the agent does: tar -c -C MOUNT etc | curl -T - (chunked, streamed). Under /broken, tar is
+      // killed half-way: curl still ends its upload normally, and the agent then reports tar's status.
       const tar = spawn('tar', ['-c', '-C', tree, '--', path.slice(1)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const status = new Promise<number | null>((resolve) => tar.on('exit', (code, signal) => resolve(signal ? 128 + 9 : code)));
+      if (path === '/broken') tar.stdout.once('data', () => tar.kill('SIGKILL'));
       await new Promise<void>((resolve, reject) => {
         const req = httpRequest(`${plane.url}/v1/agent/work/${job.id}/upload`, { method: 'PUT', headers: { authorization: `Bearer ${agentToken}`, 'x-lifeboat-type': 'directory', 'content-type': 'application/octet-stream' } });
         req.on('response', (res) => res.resume().on('end', resolve));
         req.on('error', reject);
         tar.stdout.pipe(req);
       });
-      await agent('POST', `/work/${job.id}/result`, { state: 'completed', result: { path, type: 'directory' } });
+      const code = await status;
+      if (code === 0) return void (await agent('POST', `/work/${job.id}/result`, { state: 'completed', result: { path, type: 'directory' } }));
+      await agent('POST', `/work/${job.id}/result`, { state: 'failed', message: `the upload of ${path} failed (status ${code}): `, result: { code: 'PROGRAM_FAILED' } });
     }
   }
 
@@ -85,6 +90,8 @@ describe('lifeboat files (CLI, control plane process, agent played)', { timeout:
     mkdirSync(join(tree, 'etc/ssh'), { recursive: true });
     writeFileSync(join(tree, 'etc/fstab'), 'UUID=1234 / ext4 errors=remount-ro 0 1\n');
     writeFileSync(join(tree, 'etc/ssh/sshd_config'), 'PermitRootLogin no\n');
+    mkdirSync(join(tree, 'broken'));
+    writeFileSync(join(tree, 'broken/disk.img'), Buffer.alloc(32 * 1024 * 1024, 7));
     plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
     const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, 'nowhere'), LIFEBOAT_TOKEN: plane.adminToken() };
     env = base;
@@ -149,6 +156,18 @@ describe('lifeboat files (CLI, control plane process, agent played)', { timeout:
     await new Promise<void>((resolve, reject) => execFile('tar', ['-xf', out, '-C', join(dir, 'x')], (error) => (error ? reject(error) : resolve())));
     assert.equal(readFileSync(join(dir, 'x/etc/fstab'), 'utf8'), readFileSync(join(tree, 'etc/fstab'), 'utf8'));
     assert.equal(got.json.bytes, readFileSync(out).length);
+  });
+
+  it('files get of a directory whose tar dies half-way exits 1 with DOWNLOAD_INCOMPLETE and leaves no partial file', async () => {
+    const out = join(dir, 'broken.tar');
+    const got = await lifeboat(['files', 'get', 'web-1', 'sda1', '/broken', '--out', out, '--json']);
+    assert.equal(got.code, 1, got.stderr);
+    assert.equal(got.json.code, 'DOWNLOAD_INCOMPLETE');
+    assert.match(got.json.message, /the download of \/broken broke off after \d+ bytes .*the partial .*broken\.tar was removed/);
+    assert.equal(existsSync(out), false, 'the partial tar is removed');
+    const human = await lifeboat(['files', 'get', 'web-1', 'sda1', '/broken', '--out', out]);
+    assert.equal(human.code, 1);
+    assert.match(human.stderr, /DOWNLOAD_INCOMPLETE/);
   });
 
   it('answers the explorer\'s errors with their code and exit 1; a missing --out is a usage error', async () => {

@@ -73,6 +73,8 @@ export const errorStatus = {
   HTTP_ERROR: 502,
   /** CLI: bad command line. */
   USAGE: 400,
+  /** CLI `files get`: the download broke off (the rescue system's tar or the connection failed half-way); the partial file is removed. */
+  DOWNLOAD_INCOMPLETE: 502,
   /** CLI, typed client: the control plane did not answer. */
   UNREACHABLE: 503,
   /** CLI: the deployable a command runs (`serve`, `lab`, `image`) is not installed. */

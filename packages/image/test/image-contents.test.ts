@@ -145,6 +145,16 @@ test('the programs pruned on purpose are gone, and the packages whose files were
   }
 });
 
+test('of systemd, journalctl alone is left, and it reads a journal (the explorer\'s journal reader)', () => {
+  assert.ok(resolveInImage('/usr/bin/journalctl'), 'journalctl is there');
+  assert.ok(readdirSync(join(root, 'usr/lib/x86_64-linux-gnu/systemd')).some((f) => /^libsystemd-shared-\d+\.so$/.test(f)), 'with its shared library');
+  for (const gone of ['/usr/lib/systemd/systemd', '/usr/bin/systemctl', '/usr/lib/systemd/systemd-journald', '/usr/bin/systemd-analyze']) assert.equal(resolveInImage(gone), undefined, gone);
+  assert.equal(readdirSync(join(root, 'usr/lib/x86_64-linux-gnu/systemd')).filter((f) => f.startsWith('libsystemd-core')).length, 0, 'no systemd core library');
+  assert.ok(existsSync(join(root, 'usr/share/doc/systemd/copyright')), 'the copyright files stay');
+  const version = execFileSync('chroot', [root, '/usr/bin/journalctl', '--version'], { encoding: 'utf8' });
+  assert.match(version, /^systemd \d+/);
+});
+
 test('the kernel modules kept are closed under their dependencies and cover a rescue, without the dropped kinds', () => {
   const modulesDir = join(root, 'usr/lib/modules', image.manifest.kernelVersion);
   const deps = new Map<string, string[]>();

@@ -242,11 +242,26 @@ describe('explorer routes (in-process, agent played through the agent API)', { t
     const download = api('/v1/servers/web-1/files/sda1/download?path=/etc');
     const work = await nextWork();
     assert.equal(await upload(work.id, Readable.from([Buffer.from('tar bytes')]), { 'x-lifeboat-type': 'directory' }), 204);
+    // tar and curl exited 0: the agent reports the work done, and only then does the answer end.
+    await agent('POST', `/work/${work.id}/result`, { state: 'completed', result: { path: '/etc', type: 'directory' } });
     const got = await download;
     assert.equal(got.headers.get('content-type'), 'application/x-tar');
     assert.match(got.headers.get('content-disposition') ?? '', /filename="etc.tar"/);
     assert.equal(got.body.toString(), 'tar bytes');
     assert.equal(await upload(work.id, Readable.from([Buffer.from('again')]), {}), 404);
+  });
+
+  it('a tar that fails half-way cuts the answer: the user sees an error, not a short tar', async () => {
+    const response = fetch(`${url}/v1/servers/web-1/files/sda1/download?path=/srv`, { headers: { authorization: `Bearer ${customer}` } });
+    const work = await nextWork();
+    // What `tar -c | curl -T -` sends when tar dies half-way: curl ends the chunked upload normally.
+    const uploaded = upload(work.id, Readable.from([Buffer.alloc(10240, 1)]), { 'x-lifeboat-type': 'directory' });
+    const started = await response;
+    assert.equal(started.status, 200);
+    const body = started.arrayBuffer();
+    assert.equal(await uploaded, 204);
+    await agent('POST', `/work/${work.id}/result`, { state: 'failed', message: 'the upload of /srv failed (status 2): tar: srv/disk.img: Read error', result: { code: 'PROGRAM_FAILED' } });
+    await assert.rejects(body, /terminated/);
   });
 
   it('a user who disconnects mid-download aborts the agent\'s upload', { timeout: 30_000 }, async () => {

@@ -8,7 +8,8 @@
  * user's socket reaches curl in the rescue system through TCP, and nothing is held in memory beyond
  * the sockets' buffers. A user who goes away aborts the upload; an agent that does not connect within
  * {@link ExplorerTiming.answerMs} is `AGENT_UNAVAILABLE`. Each work id is accepted for upload once,
- * from the agent token of its session.
+ * from the agent token of its session. A directory's tar stream ends its answer only when the agent
+ * reports the work done: a tar that failed half-way cuts the connection instead (no short tar as a 200).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -179,12 +180,25 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         }
         reply.hijack();
         sendUpload(reply, started.upload, server.name, device, path);
+        // A tar stream has no length: its end proves nothing (tar may have failed half-way, and curl then
+        // ends the upload as if it were complete). Its answer ends only once the agent reported success;
+        // otherwise the connection is cut, so that the user's client sees an error, not a short tar.
+        const sized = started.upload.size !== null;
         try {
-          await pipeline(started.upload.body, reply.raw);
+          await pipeline(started.upload.body, reply.raw, { end: sized });
           started.relayed(null);
         } catch (error) {
           request.log.info({ work: id, err: error }, 'download aborted');
           started.relayed(error instanceof Error ? error : new Error(String(error)));
+          reply.raw.destroy();
+          return;
+        }
+        if (sized) return;
+        try {
+          await result<unknown>(id, gone.signal);
+          reply.raw.end();
+        } catch (error) {
+          request.log.warn({ work: id, err: error }, 'download failed after its stream: the answer is cut');
           reply.raw.destroy();
         }
       },

@@ -72,6 +72,12 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
 
     app.post<{ Body: AgentEvent }>('/v1/agent/events', { schema: schema({ body: AgentEvent, response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
       const session = await sessionOf(request);
+      // Every start of the agent says so first, before it takes any work: the tests the previous agent
+      // ran are not running any more.
+      if (request.body.step === 'agent_started') {
+        const settled = await store.hardwareTests.settleAgentRestart(session.id);
+        if (settled.length > 0) request.log.info({ session: session.id, tests: settled }, 'the agent restarted: its running tests ended in error');
+      }
       await step(request, session, request.body.step, request.body.detail);
       return reply.status(204).send();
     });

@@ -18,7 +18,7 @@ import { JobQueue } from '../jobs/job-queue.js';
 import { DeadlineScheduler } from '../jobs/scheduler.js';
 import { createTestImages } from '../netboot/testing.js';
 import { RescueService } from '../rescue/rescue-service.js';
-import { boundedOutput, cpuSilentMessage, rescueEndedMessage } from '../store/hardware-tests.js';
+import { agentRestartedMessage, boundedOutput, cpuSilentMessage, rescueEndedMessage } from '../store/hardware-tests.js';
 import { Store } from '../store/store.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
 import { buildApp } from './app.js';
@@ -92,6 +92,7 @@ for (const dialect of testDialects()) {
       const bmc = { driver: 'ipmi' as const, url: 'ipmi://127.0.0.1:6230', user: 'admin', password: null };
       await store.servers.add({ name: 'web-1', tenantId: acmeTenant.id, macs: [], bmc, sshEndpoint: null, profiles: ['linux'] });
       await store.servers.add({ name: 'web-2', tenantId: acmeTenant.id, macs: [], bmc, sshEndpoint: null, profiles: ['linux'] });
+      await store.servers.add({ name: 'web-3', tenantId: acmeTenant.id, macs: [], bmc, sshEndpoint: null, profiles: ['linux'] });
       await store.servers.add({ name: 'db-1', tenantId: globexTenant.id, macs: [], bmc, sshEndpoint: null, profiles: ['linux'] });
     });
     after(async () => {
@@ -258,6 +259,30 @@ for (const dialect of testDialects()) {
       assert.deepEqual([refused.status, refused.body?.code], [503, 'AGENT_UNAVAILABLE']);
       assert.equal((await call('POST', '/v1/agent/heartbeat', token, {})).status, 200);
       assert.equal((await call('POST', '/v1/servers/web-2/tests', acme, { kind: 'memory' })).status, 202, 'back once it heartbeats');
+    });
+
+    it('ends the tests a restarted agent no longer runs in error at once; work not delivered yet goes to the new agent', async () => {
+      const token = await inRescue('web-3');
+      const memory = (await call('POST', '/v1/servers/web-3/tests', acme, { kind: 'memory', size: '64M' })).body!;
+      const [memoryWork] = await poll(token);
+      await call('POST', `/v1/agent/work/${memoryWork!.id}/progress`, token, { progress: 30 });
+      const cpu = (await call('POST', '/v1/servers/web-3/tests', acme, { kind: 'cpu', duration: '5m' })).body!;
+      assert.equal((await poll(token)).length, 1, 'the cpu test is delivered, not yet reported');
+      const later = (await call('POST', '/v1/servers/web-3/tests', acme, { kind: 'readtest', device: 'sda' })).body!;
+      // The agent restarts (same boot, same token): its first word is agent_started, before it takes work.
+      assert.equal((await call('POST', '/v1/agent/events', token, { step: 'agent_started', detail: 'session resumed' })).status, 204);
+      for (const test of [memory, cpu]) {
+        const view = (await call('GET', `/v1/servers/web-3/tests/${test.id}`, acme)).body!;
+        assert.deepEqual([view.status, view.summary], ['error', agentRestartedMessage], `${test.kind}: no 90 s wait`);
+        assert.ok(view.endedAt);
+      }
+      assert.equal((await store.agentWork.byId(memoryWork!.id))?.state, 'failed');
+      assert.deepEqual((await call('POST', `/v1/agent/work/${memoryWork!.id}/progress`, token, { progress: 40 })).body, { cancel: true }, 'a leftover is told to stop');
+      assert.equal((await call('GET', `/v1/servers/web-3/tests/${later.id}`, acme)).body?.status, 'queued');
+      const [next] = await poll(token);
+      assert.equal(next!.params.testId, later.id, 'the queued test reaches the new agent');
+      assert.equal((await call('POST', '/v1/agent/events', token, { step: 'agent_started' })).status, 204);
+      assert.equal((await call('GET', `/v1/servers/web-3/tests/${later.id}`, acme)).body?.status, 'error', 'delivered to the agent that restarted: gone too');
     });
 
     it('streams test changes on /v1/events, a few per second per test, to the tenant only', async () => {

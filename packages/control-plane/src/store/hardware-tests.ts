@@ -54,6 +54,8 @@ export type CancelOutcome = 'cancelled' | 'requested' | 'finished' | 'missing';
 
 /** The message of a test left running when its rescue ended. */
 export const rescueEndedMessage = 'the rescue ended while the test ran';
+/** The message of a test that ran when the rescue system's agent (re)started: the new agent does not run it. */
+export const agentRestartedMessage = 'the rescue agent restarted during the test';
 /** The message of a cpu test whose server stopped answering (the issue's words: it points to a fault). */
 export const cpuSilentMessage = 'the server stopped answering during the processor test';
 
@@ -261,6 +263,37 @@ export class HardwareTestStore {
     if (result.numUpdatedRows === 0n) return false;
     this.#changed(id);
     return true;
+  }
+
+  /**
+   * An agent (re)started for `sessionId`: a freshly started agent runs no test, so every test of the
+   * session it had taken (running, or queued with its work delivered) becomes `error`
+   * ({@link agentRestartedMessage}) at once, and that work `failed`, instead of waiting
+   * {@link agentSilenceMs} for silence. Work not delivered yet stays for the new agent. Returns the tests it settled.
+   */
+  async settleAgentRestart(sessionId: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('hardware_tests')
+      .leftJoin('agent_work', 'agent_work.id', 'hardware_tests.work_id')
+      .select(['hardware_tests.id as id', 'hardware_tests.status as status', 'agent_work.id as workId', 'agent_work.state as workState'])
+      .where('hardware_tests.session_id', '=', sessionId)
+      .where('hardware_tests.status', 'in', [...unfinished])
+      .execute();
+    const settled: string[] = [];
+    for (const row of rows) {
+      if (row.status !== 'running' && row.workState !== 'delivered') continue;
+      if (!(await this.finish(row.id, { status: 'error', summary: agentRestartedMessage, result: null }))) continue;
+      settled.push(row.id);
+      if (row.workId !== null) {
+        await this.#db
+          .updateTable('agent_work')
+          .set({ state: 'failed', message: agentRestartedMessage, updated_at: iso(this.#now()) })
+          .where('id', '=', row.workId)
+          .where('state', '=', 'delivered')
+          .execute();
+      }
+    }
+    return settled;
   }
 
   /**

@@ -18,6 +18,8 @@ export const rescuePackages: readonly string[] = [
   'mdadm', 'lvm2', 'cryptsetup', 'smartmontools', 'nvme-cli', 'hdparm', 'testdisk',
   // hardware tests
   'memtester', 'stress-ng', 'pciutils', 'dmidecode',
+  // the installed system's journal, read by the explorer (`journalctl --directory`); only journalctl stays: packageFilesKept
+  'systemd',
   // a shell worth using
   'tmux', 'nano', 'less', 'procps', 'iputils-ping', 'iproute2', 'apt',
   // the image's init (busybox: udhcpc, init) and module loading
@@ -103,6 +105,8 @@ export const prunedPaths: readonly string[] = [
   'etc/ssh/ssh_host_ed25519_key', 'etc/ssh/ssh_host_ed25519_key.pub', 'var/lib/dbus/machine-id',
   // programs that need the files of {@link prunedPackageFiles}: xfsprogs' online scrubber (ICU, Python), iproute2's routel (Python)
   'usr/sbin/xfs_scrub', 'usr/sbin/xfs_scrub_all', 'usr/lib/xfsprogs/xfs_scrub_all.cron', 'usr/bin/routel',
+  // systemd's message catalog, built by its postinst: only `journalctl -x` reads it
+  'var/lib/systemd/catalog',
 ];
 
 /**
@@ -116,6 +120,17 @@ export const prunedPackageFiles: readonly string[] = [
   'libicu72', 'python3', 'python3-minimal', 'python3.11', 'python3.11-minimal', 'libpython3-stdlib', 'libpython3.11-minimal',
   'libpython3.11-stdlib',
 ];
+
+/**
+ * Packages whose files are deleted from the image except those named (dpkg's paths, `*` within one path
+ * segment) and their copyright files, dpkg's database still listing the package. systemd (9.7 MB
+ * unpacked) is there for `journalctl` alone: the image's init is a plain script, never systemd; of
+ * libsystemd-shared, journalctl loads the shared library, not systemd's core (2 MB).
+ */
+export const packageFilesKept: Readonly<Record<string, readonly string[]>> = {
+  systemd: ['/bin/journalctl'],
+  'libsystemd-shared': ['/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-*.so'],
+};
 
 /**
  * Directories named like this are removed wherever they are under /usr/lib: Python byte code compiled

@@ -16,6 +16,7 @@ import {
   keptGconvModules,
   keptModuleDirs,
   keptModules,
+  packageFilesKept,
   prunedDirNames,
   prunedPackageFiles,
   prunedPaths,
@@ -35,7 +36,7 @@ export type SquashfsCompression = 'xz' | 'zstd';
 export function rootfsInputs(compression: SquashfsCompression): unknown {
   return {
     rootfsFormat, suite, rescuePackages, dpkgPathFilters, keptModuleDirs, keptModules, droppedModules, prunedPackageFiles, prunedPaths,
-    prunedDirNames, keptGconvModules, initrdModules, compression, squashfsArgs: squashfsArgs(compression),
+    packageFilesKept, prunedDirNames, keptGconvModules, initrdModules, compression, squashfsArgs: squashfsArgs(compression),
   };
 }
 
@@ -120,6 +121,7 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
   const { kept, dropped } = await pruneModules(root, kernelVersion);
   for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
   for (const name of prunedPackageFiles) await removePackageFiles(root, name);
+  for (const [name, keep] of Object.entries(packageFilesKept)) await removePackageFiles(root, name, keep);
   for (const name of prunedDirNames) {
     await runTool('find', [join(root, 'usr/lib'), '-type', 'd', '-name', name, '-prune', '-exec', 'rm', '-rf', '{}', '+']);
   }
@@ -257,20 +259,28 @@ async function pruneModules(root: string, kernelVersion: string): Promise<{ kept
 }
 
 /**
- * Deletes the files (and then the directories left empty) that dpkg lists for package `name`, leaving
- * dpkg's database as it is: the package still counts as installed, `apt install --reinstall` restores it.
+ * Deletes the files (and then the directories left empty) that dpkg lists for package `name`, but those
+ * in `keep`, leaving dpkg's database as it is: the package still counts as installed, `apt install
+ * --reinstall` restores it.
  */
-async function removePackageFiles(root: string, name: string): Promise<void> {
+async function removePackageFiles(root: string, name: string, keep: readonly string[] = []): Promise<void> {
   const info = join(root, 'var/lib/dpkg/info');
   const list = [`${name}.list`, `${name}:amd64.list`].map((f) => join(info, f)).find((f) => existsSync(f));
   if (!list) throw new ImageError('IMAGE_BUILD_FAILED', `package ${name} (files to prune) is not installed`);
+  const paths = (await readFile(list, 'utf8')).split('\n').filter((p) => p.startsWith('/'));
+  const patterns = keep.map((pattern) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`));
+  const missing = keep.filter((_, i) => !paths.some((path) => patterns[i]?.test(path)));
+  if (missing.length > 0) throw new ImageError('IMAGE_BUILD_FAILED', `package ${name} has no ${missing.join(', ')} (files to keep)`);
+  const kept = (path: string): boolean => patterns.some((p) => p.test(path)) || (keep.length > 0 && /^\/usr\/share\/doc\/[^/]+\/copyright$/.test(path));
+  // A path with entries below it is a directory to dpkg, even where merged /usr made it a symlink (/lib).
+  const parents = new Set(paths.flatMap((p) => p.split('/').slice(1, -1).map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`)));
   const directories: string[] = [];
-  for (const path of (await readFile(list, 'utf8')).split('\n').filter((p) => p.startsWith('/'))) {
+  for (const path of paths.filter((p) => !kept(p))) {
     const full = join(root, path);
     const info = await lstat(full).catch(() => undefined);
     if (!info) continue;
     if (info.isDirectory()) directories.push(full);
-    else await unlink(full);
+    else if (!parents.has(path)) await unlink(full);
   }
   for (const dir of directories.sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => undefined);
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cached, hashInputs } from './cache.js';
@@ -40,7 +40,7 @@ export const debianSources = [
 ];
 
 /** Bump when the tree's configuration below changes, so caches rebuild. */
-const treeRecipeVersion = 2;
+const treeRecipeVersion = 3;
 
 /** The host name every installed lab system starts with. */
 export const labHostname = 'lab';
@@ -72,6 +72,34 @@ const sshHostKeysDropIn = `[Service]
 ExecStartPre=
 ExecStartPre=/bin/sh -c 'test -s /etc/ssh/ssh_host_ed25519_key || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key'
 ExecStartPre=/usr/sbin/sshd -t
+`;
+
+/**
+ * Runs the tree's own systemd-journald in private mount, PID and UTS namespaces (chrooted, host name
+ * `lab`, no /dev/kmsg: nothing of the host gets in) long enough to log a few lines, so that every lab
+ * disk carries a real persistent journal (`/var/log/journal/<machine-id>/system.journal`) before the
+ * installed system ever booted: the explorer's journal reader has something true to read. Debian 12's
+ * systemd keeps the journal persistent (`/var/log/journal` exists, `Storage=auto`). `$1` is the root,
+ * `$2` the host name. The mounts vanish with the namespace.
+ */
+const seedJournalScript = `set -e
+root=$1
+hostname "$2"
+mount -t proc proc "$root/proc"
+mount -t tmpfs tmpfs "$root/run"
+mount --rbind /sys "$root/sys"
+mkdir -p "$root/run/systemd/journal"
+# journald writes straight to /var/log/journal (no flush from /run awaited)
+touch "$root/run/systemd/journal/flushed"
+chroot "$root" /usr/lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 100); do [ -S "$root/run/systemd/journal/stdout" ] && break; sleep 0.1; done
+chroot "$root" systemd-cat -t lab-build echo "lab disk built: this installed system has not booted yet"
+chroot "$root" systemd-cat -t lab-build -p warning echo "lab disk built: a warning, for journal priority filters"
+kill $pid
+wait $pid || true
+umount -l "$root/sys"
+umount "$root/run" "$root/proc"
 `;
 
 const sshdConfig = `# Lab system: root logs in with the lab key or the lab password (lab-only credentials).
@@ -158,4 +186,25 @@ async function configureTree(root: string, login: LabLogin, password: string): P
   await writeFile(join(root, 'etc/apt/sources.list'), `${debianSources.join('\n')}\n`);
   const fstab = await readFile(join(root, 'etc/fstab'), 'utf8').catch(() => '');
   if (!fstab.includes('/')) await writeFile(join(root, 'etc/fstab'), '# written per layout when a disk is built\n');
+  await seedJournal(root);
+}
+
+/**
+ * Writes a first persistent journal ({@link seedJournalScript}). journald needs a machine id: a random
+ * one for the build, then /etc/machine-id goes back to what mmdebstrap left (empty: the first boot
+ * makes the system's own). `journalctl --directory` reads every machine's subdirectory.
+ */
+async function seedJournal(root: string): Promise<void> {
+  const journalDir = join(root, 'var/log/journal');
+  if (!(await readdir(journalDir).then(() => true, () => false))) throw new DiskError('LAB_DISK_BUILD_FAILED', 'the installed tree has no /var/log/journal (Debian 12\'s systemd makes it)');
+  const machineIdFile = join(root, 'etc/machine-id');
+  const machineId = await readFile(machineIdFile, 'utf8').catch(() => '');
+  await writeFile(machineIdFile, `${randomBytes(16).toString('hex')}\n`);
+  try {
+    await run('unshare', ['--mount', '--pid', '--fork', '--uts', '--mount-proc', 'sh', '-c', seedJournalScript, 'sh', root, labHostname]);
+  } finally {
+    await writeFile(machineIdFile, machineId);
+  }
+  const written = (await readdir(journalDir, { recursive: true })).filter((name) => String(name).endsWith('.journal'));
+  if (written.length === 0) throw new DiskError('LAB_DISK_BUILD_FAILED', 'systemd-journald wrote no journal file in the installed tree');
 }
