@@ -27,7 +27,7 @@ export function AccountPage() {
 
 function EmailForm() {
   const { client, t } = usePage();
-  const account = useResource('account', () => client.getAccount());
+  const account = useResource(['account'], () => client.getAccount());
   const [email, setEmail] = useState<string | null>(null);
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState(false);
@@ -123,7 +123,7 @@ function PasswordForm() {
 
 function OwnTokens() {
   const { client, t, locale } = usePage();
-  const tokens = useResource('own-tokens', () => client.listOwnTokens());
+  const tokens = useResource(['own-tokens'], () => client.listOwnTokens());
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const [error, setError] = useState<unknown>();

@@ -7,7 +7,7 @@ import { useResource } from '../common/use-resource.js';
 /** The keys section of the account page. */
 export function SshKeys() {
   const { client, t } = usePage();
-  const keys = useResource('ssh-keys', () => client.listKeys());
+  const keys = useResource(['ssh-keys'], () => client.listKeys());
   const [name, setName] = useState('');
   const [publicKey, setPublicKey] = useState('');
   const [error, setError] = useState<unknown>();

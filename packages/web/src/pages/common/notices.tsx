@@ -1,5 +1,6 @@
 /** Small shared pieces of the feature pages: an error line and an in-app link. */
-import type { MouseEvent, ReactNode } from 'react';
+import type { ReactNode } from 'react';
+import { Link } from '../../router/router.js';
 import { usePage } from './page-context.js';
 
 /** An error as a sentence, announced to screen readers; nothing when there is no error. */
@@ -13,17 +14,11 @@ export function ErrorNote({ error }: { readonly error: unknown }) {
   );
 }
 
-/** A link inside the console (no reload); a real `<a href>` so it opens in a new tab too. */
+/** A link inside the console (the shell's router: a real `<a href>`, plain clicks stay in the page). */
 export function AppLink({ to, children, className }: { readonly to: string; readonly children: ReactNode; readonly className?: string }) {
-  const { navigate } = usePage();
-  const follow = (event: MouseEvent<HTMLAnchorElement>) => {
-    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    event.preventDefault();
-    navigate(to);
-  };
   return (
-    <a href={to} onClick={follow} className={className}>
+    <Link href={to} {...(className ? { className } : {})}>
       {children}
-    </a>
+    </Link>
   );
 }

@@ -1,10 +1,15 @@
 /**
  * What the feature pages need from the shell, in one place: the typed client, the messages, the
- * language, the signed-in user and the sentence for an API error. The shell's own hooks provide
- * each; pages import only `usePage`, so the feature folders do not depend on the shell's layout.
+ * language, the signed-in user, the sentence for an API error and navigation. The feature folders
+ * import only `usePage`, so they do not depend on how the shell is laid out.
  */
-import { createContext, useContext } from 'react';
-import type { LifeboatClient } from '@lifeboat/core';
+import type { LifeboatClient } from '@lifeboat/core/client';
+import { useMemo } from 'react';
+import { useClient } from '../../api/client.js';
+import { useSession } from '../../auth/session.js';
+import { errorMessage } from '../../i18n/error-message.js';
+import { useI18n } from '../../i18n/i18n.js';
+import { navigate } from '../../router/router.js';
 
 /** A role as the accounts API gives it. */
 export type Role = 'customer' | 'technician' | 'operator';
@@ -13,7 +18,7 @@ export type Role = 'customer' | 'technician' | 'operator';
 export interface PageUser {
   readonly name: string;
   readonly role: Role;
-  /** The tenant's name (null for an operator without one). */
+  /** The tenant's name (null for staff without one). */
   readonly tenant: string | null;
 }
 
@@ -21,8 +26,9 @@ export interface PageUser {
 export type Translate = (key: string, values?: Readonly<Record<string, string | number>>) => string;
 
 /** Everything a page gets from the shell. */
-export interface PageContextValue {
+export interface PageServices {
   readonly client: LifeboatClient;
+  /** Keys built at run time (`tests.kind.${kind}`) are checked by the messages test, not the compiler. */
   readonly t: Translate;
   /** BCP 47 tag for `Intl` (`en`, `fr`). */
   readonly locale: string;
@@ -33,12 +39,23 @@ export interface PageContextValue {
   readonly navigate: (path: string) => void;
 }
 
-/** Provided by the shell around the routed pages. */
-export const PageContext = createContext<PageContextValue | null>(null);
+const signedOut: PageUser = { name: '', role: 'customer', tenant: null };
 
-/** The shell's services for a feature page. */
-export function usePage(): PageContextValue {
-  const value = useContext(PageContext);
-  if (!value) throw new Error('usePage() outside the console shell');
-  return value;
+/** The shell's services for a feature page (rendered only when signed in). */
+export function usePage(): PageServices {
+  const client = useClient();
+  const i18n = useI18n();
+  const { state } = useSession();
+  const user = state.status === 'signed-in' ? state.user : signedOut;
+  return useMemo<PageServices>(
+    () => ({
+      client,
+      t: (key, values) => (i18n.has(key) ? i18n.t(key, values) : key),
+      locale: i18n.language,
+      user: { name: user.name, role: user.role, tenant: user.tenant },
+      errorText: (error) => errorMessage(i18n, error),
+      navigate: (path) => navigate(path),
+    }),
+    [client, i18n, user.name, user.role, user.tenant],
+  );
 }

@@ -1,15 +1,16 @@
 /**
- * A small query hook over the typed client: loads once per `key`, keeps the last answer while it
- * reloads (no flicker on live updates), and exposes `reload` for SSE-driven invalidation. The state
- * stays on the server; this only caches the answer for the component that asked.
+ * A query of a feature page over the typed client, through the shell's TanStack Query cache: the
+ * answer is kept while it reloads (no flicker on live updates), `reload` is what a live event calls,
+ * and pages that show the same thing (a server's tests on two tabs) share one cache entry.
  */
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import { useCallback } from 'react';
 
 /** What a component sees of one query. */
 export interface Resource<T> {
   /** The last answer, or undefined before the first one. */
   readonly data: T | undefined;
-  /** The last error (cleared by the next answer). */
+  /** The last error, or null. */
   readonly error: unknown;
   /** True until the first answer or error. */
   readonly loading: boolean;
@@ -17,23 +18,10 @@ export interface Resource<T> {
   reload(): void;
 }
 
-/** Loads `load()` whenever `key` changes; `key` null means "nothing to load yet". */
-export function useResource<T>(key: string | null, load: () => Promise<T>): Resource<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: key !== null });
-  const [generation, setGeneration] = useState(0);
-  const loader = useRef(load);
-  loader.current = load;
-  useEffect(() => {
-    if (key === null) return;
-    let current = true;
-    loader.current().then(
-      (data) => current && setState({ data, error: undefined, loading: false }),
-      (error: unknown) => current && setState((previous) => ({ data: previous.data, error, loading: false })),
-    );
-    return () => {
-      current = false;
-    };
-  }, [key, generation]);
-  const reload = useCallback(() => setGeneration((value) => value + 1), []);
-  return { ...state, reload };
+/** Loads `load()` for `key` (an array, as TanStack Query keys are); null means "nothing to load yet". */
+export function useResource<T>(key: readonly unknown[] | null, load: () => Promise<T>): Resource<T> {
+  const query = useQuery({ queryKey: key ?? ['disabled'], queryFn: load, enabled: key !== null, placeholderData: (previous) => previous });
+  const { refetch } = query;
+  const reload = useCallback(() => void refetch(), [refetch]);
+  return { data: query.data, error: query.error, loading: key !== null && query.isPending, reload };
 }

@@ -4,7 +4,7 @@
  * installed system's journal.
  */
 import { useState } from 'react';
-import type { FileEntry } from '@lifeboat/core';
+import type { FileEntry } from '@lifeboat/core/api';
 import { formatBytes, formatDate } from '../common/format.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
@@ -31,13 +31,13 @@ export function childPath(directory: string, name: string): string {
 /** The explorer section of a server's page. */
 export function ExplorerPanel({ server }: { readonly server: string }) {
   const { client, t, locale } = usePage();
-  const inventory = useResource(`inventory:${server}`, () => client.getInventory(server));
+  const inventory = useResource(['inventory', server], () => client.getInventory(server));
   const devices = explorableDevices(inventory.data?.inventory);
   const [device, setDevice] = useState('');
   const [typed, setTyped] = useState('');
   const [path, setPath] = useState('/');
   const [viewing, setViewing] = useState<string | null>(null);
-  const listing = useResource(device ? `files:${server}:${device}:${path}` : null, () => client.listFiles(server, device, path));
+  const listing = useResource(device ? ['files', server, device, path] : null, () => client.listFiles(server, device, path));
 
   const open = (name: string) => {
     setDevice(name);

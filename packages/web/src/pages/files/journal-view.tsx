@@ -1,6 +1,6 @@
 /** The installed system's journal (`GET /v1/servers/{name}/journal`), as journalctl prints it. */
 import { useState, type FormEvent } from 'react';
-import { journalPriorities, type JournalPriority } from '@lifeboat/core';
+import { journalPriorities, type JournalPriority } from '@lifeboat/core/api';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 

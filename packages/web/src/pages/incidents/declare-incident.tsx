@@ -8,7 +8,7 @@ import { TestStatus } from '../tests/test-status.js';
 /** The declaration form of a server; goes to the new incident once declared. */
 export function DeclareIncident({ server }: { readonly server: string }) {
   const { client, t, navigate } = usePage();
-  const tests = useResource(`tests:${server}`, () => client.listTests(server));
+  const tests = useResource(['tests', server], () => client.listTests(server));
   const [title, setTitle] = useState('');
   const [message, setMessage] = useState('');
   const [attached, setAttached] = useState<ReadonlySet<string>>(new Set());

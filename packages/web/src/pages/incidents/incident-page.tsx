@@ -3,7 +3,8 @@
  * comment; technicians and operators acknowledge, resolve, reopen and put the server in rescue.
  */
 import { useState, type FormEvent } from 'react';
-import type { IncidentDetail, RescueTaskAnswer } from '@lifeboat/core';
+import type { IncidentDetail } from '@lifeboat/core/api';
+import type { RescueTaskAnswer } from '@lifeboat/core/client';
 import { formatDate } from '../common/format.js';
 import { AppLink, ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
@@ -14,7 +15,7 @@ import { IncidentState } from './incident-state.js';
 /** `/incidents/:id`. */
 export function IncidentPage({ id }: { readonly id: string }) {
   const { client, t, locale, user } = usePage();
-  const detail = useResource(`incident:${id}`, () => client.getIncident(id));
+  const detail = useResource(['incident', id], () => client.getIncident(id));
   const staff = user.role !== 'customer';
   if (detail.error && !detail.data) return <ErrorNote error={detail.error} />;
   if (!detail.data) return <p aria-busy="true">{t('incidents.loading')}</p>;

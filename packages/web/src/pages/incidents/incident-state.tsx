@@ -1,5 +1,5 @@
 /** An incident's state as a badge. */
-import type { IncidentView } from '@lifeboat/core';
+import type { IncidentView } from '@lifeboat/core/api';
 import { usePage } from '../common/page-context.js';
 
 const tone: Record<IncidentView['state'], string> = { open: 'danger', acknowledged: 'warning', resolved: 'success' };

@@ -3,7 +3,7 @@
  * tenants (open first, oldest first), filtered by state and server.
  */
 import { useState } from 'react';
-import type { IncidentQuery } from '@lifeboat/core';
+import type { IncidentQuery } from '@lifeboat/core/api';
 import { formatDate } from '../common/format.js';
 import { AppLink, ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
@@ -16,7 +16,7 @@ export function IncidentsPage() {
   const [state, setState] = useState<IncidentQuery['state'] | ''>(user.role === 'customer' ? '' : 'open');
   const [server, setServer] = useState('');
   const query: IncidentQuery = { ...(state ? { state } : {}), ...(server.trim() ? { server: server.trim() } : {}) };
-  const list = useResource(`incidents:${JSON.stringify(query)}`, () => client.listIncidents(query));
+  const list = useResource(['incidents', query], () => client.listIncidents(query));
   const staff = user.role !== 'customer';
 
   return (

@@ -30,7 +30,7 @@ export function AuditPage() {
   const [limit, setLimit] = useState(200);
   const [action, setAction] = useState('');
   const [text, setText] = useState('');
-  const log = useResource(`audit:${applied}:${limit}`, async () => (await client.audit({ ...(applied ? { server: applied } : {}), limit })).events as AuditRow[]);
+  const log = useResource(['audit', applied, limit], async () => (await client.audit({ ...(applied ? { server: applied } : {}), limit })).events as AuditRow[]);
   const events = log.data ?? [];
   const actions = [...new Set(events.map((event) => event.action.split('.')[0] ?? event.action))].sort();
   const shown = filterAudit(events, { action, text });

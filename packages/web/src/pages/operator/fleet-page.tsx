@@ -1,9 +1,10 @@
 /**
  * The fleet across tenants (technicians and operators): every server with its tenant and rescue
- * state, searched and filtered, kept live by the event stream; operators validate a server's BMC here.
+ * state, searched and filtered, kept live by the shell's event stream; operators validate a server's BMC here.
  */
 import { useState } from 'react';
-import type { BmcValidation, ServerView } from '@lifeboat/core';
+import type { BmcValidation, ServerView } from '@lifeboat/core/api';
+import { queryKeys } from '../../api/client.js';
 import { useLiveEvents } from '../common/live-events.js';
 import { AppLink, ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
@@ -33,15 +34,11 @@ const stateTone: Record<string, string> = {
 /** `/fleet`. */
 export function FleetPage() {
   const { client, t, user } = usePage();
-  const list = useResource('fleet', () => client.listServers());
-  const [live, setLive] = useState<ReadonlyMap<string, ServerView>>(new Map());
+  // The shell's event stream updates this cached list in place: no reload, no copy kept here.
+  const list = useResource(queryKeys.servers, () => client.listServers());
   const [filter, setFilter] = useState({ text: '', tenant: '', state: '' });
-  useLiveEvents(null, {
-    onServer: ({ server }) => setLive((previous) => new Map(previous).set(server.name, server)),
-    onOpen: () => list.reload(),
-  });
-  const servers = (list.data?.servers ?? []).map((server) => live.get(server.name) ?? server);
-  for (const server of live.values()) if (!servers.some((known) => known.name === server.name)) servers.push(server);
+  useLiveEvents(null, { onOpen: () => list.reload() });
+  const servers = list.data?.servers ?? [];
   const tenants = [...new Set(servers.map((server) => server.tenant))].sort();
   const shown = filterFleet(servers, filter);
 

@@ -1,6 +1,6 @@
 /** Registers a server (operators): name, tenant, MACs, BMC and SSH endpoint; then validates its BMC. */
 import { useState, type FormEvent } from 'react';
-import type { NewServer, ServerView } from '@lifeboat/core';
+import type { NewServer, ServerView } from '@lifeboat/core/api';
 import { AppLink, ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
@@ -14,7 +14,7 @@ export function splitList(text: string): string[] {
 /** `/fleet/new`. */
 export function RegisterServerPage() {
   const { client, t } = usePage();
-  const tenants = useResource('tenants', () => client.listTenants());
+  const tenants = useResource(['tenants'], () => client.listTenants());
   const [form, setForm] = useState({ name: '', tenant: '', macs: '', bmcUrl: '', bmcUser: '', bmcPassword: '', sshEndpoint: '', profiles: '' });
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);

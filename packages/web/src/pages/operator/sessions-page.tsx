@@ -4,7 +4,7 @@
  * every minute (a lease runs out and an agent falls silent without any event).
  */
 import { useEffect } from 'react';
-import type { RescueView } from '@lifeboat/core';
+import type { RescueView } from '@lifeboat/core/api';
 import { formatDate } from '../common/format.js';
 import { useLiveEvents } from '../common/live-events.js';
 import { AppLink, ErrorNote } from '../common/notices.js';
@@ -17,7 +17,7 @@ const refreshMs = 60_000;
 /** `/sessions`. */
 export function SessionsPage() {
   const { client, t, locale } = usePage();
-  const watch = useResource('sessions-watch', async (): Promise<Watched[]> => {
+  const watch = useResource(['sessions-watch'], async (): Promise<Watched[]> => {
     const { servers } = await client.listServers();
     const now = Date.now();
     const rows = await Promise.all(

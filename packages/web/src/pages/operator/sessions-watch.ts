@@ -1,5 +1,5 @@
 /** Which rescue sessions need a person: about to expire, failed, or whose agent stopped answering. */
-import type { RescueView, ServerView } from '@lifeboat/core';
+import type { RescueView, ServerView } from '@lifeboat/core/api';
 
 /** Why a session is on the watch list. */
 export type Concern = 'expiring' | 'failed' | 'agentSilent';

@@ -3,7 +3,7 @@
  * once), remove one; API tokens for scripts of any role and tenant (shown once), revoked by id.
  */
 import { useState, type FormEvent } from 'react';
-import type { TokenAnswer } from '@lifeboat/core';
+import type { TokenAnswer } from '@lifeboat/core/api';
 import { formatDate } from '../common/format.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage, type Role } from '../common/page-context.js';
@@ -26,8 +26,8 @@ export function UsersPage() {
 
 function Users() {
   const { client, t, locale } = usePage();
-  const users = useResource('users', () => client.listUsers());
-  const tenants = useResource('tenants', () => client.listTenants());
+  const users = useResource(['users'], () => client.listUsers());
+  const tenants = useResource(['tenants'], () => client.listTenants());
   const [form, setForm] = useState({ name: '', role: 'customer' as Role, tenant: '', email: '' });
   const [created, setCreated] = useState<{ name: string; password: string } | null>(null);
   const [error, setError] = useState<unknown>();
@@ -126,7 +126,7 @@ function Users() {
 
 function ServiceTokens() {
   const { client, t } = usePage();
-  const tenants = useResource('tenants', () => client.listTenants());
+  const tenants = useResource(['tenants'], () => client.listTenants());
   const [form, setForm] = useState({ name: '', role: 'customer' as Role, tenant: '' });
   const [revokeId, setRevokeId] = useState('');
   const [created, setCreated] = useState<TokenAnswer | null>(null);

@@ -1,6 +1,6 @@
 /** Starts a hardware test of any kind with the options that kind takes (as `lifeboat tests run`). */
 import { useState, type FormEvent } from 'react';
-import { deviceTestKinds, hardwareTestKinds, type HardwareTestKind, type HardwareTestView, type NewHardwareTest } from '@lifeboat/core';
+import { deviceTestKinds, hardwareTestKinds, type HardwareTestKind, type HardwareTestView, type NewHardwareTest } from '@lifeboat/core/api';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 

@@ -1,5 +1,5 @@
 /** A test's status as a badge and its progress as a labelled progress bar. */
-import { finishedTestStatuses, type HardwareTestView } from '@lifeboat/core';
+import { finishedTestStatuses, type HardwareTestView } from '@lifeboat/core/api';
 import { usePage } from '../common/page-context.js';
 
 /** `passed` green, `failed`/`error` red, `running` orange, others neutral (the CSS classes of the shell's badges). */

@@ -3,7 +3,7 @@
  * reload), cancel it, read its results, its full output and the history (kept after the rescue ends).
  */
 import { useState } from 'react';
-import { finishedTestStatuses, type HardwareTestView } from '@lifeboat/core';
+import { finishedTestStatuses, type HardwareTestView } from '@lifeboat/core/api';
 import { formatDate } from '../common/format.js';
 import { useLiveEvents } from '../common/live-events.js';
 import { ErrorNote } from '../common/notices.js';
@@ -15,7 +15,7 @@ import { TestProgress, TestStatus } from './test-status.js';
 /** The tests section of a server's page; `canRun` false hides the start form (not in rescue). */
 export function TestsPanel({ server, canRun }: { readonly server: string; readonly canRun: boolean }) {
   const { client, t } = usePage();
-  const list = useResource(`tests:${server}`, () => client.listTests(server));
+  const list = useResource(['tests', server], () => client.listTests(server));
   // Live copies of tests changed since the list was loaded, by id (the newest answer wins).
   const [live, setLive] = useState<ReadonlyMap<string, HardwareTestView>>(new Map());
   const [announcement, setAnnouncement] = useState('');
