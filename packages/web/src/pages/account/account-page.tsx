@@ -5,6 +5,7 @@
 import { useState, type FormEvent } from 'react';
 import { formatDate } from '../common/format.js';
 import { ErrorNote } from '../common/notices.js';
+import { accountApi } from './account-api.js';
 import { usePage } from '../common/page-context.js';
 import { SecretOnce } from '../common/secret-once.js';
 import { useResource } from '../common/use-resource.js';
@@ -27,7 +28,7 @@ export function AccountPage() {
 
 function EmailForm() {
   const { client, t } = usePage();
-  const account = useResource(['account'], () => client.getAccount());
+  const account = useResource(['account'], () => accountApi(client).getAccount());
   const [email, setEmail] = useState<string | null>(null);
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState(false);
@@ -37,7 +38,7 @@ function EmailForm() {
     setError(undefined);
     setSaved(false);
     try {
-      await client.updateAccount({ email: value.trim() ? value.trim() : null });
+      await accountApi(client).updateAccount({ email: value.trim() ? value.trim() : null });
       setSaved(true);
       account.reload();
     } catch (caught) {
@@ -78,7 +79,7 @@ function PasswordForm() {
     setMismatch(next !== again);
     if (next !== again) return;
     try {
-      await client.changePassword({ current, new: next });
+      await accountApi(client).changePassword({ current, new: next });
       setCurrent('');
       setNext('');
       setAgain('');
@@ -123,7 +124,7 @@ function PasswordForm() {
 
 function OwnTokens() {
   const { client, t, locale } = usePage();
-  const tokens = useResource(['own-tokens'], () => client.listOwnTokens());
+  const tokens = useResource(['own-tokens'], () => accountApi(client).listOwnTokens());
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const [error, setError] = useState<unknown>();
@@ -131,7 +132,7 @@ function OwnTokens() {
     event.preventDefault();
     setError(undefined);
     try {
-      const answer = await client.createOwnToken({ name: name.trim() });
+      const answer = await accountApi(client).createOwnToken({ name: name.trim() });
       setCreated({ name: answer.name, token: answer.token });
       setName('');
       tokens.reload();
@@ -142,7 +143,7 @@ function OwnTokens() {
   const revoke = async (id: string) => {
     setError(undefined);
     try {
-      await client.revokeOwnToken(id);
+      await accountApi(client).revokeOwnToken(id);
       tokens.reload();
     } catch (caught) {
       setError(caught);
