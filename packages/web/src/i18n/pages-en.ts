@@ -1,5 +1,18 @@
 /** English messages of the feature pages (tests, files, incidents, ops, account), merged into `en.ts`. */
 export const pagesEn = {
+  'tests.pageTitle': 'Hardware tests of {server}',
+  'tests.tabs.label': 'Pages of {server}',
+  'tests.tabs.overview': 'Overview',
+  'tests.tabs.tests': 'Hardware tests',
+  'tests.tabs.files': 'Files',
+  'tests.tabs.incident': 'Declare an incident',
+  'files.pageTitle': 'Files of {server}',
+  'incidents.nav': 'Incidents',
+  'ops.nav.fleet': 'Fleet',
+  'ops.nav.sessions': 'Sessions to watch',
+  'ops.nav.audit': 'Audit',
+  'ops.nav.users': 'Users',
+  'account.nav': 'Account',
   'tests.title': 'Hardware tests',
   'tests.start.title': 'Run a test',
   'tests.kind': 'Test',

@@ -2,6 +2,19 @@
 import type { PagesMessageKey } from './pages-en.js';
 
 export const pagesFr: Record<PagesMessageKey, string> = {
+  'tests.pageTitle': 'Tests matériels de {server}',
+  'tests.tabs.label': 'Pages de {server}',
+  'tests.tabs.overview': 'Vue d’ensemble',
+  'tests.tabs.tests': 'Tests matériels',
+  'tests.tabs.files': 'Fichiers',
+  'tests.tabs.incident': 'Déclarer un incident',
+  'files.pageTitle': 'Fichiers de {server}',
+  'incidents.nav': 'Incidents',
+  'ops.nav.fleet': 'Parc',
+  'ops.nav.sessions': 'Sessions à surveiller',
+  'ops.nav.audit': 'Audit',
+  'ops.nav.users': 'Utilisateurs',
+  'account.nav': 'Compte',
   'tests.title': 'Tests matériels',
   'tests.start.title': 'Lancer un test',
   'tests.kind': 'Test',

@@ -15,8 +15,8 @@ import { SshKeys } from './ssh-keys.js';
 export function AccountPage() {
   const { t, user } = usePage();
   return (
-    <section className="stack" aria-labelledby="account-title">
-      <h1 id="account-title">{t('account.title')}</h1>
+    <section className="page stack" aria-labelledby="account-title">
+      <h1 id="account-title" tabIndex={-1}>{t('account.title')}</h1>
       <p className="meta">{t('account.signedInAs', { name: user.name, role: t(`account.role.${user.role}`), tenant: user.tenant ?? '—' })}</p>
       <EmailForm />
       <PasswordForm />

@@ -2,6 +2,7 @@
 import { queryKeys } from '../../api/client.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
+import { ServerPageHeader } from '../common/server-tabs.js';
 import { useResource } from '../common/use-resource.js';
 import { ExplorerPanel } from './explorer-panel.js';
 
@@ -9,8 +10,12 @@ import { ExplorerPanel } from './explorer-panel.js';
 export function FilesPage({ name }: { readonly name: string }) {
   const { client, t } = usePage();
   const server = useResource(queryKeys.server(name), () => client.getServer(name));
-  if (server.error) return <ErrorNote error={server.error} />;
-  if (!server.data) return null;
-  if (server.data.state !== 'rescue') return <p className="hint">{t('files.needsRescue')}</p>;
-  return <ExplorerPanel server={name} />;
+  return (
+    <section className="page stack">
+      <ServerPageHeader name={name} title={t('files.pageTitle', { server: name })} />
+      {server.error && !server.data && <ErrorNote error={server.error} />}
+      {server.data && server.data.state !== 'rescue' && <p className="hint">{t('files.needsRescue')}</p>}
+      {server.data?.state === 'rescue' && <ExplorerPanel server={name} />}
+    </section>
+  );
 }

@@ -36,8 +36,7 @@ export function DeclareIncident({ server }: { readonly server: string }) {
   };
 
   return (
-    <form className="stack" onSubmit={submit} aria-labelledby="declare-title">
-      <h2 id="declare-title">{t('incidents.declare.title', { server })}</h2>
+    <form className="stack" onSubmit={submit} aria-label={t('incidents.declare.title', { server })}>
       <label>
         {t('incidents.declare.subject')}
         <input name="title" value={title} onChange={(event) => setTitle(event.target.value)} required maxLength={200} />

@@ -22,12 +22,12 @@ export function IncidentPage({ id }: { readonly id: string }) {
   const { incident, comments } = detail.data;
 
   return (
-    <article className="stack" aria-labelledby="incident-title">
+    <article className="page stack" aria-labelledby="incident-title">
       <header className="stack">
         <p>
           <AppLink to="/incidents">{t('incidents.back')}</AppLink>
         </p>
-        <h1 id="incident-title">{incident.title}</h1>
+        <h1 id="incident-title" tabIndex={-1}>{incident.title}</h1>
         <p className="row">
           <IncidentState state={incident.state} />
           <span className="meta">{t('incidents.on', { server: incident.server, tenant: incident.tenant, date: formatDate(incident.createdAt, locale) })}</span>

@@ -20,8 +20,8 @@ export function IncidentsPage() {
   const staff = user.role !== 'customer';
 
   return (
-    <section className="stack" aria-labelledby="incidents-title">
-      <h1 id="incidents-title">{t(staff ? 'incidents.queue' : 'incidents.mine')}</h1>
+    <section className="page stack" aria-labelledby="incidents-title">
+      <h1 id="incidents-title" tabIndex={-1}>{t(staff ? 'incidents.queue' : 'incidents.mine')}</h1>
       <form className="fields" role="search" aria-label={t('incidents.filters')} onSubmit={(event) => event.preventDefault()}>
         <label>
           {t('incidents.filterState')}

@@ -36,8 +36,8 @@ export function AuditPage() {
   const shown = filterAudit(events, { action, text });
 
   return (
-    <section className="stack" aria-labelledby="audit-title">
-      <h1 id="audit-title">{t('ops.audit.title')}</h1>
+    <section className="page stack" aria-labelledby="audit-title">
+      <h1 id="audit-title" tabIndex={-1}>{t('ops.audit.title')}</h1>
       <form
         className="fields"
         role="search"

@@ -43,9 +43,9 @@ export function FleetPage() {
   const shown = filterFleet(servers, filter);
 
   return (
-    <section className="stack" aria-labelledby="fleet-title">
+    <section className="page stack" aria-labelledby="fleet-title">
       <div className="row">
-        <h1 id="fleet-title">{t('ops.fleet.title')}</h1>
+        <h1 id="fleet-title" tabIndex={-1}>{t('ops.fleet.title')}</h1>
         {user.role === 'operator' && (
           <AppLink to="/fleet/new" className="button">
             {t('ops.register.title')}

@@ -44,11 +44,11 @@ export function RegisterServerPage() {
   };
 
   return (
-    <section className="stack" aria-labelledby="register-title">
+    <section className="page stack" aria-labelledby="register-title">
       <p>
         <AppLink to="/fleet">{t('ops.fleet.back')}</AppLink>
       </p>
-      <h1 id="register-title">{t('ops.register.title')}</h1>
+      <h1 id="register-title" tabIndex={-1}>{t('ops.register.title')}</h1>
       <form className="stack" onSubmit={submit}>
         <div className="fields">
           <label>

@@ -35,8 +35,8 @@ export function SessionsPage() {
   }, [watch.reload]);
 
   return (
-    <section className="stack" aria-labelledby="sessions-title">
-      <h1 id="sessions-title">{t('ops.sessions.title')}</h1>
+    <section className="page stack" aria-labelledby="sessions-title">
+      <h1 id="sessions-title" tabIndex={-1}>{t('ops.sessions.title')}</h1>
       <p className="hint">{t('ops.sessions.help')}</p>
       <ErrorNote error={watch.error} />
       {watch.loading && <p aria-busy="true">{t('ops.loading')}</p>}

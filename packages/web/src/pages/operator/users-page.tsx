@@ -17,8 +17,8 @@ const roles: readonly Role[] = ['customer', 'technician', 'operator'];
 export function UsersPage() {
   const { t } = usePage();
   return (
-    <section className="stack" aria-labelledby="users-title">
-      <h1 id="users-title">{t('ops.users.title')}</h1>
+    <section className="page stack" aria-labelledby="users-title">
+      <h1 id="users-title" tabIndex={-1}>{t('ops.users.title')}</h1>
       <Users />
       <ServiceTokens />
     </section>

@@ -5,14 +5,18 @@
 import { queryKeys } from '../../api/client.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
+import { ServerPageHeader } from '../common/server-tabs.js';
 import { useResource } from '../common/use-resource.js';
 import { TestsPanel } from './tests-panel.js';
 
 /** The tab. */
 export function TestsPage({ name }: { readonly name: string }) {
-  const { client } = usePage();
+  const { client, t } = usePage();
   const server = useResource(queryKeys.server(name), () => client.getServer(name));
-  if (server.error && !server.data) return <ErrorNote error={server.error} />;
-  if (!server.data) return null;
-  return <TestsPanel server={name} canRun={server.data.state === 'rescue'} />;
+  return (
+    <section className="page stack">
+      <ServerPageHeader name={name} title={t('tests.pageTitle', { server: name })} />
+      {server.error && !server.data ? <ErrorNote error={server.error} /> : server.data ? <TestsPanel server={name} canRun={server.data.state === 'rescue'} /> : null}
+    </section>
+  );
 }
