@@ -13,7 +13,7 @@ export function FilesPage({ name }: { readonly name: string }) {
   return (
     <section className="page stack">
       <ServerPageHeader name={name} title={t('files.pageTitle', { server: name })} />
-      {server.error && !server.data && <ErrorNote error={server.error} />}
+      {server.error && !server.data ? <ErrorNote error={server.error} /> : null}
       {server.data && server.data.state !== 'rescue' && <p className="hint">{t('files.needsRescue')}</p>}
       {server.data?.state === 'rescue' && <ExplorerPanel server={name} />}
     </section>
