@@ -12,6 +12,7 @@ import { powerDriverFactory } from './drivers/power/index.js';
 import type { PowerDriverFactory } from './drivers/power/power-driver.js';
 import { LifeboatError } from './errors.js';
 import { buildApp } from './http/app.js';
+import { workspaceWebDir } from './http/web-console.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMailer } from './mail/index.js';
 import { DeadlineScheduler } from './jobs/scheduler.js';
@@ -96,6 +97,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       powerDrivers,
       logger,
       signal: stop.signal,
+      webDir: config.webDir ?? workspaceWebDir(),
       ...(mailer ? { mailer } : {}),
       plugins: [
         (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }),
