@@ -7,6 +7,7 @@ import { Shell } from './layout/shell.js';
 import { ServerPage } from './rescue/server-page.js';
 import { navigate, Routes, useLocation, type Route } from './router/router.js';
 import { ServersPage } from './servers/servers-page.js';
+import { pageRoutes } from './pages/routes.js';
 import { Link } from './router/router.js';
 import { useEffect } from 'react';
 
@@ -14,6 +15,7 @@ import { useEffect } from 'react';
 export const routes: readonly Route[] = [
   { path: '/servers', render: () => <ServersPage /> },
   { path: '/servers/:name', render: ({ name }) => <ServerPage name={name as string} /> },
+  ...pageRoutes,
 ];
 
 function NotFound() {

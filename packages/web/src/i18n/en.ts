@@ -3,7 +3,10 @@
  * web-pages adds its own groups (`tests.*`, `files.*`, `incidents.*`, `ops.*`, `account.*`, `console.*`).
  * `errors.*` holds one sentence per API error code (packages/core/src/errors.ts) a customer can act on.
  */
+import { pagesEn } from './pages-en.js';
+
 export const en = {
+  ...pagesEn,
   'app.name': 'Lifeboat',
   'app.skip': 'Skip to content',
   'app.loading': 'Loading…',

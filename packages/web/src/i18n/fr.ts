@@ -1,7 +1,9 @@
 /** French messages: every key of the English table (a missing one does not compile). */
 import type { MessageKey } from './en.js';
+import { pagesFr } from './pages-fr.js';
 
 export const fr: Record<MessageKey, string> = {
+  ...pagesFr,
   'app.name': 'Lifeboat',
   'app.skip': 'Aller au contenu',
   'app.loading': 'Chargement…',

@@ -18,7 +18,15 @@ export interface NavItem {
 }
 
 /** The main navigation, in order. */
-export const navItems: readonly NavItem[] = [{ href: '/servers', label: 'nav.servers' }];
+export const navItems: readonly NavItem[] = [
+  { href: '/servers', label: 'nav.servers' },
+  { href: '/incidents', label: 'incidents.nav' },
+  { href: '/fleet', label: 'ops.nav.fleet', roles: ['technician', 'operator'] },
+  { href: '/sessions', label: 'ops.nav.sessions', roles: ['technician', 'operator'] },
+  { href: '/audit', label: 'ops.nav.audit', roles: ['operator'] },
+  { href: '/users', label: 'ops.nav.users', roles: ['operator'] },
+  { href: '/account', label: 'account.nav' },
+];
 
 /** The frame around every signed-in page. */
 export function Shell({ children }: { children: ReactNode }) {

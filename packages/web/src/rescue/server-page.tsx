@@ -2,6 +2,7 @@
  * A server's page: status (live), the password shown once after entering, SSH access, the boot
  * timeline, the lease with extend, exit rescue, and the server's details.
  */
+import { ServerTabs } from '../pages/common/server-tabs.js';
 import type { RescueTaskAnswer } from '@lifeboat/core/client';
 import { canEnterRescue, canExitRescue, canExtendRescue, isEnteringRescue, isInRescue } from '@lifeboat/core/rescue-state';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -75,6 +76,7 @@ export function ServerPage({ name }: { name: string }) {
         <h1 tabIndex={-1}>{view.name}</h1>
         <StatusBadge state={view.state} reason={view.reason} />
       </div>
+      <ServerTabs name={view.name} />
       <div role="status" className="notice-line">
         {notice}
       </div>
