@@ -100,6 +100,7 @@ export const pagesEn = {
   'files.journal.text': 'Journal',
   'files.journal.empty': '(no entries)',
 
+  'incidents.incident': 'Incident',
   'incidents.mine': 'Your incidents',
   'incidents.queue': 'Incident queue',
   'incidents.filters': 'Filter the incidents',

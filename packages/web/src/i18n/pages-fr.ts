@@ -102,6 +102,7 @@ export const pagesFr: Record<PagesMessageKey, string> = {
   'files.journal.text': 'Journal',
   'files.journal.empty': '(aucune entrée)',
 
+  'incidents.incident': 'Incident',
   'incidents.mine': 'Vos incidents',
   'incidents.queue': 'File des incidents',
   'incidents.filters': 'Filtrer les incidents',

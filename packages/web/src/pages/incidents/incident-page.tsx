@@ -17,8 +17,17 @@ export function IncidentPage({ id }: { readonly id: string }) {
   const { client, t, locale, user } = usePage();
   const detail = useResource(['incident', id], () => client.getIncident(id));
   const staff = user.role !== 'customer';
-  if (detail.error && !detail.data) return <ErrorNote error={detail.error} />;
-  if (!detail.data) return <p aria-busy="true">{t('incidents.loading')}</p>;
+  if (!detail.data) {
+    return (
+      <section className="page stack">
+        <p>
+          <AppLink to="/incidents">{t('incidents.back')}</AppLink>
+        </p>
+        <h1 tabIndex={-1}>{t('incidents.incident')}</h1>
+        {detail.error ? <ErrorNote error={detail.error} /> : <p aria-busy="true">{t('incidents.loading')}</p>}
+      </section>
+    );
+  }
   const { incident, comments } = detail.data;
 
   return (
