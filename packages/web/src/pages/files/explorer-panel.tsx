@@ -11,22 +11,8 @@ import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
 import { explorableDevices } from './devices.js';
 import { FileViewer } from './file-viewer.js';
+import { childPath, downloadUrl } from './paths.js';
 import { JournalView } from './journal-view.js';
-
-/**
- * The download URL of a file or folder. Downloads are plain links on purpose: the browser streams
- * the answer to disk with its own progress and cancel, where reading it through `fetch` would hold a
- * whole folder's tar in memory. It is a GET, authenticated by the session cookie like the client.
- */
-export function downloadUrl(server: string, device: string, path: string): string {
-  return `/v1/servers/${encodeURIComponent(server)}/files/${encodeURIComponent(device)}/download?path=${encodeURIComponent(path)}`;
-}
-
-/** `/a/b` + `c` → `/a/b/c`; `..` goes up. */
-export function childPath(directory: string, name: string): string {
-  if (name === '..') return directory.replace(/\/[^/]+\/?$/, '') || '/';
-  return `${directory.replace(/\/$/, '')}/${name}`;
-}
 
 /** The explorer section of a server's page. */
 export function ExplorerPanel({ server }: { readonly server: string }) {

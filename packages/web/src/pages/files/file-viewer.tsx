@@ -3,18 +3,9 @@ import { useEffect, useState } from 'react';
 import { formatBytes } from '../common/format.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
+import { asText } from './paths.js';
 
 const rangeLength = 64 * 1024;
-
-/** Whether bytes look like text: valid UTF-8 without NUL bytes. */
-export function asText(bytes: Uint8Array): string | null {
-  if (bytes.includes(0)) return null;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return null;
-  }
-}
 
 /** The viewer; `onClose` hides it. */
 export function FileViewer({ server, device, path, onClose }: { readonly server: string; readonly device: string; readonly path: string; readonly onClose: () => void }) {

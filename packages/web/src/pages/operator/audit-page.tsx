@@ -4,23 +4,7 @@ import { formatDate } from '../common/format.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
-
-/** One audit event as `GET /v1/audit` answers it. */
-export interface AuditRow {
-  readonly id: string;
-  readonly at: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly tenantId: string | null;
-  readonly serverId: string | null;
-  readonly detail: Readonly<Record<string, unknown>>;
-}
-
-/** The events whose action starts with `action` and whose actor or detail contains `text`. */
-export function filterAudit(events: readonly AuditRow[], filter: { readonly action: string; readonly text: string }): AuditRow[] {
-  const text = filter.text.trim().toLowerCase();
-  return events.filter((event) => event.action.startsWith(filter.action) && (!text || `${event.actor} ${JSON.stringify(event.detail)}`.toLowerCase().includes(text)));
-}
+import { filterAudit, type AuditRow } from './filters.js';
 
 /** `/audit`. */
 export function AuditPage() {

@@ -3,23 +3,13 @@
  * state, searched and filtered, kept live by the shell's event stream; operators validate a server's BMC here.
  */
 import { useState } from 'react';
-import type { BmcValidation, ServerView } from '@lifeboat/core/api';
+import type { BmcValidation } from '@lifeboat/core/api';
+import { filterFleet } from './filters.js';
 import { queryKeys } from '../../api/client.js';
 import { useLiveEvents } from '../common/live-events.js';
 import { AppLink, ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
-
-/** Servers matching a search text (name, tenant, MAC, status) and the chosen tenant and state. */
-export function filterFleet(servers: readonly ServerView[], filter: { readonly text: string; readonly tenant: string; readonly state: string }): ServerView[] {
-  const text = filter.text.trim().toLowerCase();
-  return servers.filter(
-    (server) =>
-      (!filter.tenant || server.tenant === filter.tenant) &&
-      (!filter.state || server.state === filter.state) &&
-      (!text || [server.name, server.tenant, server.status, ...server.macs].some((value) => value.toLowerCase().includes(text))),
-  );
-}
 
 const stateTone: Record<string, string> = {
   active: 'success',

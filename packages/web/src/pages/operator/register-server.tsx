@@ -5,11 +5,7 @@ import { AppLink, ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
 import { ValidateBmc } from './fleet-page.js';
-
-/** Splits a list typed with commas, spaces or new lines. */
-export function splitList(text: string): string[] {
-  return text.split(/[\s,]+/).map((item) => item.trim()).filter(Boolean);
-}
+import { splitList } from './filters.js';
 
 /** `/fleet/new`. */
 export function RegisterServerPage() {

@@ -9,6 +9,7 @@ import { useLiveEvents } from '../common/live-events.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
+import { mergeTests } from './merge-tests.js';
 import { TestForm } from './test-form.js';
 import { TestProgress, TestStatus } from './test-status.js';
 
@@ -48,17 +49,6 @@ export function TestsPanel({ server, canRun }: { readonly server: string; readon
       </ol>
     </section>
   );
-}
-
-/** The loaded list with newer live copies applied and tests started since added, newest first. */
-export function mergeTests(loaded: readonly HardwareTestView[], live: ReadonlyMap<string, HardwareTestView>): HardwareTestView[] {
-  const byId = new Map(loaded.map((test) => [test.id, test]));
-  for (const [id, test] of live) {
-    const known = byId.get(id);
-    // An event can arrive before the list's answer that already had a later state: keep the more advanced.
-    if (!known || !finishedTestStatuses.has(known.status) || finishedTestStatuses.has(test.status)) byId.set(id, test);
-  }
-  return [...byId.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
 }
 
 function TestCard({ server, test, onChange }: { readonly server: string; readonly test: HardwareTestView; readonly onChange: (test: HardwareTestView) => void }) {
