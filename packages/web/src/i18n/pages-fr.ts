@@ -73,7 +73,6 @@ export const pagesFr: Record<PagesMessageKey, string> = {
   'files.otherDevice': 'Ou saisissez un périphérique',
   'files.open': 'Ouvrir',
   'files.breadcrumb': 'Dossier',
-  'files.rootOf': 'Dossier racine de {device}',
   'files.downloadFolder': 'Télécharger {path} (tar)',
   'files.loading': 'Lecture…',
   'files.listingOf': 'Contenu de {path} sur {device}',

@@ -68,7 +68,7 @@ export function ExplorerPanel({ server }: { readonly server: string }) {
           <nav aria-label={t('files.breadcrumb')} className="breadcrumb">
             <ol>
               <li>
-                <button type="button" className="link" onClick={() => { setPath('/'); setViewing(null); }} aria-label={t('files.rootOf', { device })}>
+                <button type="button" className="link" onClick={() => { setPath('/'); setViewing(null); }}>
                   {device}:/
                 </button>
               </li>
