@@ -262,11 +262,11 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     assert.ok(generated.length >= 12, 'a generated password is shown once');
     await page.getByRole('button', { name: 'I have saved it' }).click();
     assert.equal(await page.locator('[data-secret="true"]').count(), 0);
-    await page.getByRole('cell', { name: 'carol' }).waitFor();
+    await page.getByRole('cell', { name: 'carol', exact: true }).waitFor();
     const signedIn = await fetch(`${plane.running.url}/v1/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'carol', password: generated }) });
     assert.equal(signedIn.status, 200, 'the shown password signs in');
     await page.getByRole('button', { name: 'Remove the user carol' }).click();
-    await waitFor('carol removed', async () => (await page.getByRole('cell', { name: 'carol' }).count()) === 0, 5_000);
+    await waitFor('carol removed', async () => (await page.getByRole('cell', { name: 'carol', exact: true }).count()) === 0, 5_000);
 
     await page.getByLabel('Token name').fill('backup-script');
     await page.locator('select[name="serviceTokenTenant"]').selectOption('acme');
