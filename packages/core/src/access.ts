@@ -18,14 +18,15 @@ export interface Tenant {
   readonly createdAt: Date;
 }
 
-/** A user of the API, as far as the control plane knows one. */
+/** A user of the API, as far as the control plane knows one (a person who signs in with a password). */
 export interface User {
   readonly id: string;
   readonly name: string;
   readonly role: Role;
-  /** The tenant a customer belongs to; null for technicians and operators. */
+  /** The tenant a customer belongs to (customers must have one); technicians and operators may have none. */
   readonly tenantId: string | null;
   readonly email: string | null;
+  readonly createdAt: Date;
 }
 
 /** An API token's record; the token itself is only ever stored as a SHA-256 hash. */
@@ -40,11 +41,22 @@ export interface ApiToken {
   readonly revokedAt: Date | null;
 }
 
-/** The caller of an API request, resolved from its token. */
+/** The caller of an API request, resolved from its token or its browser session. */
 export interface Principal {
+  /**
+   * Who acts, as the audit log records it: the API token's id, or `user:<name>` for a browser
+   * session (`sessionActor`).
+   */
   readonly tokenId: string;
   readonly role: Role;
   readonly tenantId: string | null;
+  /** The user behind the request: a browser session's, or the owner of a user's own API token. */
+  readonly user?: string;
+}
+
+/** The audit actor of a user's browser session. */
+export function sessionActor(userName: string): string {
+  return `user:${userName}`;
 }
 
 /** Actions checked by `may`. */
@@ -59,7 +71,9 @@ export type Action =
   | 'incident.answer'
   | 'audit.read'
   /** Run and cancel hardware tests on a server in rescue (issue 11). */
-  | 'test.run';
+  | 'test.run'
+  /** Add, list and remove users (issue 13). */
+  | 'user.manage';
 
 const allowed: Record<Role, ReadonlySet<Action>> = {
   customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run']),
@@ -75,6 +89,7 @@ const allowed: Record<Role, ReadonlySet<Action>> = {
     'incident.answer',
     'audit.read',
     'test.run',
+    'user.manage',
   ]),
 };
 

@@ -54,6 +54,19 @@ export const errorStatus = {
   PATH_INVALID: 400,
   /** The rescue system's agent does not answer (not in rescue yet, crashed, or rebooting). */
   AGENT_UNAVAILABLE: 503,
+  // Accounts and browser sessions (issue 13).
+  /** Wrong user name or password (one answer for both, so names cannot be probed). */
+  SIGN_IN_FAILED: 401,
+  /** Too many failed sign-ins for this user name or from this address; the answer carries `Retry-After`. */
+  RATE_LIMITED: 429,
+  /** A cookie-authenticated unsafe request without the session's `X-CSRF-Token` header. */
+  CSRF_FAILED: 403,
+  /** A new password shorter than 12 or longer than 1024 characters. */
+  PASSWORD_WEAK: 400,
+  /** No user of that name. */
+  USER_NOT_FOUND: 404,
+  /** A user of that name exists already. */
+  USER_EXISTS: 409,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

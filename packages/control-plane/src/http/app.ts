@@ -11,7 +11,8 @@ import type { RescueService } from '../rescue/rescue-service.js';
 import type { Store } from '../store/store.js';
 import { errorAnswer } from '../errors.js';
 import { agentRoutes } from './agent-routes.js';
-import { registerAuth } from './auth.js';
+import { accountRoutes } from './account-routes.js';
+import { defaultAccountSettings, registerAuth, type AccountSettings } from './auth.js';
 import type { Mailer } from '../mail/index.js';
 import { eventRoutes } from './events.js';
 import { hardwareTestRoutes } from './hardware-test-routes.js';
@@ -34,6 +35,8 @@ export interface AppOptions {
   readonly explorerTiming?: Partial<ExplorerTiming>;
   /** Mails tenants when technicians answer their incidents (when SMTP is configured). */
   readonly mailer?: Mailer;
+  /** Browser sessions' lifetime, cookie flags and sign-in rate limit (defaults: `defaultAccountSettings`). */
+  readonly accounts?: Partial<AccountSettings>;
   /** Routes of other capabilities (netboot, images), registered at the root. */
   readonly plugins?: readonly FastifyPluginAsync[];
   /** The built web console to serve at `/` (null or absent: none). */
@@ -52,8 +55,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Lifeboat', description: 'Rescue mode for server fleets', version: '0.1.0' },
-      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, agentToken: { type: 'http', scheme: 'bearer', description: 'agent token from POST /v1/agent/redeem' } } },
-      security: [{ token: [] }],
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'lifeboat_session', description: 'browser session from POST /v1/auth/sign-in; unsafe methods also need the X-CSRF-Token header' }, agentToken: { type: 'http', scheme: 'bearer', description: 'agent token from POST /v1/agent/redeem' } } },
+      security: [{ token: [] }, { session: [] }],
     },
   });
   app.addSchema(ErrorSchema);
@@ -77,12 +80,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  registerAuth(app, options.store);
+  const accounts: AccountSettings = { ...defaultAccountSettings, ...options.accounts };
+  registerAuth(app, options.store, accounts);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(userRoutes(options));
+  await app.register(accountRoutes(options, accounts));
   await app.register(agentRoutes(options));
   await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));

@@ -133,8 +133,12 @@ export class IncidentStore {
     return (await this.byId(id)) as Incident;
   }
 
-  /** How a comment names the holder of token `tokenId`: the token's label (its id when the token is gone). */
+  /**
+   * How a comment names the holder of token `tokenId`: the token's label (its id when the token is
+   * gone); a browser session's actor (`user:<name>`) is the user's name.
+   */
   async authorOf(tokenId: string): Promise<string> {
+    if (tokenId.startsWith('user:')) return tokenId.slice('user:'.length);
     const token = await this.#db.selectFrom('api_tokens').select('name').where('id', '=', tokenId).executeTakeFirst();
     return token?.name ?? tokenId;
   }

@@ -239,6 +239,45 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('incident_comments_incident').on('incident_comments').columns(['incident_id', 'created_at']).execute();
     },
   },
+  '0004c_users': {
+    async up(db: Kysely<unknown>) {
+      // People who sign in with a password (scrypt hash, parameters in the stored string).
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.references('tenants.id'))
+        .addColumn('email', 'text')
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('password_changed_at', 'text', (c) => c.notNull())
+        .execute();
+      // Browser sessions: only the SHA-256 of the cookie's value is kept (the value has 256 random bits).
+      await db.schema
+        .createTable('browser_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('browser_sessions_user').on('browser_sessions').column('user_id').execute();
+      // Failed sign-ins, by `name:<user>` and `address:<ip>`: rows rather than memory, so that every
+      // replica counts the same failures.
+      await db.schema
+        .createTable('sign_in_failures')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sign_in_failures_key').on('sign_in_failures').columns(['key', 'at']).execute();
+      // A user's own API tokens; revoked (not deleted) with the user, so that the audit log's token ids stay meaningful.
+      await db.schema.alterTable('api_tokens').addColumn('user_id', 'text').execute();
+      await db.schema.createIndex('api_tokens_user').on('api_tokens').column('user_id').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

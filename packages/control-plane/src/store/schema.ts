@@ -18,6 +18,39 @@ export interface Database {
   incident_comments: IncidentCommentRow;
   audit_events: AuditEventRow;
   hardware_tests: HardwareTestRow;
+  users: UserRow;
+  browser_sessions: BrowserSessionRow;
+  sign_in_failures: SignInFailureRow;
+}
+
+export interface UserRow {
+  id: string;
+  name: string;
+  role: string;
+  tenant_id: string | null;
+  email: string | null;
+  /** `scrypt$logN$r$p$salt$hash` (credentials/user-password.ts). */
+  password_hash: string;
+  created_at: string;
+  password_changed_at: string;
+}
+
+export interface BrowserSessionRow {
+  id: string;
+  user_id: string;
+  /** SHA-256 of the cookie's value, hex. */
+  token_hash: string;
+  created_at: string;
+  /** Moved forward at most once a minute: the idle expiry counts from it. */
+  last_seen_at: string;
+  /** The absolute expiry. */
+  expires_at: string;
+}
+
+export interface SignInFailureRow {
+  id: string;
+  key: string;
+  at: string;
 }
 
 export interface TenantRow {
@@ -36,6 +69,8 @@ export interface ApiTokenRow {
   token_hash: string;
   created_at: string;
   revoked_at: string | null;
+  /** The user who created it for themselves (`POST /v1/account/tokens`); null for operators' tokens. */
+  user_id: string | null;
 }
 
 export interface SecretRow {

@@ -16,6 +16,7 @@ import { ServerStore } from './servers.js';
 import { SessionStore } from './sessions.js';
 import { TaskStore } from './tasks.js';
 import { TenantStore, TokenStore } from './tenants.js';
+import { BrowserSessionStore, SignInFailures, UserStore } from './users.js';
 
 /** What a store needs besides the database. */
 export interface StoreOptions {
@@ -39,6 +40,12 @@ export class Store {
   readonly changes: ChangeFeed;
   readonly tenants: TenantStore;
   readonly tokens: TokenStore;
+  /** People who sign in with a password. */
+  readonly users: UserStore;
+  /** Browser sessions of signed-in users. */
+  readonly browserSessions: BrowserSessionStore;
+  /** Failed sign-ins, for the rate limit. */
+  readonly signInFailures: SignInFailures;
   readonly servers: ServerStore;
   readonly sessions: SessionStore;
   readonly tasks: TaskStore;
@@ -59,6 +66,9 @@ export class Store {
     const changed = (serverId: string) => this.changes.changed(serverId);
     this.tenants = new TenantStore(db, this.now);
     this.tokens = new TokenStore(db, this.now);
+    this.users = new UserStore(db, this.now);
+    this.browserSessions = new BrowserSessionStore(db, this.now);
+    this.signInFailures = new SignInFailures(db, this.now);
     this.servers = new ServerStore(db, this.now, options.secretBox);
     this.sessions = new SessionStore(db, this.now, options.deadlines, changed);
     this.tasks = new TaskStore(db, database.dialect, this.now, changed);

@@ -72,8 +72,11 @@ export class TokenStore {
     this.#now = now;
   }
 
-  /** Creates a token; the clear token is returned here and never again. */
-  async create(input: { name: string; role: Role; tenantId: string | null }): Promise<{ token: string; record: ApiToken }> {
+  /**
+   * Creates a token; the clear token is returned here and never again. `userId`: a user's own token
+   * (it carries the user's role and tenant, and is revoked with the user).
+   */
+  async create(input: { name: string; role: Role; tenantId: string | null; userId?: string }): Promise<{ token: string; record: ApiToken }> {
     if (input.role === 'customer' && input.tenantId === null) {
       throw new LifeboatError('BAD_REQUEST', 'a customer token belongs to a tenant: give --tenant');
     }
@@ -86,6 +89,7 @@ export class TokenStore {
       token_hash: hashToken(token),
       created_at: iso(this.#now()),
       revoked_at: null,
+      user_id: input.userId ?? null,
     };
     await this.#db.insertInto('api_tokens').values(row).execute();
     return { token, record: tokenOf(row) };
@@ -95,11 +99,31 @@ export class TokenStore {
   async authenticate(token: string): Promise<Principal | undefined> {
     const row = await this.#db
       .selectFrom('api_tokens')
-      .selectAll()
-      .where('token_hash', '=', hashToken(token))
+      .leftJoin('users', 'users.id', 'api_tokens.user_id')
+      .select(['api_tokens.id', 'api_tokens.role', 'api_tokens.tenant_id', 'users.name as user_name'])
+      .where('api_tokens.token_hash', '=', hashToken(token))
+      .where('api_tokens.revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { tokenId: row.id, role: row.role as Role, tenantId: row.tenant_id, ...(row.user_name === null ? {} : { user: row.user_name }) };
+  }
+
+  /** A user's own live tokens, oldest first. */
+  async listOwn(userId: string): Promise<ApiToken[]> {
+    const rows = await this.#db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).where('revoked_at', 'is', null).orderBy('created_at').orderBy('id').execute();
+    return rows.map(tokenOf);
+  }
+
+  /** Revokes one of a user's own tokens; false when the user has no such live token (another's token included). */
+  async revokeOwn(id: string, userId: string): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('api_tokens')
+      .set({ revoked_at: iso(this.#now()) })
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return row && { tokenId: row.id, role: row.role as Role, tenantId: row.tenant_id };
+    return result.numUpdatedRows > 0n;
   }
 
   /** Revokes a token by id; false when no such token exists. */
