@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,8 +50,19 @@ export function ensureWebBuild({ quiet = false } = {}) {
     cwd: web,
     stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],
   });
+  precompress(webDist);
   writeFileSync(marker, `${want}\n`);
   return true;
+}
+
+/** Writes `.br` and `.gz` beside each text file: the control plane serves them to browsers that accept them. */
+function precompress(dir) {
+  for (const file of files(dir)) {
+    if (!/\.(js|css|html|svg|json)$/.test(file)) continue;
+    const data = readFileSync(file);
+    writeFileSync(`${file}.br`, brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length } }));
+    writeFileSync(`${file}.gz`, gzipSync(data, { level: 9 }));
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

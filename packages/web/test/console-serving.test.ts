@@ -53,6 +53,12 @@ describe('the web console is served by the control plane', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /javascript/);
     assert.equal(response.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    const br = await fetch(`${plane.url}/assets/${js}`, { headers: { 'accept-encoding': 'br' } });
+    assert.equal(br.headers.get('content-encoding'), 'br', 'brotli when accepted (written by the build)');
+    assert.equal(br.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    const gzip = await fetch(`${plane.url}/assets/${js}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gzip.headers.get('content-encoding'), 'gzip');
+    assert.equal(await gzip.text(), await response.text(), 'the same script');
     const missing = await fetch(`${plane.url}/assets/nope-123.js`);
     assert.equal(missing.status, 404, 'a missing asset is not answered with index.html');
   });

@@ -2,6 +2,7 @@
  * The web console (packages/web, built by Vite into `dist/`), served at `/` next to the API: hashed
  * assets under `/assets/` are cached for a year, `index.html` is revalidated on every load, and any
  * other GET of a non-API path that accepts HTML answers `index.html` (the console routes in the page).
+ * Assets are sent brotli- or gzip-compressed when the build wrote those files and the browser accepts them.
  * Every answer carries the security headers below: the console runs no inline script or style and
  * talks only to this origin.
  */
@@ -50,6 +51,8 @@ export async function registerWebConsole(app: FastifyInstance, dir: string): Pro
     prefix: '/',
     index: false,
     wildcard: false,
+    // The build writes .br and .gz beside each asset (scripts/web-build.mjs): sent when accepted.
+    preCompressed: true,
     cacheControl: false,
     setHeaders: (reply, path) => {
       reply.header('cache-control', path.includes(`${join('/', 'assets', '/')}`) ? 'public, max-age=31536000, immutable' : 'no-cache');

@@ -3,6 +3,7 @@
  * cookie is httpOnly (the page never sees it); the CSRF token of the answer goes with every unsafe
  * request. An `UNAUTHORIZED` answer anywhere (the session expired) brings the sign-in page back.
  */
+import type { SessionAnswer, SignIn, UserView } from '@lifeboat/core/api';
 import type { LifeboatClient } from '@lifeboat/core/client';
 import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
@@ -10,23 +11,13 @@ import { browserClient, ClientProvider } from '../api/client.js';
 import { errorCode } from '../i18n/error-message.js';
 
 /** The signed-in user, as `GET /v1/auth/session` answers it. */
-export interface SessionUser {
-  readonly name: string;
-  readonly role: 'customer' | 'technician' | 'operator';
-  readonly tenant: string | null;
-  readonly email: string | null;
-}
+export type SessionUser = UserView;
 
 /** Where the session stands. */
 export type SessionState =
   | { readonly status: 'loading' }
   | { readonly status: 'signed-out'; readonly reason?: 'signed-out' | 'expired' }
   | { readonly status: 'signed-in'; readonly user: SessionUser };
-
-interface SessionAnswer {
-  readonly user: SessionUser;
-  readonly csrfToken: string;
-}
 
 interface Session {
   readonly state: SessionState;
@@ -79,7 +70,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(
     async (name: string, password: string) => {
-      const answer = await client.request<SessionAnswer>('POST', '/v1/auth/sign-in', { name, password });
+      const answer = await client.request<SessionAnswer>('POST', '/v1/auth/sign-in', { name, password } satisfies SignIn);
       csrf.current = answer.csrfToken;
       queryClient.clear();
       setState({ status: 'signed-in', user: answer.user });

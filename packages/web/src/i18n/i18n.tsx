@@ -6,27 +6,12 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { en, type MessageKey } from './en.js';
 import { fr } from './fr.js';
+import { format, initialLanguage, languages, type Language } from './language.js';
 
-/** A language of the console. */
-export type Language = 'en' | 'fr';
-export const languages: readonly Language[] = ['en', 'fr'];
+export { languages, type Language };
+
 const tables: Record<Language, Record<MessageKey, string>> = { en, fr };
 const storageKey = 'lifeboat.language';
-
-/** The language to start with: the stored choice, else the first of the browser's we have. */
-export function initialLanguage(stored: string | null, preferred: readonly string[]): Language {
-  if (stored === 'en' || stored === 'fr') return stored;
-  for (const tag of preferred) {
-    const base = tag.toLowerCase().split('-')[0];
-    if (base === 'en' || base === 'fr') return base;
-  }
-  return 'en';
-}
-
-/** Fills `{name}` placeholders. */
-export function format(template: string, vars: Readonly<Record<string, string | number>> = {}): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
-}
 
 /** What components get from {@link useI18n}. */
 export interface I18n {

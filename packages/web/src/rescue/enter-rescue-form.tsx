@@ -10,21 +10,8 @@ import { queryKeys, useClient } from '../api/client.js';
 import { useUser } from '../auth/session.js';
 import { errorMessage } from '../i18n/error-message.js';
 import { useI18n } from '../i18n/i18n.js';
+import { enterRescueBody } from './enter-rescue-body.js';
 import { leaseChoices } from './lease.js';
-
-/** The request body from the form's fields (empty fields left out). */
-export function enterRescueBody(fields: { profile: string; keys: string; email: string; lease: string }): EnterRescue {
-  const keys = fields.keys
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'));
-  return {
-    ...(fields.profile ? { profile: fields.profile } : {}),
-    ...(keys.length > 0 ? { sshKeys: keys } : {}),
-    ...(fields.email.trim() ? { email: fields.email.trim() } : {}),
-    ...(fields.lease ? { expiresIn: fields.lease } : {}),
-  };
-}
 
 /** The form; `onEntered` gets the answer (with the password when no key was given). */
 export function EnterRescueForm({ server, onEntered }: { server: ServerView; onEntered: (answer: RescueTaskAnswer) => void }) {

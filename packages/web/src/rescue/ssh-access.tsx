@@ -2,12 +2,7 @@
 import type { RescueView } from '@lifeboat/core/api';
 import { useI18n } from '../i18n/i18n.js';
 import { CopyField } from '../ui/copy-button.js';
-
-/** `ssh [-p PORT] USER@HOST`, as the CLI prints it; null without a host. */
-export function sshCommand(ssh: RescueView['ssh']): string | null {
-  if (!ssh.host) return null;
-  return `ssh ${ssh.port && ssh.port !== 22 ? `-p ${ssh.port} ` : ''}${ssh.user}@${ssh.host}`;
-}
+import { sshCommand } from './ssh-command.js';
 
 /** The access panel (once the agent reported its host keys). */
 export function SshAccess({ rescue }: { rescue: RescueView }) {

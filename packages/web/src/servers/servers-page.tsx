@@ -3,8 +3,7 @@
  * Search (name, tenant, MAC) and the status filter live in the URL (`?q=&status=`), so a filtered
  * view can be bookmarked or shared.
  */
-import { rescueStates, type RescueState } from '@lifeboat/core/rescue-state';
-import type { ServerView } from '@lifeboat/core/api';
+import { rescueStates } from '@lifeboat/core/rescue-state';
 import { useQuery } from '@tanstack/react-query';
 import { useId } from 'react';
 import { queryKeys, useClient } from '../api/client.js';
@@ -12,20 +11,8 @@ import { useUser } from '../auth/session.js';
 import { errorMessage } from '../i18n/error-message.js';
 import { useI18n } from '../i18n/i18n.js';
 import { Link, navigate, useLocation } from '../router/router.js';
-import { StatusBadge, statusTone } from './status-badge.js';
-
-type Filter = 'all' | 'in-rescue' | 'failed' | RescueState;
-
-/** Whether a server passes the search text and the status filter. */
-export function serverMatches(server: ServerView, query: string, filter: Filter): boolean {
-  const tone = statusTone(server.state);
-  if (filter === 'in-rescue' && !(tone === 'pending' || tone === 'rescue')) return false;
-  if (filter === 'failed' && tone !== 'failed') return false;
-  if (filter !== 'all' && filter !== 'in-rescue' && filter !== 'failed' && server.state !== filter) return false;
-  const text = query.trim().toLowerCase();
-  if (!text) return true;
-  return [server.name, server.tenant, ...server.macs].some((field) => field.toLowerCase().includes(text));
-}
+import { StatusBadge } from './status-badge.js';
+import { parseFilter, serverMatches } from './server-filter.js';
 
 /** `/servers`. */
 export function ServersPage() {
@@ -35,8 +22,7 @@ export function ServersPage() {
   const user = useUser();
   const { search } = useLocation();
   const query = search.get('q') ?? '';
-  const filterParam = search.get('status') ?? 'all';
-  const filter: Filter = (['all', 'in-rescue', 'failed', ...rescueStates] as string[]).includes(filterParam) ? (filterParam as Filter) : 'all';
+  const filter = parseFilter(search.get('status'));
   const servers = useQuery({ queryKey: queryKeys.servers, queryFn: () => client.listServers() });
   const countId = useId();
 

@@ -4,25 +4,8 @@
  * the text says the status and failures carry a mark.
  */
 import type { RescueState } from '@lifeboat/core/rescue-state';
+import { statusTone } from './status-tone.js';
 import { useI18n } from '../i18n/i18n.js';
-
-/** The badge's tone for a state. */
-export function statusTone(state: RescueState): 'ok' | 'pending' | 'rescue' | 'failed' | 'exiting' {
-  switch (state) {
-    case 'active':
-      return 'ok';
-    case 'rescue_requested':
-    case 'preparing_rescue':
-      return 'pending';
-    case 'rescue':
-      return 'rescue';
-    case 'rescue_failed':
-    case 'exit_failed':
-      return 'failed';
-    case 'exiting_rescue':
-      return 'exiting';
-  }
-}
 
 /** The status, and the reason of a failure below it. */
 export function StatusBadge({ state, reason, showReason = true }: { state: RescueState; reason?: string | null; showReason?: boolean }) {

@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { useI18n } from '../i18n/i18n.js';
 
-/** Copies `text`; `label` names what is copied for screen readers ("Copy password"). */
+/** Copies `text`; `label` names what is copied for screen readers ("Copy Password"). */
 export function CopyButton({ text, label }: { text: string; label: string }) {
   const { t } = useI18n();
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
@@ -16,8 +16,9 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   };
   return (
     <span className="copy">
-      <button type="button" onClick={() => void copy()} aria-label={`${t('rescue.copy')}: ${label}`}>
+      <button type="button" onClick={() => void copy()}>
         {state === 'copied' ? t('rescue.copied') : t('rescue.copy')}
+        <span className="visually-hidden"> {label}</span>
       </button>
       <span role="status" className={state === 'failed' ? 'error-text' : 'visually-hidden'}>
         {state === 'copied' ? t('rescue.copied') : state === 'failed' ? t('rescue.copyFailed') : ''}
