@@ -5,7 +5,6 @@
 import { useState, type FormEvent } from 'react';
 import { formatDate } from '../common/format.js';
 import { ErrorNote } from '../common/notices.js';
-import { accountApi } from './account-api.js';
 import { usePage } from '../common/page-context.js';
 import { SecretOnce } from '../common/secret-once.js';
 import { useResource } from '../common/use-resource.js';
@@ -28,7 +27,7 @@ export function AccountPage() {
 
 function EmailForm() {
   const { client, t } = usePage();
-  const account = useResource(['account'], () => accountApi(client).getAccount());
+  const account = useResource(['account'], () => client.getAccount());
   const [email, setEmail] = useState<string | null>(null);
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState(false);
@@ -38,7 +37,7 @@ function EmailForm() {
     setError(undefined);
     setSaved(false);
     try {
-      await accountApi(client).updateAccount({ email: value.trim() ? value.trim() : null });
+      await client.updateAccount({ email: value.trim() ? value.trim() : null });
       setSaved(true);
       account.reload();
     } catch (caught) {
@@ -79,7 +78,7 @@ function PasswordForm() {
     setMismatch(next !== again);
     if (next !== again) return;
     try {
-      await accountApi(client).changePassword({ current, new: next });
+      await client.changePassword({ current, new: next });
       setCurrent('');
       setNext('');
       setAgain('');
@@ -124,7 +123,7 @@ function PasswordForm() {
 
 function OwnTokens() {
   const { client, t, locale } = usePage();
-  const tokens = useResource(['own-tokens'], () => accountApi(client).listOwnTokens());
+  const tokens = useResource(['own-tokens'], () => client.listOwnTokens());
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const [error, setError] = useState<unknown>();
@@ -132,7 +131,7 @@ function OwnTokens() {
     event.preventDefault();
     setError(undefined);
     try {
-      const answer = await accountApi(client).createOwnToken({ name: name.trim() });
+      const answer = await client.createOwnToken({ name: name.trim() });
       setCreated({ name: answer.name, token: answer.token });
       setName('');
       tokens.reload();
@@ -143,7 +142,7 @@ function OwnTokens() {
   const revoke = async (id: string) => {
     setError(undefined);
     try {
-      await accountApi(client).revokeOwnToken(id);
+      await client.revokeOwnToken(id);
       tokens.reload();
     } catch (caught) {
       setError(caught);

@@ -6,7 +6,6 @@ import { useState, type FormEvent } from 'react';
 import type { TokenAnswer } from '@lifeboat/core/api';
 import { formatDate } from '../common/format.js';
 import { ErrorNote } from '../common/notices.js';
-import { accountApi } from '../account/account-api.js';
 import { usePage, type Role } from '../common/page-context.js';
 import { SecretOnce } from '../common/secret-once.js';
 import { useResource } from '../common/use-resource.js';
@@ -27,7 +26,7 @@ export function UsersPage() {
 
 function Users() {
   const { client, t, locale } = usePage();
-  const users = useResource(['users'], () => accountApi(client).listUsers());
+  const users = useResource(['users'], () => client.listUsers());
   const tenants = useResource(['tenants'], () => client.listTenants());
   const [form, setForm] = useState({ name: '', role: 'customer' as Role, tenant: '', email: '' });
   const [created, setCreated] = useState<{ name: string; password: string } | null>(null);
@@ -36,7 +35,7 @@ function Users() {
     event.preventDefault();
     setError(undefined);
     try {
-      const answer = await accountApi(client).addUser({ name: form.name.trim(), role: form.role, ...(form.tenant ? { tenant: form.tenant } : {}), ...(form.email.trim() ? { email: form.email.trim() } : {}) });
+      const answer = await client.addUser({ name: form.name.trim(), role: form.role, ...(form.tenant ? { tenant: form.tenant } : {}), ...(form.email.trim() ? { email: form.email.trim() } : {}) });
       if (answer.password) setCreated({ name: answer.user.name, password: answer.password });
       setForm({ ...form, name: '', email: '' });
       users.reload();
@@ -47,7 +46,7 @@ function Users() {
   const remove = async (name: string) => {
     setError(undefined);
     try {
-      await accountApi(client).removeUser(name);
+      await client.removeUser(name);
       users.reload();
     } catch (caught) {
       setError(caught);
