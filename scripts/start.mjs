@@ -3,9 +3,11 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSetup } from './setup.mjs';
+import { ensureWebBuild } from './web-build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 ensureSetup();
+ensureWebBuild();
 const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts/start.ts'), ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',

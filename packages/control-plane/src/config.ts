@@ -22,6 +22,11 @@ export interface Config {
   readonly bootUrl: string | null;
   /** Directory of the built rescue image served for profile `linux` (null: no image to serve). */
   readonly imageDir: string | null;
+  /**
+   * Directory of the built web console, served at `/` (null: the workspace's `packages/web/dist` when
+   * it was built, else no console).
+   */
+  readonly webDir: string | null;
   /** `smtp://host:port` (null: credentials are not mailed). */
   readonly smtpUrl: string | null;
   readonly mailFrom: string;
@@ -71,6 +76,7 @@ export const configOptions: readonly Option[] = [
   { key: 'listen', flag: 'listen', env: 'LIFEBOAT_LISTEN', kind: 'listen', fallback: '127.0.0.1:8080', help: 'HOST:PORT to listen on' },
   { key: 'bootUrl', flag: 'boot-url', env: 'LIFEBOAT_BOOT_URL', kind: 'url', help: 'URL servers reach the control plane at (default: from --listen, 127.0.0.1 -> 10.0.2.2)' },
   { key: 'imageDir', flag: 'image', env: 'LIFEBOAT_IMAGE', kind: 'path', help: 'directory of the built rescue image (profile linux)' },
+  { key: 'webDir', flag: 'web', env: 'LIFEBOAT_WEB', kind: 'path', help: 'directory of the built web console, served at / (default: packages/web/dist of the workspace when built)' },
   { key: 'smtpUrl', flag: 'smtp-url', env: 'LIFEBOAT_SMTP_URL', kind: 'url', help: 'SMTP server for credentials and warnings, smtp://HOST:PORT (with user:password@, use the variable, not the flag: argv is public)' },
   { key: 'mailFrom', flag: 'mail-from', env: 'LIFEBOAT_MAIL_FROM', kind: 'string', fallback: 'lifeboat@localhost', help: 'sender address of mails' },
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'LIFEBOAT_REQUEST_TIMEOUT', kind: 'duration', fallback: '5m', help: 'deadline of the BMC steps of a rescue request' },

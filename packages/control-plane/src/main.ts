@@ -12,6 +12,7 @@ import { powerDriverFactory } from './drivers/power/index.js';
 import type { PowerDriverFactory } from './drivers/power/power-driver.js';
 import { LifeboatError } from './errors.js';
 import { buildApp } from './http/app.js';
+import { workspaceWebDir } from './http/web-console.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMailer } from './mail/index.js';
 import { DeadlineScheduler } from './jobs/scheduler.js';
@@ -103,6 +104,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       powerDrivers,
       logger,
       signal: stop.signal,
+      webDir: config.webDir ?? workspaceWebDir(),
       accounts: { secureCookies: config.secureCookies, sessionLifetime: { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs } },
       ...(mailer ? { mailer } : {}),
       plugins: [

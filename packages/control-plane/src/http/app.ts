@@ -19,6 +19,7 @@ import { hardwareTestRoutes } from './hardware-test-routes.js';
 import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
+import { addSecurityHeaders, registerWebConsole, sendConsolePage, wantsConsolePage } from './web-console.js';
 
 /** What the HTTP API needs. */
 export interface AppOptions {
@@ -38,6 +39,8 @@ export interface AppOptions {
   readonly accounts?: Partial<AccountSettings>;
   /** Routes of other capabilities (netboot, images), registered at the root. */
   readonly plugins?: readonly FastifyPluginAsync[];
+  /** The built web console to serve at `/` (null or absent: none). */
+  readonly webDir?: string | null;
 }
 
 /** Builds the Fastify application (not listening). */
@@ -57,6 +60,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   app.addSchema(ErrorSchema);
+  addSecurityHeaders(app);
+  const webDir = options.webDir ?? null;
+  if (webDir !== null) await registerWebConsole(app, webDir);
 
   app.setErrorHandler((error: Error & { validation?: unknown; statusCode?: number; code?: string }, request, reply) => {
     if (error.validation !== undefined) {
@@ -70,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.status(answer.status).send(answer.body);
   });
   app.setNotFoundHandler((request, reply) => {
+    if (webDir !== null && wantsConsolePage(request)) return sendConsolePage(reply);
     reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 

@@ -1,0 +1,45 @@
+/**
+ * The typed client of `@lifeboat/core` in the browser: same origin, the session cookie, and the
+ * session's CSRF token on unsafe methods. Pages get it with {@link useClient} and read data through
+ * TanStack Query (`queryKeys` below), which the SSE stream invalidates.
+ */
+import { LifeboatClient } from '@lifeboat/core/client';
+import { createContext, useContext, type ReactNode } from 'react';
+
+const unsafe = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** A client of the control plane that served the page; `csrfToken()` is read at each request. */
+export function browserClient(csrfToken: () => string | null): LifeboatClient {
+  return new LifeboatClient({
+    url: location.origin,
+    fetch: (input, init = {}) => {
+      const headers = new Headers(init.headers);
+      const method = (init.method ?? 'GET').toUpperCase();
+      const token = csrfToken();
+      if (unsafe.has(method) && token) headers.set('x-csrf-token', token);
+      return fetch(input, { ...init, headers, credentials: 'same-origin' });
+    },
+  });
+}
+
+const ClientContext = createContext<LifeboatClient | null>(null);
+
+/** Provides the client to the tree. */
+export function ClientProvider({ client, children }: { client: LifeboatClient; children: ReactNode }) {
+  return <ClientContext.Provider value={client}>{children}</ClientContext.Provider>;
+}
+
+/** The typed client. */
+export function useClient(): LifeboatClient {
+  const client = useContext(ClientContext);
+  if (!client) throw new Error('useClient outside ClientProvider');
+  return client;
+}
+
+/** Query keys shared by the pages and the SSE stream that invalidates them. */
+export const queryKeys = {
+  servers: ['servers'] as const,
+  server: (name: string) => ['server', name] as const,
+  rescue: (name: string) => ['rescue', name] as const,
+  tasks: (name: string) => ['tasks', name] as const,
+};

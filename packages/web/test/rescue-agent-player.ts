@@ -1,0 +1,222 @@
+/**
+ * The rescue system's agent, played by a browser test through the public agent API (the real
+ * boundary of the agent: a machine the test cannot provide). It redeems the boot token the control
+ * plane gave the "machine", reports host keys, an inventory and ready, heartbeats, and answers work
+ * as strictly as the real agent: the explorer's kinds from a real directory tree (one folder per
+ * device), downloads as a streamed upload (a directory as a real `tar` stream), and hardware tests
+ * driven step by step by the test (progress, output, outcome), honouring a cancel the user asked for.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, existsSync, lstatSync, openSync, readSync, closeSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { HardwareTestOutcome, HardwareTestWorkParams } from '@lifeboat/core';
+
+/** A hardware test the agent received and runs until the test ends it. */
+export interface PlayedTest {
+  readonly workId: string;
+  readonly params: HardwareTestWorkParams;
+  /** Reports progress; answers whether the user asked to cancel. */
+  progress(progress: number, summary: string, output?: string): Promise<boolean>;
+  /** Ends the test with its outcome. */
+  finish(outcome: HardwareTestOutcome): Promise<void>;
+}
+
+/** One job of the agent's long poll. */
+interface Job {
+  readonly id: string;
+  readonly kind: string;
+  readonly params: Record<string, unknown>;
+}
+
+/** The played agent of one rescue session. */
+export class RescueAgentPlayer {
+  readonly #url: string;
+  readonly #disks: string;
+  readonly #stop = new AbortController();
+  #token: string | null = null;
+  #loop: Promise<void> | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  readonly #tests: PlayedTest[] = [];
+  readonly #waiters: Array<() => void> = [];
+
+  /**
+   * `url`: the control plane. `disks`: a directory with one folder per device (`sda1/`, `vg0/root/`),
+   * each the root of that partition's file system.
+   */
+  constructor(url: string, disks: string) {
+    this.#url = url.replace(/\/+$/, '');
+    this.#disks = realpathSync(disks);
+  }
+
+  /** What the machine does when it boots into rescue with these parameters. */
+  async boot(serverId: string, bootToken: string): Promise<void> {
+    const redeemed = await this.#call<{ agentToken: string }>('POST', '/redeem', { serverId, bootToken }, false);
+    this.#token = redeemed.agentToken;
+    await this.#call('POST', '/events', { step: 'agent_started' });
+    await this.#call('POST', '/host-keys', { hostKeys: [{ type: 'ssh-ed25519', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnJ8Pd7D4m0Iy0g3KDXvYbM0k7yqsb6TLoXq1Fh3oA2 root@rescue', fingerprint: 'SHA256:Gm0Wm7x4a1Jb0m3t3H4Pq0b5gm0pSxF8Ck7dT3mYk0E' }] });
+    await this.#call('POST', '/inventory', {
+      cpus: 2,
+      memoryBytes: 2 * 1024 ** 3,
+      disks: [{ name: 'sda', type: 'disk', fstype: null, size: 10 * 1024 ** 3, children: this.#devices().map((name) => ({ name, type: 'part', fstype: 'ext4', label: name, size: 5 * 1024 ** 3 })) }],
+      nics: [{ name: 'eth0', mac: '52:54:00:12:34:56', addresses: ['192.0.2.10/24'] }],
+      dmi: { vendor: 'QEMU', product: 'Standard PC', serial: null },
+    });
+    await this.#call('POST', '/ready', {});
+    this.#heartbeat = setInterval(() => void this.#call('POST', '/heartbeat', {}).catch(() => undefined), 20_000);
+    this.#loop = this.#poll();
+  }
+
+  /** The next hardware test the agent receives (waits for it). */
+  async nextTest(timeoutMs = 30_000): Promise<PlayedTest> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#tests.length === 0) {
+      if (Date.now() > deadline) throw new Error('no hardware test work arrived');
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          done();
+        });
+      });
+    }
+    return this.#tests.shift()!;
+  }
+
+  /** Powers off: stops polling and heartbeating. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    await this.#loop?.catch(() => undefined);
+  }
+
+  #devices(): string[] {
+    return readdirSync(this.#disks, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  }
+
+  async #poll(): Promise<void> {
+    while (!this.#stop.signal.aborted) {
+      let jobs: Job[];
+      try {
+        jobs = (await this.#call<{ jobs: Job[] }>('GET', '/work?waitSeconds=2')).jobs;
+      } catch {
+        if (this.#stop.signal.aborted) return;
+        await new Promise((done) => setTimeout(done, 200));
+        continue;
+      }
+      for (const job of jobs) void this.#handle(job).catch(() => undefined);
+    }
+  }
+
+  async #handle(job: Job): Promise<void> {
+    if (job.kind === 'hardware_test') {
+      this.#tests.push(this.#playedTest(job));
+      this.#waiters.splice(0).forEach((wake) => wake());
+      return;
+    }
+    try {
+      const result = await this.#explorer(job);
+      await this.#call('POST', `/work/${job.id}/result`, { state: 'completed', result });
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'INTERNAL';
+      await this.#call('POST', `/work/${job.id}/result`, { state: 'failed', message: (error as Error).message, result: { code } });
+    }
+  }
+
+  #playedTest(job: Job): PlayedTest {
+    return {
+      workId: job.id,
+      params: job.params as unknown as HardwareTestWorkParams,
+      progress: async (progress, summary, output) => (await this.#call<{ cancel: boolean }>('POST', `/work/${job.id}/progress`, { progress, summary, ...(output ? { output } : {}) })).cancel,
+      finish: (outcome) => this.#call('POST', `/work/${job.id}/result`, { state: 'completed', result: outcome }),
+    };
+  }
+
+  /** The real path of `path` on `device`, refusing what leaves the partition like the agent does. */
+  #resolve(device: string, path: string): string {
+    const root = join(this.#disks, device);
+    if (!existsSync(root)) throw Object.assign(new Error(`no device ${device} in the rescue system`), { code: 'DEVICE_NOT_FOUND' });
+    if (!path.startsWith('/') || path.split('/').includes('..')) throw Object.assign(new Error(`${path}: not a path inside the partition`), { code: 'PATH_INVALID' });
+    const full = resolve(root, `.${path}`);
+    if (!existsSync(full)) throw Object.assign(new Error(`${path}: no such file or directory on ${device}`), { code: 'PATH_NOT_FOUND' });
+    const real = realpathSync(full);
+    if (real !== realpathSync(root) && !real.startsWith(realpathSync(root) + sep)) throw Object.assign(new Error(`${path} leaves the partition`), { code: 'PATH_INVALID' });
+    return real;
+  }
+
+  async #explorer(job: Job): Promise<unknown> {
+    const device = String(job.params.device);
+    const path = String(job.params.path ?? '/');
+    switch (job.kind) {
+      case 'files_list': {
+        const dir = this.#resolve(device, path);
+        const entries = readdirSync(dir).sort().map((name) => {
+          const stat = lstatSync(join(dir, name));
+          const type = stat.isSymbolicLink() ? 'symlink' : stat.isDirectory() ? 'directory' : stat.isFile() ? 'file' : 'other';
+          return { name, type, size: stat.isFile() ? stat.size : 0, mode: stat.mode.toString(8), mtime: stat.mtime.toISOString(), target: stat.isSymbolicLink() ? readlinkSync(join(dir, name)) : null };
+        });
+        const root = realpathSync(join(this.#disks, device));
+        return { path: dir === root ? '/' : dir.slice(root.length), entries, truncated: false };
+      }
+      case 'files_read': {
+        const file = this.#resolve(device, path);
+        const size = lstatSync(file).size;
+        const offset = Number(job.params.offset ?? 0);
+        const buffer = Buffer.alloc(Math.max(0, Math.min(Number(job.params.length ?? 65_536), size - offset)));
+        const fd = openSync(file, 'r');
+        try {
+          readSync(fd, buffer, 0, buffer.length, offset);
+        } finally {
+          closeSync(fd);
+        }
+        return { path, size, offset, data: buffer.toString('base64') };
+      }
+      case 'files_download': {
+        const target = this.#resolve(device, path);
+        const directory = lstatSync(target).isDirectory();
+        if (directory) {
+          const tar = spawn('tar', ['-c', '-C', target, '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
+          await this.#upload(job.id, tar.stdout, { 'x-lifeboat-type': 'directory' });
+        } else {
+          await this.#upload(job.id, createReadStream(target), { 'x-lifeboat-type': 'file', 'x-lifeboat-size': String(lstatSync(target).size) });
+        }
+        return { path, type: directory ? 'directory' : 'file' };
+      }
+      case 'journal_read': {
+        const journal = join(this.#disks, device, 'var/log/journal.txt');
+        if (!existsSync(journal)) throw Object.assign(new Error(`no journal on ${device}`), { code: 'PATH_NOT_FOUND' });
+        const lines = readFileSync(journal, 'utf8').split('\n').filter(Boolean);
+        const priority = job.params.priority;
+        const shown = typeof priority === 'string' ? lines.filter((line) => line.includes(`<${priority}>`)) : lines;
+        return { text: `${shown.slice(-Number(job.params.lines ?? 200)).join('\n')}\n` };
+      }
+      default:
+        throw Object.assign(new Error(`unknown work ${job.kind}`), { code: 'BAD_REQUEST' });
+    }
+  }
+
+  #upload(id: string, body: Readable, headers: Record<string, string>): Promise<void> {
+    return new Promise((done, fail) => {
+      const req = httpRequest(`${this.#url}/v1/agent/work/${id}/upload`, { method: 'PUT', headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', ...headers } });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 204 ? done() : fail(new Error(`upload answered ${res.statusCode}`))));
+      });
+      req.on('error', fail);
+      body.pipe(req);
+    });
+  }
+
+  async #call<T = undefined>(method: string, path: string, body?: unknown, authenticated = true): Promise<T> {
+    const response = await fetch(`${this.#url}/v1/agent${path}`, {
+      method,
+      headers: { ...(authenticated && this.#token ? { authorization: `Bearer ${this.#token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: this.#stop.signal,
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`agent API ${method} ${path}: ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
