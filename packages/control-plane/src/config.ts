@@ -45,6 +45,8 @@ export interface Config {
   readonly schedulerIntervalMs: number;
   /** pino level. */
   readonly logLevel: string;
+  /** Time a client has to send a whole HTTP request (headers and body); a slower one is cut off with 408. */
+  readonly httpRequestTimeoutMs: number;
 }
 
 type Kind = 'string' | 'duration' | 'listen' | 'url' | 'path';
@@ -77,6 +79,7 @@ export const configOptions: readonly Option[] = [
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'LIFEBOAT_JOB_LEASE', kind: 'duration', fallback: '60s', help: 'lease of a running job (a crashed one resumes after it)' },
   { key: 'schedulerIntervalMs', flag: 'scheduler-interval', env: 'LIFEBOAT_SCHEDULER_INTERVAL', kind: 'duration', fallback: '5s', help: 'how often deadlines are checked' },
   { key: 'logLevel', flag: 'log-level', env: 'LIFEBOAT_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'trace, debug, info, warn, error' },
+  { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
 function invalid(message: string): never {

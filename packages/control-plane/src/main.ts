@@ -56,6 +56,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   const logger = parts.logger ?? createLogger(config.logLevel);
   const stop = new AbortController();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Lifeboat's own directory (the secret key, the operator token, SQLite): nobody else's to read.
+  chmodSync(config.dataDir, 0o700);
   const secretBox = SecretBox.fromKeyFile(join(config.dataDir, 'secret.key'));
   const store = await Store.open({
     databaseUrl: config.databaseUrl,
@@ -96,6 +98,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       powerDrivers,
       logger,
       signal: stop.signal,
+      http: { requestTimeoutMs: config.httpRequestTimeoutMs },
       ...(mailer ? { mailer } : {}),
       plugins: [
         (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }),

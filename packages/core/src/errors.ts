@@ -54,6 +54,13 @@ export const errorStatus = {
   PATH_INVALID: 400,
   /** The rescue system's agent does not answer (not in rescue yet, crashed, or rebooting). */
   AGENT_UNAVAILABLE: 503,
+  // Hardening (issue 14).
+  /** A request body, or a part of it (an attachment, work params, an inventory), over its size or count limit. */
+  PAYLOAD_TOO_LARGE: 413,
+  /** The request line or headers are over the server's limit (a very long URL). */
+  HEADERS_TOO_LARGE: 431,
+  /** The request (headers and body) did not arrive within the server's request timeout. */
+  REQUEST_TIMEOUT: 408,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

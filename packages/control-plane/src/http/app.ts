@@ -15,6 +15,8 @@ import { registerAuth } from './auth.js';
 import type { Mailer } from '../mail/index.js';
 import { eventRoutes } from './events.js';
 import { hardwareTestRoutes } from './hardware-test-routes.js';
+import { inputLimitOptions, registerInputLimits, type HttpTimeouts } from './input-limits.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
@@ -35,6 +37,8 @@ export interface AppOptions {
   readonly mailer?: Mailer;
   /** Routes of other capabilities (netboot, images), registered at the root. */
   readonly plugins?: readonly FastifyPluginAsync[];
+  /** Request timeouts of the listening server (slow clients are cut off). */
+  readonly http?: HttpTimeouts;
 }
 
 /** Builds the Fastify application (not listening). */
@@ -44,6 +48,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     bodyLimit: 4 * 1024 * 1024,
     forceCloseConnections: true,
+    ...inputLimitOptions(options.http),
   });
   await app.register(swagger, {
     openapi: {
@@ -61,7 +66,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     const answer = errorAnswer(error);
     if (answer.status === 500 && typeof error.statusCode === 'number' && error.statusCode < 500) {
-      return reply.status(error.statusCode).send({ code: 'BAD_REQUEST', message: error.message });
+      return reply.status(error.statusCode).send({ code: error.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', message: error.message });
     }
     if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
     return reply.status(answer.status).send(answer.body);
@@ -70,7 +75,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
+  registerSecurityHeaders(app);
   registerAuth(app, options.store);
+  registerInputLimits(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -20,6 +20,7 @@ import {
 } from '@lifeboat/core';
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
+import { assertJsonSize } from './input-limits.js';
 import {
   IdParams,
   IncidentCommentSchema,
@@ -43,6 +44,10 @@ export function titleOf(message: string): string {
 }
 
 /** Incident routes (registered by the user API). */
+/** Largest free-form `attachment` of an incident, as JSON (test results are attached by id, not inline). */
+export const incidentAttachmentLimitBytes = 64 * 1024;
+
+/** Incident routes. */
 export function incidentRoutes(options: Pick<AppOptions, 'store' | 'mailer'>): FastifyPluginAsync {
   const { store, mailer } = options;
 
@@ -136,6 +141,7 @@ export function incidentRoutes(options: Pick<AppOptions, 'store' | 'mailer'>): F
         const server: Server | undefined = await store.servers.byName(request.params.name);
         if (!server || !canSee(principal, server.tenantId)) throw new LifeboatError('SERVER_NOT_FOUND', `no server named ${request.params.name}`);
         const body = request.body;
+        assertJsonSize(body.attachment, incidentAttachmentLimitBytes, 'attachment');
         const message = body.message ?? body.detail ?? '';
         const title = body.title ?? titleOf(message);
         if (title === '') throw new LifeboatError('BAD_REQUEST', 'an incident needs a message (or a title)');

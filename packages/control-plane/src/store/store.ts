@@ -58,7 +58,7 @@ export class Store {
     this.changes = database.dialect === 'postgres' ? new ChangeFeed({ db, url: options.databaseUrl }) : new ChangeFeed();
     const changed = (serverId: string) => this.changes.changed(serverId);
     this.tenants = new TenantStore(db, this.now);
-    this.tokens = new TokenStore(db, this.now);
+    this.tokens = new TokenStore(db, this.now, (tokenId) => this.changes.tokenRevoked(tokenId));
     this.servers = new ServerStore(db, this.now, options.secretBox);
     this.sessions = new SessionStore(db, this.now, options.deadlines, changed);
     this.tasks = new TaskStore(db, database.dialect, this.now, changed);
