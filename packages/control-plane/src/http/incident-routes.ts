@@ -43,11 +43,10 @@ export function titleOf(message: string): string {
   return line.length <= 200 ? line : `${line.slice(0, 199)}…`;
 }
 
-/** Incident routes (registered by the user API). */
 /** Largest free-form `attachment` of an incident, as JSON (test results are attached by id, not inline). */
 export const incidentAttachmentLimitBytes = 64 * 1024;
 
-/** Incident routes. */
+/** Incident routes (registered by the user API). */
 export function incidentRoutes(options: Pick<AppOptions, 'store' | 'mailer'>): FastifyPluginAsync {
   const { store, mailer } = options;
 
