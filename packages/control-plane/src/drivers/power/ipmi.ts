@@ -135,6 +135,17 @@ export class IpmiPowerDriver implements PowerDriver {
     await this.#ipmitool(args, options.signal);
   }
 
+  async bootDevice(signal?: AbortSignal): Promise<BootDevice | 'none'> {
+    // Boot parameter 5 (boot flags). Without its valid bit the BMC ignores the selector at the next boot
+    // (BMCs clear the bit after a boot, or 60 s after it was set without one), so it counts as none.
+    const out = await this.#ipmitool(['chassis', 'bootparam', 'get', '5'], signal);
+    if (!/Boot Flag Valid/i.test(out)) return 'none';
+    const selector = /Boot Device Selector\s*:\s*(.+)/i.exec(out)?.[1]?.trim() ?? '';
+    if (/^Force PXE/i.test(selector)) return 'network';
+    if (/^Force Boot from default Hard-Drive/i.test(selector)) return 'disk';
+    return 'none';
+  }
+
   /** The cipher suite: `?cipher=N` in the URL, else the operator's default, else 3. */
   #cipherSuite(): number {
     const query = new URL(this.#bmc.url).searchParams;
