@@ -138,12 +138,7 @@ export class IpmiPowerDriver implements PowerDriver {
   async bootDevice(signal?: AbortSignal): Promise<BootDevice | 'none'> {
     // Boot parameter 5 (boot flags). Without its valid bit the BMC ignores the selector at the next boot
     // (BMCs clear the bit after a boot, or 60 s after it was set without one), so it counts as none.
-    const out = await this.#ipmitool(['chassis', 'bootparam', 'get', '5'], signal);
-    if (!/Boot Flag Valid/i.test(out)) return 'none';
-    const selector = /Boot Device Selector\s*:\s*(.+)/i.exec(out)?.[1]?.trim() ?? '';
-    if (/^Force PXE/i.test(selector)) return 'network';
-    if (/^Force Boot from default Hard-Drive/i.test(selector)) return 'disk';
-    return 'none';
+    return bootDeviceOfBootFlags(await this.#ipmitool(['chassis', 'bootparam', 'get', '5'], signal));
   }
 
   /** The cipher suite: `?cipher=N` in the URL, else the operator's default, else 3. */
@@ -220,6 +215,15 @@ export class IpmiPowerDriver implements PowerDriver {
       });
     });
   }
+}
+
+/** ipmitool's `chassis bootparam get 5` answer → the next boot device (`none` without the valid bit). */
+export function bootDeviceOfBootFlags(out: string): BootDevice | 'none' {
+  if (!/Boot Flag Valid/i.test(out)) return 'none';
+  const selector = /Boot Device Selector\s*:\s*(.+)/i.exec(out)?.[1]?.trim() ?? '';
+  if (/^Force PXE/i.test(selector)) return 'network';
+  if (/^Force Boot from default Hard-Drive/i.test(selector)) return 'disk';
+  return 'none';
 }
 
 /** Turns a failed ipmitool run's output into a `BMC_*` error with ipmitool's own last word. */
