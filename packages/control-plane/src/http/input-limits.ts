@@ -40,9 +40,23 @@ export function inputLimitOptions(timeouts: HttpTimeouts = {}): Pick<FastifyServ
   };
 }
 
+/** Sockets whose current request may take longer than the request timeout (see {@link allowSlowBody}). */
+const slowBodies = new WeakSet<Socket>();
+
+/**
+ * Exempts the request being handled from the request timeout: for a route that streams a large body
+ * on purpose (the agent's upload of a download), called once the caller is authenticated, so an
+ * anonymous slow client is never exempt.
+ */
+export function allowSlowBody(request: FastifyRequest): void {
+  slowBodies.add(request.raw.socket);
+}
+
 /** Answers an error of the HTTP parser (no request object exists yet) on the raw socket, in the product's shape. */
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // Node reports the timeout and leaves the socket to us: an exempt upload goes on.
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && slowBodies.has(socket)) return;
   const [status, code, message]: [number, ErrorCode, string] =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'HEADERS_TOO_LARGE', 'the request line and headers are too large (a URL or a header of more than 16 KB)']
