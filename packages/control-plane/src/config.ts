@@ -56,6 +56,8 @@ export interface Config {
   readonly sessionIdleMs: number;
   /** A browser session ends this long after sign-in. */
   readonly sessionMaxMs: number;
+  /** Time a client has to send a whole HTTP request (headers and body); a slower one is cut off with 408. */
+  readonly httpRequestTimeoutMs: number;
 }
 
 type Kind = 'string' | 'duration' | 'listen' | 'url' | 'path';
@@ -92,6 +94,7 @@ export const configOptions: readonly Option[] = [
   { key: 'sessionIdleMs', flag: 'session-idle', env: 'LIFEBOAT_SESSION_IDLE', kind: 'duration', fallback: '12h', help: 'a browser session unused this long ends' },
   { key: 'sessionMaxMs', flag: 'session-max', env: 'LIFEBOAT_SESSION_MAX', kind: 'duration', fallback: '7d', help: 'a browser session ends this long after sign-in' },
   { key: 'logLevel', flag: 'log-level', env: 'LIFEBOAT_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'trace, debug, info, warn, error' },
+  { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
 function invalid(message: string): never {

@@ -3,5 +3,5 @@ export { main, startControlPlane, type ControlPlaneParts, type RunningControlPla
 export { parseConfig, configHelp, bootUrlFor, type Config } from './config.js';
 export { LifeboatError, type ErrorCode } from './errors.js';
 export { dnsmasqConfig, type DnsmasqConfigOptions } from './netboot/index.js';
-export type { PowerState } from './drivers/power/power-driver.js';
+export type { BootDevice, PowerState } from './drivers/power/power-driver.js';
 export { powerDriverFactory } from './drivers/power/index.js';

@@ -63,6 +63,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   const logger = parts.logger ?? createLogger(config.logLevel);
   const stop = new AbortController();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Lifeboat's own directory (the secret key, the operator token, SQLite): nobody else's to read.
+  chmodSync(config.dataDir, 0o700);
   const secretBox = SecretBox.fromKeyFile(join(config.dataDir, 'secret.key'));
   const store = await Store.open({
     databaseUrl: config.databaseUrl,
@@ -106,6 +108,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       signal: stop.signal,
       webDir: config.webDir ?? workspaceWebDir(),
       accounts: { secureCookies: config.secureCookies, sessionLifetime: { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs } },
+      http: { requestTimeoutMs: config.httpRequestTimeoutMs },
       ...(mailer ? { mailer } : {}),
       plugins: [
         (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }),

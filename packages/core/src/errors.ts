@@ -67,6 +67,13 @@ export const errorStatus = {
   USER_NOT_FOUND: 404,
   /** A user of that name exists already. */
   USER_EXISTS: 409,
+  // Hardening (issue 14).
+  /** A request body, or a part of it (an attachment, work params, an inventory), over its size or count limit. */
+  PAYLOAD_TOO_LARGE: 413,
+  /** The request line or headers are over the server's limit (a very long URL). */
+  HEADERS_TOO_LARGE: 431,
+  /** The request (headers and body) did not arrive within the server's request timeout. */
+  REQUEST_TIMEOUT: 408,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

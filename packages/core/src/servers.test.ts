@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { may, canSee } from './access.js';
 import { knownHostsLines } from './rescue-session.js';
-import { bmcDriverOf, parseDuration, parseMac, parseSshEndpoint } from './servers.js';
+import type { LifeboatError } from './errors.js';
+import { bmcDriverOf, isValidProfileName, parseDuration, parseMac, parseSshEndpoint } from './servers.js';
 
 describe('server fields', () => {
   it('normalises MACs and refuses others', () => {
@@ -21,8 +22,16 @@ describe('server fields', () => {
     assert.deepEqual(parseSshEndpoint('web1'), { host: 'web1', port: 22 });
     assert.equal(parseDuration('90s'), 90_000);
     assert.equal(parseDuration('2h'), 7_200_000);
+    // A lease too long for a date (now + 99999999999 days is not a date) is bad input, not a RangeError.
+    assert.throws(() => parseDuration('99999999999d'), (e: LifeboatError) => e.code === 'BAD_REQUEST' && /too long/.test(e.message));
+    assert.equal(parseDuration('36500d'), 36_500 * 86_400_000);
     assert.throws(() => parseDuration('soon'), { code: 'BAD_REQUEST' });
   });
+  it('accepts only plain profile names', () => {
+    for (const good of ['linux', 'windows-pe', 'linux_2']) assert.ok(isValidProfileName(good), good);
+    for (const bad of ['', 'li nux', 'linux\n', '../linux', 'a/b', 'a.b', 'Linux', 'x'.repeat(33)]) assert.ok(!isValidProfileName(bad), JSON.stringify(bad));
+  });
+
   it('builds known_hosts lines', () => {
     const key = { type: 'ssh-ed25519', publicKey: 'ssh-ed25519 AAAAC3 root@rescue', fingerprint: 'SHA256:x' };
     assert.deepEqual(knownHostsLines('127.0.0.1', 2222, [key]), ['[127.0.0.1]:2222 ssh-ed25519 AAAAC3']);

@@ -78,10 +78,27 @@ export function isValidName(name: string): boolean {
   return /^[a-z0-9][a-z0-9._-]{0,62}$/i.test(name);
 }
 
+/**
+ * A rescue profile's name: it becomes part of image paths and iPXE script URLs, so nothing that a
+ * path, a URL or a script line would read differently (no space, newline, slash or dot).
+ */
+export const profileNamePattern = '^[a-z0-9][a-z0-9_-]{0,31}$';
+
+/** Whether a string is a valid rescue profile name (see {@link profileNamePattern}). */
+export function isValidProfileName(name: string): boolean {
+  return new RegExp(profileNamePattern).test(name);
+}
+
+/** The longest duration {@link parseDuration} accepts: 100 years. */
+export const maxDurationMs = 36_500 * 86_400_000;
+
 /** Parses `90s`, `30m`, `24h`, `2d` (or plain seconds) into milliseconds, or throws `BAD_REQUEST`. */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match) throw new LifeboatError('BAD_REQUEST', `not a duration: ${text} (e.g. 90s, 30m, 24h, 2d)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's'] ?? 1000;
-  return Math.round(Number(match[1]) * unit);
+  const ms = Math.round(Number(match[1]) * unit);
+  // Past this a date computed from it (now + duration) is no longer a date.
+  if (!(ms <= maxDurationMs)) throw new LifeboatError('BAD_REQUEST', `duration too long: ${text} (at most ${maxDurationMs / 86_400_000}d)`);
+  return ms;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { newRescuePassword, rescuePassword } from './password.js';
 import { SecretBox } from './secret-box.js';
-import { randomSalt, sha512Crypt } from './sha512-crypt.js';
+import { randomSalt, sha512Crypt, sha512CryptAsync } from './sha512-crypt.js';
 import { hashToken, newToken } from './tokens.js';
 
 /** `openssl passwd -6`, the password on stdin (never argv). */
@@ -47,12 +47,25 @@ describe('sha512-crypt', () => {
 });
 
 describe('rescue passwords and tokens', () => {
-  it('makes long random passwords and hashes them', () => {
-    const { password, hash } = rescuePassword();
+  it('makes long random passwords and hashes them', async () => {
+    const { password, hash } = await rescuePassword();
     assert.ok(password.length >= 20);
     assert.match(hash, /^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
     assert.equal(sha512Crypt(password, hash.split('$')[2]), hash);
-    assert.notEqual(rescuePassword().password, password);
+    assert.notEqual((await rescuePassword()).password, password);
+  });
+
+  it('hashes in slices, serving the event loop meanwhile, to the same result', async () => {
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    try {
+      const hash = await sha512CryptAsync('Hello world!', 'saltstring');
+      assert.equal(hash, sha512Crypt('Hello world!', 'saltstring'));
+    } finally {
+      clearInterval(ticking);
+    }
+    // 5000 rounds in slices of 250: timers ran between slices (a blocking hash lets none run).
+    assert.ok(turns >= 2, `timers ran ${turns} times during the hash`);
   });
 
   it('makes distinct tokens and hashes them', () => {

@@ -1,6 +1,6 @@
 /** Temporary root passwords of rescue sessions. */
 import { randomInt } from 'node:crypto';
-import { sha512Crypt } from './sha512-crypt.js';
+import { sha512CryptAsync } from './sha512-crypt.js';
 
 // No look-alikes (0/O, 1/l/I) and nothing a shell or a French keyboard makes awkward.
 const characters = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -13,8 +13,15 @@ export function newRescuePassword(length = 24): string {
   return out;
 }
 
-/** A password with the SHA-512 crypt hash that the store and the agent get instead of it. */
-export function rescuePassword(): { password: string; hash: string } {
+/** A new password and its hash. */
+export interface RescueCredentials {
+  readonly password: string;
+  /** SHA-512 crypt: what the store and the agent get instead of the password. */
+  readonly hash: string;
+}
+
+/** A fresh password with its SHA-512 crypt hash, computed without holding the event loop. */
+export async function rescuePassword(): Promise<RescueCredentials> {
   const password = newRescuePassword();
-  return { password, hash: sha512Crypt(password) };
+  return { password, hash: await sha512CryptAsync(password) };
 }

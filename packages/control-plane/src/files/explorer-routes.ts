@@ -38,6 +38,9 @@ import {
 import { hashToken } from '../credentials/tokens.js';
 import type { AppOptions } from '../http/app.js';
 import { authorize, bearerToken } from '../http/auth.js';
+import { allowSlowBody } from '../http/input-limits.js';
+import { endOnRevoke } from '../http/revocable-streams.js';
+import { securityHeaders } from '../http/security-headers.js';
 import { ErrorSchema, IdParams, NameParams, errorResponses } from '../http/schemas.js';
 
 /** How long the explorer waits for an agent. */
@@ -184,22 +187,28 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         // ends the upload as if it were complete). Its answer ends only once the agent reported success;
         // otherwise the connection is cut, so that the user's client sees an error, not a short tar.
         const sized = started.upload.size !== null;
+        // A download outlives no revocation of the token that started it.
+        const stopWatching = endOnRevoke(store, principal, () => reply.raw.destroy(new LifeboatError('UNAUTHORIZED', 'the API token was revoked')));
         try {
-          await pipeline(started.upload.body, reply.raw, { end: sized });
-          started.relayed(null);
-        } catch (error) {
-          request.log.info({ work: id, err: error }, 'download aborted');
-          started.relayed(error instanceof Error ? error : new Error(String(error)));
-          reply.raw.destroy();
-          return;
-        }
-        if (sized) return;
-        try {
-          await result<unknown>(id, gone.signal);
-          reply.raw.end();
-        } catch (error) {
-          request.log.warn({ work: id, err: error }, 'download failed after its stream: the answer is cut');
-          reply.raw.destroy();
+          try {
+            await pipeline(started.upload.body, reply.raw, { end: sized });
+            started.relayed(null);
+          } catch (error) {
+            request.log.info({ work: id, err: error }, 'download aborted');
+            started.relayed(error instanceof Error ? error : new Error(String(error)));
+            reply.raw.destroy();
+            return;
+          }
+          if (sized) return;
+          try {
+            await result<unknown>(id, gone.signal);
+            reply.raw.end();
+          } catch (error) {
+            request.log.warn({ work: id, err: error }, 'download failed after its stream: the answer is cut');
+            reply.raw.destroy();
+          }
+        } finally {
+          stopWatching();
         }
       },
     );
@@ -230,6 +239,8 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         const session = await agentSession(request);
         const pending = waiting.get(request.params.id);
         if (!pending || pending.sessionId !== session.id) throw new LifeboatError('NOT_FOUND', `no download waiting for work ${request.params.id}`);
+        // A directory's tar stream may take minutes: past the request timeout, on purpose.
+        allowSlowBody(request);
         waiting.delete(request.params.id);
         const type = request.headers[uploadTypeHeader] === 'directory' ? 'directory' : 'file';
         const socket = request.raw.socket;
@@ -265,6 +276,8 @@ function sendUpload(reply: FastifyReply, upload: Upload, server: string, device:
     'content-type': upload.type === 'directory' ? 'application/x-tar' : 'application/octet-stream',
     'content-disposition': `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(filename)}`,
     [uploadTypeHeader]: upload.type,
+    'cache-control': 'no-store',
+    ...securityHeaders,
   };
   if (upload.size !== null) headers['content-length'] = String(upload.size);
   (reply.raw as ServerResponse).writeHead(200, headers);

@@ -94,7 +94,8 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
       return reply.status(204).send();
     });
 
-    app.post<{ Body: unknown }>('/v1/agent/inventory', { schema: schema({ body: Type.Object({}, { additionalProperties: true }), response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
+    // An inventory of a large server (hundreds of disks and NICs) is a few hundred KB; past this it is not one.
+    app.post<{ Body: unknown }>('/v1/agent/inventory', { bodyLimit: inventoryLimitBytes, schema: schema({ body: Type.Object({}, { additionalProperties: true }), response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
       const session = await sessionOf(request);
       await store.sessions.setInventory(session.id, request.body);
       return reply.status(204).send();
@@ -155,3 +156,6 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
     );
   };
 }
+
+/** Largest inventory the agent may report (the request answers 413 `PAYLOAD_TOO_LARGE` past it). */
+export const inventoryLimitBytes = 1024 * 1024;

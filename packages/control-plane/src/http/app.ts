@@ -16,6 +16,8 @@ import { defaultAccountSettings, registerAuth, type AccountSettings } from './au
 import type { Mailer } from '../mail/index.js';
 import { eventRoutes } from './events.js';
 import { hardwareTestRoutes } from './hardware-test-routes.js';
+import { inputLimitOptions, registerInputLimits, type HttpTimeouts } from './input-limits.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
@@ -41,6 +43,8 @@ export interface AppOptions {
   readonly plugins?: readonly FastifyPluginAsync[];
   /** The built web console to serve at `/` (null or absent: none). */
   readonly webDir?: string | null;
+  /** Request timeouts of the listening server (slow clients are cut off). */
+  readonly http?: HttpTimeouts;
 }
 
 /** Builds the Fastify application (not listening). */
@@ -50,6 +54,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     bodyLimit: 4 * 1024 * 1024,
     forceCloseConnections: true,
+    ...inputLimitOptions(options.http),
   });
   await app.register(swagger, {
     openapi: {
@@ -70,7 +75,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     const answer = errorAnswer(error);
     if (answer.status === 500 && typeof error.statusCode === 'number' && error.statusCode < 500) {
-      return reply.status(error.statusCode).send({ code: 'BAD_REQUEST', message: error.message });
+      return reply.status(error.statusCode).send({ code: error.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', message: error.message });
     }
     if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
     return reply.status(answer.status).send(answer.body);
@@ -81,7 +86,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const accounts: AccountSettings = { ...defaultAccountSettings, ...options.accounts };
+  registerSecurityHeaders(app);
   registerAuth(app, options.store, accounts);
+  registerInputLimits(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

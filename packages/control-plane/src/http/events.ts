@@ -11,6 +11,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import { LifeboatError, canSee } from '@lifeboat/core';
 import type { AppOptions } from './app.js';
 import { authorize } from './auth.js';
+import { endOnRevoke } from './revocable-streams.js';
+import { securityHeaders } from './security-headers.js';
 import { EventsQuery, errorResponses } from './schemas.js';
 import { serverView, taskView } from './views.js';
 import { hardwareTestView } from './hardware-test-routes.js';
@@ -35,16 +37,18 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
         }
         reply.hijack();
         const raw = reply.raw;
-        raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', ...securityHeaders });
+        let open = true;
         let sending = Promise.resolve();
         const send = (serverId: string) => {
-          if (only !== undefined && serverId !== only) return;
+          if (!open || (only !== undefined && serverId !== only)) return;
           sending = sending.then(async () => {
             const server = await store.servers.byId(serverId);
             if (!server || !canSee(principal, server.tenantId)) return;
             const tenant = await store.tenants.byId(server.tenantId);
             const [task] = await store.tasks.forServer(server.id, 1);
             const data = { server: serverView(server, tenant?.name ?? '', await store.sessions.openFor(server.id)), task: task ? taskView(task) : null };
+            if (!open) return;
             raw.write(`event: server\ndata: ${JSON.stringify(data)}\n\n`);
           }).catch((error: unknown) => request.log.warn({ err: error }, 'event stream write failed'));
         };
@@ -57,7 +61,7 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
             const test = await store.hardwareTests.byId(testId);
             if (!test || !canSee(principal, test.tenantId) || (only !== undefined && test.serverId !== only)) return;
             const server = await store.servers.byId(test.serverId);
-            if (!server) return;
+            if (!server || !open) return;
             raw.write(`event: test\ndata: ${JSON.stringify({ test: hardwareTestView(test, server.name) })}\n\n`);
           }).catch((error: unknown) => request.log.warn({ err: error }, 'event stream write failed'));
         };
@@ -76,6 +80,9 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
         store.changes.on('test', onTest);
         const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
         const close = () => {
+          if (!open) return;
+          open = false;
+          stopWatching();
           clearInterval(keepAlive);
           store.changes.off('server', send);
           store.changes.off('test', onTest);
@@ -83,6 +90,8 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
           options.signal.removeEventListener('abort', close);
           raw.end();
         };
+        // A revoked token's stream ends now, not at the next reconnect (which would get 401).
+        const stopWatching = endOnRevoke(store, principal, close);
         raw.on('close', close);
         options.signal.addEventListener('abort', close, { once: true });
       },

@@ -20,6 +20,7 @@ import {
 } from '@lifeboat/core';
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
+import { assertJsonSize } from './input-limits.js';
 import {
   IdParams,
   IncidentCommentSchema,
@@ -41,6 +42,9 @@ export function titleOf(message: string): string {
   const line = message.trim().split('\n')[0]?.trim() ?? '';
   return line.length <= 200 ? line : `${line.slice(0, 199)}…`;
 }
+
+/** Largest free-form `attachment` of an incident, as JSON (test results are attached by id, not inline). */
+export const incidentAttachmentLimitBytes = 64 * 1024;
 
 /** Incident routes (registered by the user API). */
 export function incidentRoutes(options: Pick<AppOptions, 'store' | 'mailer'>): FastifyPluginAsync {
@@ -136,6 +140,7 @@ export function incidentRoutes(options: Pick<AppOptions, 'store' | 'mailer'>): F
         const server: Server | undefined = await store.servers.byName(request.params.name);
         if (!server || !canSee(principal, server.tenantId)) throw new LifeboatError('SERVER_NOT_FOUND', `no server named ${request.params.name}`);
         const body = request.body;
+        assertJsonSize(body.attachment, incidentAttachmentLimitBytes, 'attachment');
         const message = body.message ?? body.detail ?? '';
         const title = body.title ?? titleOf(message);
         if (title === '') throw new LifeboatError('BAD_REQUEST', 'an incident needs a message (or a title)');

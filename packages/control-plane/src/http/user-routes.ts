@@ -19,6 +19,7 @@ import {
 import { bmcLimits } from '../drivers/power/bmc-url.js';
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
+import { assertJsonSize } from './input-limits.js';
 import { incidentRoutes } from './incident-routes.js';
 import {
   AgentWorkCreated,
@@ -45,6 +46,9 @@ import {
   errorResponses,
 } from './schemas.js';
 import { serverView, taskView } from './views.js';
+
+/** Largest `params` of agent work, as JSON. */
+export const workParamsLimitBytes = 64 * 1024;
 
 /** User API routes. */
 export function userRoutes(options: AppOptions): FastifyPluginAsync {
@@ -230,6 +234,7 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
         const principal = principalOf(request);
         const server = await visibleServer(principal, request.params.name);
         if (!may(principal, 'rescue.enter', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not run work in rescue');
+        assertJsonSize(request.body.params, workParamsLimitBytes, 'params');
         const session = await store.sessions.openFor(server.id);
         if (!session || !acceptsAgentWork(session.state)) throw new LifeboatError('INVALID_STATE', `server ${server.name} is not in rescue`);
         if (reservedWorkKinds.has(request.body.kind)) {

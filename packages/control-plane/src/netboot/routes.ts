@@ -6,7 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { LifeboatError, parseMac } from '@lifeboat/core';
+import { LifeboatError, isValidProfileName, parseMac } from '@lifeboat/core';
 import { join } from 'node:path';
 import { sendFile } from './file-response.js';
 import { fetchSteps, imageFiles, imageIdPattern, type ImageFile, type ImageRegistry } from './image-registry.js';
@@ -54,6 +54,12 @@ export async function netbootRoutes(app: FastifyInstance, options: NetbootRoutes
     async (request, reply) => {
       const mac = parseMac(request.params.script.slice(0, -'.ipxe'.length));
       const target = await source.bootTargetFor(mac);
+      if (target.kind === 'rescue' && !isValidProfileName(target.imageId)) {
+        // A profile registered before names were checked (a space, a newline, `../`): it can go into
+        // no script or path. The server boots its disk and the timeline says why.
+        await source.recordBootStep(mac, target.serverId, 'ipxe_script_served', `local disk: the profile ${JSON.stringify(target.imageId.slice(0, 64))} is not a valid profile name`);
+        return sendScript(reply, localDiskScript());
+      }
       if (target.kind === 'rescue') {
         const script = rescueScript({ bootUrl, serverId: target.serverId, imageId: target.imageId, bootToken: target.bootToken }, options.retry);
         await source.recordBootStep(mac, target.serverId, 'ipxe_script_served', `rescue image ${target.imageId}`);

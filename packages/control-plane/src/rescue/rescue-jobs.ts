@@ -62,12 +62,14 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
    * Runs a step once: a step already completed (before a crash) is skipped, and so is a step the
    * timeline refuses to start (the session moved on: the job's own state checks then stop it).
    */
-  async function step(params: RescueJobParams, kind: TaskKind, name: string, work: () => Promise<string | void>): Promise<void> {
+  async function step(params: RescueJobParams, kind: TaskKind, name: string, work: (resumed: boolean) => Promise<string | void>): Promise<void> {
     const task = await store.tasks.byId(params.taskId);
-    if (task?.steps.find((s) => s.name === name)?.state === 'completed') return;
+    const before = task?.steps.find((s) => s.name === name)?.state;
+    if (before === 'completed') return;
     if ((await timeline.record(params.sessionId, name, 'running', undefined, kind)) !== 'recorded') return;
     try {
-      const detail = await work();
+      // `resumed`: the step had begun before (a crash or a failed attempt): its BMC action may be done.
+      const detail = await work(before === 'running' || before === 'failed');
       await timeline.record(params.sessionId, name, 'completed', detail ?? undefined, kind);
     } catch (error) {
       await timeline.record(params.sessionId, name, 'failed', error instanceof Error ? error.message : String(error), kind);
@@ -90,6 +92,18 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     } catch (error) {
       if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return false;
       throw error;
+    }
+  }
+
+  /** The BMC's next boot device, when the driver can read it; undefined when it cannot or the read fails. */
+  async function bootDeviceOf(driver: PowerDriver, signal: AbortSignal): Promise<string | undefined> {
+    if (!driver.bootDevice) return undefined;
+    try {
+      return await driver.bootDevice(signal);
+    } catch (error) {
+      signal.throwIfAborted();
+      log.warn({ err: error }, 'could not read the boot device; setting it again');
+      return undefined;
     }
   }
 
@@ -153,13 +167,21 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       return `${driver.name} BMC at ${loaded.server.bmc.url}`;
     });
     if (await moved()) return;
-    await step(params, 'enter_rescue', 'boot_device_set', async () => {
-      await driver.setBootDevice('network', { signal });
+    await step(params, 'enter_rescue', 'boot_device_set', async (resumed) => {
+      // Read before repeating: the BMC may have done it before the control plane died.
+      const already = resumed && (await bootDeviceOf(driver, signal)) === 'network';
+      if (!already) await driver.setBootDevice('network', { signal });
       await store.sessions.setNetboot(sessionId, 'rescue');
-      return 'next boot: network (iPXE)';
+      return already ? 'next boot: network (iPXE), already set on the BMC before a restart' : 'next boot: network (iPXE)';
     });
     if (await moved()) return;
-    await step(params, 'enter_rescue', 'power_cycled', () => rebootForRescue(loaded.server, driver, signal));
+    await step(params, 'enter_rescue', 'power_cycled', async (resumed) => {
+      // The server already fetched its rescue script: the reboot happened before the control plane died.
+      if (resumed && (await store.tasks.byId(taskId))?.steps.find((s) => s.name === 'ipxe_script_served')?.state === 'completed') {
+        return 'the server was already netbooting the rescue system (rebooted before a restart)';
+      }
+      return rebootForRescue(loaded.server, driver, signal);
+    });
     if (await move(sessionId, 'boot_started')) log.info({ server: loaded.server.name, session: sessionId }, 'rescue boot started');
     else await stopEnter(taskId, (await load(sessionId))?.session);
   };
@@ -255,9 +277,10 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const entering = await store.tasks.latestFor(sessionId, 'enter_rescue');
     if (entering && entering.endedAt === null) await store.tasks.finish(entering.id, 'failed', 'stopped: rescue exit requested');
     const driver = await driverFor(server);
-    await step(params, 'exit_rescue', 'boot_device_set', async () => {
+    await step(params, 'exit_rescue', 'boot_device_set', async (resumed) => {
       driver.validate();
       await store.sessions.setNetboot(sessionId, 'disk');
+      if (resumed && (await bootDeviceOf(driver, signal)) === 'disk') return 'next boot: disk, already set on the BMC before a restart';
       await driver.setBootDevice('disk', { signal });
       return 'next boot: disk';
     });

@@ -11,6 +11,7 @@ import {
   exitRescueSteps,
   knownHostsLines,
   may,
+  nextRescueState,
   rescueStatus,
   type Principal,
   type RescueSession,
@@ -18,7 +19,7 @@ import {
   type Server,
   type Task,
 } from '@lifeboat/core';
-import { rescuePassword } from '../credentials/password.js';
+import { rescuePassword, type RescueCredentials } from '../credentials/password.js';
 import { serverLockKey, type JobQueue } from '../jobs/job-queue.js';
 import { imageProblem, type ImageRegistry } from '../netboot/image-registry.js';
 import type { Store } from '../store/store.js';
@@ -66,13 +67,16 @@ export class RescueService {
   readonly #mails: boolean;
   readonly #images: ImageRegistry;
   readonly #timeline: BootTimeline;
+  readonly #newPassword: () => Promise<RescueCredentials>;
 
   /**
    * `images`: the rescue images by profile (the netboot server's registry; a request for a profile
    * without a complete image is refused). `mails`: whether a mailer is configured (credentials then go
-   * to the request's or the tenant's address).
+   * to the request's or the tenant's address). `newPassword`: makes a session's password and hash
+   * (default {@link rescuePassword}; tests wrap it to see when it runs).
    */
-  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; images: ImageRegistry; mails?: boolean }) {
+  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; images: ImageRegistry; mails?: boolean; newPassword?: () => Promise<RescueCredentials> }) {
+    this.#newPassword = options.newPassword ?? rescuePassword;
     this.#store = options.store;
     this.#images = options.images;
     this.#timeline = new BootTimeline(options.store);
@@ -105,7 +109,10 @@ export class RescueService {
         throw new LifeboatError('BAD_REQUEST', 'not an SSH public key (expected "ssh-ed25519 AAAA... comment")');
       }
     }
-    const credentials = sshKeys.length === 0 ? rescuePassword() : null;
+    // The state check before the hash: a refused request must cost no CPU (sessions.open checks again,
+    // in its transaction, for a request that raced this one).
+    nextRescueState((await this.#store.sessions.openFor(server.id))?.state ?? 'active', 'request');
+    const credentials = sshKeys.length === 0 ? await this.#newPassword() : null;
     const now = this.#store.now();
     const recipient = input.email ?? (this.#mails ? ((await this.#store.tenants.byId(server.tenantId))?.email ?? null) : null);
     const session = await this.#store.sessions.open({
@@ -181,6 +188,7 @@ export class RescueService {
   /** Moves the end of the lease to `expiresInMs` from now. */
   async extend(principal: Principal, server: Server, expiresInMs: number): Promise<RescueView> {
     if (!may(principal, 'rescue.enter', server.tenantId)) throw new LifeboatError('FORBIDDEN', 'this token may not extend rescues');
+    if (expiresInMs <= 0) throw new LifeboatError('BAD_REQUEST', 'the lease must be longer than 0');
     if (expiresInMs > this.#lease.maxLeaseMs && principal.role !== 'operator') {
       throw new LifeboatError('LEASE_TOO_LONG', `a rescue lease may last at most ${Math.round(this.#lease.maxLeaseMs / 3_600_000)} h`);
     }

@@ -11,8 +11,11 @@ import type { Database } from './schema.js';
 
 const channel = 'lifeboat_changes';
 
-/** Emits `server` with a server id whenever its session or tasks change, `test` with a hardware test's id when it changes. */
-export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test: [testId: string] }> {
+/**
+ * Emits `server` with a server id whenever its session or tasks change, `test` with a hardware test's
+ * id when it changes, `token` with an API token's id when it is revoked (its holder's streams end).
+ */
+export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test: [testId: string]; token: [tokenId: string] }> {
   readonly #db: Kysely<Database> | undefined;
   #listener: pg.Client | undefined;
   #closed = false;
@@ -49,11 +52,21 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test:
     sql`select pg_notify(${channel}, ${`test:${testId}`})`.execute(this.#db).catch(() => this.emit('test', testId));
   }
 
+  /** Announces that an API token was revoked (sent as `token:ID`). */
+  tokenRevoked(tokenId: string): void {
+    if (!this.#db) {
+      this.emit('token', tokenId);
+      return;
+    }
+    sql`select pg_notify(${channel}, ${`token:${tokenId}`})`.execute(this.#db).catch(() => this.emit('token', tokenId));
+  }
+
   async #listen(url: string): Promise<void> {
     const client = new pg.Client({ connectionString: url });
     client.on('notification', (message) => {
       if (message.channel !== channel || !message.payload) return;
       if (message.payload.startsWith('test:')) this.emit('test', message.payload.slice(5));
+      else if (message.payload.startsWith('token:')) this.emit('token', message.payload.slice(6));
       else this.emit('server', message.payload);
     });
     client.on('error', () => {

@@ -3,7 +3,7 @@
  * `postgres://...` through pg. Everything above this file is dialect-free except the few SQL
  * statements that must differ (job claims), which ask `dialect`.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -36,11 +36,22 @@ export function openDatabase(url: string): OpenDatabase {
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const file = resolve(url.replace(/^sqlite:(\/\/)?/, ''));
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  ownerOnly(file);
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * Makes the SQLite file (sealed secrets, token hashes, the audit) readable by its owner only: created
+ * 0600 before SQLite opens it, and an older 0644 one tightened. SQLite gives the `-wal` and `-shm` files
+ * it creates the database file's mode; ones left by an older run are tightened too.
+ */
+function ownerOnly(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
 }

@@ -65,7 +65,7 @@ export class Store {
     this.changes = database.dialect === 'postgres' ? new ChangeFeed({ db, url: options.databaseUrl }) : new ChangeFeed();
     const changed = (serverId: string) => this.changes.changed(serverId);
     this.tenants = new TenantStore(db, this.now);
-    this.tokens = new TokenStore(db, this.now);
+    this.tokens = new TokenStore(db, this.now, (tokenId) => this.changes.tokenRevoked(tokenId));
     this.users = new UserStore(db, this.now);
     this.browserSessions = new BrowserSessionStore(db, this.now);
     this.signInFailures = new SignInFailures(db, this.now);

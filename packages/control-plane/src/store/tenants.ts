@@ -66,10 +66,13 @@ export class TenantStore {
 export class TokenStore {
   readonly #db: Kysely<Database>;
   readonly #now: Clock;
+  readonly #onRevoked: (id: string) => void;
 
-  constructor(db: Kysely<Database>, now: Clock) {
+  /** `onRevoked`: told the id of each token revoked (live streams of its holder end on it). */
+  constructor(db: Kysely<Database>, now: Clock, onRevoked: (id: string) => void = () => {}) {
     this.#db = db;
     this.#now = now;
+    this.#onRevoked = onRevoked;
   }
 
   /**
@@ -129,7 +132,15 @@ export class TokenStore {
   /** Revokes a token by id; false when no such token exists. */
   async revoke(id: string): Promise<boolean> {
     const result = await this.#db.updateTable('api_tokens').set({ revoked_at: iso(this.#now()) }).where('id', '=', id).executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    if (result.numUpdatedRows === 0n) return false;
+    this.#onRevoked(id);
+    return true;
+  }
+
+  /** Whether the token of this id exists and is not revoked. */
+  async isActive(id: string): Promise<boolean> {
+    const row = await this.#db.selectFrom('api_tokens').select('id').where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Whether any token exists (first start creates the operator's). */

@@ -63,6 +63,8 @@ describe('ipmi driver against OpenIPMI ipmi_sim', () => {
   });
 
   it('sets the next boot device to network and to disk', async () => {
+    // ipmi_sim keeps the selector but never the valid bit: a real BMC's next boot would ignore it.
+    assert.equal(await driver.bootDevice?.(), 'none');
     await driver.setBootDevice('network');
     assert.equal(sim.sets().at(-1), 'boot pxe');
     await driver.setBootDevice('disk', { persistent: true });

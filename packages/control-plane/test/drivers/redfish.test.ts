@@ -67,11 +67,15 @@ describe('redfish driver against a strict Redfish BMC', () => {
     assert.deepEqual(bmc.violations, []);
   });
 
-  it('sets the boot override to Pxe once and Hdd continuously, with If-Match', async () => {
+  it('sets the boot override to Pxe once and Hdd continuously, with If-Match, and reads it back', async () => {
     await driver.setBootDevice('network');
     assert.deepEqual([bmc.state.bootTarget, bmc.state.bootEnabled], ['Pxe', 'Once']);
+    assert.equal(await driver.bootDevice?.(), 'network');
     await driver.setBootDevice('disk', { persistent: true });
     assert.deepEqual([bmc.state.bootTarget, bmc.state.bootEnabled], ['Hdd', 'Continuous']);
+    assert.equal(await driver.bootDevice?.(), 'disk');
+    bmc.state.bootEnabled = 'Disabled';
+    assert.equal(await driver.bootDevice?.(), 'none', 'no override in force');
     assert.deepEqual(bmc.violations, []);
   });
 

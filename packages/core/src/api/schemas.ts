@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { rescueStates, type RescueState } from '../rescue-state.js';
+import { profileNamePattern } from '../servers.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -43,14 +44,14 @@ export type TokenAnswer = Static<typeof TokenAnswer>;
 export const NewServer = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }),
-    tenant: Type.String(),
-    macs: Type.Array(Type.String(), { minItems: 1 }),
+    tenant: Type.String({ maxLength: 128 }),
+    macs: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 64 }),
     bmc: Type.Object(
       { url: Type.String(), user: Type.Optional(Type.String()), password: Type.Optional(Type.String()) },
       { additionalProperties: false },
     ),
     sshEndpoint: Type.Optional(Type.String({ description: 'HOST:PORT of the server\'s SSH (installed system and rescue)' })),
-    profiles: Type.Optional(Type.Array(Type.String())),
+    profiles: Type.Optional(Type.Array(Type.String({ pattern: profileNamePattern, description: 'lower-case letters, digits, - and _' }), { maxItems: 16 })),
   },
   { additionalProperties: false },
 );
@@ -121,16 +122,16 @@ export type RescueView = Static<typeof RescueSchema>;
 
 export const EnterRescue = Type.Object(
   {
-    profile: Type.Optional(Type.String()),
-    sshKeys: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+    profile: Type.Optional(Type.String({ maxLength: 64 })),
+    sshKeys: Type.Optional(Type.Array(Type.String({ maxLength: 16_384 }), { maxItems: 50 })),
     email: Type.Optional(Type.String({ format: 'email' })),
-    expiresIn: Type.Optional(Type.String({ description: 'lease, e.g. 90m, 24h, 2d' })),
+    expiresIn: Type.Optional(Type.String({ maxLength: 32, description: 'lease, e.g. 90m, 24h, 2d' })),
   },
   { additionalProperties: false },
 );
 export type EnterRescue = Static<typeof EnterRescue>;
 
-export const ExtendRescue = Type.Object({ expiresIn: Type.String() }, { additionalProperties: false });
+export const ExtendRescue = Type.Object({ expiresIn: Type.String({ maxLength: 32 }) }, { additionalProperties: false });
 export type ExtendRescue = Static<typeof ExtendRescue>;
 
 // Tasks (boot timelines).
@@ -163,7 +164,10 @@ export const InventoryAnswer = Type.Object({ server: Type.String(), sessionId: T
 export type InventoryAnswer = Static<typeof InventoryAnswer>;
 
 // Work run by the agent in rescue.
-export const NewAgentWork = Type.Object({ kind: Type.String({ minLength: 1 }), params: Type.Optional(Type.Unknown()) }, { additionalProperties: false });
+export const NewAgentWork = Type.Object(
+  { kind: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_.-]+$' }), params: Type.Optional(Type.Unknown({ description: 'JSON, at most 64 KiB' })) },
+  { additionalProperties: false },
+);
 export type NewAgentWork = Static<typeof NewAgentWork>;
 export const AgentWorkCreated = Type.Object({ id: Type.String() });
 export type AgentWorkCreated = Static<typeof AgentWorkCreated>;
@@ -180,9 +184,9 @@ export const NewIncident = Type.Object(
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     /** The body of the declaration (`detail` is its older name; `message` wins when both are given). */
     message: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000 })),
-    detail: Type.Optional(Type.String()),
+    detail: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000 })),
     tests: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
-    attachment: Type.Optional(Type.Unknown()),
+    attachment: Type.Optional(Type.Unknown({ description: 'JSON, at most 64 KiB' })),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,8 @@
  * never through argv, where every user of the machine could read it in /proc.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { LifeboatError } from '@lifeboat/core';
 import type { BmcEndpoint, BootDevice, PowerAction, PowerCapability, PowerDriver, PowerState } from './power-driver.js';
 import { parseBmcUrl } from './bmc-url.js';
@@ -61,6 +63,34 @@ const failures: ReadonlyArray<readonly [RegExp, 'BMC_AUTH_FAILED' | 'BMC_UNREACH
   [/Get Auth Capabilities error|Get Channel Authentication Capabilities|No response from remote controller|Address lookup for .* failed|Could not open socket|Unable to establish IPMI v2/i, 'BMC_UNREACHABLE', 'the BMC did not answer'],
 ];
 
+/**
+ * ipmitool must not outlive the control plane: after a `kill -9` an orphaned ipmitool would go on
+ * retrying a power action for up to half a minute while the restarted control plane resumes the same
+ * step. Node cannot set PR_SET_PDEATHSIG on a child, so ipmitool runs under util-linux's `setpriv
+ * --pdeathsig KILL`, which sets it and then execs ipmitool (same pid, so our own SIGKILL on a timeout
+ * or abort still reaches ipmitool). The kernel then kills ipmitool the moment the thread that spawned
+ * it dies, whatever killed it. Rejected: a process group killed at exit (no exit handler runs on
+ * SIGKILL), recording pids to kill at the next start (the BMC action would go on until then, and a pid
+ * may be reused), a wrapper polling its parent (a second process per call, and a polling delay). The
+ * one gap: a parent killed between fork and setpriv's prctl (microseconds) leaves ipmitool to finish on
+ * its own, bounded by its `-N`/`-R` retries. Without setpriv (not Linux), ipmitool runs directly.
+ */
+const deathSignalWrapper = findProgram('setpriv');
+
+/** The absolute path of a program on PATH, or undefined. */
+function findProgram(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
 /** The `ipmi` driver bound to one BMC (`ipmi://HOST[:PORT]`, port 623 by default). */
 export class IpmiPowerDriver implements PowerDriver {
   readonly name = 'ipmi' as const;
@@ -105,6 +135,12 @@ export class IpmiPowerDriver implements PowerDriver {
     await this.#ipmitool(args, options.signal);
   }
 
+  async bootDevice(signal?: AbortSignal): Promise<BootDevice | 'none'> {
+    // Boot parameter 5 (boot flags). Without its valid bit the BMC ignores the selector at the next boot
+    // (BMCs clear the bit after a boot, or 60 s after it was set without one), so it counts as none.
+    return bootDeviceOfBootFlags(await this.#ipmitool(['chassis', 'bootparam', 'get', '5'], signal));
+  }
+
   /** The cipher suite: `?cipher=N` in the URL, else the operator's default, else 3. */
   #cipherSuite(): number {
     const query = new URL(this.#bmc.url).searchParams;
@@ -139,7 +175,9 @@ export class IpmiPowerDriver implements PowerDriver {
     const commandMs = options.commandMs ?? 30_000;
     const what = `ipmitool ${command.join(' ')} on ${target.host}:${target.port}`;
     return new Promise<string>((resolve, reject) => {
-      const child = spawn(options.ipmitool ?? 'ipmitool', args, {
+      const ipmitool = options.ipmitool ?? 'ipmitool';
+      const [program, programArgs] = deathSignalWrapper === undefined ? [ipmitool, args] : [deathSignalWrapper, ['--pdeathsig', 'KILL', '--', ipmitool, ...args]];
+      const child = spawn(program, programArgs, {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', IPMI_PASSWORD: this.#bmc.password },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -171,10 +209,21 @@ export class IpmiPowerDriver implements PowerDriver {
       });
       child.on('close', (code) => {
         if (code === 0) return finish(undefined, stdout);
+        // setpriv's own "failed to execute ipmitool: No such file or directory" (exit 127).
+        if (code === 127 && /failed to execute/.test(stderr)) return finish(new LifeboatError('BMC_ERROR', 'ipmitool is not installed (Debian package ipmitool)'));
         finish(classify(what, `${stderr}\n${stdout}`));
       });
     });
   }
+}
+
+/** ipmitool's `chassis bootparam get 5` answer → the next boot device (`none` without the valid bit). */
+export function bootDeviceOfBootFlags(out: string): BootDevice | 'none' {
+  if (!/Boot Flag Valid/i.test(out)) return 'none';
+  const selector = /Boot Device Selector\s*:\s*(.+)/i.exec(out)?.[1]?.trim() ?? '';
+  if (/^Force PXE/i.test(selector)) return 'network';
+  if (/^Force Boot from default Hard-Drive/i.test(selector)) return 'disk';
+  return 'none';
 }
 
 /** Turns a failed ipmitool run's output into a `BMC_*` error with ipmitool's own last word. */

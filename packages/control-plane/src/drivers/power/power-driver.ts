@@ -51,6 +51,11 @@ export interface PowerDriver {
   setPower(action: PowerAction, signal?: AbortSignal): Promise<void>;
   /** Sets the device of the next boot (and, when `persistent`, of every boot after it). */
   setBootDevice(device: BootDevice, options?: { persistent?: boolean; signal?: AbortSignal }): Promise<void>;
+  /**
+   * Reads the boot device the BMC will use at the next boot: `none` when no override is in force.
+   * Optional: a job resumed after a crash reads it, when the driver can, instead of setting it again.
+   */
+  bootDevice?(signal?: AbortSignal): Promise<BootDevice | 'none'>;
 }
 
 /** Builds a driver for one BMC endpoint. */

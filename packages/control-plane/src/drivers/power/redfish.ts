@@ -116,6 +116,17 @@ export class RedfishPowerDriver implements PowerDriver {
     });
   }
 
+  async bootDevice(signal?: AbortSignal): Promise<BootDevice | 'none'> {
+    return this.#withSession(signal, async (call) => {
+      const { body } = await this.#system(call);
+      const boot = isObject(body.Boot) ? body.Boot : {};
+      if (boot.BootSourceOverrideEnabled === 'Disabled') return 'none';
+      const target = boot.BootSourceOverrideTarget;
+      const device = (Object.keys(bootTargets) as BootDevice[]).find((d) => bootTargets[d] === target);
+      return device ?? 'none';
+    });
+  }
+
   #target(): BmcTarget & { systemPath: string } {
     const target = parseBmcUrl(this.#bmc, 'redfish');
     const path = target.path.replace(/\/+$/, '');
