@@ -54,6 +54,13 @@ export const errorStatus = {
   PATH_INVALID: 400,
   /** The rescue system's agent does not answer (not in rescue yet, crashed, or rebooting). */
   AGENT_UNAVAILABLE: 503,
+  // Serial console (issue 12).
+  /** The server's console setting is not a console URL Lifeboat can drive (`tcp://HOST:PORT`). */
+  CONSOLE_INVALID: 400,
+  /** Someone else holds the console's writer seat; the message names who. */
+  CONSOLE_BUSY: 409,
+  /** The console cannot be reached now (BMC SOL refused or dropped, TCP port closed). */
+  CONSOLE_UNAVAILABLE: 503,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */
