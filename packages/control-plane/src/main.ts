@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { bootUrlFor, configHelp, parseConfig, type Config } from './config.js';
 import { ConsoleHubs } from './console/console-hub.js';
+import { ConsoleRecorder } from './console/console-recorder.js';
 import { consoleDriverFactory, type ConsoleDriverFactory } from './console/console-driver.js';
 import { SecretBox } from './credentials/secret-box.js';
 import { powerDriverFactory } from './drivers/power/index.js';
@@ -70,6 +71,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   });
   const background: Promise<void>[] = [];
   const closers: Array<() => void> = [];
+  let stopConsoles = async (): Promise<void> => undefined;
   try {
     await createAdminTokenOnFirstStart(store, config, logger);
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
@@ -78,8 +80,12 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
     const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
     const consoles = new ConsoleHubs({ drivers: parts.consoleDrivers ?? consoleDriverFactory(store.servers), log: logger });
-    closers.push(() => void consoles.close());
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
+    const recorder = new ConsoleRecorder({ hubs: consoles, store, log: logger });
+    stopConsoles = async () => {
+      await recorder.close();
+      await consoles.close();
+    };
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, recorder, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,
@@ -130,6 +136,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
           stop.abort();
           await app.close();
           await Promise.allSettled(background);
+          await stopConsoles();
           for (const close of closers) close();
           await store.close();
           logger.info('control plane stopped');
@@ -140,6 +147,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   } catch (error) {
     stop.abort();
     await Promise.allSettled(background);
+    await stopConsoles();
     await store.close();
     throw error;
   }
