@@ -3,7 +3,7 @@
  * (the recorder bounds them), one row per session, rewritten as the recorder flushes.
  */
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { ConsoleLogRow, Database } from './schema.js';
 import { iso, type Clock } from './rows.js';
 
 /** A session's recorded console output. */
@@ -46,13 +46,30 @@ export class ConsoleLogStore {
   /** A session's log, or undefined when nothing was recorded. */
   async forSession(sessionId: string): Promise<ConsoleLog | undefined> {
     const row = await this.#db.selectFrom('console_logs').selectAll().where('session_id', '=', sessionId).executeTakeFirst();
-    return row && {
-      sessionId: row.session_id,
-      serverId: row.server_id,
-      data: Buffer.from(row.data, 'base64'),
-      dropped: Number(row.dropped),
-      startedAt: new Date(row.started_at),
-      updatedAt: new Date(row.updated_at),
-    };
+    return row && logOf(row);
   }
+
+  /** The server's most recently started log, or undefined. */
+  async latestFor(serverId: string): Promise<ConsoleLog | undefined> {
+    const row = await this.#db
+      .selectFrom('console_logs')
+      .selectAll()
+      .where('server_id', '=', serverId)
+      .orderBy('started_at', 'desc')
+      .orderBy('updated_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && logOf(row);
+  }
+}
+
+function logOf(row: ConsoleLogRow): ConsoleLog {
+  return {
+    sessionId: row.session_id,
+    serverId: row.server_id,
+    data: Buffer.from(row.data, 'base64'),
+    dropped: Number(row.dropped),
+    startedAt: new Date(row.started_at),
+    updatedAt: new Date(row.updated_at),
+  };
 }
