@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { bootUrlFor, configHelp, parseConfig, type Config } from './config.js';
+import { ConsoleHubs } from './console/console-hub.js';
+import { ConsoleRecorder } from './console/console-recorder.js';
+import { consoleDriverFactory, type ConsoleDriverFactory } from './console/console-driver.js';
 import { SecretBox } from './credentials/secret-box.js';
 import { powerDriverFactory } from './drivers/power/index.js';
 import type { PowerDriverFactory } from './drivers/power/power-driver.js';
@@ -30,6 +33,8 @@ import { Store } from './store/store.js';
 export interface ControlPlaneParts {
   /** BMC drivers; default: the ipmi and redfish drivers. */
   readonly powerDrivers?: PowerDriverFactory;
+  /** Serial console drivers; default: TCP serial ports and IPMI Serial-over-LAN. */
+  readonly consoleDrivers?: ConsoleDriverFactory;
   /** Logger; default: JSON lines on stdout at the configured level. */
   readonly logger?: Logger;
   /**
@@ -54,6 +59,8 @@ export interface RunningControlPlane {
   readonly bootUrl: string;
   readonly config: Config;
   readonly store: Store;
+  /** The servers' serial consoles (one shared connection per server). */
+  readonly consoles: ConsoleHubs;
   /** Stops accepting requests and jobs, waits for work in progress to stop, closes the database. */
   close(): Promise<void>;
 }
@@ -73,6 +80,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   });
   const background: Promise<void>[] = [];
   const closers: Array<() => void> = [];
+  let stopConsoles = async (): Promise<void> => undefined;
   try {
     await createAdminTokenOnFirstStart(store, config, logger);
     const firstUser = await createAdminUserOnFirstStart(store, logger);
@@ -81,7 +89,13 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     if (mailer) closers.push(() => mailer.close());
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
     const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
+    const consoles = new ConsoleHubs({ drivers: parts.consoleDrivers ?? consoleDriverFactory(store.servers), log: logger });
+    const recorder = new ConsoleRecorder({ hubs: consoles, store, log: logger });
+    stopConsoles = async () => {
+      await recorder.close();
+      await consoles.close();
+    };
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, recorder, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,
@@ -104,6 +118,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       queue,
       rescue,
       powerDrivers,
+      consoles,
       logger,
       signal: stop.signal,
       webDir: config.webDir ?? workspaceWebDir(),
@@ -129,11 +144,13 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       bootUrl,
       config,
       store,
+      consoles,
       close() {
         closing ??= (async () => {
           stop.abort();
           await app.close();
           await Promise.allSettled(background);
+          await stopConsoles();
           for (const close of closers) close();
           await store.close();
           logger.info('control plane stopped');
@@ -144,6 +161,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   } catch (error) {
     stop.abort();
     await Promise.allSettled(background);
+    await stopConsoles();
     await store.close();
     throw error;
   }

@@ -74,6 +74,15 @@ export const errorStatus = {
   HEADERS_TOO_LARGE: 431,
   /** The request (headers and body) did not arrive within the server's request timeout. */
   REQUEST_TIMEOUT: 408,
+  // Serial console (issue 12).
+  /** The server's console setting is not a console URL Lifeboat can drive (`tcp://HOST:PORT`). */
+  CONSOLE_INVALID: 400,
+  /** Someone else holds the console's writer seat; the message names who. */
+  CONSOLE_BUSY: 409,
+  /** The console cannot be reached now (BMC SOL refused or dropped, TCP port closed). */
+  CONSOLE_UNAVAILABLE: 503,
+  /** No console log was recorded for that session (or the server has none). */
+  CONSOLE_LOG_NOT_FOUND: 404,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

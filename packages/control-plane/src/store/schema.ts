@@ -21,6 +21,7 @@ export interface Database {
   users: UserRow;
   browser_sessions: BrowserSessionRow;
   sign_in_failures: SignInFailureRow;
+  console_logs: ConsoleLogRow;
 }
 
 export interface UserRow {
@@ -90,6 +91,8 @@ export interface ServerRow {
   bmc_credentials_ref: string | null;
   ssh_host: string | null;
   ssh_port: number | null;
+  /** `tcp://HOST:PORT`, or null for the BMC's Serial-over-LAN. */
+  console: string | null;
   /** JSON array of profile names. */
   profiles: string;
   created_at: string;
@@ -243,4 +246,17 @@ export interface HardwareTestRow {
   updated_at: string;
   started_at: string | null;
   ended_at: string | null;
+}
+
+/** The console output of one rescue session (its last bytes), recorded while it entered and left rescue. */
+export interface ConsoleLogRow {
+  session_id: string;
+  server_id: string;
+  /** Base64 of the kept bytes (the last `bytes` of the output). */
+  data: string;
+  bytes: number;
+  /** How many earlier bytes were dropped to keep the bound. */
+  dropped: number;
+  started_at: string;
+  updated_at: string;
 }

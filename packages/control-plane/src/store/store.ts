@@ -5,6 +5,7 @@
 import type { RescueDeadlines } from '@lifeboat/core';
 import type { SecretBox } from '../credentials/secret-box.js';
 import { ChangeFeed } from './change-feed.js';
+import { ConsoleLogStore } from './console-logs.js';
 import { openDatabase, type DialectName, type OpenDatabase } from './database.js';
 import { HardwareTestStore } from './hardware-tests.js';
 import { migrate } from './migrations.js';
@@ -57,6 +58,8 @@ export class Store {
   readonly secrets: SecretStore;
   /** Hardware tests run in rescue, kept as the server's history. */
   readonly hardwareTests: HardwareTestStore;
+  /** Console output recorded while sessions entered and left rescue. */
+  readonly consoleLogs: ConsoleLogStore;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -78,6 +81,7 @@ export class Store {
     this.agentWork = new AgentWorkQueue(db, this.now);
     this.secrets = new SecretStore(db, this.now, options.secretBox);
     this.hardwareTests = new HardwareTestStore(db, this.now, (testId) => this.changes.testChanged(testId));
+    this.consoleLogs = new ConsoleLogStore(db, this.now);
   }
 
   /** Opens and migrates the database. */

@@ -4,3 +4,4 @@ export * from './hardware-tests.js';
 export * from './files.js';
 export * from './incidents.js';
 export * from './accounts.js';
+export * from './console.js';

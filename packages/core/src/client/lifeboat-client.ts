@@ -50,6 +50,7 @@ import type {
   UserList,
 } from '../api/accounts.js';
 import { csrfHeader } from '../api/accounts.js';
+import type { ConsoleLogView } from '../api/console.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
@@ -244,6 +245,15 @@ export class LifeboatClient {
    */
   validateServer(name: string): Promise<BmcValidation> {
     return this.request('POST', `/v1/servers/${segment(name)}/validate`);
+  }
+
+  /**
+   * `GET /v1/servers/{name}/console/log[?session=ID]`: the console recorded while the server entered
+   * and left rescue, for a session (default: its latest recorded one); `data` is base64.
+   */
+  getConsoleLog(name: string, options: { session?: string } = {}): Promise<ConsoleLogView> {
+    const query = options.session === undefined ? '' : `?session=${encodeURIComponent(options.session)}`;
+    return this.request('GET', `/v1/servers/${segment(name)}/console/log${query}`);
   }
 
   // Rescue.
