@@ -54,6 +54,13 @@ export const errorStatus = {
   PATH_INVALID: 400,
   /** The rescue system's agent does not answer (not in rescue yet, crashed, or rebooting). */
   AGENT_UNAVAILABLE: 503,
+  // SSH keys and the console gateway (issue 12).
+  /** Not an SSH public key Lifeboat accepts (type, base64 blob, RSA of at least 2048 bits). */
+  KEY_INVALID: 400,
+  /** A key of that name, or the same key under another name, is already registered in that scope. */
+  KEY_EXISTS: 409,
+  /** No SSH key of that name in the tenant's store (or the staff keys). */
+  KEY_NOT_FOUND: 404,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

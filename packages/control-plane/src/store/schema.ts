@@ -18,6 +18,25 @@ export interface Database {
   incident_comments: IncidentCommentRow;
   audit_events: AuditEventRow;
   hardware_tests: HardwareTestRow;
+  ssh_keys: SshKeyRow;
+}
+
+export interface SshKeyRow {
+  id: string;
+  /** The tenant's id, or '*' for a staff key. */
+  scope: string;
+  tenant_id: string | null;
+  name: string;
+  type: string;
+  bits: number;
+  /** SHA256:... of the key blob. */
+  fingerprint: string;
+  comment: string;
+  /** The public key line, normalised. */
+  public_key: string;
+  /** The API token that registered it. */
+  created_by: string;
+  created_at: string;
 }
 
 export interface TenantRow {

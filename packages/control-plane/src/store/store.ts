@@ -14,6 +14,7 @@ import type { Clock } from './rows.js';
 import { SecretStore } from './secrets.js';
 import { ServerStore } from './servers.js';
 import { SessionStore } from './sessions.js';
+import { SshKeyStore } from './ssh-keys.js';
 import { TaskStore } from './tasks.js';
 import { TenantStore, TokenStore } from './tenants.js';
 
@@ -50,6 +51,8 @@ export class Store {
   readonly secrets: SecretStore;
   /** Hardware tests run in rescue, kept as the server's history. */
   readonly hardwareTests: HardwareTestStore;
+  /** SSH public keys per tenant, and staff keys. */
+  readonly sshKeys: SshKeyStore;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -67,6 +70,7 @@ export class Store {
     this.attachableTests = new AttachableTests(db);
     this.agentWork = new AgentWorkQueue(db, this.now);
     this.secrets = new SecretStore(db, this.now, options.secretBox);
+    this.sshKeys = new SshKeyStore(db, this.now);
     this.hardwareTests = new HardwareTestStore(db, this.now, (testId) => this.changes.testChanged(testId));
   }
 

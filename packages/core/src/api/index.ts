@@ -3,3 +3,4 @@ export * from './schemas.js';
 export * from './hardware-tests.js';
 export * from './files.js';
 export * from './incidents.js';
+export * from './console.js';

@@ -123,6 +123,7 @@ export const EnterRescue = Type.Object(
   {
     profile: Type.Optional(Type.String()),
     sshKeys: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+    keys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 50, description: "names of keys in the server's tenant's store (or staff keys), added to sshKeys" })),
     email: Type.Optional(Type.String({ format: 'email' })),
     expiresIn: Type.Optional(Type.String({ description: 'lease, e.g. 90m, 24h, 2d' })),
   },
