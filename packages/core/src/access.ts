@@ -59,11 +59,13 @@ export type Action =
   | 'incident.answer'
   | 'audit.read'
   /** Run and cancel hardware tests on a server in rescue (issue 11). */
-  | 'test.run';
+  | 'test.run'
+  /** Register and remove SSH keys: a customer its tenant's, staff a tenant's or the staff keys (issue 12). */
+  | 'key.manage';
 
 const allowed: Record<Role, ReadonlySet<Action>> = {
-  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run']),
-  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run']),
+  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run', 'key.manage']),
+  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run', 'key.manage']),
   operator: new Set([
     'tenant.manage',
     'token.create',
@@ -75,6 +77,7 @@ const allowed: Record<Role, ReadonlySet<Action>> = {
     'incident.answer',
     'audit.read',
     'test.run',
+    'key.manage',
   ]),
 };
 

@@ -18,6 +18,7 @@ import { hardwareTestRoutes } from './hardware-test-routes.js';
 import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
+import { keyRoutes } from '../keys/key-routes.js';
 
 /** What the HTTP API needs. */
 export interface AppOptions {
@@ -76,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(userRoutes(options));
+  await app.register(keyRoutes(options));
   await app.register(agentRoutes(options));
   await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));

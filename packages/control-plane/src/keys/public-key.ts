@@ -76,10 +76,9 @@ export function parsePublicKey(text: string): SshPublicKey {
   if (line.length === 0) throw invalid('the text is empty');
   if (/[\r\n]/.test(line)) throw invalid('give one key, on one line');
   if (line.startsWith('-----BEGIN')) throw invalid('this is a private key or a PEM file; give the .pub file');
-  const [type, base64, ...rest] = line.split(/\s+/);
-  if (type === undefined || !(acceptedKeyTypes as readonly string[]).includes(type)) {
-    throw invalid(`key type ${JSON.stringify((type ?? '').slice(0, 40))} is not one of ${acceptedKeyTypes.join(', ')}`);
-  }
+  const [typeField, base64, ...rest] = line.split(/\s+/);
+  const type = acceptedKeyTypes.find((t) => t === typeField);
+  if (type === undefined) throw invalid(`key type ${JSON.stringify((typeField ?? '').slice(0, 40))} is not one of ${acceptedKeyTypes.join(', ')}`);
   if (base64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 !== 0) throw invalid('the second field is not base64');
   const blob = Buffer.from(base64, 'base64');
   const reader = new WireReader(blob);

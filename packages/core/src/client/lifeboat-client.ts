@@ -29,6 +29,7 @@ import type {
   TokenAnswer,
 } from '../api/schemas.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
+import type { ConsoleInfo, NewSshKey, SshKeyList, SshKeyView } from '../api/console.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
 import type { IncidentCommentView, IncidentDetail, IncidentList, IncidentQuery, IncidentView, NewIncidentComment, ResolveIncident } from '../api/incidents.js';
@@ -136,6 +137,24 @@ export class LifeboatClient {
    */
   validateServer(name: string): Promise<BmcValidation> {
     return this.request('POST', `/v1/servers/${segment(name)}/validate`);
+  }
+
+  // SSH keys and the console gateway.
+  /** `GET /v1/keys`: the caller's tenant's keys; staff: the tenant named, or the staff keys. */
+  listKeys(tenant?: string): Promise<SshKeyList> {
+    return this.request('GET', `/v1/keys${tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`}`);
+  }
+  /** `POST /v1/keys`: registers a public key (`KEY_INVALID`, `KEY_EXISTS`). */
+  addKey(body: NewSshKey): Promise<SshKeyView> {
+    return this.request('POST', '/v1/keys', body);
+  }
+  /** `DELETE /v1/keys/{name}` (`KEY_NOT_FOUND`). */
+  async removeKey(name: string, tenant?: string): Promise<void> {
+    await this.request('DELETE', `/v1/keys/${segment(name)}${tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`}`);
+  }
+  /** `GET /v1/console`: the SSH console gateway's address and host key fingerprint. */
+  consoleInfo(): Promise<ConsoleInfo> {
+    return this.request('GET', '/v1/console');
   }
 
   // Rescue.
