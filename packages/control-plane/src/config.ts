@@ -45,12 +45,16 @@ export interface Config {
   readonly schedulerIntervalMs: number;
   /** pino level. */
   readonly logLevel: string;
+  /** Where the SSH console gateway listens; null: off. */
+  readonly consoleListen: { readonly host: string; readonly port: number } | null;
+  /** A console viewer is detached after this long without input or console output. */
+  readonly consoleIdleTimeoutMs: number;
 }
 
-type Kind = 'string' | 'duration' | 'listen' | 'url' | 'path';
+type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path';
 
 interface Option {
-  readonly key: keyof Config | 'listen';
+  readonly key: keyof Config;
   readonly flag: string;
   readonly env: string;
   readonly kind: Kind;
@@ -76,6 +80,8 @@ export const configOptions: readonly Option[] = [
   { key: 'leaseWarningMs', flag: 'lease-warning', env: 'LIFEBOAT_LEASE_WARNING', kind: 'duration', fallback: '1h', help: 'warn this long before a lease ends (0: never)' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'LIFEBOAT_JOB_LEASE', kind: 'duration', fallback: '60s', help: 'lease of a running job (a crashed one resumes after it)' },
   { key: 'schedulerIntervalMs', flag: 'scheduler-interval', env: 'LIFEBOAT_SCHEDULER_INTERVAL', kind: 'duration', fallback: '5s', help: 'how often deadlines are checked' },
+  { key: 'consoleListen', flag: 'console-listen', env: 'LIFEBOAT_CONSOLE_LISTEN', kind: 'listen-or-off', fallback: '127.0.0.1:2222', help: 'HOST:PORT of the SSH console gateway (ssh -p PORT SERVER@HOST), or off' },
+  { key: 'consoleIdleTimeoutMs', flag: 'console-idle-timeout', env: 'LIFEBOAT_CONSOLE_IDLE_TIMEOUT', kind: 'duration', fallback: '1h', help: 'detach a console viewer after this long without input or output' },
   { key: 'logLevel', flag: 'log-level', env: 'LIFEBOAT_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'trace, debug, info, warn, error' },
 ];
 
@@ -134,6 +140,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       case 'listen':
         out[o.key] = parseListen(value.text, value.source);
         break;
+      case 'listen-or-off':
+        out[o.key] = value.text === 'off' ? null : Object.freeze(parseListen(value.text, value.source));
+        break;
       case 'url':
         try {
           new URL(value.text);
@@ -154,7 +163,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(out.logLevel as string)) invalid(`unknown log level ${String(out.logLevel)}`);
   if ((out.defaultLeaseMs as number) > (out.maxLeaseMs as number)) invalid('the default lease is longer than the maximum lease');
-  for (const key of ['rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs'] as const) {
+  for (const key of ['consoleIdleTimeoutMs', 'rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs'] as const) {
     if ((out[key] as number) <= 0) invalid(`${key} must be longer than 0`);
   }
   return Object.freeze({ ...out, listen: Object.freeze(out.listen) }) as unknown as Config;

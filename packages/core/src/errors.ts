@@ -61,6 +61,8 @@ export const errorStatus = {
   KEY_EXISTS: 409,
   /** No SSH key of that name in the tenant's store (or the staff keys). */
   KEY_NOT_FOUND: 404,
+  /** The console's writer seat is held by another viewer; the message names who. */
+  CONSOLE_BUSY: 409,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */
