@@ -5,3 +5,4 @@ export { LifeboatError, type ErrorCode } from './errors.js';
 export { dnsmasqConfig, type DnsmasqConfigOptions } from './netboot/index.js';
 export type { PowerState } from './drivers/power/power-driver.js';
 export { powerDriverFactory } from './drivers/power/index.js';
+export { ConsoleHubs, consoleDriverFactory, type ConsoleAttachment, type ConsoleViewer, type ConsoleDriver } from './console/index.js';

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { bootUrlFor, configHelp, parseConfig, type Config } from './config.js';
+import { ConsoleHubs } from './console/console-hub.js';
+import { consoleDriverFactory, type ConsoleDriverFactory } from './console/console-driver.js';
 import { SecretBox } from './credentials/secret-box.js';
 import { powerDriverFactory } from './drivers/power/index.js';
 import type { PowerDriverFactory } from './drivers/power/power-driver.js';
@@ -28,6 +30,8 @@ import { Store } from './store/store.js';
 export interface ControlPlaneParts {
   /** BMC drivers; default: the ipmi and redfish drivers. */
   readonly powerDrivers?: PowerDriverFactory;
+  /** Serial console drivers; default: TCP serial ports and IPMI Serial-over-LAN. */
+  readonly consoleDrivers?: ConsoleDriverFactory;
   /** Logger; default: JSON lines on stdout at the configured level. */
   readonly logger?: Logger;
   /**
@@ -47,6 +51,8 @@ export interface RunningControlPlane {
   readonly bootUrl: string;
   readonly config: Config;
   readonly store: Store;
+  /** The servers' serial consoles (one shared connection per server). */
+  readonly consoles: ConsoleHubs;
   /** Stops accepting requests and jobs, waits for work in progress to stop, closes the database. */
   close(): Promise<void>;
 }
@@ -71,6 +77,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     if (mailer) closers.push(() => mailer.close());
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
     const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
+    const consoles = new ConsoleHubs({ drivers: parts.consoleDrivers ?? consoleDriverFactory(store.servers), log: logger });
+    closers.push(() => void consoles.close());
     const jobs = rescueJobs({ store, queue, rescue, powerDrivers, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
@@ -94,6 +102,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       queue,
       rescue,
       powerDrivers,
+      consoles,
       logger,
       signal: stop.signal,
       ...(mailer ? { mailer } : {}),
@@ -115,6 +124,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       bootUrl,
       config,
       store,
+      consoles,
       close() {
         closing ??= (async () => {
           stop.abort();

@@ -61,8 +61,13 @@ export const errorStatus = {
   KEY_EXISTS: 409,
   /** No SSH key of that name in the tenant's store (or the staff keys). */
   KEY_NOT_FOUND: 404,
-  /** The console's writer seat is held by another viewer; the message names who. */
+  // Serial console (issue 12).
+  /** The server's console setting is not a console URL Lifeboat can drive (`tcp://HOST:PORT`). */
+  CONSOLE_INVALID: 400,
+  /** Someone else holds the console's writer seat; the message names who. */
   CONSOLE_BUSY: 409,
+  /** The console cannot be reached now (BMC SOL refused or dropped, TCP port closed). */
+  CONSOLE_UNAVAILABLE: 503,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

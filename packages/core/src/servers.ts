@@ -34,6 +34,11 @@ export interface Server {
   readonly macs: readonly string[];
   readonly bmc: Bmc;
   readonly sshEndpoint: SshEndpoint | null;
+  /**
+   * Where its serial console is: `tcp://HOST:PORT` (a serial concentrator, the lab), or null for the
+   * BMC's own (IPMI Serial-over-LAN).
+   */
+  readonly console: string | null;
   /** Rescue profiles this server may boot (`linux`). */
   readonly profiles: readonly string[];
   /** The state of its open rescue session, `active` without one. */
@@ -62,6 +67,40 @@ export function bmcDriverOf(url: string): BmcDriver {
   if (parsed.protocol === 'ipmi:') return 'ipmi';
   if (parsed.protocol === 'redfish:' || parsed.protocol === 'redfish+https:' || parsed.protocol === 'redfish+http:') return 'redfish';
   throw new LifeboatError('BMC_INVALID', `bmc.url: unknown BMC protocol ${parsed.protocol.replace(/:$/, '')} (expected ipmi or redfish)`);
+}
+
+/** Console URL schemes a server may be registered with. */
+export type ConsoleUrlScheme = 'tcp';
+
+/**
+ * Checks a server's console setting (`tcp://HOST:PORT`) without I/O and returns it normalised, or
+ * throws `CONSOLE_INVALID` saying what is expected.
+ */
+export function parseConsoleUrl(text: string): { scheme: ConsoleUrlScheme; host: string; port: number; url: string } {
+  const expected = '(expected tcp://HOST:PORT, or nothing for the BMC\'s Serial-over-LAN)';
+  if (text.length > 2048) throw new LifeboatError('CONSOLE_INVALID', `console is longer than 2048 characters ${expected}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(text.trim());
+  } catch {
+    throw new LifeboatError('CONSOLE_INVALID', `console is not a URL: ${withoutUserInfo(text).slice(0, 200)} ${expected}`);
+  }
+  if (parsed.protocol !== 'tcp:') throw new LifeboatError('CONSOLE_INVALID', `console: unknown scheme ${parsed.protocol.replace(/:$/, '')} ${expected}`);
+  if (parsed.username || parsed.password) throw new LifeboatError('CONSOLE_INVALID', 'console: a tcp:// console takes no user or password');
+  if ((parsed.pathname !== '' && parsed.pathname !== '/') || parsed.search || parsed.hash) {
+    throw new LifeboatError('CONSOLE_INVALID', `console: a tcp:// console has no path or query ${expected}`);
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(parsed.port);
+  if (host === '' || parsed.port === '' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new LifeboatError('CONSOLE_INVALID', `console: needs a host and a port 1-65535: ${withoutUserInfo(text).slice(0, 200)} ${expected}`);
+  }
+  return { scheme: 'tcp', host, port, url: `tcp://${host.includes(':') ? `[${host}]` : host}:${port}` };
+}
+
+/** A URL-ish text with any `user:password@` removed, for messages. */
+function withoutUserInfo(text: string): string {
+  return text.replace(/\/\/[^/@]*@/, '//');
 }
 
 /** Parses `HOST:PORT` (`[v6]:PORT` too); the port defaults to 22. */

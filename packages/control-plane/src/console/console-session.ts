@@ -1,43 +1,24 @@
 /**
  * One viewer's console session, whatever carries it (an SSH channel, a WebSocket): attaches to the
  * server's console hub, sends the scrollback then the live bytes, forwards the viewer's keystrokes
- * when it holds the writer's seat, detaches on `~.`, on the idle timeout, when the viewer falls too
- * far behind (its buffer stays bounded), or when the console closes; audits the attach and the detach.
+ * when it holds the writer's seat, detaches on `~.`, on the idle timeout, or when the hub ends it (the
+ * console closed, the viewer fell too far behind: the hub's queue for it is bounded); audits the attach
+ * and the detach. A viewer backed up tells the hub, which holds its bytes until the transport drains.
  */
 import { LifeboatError, type Server } from '@lifeboat/core';
 import type { Store } from '../store/store.js';
+import type { ConsoleAttachment, ConsoleHubs, ConsoleViewer } from './console-hub.js';
 import { EscapeDetector } from './escape-detector.js';
 
-/** Receives a console's output (the hub's side of a viewer). */
-export interface ConsoleViewer {
-  onData(chunk: Buffer): void;
-  onClose(reason: string): void;
-}
-
-/** A viewer's place on a console. */
-export interface ConsoleAttachment {
-  /** The recent output, sent first. */
-  readonly scrollback: Buffer;
-  /** Whether this viewer holds the writer's seat. */
-  readonly writer: boolean;
-  /** Sends keystrokes to the server (writer only). */
-  write(data: Buffer): void;
-  /** Leaves the console (frees the writer's seat). */
-  detach(): void;
-}
-
 /** The console hubs, as a viewer reaches them. */
-export interface ConsoleAttacher {
-  /** `CONSOLE_BUSY` (naming the holder) when `write` is asked and the seat is taken. */
-  attach(server: Server, viewer: ConsoleViewer, options: { write: boolean; who: string }): Promise<ConsoleAttachment>;
-}
+export type ConsoleAttacher = Pick<ConsoleHubs, 'attach'>;
 
 /** The transport of one viewer. */
 export interface ViewerTransport {
-  /** Console bytes to the viewer. */
-  send(data: Buffer): void;
-  /** Bytes queued to the viewer and not yet sent (the bound is checked against it). */
-  buffered(): number;
+  /** Console bytes to the viewer; false when the viewer is backed up (then `onDrain` tells when it is not). */
+  send(data: Buffer): boolean;
+  /** Calls `listener` once the viewer takes bytes again. */
+  onDrain(listener: () => void): void;
   /** A line for the human (SSH: stderr; WebSocket: a text frame). */
   notice(text: string): void;
   /** Ends the transport; `code` is the SSH exit status. */
@@ -58,8 +39,6 @@ export interface ViewerIdentity {
 export interface ConsoleSessionLimits {
   /** Detach after this long without input from the viewer or output from the console. */
   readonly idleTimeoutMs: number;
-  /** Detach a viewer that has this many bytes queued (it cannot keep up). */
-  readonly maxBufferedBytes: number;
 }
 
 /** A viewer attached to a console. */
@@ -122,19 +101,20 @@ export class ConsoleSession {
     return session;
   }
 
-  #viewer() {
+  #viewer(): ConsoleViewer {
     return {
       onData: (chunk: Buffer) => {
-        if (this.#ended) return;
-        if (this.#transport.buffered() > this.#limits.maxBufferedBytes) {
-          void this.close('the viewer could not keep up with the console', 1);
-          return;
-        }
-        this.#transport.send(chunk);
+        if (this.#ended) return true;
         this.#touch();
+        if (this.#transport.send(chunk)) return true;
+        this.#transport.onDrain(() => this.#attachment?.resume());
+        return false;
       },
       onClose: (reason: string) => {
         void this.close(`the console closed: ${reason}`, 0, { fromHub: true });
+      },
+      onStatus: (status) => {
+        if (!this.#ended) this.#transport.notice(status === 'reconnecting' ? '\r\n[lifeboat] console connection lost, reconnecting...\r\n' : '\r\n[lifeboat] console connection back\r\n');
       },
     };
   }

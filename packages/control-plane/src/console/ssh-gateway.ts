@@ -185,8 +185,8 @@ export class SshConsoleGateway {
         limits: this.#options.limits,
         ...(write ? {} : { banner: ` (ssh ... ${server.name}@... -- ${writeCommand} for the writer's seat)` }),
         transport: {
-          send: (data) => void channel.write(data),
-          buffered: () => channel.writableLength,
+          send: (data) => channel.write(data),
+          onDrain: (listener) => void channel.once('drain', listener),
           notice: (text) => void channel.stderr.write(text),
           end: (code) => {
             if (exited) return;

@@ -5,6 +5,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
+import type { ConsoleHubs } from '../console/console-hub.js';
 import type { PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { RescueService } from '../rescue/rescue-service.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   readonly rescue: RescueService;
   /** Builds BMC drivers: their `validate()` checks a server's BMC record at registration. */
   readonly powerDrivers: PowerDriverFactory;
+  /** The servers' serial consoles (absent in tests that need none). */
+  readonly consoles?: ConsoleHubs;
   readonly logger: Logger;
   /** Aborted on shutdown: ends long polls and event streams. */
   readonly signal: AbortSignal;

@@ -262,6 +262,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('ssh_keys_fingerprint').on('ssh_keys').column('fingerprint').execute();
     },
   },
+  '0004b_console': {
+    async up(db: Kysely<unknown>) {
+      // A server's console setting: `tcp://HOST:PORT`, or null for its BMC's Serial-over-LAN.
+      await db.schema.alterTable('servers').addColumn('console', 'text').execute();
+      // The console output recorded while a session entered and left rescue: the last bytes only
+      // (bounded by the recorder), base64 in a text column (portable; no bytea/blob difference).
+      await db.schema
+        .createTable('console_logs')
+        .addColumn('session_id', 'text', (c) => c.primaryKey().references('rescue_sessions.id').onDelete('cascade'))
+        .addColumn('server_id', 'text', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('bytes', 'integer', (c) => c.notNull())
+        .addColumn('dropped', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('console_logs_server').on('console_logs').columns(['server_id', 'started_at']).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

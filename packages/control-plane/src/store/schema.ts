@@ -19,6 +19,7 @@ export interface Database {
   audit_events: AuditEventRow;
   hardware_tests: HardwareTestRow;
   ssh_keys: SshKeyRow;
+  console_logs: ConsoleLogRow;
 }
 
 export interface SshKeyRow {
@@ -74,6 +75,8 @@ export interface ServerRow {
   bmc_credentials_ref: string | null;
   ssh_host: string | null;
   ssh_port: number | null;
+  /** `tcp://HOST:PORT`, or null for the BMC's Serial-over-LAN. */
+  console: string | null;
   /** JSON array of profile names. */
   profiles: string;
   created_at: string;
@@ -227,4 +230,17 @@ export interface HardwareTestRow {
   updated_at: string;
   started_at: string | null;
   ended_at: string | null;
+}
+
+/** The console output of one rescue session (its last bytes), recorded while it entered and left rescue. */
+export interface ConsoleLogRow {
+  session_id: string;
+  server_id: string;
+  /** Base64 of the kept bytes (the last `bytes` of the output). */
+  data: string;
+  bytes: number;
+  /** How many earlier bytes were dropped to keep the bound. */
+  dropped: number;
+  started_at: string;
+  updated_at: string;
 }

@@ -13,6 +13,8 @@ export interface NewServer {
   readonly bmc: { driver: BmcDriver; url: string; user: string; password: string | null };
   readonly sshEndpoint: { host: string; port: number } | null;
   readonly profiles: readonly string[];
+  /** `tcp://HOST:PORT` (already checked), or null/absent for the BMC's Serial-over-LAN. */
+  readonly console?: string | null;
 }
 
 /** Servers. */
@@ -50,6 +52,7 @@ export class ServerStore {
             bmc_credentials_ref: ref,
             ssh_host: input.sshEndpoint?.host ?? null,
             ssh_port: input.sshEndpoint?.port ?? null,
+            console: input.console ?? null,
             profiles: JSON.stringify(input.profiles),
             created_at: now,
           })
@@ -107,6 +110,7 @@ export class ServerStore {
   async remove(server: Server): Promise<void> {
     await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('agent_work').where('session_id', 'in', tx.selectFrom('rescue_sessions').select('id').where('server_id', '=', server.id)).execute();
+      await tx.deleteFrom('console_logs').where('server_id', '=', server.id).execute();
       await tx.deleteFrom('hardware_tests').where('server_id', '=', server.id).execute();
       await tx.deleteFrom('rescue_sessions').where('server_id', '=', server.id).execute();
       await tx.deleteFrom('tasks').where('server_id', '=', server.id).execute();
@@ -134,6 +138,7 @@ export class ServerStore {
       macs: macs.filter((m) => m.server_id === row.id).map((m) => m.mac),
       bmc: { driver: row.bmc_driver as BmcDriver, url: row.bmc_url, user: row.bmc_user, credentialsRef: row.bmc_credentials_ref },
       sshEndpoint: row.ssh_host === null ? null : { host: row.ssh_host, port: row.ssh_port ?? 22 },
+      console: row.console,
       profiles: json<string[]>(row.profiles, []),
       state: (sessions.find((s) => s.server_id === row.id)?.state ?? 'active') as RescueState,
       createdAt: new Date(row.created_at),
