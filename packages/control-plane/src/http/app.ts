@@ -5,7 +5,10 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
+import type { ConsoleInfo } from '@lifeboat/core';
 import type { ConsoleHubs } from '../console/console-hub.js';
+import { consoleRoutes } from '../console/console-routes.js';
+import type { ConsoleSessionLimits } from '../console/console-session.js';
 import type { PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { RescueService } from '../rescue/rescue-service.js';
@@ -30,6 +33,10 @@ export interface AppOptions {
   readonly powerDrivers: PowerDriverFactory;
   /** The servers' serial consoles (absent in tests that need none). */
   readonly consoles?: ConsoleHubs;
+  /** The console viewers' limits (idle timeout). */
+  readonly consoleLimits?: ConsoleSessionLimits;
+  /** The SSH console gateway as it runs, for `GET /v1/console` (default: off). */
+  readonly consoleInfo?: () => ConsoleInfo;
   readonly logger: Logger;
   /** Aborted on shutdown: ends long polls and event streams. */
   readonly signal: AbortSignal;
@@ -81,6 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(userRoutes(options));
   await app.register(keyRoutes(options));
+  await app.register(consoleRoutes(options, options.consoleInfo ?? (() => ({ listen: null, hostKeyFingerprint: null, sshCommandExample: null }))));
   await app.register(agentRoutes(options));
   await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));
