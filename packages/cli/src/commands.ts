@@ -120,6 +120,7 @@ export interface ServersAddOptions extends CommonOptions {
   bmcUser?: string;
   bmcPasswordFile?: string;
   sshEndpoint?: string;
+  console?: string;
   profile?: string[];
 }
 
@@ -136,6 +137,7 @@ export async function serversAdd(name: string, options: ServersAddOptions, { env
       ...(typeof options.bmcPasswordFile === 'string' ? { password: readSecretFile(options.bmcPasswordFile, 'BMC password file') } : {}),
     },
     ...(typeof options.sshEndpoint === 'string' ? { sshEndpoint: options.sshEndpoint } : {}),
+    ...(typeof options.console === 'string' ? { console: options.console } : {}),
     ...(options.profile ? { profiles: options.profile } : {}),
   };
   const server = await clientFor(options, env).addServer(body);
@@ -162,6 +164,7 @@ export async function serversShow(name: string, options: CommonOptions, { env, o
       ['macs', server.macs.join(', ')],
       ['bmc', `${server.bmc.url}${server.bmc.user ? ` (user ${server.bmc.user})` : ''}`],
       ['ssh', server.sshEndpoint],
+      ['console', server.console ?? (server.bmc.driver === 'ipmi' ? 'BMC Serial-over-LAN' : 'none')],
       ['profiles', server.profiles.join(', ')],
     ]),
   );
@@ -563,6 +566,15 @@ export async function testsShow(name: string, id: string, options: CommonOptions
 export async function testsCancel(name: string, id: string, options: CommonOptions, { env, out }: Run): Promise<void> {
   const test = await clientFor(options, env).cancelTest(name, id);
   out.result(testDocument(test), test.status === 'cancelled' ? `test ${test.id}: cancelled` : `test ${test.id}: cancel requested; the rescue system stops it at its next progress report`);
+}
+
+// console
+
+/** `console log NAME`: the recorded bytes as they came (a terminal replays them), or `--json` metadata with base64 data. */
+export async function consoleLog(name: string, options: CommonOptions & { session?: string }, { env, out }: Run): Promise<void> {
+  const log = await clientFor(options, env).getConsoleLog(name, options.session === undefined ? {} : { session: options.session });
+  if (out.json) return out.result(log, '');
+  await writeStdout(Buffer.from(log.data, 'base64'));
 }
 
 // files (the partition explorer of a server in rescue)

@@ -87,6 +87,7 @@ export function buildProgram(context: Run): Command {
     .option('--bmc-user <user>', 'BMC user')
     .option('--bmc-password-file <file>', 'file holding the BMC password (first line)')
     .option('--ssh-endpoint <host:port>', "the server's SSH (installed system and rescue)")
+    .option('--console <url>', "the server's serial console, tcp://HOST:PORT (default: the IPMI BMC's Serial-over-LAN)")
     .option('--profile <profile>', 'rescue profile the server may use (repeat for several; default linux)', collect)
     .action((name: string, options) => run.serversAdd(name, options, context));
   api(servers, 'list', 'list the servers the token may see', ['lifeboat servers list', 'lifeboat servers list --json']).action((options) => run.serversList(options, context));
@@ -131,10 +132,6 @@ export function buildProgram(context: Run): Command {
   api(keys, 'rm <name>', 'remove a key', ['lifeboat keys rm laptop'])
     .option('--tenant <name>', "technicians and operators: the tenant's store (default: the staff keys)")
     .action((name: string, options) => run.keysRemove(name, options, context));
-
-  const consoleGroup = group('console', 'the serial console over SSH', 'lifeboat console info');
-  api(consoleGroup, 'info', "the SSH console gateway: address, host key fingerprint, the ssh command", ['lifeboat console info', 'lifeboat console info --json'])
-    .action((options) => run.consoleInfo(options, context));
 
   const incidents = group('incidents', 'incidents: a customer declares one with test results; technicians answer the queue', 'lifeboat incidents list');
   api(incidents, 'open <name>', 'declare an incident on a server, with hardware test results attached', [
@@ -200,6 +197,16 @@ export function buildProgram(context: Run): Command {
     .option('--boot <n>', 'which boot: 0 the last one recorded, -1 the one before (default -1)')
     .addOption(new Option('--priority <p>', 'only this priority and more urgent').choices(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']))
     .action((name: string, device: string, options) => run.filesJournal(name, device, options, context));
+
+  const consoleGroup = group('console', "servers' serial consoles: the SSH gateway (ssh -p PORT SERVER@HOST), the log recorded while entering and leaving rescue", 'lifeboat console info');
+  api(consoleGroup, 'info', 'the SSH console gateway: address, host key fingerprint, the ssh command', ['lifeboat console info', 'lifeboat console info --json'])
+    .action((options) => run.consoleInfo(options, context));
+  api(consoleGroup, 'log <name>', "print the console recorded during a rescue session (raw bytes; --json: metadata and base64 data)", [
+    'lifeboat console log web-1',
+    'lifeboat console log web-1 --session 6f1c0d2e-... --json',
+  ])
+    .option('--session <id>', 'which rescue session (default: the latest recorded)')
+    .action((name: string, options) => run.consoleLog(name, options, context));
 
   const netboot = group('netboot', 'netboot set-up for operators', 'lifeboat netboot dnsmasq-config --boot-url http://192.0.2.10:8080 --interface eth1 --range 192.0.2.0/24');
   api(netboot, 'dnsmasq-config', 'a dnsmasq proxy-DHCP configuration that chainloads iPXE to Lifeboat', [

@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { bootUrlFor, configHelp, parseConfig, type Config } from './config.js';
 import { ConsoleHubs } from './console/console-hub.js';
+import { ConsoleRecorder } from './console/console-recorder.js';
 import { consoleDriverFactory, type ConsoleDriverFactory } from './console/console-driver.js';
 import { consoleInfoOf } from './console/console-info.js';
 import { consoleHostKey } from './console/host-key.js';
@@ -75,6 +76,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   });
   const background: Promise<void>[] = [];
   const closers: Array<() => void> = [];
+  let stopConsoles = async (): Promise<void> => undefined;
   try {
     await createAdminTokenOnFirstStart(store, config, logger);
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
@@ -83,8 +85,12 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
     const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
     const consoles = new ConsoleHubs({ drivers: parts.consoleDrivers ?? consoleDriverFactory(store.servers), log: logger });
-    closers.push(() => void consoles.close());
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
+    const recorder = new ConsoleRecorder({ hubs: consoles, store, log: logger });
+    stopConsoles = async () => {
+      await recorder.close();
+      await consoles.close();
+    };
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, recorder, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,
@@ -154,6 +160,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
           await gateway?.close();
           await app.close();
           await Promise.allSettled(background);
+          await stopConsoles();
           for (const close of closers) close();
           await store.close();
           logger.info('control plane stopped');
@@ -164,6 +171,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   } catch (error) {
     stop.abort();
     await Promise.allSettled(background);
+    await stopConsoles();
     await store.close();
     throw error;
   }

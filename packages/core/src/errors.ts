@@ -68,6 +68,8 @@ export const errorStatus = {
   CONSOLE_BUSY: 409,
   /** The console cannot be reached now (BMC SOL refused or dropped, TCP port closed). */
   CONSOLE_UNAVAILABLE: 503,
+  /** No console log was recorded for that session (or the server has none). */
+  CONSOLE_LOG_NOT_FOUND: 404,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

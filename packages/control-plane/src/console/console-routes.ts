@@ -1,110 +1,45 @@
 /**
- * The console over HTTP: `GET /v1/console` (where the SSH gateway listens, its host key) and
- * `GET /v1/servers/{name}/console/ws[?write=1]`, a WebSocket behind the API's authentication with
- * the same tenant rules as every server route (another tenant's server is 404, like a missing one).
- * Binary frames both ways: the scrollback first, then the live bytes; keystrokes from a writer.
- * Notices for the human (read-only, detached, why) come as text frames.
+ * The console's HTTP routes: a session's recorded console log (`GET /v1/servers/{name}/console/log`).
+ * Tenant rules as for sessions: another tenant's server answers exactly like a missing one.
  */
-import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
-import { LifeboatError, canSee, type Principal, type Server } from '@lifeboat/core';
-import { ConsoleInfoSchema, ConsoleWsQuery, NameParams, errorResponses, type ConsoleInfo } from '@lifeboat/core/api';
+import { ConsoleLogQuery, ConsoleLogSchema, LifeboatError, NameParams, canSee, type ConsoleLogView } from '@lifeboat/core';
 import type { AppOptions } from '../http/app.js';
 import { authorize } from '../http/auth.js';
-import { ConsoleSession } from './console-session.js';
+import { errorResponses } from '../http/schemas.js';
+import { consoleTail } from './console-text.js';
 
-/** The console routes; `info` describes the SSH gateway as it runs (null: off). */
-export function consoleRoutes(options: AppOptions, info: () => ConsoleInfo): FastifyPluginAsync {
+/** The console routes. */
+export function consoleRoutes(options: Pick<AppOptions, 'store'>): FastifyPluginAsync {
   const { store } = options;
-
-  async function visibleServer(principal: Principal, name: string): Promise<Server> {
-    const server = await store.servers.byName(name);
-    if (!server || !canSee(principal, server.tenantId)) throw new LifeboatError('SERVER_NOT_FOUND', `no server named ${name}`);
-    return server;
-  }
-
   return async (app) => {
-    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-
-    app.get('/v1/console', { schema: { tags: ['console'], response: { 200: ConsoleInfoSchema, ...errorResponses } } }, async (request) => {
-      authorize(request, 'server.read');
-      return info();
-    });
-
-    app.get<{ Params: NameParams; Querystring: ConsoleWsQuery }>(
-      '/v1/servers/:name/console/ws',
-      {
-        websocket: true,
-        schema: {
-          tags: ['console'],
-          description: 'WebSocket (Upgrade): the serial console, binary frames both ways, scrollback first; ?write=1 takes the writer seat (409 CONSOLE_BUSY names the holder)',
-          params: NameParams,
-          querystring: ConsoleWsQuery,
-          response: errorResponses,
-        },
-        // Answered as HTTP before the upgrade: a refusal is a status and `{code, message}`.
-        preHandler: async (request) => {
-          const principal = authorize(request, 'server.read');
-          await visibleServer(principal, request.params.name);
-          if (options.consoles === undefined) throw new LifeboatError('CONSOLE_UNAVAILABLE', 'this control plane serves no consoles');
-        },
-      },
-      async (socket, request) => {
+    app.get<{ Params: NameParams; Querystring: ConsoleLogQuery }>(
+      '/v1/servers/:name/console/log',
+      { schema: { tags: ['console'], params: NameParams, querystring: ConsoleLogQuery, response: { 200: ConsoleLogSchema, ...errorResponses } } },
+      async (request): Promise<ConsoleLogView> => {
         const principal = authorize(request, 'server.read');
-        const server = await visibleServer(principal, request.params.name);
-        const write = request.query.write === '1' || request.query.write === 'true';
-        const consoles = options.consoles;
-        if (consoles === undefined) return socket.close(1011, 'no consoles');
-        let gone = false;
-        socket.once('close', () => {
-          gone = true;
-        });
-        const session = await ConsoleSession.open({
-          store,
-          hubs: consoles,
-          server,
-          write,
-          identity: {
-            who: `token ${principal.tokenId} (${principal.role}) over WebSocket`,
-            actor: principal.tokenId,
-            detail: { via: 'websocket', role: principal.role },
-          },
-          limits: options.consoleLimits ?? { idleTimeoutMs: 3_600_000 },
-          transport: {
-            send: (data) => {
-              socket.send(data, { binary: true });
-              return socket.bufferedAmount < 256 * 1024;
-            },
-            onDrain: (listener) => {
-              // `ws` has no drain event: poll the socket's buffer until it empties.
-              const timer = setInterval(() => {
-                if (gone || socket.bufferedAmount < 64 * 1024) {
-                  clearInterval(timer);
-                  if (!gone) listener();
-                }
-              }, 20);
-            },
-            notice: (text) => {
-              if (socket.readyState === socket.OPEN) socket.send(text);
-            },
-            end: (code) => {
-              if (socket.readyState === socket.OPEN) socket.close(code === 0 ? 1000 : 4000 + code);
-            },
-          },
-        }).catch((error: unknown) => {
-          request.log.warn({ err: error, server: server.name }, 'console attach failed');
-          if (socket.readyState === socket.OPEN) {
-            socket.send(`[lifeboat] ${error instanceof LifeboatError ? error.message : 'the console is not available'}\r\n`);
-            socket.close(1011, error instanceof LifeboatError ? error.code : 'INTERNAL');
-          }
-          return undefined;
-        });
-        if (session === undefined) return;
-        if (gone) return session.gone();
-        socket.on('message', (data: Buffer, isBinary: boolean) => {
-          if (isBinary) session.input(data);
-        });
-        socket.once('close', () => session.gone());
+        const { name } = request.params;
+        const server = await store.servers.byName(name);
+        if (!server || !canSee(principal, server.tenantId)) throw new LifeboatError('SERVER_NOT_FOUND', `no server named ${name}`);
+        const wanted = request.query.session;
+        if (wanted !== undefined) {
+          const session = await store.sessions.byId(wanted);
+          if (!session || session.serverId !== server.id) throw new LifeboatError('SESSION_NOT_FOUND', `no rescue session ${wanted} on server ${name}`);
+        }
+        const log = wanted === undefined ? await store.consoleLogs.latestFor(server.id) : await store.consoleLogs.forSession(wanted);
+        if (!log) {
+          throw new LifeboatError('CONSOLE_LOG_NOT_FOUND', wanted === undefined ? `no console log recorded for ${name} yet` : `no console log recorded for session ${wanted} of ${name}`);
+        }
+        return {
+          server: server.name,
+          sessionId: log.sessionId,
+          startedAt: log.startedAt.toISOString(),
+          updatedAt: log.updatedAt.toISOString(),
+          bytes: log.data.length,
+          dropped: log.dropped,
+          tail: consoleTail(log.data),
+          data: log.data.toString('base64'),
+        };
       },
     );
   };

@@ -9,6 +9,7 @@ import type { ConsoleInfo } from '@lifeboat/core';
 import type { ConsoleHubs } from '../console/console-hub.js';
 import { consoleRoutes } from '../console/console-routes.js';
 import type { ConsoleSessionLimits } from '../console/console-session.js';
+import { consoleLiveRoutes } from '../console/live-routes.js';
 import type { PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { RescueService } from '../rescue/rescue-service.js';
@@ -88,11 +89,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(userRoutes(options));
   await app.register(keyRoutes(options));
-  await app.register(consoleRoutes(options, options.consoleInfo ?? (() => ({ listen: null, hostKeyFingerprint: null, sshCommandExample: null }))));
+  await app.register(consoleLiveRoutes(options, options.consoleInfo ?? (() => ({ listen: null, hostKeyFingerprint: null, sshCommandExample: null }))));
   await app.register(agentRoutes(options));
   await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));
   await app.register(explorerRoutes(options, options.explorerTiming));
+  await app.register(consoleRoutes(options));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -16,6 +16,7 @@ import {
   type Principal,
   type Server,
 } from '@lifeboat/core';
+import { checkConsoleSetting } from '../console/console-driver.js';
 import { bmcLimits } from '../drivers/power/bmc-url.js';
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
@@ -122,15 +123,17 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
       // The driver's own checks (no I/O), before anything is stored: a record it refuses could never
       // be used by a rescue. `BMC_INVALID` names the field; no message holds the password.
       powerDrivers({ driver, url: body.bmc.url, user: body.bmc.user ?? '', password: body.bmc.password ?? '' }).validate();
+      const consoleUrl = body.console === undefined ? null : checkConsoleSetting(body.console);
       const server = await store.servers.add({
         name: body.name,
         tenantId: tenant.id,
         macs: [...new Set(body.macs.map(parseMac))],
         bmc: { driver, url: body.bmc.url, user: body.bmc.user ?? '', password: body.bmc.password ?? null },
         sshEndpoint: body.sshEndpoint === undefined ? null : parseSshEndpoint(body.sshEndpoint),
+        console: consoleUrl,
         profiles: body.profiles ?? ['linux'],
       });
-      await store.audit.record(principal.tokenId, 'server.add', { tenantId: tenant.id, serverId: server.id, detail: { name: server.name, macs: server.macs, bmc: server.bmc.url } });
+      await store.audit.record(principal.tokenId, 'server.add', { tenantId: tenant.id, serverId: server.id, detail: { name: server.name, macs: server.macs, bmc: server.bmc.url, console: server.console } });
       return reply.status(201).send(serverView(server, tenant.name));
     });
 

@@ -10,6 +10,7 @@ export function serverView(server: Server, tenantName: string, session?: RescueS
     macs: [...server.macs],
     bmc: { driver: server.bmc.driver, url: server.bmc.url, user: server.bmc.user },
     sshEndpoint: server.sshEndpoint ? `${server.sshEndpoint.host.includes(':') ? `[${server.sshEndpoint.host}]` : server.sshEndpoint.host}:${server.sshEndpoint.port}` : null,
+    console: server.console,
     profiles: [...server.profiles],
     state: server.state,
     status: rescueStatus(server.state),

@@ -4,6 +4,7 @@
  * after a crash picks up where it stopped instead of rebooting a server twice.
  */
 import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@lifeboat/core';
+import type { ConsoleRecorder } from '../console/console-recorder.js';
 import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
@@ -33,6 +34,8 @@ export interface RescueJobOptions {
   readonly osAnswers?: (server: Server, session: RescueSession) => Promise<boolean>;
   /** Sends credentials and expiry warnings; without it nothing is mailed. */
   readonly mailer?: Mailer;
+  /** Records the console while a server enters or leaves rescue; failures quote its last lines. */
+  readonly recorder?: ConsoleRecorder;
   /** How often to probe the installed system while exiting. */
   readonly probeIntervalMs?: number;
   /** How long a soft shutdown (ACPI) may take before the power is cut instead (default 90 s). */
@@ -53,6 +56,12 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   const probeIntervalMs = options.probeIntervalMs ?? 2000;
   const osAnswers =
     options.osAnswers ?? (async (server: Server, session: RescueSession) => server.sshEndpoint === null || installedSystemAnswers(server.sshEndpoint, session.hostKeys));
+
+  /** A failure's reason, with the last lines of the console when they were recorded. */
+  async function withConsole(sessionId: string, reason: string): Promise<string> {
+    const tail = await options.recorder?.tail(sessionId).catch(() => null);
+    return tail ? `${reason}: the console ends with '${tail}'` : reason;
+  }
 
   async function driverFor(server: Server): Promise<PowerDriver> {
     return powerDrivers({ driver: server.bmc.driver, url: server.bmc.url, user: server.bmc.user, password: await store.servers.bmcPassword(server) });
@@ -138,6 +147,8 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
     if (!loaded || loaded.session.state !== 'rescue_requested') return stopEnter(taskId, loaded?.session);
+    // From before the reboot: firmware, iPXE and kernel lines are what tell why a rescue did not come up.
+    options.recorder?.record(loaded.server, sessionId);
     const driver = await driverFor(loaded.server);
     // Safe points: between BMC commands the job re-reads the session, and stops when it moved on (an
     // exit was requested, the deadline rolled it back). The exit job, which holds the same server lock
@@ -175,7 +186,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
 
   const enterGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
-    const reason = `could not start the rescue boot: ${error instanceof Error ? error.message : String(error)}`;
+    const reason = await withConsole(sessionId, `could not start the rescue boot: ${error instanceof Error ? error.message : String(error)}`);
     // An exit requested meanwhile sets the boot device back itself (its job runs next): no rollback.
     if ((await load(sessionId))?.session.state === 'rescue_requested') await rollBack(sessionId, reason);
     await store.tasks.finish(taskId, 'failed', reason);
@@ -250,6 +261,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const loaded = await load(sessionId);
     if (!loaded || loaded.session.state !== 'exiting_rescue') return;
     const { server } = loaded;
+    options.recorder?.record(server, sessionId);
     // An exit requested while entering: the enter job has stopped (it holds the same lock key); its
     // timeline ends here, where it stopped.
     const entering = await store.tasks.latestFor(sessionId, 'enter_rescue');
@@ -289,7 +301,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
 
   const exitGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
-    const reason = `could not leave rescue: ${error instanceof Error ? error.message : String(error)}`;
+    const reason = await withConsole(sessionId, `could not leave rescue: ${error instanceof Error ? error.message : String(error)}`);
     await move(sessionId, 'exit_fail', reason);
     await store.tasks.finish(taskId, 'failed', reason);
   };
@@ -305,10 +317,10 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       case 'preparing_rescue': {
         const task = await store.tasks.latestFor(sessionId, 'enter_rescue');
         const waited = minutes(session.updatedAt, session.deadlineAt);
-        const reason =
-          session.state === 'preparing_rescue'
-            ? `the rescue system did not report ready within ${waited} min`
-            : `the BMC steps did not finish within ${waited} min`;
+        const reason = await withConsole(
+          sessionId,
+          session.state === 'preparing_rescue' ? `the rescue system did not report ready within ${waited} min` : `the BMC steps did not finish within ${waited} min`,
+        );
         await rollBack(sessionId, reason);
         if (task) await store.tasks.finish(task.id, 'failed', reason);
         log.warn({ server: server.name, session: sessionId }, reason);
@@ -319,7 +331,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
         log.info({ server: server.name, session: sessionId }, 'rescue lease ended: exiting');
         return;
       case 'exiting_rescue': {
-        const reason = `the installed system did not answer on SSH within ${minutes(session.updatedAt, session.deadlineAt)} min`;
+        const reason = await withConsole(sessionId, `the installed system did not come back: it did not answer on SSH within ${minutes(session.updatedAt, session.deadlineAt)} min`);
         await move(sessionId, 'exit_fail', reason);
         const task = await store.tasks.latestFor(sessionId, 'exit_rescue');
         if (task) await store.tasks.finish(task.id, 'failed', reason);

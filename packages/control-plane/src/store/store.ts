@@ -5,6 +5,7 @@
 import type { RescueDeadlines } from '@lifeboat/core';
 import type { SecretBox } from '../credentials/secret-box.js';
 import { ChangeFeed } from './change-feed.js';
+import { ConsoleLogStore } from './console-logs.js';
 import { openDatabase, type DialectName, type OpenDatabase } from './database.js';
 import { HardwareTestStore } from './hardware-tests.js';
 import { migrate } from './migrations.js';
@@ -53,6 +54,8 @@ export class Store {
   readonly hardwareTests: HardwareTestStore;
   /** SSH public keys per tenant, and staff keys. */
   readonly sshKeys: SshKeyStore;
+  /** Console output recorded while sessions entered and left rescue. */
+  readonly consoleLogs: ConsoleLogStore;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -72,6 +75,7 @@ export class Store {
     this.secrets = new SecretStore(db, this.now, options.secretBox);
     this.sshKeys = new SshKeyStore(db, this.now);
     this.hardwareTests = new HardwareTestStore(db, this.now, (testId) => this.changes.testChanged(testId));
+    this.consoleLogs = new ConsoleLogStore(db, this.now);
   }
 
   /** Opens and migrates the database. */

@@ -50,6 +50,9 @@ export const NewServer = Type.Object(
       { additionalProperties: false },
     ),
     sshEndpoint: Type.Optional(Type.String({ description: 'HOST:PORT of the server\'s SSH (installed system and rescue)' })),
+    console: Type.Optional(
+      Type.String({ description: 'Serial console: tcp://HOST:PORT (a serial concentrator); without it, an IPMI server\'s console is its BMC\'s Serial-over-LAN' }),
+    ),
     profiles: Type.Optional(Type.Array(Type.String())),
   },
   { additionalProperties: false },
@@ -73,6 +76,7 @@ export const ServerSchema = Type.Object({
   macs: Type.Array(Type.String()),
   bmc: Type.Object({ driver: Type.String(), url: Type.String(), user: Type.String() }),
   sshEndpoint: Nullable(Type.String()),
+  console: Nullable(Type.String({ description: 'tcp://HOST:PORT, or null: the BMC\'s Serial-over-LAN (IPMI)' })),
   profiles: Type.Array(Type.String()),
   state: RescueStateSchema,
   status: Type.String(),

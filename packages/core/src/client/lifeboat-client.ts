@@ -29,7 +29,7 @@ import type {
   TokenAnswer,
 } from '../api/schemas.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
-import type { ConsoleInfo, NewSshKey, SshKeyList, SshKeyView } from '../api/console.js';
+import type { ConsoleInfo, ConsoleLogView, NewSshKey, SshKeyList, SshKeyView } from '../api/console.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
 import type { IncidentCommentView, IncidentDetail, IncidentList, IncidentQuery, IncidentView, NewIncidentComment, ResolveIncident } from '../api/incidents.js';
@@ -155,6 +155,14 @@ export class LifeboatClient {
   /** `GET /v1/console`: the SSH console gateway's address and host key fingerprint. */
   consoleInfo(): Promise<ConsoleInfo> {
     return this.request('GET', '/v1/console');
+  }
+  /**
+   * `GET /v1/servers/{name}/console/log[?session=ID]`: the console recorded while the server entered
+   * and left rescue, for a session (default: its latest recorded one); `data` is base64.
+   */
+  getConsoleLog(name: string, options: { session?: string } = {}): Promise<ConsoleLogView> {
+    const query = options.session === undefined ? '' : `?session=${encodeURIComponent(options.session)}`;
+    return this.request('GET', `/v1/servers/${segment(name)}/console/log${query}`);
   }
 
   // Rescue.
