@@ -44,7 +44,7 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
     const child = spawn(
       process.execPath,
       [
-        cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--image', imageDir, '--smtp-url', smtp.url,
+        cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0', '--image', imageDir, '--smtp-url', smtp.url,
         '--rescue-timeout', '8m', '--exit-timeout', '8m', '--scheduler-interval', '1s', '--lease-warning', '40s',
         ...extraFlags,
       ],

@@ -84,7 +84,7 @@ try {
   const dataDir = join(work, 'data');
   mkdirSync(dataDir);
   const port = await freePort();
-  controlPlane = spawn(process.execPath, [cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--image', image.dir, '--log-level', 'warn'], {
+  controlPlane = spawn(process.execPath, [cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0', '--image', image.dir, '--log-level', 'warn'], {
     stdio: 'ignore',
   });
   controlPlaneUrl = `http://127.0.0.1:${port}`;

@@ -104,6 +104,49 @@ export async function usersRemove(name: string, options: CommonOptions, { env, o
   out.result({ user: name, removed: true }, `user ${name} removed`);
 }
 
+// SSH keys
+
+export async function keysAdd(name: string, options: CommonOptions & { publicKey?: string; tenant?: string }, { env, out }: Run): Promise<void> {
+  const file = required(options.publicKey, 'public-key');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw usageError(`cannot read public key ${file}: ${(error as NodeJS.ErrnoException).code ?? ''}`);
+  }
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  if (lines.length !== 1) throw usageError(`${file} holds ${lines.length} keys: give a file with one public key (the .pub file)`);
+  const key = await clientFor(options, env).addKey({ name, publicKey: lines[0] ?? '', ...(typeof options.tenant === 'string' ? { tenant: options.tenant } : {}) });
+  out.result(key, `key ${key.name} added: ${key.type} ${key.fingerprint}${key.tenant === null ? ' (staff key: every server)' : ''}`);
+}
+
+export async function keysList(options: CommonOptions & { tenant?: string }, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).listKeys(typeof options.tenant === 'string' ? options.tenant : undefined);
+  out.result(answer, table(['NAME', 'TYPE', 'FINGERPRINT', 'COMMENT'], answer.keys.map((k) => [k.name, `${k.type} (${k.bits})`, k.fingerprint, k.comment])));
+}
+
+export async function keysRemove(name: string, options: CommonOptions & { tenant?: string }, { env, out }: Run): Promise<void> {
+  await clientFor(options, env).removeKey(name, typeof options.tenant === 'string' ? options.tenant : undefined);
+  out.result({ name, removed: true }, `key ${name} removed`);
+}
+
+// console
+
+export async function consoleInfo(options: CommonOptions, { env, out }: Run): Promise<void> {
+  const info = await clientFor(options, env).consoleInfo();
+  const text = info.listen === null
+    ? 'the SSH console gateway is off (lifeboat serve --console-listen HOST:PORT)'
+    : block([
+        ['listen', info.listen],
+        ['host key', info.hostKeyFingerprint],
+        ['known_hosts', info.knownHostsLine],
+        ['attach', info.sshCommandExample],
+        ['writer seat', `${info.sshCommandExample ?? ''} -- --write`],
+        ['detach', '~. at the start of a line'],
+      ]);
+  out.result(info, text);
+}
+
 // servers
 
 export interface ServersAddOptions extends CommonOptions {
@@ -273,6 +316,7 @@ async function waitFor(api: LifeboatClient, name: string, out: Output, goal: Res
 export interface RescueEnterOptions extends CommonOptions {
   profile?: string;
   sshKey?: string[];
+  key?: string[];
   email?: string;
   expiresIn?: string;
   wait?: boolean;
@@ -292,6 +336,7 @@ export async function rescueEnter(name: string, options: RescueEnterOptions, { e
   const answer = await api.enterRescue(name, {
     ...(typeof options.profile === 'string' ? { profile: options.profile } : {}),
     ...(sshKeys.length > 0 ? { sshKeys } : {}),
+    ...(options.key !== undefined && options.key.length > 0 ? { keys: options.key } : {}),
     ...(typeof options.email === 'string' ? { email: options.email } : {}),
     ...(typeof options.expiresIn === 'string' ? { expiresIn: options.expiresIn } : {}),
   });

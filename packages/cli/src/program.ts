@@ -120,6 +120,7 @@ export function buildProgram(context: Run): Command {
   ])
     .option('--profile <profile>', 'rescue profile (default linux)')
     .option('--ssh-key <file>', 'public key file allowed to log in (repeat for several; no password then)', collect)
+    .option('--key <name>', 'a key registered with `lifeboat keys add` allowed to log in (repeat for several; no password then)', collect)
     .option('--email <address>', 'mail the credentials there')
     .option('--expires-in <duration>', 'lease, e.g. 90m, 24h, 2d')
     .option('--wait', 'print the boot timeline and return once the rescue system is ready')
@@ -131,6 +132,21 @@ export function buildProgram(context: Run): Command {
   api(rescue, 'extend <name>', 'move the end of the lease', ['lifeboat rescue extend web-1 --expires-in 8h'])
     .option('--expires-in <duration>', 'new lease from now, e.g. 90m, 24h (required)')
     .action((name: string, options) => run.rescueExtend(name, options, context));
+
+  const keys = group('keys', "SSH public keys: the console gateway's logins, and rescue logins by name", 'lifeboat keys add laptop --public-key ~/.ssh/id_ed25519.pub');
+  api(keys, 'add <name>', 'register a public key (ed25519, ecdsa, rsa of at least 2048 bits)', [
+    'lifeboat keys add laptop --public-key ~/.ssh/id_ed25519.pub',
+    'lifeboat keys add noc --public-key noc.pub --json   # a technician or operator: a staff key, every server',
+  ])
+    .option('--public-key <file>', 'the .pub file (required)')
+    .option('--tenant <name>', "technicians and operators: the tenant's store (default: the staff keys)")
+    .action((name: string, options) => run.keysAdd(name, options, context));
+  api(keys, 'list', 'list the registered keys with their SHA256 fingerprints', ['lifeboat keys list', 'lifeboat keys list --tenant acme --json'])
+    .option('--tenant <name>', "technicians and operators: the tenant's store (default: the staff keys)")
+    .action((options) => run.keysList(options, context));
+  api(keys, 'rm <name>', 'remove a key', ['lifeboat keys rm laptop'])
+    .option('--tenant <name>', "technicians and operators: the tenant's store (default: the staff keys)")
+    .action((name: string, options) => run.keysRemove(name, options, context));
 
   const incidents = group('incidents', 'incidents: a customer declares one with test results; technicians answer the queue', 'lifeboat incidents list');
   api(incidents, 'open <name>', 'declare an incident on a server, with hardware test results attached', [
@@ -197,7 +213,9 @@ export function buildProgram(context: Run): Command {
     .addOption(new Option('--priority <p>', 'only this priority and more urgent').choices(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']))
     .action((name: string, device: string, options) => run.filesJournal(name, device, options, context));
 
-  const consoleGroup = group('console', "servers' serial consoles: the log recorded while entering and leaving rescue", 'lifeboat console log web-1');
+  const consoleGroup = group('console', "servers' serial consoles: the SSH gateway (ssh -p PORT SERVER@HOST), the log recorded while entering and leaving rescue", 'lifeboat console info');
+  api(consoleGroup, 'info', 'the SSH console gateway: address, host key fingerprint, the ssh command', ['lifeboat console info', 'lifeboat console info --json'])
+    .action((options) => run.consoleInfo(options, context));
   api(consoleGroup, 'log <name>', "print the console recorded during a rescue session (raw bytes; --json: metadata and base64 data)", [
     'lifeboat console log web-1',
     'lifeboat console log web-1 --session 6f1c0d2e-... --json',

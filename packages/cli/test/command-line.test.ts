@@ -110,7 +110,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     /** Starts `lifeboat serve` in its own process group; resolves once the API answers. */
     async function serve(name: string) {
       const port = await freePort();
-      const child = spawn(process.execPath, [bin, 'serve', '--data', join(dir, name), '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      const child = spawn(process.execPath, [bin, 'serve', '--data', join(dir, name), '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
       let stderr = '';
       child.stderr.on('data', (chunk) => (stderr += chunk));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -30,4 +30,13 @@ describe('config', () => {
     assert.throws(() => parseConfig(['--frobnicate', 'x'], {}), { code: 'CONFIG_INVALID' });
     assert.throws(() => parseConfig(['--lease', '30d'], {}), { code: 'CONFIG_INVALID' });
   });
+
+  it('runs the SSH console gateway on 127.0.0.1:2222 unless told where, or off', () => {
+    const defaults = parseConfig([], {}, '/');
+    assert.deepEqual(defaults.consoleListen, { host: '127.0.0.1', port: 2222 });
+    assert.equal(defaults.consoleIdleTimeoutMs, 3_600_000);
+    assert.equal(parseConfig([], { LIFEBOAT_CONSOLE_LISTEN: 'off' }, '/').consoleListen, null);
+    assert.deepEqual(parseConfig(['--console-listen', '0.0.0.0:2022', '--console-idle-timeout', '15m'], { LIFEBOAT_CONSOLE_LISTEN: 'off' }, '/').consoleListen, { host: '0.0.0.0', port: 2022 });
+    assert.throws(() => parseConfig(['--console-listen', 'on'], {}), { code: 'CONFIG_INVALID', message: /--console-listen/ });
+  });
 });

@@ -58,12 +58,16 @@ export interface Config {
   readonly sessionMaxMs: number;
   /** Time a client has to send a whole HTTP request (headers and body); a slower one is cut off with 408. */
   readonly httpRequestTimeoutMs: number;
+  /** Where the SSH console gateway listens; null: off. */
+  readonly consoleListen: { readonly host: string; readonly port: number } | null;
+  /** A console viewer is detached after this long without input or console output. */
+  readonly consoleIdleTimeoutMs: number;
 }
 
-type Kind = 'string' | 'duration' | 'listen' | 'url' | 'path';
+type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path';
 
 interface Option {
-  readonly key: keyof Config | 'listen';
+  readonly key: keyof Config;
   readonly flag: string;
   readonly env: string;
   readonly kind: Kind;
@@ -93,6 +97,8 @@ export const configOptions: readonly Option[] = [
   { key: 'secureCookies', flag: 'secure-cookies', env: 'LIFEBOAT_SECURE_COOKIES', kind: 'string', fallback: 'auto', help: 'Secure flag of the session cookie: auto (when the request came over HTTPS) or always (behind a TLS proxy)' },
   { key: 'sessionIdleMs', flag: 'session-idle', env: 'LIFEBOAT_SESSION_IDLE', kind: 'duration', fallback: '12h', help: 'a browser session unused this long ends' },
   { key: 'sessionMaxMs', flag: 'session-max', env: 'LIFEBOAT_SESSION_MAX', kind: 'duration', fallback: '7d', help: 'a browser session ends this long after sign-in' },
+  { key: 'consoleListen', flag: 'console-listen', env: 'LIFEBOAT_CONSOLE_LISTEN', kind: 'listen-or-off', fallback: '127.0.0.1:2222', help: 'HOST:PORT of the SSH console gateway (ssh -p PORT SERVER@HOST), or off' },
+  { key: 'consoleIdleTimeoutMs', flag: 'console-idle-timeout', env: 'LIFEBOAT_CONSOLE_IDLE_TIMEOUT', kind: 'duration', fallback: '1h', help: 'detach a console viewer after this long without input or output' },
   { key: 'logLevel', flag: 'log-level', env: 'LIFEBOAT_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'trace, debug, info, warn, error' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
@@ -152,6 +158,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       case 'listen':
         out[o.key] = parseListen(value.text, value.source);
         break;
+      case 'listen-or-off':
+        out[o.key] = value.text === 'off' ? null : Object.freeze(parseListen(value.text, value.source));
+        break;
       case 'url':
         try {
           new URL(value.text);
@@ -174,7 +183,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (out.secureCookies !== 'auto' && out.secureCookies !== 'always') invalid(`--secure-cookies: expected auto or always, got ${String(out.secureCookies)}`);
   if ((out.sessionIdleMs as number) > (out.sessionMaxMs as number)) invalid('the session idle time is longer than the session maximum');
   if ((out.defaultLeaseMs as number) > (out.maxLeaseMs as number)) invalid('the default lease is longer than the maximum lease');
-  for (const key of ['rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs', 'sessionIdleMs', 'sessionMaxMs'] as const) {
+  for (const key of ['consoleIdleTimeoutMs', 'rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs', 'sessionIdleMs', 'sessionMaxMs'] as const) {
     if ((out[key] as number) <= 0) invalid(`${key} must be longer than 0`);
   }
   return Object.freeze({ ...out, listen: Object.freeze(out.listen) }) as unknown as Config;

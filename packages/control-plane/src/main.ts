@@ -10,6 +10,9 @@ import { bootUrlFor, configHelp, parseConfig, type Config } from './config.js';
 import { ConsoleHubs } from './console/console-hub.js';
 import { ConsoleRecorder } from './console/console-recorder.js';
 import { consoleDriverFactory, type ConsoleDriverFactory } from './console/console-driver.js';
+import { consoleInfoOf } from './console/console-info.js';
+import { consoleHostKey } from './console/host-key.js';
+import { SshConsoleGateway } from './console/ssh-gateway.js';
 import { SecretBox } from './credentials/secret-box.js';
 import { powerDriverFactory } from './drivers/power/index.js';
 import type { PowerDriverFactory } from './drivers/power/power-driver.js';
@@ -61,6 +64,8 @@ export interface RunningControlPlane {
   readonly store: Store;
   /** The servers' serial consoles (one shared connection per server). */
   readonly consoles: ConsoleHubs;
+  /** Where the SSH console gateway listens (null: off). */
+  readonly consoleGateway: { readonly host: string; readonly port: number; readonly hostKeyFingerprint: string } | null;
   /** Stops accepting requests and jobs, waits for work in progress to stop, closes the database. */
   close(): Promise<void>;
 }
@@ -113,12 +118,17 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     // The boot URL may depend on the port (0 in tests): pick the port first, then build the routes.
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port;
     const bootUrl = bootUrlFor(config, { host: config.listen.host, port });
+    const consoleLimits = { idleTimeoutMs: config.consoleIdleTimeoutMs };
+    const hostKey = config.consoleListen === null ? null : await consoleHostKey(store);
+    let gatewayAddress: { host: string; port: number } | null = null;
     const app = await buildApp({
       store,
       queue,
       rescue,
       powerDrivers,
       consoles,
+      consoleLimits,
+      consoleInfo: () => consoleInfoOf(gatewayAddress, hostKey),
       logger,
       signal: stop.signal,
       webDir: config.webDir ?? workspaceWebDir(),
@@ -131,6 +141,18 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       ],
     });
     await app.listen({ host: config.listen.host, port });
+    let gateway: SshConsoleGateway | null = null;
+    if (config.consoleListen !== null && hostKey !== null) {
+      gateway = new SshConsoleGateway({ store, hubs: consoles, hostKey, limits: consoleLimits, log: logger });
+      try {
+        gatewayAddress = await gateway.listen(config.consoleListen.host, config.consoleListen.port);
+      } catch (error) {
+        await app.close();
+        await consoles.close();
+        throw new LifeboatError('CONFIG_INVALID', `the SSH console gateway cannot listen on ${config.consoleListen.host}:${config.consoleListen.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (--console-listen HOST:PORT, or off)`);
+      }
+      logger.info({ listen: gatewayAddress, hostKeyFingerprint: hostKey.fingerprint }, 'SSH console gateway listening');
+    }
     const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
     logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir, image: config.imageDir }, 'control plane listening');
     const image = rescueImageLogLine(parts.rescueImage ?? (config.imageDir === null ? { dir: null, source: 'none' } : { dir: config.imageDir, source: 'configured' }));
@@ -145,9 +167,11 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       config,
       store,
       consoles,
+      consoleGateway: gatewayAddress === null || hostKey === null ? null : { ...gatewayAddress, hostKeyFingerprint: hostKey.fingerprint },
       close() {
         closing ??= (async () => {
           stop.abort();
+          await gateway?.close();
           await app.close();
           await Promise.allSettled(background);
           await stopConsoles();

@@ -73,11 +73,13 @@ export type Action =
   /** Run and cancel hardware tests on a server in rescue (issue 11). */
   | 'test.run'
   /** Add, list and remove users (issue 13). */
-  | 'user.manage';
+  | 'user.manage'
+  /** Register and remove SSH keys: a customer its tenant's, staff a tenant's or the staff keys (issue 12). */
+  | 'key.manage';
 
 const allowed: Record<Role, ReadonlySet<Action>> = {
-  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run']),
-  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run']),
+  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run', 'key.manage']),
+  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run', 'key.manage']),
   operator: new Set([
     'tenant.manage',
     'token.create',
@@ -90,6 +92,7 @@ const allowed: Record<Role, ReadonlySet<Action>> = {
     'audit.read',
     'test.run',
     'user.manage',
+    'key.manage',
   ]),
 };
 

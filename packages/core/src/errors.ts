@@ -74,6 +74,13 @@ export const errorStatus = {
   HEADERS_TOO_LARGE: 431,
   /** The request (headers and body) did not arrive within the server's request timeout. */
   REQUEST_TIMEOUT: 408,
+  // SSH keys and the console gateway (issue 12).
+  /** Not an SSH public key Lifeboat accepts (type, base64 blob, RSA of at least 2048 bits). */
+  KEY_INVALID: 400,
+  /** A key of that name, or the same key under another name, is already registered in that scope. */
+  KEY_EXISTS: 409,
+  /** No SSH key of that name in the tenant's store (or the staff keys). */
+  KEY_NOT_FOUND: 404,
   // Serial console (issue 12).
   /** The server's console setting is not a console URL Lifeboat can drive (`tcp://HOST:PORT`). */
   CONSOLE_INVALID: 400,

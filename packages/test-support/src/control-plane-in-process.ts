@@ -18,6 +18,6 @@ export interface InProcessControlPlaneOptions {
  * test's `LIFEBOAT_*` environment is not read, so that nothing of the machine leaks in.
  */
 export function startControlPlaneInProcess(options: InProcessControlPlaneOptions): Promise<RunningControlPlane> {
-  const flags = ['--data', options.dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--log-level', options.logLevel ?? 'warn'];
+  const flags = ['--data', options.dataDir, '--listen', options.listen ?? '127.0.0.1:0', '--console-listen', '127.0.0.1:0', '--log-level', options.logLevel ?? 'warn'];
   return startControlPlane(parseConfig(flags, {}, options.dataDir));
 }

@@ -41,7 +41,7 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   const image = options.standInImage === false || (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--log-level', 'info', ...image, ...(options.flags ?? [])],
+    ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
     // Its own (empty) cache unless told: without --image it would serve the image last built here.
     { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

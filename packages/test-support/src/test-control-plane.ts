@@ -49,7 +49,7 @@ export async function startTestControlPlane(dataDir: string, mac: string, machin
   // The control plane refuses a rescue without a complete image; the machine here boots its own, so
   // unless the test names one, a stand-in directory with the three files satisfies the check.
   const image = extraFlags.includes('--image') ? [] : ['--image', standInImage(`${dataDir}-image`)];
-  const config = parseConfig(['--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...image, ...extraFlags], {}, dataDir);
+  const config = parseConfig(['--data', dataDir, '--listen', '127.0.0.1:0', '--console-listen', '127.0.0.1:0', '--log-level', 'warn', ...image, ...extraFlags], {}, dataDir);
   const powerOn = async (): Promise<void> => {
     if (machine.poweredOn) await machine.powerOff();
     if (bootDevice !== 'network' || !netboot) return; // no installed system in these tests: it stays off

@@ -5,8 +5,11 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
+import type { ConsoleInfo } from '@lifeboat/core';
 import type { ConsoleHubs } from '../console/console-hub.js';
 import { consoleRoutes } from '../console/console-routes.js';
+import type { ConsoleSessionLimits } from '../console/console-session.js';
+import { consoleLiveRoutes } from '../console/live-routes.js';
 import type { PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { RescueService } from '../rescue/rescue-service.js';
@@ -24,6 +27,7 @@ import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js
 import { ErrorSchema } from './schemas.js';
 import { userRoutes } from './user-routes.js';
 import { addSecurityHeaders, registerWebConsole, sendConsolePage, wantsConsolePage } from './web-console.js';
+import { keyRoutes } from '../keys/key-routes.js';
 
 /** What the HTTP API needs. */
 export interface AppOptions {
@@ -34,6 +38,10 @@ export interface AppOptions {
   readonly powerDrivers: PowerDriverFactory;
   /** The servers' serial consoles (absent in tests that need none). */
   readonly consoles?: ConsoleHubs;
+  /** The console viewers' limits (idle timeout). */
+  readonly consoleLimits?: ConsoleSessionLimits;
+  /** The SSH console gateway as it runs, for `GET /v1/console` (default: off). */
+  readonly consoleInfo?: () => ConsoleInfo;
   readonly logger: Logger;
   /** Aborted on shutdown: ends long polls and event streams. */
   readonly signal: AbortSignal;
@@ -99,6 +107,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(userRoutes(options));
   await app.register(accountRoutes(options, accounts));
+  await app.register(keyRoutes(options));
+  await app.register(consoleLiveRoutes(options, options.consoleInfo ?? (() => ({ listen: null, hostKeyFingerprint: null, sshCommandExample: null }))));
   await app.register(agentRoutes(options));
   await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));

@@ -22,6 +22,7 @@ import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
 import { assertJsonSize } from './input-limits.js';
 import { incidentRoutes } from './incident-routes.js';
+import { resolveKeyNames } from '../keys/key-routes.js';
 import {
   AgentWorkCreated,
   AgentWorkView,
@@ -183,9 +184,11 @@ export function userRoutes(options: AppOptions): FastifyPluginAsync {
         const server = await visibleServer(principal, request.params.name);
         const input = request.body ?? {};
         const expiresInMs = duration(input.expiresIn);
+        const named = input.keys === undefined ? [] : await resolveKeyNames(store, principal, server.tenantId, input.keys);
+        const sshKeys = [...(input.sshKeys ?? []), ...named];
         const { view, task } = await rescue.enter(principal, server, {
           ...(input.profile === undefined ? {} : { profile: input.profile }),
-          ...(input.sshKeys === undefined ? {} : { sshKeys: input.sshKeys }),
+          ...(sshKeys.length === 0 ? {} : { sshKeys }),
           ...(input.email === undefined ? {} : { email: input.email }),
           ...(expiresInMs === undefined ? {} : { expiresInMs }),
         });

@@ -239,6 +239,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('incident_comments_incident').on('incident_comments').columns(['incident_id', 'created_at']).execute();
     },
   },
+  '0004a_ssh_keys': {
+    async up(db: Kysely<unknown>) {
+      // `scope` is the tenant's id, or '*' for staff keys: a unique index cannot rely on NULLs, which
+      // never collide on either dialect.
+      await db.schema
+        .createTable('ssh_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.references('tenants.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('bits', 'integer', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('comment', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ssh_keys_scope_name').on('ssh_keys').columns(['scope', 'name']).unique().execute();
+      await db.schema.createIndex('ssh_keys_scope_fingerprint').on('ssh_keys').columns(['scope', 'fingerprint']).unique().execute();
+      await db.schema.createIndex('ssh_keys_fingerprint').on('ssh_keys').column('fingerprint').execute();
+    },
+  },
   '0004b_console': {
     async up(db: Kysely<unknown>) {
       // A server's console setting: `tcp://HOST:PORT`, or null for its BMC's Serial-over-LAN.

@@ -21,6 +21,7 @@ export interface Database {
   users: UserRow;
   browser_sessions: BrowserSessionRow;
   sign_in_failures: SignInFailureRow;
+  ssh_keys: SshKeyRow;
   console_logs: ConsoleLogRow;
 }
 
@@ -52,6 +53,24 @@ export interface SignInFailureRow {
   id: string;
   key: string;
   at: string;
+}
+
+export interface SshKeyRow {
+  id: string;
+  /** The tenant's id, or '*' for a staff key. */
+  scope: string;
+  tenant_id: string | null;
+  name: string;
+  type: string;
+  bits: number;
+  /** SHA256:... of the key blob. */
+  fingerprint: string;
+  comment: string;
+  /** The public key line, normalised. */
+  public_key: string;
+  /** The API token that registered it. */
+  created_by: string;
+  created_at: string;
 }
 
 export interface TenantRow {

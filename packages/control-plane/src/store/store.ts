@@ -15,6 +15,7 @@ import type { Clock } from './rows.js';
 import { SecretStore } from './secrets.js';
 import { ServerStore } from './servers.js';
 import { SessionStore } from './sessions.js';
+import { SshKeyStore } from './ssh-keys.js';
 import { TaskStore } from './tasks.js';
 import { TenantStore, TokenStore } from './tenants.js';
 import { BrowserSessionStore, SignInFailures, UserStore } from './users.js';
@@ -58,6 +59,8 @@ export class Store {
   readonly secrets: SecretStore;
   /** Hardware tests run in rescue, kept as the server's history. */
   readonly hardwareTests: HardwareTestStore;
+  /** SSH public keys per tenant, and staff keys. */
+  readonly sshKeys: SshKeyStore;
   /** Console output recorded while sessions entered and left rescue. */
   readonly consoleLogs: ConsoleLogStore;
 
@@ -80,6 +83,7 @@ export class Store {
     this.attachableTests = new AttachableTests(db);
     this.agentWork = new AgentWorkQueue(db, this.now);
     this.secrets = new SecretStore(db, this.now, options.secretBox);
+    this.sshKeys = new SshKeyStore(db, this.now);
     this.hardwareTests = new HardwareTestStore(db, this.now, (testId) => this.changes.testChanged(testId));
     this.consoleLogs = new ConsoleLogStore(db, this.now);
   }

@@ -128,6 +128,7 @@ export const EnterRescue = Type.Object(
   {
     profile: Type.Optional(Type.String({ maxLength: 64 })),
     sshKeys: Type.Optional(Type.Array(Type.String({ maxLength: 16_384 }), { maxItems: 50 })),
+    keys: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 50, description: "names of keys in the server's tenant's store (or staff keys), added to sshKeys" })),
     email: Type.Optional(Type.String({ format: 'email' })),
     expiresIn: Type.Optional(Type.String({ maxLength: 32, description: 'lease, e.g. 90m, 24h, 2d' })),
   },

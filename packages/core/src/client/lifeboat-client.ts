@@ -50,8 +50,8 @@ import type {
   UserList,
 } from '../api/accounts.js';
 import { csrfHeader } from '../api/accounts.js';
-import type { ConsoleLogView } from '../api/console.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
+import type { ConsoleInfo, ConsoleLogView, NewSshKey, SshKeyList, SshKeyView } from '../api/console.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
 import type { IncidentCommentView, IncidentDetail, IncidentList, IncidentQuery, IncidentView, NewIncidentComment, ResolveIncident } from '../api/incidents.js';
@@ -247,6 +247,23 @@ export class LifeboatClient {
     return this.request('POST', `/v1/servers/${segment(name)}/validate`);
   }
 
+  // SSH keys and the console gateway.
+  /** `GET /v1/keys`: the caller's tenant's keys; staff: the tenant named, or the staff keys. */
+  listKeys(tenant?: string): Promise<SshKeyList> {
+    return this.request('GET', `/v1/keys${tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`}`);
+  }
+  /** `POST /v1/keys`: registers a public key (`KEY_INVALID`, `KEY_EXISTS`). */
+  addKey(body: NewSshKey): Promise<SshKeyView> {
+    return this.request('POST', '/v1/keys', body);
+  }
+  /** `DELETE /v1/keys/{name}` (`KEY_NOT_FOUND`). */
+  async removeKey(name: string, tenant?: string): Promise<void> {
+    await this.request('DELETE', `/v1/keys/${segment(name)}${tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`}`);
+  }
+  /** `GET /v1/console`: the SSH console gateway's address and host key fingerprint. */
+  consoleInfo(): Promise<ConsoleInfo> {
+    return this.request('GET', '/v1/console');
+  }
   /**
    * `GET /v1/servers/{name}/console/log[?session=ID]`: the console recorded while the server entered
    * and left rescue, for a session (default: its latest recorded one); `data` is base64.

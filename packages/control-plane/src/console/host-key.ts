@@ -1,0 +1,30 @@
+/**
+ * The SSH console gateway's host key: ed25519, generated on first start and kept in the database,
+ * sealed like every other secret, so that every replica of the control plane shows the same key and
+ * users verify its fingerprint once.
+ */
+import ssh2 from 'ssh2';
+import type { Store } from '../store/store.js';
+import { parsePublicKey } from '../keys/public-key.js';
+
+/** The secret id of the host key. */
+const secretId = 'console.ssh_host_key';
+
+/** The gateway's host key. */
+export interface ConsoleHostKey {
+  /** OpenSSH private key (PEM-like text); never logged. */
+  readonly privateKey: string;
+  /** `ssh-ed25519 AAAA...`. */
+  readonly publicKey: string;
+  /** `SHA256:...`. */
+  readonly fingerprint: string;
+}
+
+/** The host key, generated and stored on first use. */
+export async function consoleHostKey(store: Store): Promise<ConsoleHostKey> {
+  const privateKey = await store.secrets.getOrCreate(secretId, () => ssh2.utils.generateKeyPairSync('ed25519', {}).private);
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error('the stored console host key cannot be read', { cause: parsed });
+  const publicKey = `${parsed.type} ${parsed.getPublicSSH().toString('base64')}`;
+  return { privateKey, publicKey, fingerprint: parsePublicKey(publicKey).fingerprint };
+}
