@@ -126,6 +126,17 @@ describe('customer rescue flow in the browser', () => {
       assert.equal(knownHosts, `[127.0.0.1]:${web1.sshPort} ${rescue.hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`);
       assert.equal(await access.locator('.fingerprints code').innerText(), rescue.hostKey.fingerprint);
       await checkPage(page, 'server-rescue-desktop-en');
+      // The same page on a phone, and in French.
+      await page.setViewportSize({ width: 375, height: 740 });
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (${overflow} px)`);
+      await checkPage(page, 'server-rescue-phone-en');
+      await page.setViewportSize({ width: 1280, height: 860 });
+      await page.getByLabel('Language').selectOption('fr');
+      await page.getByRole('region', { name: 'Accès SSH' }).waitFor();
+      await page.getByRole('region', { name: 'Mot de passe root temporaire' }).waitFor();
+      await checkPage(page, 'server-rescue-desktop-fr');
+      await page.getByLabel('Langue').selectOption('en');
 
       // "I have saved it": gone, and no answer or reload shows it again.
       await once.getByRole('button', { name: 'I have saved it' }).click();
