@@ -68,6 +68,42 @@ export async function tokensRevoke(id: string, options: CommonOptions, { env, ou
   out.result({ id, revoked: true }, `token ${id} revoked`);
 }
 
+// users
+
+export interface UsersAddOptions extends CommonOptions {
+  role?: string;
+  tenant?: string;
+  email?: string;
+  passwordFile?: string;
+}
+
+/** `users add NAME`: the generated password (without `--password-file`) is printed this once. */
+export async function usersAdd(name: string, options: UsersAddOptions, { env, out }: Run): Promise<void> {
+  const role = required(options.role, 'role');
+  if (!(roles as readonly string[]).includes(role)) throw usageError('--role must be customer, technician or operator');
+  if (role === 'customer' && typeof options.tenant !== 'string') throw usageError('a customer needs --tenant');
+  if (role !== 'customer' && typeof options.tenant === 'string') throw usageError(`a ${role} acts on every tenant: give no --tenant`);
+  const answer = await clientFor(options, env).addUser({
+    name,
+    role: role as (typeof roles)[number],
+    ...(typeof options.tenant === 'string' ? { tenant: options.tenant } : {}),
+    ...(typeof options.email === 'string' ? { email: options.email } : {}),
+    ...(typeof options.passwordFile === 'string' ? { password: readSecretFile(options.passwordFile, 'password file') } : {}),
+  });
+  const who = `user ${answer.user.name} added (${answer.user.role}${answer.user.tenant ? ` of ${answer.user.tenant}` : ''})`;
+  out.result(answer, answer.password === undefined ? who : `${who}\npassword (shown this once): ${answer.password}`);
+}
+
+export async function usersList(options: CommonOptions, { env, out }: Run): Promise<void> {
+  const answer = await clientFor(options, env).listUsers();
+  out.result(answer, table(['NAME', 'ROLE', 'TENANT', 'EMAIL'], answer.users.map((u) => [u.name, u.role, u.tenant ?? '', u.email ?? ''])));
+}
+
+export async function usersRemove(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  await clientFor(options, env).removeUser(name);
+  out.result({ user: name, removed: true }, `user ${name} removed`);
+}
+
 // servers
 
 export interface ServersAddOptions extends CommonOptions {

@@ -77,6 +77,21 @@ export function buildProgram(context: Run): Command {
     .action((options) => run.tokensCreate(options, context));
   api(tokens, 'revoke <id>', 'revoke a token', ['lifeboat tokens revoke tok_0123']).action((id: string, options) => run.tokensRevoke(id, options, context));
 
+  const users = group('users', 'people who sign in to the web console (operator)', 'lifeboat users add alice --tenant acme --role customer');
+  api(users, 'add <name>', 'add a user; without --password-file a password is generated and printed once', [
+    'lifeboat users add alice --tenant acme --role customer',
+    'lifeboat users add tom --role technician --password-file tom.pw --email tom@example.net',
+  ])
+    .addOption(new Option('--role <role>', 'what the user may do (required)').choices(['customer', 'technician', 'operator']))
+    .option('--tenant <name>', 'the tenant a customer belongs to (required for customers)')
+    .option('--email <address>', "the user's e-mail address")
+    .option('--password-file <file>', 'file holding the password (first line; at least 12 characters)')
+    .action((name: string, options) => run.usersAdd(name, options, context));
+  api(users, 'list', 'list the users', ['lifeboat users list', 'lifeboat users list --json']).action((options) => run.usersList(options, context));
+  api(users, 'rm <name>', 'remove a user: their sessions end and their own API tokens are revoked', ['lifeboat users rm alice']).action((name: string, options) =>
+    run.usersRemove(name, options, context),
+  );
+
   const servers = group('servers', 'the servers of the fleet', 'lifeboat servers list');
   api(servers, 'add <name>', 'add a server with its NICs and BMC (operator)', [
     'lifeboat servers add web-1 --tenant acme --mac 52:54:00:12:34:56 --bmc ipmi://10.0.0.21 --bmc-user admin --bmc-password-file bmc.pw --ssh-endpoint 192.0.2.21:22',

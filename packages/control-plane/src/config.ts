@@ -50,6 +50,12 @@ export interface Config {
   readonly schedulerIntervalMs: number;
   /** pino level. */
   readonly logLevel: string;
+  /** `auto`: the session cookie is `Secure` when the request came over HTTPS; `always`: behind a TLS-terminating proxy. */
+  readonly secureCookies: 'auto' | 'always';
+  /** A browser session unused this long ends. */
+  readonly sessionIdleMs: number;
+  /** A browser session ends this long after sign-in. */
+  readonly sessionMaxMs: number;
 }
 
 type Kind = 'string' | 'duration' | 'listen' | 'url' | 'path';
@@ -82,6 +88,9 @@ export const configOptions: readonly Option[] = [
   { key: 'leaseWarningMs', flag: 'lease-warning', env: 'LIFEBOAT_LEASE_WARNING', kind: 'duration', fallback: '1h', help: 'warn this long before a lease ends (0: never)' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'LIFEBOAT_JOB_LEASE', kind: 'duration', fallback: '60s', help: 'lease of a running job (a crashed one resumes after it)' },
   { key: 'schedulerIntervalMs', flag: 'scheduler-interval', env: 'LIFEBOAT_SCHEDULER_INTERVAL', kind: 'duration', fallback: '5s', help: 'how often deadlines are checked' },
+  { key: 'secureCookies', flag: 'secure-cookies', env: 'LIFEBOAT_SECURE_COOKIES', kind: 'string', fallback: 'auto', help: 'Secure flag of the session cookie: auto (when the request came over HTTPS) or always (behind a TLS proxy)' },
+  { key: 'sessionIdleMs', flag: 'session-idle', env: 'LIFEBOAT_SESSION_IDLE', kind: 'duration', fallback: '12h', help: 'a browser session unused this long ends' },
+  { key: 'sessionMaxMs', flag: 'session-max', env: 'LIFEBOAT_SESSION_MAX', kind: 'duration', fallback: '7d', help: 'a browser session ends this long after sign-in' },
   { key: 'logLevel', flag: 'log-level', env: 'LIFEBOAT_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'trace, debug, info, warn, error' },
 ];
 
@@ -159,8 +168,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(out.logLevel as string)) invalid(`unknown log level ${String(out.logLevel)}`);
+  if (out.secureCookies !== 'auto' && out.secureCookies !== 'always') invalid(`--secure-cookies: expected auto or always, got ${String(out.secureCookies)}`);
+  if ((out.sessionIdleMs as number) > (out.sessionMaxMs as number)) invalid('the session idle time is longer than the session maximum');
   if ((out.defaultLeaseMs as number) > (out.maxLeaseMs as number)) invalid('the default lease is longer than the maximum lease');
-  for (const key of ['rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs'] as const) {
+  for (const key of ['rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs', 'sessionIdleMs', 'sessionMaxMs'] as const) {
     if ((out[key] as number) <= 0) invalid(`${key} must be longer than 0`);
   }
   return Object.freeze({ ...out, listen: Object.freeze(out.listen) }) as unknown as Config;

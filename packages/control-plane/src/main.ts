@@ -18,6 +18,7 @@ import { createMailer } from './mail/index.js';
 import { DeadlineScheduler } from './jobs/scheduler.js';
 import { Worker } from './jobs/worker.js';
 import { createLogger } from './http/logger.js';
+import { newUserPassword } from './credentials/user-password.js';
 import { netbootRoutes, type ImageRegistry, type NetbootSource } from './netboot/index.js';
 import { chooseRescueImage, rescueImageLogLine, type RescueImageChoice } from './netboot/last-built-image.js';
 import { StoreNetbootSource } from './rescue/netboot-source.js';
@@ -38,6 +39,11 @@ export interface ControlPlaneParts {
   readonly routes?: (context: { config: Config; bootUrl: string; netboot: NetbootSource; store: Store; logger: Logger }) => FastifyPluginAsync[];
   /** Where `config.imageDir` came from, for the start log (default: configured, or none). */
   readonly rescueImage?: RescueImageChoice;
+  /**
+   * Writes what an operator must read once on the terminal, never through the logger (log lines are
+   * shipped and kept): the first operator's password. Default: standard error.
+   */
+  readonly notice?: (text: string) => void;
 }
 
 /** A running control plane. */
@@ -67,6 +73,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
   const closers: Array<() => void> = [];
   try {
     await createAdminTokenOnFirstStart(store, config, logger);
+    const firstUser = await createAdminUserOnFirstStart(store, logger);
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
     const mailer = config.smtpUrl === null ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom });
     if (mailer) closers.push(() => mailer.close());
@@ -98,6 +105,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       logger,
       signal: stop.signal,
       webDir: config.webDir ?? workspaceWebDir(),
+      accounts: { secureCookies: config.secureCookies, sessionLifetime: { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs } },
       ...(mailer ? { mailer } : {}),
       plugins: [
         (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }),
@@ -109,6 +117,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir, image: config.imageDir }, 'control plane listening');
     const image = rescueImageLogLine(parts.rescueImage ?? (config.imageDir === null ? { dir: null, source: 'none' } : { dir: config.imageDir, source: 'configured' }));
     logger[image.level](image.message);
+    if (firstUser) (parts.notice ?? ((text) => process.stderr.write(text)))(signInNotice(url, firstUser));
 
     background.push(worker.run(stop.signal), scheduler.run(stop.signal));
     let closing: Promise<void> | undefined;
@@ -155,6 +164,31 @@ async function createAdminTokenOnFirstStart(store: Store, config: Config, logger
   chmodSync(file, 0o600);
   await store.audit.record('system', 'token.create', { detail: { tokenId: record.id, role: 'operator', file } });
   logger.info({ file }, 'first start: operator token written');
+}
+
+/** On a database without users: the operator `admin` with a generated password (only its scrypt hash is stored). */
+async function createAdminUserOnFirstStart(store: Store, logger: Logger): Promise<{ name: string; password: string } | undefined> {
+  if (await store.users.any()) return undefined;
+  const password = newUserPassword();
+  const user = await store.users.add({ name: 'admin', role: 'operator', tenantId: null, email: null, password });
+  await store.audit.record('system', 'user.add', { detail: { name: user.name, role: user.role, passwordGenerated: true } });
+  logger.info({ user: user.name }, 'first start: operator user created (its password is printed on the terminal once)');
+  return { name: user.name, password };
+}
+
+/** The first start's sign-in instructions (the one place a user's password is ever shown by the control plane itself). */
+export function signInNotice(url: string, user: { name: string; password: string }): string {
+  return [
+    '',
+    'Lifeboat: first start. Sign in to the web console as the first operator:',
+    `  URL:      ${url}/`,
+    `  user:     ${user.name}`,
+    `  password: ${user.password}`,
+    'The password is shown this once (only its hash is kept): change it under Account after signing in,',
+    'or add your own users with `lifeboat users add NAME --role operator`.',
+    '',
+    '',
+  ].join('\n');
 }
 
 async function freePort(host: string): Promise<number> {

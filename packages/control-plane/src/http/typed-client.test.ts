@@ -88,6 +88,54 @@ describe('typed client against the HTTP API', { timeout: 60_000 }, () => {
     await stream.return(undefined);
   });
 
+  it('works in a browser: relative URLs, the session cookie and the CSRF header, events by cookie', async () => {
+    const created = await operator.addUser({ name: 'alice', role: 'customer', tenant: 'acme' });
+    assert.equal(created.user.tenant, 'acme');
+    assert.deepEqual((await operator.listUsers()).users.map((u) => u.name), ['alice']);
+    // What a page's fetch does: resolves '/v1/...' against its origin and keeps the cookie of that origin.
+    let cookie: string | undefined;
+    const sent: Array<{ method: string; csrf: string | null; authorization: string | null }> = [];
+    const pageFetch: typeof fetch = async (input, init) => {
+      assert.equal(init?.credentials, 'same-origin');
+      const headers = new Headers(init?.headers);
+      sent.push({ method: init?.method ?? 'GET', csrf: headers.get('x-csrf-token'), authorization: headers.get('authorization') });
+      if (cookie !== undefined) headers.set('cookie', cookie);
+      const response = await fetch(new URL(String(input), url), { ...init, headers });
+      const setCookie = response.headers.get('set-cookie');
+      if (setCookie !== null) cookie = /Max-Age=0/.test(setCookie) ? undefined : setCookie.split(';')[0];
+      return response;
+    };
+    const page = new LifeboatClient({ url: '', browser: true, fetch: pageFetch });
+    await assert.rejects(page.session(), (e: unknown) => e instanceof ApiError && e.code === 'UNAUTHORIZED');
+    await assert.rejects(page.signIn({ name: 'alice', password: 'not the password' }), (e: unknown) => e instanceof ApiError && e.code === 'SIGN_IN_FAILED' && e.status === 401);
+    const signedIn = await page.signIn({ name: 'alice', password: created.password! });
+    assert.equal(page.csrfToken, signedIn.csrfToken);
+    assert.deepEqual((await page.listServers()).servers.map((s) => s.name), ['web-1']);
+    assert.equal((await page.updateAccount({ email: 'alice@acme.example' })).user.email, 'alice@acme.example');
+    const own = await page.createOwnToken({ name: 'laptop' });
+    assert.deepEqual((await page.listOwnTokens()).tokens.map((t) => t.id), [own.id]);
+    await page.revokeOwnToken(own.id);
+    assert.ok(sent.every((r) => r.authorization === null));
+    assert.ok(sent.filter((r) => r.method !== 'GET' && r.method !== 'POST').every((r) => r.csrf === signedIn.csrfToken));
+    assert.ok(sent.filter((r) => r.method === 'GET').every((r) => r.csrf === null));
+
+    // EventSource sends the cookie: the stream answers to it (its first event is the server as it is).
+    const stream = page.events({ server: 'web-1' });
+    const { value } = await stream.next();
+    assert.equal(value?.server.name, 'web-1');
+    await stream.return(undefined);
+
+    // A client given the token of an existing session sends it; a wrong one is refused.
+    await assert.rejects(new LifeboatClient({ url: '', csrfToken: 'forged', fetch: pageFetch }).updateAccount({ email: null }), (e: unknown) => e instanceof ApiError && e.code === 'CSRF_FAILED' && e.status === 403);
+    await page.changePassword({ current: created.password!, new: 'a long new password' });
+    await page.signOut();
+    assert.equal(page.csrfToken, undefined);
+    await assert.rejects(page.listServers(), (e: unknown) => e instanceof ApiError && e.code === 'UNAUTHORIZED');
+    await page.signIn({ name: 'alice', password: 'a long new password' });
+    await operator.removeUser('alice');
+    await assert.rejects(page.getAccount(), (e: unknown) => e instanceof ApiError && e.code === 'UNAUTHORIZED');
+  });
+
   it('decodes error answers into ApiError with the server\'s code and status', async () => {
     await assert.rejects(customer.getServer('nope'), (e: unknown) => e instanceof ApiError && e.code === 'SERVER_NOT_FOUND' && e.status === 404 && e.serverCode === 'SERVER_NOT_FOUND');
     await assert.rejects(customer.removeServer('web-1'), (e: unknown) => e instanceof ApiError && e.code === 'FORBIDDEN' && e.status === 403);

@@ -3,6 +3,14 @@
  * (`../api/schemas.ts`). It needs only the global `fetch` (Node ≥ 20, browsers), so the CLI, the lab,
  * tests and the web console share it. Error answers become `ApiError`s with the server's code and
  * status; a control plane that does not answer becomes `UNREACHABLE`.
+ *
+ * Two ways to authenticate:
+ * - scripts and the CLI: `new LifeboatClient({ url, token })` sends `Authorization: Bearer <token>`;
+ * - a page of the web console (same origin as the API): `new LifeboatClient({ url: '', browser: true })`
+ *   sends no token but the session cookie (`credentials: 'same-origin'`), and the session's CSRF token
+ *   in `X-CSRF-Token` on every unsafe method (POST, PUT, PATCH, DELETE). The client learns that token
+ *   from {@link LifeboatClient.signIn} and {@link LifeboatClient.session}; a page that already has it
+ *   passes `csrfToken` (giving `csrfToken` implies `browser: true`).
  */
 import type {
   AgentWorkCreated,
@@ -28,6 +36,20 @@ import type {
   TenantView,
   TokenAnswer,
 } from '../api/schemas.js';
+import type {
+  AccountAnswer,
+  AccountUpdate,
+  NewOwnToken,
+  NewUser,
+  OwnTokenCreated,
+  OwnTokenList,
+  PasswordChange,
+  SessionAnswer,
+  SignIn,
+  UserCreated,
+  UserList,
+} from '../api/accounts.js';
+import { csrfHeader } from '../api/accounts.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
@@ -54,10 +76,20 @@ export interface FileDownload {
 
 /** How to reach a control plane. */
 export interface LifeboatClientOptions {
-  /** Base URL of the control plane, e.g. `http://127.0.0.1:8080` (a trailing slash is ignored). */
+  /**
+   * Base URL of the control plane, e.g. `http://127.0.0.1:8080` (a trailing slash is ignored); `''`
+   * in a page served by the control plane itself (paths stay relative to its origin).
+   */
   readonly url: string;
-  /** API token (`lb_...`), sent as a bearer token; none for the public routes. */
+  /** API token (`lb_...`), sent as a bearer token; none for the public routes and in a browser. */
   readonly token?: string | undefined;
+  /**
+   * Browser use: send the session cookie (`credentials: 'same-origin'`) and, on unsafe methods, the
+   * CSRF token; no bearer token is sent.
+   */
+  readonly browser?: boolean;
+  /** The browser session's CSRF token (from `GET /v1/auth/session`); implies `browser`. */
+  readonly csrfToken?: string | undefined;
   /** The `fetch` to use; the global one by default. */
   readonly fetch?: typeof fetch;
 }
@@ -76,22 +108,98 @@ export interface EventsOptions {
 }
 
 const segment = (value: string) => encodeURIComponent(value);
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A client of one control plane with one token. */
 export class LifeboatClient {
   readonly #base: string;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch;
+  readonly #browser: boolean;
+  #csrfToken: string | undefined;
 
   constructor(options: LifeboatClientOptions) {
     this.#base = options.url.replace(/\/+$/, '');
-    this.#token = options.token;
+    this.#browser = options.browser === true || options.csrfToken !== undefined;
+    this.#token = this.#browser ? undefined : options.token;
+    this.#csrfToken = options.csrfToken;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /** The control plane's base URL. */
   get url(): string {
     return this.#base;
+  }
+
+  /** The CSRF token a browser client sends on unsafe methods (undefined before sign-in). */
+  get csrfToken(): string | undefined {
+    return this.#csrfToken;
+  }
+
+  // Browser sessions (a client made with `browser: true`).
+  /**
+   * `POST /v1/auth/sign-in`: starts a browser session (the answer sets the cookie); the client keeps
+   * the session's CSRF token. Wrong name or password: `SIGN_IN_FAILED`; too many failures:
+   * `RATE_LIMITED` (the answer's `Retry-After` says when to try again).
+   */
+  async signIn(body: SignIn): Promise<SessionAnswer> {
+    const answer = await this.request<SessionAnswer>('POST', '/v1/auth/sign-in', body);
+    this.#csrfToken = answer.csrfToken;
+    return answer;
+  }
+  /** `POST /v1/auth/sign-out`: ends the session server-side and clears the cookie. */
+  async signOut(): Promise<void> {
+    await this.request('POST', '/v1/auth/sign-out');
+    this.#csrfToken = undefined;
+  }
+  /** `GET /v1/auth/session`: the signed-in user and the CSRF token (kept by the client); `UNAUTHORIZED` when signed out. */
+  async session(): Promise<SessionAnswer> {
+    const answer = await this.request<SessionAnswer>('GET', '/v1/auth/session');
+    this.#csrfToken = answer.csrfToken;
+    return answer;
+  }
+
+  // The caller's own account (a browser session or a user's own token).
+  /** `GET /v1/account`. */
+  getAccount(): Promise<AccountAnswer> {
+    return this.request('GET', '/v1/account');
+  }
+  /** `PUT /v1/account`: sets (or, with null, clears) the e-mail address. */
+  updateAccount(body: AccountUpdate): Promise<AccountAnswer> {
+    return this.request('PUT', '/v1/account', body);
+  }
+  /**
+   * `POST /v1/account/password`: `SIGN_IN_FAILED` when `current` is wrong, `PASSWORD_WEAK` when `new`
+   * is shorter than 12 or longer than 1024 characters. Every other session of the user ends.
+   */
+  async changePassword(body: PasswordChange): Promise<void> {
+    await this.request('POST', '/v1/account/password', body);
+  }
+  /** `GET /v1/account/tokens`: the caller's own live API tokens (never their secrets). */
+  listOwnTokens(): Promise<OwnTokenList> {
+    return this.request('GET', '/v1/account/tokens');
+  }
+  /** `POST /v1/account/tokens`: a token with the caller's role and tenant; its secret is in this answer only. */
+  createOwnToken(body: NewOwnToken): Promise<OwnTokenCreated> {
+    return this.request('POST', '/v1/account/tokens', body);
+  }
+  /** `DELETE /v1/account/tokens/{id}`. */
+  async revokeOwnToken(id: string): Promise<void> {
+    await this.request('DELETE', `/v1/account/tokens/${segment(id)}`);
+  }
+
+  // Users (operator).
+  /** `GET /v1/users`. */
+  listUsers(): Promise<UserList> {
+    return this.request('GET', '/v1/users');
+  }
+  /** `POST /v1/users`: without `password`, the answer carries a generated one (shown this once). */
+  addUser(body: NewUser): Promise<UserCreated> {
+    return this.request('POST', '/v1/users', body);
+  }
+  /** `DELETE /v1/users/{name}`: the user's sessions end and their own tokens are revoked. */
+  async removeUser(name: string): Promise<void> {
+    await this.request('DELETE', `/v1/users/${segment(name)}`);
   }
 
   // Tenants and tokens (operator).
@@ -339,11 +447,13 @@ export class LifeboatClient {
   async #send(method: string, path: string, body: unknown, accept: string, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { accept };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (this.#browser && this.#csrfToken !== undefined && !safeMethods.has(method)) headers[csrfHeader] = this.#csrfToken;
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
       return await this.#fetch(`${this.#base}${path}`, {
         method,
         headers,
+        ...(this.#browser ? { credentials: 'same-origin' as const } : {}),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(signal ? { signal } : {}),
       });
