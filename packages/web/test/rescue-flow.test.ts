@@ -219,4 +219,24 @@ describe('customer rescue flow in the browser', () => {
       await context.close();
     }
   });
+
+  it('the first operator signs in with the password printed at the first start and sees every tenant\'s servers', async () => {
+    const first = lab.firstOperator;
+    assert.ok(first, 'the first start printed how to sign in');
+    assert.equal(first.url, `${lab.url}/`);
+    const { context, page } = await openPage(browser, first.url);
+    try {
+      await signIn(page, first.name, first.password);
+      await page.getByRole('heading', { level: 1, name: 'Servers' }).waitFor();
+      await page.locator('li[data-server="other-1"]').waitFor();
+      assert.deepEqual(
+        await page.locator('li[data-server]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-server')}:${r.querySelector('.tenant')?.textContent ?? ''}`)),
+        ['db-1:acme', 'other-1:globex', 'web-1:acme', 'web-2:acme'],
+      );
+      assert.equal(await page.locator('.user').innerText(), first.name);
+      await checkPage(page, 'servers-operator-desktop-en');
+    } finally {
+      await context.close();
+    }
+  });
 });
