@@ -34,7 +34,7 @@ export function ExplorerPanel({ server }: { readonly server: string }) {
 
   return (
     <section className="stack" aria-labelledby="files-title">
-      <h2 id="files-title">{t('files.title')}</h2>
+      <h2 id="files-title" className="visually-hidden">{t('files.title')}</h2>
       <ErrorNote error={inventory.error} />
       <form
         className="fields"

@@ -32,7 +32,7 @@ export function TestsPanel({ server, canRun }: { readonly server: string; readon
 
   return (
     <section className="stack" aria-labelledby="tests-title">
-      <h2 id="tests-title">{t('tests.title')}</h2>
+      <h2 id="tests-title" className="visually-hidden">{t('tests.title')}</h2>
       <p className="visually-hidden" aria-live="polite">
         {announcement}
       </p>
