@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { freePort, playAgent, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
 
 const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
 
@@ -104,15 +104,7 @@ describe('lifeboat files (CLI, control plane process, agent played)', { timeout:
     env = { ...base, LIFEBOAT_TOKEN: token.json.token };
     const entered = await lifeboat(['rescue', 'enter', 'web-1', '--json']);
     assert.equal(entered.code, 0, entered.stderr);
-    const script = await waitFor('a rescue iPXE script', async () => {
-      const text = await (await fetch(`${plane.url}/v1/boot/${mac.replace(/:/g, '-')}.ipxe`)).text();
-      return text.includes('lifeboat.token=') ? text : undefined;
-    }, 60_000);
-    const serverId = /lifeboat\.server=(\S+)/.exec(script)![1]!;
-    const bootToken = /lifeboat\.token=(\S+)/.exec(script)![1]!;
-    const redeem = await fetch(`${plane.url}/v1/agent/redeem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serverId, bootToken }) });
-    agentToken = ((await redeem.json()) as { agentToken: string }).agentToken;
-    await agent('POST', '/ready', undefined);
+    agentToken = (await playAgent(plane.url, mac)).agentToken;
     agentLoop = (async () => {
       while (!stopAgent) {
         const work = await agent('GET', '/work?waitSeconds=1');

@@ -6,12 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
-import { openDatabase } from '../../control-plane/src/store/database.js';
-import { createHardwareTestsTable, insertHardwareTest } from '../../control-plane/src/store/incidents-testing.js';
+import { api, freePort, playAgent, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
 import { runLifeboat } from './run-cli.js';
-
-
 
 const lifeboat = (args: string[], env: NodeJS.ProcessEnv) => runLifeboat(args, env, 60_000);
 
@@ -22,6 +18,8 @@ describe('lifeboat incidents', { timeout: 180_000 }, () => {
   let globexEnv: NodeJS.ProcessEnv;
   let technicianEnv: NodeJS.ProcessEnv;
   let id: string;
+  let smartId: string;
+  const mac = '52:54:00:cc:01:01';
 
   before(async () => {
     plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
@@ -32,17 +30,16 @@ describe('lifeboat incidents', { timeout: 180_000 }, () => {
     acmeEnv = { ...base, LIFEBOAT_TOKEN: await token({ tenant: 'acme', role: 'customer', name: 'acme-ops' }) };
     globexEnv = { ...base, LIFEBOAT_TOKEN: await token({ tenant: 'globex', role: 'customer' }) };
     technicianEnv = { ...base, LIFEBOAT_TOKEN: await token({ role: 'technician', name: 'alice' }) };
-    const added = await api(plane.url, admin, 'POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: ['52:54:00:cc:01:01'], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
+    const added = await api(plane.url, admin, 'POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
     assert.equal(added.status, 201);
-    // A finished SMART test of web-1, as the hardware tests' store keeps it.
-    const database = openDatabase(`sqlite:${join(dir, 'data', 'lifeboat.db')}`);
-    try {
-      await createHardwareTestsTable(database.db);
-      const server = await database.db.selectFrom('servers').select('id').where('name', '=', 'web-1').executeTakeFirstOrThrow();
-      await insertHardwareTest(database.db, { id: 'smart-sda', serverId: server.id, kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 } });
-    } finally {
-      await database.close();
-    }
+    // A failed SMART test of web-1, run in rescue (the agent played through the agent API) and kept after it.
+    assert.equal((await lifeboat(['rescue', 'enter', 'web-1', '--json'], acmeEnv)).code, 0);
+    const agent = await playAgent(plane.url, mac);
+    const started = await agent.call('POST', '/tests', { params: { kind: 'smart', device: 'sda', durationSeconds: null, sizeBytes: null, repair: false, selfTest: 'short' } });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    smartId = started.body.testId;
+    const outcome = { status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 } };
+    assert.equal((await agent.call('POST', `/work/${started.body.workId}/result`, { state: 'completed', result: outcome })).status, 204);
   });
   after(async () => {
     await plane?.stop('SIGTERM');
@@ -50,11 +47,11 @@ describe('lifeboat incidents', { timeout: 180_000 }, () => {
   });
 
   it('open NAME --message TEXT --attach TEST_ID --json prints the incident with its attachment', async () => {
-    const opened = await lifeboat(['incidents', 'open', 'web-1', '--message', 'sda fails SMART\nsince this morning', '--attach', 'smart-sda', '--json'], acmeEnv);
+    const opened = await lifeboat(['incidents', 'open', 'web-1', '--message', 'sda fails SMART\nsince this morning', '--attach', smartId, '--json'], acmeEnv);
     assert.equal(opened.code, 0, opened.stderr);
     assert.equal(opened.json.state, 'open');
     assert.equal(opened.json.title, 'sda fails SMART');
-    assert.deepEqual(opened.json.tests.map((t: { id: string; status: string }) => [t.id, t.status]), [['smart-sda', 'failed']]);
+    assert.deepEqual(opened.json.tests.map((t: { id: string; status: string }) => [t.id, t.status]), [[smartId, 'failed']]);
     id = opened.json.id;
     const missing = await lifeboat(['incidents', 'open', 'web-1', '--message', 'x', '--attach', 'nope'], acmeEnv);
     assert.notEqual(missing.code, 0);
@@ -79,7 +76,7 @@ describe('lifeboat incidents', { timeout: 180_000 }, () => {
     const shown = await lifeboat(['incidents', 'show', id], acmeEnv);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /state:\s+resolved/);
-    assert.match(shown.stdout, /smart-sda\s+smart sda\s+failed\s+SMART overall health: FAILED/);
+    assert.match(shown.stdout, new RegExp(`${smartId}\\s+smart sda\\s+failed\\s+SMART overall health: FAILED`));
     assert.match(shown.stdout, /alice \(technician\): swapping sda tonight[\s\S]*acme-ops \(customer\): thanks[\s\S]*alice \(technician\): sda replaced/);
     const json = await lifeboat(['incidents', 'show', id, '--json'], acmeEnv);
     assert.equal(json.json.comments.length, 3);

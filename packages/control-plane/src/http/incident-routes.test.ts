@@ -16,7 +16,7 @@ import { JobQueue } from '../jobs/job-queue.js';
 import { createMailer, type Mailer } from '../mail/index.js';
 import { createTestImages } from '../netboot/testing.js';
 import { RescueService } from '../rescue/rescue-service.js';
-import { createHardwareTestsTable, insertHardwareTest } from '../store/incidents-testing.js';
+import { finishedTests } from '../store/incidents-testing.js';
 import { Store } from '../store/store.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
 import { buildApp } from './app.js';
@@ -35,6 +35,8 @@ for (const dialect of testDialects()) {
     let globex: string;
     let technician: string;
     let incidentId: string;
+    let testSmart: string;
+    let testGlobex: string;
     let smtp: SMTPServer;
     let mailer: Mailer;
     const mails: { to: string[]; raw: string }[] = [];
@@ -87,12 +89,11 @@ for (const dialect of testDialects()) {
         const added = await call('POST', '/v1/servers', admin, { name, tenant, macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
         assert.equal(added.status, 201, JSON.stringify(added.body));
       }
-      // The hardware tests a customer ran, as engineer F's store keeps them.
-      await createHardwareTestsTable(store.database.db);
+      // The hardware tests a customer ran, kept by the real store after the rescue ended.
       const web = (await store.servers.byName('web-1'))!;
       const db = (await store.servers.byName('db-1'))!;
-      await insertHardwareTest(store.database.db, { id: 'test-smart', serverId: web.id, kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 } });
-      await insertHardwareTest(store.database.db, { id: 'test-globex', serverId: db.id, kind: 'cpu', device: null, status: 'passed', summary: 'ok', result: null });
+      [testSmart] = await finishedTests(store, web.id, [{ kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 } }]) as [string];
+      [testGlobex] = await finishedTests(store, db.id, [{ kind: 'cpu', device: null, status: 'passed', summary: 'ok', result: null }]) as [string];
     });
     after(async () => {
       stop.abort();
@@ -106,11 +107,11 @@ for (const dialect of testDialects()) {
     });
 
     it('declares an incident with a message and an attached test result', async () => {
-      const refused = await call('POST', '/v1/servers/web-1/incidents', acme, { message: 'sda', tests: ['test-globex'] });
+      const refused = await call('POST', '/v1/servers/web-1/incidents', acme, { message: 'sda', tests: [testGlobex] });
       assert.deepEqual([refused.status, refused.body?.code], [404, 'TEST_NOT_FOUND'], 'another tenant\'s test cannot be attached');
       const empty = await call('POST', '/v1/servers/web-1/incidents', acme, { tests: [] });
       assert.deepEqual([empty.status, empty.body?.code], [400, 'BAD_REQUEST']);
-      const declared = await call('POST', '/v1/servers/web-1/incidents', acme, { message: 'sda fails SMART\nReallocated sectors keep growing.', tests: ['test-smart'] });
+      const declared = await call('POST', '/v1/servers/web-1/incidents', acme, { message: 'sda fails SMART\nReallocated sectors keep growing.', tests: [testSmart] });
       assert.equal(declared.status, 201, JSON.stringify(declared.body));
       assert.equal(declared.body?.state, 'open');
       incidentId = declared.body?.id;
@@ -124,7 +125,8 @@ for (const dialect of testDialects()) {
       assert.equal(queue.status, 200);
       const mine = queue.body?.incidents.find((i: { id: string }) => i.id === incidentId);
       assert.deepEqual([mine.server, mine.tenant, mine.title, mine.message, mine.state, mine.comments], ['web-1', 'acme', 'sda fails SMART', 'sda fails SMART\nReallocated sectors keep growing.', 'open', 0]);
-      assert.deepEqual(mine.tests, [{ id: 'test-smart', kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 }, createdAt: '2026-03-01T09:00:00.000Z', endedAt: '2026-03-01T09:00:00.000Z' }]);
+      const kept = (await store.hardwareTests.byId(testSmart))!;
+      assert.deepEqual(mine.tests, [{ id: testSmart, kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 }, createdAt: kept.createdAt.toISOString(), endedAt: kept.endedAt!.toISOString() }]);
       assert.deepEqual(queue.body?.incidents.map((i: { tenant: string }) => i.tenant), ['acme', 'globex'], 'oldest open first');
       assert.deepEqual((await call('GET', '/v1/incidents', acme)).body?.incidents.map((i: { id: string }) => i.id), [incidentId]);
       assert.equal((await call('GET', '/v1/incidents?state=resolved', admin)).body?.incidents.length, 0);
@@ -173,7 +175,7 @@ for (const dialect of testDialects()) {
       const shown = await call('GET', `/v1/incidents/${incidentId}`, acme);
       assert.equal(shown.status, 200);
       assert.equal(shown.body?.incident.state, 'resolved');
-      assert.equal(shown.body?.incident.tests[0].id, 'test-smart');
+      assert.equal(shown.body?.incident.tests[0].id, testSmart);
       assert.deepEqual(shown.body?.comments.map((c: { author: string; role: string; message: string }) => [c.author, c.role, c.message]), [
         ['alice', 'technician', 'We will swap sda tonight.'],
         ['acme-ci', 'customer', 'Thanks, data is backed up.'],
@@ -187,7 +189,7 @@ for (const dialect of testDialects()) {
       const actions = events.map((e) => e.action).filter((a) => (a.startsWith('incident.') && a !== 'incident.mail') || a === 'rescue.enter');
       assert.deepEqual(actions, ['incident.create', 'incident.comment', 'incident.comment', 'incident.update', 'rescue.enter', 'incident.resolve']);
       assert.equal(events.filter((e) => e.action === 'incident.mail').length, 2);
-      assert.deepEqual(events.find((e) => e.action === 'incident.create')?.detail, { id: incidentId, tests: ['test-smart'] });
+      assert.deepEqual(events.find((e) => e.action === 'incident.create')?.detail, { id: incidentId, tests: [testSmart] });
       const techToken = (await store.tokens.authenticate(technician))!.tokenId;
       const entered = events.find((e) => e.action === 'rescue.enter');
       assert.deepEqual([entered?.actor, entered?.detail.role], [techToken, 'technician'], 'the technician\'s own rescue is theirs in the log');

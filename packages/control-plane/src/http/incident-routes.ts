@@ -21,6 +21,7 @@ import {
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
 import { assertJsonSize } from './input-limits.js';
+import { hardwareTestView } from './hardware-test-routes.js';
 import {
   IdParams,
   IncidentCommentSchema,
@@ -145,7 +146,7 @@ export function incidentRoutes(options: Pick<AppOptions, 'store' | 'mailer'>): F
         const title = body.title ?? titleOf(message);
         if (title === '') throw new LifeboatError('BAD_REQUEST', 'an incident needs a message (or a title)');
         const ids = body.tests ?? [];
-        const tests = testAttachments(ids, await store.attachableTests.ofServer(server, ids), server.name);
+        const tests = testAttachments(ids, (await store.hardwareTests.ofServerAmong(server.id, ids)).map((t) => hardwareTestView(t, server.name)), server.name);
         const incident = await store.incidents.create({
           serverId: server.id,
           tenantId: server.tenantId,

@@ -174,6 +174,13 @@ export class HardwareTestStore {
     return row && testOf(row);
   }
 
+  /** The tests of a server among `ids` (unknown ids and other servers' tests left out): what an incident may attach. */
+  async ofServerAmong(serverId: string, ids: readonly string[]): Promise<HardwareTest[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#db.selectFrom('hardware_tests').selectAll().where('server_id', '=', serverId).where('id', 'in', [...ids]).execute();
+    return rows.map(testOf);
+  }
+
   /** A server's tests, newest first (the history, across sessions). */
   async list(serverId: string, limit = 200): Promise<HardwareTest[]> {
     const rows = await this.#db.selectFrom('hardware_tests').selectAll().where('server_id', '=', serverId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { testAttachments, type Server } from '@lifeboat/core';
 import { SecretBox } from '../credentials/secret-box.js';
 import { Store } from './store.js';
-import { createHardwareTestsTable, insertHardwareTest } from './incidents-testing.js';
+import { hardwareTestView } from '../http/hardware-test-routes.js';
+import { finishedTests } from './incidents-testing.js';
 import { createTestDatabase, testDialects, type TestDatabase } from './testing.js';
 
 const deadlines = { requestMs: 60_000, rescueMs: 600_000, exitMs: 300_000 };
@@ -37,26 +38,27 @@ for (const dialect of testDialects()) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('has no test to attach before the hardware_tests table exists', async () => {
-      assert.deepEqual(await store.attachableTests.ofServer(web, ['t-1']), []);
+    it('has no test to attach under an unknown id', async () => {
+      assert.deepEqual(await store.hardwareTests.ofServerAmong(web.id, ['t-1']), []);
       assert.throws(() => testAttachments(['t-1'], [], web.name), { code: 'TEST_NOT_FOUND', status: 404 });
     });
 
     it('attaches copies of the server\'s own tests only, as they stood at declaration', async () => {
-      await createHardwareTestsTable(store.database.db);
-      await insertHardwareTest(store.database.db, { id: 'smart-1', serverId: web.id, kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART health: FAILED', result: { smart_status: { passed: false } } });
-      await insertHardwareTest(store.database.db, { id: 'cpu-1', serverId: web.id, kind: 'cpu', device: null, status: 'passed', summary: '1 CPU, 60 s', result: { bogoOps: 1234 } });
-      await insertHardwareTest(store.database.db, { id: 'other-1', serverId: db.id, kind: 'memory', device: null, status: 'passed', summary: 'ok', result: null });
-      const views = await store.attachableTests.ofServer(web, ['smart-1', 'cpu-1', 'other-1']);
-      assert.deepEqual(views.map((v) => v.id).sort(), ['cpu-1', 'smart-1'], 'another server\'s test is not attachable');
-      assert.throws(() => testAttachments(['smart-1', 'other-1'], views, web.name), { code: 'TEST_NOT_FOUND', message: /other-1.*web-1/ });
-      const tests = testAttachments(['smart-1', 'smart-1', 'cpu-1'], views, web.name);
+      const [smart1, cpu1] = (await finishedTests(store, web.id, [
+        { kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART health: FAILED', result: { smart_status: { passed: false } } },
+        { kind: 'cpu', device: null, status: 'passed', summary: '1 CPU, 60 s', result: { bogoOps: 1234 } },
+      ])) as [string, string];
+      const [other1] = (await finishedTests(store, db.id, [{ kind: 'memory', device: null, status: 'passed', summary: 'ok', result: null }])) as [string];
+      const views = (await store.hardwareTests.ofServerAmong(web.id, [smart1, cpu1, other1])).map((t) => hardwareTestView(t, web.name));
+      assert.deepEqual(views.map((v) => v.id).sort(), [cpu1, smart1].sort(), 'another server\'s test is not attachable');
+      assert.throws(() => testAttachments([smart1, other1], views, web.name), { code: 'TEST_NOT_FOUND', message: new RegExp(`${other1}.*web-1`) });
+      const tests = testAttachments([smart1, smart1, cpu1], views, web.name);
       assert.deepEqual(tests.map((t) => [t.id, t.kind, t.device, t.status, t.summary]), [
-        ['smart-1', 'smart', 'sda', 'failed', 'SMART health: FAILED'],
-        ['cpu-1', 'cpu', null, 'passed', '1 CPU, 60 s'],
+        [smart1, 'smart', 'sda', 'failed', 'SMART health: FAILED'],
+        [cpu1, 'cpu', null, 'passed', '1 CPU, 60 s'],
       ]);
       const incident = await store.incidents.create({ serverId: web.id, tenantId: web.tenantId, title: 'sda fails SMART', detail: 'sda fails SMART since this morning', tests, createdBy: 'token-1' });
-      await store.database.db.updateTable('hardware_tests' as never).set({ status: 'error' } as never).execute();
+      await store.database.db.updateTable('hardware_tests').set({ status: 'error' }).execute();
       const kept = await store.incidents.byId(incident.id);
       assert.deepEqual(kept?.tests[0]?.result, { smart_status: { passed: false } });
       assert.equal(kept?.tests[0]?.status, 'failed', 'the copy does not follow later changes');

@@ -10,7 +10,7 @@ import { openDatabase, type DialectName, type OpenDatabase } from './database.js
 import { HardwareTestStore } from './hardware-tests.js';
 import { migrate } from './migrations.js';
 import { AgentWorkQueue, AuditLog } from './records.js';
-import { AttachableTests, IncidentStore } from './incidents.js';
+import { IncidentStore } from './incidents.js';
 import type { Clock } from './rows.js';
 import { SecretStore } from './secrets.js';
 import { ServerStore } from './servers.js';
@@ -54,7 +54,6 @@ export class Store {
   readonly audit: AuditLog;
   readonly incidents: IncidentStore;
   /** The hardware tests an incident may attach. */
-  readonly attachableTests: AttachableTests;
   readonly agentWork: AgentWorkQueue;
   readonly secrets: SecretStore;
   /** Hardware tests run in rescue, kept as the server's history. */
@@ -80,7 +79,6 @@ export class Store {
     this.tasks = new TaskStore(db, database.dialect, this.now, changed);
     this.audit = new AuditLog(db, this.now);
     this.incidents = new IncidentStore(db, this.now);
-    this.attachableTests = new AttachableTests(db);
     this.agentWork = new AgentWorkQueue(db, this.now);
     this.secrets = new SecretStore(db, this.now, options.secretBox);
     this.sshKeys = new SshKeyStore(db, this.now);
