@@ -49,10 +49,16 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(`the control plane on ${url}`, async () => {
-    if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${output}`);
-    return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok;
-  });
+  try {
+    await waitFor(`the control plane on ${url}`, async () => {
+      if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${output}`);
+      return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok;
+    });
+  } catch (error) {
+    // The caller never gets a handle to stop it: leave no control plane running.
+    child.kill('SIGKILL');
+    throw error;
+  }
   return {
     url,
     child,

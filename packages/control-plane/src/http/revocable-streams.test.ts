@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SecretBox } from '../credentials/secret-box.js';
+import { Store } from '../store/store.js';
+import { endOnRevoke } from './revocable-streams.js';
+
+describe('streams that end on revocation', () => {
+  let dir: string;
+  let store: Store;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeboat-revoke-'));
+    store = await Store.open({ databaseUrl: `sqlite:${join(dir, 'lifeboat.db')}`, secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')), deadlines: { requestMs: 1, rescueMs: 1, exitMs: 1 } });
+  });
+  after(async () => {
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends a stream once when its own token is revoked, not when another is', async () => {
+    const mine = (await store.tokens.create({ name: 'tech', role: 'technician', tenantId: null })).record;
+    const other = (await store.tokens.create({ name: 'op', role: 'operator', tenantId: null })).record;
+    let ended = 0;
+    endOnRevoke(store, { tokenId: mine.id, role: 'technician', tenantId: null }, () => ended++);
+    await store.tokens.revoke(other.id);
+    assert.equal(ended, 0);
+    await store.tokens.revoke(mine.id);
+    await store.tokens.revoke(mine.id);
+    assert.equal(ended, 1);
+    assert.equal(store.changes.listenerCount('token'), 0, 'it stopped listening');
+  });
+
+  it('finds a revocation it was not told about when it re-reads the token', async () => {
+    const { record } = await store.tokens.create({ name: 'tech', role: 'technician', tenantId: null });
+    // Revoked behind the feed's back (another replica whose notification was lost).
+    await store.database.db.updateTable('api_tokens').set({ revoked_at: new Date().toISOString() }).where('id', '=', record.id).execute();
+    const ended = new Promise<void>((resolve) => endOnRevoke(store, { tokenId: record.id, role: 'technician', tenantId: null }, resolve, 50));
+    await ended;
+  });
+
+  it('stops watching when the stream ends first', async () => {
+    const { record } = await store.tokens.create({ name: 'tech', role: 'technician', tenantId: null });
+    let ended = 0;
+    const stop = endOnRevoke(store, { tokenId: record.id, role: 'technician', tenantId: null }, () => ended++);
+    stop();
+    await store.tokens.revoke(record.id);
+    assert.equal(ended, 0);
+  });
+});
