@@ -164,6 +164,26 @@ describe('console hubs over a TCP serial port', { timeout: 30_000 }, () => {
     for (const attachment of attachments) attachment.detach();
   });
 
+  it('holds 50 viewers on one console, every byte delivered to each in order', async () => {
+    newHubs();
+    const viewers = Array.from({ length: 50 }, () => new RecordingViewer());
+    const attachments = [];
+    for (const [i, viewer] of viewers.entries()) attachments.push(await hubs.attach(server, viewer, { write: i === 0, who: `viewer-${i}` }));
+    assert.equal(peer.connections, 1);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < 2000; i++) chunks.push(Buffer.from(`${String(i).padStart(5, '0')} ${'#'.repeat(i % 61)}\r\n`));
+    // Every byte value too, not only text: a console carries raw bytes.
+    chunks.push(Buffer.from(Array.from({ length: 256 }, (_, i) => i)));
+    const expected = Buffer.concat(chunks);
+    for (const chunk of chunks) peer.print(chunk);
+    for (const viewer of viewers) {
+      await viewer.until(() => viewer.seen.length >= expected.length);
+      assert.ok(viewer.seen.equals(expected));
+    }
+    assert.equal(hubs.occupancy(server).viewers.length, 50);
+    for (const attachment of attachments) attachment.detach();
+  });
+
   it('gives the scrollback on attach, bounded, and nothing twice', async () => {
     newHubs({ scrollbackBytes: 64 });
     const first = new RecordingViewer();

@@ -141,7 +141,9 @@ export class IpmiSolDriver implements ConsoleDriver {
   }
 
   #spawn(target: SolTarget, password: string, command: 'activate' | 'deactivate'): ChildProcessWithoutNullStreams {
-    return spawn(this.#options.ipmitool ?? 'ipmitool', solArgs(target, command), {
+    // ipmitool's stdout is a pipe here, so its stdio would hold the "operational" line (and console
+    // bytes) in a buffer; stdbuf (coreutils) makes it unbuffered, as on a terminal.
+    return spawn('stdbuf', ['-o0', '-e0', this.#options.ipmitool ?? 'ipmitool', ...solArgs(target, command)], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', IPMI_PASSWORD: password },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -184,7 +186,7 @@ export class IpmiSolDriver implements ConsoleDriver {
       const timer = setTimeout(() => fail(new LifeboatError('CONSOLE_UNAVAILABLE', `${what}: not operational within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
       child.on('error', (error: NodeJS.ErrnoException) => {
-        fail(new LifeboatError('CONSOLE_UNAVAILABLE', error.code === 'ENOENT' ? 'ipmitool is not installed (Debian package ipmitool)' : `cannot run ipmitool: ${error.message}`));
+        fail(new LifeboatError('CONSOLE_UNAVAILABLE', error.code === 'ENOENT' ? 'stdbuf (coreutils) is not installed' : `cannot run ipmitool: ${error.message}`));
       });
       child.stderr.setEncoding('utf8').on('data', (text: string) => {
         // Bounded: only the last words matter for the error message.
@@ -230,6 +232,7 @@ class StaleSession extends Error {}
 function solFailure(output: string): string | undefined {
   if (/RAKP \d HMAC is invalid|unauthorized name|invalid (?:role|name length)/i.test(output)) return 'the BMC refused the user name or password';
   if (/Unable to establish IPMI v2|No response from remote controller|Get Auth Capabilities error|Address lookup for .* failed/i.test(output)) return 'the BMC did not answer';
+  if (/stdbuf: failed to run command|No such file or directory/i.test(output)) return 'ipmitool is not installed (Debian package ipmitool)';
   if (/SOL payload disabled|payload type .* not supported|Error activating SOL payload/i.test(output)) return 'the BMC refused to activate Serial-over-LAN';
   const last = output
     .split('\n')

@@ -64,8 +64,11 @@ function udpBound(port: number): boolean {
   return readFileSync('/proc/net/udp', 'utf8').split('\n').some((line) => line.trim().split(/\s+/)[1] === wanted);
 }
 
-/** Starts ipmi_sim with user `admin` and the given password; resolves once its UDP port is bound. */
-export async function startIpmiSim(password = 'lab-Passw0rd.1'): Promise<IpmiSim> {
+/**
+ * Starts ipmi_sim with user `admin` and the given password; resolves once its UDP port is bound.
+ * `solDevice` (`tcp:127.0.0.1:PORT`) wires its Serial-over-LAN to a serial port exported on TCP.
+ */
+export async function startIpmiSim(password = 'lab-Passw0rd.1', options: { solDevice?: string } = {}): Promise<IpmiSim> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-ipmi-'));
   const port = await freeUdpPort();
   const program = join(dir, 'chassis-control.sh');
@@ -87,6 +90,7 @@ export async function startIpmiSim(password = 'lab-Passw0rd.1'): Promise<IpmiSim
       '    guid 0123456789abcdef0123456789abcdef',
       '  endlan',
       `  chassis_control "${program} ${dir}"`,
+      ...(options.solDevice === undefined ? [] : [`  sol "${options.solDevice}" 115200`]),
       `  user 2 true "admin" "${password}" admin 10 ${auths}`,
       '',
     ].join('\n'),
