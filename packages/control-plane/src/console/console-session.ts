@@ -151,6 +151,8 @@ export class ConsoleSession {
       this.#transport.notice(`\r\n[lifeboat] ${reason}\r\n`);
       this.#transport.end(code);
     }
+    // At shutdown the database may close before the last viewers are told: the detach then goes unrecorded
+    // rather than failing the shutdown (the attach is recorded, and the reason is the control plane stopping).
     await this.#store.audit
       .record(this.#identity.actor, 'console.detach', { tenantId: this.#server.tenantId, serverId: this.#server.id, detail: { ...this.#identity.detail, mode: this.#mode, reason } })
       .catch(() => undefined);

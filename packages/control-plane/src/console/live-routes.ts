@@ -59,6 +59,12 @@ export function consoleLiveRoutes(options: AppOptions, info: () => ConsoleInfo):
         socket.once('close', () => {
           gone = true;
         });
+        // Keystrokes sent while the hub attaches are kept and fed in once attached.
+        const early: Buffer[] = [];
+        const keepEarly = (data: Buffer, isBinary: boolean) => {
+          if (isBinary) early.push(data);
+        };
+        socket.on('message', keepEarly);
         const session = await ConsoleSession.open({
           store,
           hubs: consoles,
@@ -99,8 +105,10 @@ export function consoleLiveRoutes(options: AppOptions, info: () => ConsoleInfo):
           }
           return undefined;
         });
+        socket.off('message', keepEarly);
         if (session === undefined) return;
         if (gone) return session.gone();
+        for (const data of early) session.input(data);
         socket.on('message', (data: Buffer, isBinary: boolean) => {
           if (isBinary) session.input(data);
         });

@@ -243,6 +243,12 @@ describe('SSH console gateway', { timeout: 180_000 }, () => {
     const closed = new Promise((r) => socket.once('close', r));
     socket.send(Buffer.from('\r~.'));
     await closed;
+    assert.ok(peer.received.toString().endsWith('ws-typed\r\r'), 'the escape never reaches the console');
+    const events = await waitFor('the WebSocket detach in the audit log', async () => {
+      const list = (await call('GET', '/v1/audit?server=web-1&limit=100', admin)).body?.events as { action: string; detail: Record<string, unknown> }[];
+      return list.some((e) => e.action === 'console.detach' && e.detail.via === 'websocket') ? list : undefined;
+    });
+    assert.ok(events.some((e) => e.action === 'console.attach' && e.detail.via === 'websocket' && e.detail.mode === 'write' && e.detail.role === 'customer'));
   });
 
   it('holds 50 viewers on one console, each receiving every byte in order', async () => {
