@@ -12,7 +12,7 @@ import { runLifeboat } from './run-cli.js';
 
 const lifeboat = (args: string[], env: NodeJS.ProcessEnv) => runLifeboat(args, env, 60_000);
 
-describe('lifeboat users', { timeout: 180_000 }, () => {
+describe('lifeboat users', { timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-users-cli-'));
   let plane: ControlPlaneProcess;
   let adminEnv: NodeJS.ProcessEnv;

@@ -21,7 +21,7 @@ interface BrowserState {
   readonly setCookie: string;
 }
 
-describe('accounts and browser sessions (in-process)', { timeout: 180_000 }, () => {
+describe('accounts and browser sessions (in-process)', { timeout: 600_000 }, () => {
   let dir: string;
   let store: Store;
   let app: FastifyInstance;
@@ -218,6 +218,8 @@ describe('accounts and browser sessions (in-process)', { timeout: 180_000 }, () 
     assert.equal(incident.status, 201, JSON.stringify(incident.body));
     const detail = await send('GET', `/v1/incidents/${incident.body?.id}`, { browser });
     assert.equal(detail.status, 200);
+    const comment = await send('POST', `/v1/incidents/${incident.body?.id}/comments`, { browser }, { message: 'still noisy' });
+    assert.deepEqual([comment.status, comment.body?.author], [201, 'alice']);
     const events = await store.audit.list({ limit: 200 });
     const created = events.find((e) => e.action === 'incident.create');
     assert.equal(created?.actor, 'user:alice');

@@ -15,7 +15,7 @@ import { powerDriverFactory } from '../drivers/power/index.js';
 import { createTestImages } from '../netboot/testing.js';
 
 // The typed client of core against the real HTTP API on a socket: the contract's types on both ends.
-describe('typed client against the HTTP API', { timeout: 60_000 }, () => {
+describe('typed client against the HTTP API', { timeout: 300_000 }, () => {
   let dir: string;
   let store: Store;
   let app: FastifyInstance;

@@ -135,12 +135,18 @@ export class IncidentStore {
 
   /**
    * How a comment names the holder of token `tokenId`: the token's label (its id when the token is
-   * gone); a browser session's actor (`user:<name>`) is the user's name.
+   * gone); a browser session's actor (`user:<name>`) and a user's own token are the user's name.
    */
   async authorOf(tokenId: string): Promise<string> {
     if (tokenId.startsWith('user:')) return tokenId.slice('user:'.length);
-    const token = await this.#db.selectFrom('api_tokens').select('name').where('id', '=', tokenId).executeTakeFirst();
-    return token?.name ?? tokenId;
+    const token = await this.#db
+      .selectFrom('api_tokens')
+      .leftJoin('users', 'users.id', 'api_tokens.user_id')
+      .select(['api_tokens.name as token_name', 'users.name as user_name'])
+      .where('api_tokens.id', '=', tokenId)
+      .executeTakeFirst();
+    // A user's own token writes as the user.
+    return token?.user_name ?? token?.token_name ?? tokenId;
   }
 
   /** Adds a comment, written by the holder of token `tokenId` (its label is kept as the author). */

@@ -12,7 +12,7 @@ const lifetime = { idleMs: 3_600_000, maxMs: 86_400_000 };
 const limit = { failures: 3, windowMs: 600_000 };
 
 for (const dialect of testDialects()) {
-  describe(`users and browser sessions on ${dialect}`, { timeout: 120_000 }, () => {
+  describe(`users and browser sessions on ${dialect}`, { timeout: 600_000 }, () => {
     let database: TestDatabase;
     let store: Store;
     let dir: string;
