@@ -151,6 +151,8 @@ export class ConsoleLab {
   readonly servers = new Map<string, SimulatedServer>();
   #plane: RunningControlPlane | undefined;
   #adminToken = '';
+  /** What the first start printed for the first operator (the terminal's notice, parsed). */
+  firstOperator: { readonly url: string; readonly name: string; readonly password: string } | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -165,6 +167,12 @@ export class ConsoleLab {
     // The simulated rescue system takes no agent work: an exit goes to the BMC after 2 s, not 60 s.
     const config = parseConfig(['--data', join(lab.dir, 'data'), '--listen', '127.0.0.1:0', '--log-level', 'warn', '--image', image, '--exit-agent-timeout', '2s', ...extraFlags], {}, lab.dir);
     lab.#plane = await startControlPlane(config, {
+      notice: (text) => {
+        const url = /URL:\s+(\S+)/.exec(text)?.[1];
+        const name = /user:\s+(\S+)/.exec(text)?.[1];
+        const password = /password:\s+(\S+)/.exec(text)?.[1];
+        if (url && name && password) lab.firstOperator = { url, name, password };
+      },
       powerDrivers: (bmc) => {
         // The BMC URL's port names the simulated server (ipmi://127.0.0.1:<sshPort>).
         const server = [...lab.servers.values()].find((s) => bmc.url.endsWith(`:${s.sshPort}`));

@@ -126,6 +126,17 @@ describe('customer rescue flow in the browser', () => {
       assert.equal(knownHosts, `[127.0.0.1]:${web1.sshPort} ${rescue.hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`);
       assert.equal(await access.locator('.fingerprints code').innerText(), rescue.hostKey.fingerprint);
       await checkPage(page, 'server-rescue-desktop-en');
+      // The same page on a phone, and in French.
+      await page.setViewportSize({ width: 375, height: 740 });
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      assert.ok(overflow <= 0, `no horizontal scrolling at 375 px (${overflow} px)`);
+      await checkPage(page, 'server-rescue-phone-en');
+      await page.setViewportSize({ width: 1280, height: 860 });
+      await page.getByLabel('Language').selectOption('fr');
+      await page.getByRole('region', { name: 'Accès SSH' }).waitFor();
+      await page.getByRole('region', { name: 'Mot de passe root temporaire' }).waitFor();
+      await checkPage(page, 'server-rescue-desktop-fr');
+      await page.getByLabel('Langue').selectOption('en');
 
       // "I have saved it": gone, and no answer or reload shows it again.
       await once.getByRole('button', { name: 'I have saved it' }).click();
@@ -204,6 +215,26 @@ describe('customer rescue flow in the browser', () => {
       assert.deepEqual(answers.other.body, { code: 'SERVER_NOT_FOUND', message: 'no server named web-1' });
       assert.deepEqual(answers.missing.body, { code: 'SERVER_NOT_FOUND', message: 'no server named no-such-server' });
       assert.equal(answers.rescue, 403, 'an unsafe request without the CSRF token is refused, even on its own server');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the first operator signs in with the password printed at the first start and sees every tenant\'s servers', async () => {
+    const first = lab.firstOperator;
+    assert.ok(first, 'the first start printed how to sign in');
+    assert.equal(first.url, `${lab.url}/`);
+    const { context, page } = await openPage(browser, first.url);
+    try {
+      await signIn(page, first.name, first.password);
+      await page.getByRole('heading', { level: 1, name: 'Servers' }).waitFor();
+      await page.locator('li[data-server="other-1"]').waitFor();
+      assert.deepEqual(
+        await page.locator('li[data-server]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-server')}:${r.querySelector('.tenant')?.textContent ?? ''}`)),
+        ['db-1:acme', 'other-1:globex', 'web-1:acme', 'web-2:acme'],
+      );
+      assert.equal(await page.locator('.user').innerText(), first.name);
+      await checkPage(page, 'servers-operator-desktop-en');
     } finally {
       await context.close();
     }

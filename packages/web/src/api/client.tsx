@@ -1,25 +1,14 @@
 /**
- * The typed client of `@lifeboat/core` in the browser: same origin, the session cookie, and the
- * session's CSRF token on unsafe methods. Pages get it with {@link useClient} and read data through
+ * The typed client of `@lifeboat/core` in its browser mode: same origin, the session cookie, and the
+ * session's CSRF token (learnt from sign-in or the session) on unsafe methods. Pages get it with {@link useClient} and read data through
  * TanStack Query (`queryKeys` below), which the SSE stream invalidates.
  */
 import { LifeboatClient } from '@lifeboat/core/client';
 import { createContext, useContext, type ReactNode } from 'react';
 
-const unsafe = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-/** A client of the control plane that served the page; `csrfToken()` is read at each request. */
-export function browserClient(csrfToken: () => string | null): LifeboatClient {
-  return new LifeboatClient({
-    url: location.origin,
-    fetch: (input, init = {}) => {
-      const headers = new Headers(init.headers);
-      const method = (init.method ?? 'GET').toUpperCase();
-      const token = csrfToken();
-      if (unsafe.has(method) && token) headers.set('x-csrf-token', token);
-      return fetch(input, { ...init, headers, credentials: 'same-origin' });
-    },
-  });
+/** A client of the control plane that served the page: the session cookie, and the CSRF token it learns at sign-in. */
+export function browserClient(): LifeboatClient {
+  return new LifeboatClient({ url: location.origin, browser: true });
 }
 
 const ClientContext = createContext<LifeboatClient | null>(null);

@@ -3,10 +3,10 @@
  * cookie is httpOnly (the page never sees it); the CSRF token of the answer goes with every unsafe
  * request. An `UNAUTHORIZED` answer anywhere (the session expired) brings the sign-in page back.
  */
-import type { SessionAnswer, SignIn, UserView } from '@lifeboat/core/api';
+import type { UserView } from '@lifeboat/core/api';
 import type { LifeboatClient } from '@lifeboat/core/client';
 import { QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { browserClient, ClientProvider } from '../api/client.js';
 import { errorCode } from '../i18n/error-message.js';
 
@@ -30,15 +30,13 @@ const SessionContext = createContext<Session | null>(null);
 /** Provides the session, the typed client and the query cache. */
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<SessionState>({ status: 'loading' });
-  const csrf = useRef<string | null>(null);
-  const [client] = useState<LifeboatClient>(() => browserClient(() => csrf.current));
+  const [client] = useState<LifeboatClient>(() => browserClient());
   const [queryClient] = useState(
     () =>
       new QueryClient({
         queryCache: new QueryCache({
           onError: (error) => {
             if (errorCode(error) === 'UNAUTHORIZED') {
-              csrf.current = null;
               setState({ status: 'signed-out', reason: 'expired' });
             }
           },
@@ -56,10 +54,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     let live = true;
     client
-      .request<SessionAnswer>('GET', '/v1/auth/session')
+      .session()
       .then((answer) => {
         if (!live) return;
-        csrf.current = answer.csrfToken;
         setState({ status: 'signed-in', user: answer.user });
       })
       .catch(() => live && setState({ status: 'signed-out' }));
@@ -70,8 +67,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(
     async (name: string, password: string) => {
-      const answer = await client.request<SessionAnswer>('POST', '/v1/auth/sign-in', { name, password } satisfies SignIn);
-      csrf.current = answer.csrfToken;
+      const answer = await client.signIn({ name, password });
       queryClient.clear();
       setState({ status: 'signed-in', user: answer.user });
     },
@@ -79,9 +75,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   );
   const signOut = useCallback(async () => {
     try {
-      await client.request('POST', '/v1/auth/sign-out');
+      await client.signOut();
     } finally {
-      csrf.current = null;
       queryClient.clear();
       setState({ status: 'signed-out', reason: 'signed-out' });
     }

@@ -6,7 +6,7 @@ import { ServerTabs } from '../pages/common/server-tabs.js';
 import type { RescueTaskAnswer } from '@lifeboat/core/client';
 import { canEnterRescue, canExitRescue, canExtendRescue, isEnteringRescue, isInRescue } from '@lifeboat/core/rescue-state';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { queryKeys, useClient } from '../api/client.js';
 import { errorMessage } from '../i18n/error-message.js';
 import { useI18n } from '../i18n/i18n.js';
@@ -44,6 +44,11 @@ export function ServerPage({ name }: { name: string }) {
       setNotice(t('rescue.exitRequested'));
     },
   });
+
+  // "Rescue requested" / "Exit requested" last until the server gets there.
+  useEffect(() => {
+    if (state === 'rescue' || state === 'active') setNotice(null);
+  }, [state]);
 
   if (server.isPending) return <p role="status">{t('app.loading')}</p>;
   if (server.isError) {

@@ -74,7 +74,7 @@ export function ServersPage() {
           ) : shown.length === 0 ? (
             <p>{t('servers.noMatch')}</p>
           ) : (
-            <ul className="server-list" aria-label={t('servers.title')}>
+            <ul className={showTenant ? 'server-list' : 'server-list no-tenant'} aria-label={t('servers.title')}>
               {shown.map((server) => (
                 <li key={server.id} className="server-row" data-server={server.name}>
                   <Link href={`/servers/${encodeURIComponent(server.name)}`} className="server-name">
