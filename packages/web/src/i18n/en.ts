@@ -178,6 +178,17 @@ export const en = {
   'errors.USER_NOT_FOUND': 'This user does not exist.',
   'errors.USER_EXISTS': 'A user with this name already exists: choose another name.',
   'errors.RATE_LIMITED': 'Too many attempts: wait a minute, then try again.',
+  'errors.PAYLOAD_TOO_LARGE': 'What you sent is too large: shorten the text or attach fewer results.',
+  'errors.HEADERS_TOO_LARGE': 'The request was too long: shorten it and try again.',
+  'errors.REQUEST_TIMEOUT': 'The request took too long to arrive: check your connection and try again.',
+  'errors.KEY_INVALID': 'This is not an SSH public key Lifeboat accepts: paste the .pub file (ed25519, ECDSA, or RSA of at least 2048 bits).',
+  'errors.KEY_EXISTS': 'This key, or a key with this name, is already registered.',
+  'errors.KEY_NOT_FOUND': 'No SSH key of this name: add it under Account first.',
+  'errors.CONSOLE_INVALID': 'The console address is not valid: give tcp://HOST:PORT, or nothing for the BMC’s Serial-over-LAN.',
+  'errors.CONSOLE_BUSY': 'Someone else is typing on this console: you can watch, or try again when they leave.',
+  'errors.CONSOLE_UNAVAILABLE': 'The serial console cannot be reached right now. Try again in a minute.',
+  'errors.CONSOLE_LOG_NOT_FOUND': 'No console output was recorded for this rescue.',
+  'errors.DOWNLOAD_INCOMPLETE': 'The download stopped before the end: nothing complete was saved. Try again.',
 } as const;
 
 /** A message key. */
