@@ -37,7 +37,17 @@ describe('streams that end on revocation', () => {
     // Revoked behind the feed's back (another replica whose notification was lost).
     await store.database.db.updateTable('api_tokens').set({ revoked_at: new Date().toISOString() }).where('id', '=', record.id).execute();
     const ended = new Promise<void>((resolve) => endOnRevoke(store, { tokenId: record.id, role: 'technician', tenantId: null }, resolve, 50));
-    await ended;
+    // The re-read's timer is unref'd (it must not keep a control plane alive): this one keeps the test's
+    // event loop running until the stream ends, and fails it if that never happens.
+    let guard: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('the stream did not end within 10 s of the revocation')), 10_000);
+    });
+    try {
+      await Promise.race([ended, timedOut]);
+    } finally {
+      clearTimeout(guard);
+    }
   });
 
   it('stops watching when the stream ends first', async () => {
