@@ -98,6 +98,25 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     assert.match(invalid.json.message, /bmc\.url/);
   });
 
+  it('servers add --console registers a serial console; console log answers CONSOLE_LOG_NOT_FOUND before anything was recorded', async () => {
+    const added = await lifeboat(['servers', 'add', 'web-c', '--tenant', 'acme', '--mac', '52:54:00:cc:00:0c', '--bmc', 'redfish://127.0.0.1:1/redfish/v1/Systems/1', '--bmc-user', 'u', '--console', 'tcp://127.0.0.1:7001', '--json'], adminEnv);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.json.console, 'tcp://127.0.0.1:7001');
+    const human = await lifeboat(['servers', 'show', 'web-c'], customerEnv);
+    assert.match(human.stdout, /^console:\s+tcp:\/\/127\.0\.0\.1:7001$/m);
+    const bad = await lifeboat(['servers', 'add', 'web-d', '--tenant', 'acme', '--mac', '52:54:00:cc:00:0d', '--bmc', 'ipmi://127.0.0.1:6230', '--bmc-user', 'admin', '--console', 'ssh://127.0.0.1:22', '--json'], adminEnv);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.json.code, 'CONSOLE_INVALID');
+    const none = await lifeboat(['console', 'log', 'web-c', '--json'], customerEnv);
+    assert.equal(none.code, 1);
+    assert.equal(none.json.code, 'CONSOLE_LOG_NOT_FOUND');
+    const foreign = await lifeboat(['console', 'log', 'web-c', '--session', 'nope'], customerEnv);
+    assert.equal(foreign.code, 1);
+    assert.match(foreign.stderr, /SESSION_NOT_FOUND/);
+    const removed = await lifeboat(['servers', 'rm', 'web-c'], adminEnv);
+    assert.equal(removed.code, 0, removed.stderr);
+  });
+
   it('fails with the error code and a non-zero exit', async () => {
     const missing = await lifeboat(['servers', 'show', 'nope', '--json'], customerEnv);
     assert.equal(missing.code, 1);

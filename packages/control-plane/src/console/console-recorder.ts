@@ -84,6 +84,9 @@ class Recording {
   #ticking: Promise<void> = Promise.resolve();
   #loaded: Promise<void> = Promise.resolve();
   #warned = false;
+  /** Failed attaches in a row, and when the next may be tried: a console that is down is not hammered. */
+  #failures = 0;
+  #nextAttemptAt = 0;
   /** Bytes the stored log had already dropped when this recording continued it. */
   #droppedBefore = 0;
   running = false;
@@ -152,17 +155,20 @@ class Recording {
         },
         { write: false, who: 'recorder' },
       );
+      this.#failures = 0;
       if (!this.running) {
         this.#attachment.detach();
         this.#attachment = null;
       }
     } catch (error) {
+      this.#failures++;
+      this.#nextAttemptAt = Date.now() + Math.min(30_000, 1000 * 2 ** this.#failures);
       if (error instanceof LifeboatError && error.code === 'CONSOLE_INVALID') {
         this.#options.log?.info({ server: this.#server.name, session: this.#sessionId }, `console not recorded: ${error.message}`);
         void this.stop();
         return;
       }
-      // Unreachable now (a BMC busy rebooting): the next tick tries again; warn once.
+      // Unreachable now (a BMC busy rebooting): tried again with backoff (2 s doubling to 30 s); warn once.
       if (!this.#warned) {
         this.#warned = true;
         this.#options.log?.warn({ server: this.#server.name, session: this.#sessionId, reason: error instanceof Error ? error.message : String(error) }, 'console not reachable yet; recording retries');
@@ -185,7 +191,7 @@ class Recording {
         return;
       }
     }
-    if (this.#attachment === null) await this.#attach();
+    if (this.#attachment === null && Date.now() >= this.#nextAttemptAt) await this.#attach();
   }
 
   async #flush(): Promise<void> {

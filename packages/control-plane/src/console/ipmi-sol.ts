@@ -30,6 +30,9 @@ export const SOL_ESCAPE = 0x7e; // '~'
 /** The line ipmitool prints on stdout once the SOL session is up; it is not console output. */
 const OPERATIONAL = /\[SOL Session operational\.[^\]\n]*\]\r?\n/;
 
+/** What ipmitool says when the BMC has no SOL payload, or has it disabled. */
+const NO_SOL = /Error activating SOL payload: Invalid command|SOL payload disabled|payload is disabled/i;
+
 /** What ipmitool says when another session holds the SOL payload. */
 const ALREADY_ACTIVE = /already active on another session|payload already active/i;
 
@@ -217,6 +220,10 @@ export class IpmiSolDriver implements ConsoleDriver {
       const onEarlyClose = (code: number | null): void => {
         const text = `${stderr}\n${head.toString('latin1')}`;
         if (ALREADY_ACTIVE.test(text)) return fail(new StaleSession());
+        // A BMC without SOL (or with it disabled) will not offer it later either: a setup problem.
+        if (NO_SOL.test(text)) {
+          return fail(new LifeboatError('CONSOLE_INVALID', `${what}: the BMC does not offer Serial-over-LAN; enable it, or register the server with console: "tcp://HOST:PORT"`));
+        }
         fail(new LifeboatError('CONSOLE_UNAVAILABLE', `${what}: ${solFailure(text) ?? `ipmitool exited with ${code ?? 'a signal'}`}`));
       };
       child.stdout.on('data', onHead);

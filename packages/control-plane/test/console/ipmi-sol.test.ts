@@ -138,6 +138,21 @@ describe('IPMI Serial-over-LAN through ipmi_sim', { timeout: 120_000 }, () => {
     });
   });
 
+  it('answers CONSOLE_INVALID for a BMC that offers no Serial-over-LAN', async () => {
+    const noSol = await startIpmiSim(password);
+    try {
+      const target = { ...server, bmc: { ...server.bmc, url: `ipmi://127.0.0.1:${noSol.port}` } };
+      await assert.rejects(consoleDriverFor(target, { bmcPassword: async () => password }).connect(new AbortController().signal), (error: unknown) => {
+        assert.ok(error instanceof LifeboatError);
+        assert.equal(error.code, 'CONSOLE_INVALID');
+        assert.match(error.message, /does not offer Serial-over-LAN/);
+        return true;
+      });
+    } finally {
+      await noSol.stop();
+    }
+  });
+
   it('shares the one SOL session between viewers through the hub', async () => {
     const hubs = new ConsoleHubs({ drivers: consoleDriverFactory({ bmcPassword: async () => password }), lingerMs: 10 });
     try {
