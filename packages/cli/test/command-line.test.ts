@@ -29,7 +29,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
     const root = await lifeboat(['--help']);
     assert.equal(root.code, 0);
     const commands = commandsOf(root.stdout);
-    for (const expected of ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'tasks', 'events', 'tests', 'files', 'console', 'incidents', 'netboot', 'lab', 'image', 'completion']) {
+    for (const expected of ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'keys', 'tasks', 'events', 'tests', 'files', 'console', 'incidents', 'netboot', 'lab', 'image', 'completion']) {
       assert.ok(commands.includes(expected), `${expected} is listed: ${commands.join(', ')}`);
     }
     const paths: string[][] = [];
@@ -80,7 +80,7 @@ describe('lifeboat command line', { timeout: 300_000 }, () => {
       assert.equal(result.status, 0, result.stderr);
       return result.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'incidents', 'tasks', 'events', 'tests', 'files', 'console', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'servers', 'rescue', 'keys', 'incidents', 'tasks', 'events', 'tests', 'files', 'console', 'netboot', 'lab', 'image', 'completion']);
     assert.deepEqual(complete(['lifeboat', 'ser']), ['serve', 'servers']);
     assert.deepEqual(complete(['lifeboat', 'rescue', '']), ['enter', 'exit', 'show', 'extend']);
     assert.deepEqual(complete(['lifeboat', 'incidents', '']), ['open', 'list', 'show', 'comment', 'ack', 'resolve']);
