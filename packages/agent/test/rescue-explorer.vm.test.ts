@@ -90,15 +90,22 @@ test('downloads /etc as tar, byte for byte the files read over SSH', async () =>
   assert.equal((await ok('ls -A /run/lifeboat/uploads')).trim(), '', 'no header file left');
 });
 
-test('the journal of the installed system, or a clear "no journal" answer', async () => {
-  const hasJournal = (await ok(`ls -A /run/lifeboat/explore/${device}/var/log/journal 2>/dev/null | head -1; true`)).trim() !== '';
-  const journal = await api(`/v1/servers/files-1/journal?device=${device}&boot=-1&lines=50`);
-  if (hasJournal) {
-    log(`journal: ${journal.status} ${journal.body.toString().slice(0, 200)}`);
-    assert.equal(journal.status, 200, journal.body.toString());
-  } else {
-    assert.equal(journal.status, 404);
-    assert.match(JSON.parse(journal.body.toString()).message, /no persistent journal/);
-    log('the lab\'s Debian has no persistent journal: answered PATH_NOT_FOUND, "no persistent journal"');
-  }
+test('the journal of the installed system, read by the image\'s journalctl: real entries, priorities, a clear answer for a missing boot', async () => {
+  // Lab disks carry the journal systemd-journald wrote when the tree was built (packages/lab installed-tree.ts).
+  const files = (await ok(`find /run/lifeboat/explore/${device}/var/log/journal -name '*.journal'`)).trim();
+  assert.match(files, /system\.journal$/m, 'the installed system has a persistent journal');
+  const journal = await api(`/v1/servers/files-1/journal?device=${device}&boot=0&lines=50`);
+  assert.equal(journal.status, 200, journal.body.toString());
+  assert.equal(journal.headers.get('content-type'), 'text/plain; charset=utf-8');
+  const text = journal.body.toString();
+  log(`journal, last boot:\n${text}`);
+  assert.match(text, /lab lab-build\[\d+\]: lab disk built: this installed system has not booted yet/);
+  assert.match(text, /systemd-journald\[\d+\]: Journal started/);
+  const warnings = (await api(`/v1/servers/files-1/journal?device=${device}&boot=0&priority=warning`)).body.toString();
+  assert.match(warnings, /lab disk built: a warning, for journal priority filters/);
+  assert.doesNotMatch(warnings, /has not booted yet/, 'info lines are filtered out');
+  const earlier = await api(`/v1/servers/files-1/journal?device=${device}&lines=50`);
+  assert.equal(earlier.status, 404, earlier.body.toString());
+  assert.deepEqual([JSON.parse(earlier.body.toString()).code, JSON.parse(earlier.body.toString()).message], ['PATH_NOT_FOUND', `the journal on ${device} has no boot -1: boots count back from the last one it recorded (0), -1 being the one before`]);
+  assert.match((await ok('ls /run/lifeboat/explore')).trim(), new RegExp(device), 'still browsed read-only, nothing else mounted');
 });
