@@ -285,7 +285,7 @@ export class Explorer {
     });
     if (result.status === 127) throw new LifeboatError('PROGRAM_FAILED', 'journalctl is not in this rescue image: read the journal files with files get (/var/log/journal) and journalctl --file on your machine');
     if (result.status !== 0 && /specified boot .* is not available|No such boot ID/.test(result.stderr)) {
-      throw new LifeboatError('PATH_NOT_FOUND', `the journal on ${params.device} has no boot ${params.boot}: boots count back from the last one it recorded (0), -1 being the one before`);
+      throw new LifeboatError('PATH_NOT_FOUND', `the journal on ${params.device} has no boot ${params.boot} (journalctl: ${result.stderr.trim().split('\n').slice(-1)[0]})`);
     }
     if (result.status !== 0) throw new LifeboatError('PROGRAM_FAILED', `journalctl exited with status ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' / ')}`);
     return { text: result.stdout };

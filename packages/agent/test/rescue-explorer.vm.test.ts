@@ -90,15 +90,24 @@ test('downloads /etc as tar, byte for byte the files read over SSH', async () =>
   assert.equal((await ok('ls -A /run/lifeboat/uploads')).trim(), '', 'no header file left');
 });
 
-test('the journal of the installed system, or a clear "no journal" answer', async () => {
-  const hasJournal = (await ok(`ls -A /run/lifeboat/explore/${device}/var/log/journal 2>/dev/null | head -1; true`)).trim() !== '';
-  const journal = await api(`/v1/servers/files-1/journal?device=${device}&boot=-1&lines=50`);
-  if (hasJournal) {
-    log(`journal: ${journal.status} ${journal.body.toString().slice(0, 200)}`);
-    assert.equal(journal.status, 200, journal.body.toString());
-  } else {
-    assert.equal(journal.status, 404);
-    assert.match(JSON.parse(journal.body.toString()).message, /no persistent journal/);
-    log('the lab\'s Debian has no persistent journal: answered PATH_NOT_FOUND, "no persistent journal"');
-  }
+test('the journal of the installed system, read by the image\'s journalctl: real entries, priorities, a clear answer for a missing boot', async () => {
+  // Lab disks carry the journal systemd-journald wrote when the tree was built (packages/lab installed-tree.ts).
+  const files = (await ok(`find /run/lifeboat/explore/${device}/var/log/journal -name '*.journal'`)).trim();
+  assert.match(files, /system\.journal$/m, 'the installed system has a persistent journal');
+  const journal = await api(`/v1/servers/files-1/journal?device=${device}&boot=0&lines=50`);
+  assert.equal(journal.status, 200, journal.body.toString());
+  assert.equal(journal.headers.get('content-type'), 'text/plain; charset=utf-8');
+  const text = journal.body.toString();
+  log(`journal, last boot:\n${text}`);
+  assert.match(text, /lab lab-build\[\d+\]: lab disk built: /);
+  assert.match(text, /systemd-journald\[\d+\]: Journal started/);
+  const warnings = (await api(`/v1/servers/files-1/journal?device=${device}&boot=0&priority=warning`)).body.toString();
+  assert.match(warnings, /lab lab-build\[\d+\]: lab disk built: a warning, for journal priority filters/);
+  assert.doesNotMatch(warnings, /Journal started|has not booted yet/, 'info lines are filtered out');
+  // The default boot, -1, is the one before the last recorded: this journal has one boot, so journalctl
+  // answers nothing (measured: exit 0, no line).
+  const byDefault = await api(`/v1/servers/files-1/journal?device=${device}&lines=50`);
+  assert.equal(byDefault.status, 200, byDefault.body.toString());
+  assert.equal(byDefault.body.toString(), '');
+  assert.match((await ok('ls /run/lifeboat/explore')).trim(), new RegExp(device), 'still browsed read-only, nothing else mounted');
 });

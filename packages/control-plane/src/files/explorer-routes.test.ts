@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { waitFor } from '@lifeboat/test-support';
-import { SecretBox } from '../credentials/secret-box.js';
-import { powerDriverFactory } from '../drivers/power/index.js';
-import { JobQueue } from '../jobs/job-queue.js';
-import { buildApp } from '../http/app.js';
 import { createLogger } from '../http/logger.js';
-import { createTestImages } from '../netboot/testing.js';
+import { startTestApp, type TestApp } from '../http/testing.js';
 import { StoreNetbootSource } from '../rescue/netboot-source.js';
-import { RescueService } from '../rescue/rescue-service.js';
 import { Store } from '../store/store.js';
 
 /**
@@ -23,15 +15,13 @@ import { Store } from '../store/store.js';
  * by the test through the agent API (long poll, results, the upload), as strict as the real one.
  */
 describe('explorer routes (in-process, agent played through the agent API)', { timeout: 300_000 }, () => {
-  let dir: string;
   let store: Store;
   let app: FastifyInstance;
   let url: string;
   let customer: string;
   let other: string;
   let agentToken: string;
-  const images = createTestImages();
-  const stop = new AbortController();
+  let testApp: TestApp;
 
   const api = async (path: string, token = customer) => {
     const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -71,17 +61,10 @@ describe('explorer routes (in-process, agent played through the agent API)', { t
     });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'lifeboat-explorer-'));
-    store = await Store.open({
-      databaseUrl: `sqlite:${join(dir, 'lifeboat.db')}`,
-      secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')),
-      deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 600_000 },
-    });
-    const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
-    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger: createLogger('warn'), signal: stop.signal, explorerTiming: { answerMs: 3_000, pollMs: 20 } });
+    testApp = await startTestApp({ logger: createLogger('warn'), app: { explorerTiming: { answerMs: 3_000, pollMs: 20 } } });
+    ({ store, app } = testApp);
     url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
+    const admin = testApp.admin;
     const acme = await store.tenants.add('acme', null);
     const globex = await store.tenants.add('globex', null);
     customer = (await store.tokens.create({ name: 'c', role: 'customer', tenantId: acme.id })).token;
@@ -108,11 +91,7 @@ describe('explorer routes (in-process, agent played through the agent API)', { t
     assert.equal((await agent('POST', '/ready')).status, 204);
   });
   after(async () => {
-    stop.abort();
-    await app?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-    images.remove();
+    await testApp?.close();
   });
 
   it('lists a directory through the agent (device URL-encoded)', async () => {

@@ -1,28 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { SecretBox } from '../credentials/secret-box.js';
 import { sha512Crypt } from '../credentials/sha512-crypt.js';
-import { powerDriverFactory } from '../drivers/power/index.js';
-import { JobQueue } from '../jobs/job-queue.js';
 import { createLogger } from './logger.js';
 import { StoreNetbootSource } from '../rescue/netboot-source.js';
-import { RescueService } from '../rescue/rescue-service.js';
-import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
-import { buildApp } from './app.js';
+import { startTestApp, type TestApp } from './testing.js';
 
 describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
-  let dir: string;
   let store: Store;
   let app: FastifyInstance;
   let netboot: StoreNetbootSource;
-  const images = createTestImages();
-  const stop = new AbortController();
+  let testApp: TestApp;
   const logLines: string[] = [];
   let admin: string;
   let acmeToken: string;
@@ -39,25 +31,14 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'lifeboat-http-'));
-    store = await Store.open({
-      databaseUrl: `sqlite:${join(dir, 'lifeboat.db')}`,
-      secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')),
-      deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 600_000 },
-    });
-    const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
     const logger = createLogger('debug', new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }));
-    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger, signal: stop.signal });
+    testApp = await startTestApp({ logger });
+    ({ store, app } = testApp);
     netboot = new StoreNetbootSource(store);
-    admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
+    admin = testApp.admin;
   });
   after(async () => {
-    stop.abort();
-    await app?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-    images.remove();
+    await testApp?.close();
   });
 
   it('answers 401 {code, message} without a valid token', async () => {
@@ -132,7 +113,7 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     const refused = await call('POST', '/v1/servers/win-1/rescue', acmeToken, { profile: 'windows' });
     assert.deepEqual([refused.status, refused.body?.code], [404, 'IMAGE_NOT_FOUND']);
     assert.match(refused.body?.message, /no rescue image for profile windows.*lifeboat image build/);
-    const initrd = join(images.dirOf('linux'), 'initrd');
+    const initrd = join(testApp.images.dirOf('linux'), 'initrd');
     unlinkSync(initrd);
     try {
       const incomplete = await call('POST', '/v1/servers/web-1/rescue', acmeToken, {});

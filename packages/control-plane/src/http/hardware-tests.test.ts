@@ -3,53 +3,34 @@
  * the agent API (long poll, progress, result, SSH-started tests); time is moved, not waited for.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { LifeboatClient, type HardwareTestEvent } from '@lifeboat/core';
 import { waitFor } from '@lifeboat/test-support';
 import { hashToken, newToken } from '../credentials/tokens.js';
-import { SecretBox } from '../credentials/secret-box.js';
-import { powerDriverFactory } from '../drivers/power/index.js';
-import { JobQueue } from '../jobs/job-queue.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import { DeadlineScheduler } from '../jobs/scheduler.js';
-import { createTestImages } from '../netboot/testing.js';
-import { RescueService } from '../rescue/rescue-service.js';
 import { agentRestartedMessage, boundedOutput, cpuSilentMessage, rescueEndedMessage } from '../store/hardware-tests.js';
 import { Store } from '../store/store.js';
-import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
-import { buildApp } from './app.js';
+import { testDialects } from '../store/testing.js';
+import { startTestApp, type TestApp } from './testing.js';
 
 const quiet = { error() {} };
 
 for (const dialect of testDialects()) {
   describe(`hardware tests through the API (${dialect})`, { timeout: 120_000 }, () => {
-    let database: TestDatabase;
-    let dir: string;
     let store: Store;
     let app: FastifyInstance;
     let scheduler: DeadlineScheduler;
     let clock = new Date('2026-06-01T10:00:00.000Z');
-    const images = createTestImages();
-    const stop = new AbortController();
+    let testApp: TestApp;
+    let queue: JobQueue;
     let admin: string;
     let acme: string;
     let globex: string;
     const agents = new Map<string, string>();
 
-    const call = async (method: string, url: string, token: string | undefined, body?: unknown) => {
-      const response = await app.inject({
-        method: method as 'GET',
-        url,
-        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      const json = response.headers['content-type']?.toString().startsWith('application/json');
-      return { status: response.statusCode, body: (json && response.body ? JSON.parse(response.body) : undefined) as Record<string, any> | undefined, text: response.body, type: String(response.headers['content-type']) };
-    };
+    const call = (method: string, url: string, token: string | undefined, body?: unknown) => testApp.call(method, url, token, body);
     const tick = (ms: number) => {
       clock = new Date(clock.getTime() + ms);
     };
@@ -77,14 +58,10 @@ for (const dialect of testDialects()) {
     }
 
     before(async () => {
-      database = await createTestDatabase(dialect);
-      dir = mkdtempSync(join(tmpdir(), 'lifeboat-tests-'));
-      store = await Store.open({ databaseUrl: database.url, secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')), deadlines: { requestMs: 600_000, rescueMs: 600_000, exitMs: 600_000 }, now: () => clock });
-      const queue = new JobQueue(store.database.db, store.dialect, store.now);
-      const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 3_600_000, maxLeaseMs: 86_400_000 }, images: images.registry });
-      app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger: pino({ level: 'silent' }), signal: stop.signal });
+      testApp = await startTestApp({ dialect, now: () => clock, lease: { defaultLeaseMs: 3_600_000, maxLeaseMs: 86_400_000 }, deadlines: { requestMs: 600_000, rescueMs: 600_000, exitMs: 600_000 } });
+      ({ store, app, queue } = testApp);
       scheduler = new DeadlineScheduler({ store, queue, intervalMs: 1000, warnBeforeMs: 0, log: quiet });
-      admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
+      admin = testApp.admin;
       const acmeTenant = await store.tenants.add('acme');
       const globexTenant = await store.tenants.add('globex');
       acme = (await store.tokens.create({ name: 'acme', role: 'customer', tenantId: acmeTenant.id })).token;
@@ -96,12 +73,7 @@ for (const dialect of testDialects()) {
       await store.servers.add({ name: 'db-1', tenantId: globexTenant.id, macs: [], bmc, sshEndpoint: null, profiles: ['linux'] });
     });
     after(async () => {
-      stop.abort();
-      await app?.close();
-      await store?.close();
-      await database?.drop();
-      rmSync(dir, { recursive: true, force: true });
-      images.remove();
+      await testApp?.close();
     });
 
     it('refuses a test outside rescue with INVALID_STATE and a message', async () => {

@@ -1,49 +1,27 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ApiError, LifeboatClient, LifeboatError, RescueSchema, ServerSchema, type RescueView } from '@lifeboat/core';
-import { SecretBox } from '../credentials/secret-box.js';
-import { JobQueue } from '../jobs/job-queue.js';
-import { RescueService } from '../rescue/rescue-service.js';
 import { Store } from '../store/store.js';
-import { buildApp } from './app.js';
-import { createLogger } from './logger.js';
-import { powerDriverFactory } from '../drivers/power/index.js';
-import { createTestImages } from '../netboot/testing.js';
+import { startTestApp, type TestApp } from './testing.js';
 
 // The typed client of core against the real HTTP API on a socket: the contract's types on both ends.
 describe('typed client against the HTTP API', { timeout: 300_000 }, () => {
-  let dir: string;
   let store: Store;
   let app: FastifyInstance;
   let url: string;
   let operator: LifeboatClient;
   let customer: LifeboatClient;
-  const stop = new AbortController();
-  const images = createTestImages();
+  let testApp: TestApp;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'lifeboat-client-'));
-    store = await Store.open({
-      databaseUrl: `sqlite:${join(dir, 'lifeboat.db')}`,
-      secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')),
-      deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 600_000 },
-    });
-    const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 3_600_000, maxLeaseMs: 86_400_000 }, images: images.registry });
-    app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger: createLogger('silent'), signal: stop.signal });
+    testApp = await startTestApp({ lease: { defaultLeaseMs: 3_600_000, maxLeaseMs: 86_400_000 } });
+    ({ store, app } = testApp);
     url = await app.listen({ host: '127.0.0.1', port: 0 });
-    operator = new LifeboatClient({ url: `${url}/`, token: (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token });
+    operator = new LifeboatClient({ url: `${url}/`, token: testApp.admin });
   });
   after(async () => {
-    stop.abort();
-    await app?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-    images.remove();
+    await testApp?.close();
   });
 
   it('adds a tenant, a customer token and a server', async () => {

@@ -40,7 +40,7 @@ export const debianSources = [
 ];
 
 /** Bump when the tree's configuration below changes, so caches rebuild. */
-const treeRecipeVersion = 3;
+const treeRecipeVersion = 4;
 
 /** The host name every installed lab system starts with. */
 export const labHostname = 'lab';
@@ -93,9 +93,11 @@ mkdir -p "$root/run/systemd/journal"
 touch "$root/run/systemd/journal/flushed"
 chroot "$root" /usr/lib/systemd/systemd-journald </dev/null >/dev/null 2>&1 &
 pid=$!
-for i in $(seq 100); do [ -S "$root/run/systemd/journal/stdout" ] && break; sleep 0.1; done
+# ready once it opened the persistent journal (a stream sent earlier could be lost)
+for i in $(seq 300); do [ -S "$root/run/systemd/journal/stdout" ] && [ -n "$(find "$root/var/log/journal" -name system.journal)" ] && break; sleep 0.1; done
 chroot "$root" systemd-cat -t lab-build echo "lab disk built: this installed system has not booted yet"
 chroot "$root" systemd-cat -t lab-build -p warning echo "lab disk built: a warning, for journal priority filters"
+sleep 1
 kill $pid
 wait $pid || true
 umount -l "$root/sys"
