@@ -209,7 +209,7 @@ export function buildProgram(context: Run): Command {
     .action((name: string, device: string, path: string, options) => run.filesGet(name, device, path, options, context));
   api(files, 'journal <name> <device>', "the installed system's systemd journal (persistent journals only)", ['lifeboat files journal web-1 sda1 --boot -1 --priority err --lines 100'])
     .option('--lines <n>', 'how many of the last lines (default 200)')
-    .option('--boot <n>', 'which boot: 0 the last one recorded, -1 the one before (default -1)')
+    .option('--boot <n>', 'which boot: 0 the last one recorded (default), -1 the one before')
     .addOption(new Option('--priority <p>', 'only this priority and more urgent').choices(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']))
     .action((name: string, device: string, options) => run.filesJournal(name, device, options, context));
 

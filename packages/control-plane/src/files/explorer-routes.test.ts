@@ -141,7 +141,7 @@ describe('explorer routes (in-process, agent played through the agent API)', { t
   it('returns the journal as text', async () => {
     const answer = api('/v1/servers/web-1/journal?device=sda1&priority=err');
     const work = await nextWork();
-    assert.deepEqual(work.params, { device: 'sda1', lines: 200, boot: -1, priority: 'err' });
+    assert.deepEqual(work.params, { device: 'sda1', lines: 200, boot: 0, priority: 'err' });
     await agent('POST', `/work/${work.id}/result`, { state: 'completed', result: { text: 'Nov 30 kernel: oops\n' } });
     const got = await answer;
     assert.equal(got.headers.get('content-type'), 'text/plain; charset=utf-8');

@@ -218,7 +218,8 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
       { schema: { tags, params: NameParams, querystring: JournalQuery, response: { 200: { description: 'journalctl output', content: { 'text/plain': { schema: Type.String() } } }, ...explorerErrors } } },
       async (request, reply) => {
         const { session } = await inRescue(authorize(request, 'server.read'), request.params.name);
-        const { device, lines = 200, boot = -1, priority } = request.query;
+        // 0: the last boot the installed system recorded, the one that failed (the rescue writes nothing there).
+        const { device, lines = 200, boot = 0, priority } = request.query;
         const id = await store.agentWork.add(session.id, journalReadWork, { device, lines, boot, priority: priority ?? null });
         const journal = await result<JournalResult>(id);
         return reply.header('content-type', 'text/plain; charset=utf-8').send(journal.text);

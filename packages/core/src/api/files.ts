@@ -85,12 +85,12 @@ export type DownloadQuery = Static<typeof DownloadQuery>;
 /** journalctl's priorities. */
 export const journalPriorities = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
 export type JournalPriority = (typeof journalPriorities)[number];
-/** `GET /v1/servers/{name}/journal?device=&lines=200&boot=-1&priority=err`. */
+/** `GET /v1/servers/{name}/journal?device=&lines=200&boot=0&priority=err`. */
 export const JournalQuery = Type.Object(
   {
     device: DeviceName,
     lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 200 })),
-    /** journalctl's `-b` offset, counted in the installed system's journal (default -1). */
+    /** journalctl's `-b` offset, counted in the installed system's journal (default 0: the last boot it recorded). */
     boot: Type.Optional(Type.Integer({ minimum: -1000, maximum: 0 })),
     priority: Type.Optional(Type.Unsafe<JournalPriority>({ type: 'string', enum: [...journalPriorities] })),
   },
