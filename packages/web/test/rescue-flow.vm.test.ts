@@ -108,10 +108,10 @@ describe('the rescue flow in the browser on a lab server', { timeout: 20 * 60_00
       assert.equal(await access.locator('code[data-copy="SSH command"]').innerText(), `ssh -p ${server.ssh.port} root@127.0.0.1`);
       const knownHostsFile = join(dir, 'known_hosts');
       writeFileSync(knownHostsFile, `${knownHosts}\n`);
-      const login = await ssh({ port: server.ssh.port, knownHosts: knownHostsFile, password }, 'cat /proc/cmdline; ls /dev/vda');
+      const login = await ssh({ port: server.ssh.port, knownHosts: knownHostsFile, password }, 'cat /proc/cmdline; ls /sys/block');
       assert.equal(login.code, 0, login.stderr);
       assert.match(login.stdout, /lifeboat\.server=/, 'logged in to the rescue system');
-      assert.match(login.stdout, /\/dev\/vda/, 'the server\'s disk is there');
+      assert.match(login.stdout, /^(sd|vd|nvme)\S+$/m, 'the server\'s disks are there');
 
       await once.getByRole('button', { name: 'I have saved it' }).click();
       await page.reload();
