@@ -5,7 +5,7 @@
  * hardware test's progress) subscribe with {@link useLiveEvent}. EventSource reconnects by itself; the
  * status is shown in the header.
  */
-import type { ServerEvent, ServerList } from '@lifeboat/core/api';
+import type { ServerEvent, ServerList, TaskList } from '@lifeboat/core/api';
 import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { queryKeys } from './client.js';
@@ -50,7 +50,14 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
       });
       queryClient.setQueryData(queryKeys.server(server.name), server);
       void queryClient.invalidateQueries({ queryKey: queryKeys.rescue(server.name) });
-      void queryClient.invalidateQueries({ queryKey: queryKeys.tasks(server.name) });
+      // The event carries the newest task: the timeline follows it without waiting for a refetch.
+      const task = data.task;
+      if (task) {
+        queryClient.setQueryData<TaskList>(queryKeys.tasks(server.name), (list) =>
+          list ? { ...list, tasks: list.tasks.some((t) => t.id === task.id) ? list.tasks.map((t) => (t.id === task.id ? task : t)) : [task, ...list.tasks] } : list,
+        );
+      }
+      void queryClient.invalidateQueries({ queryKey: queryKeys.tasks(server.name), refetchType: 'none' });
       dispatch('server', data);
     };
     const onTest = (message: MessageEvent<string>) => dispatch('test', JSON.parse(message.data) as unknown);
