@@ -4,7 +4,7 @@ import type { ServerView } from '@lifeboat/core/api';
 import { filterAudit, filterFleet, splitList, type AuditRow } from './filters.js';
 
 const server = (name: string, tenant: string, state: ServerView['state'], macs: string[] = []): ServerView => ({
-  id: name, name, tenant, macs, bmc: { driver: 'ipmi', url: 'ipmi://x', user: 'admin' }, sshEndpoint: null, profiles: [], state, status: state, reason: null, createdAt: '2026-06-01T00:00:00Z',
+  id: name, name, tenant, macs, bmc: { driver: 'ipmi', url: 'ipmi://x', user: 'admin' }, sshEndpoint: null, console: null, profiles: [], state, status: state, reason: null, createdAt: '2026-06-01T00:00:00Z',
 });
 
 describe('operator filters', () => {

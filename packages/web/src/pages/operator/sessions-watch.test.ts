@@ -4,7 +4,7 @@ import type { RescueView, ServerView } from '@lifeboat/core';
 import { concernsOf } from './sessions-watch.js';
 
 const now = Date.parse('2026-06-01T10:00:00Z');
-const server = (state: ServerView['state']): ServerView => ({ id: 's', name: 'web-1', tenant: 'acme', macs: [], bmc: { driver: 'ipmi', url: 'ipmi://x', user: 'admin' }, sshEndpoint: null, profiles: [], state, status: state, reason: null, createdAt: '2026-06-01T00:00:00Z' });
+const server = (state: ServerView['state']): ServerView => ({ id: 's', name: 'web-1', tenant: 'acme', macs: [], bmc: { driver: 'ipmi', url: 'ipmi://x', user: 'admin' }, sshEndpoint: null, console: null, profiles: [], state, status: state, reason: null, createdAt: '2026-06-01T00:00:00Z' });
 const rescue = (state: RescueView['state'], expiresAt: string | null, responding: boolean | null): RescueView => ({
   server: 'web-1', state, status: state, reason: null, sessionId: 'x', profile: 'linux', expiresAt, deadlineAt: null, passwordLogin: true,
   ssh: { host: null, port: null, user: 'root', hostKeyFingerprints: [], knownHosts: [] }, agent: { lastSeenAt: null, responding },
