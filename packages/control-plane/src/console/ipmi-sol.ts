@@ -9,6 +9,7 @@
  * types reaches the serial port as typed (`~.` typed by a customer never ends the session).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { dyingWithControlPlane } from '../drivers/power/ipmi.js';
 import { Duplex } from 'node:stream';
 import { LifeboatError, type Server } from '@lifeboat/core';
 import { parseBmcUrl } from '../drivers/power/bmc-url.js';
@@ -146,7 +147,10 @@ export class IpmiSolDriver implements ConsoleDriver {
   #spawn(target: SolTarget, password: string, command: 'activate' | 'deactivate'): ChildProcessWithoutNullStreams {
     // ipmitool's stdout is a pipe here, so its stdio would hold the "operational" line (and console
     // bytes) in a buffer; stdbuf (coreutils) makes it unbuffered, as on a terminal.
-    return spawn('stdbuf', ['-o0', '-e0', this.#options.ipmitool ?? 'ipmitool', ...solArgs(target, command)], {
+    // Like the power driver's, this ipmitool dies with the control plane: an orphaned SOL session would
+    // hold the BMC's only SOL payload until the BMC times it out.
+    const [program, args] = dyingWithControlPlane('stdbuf', ['-o0', '-e0', this.#options.ipmitool ?? 'ipmitool', ...solArgs(target, command)]);
+    return spawn(program, args, {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', IPMI_PASSWORD: password },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -77,6 +77,14 @@ const failures: ReadonlyArray<readonly [RegExp, 'BMC_AUTH_FAILED' | 'BMC_UNREACH
  */
 const deathSignalWrapper = findProgram('setpriv');
 
+/**
+ * The program and argv that run `program args` so that it dies with the control plane (see above):
+ * every ipmitool the control plane starts (power and boot device here, Serial-over-LAN in `console/`).
+ */
+export function dyingWithControlPlane(program: string, args: readonly string[]): [string, string[]] {
+  return deathSignalWrapper === undefined ? [program, [...args]] : [deathSignalWrapper, ['--pdeathsig', 'KILL', '--', program, ...args]];
+}
+
 /** The absolute path of a program on PATH, or undefined. */
 function findProgram(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
@@ -176,7 +184,7 @@ export class IpmiPowerDriver implements PowerDriver {
     const what = `ipmitool ${command.join(' ')} on ${target.host}:${target.port}`;
     return new Promise<string>((resolve, reject) => {
       const ipmitool = options.ipmitool ?? 'ipmitool';
-      const [program, programArgs] = deathSignalWrapper === undefined ? [ipmitool, args] : [deathSignalWrapper, ['--pdeathsig', 'KILL', '--', ipmitool, ...args]];
+      const [program, programArgs] = dyingWithControlPlane(ipmitool, args);
       const child = spawn(program, programArgs, {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', IPMI_PASSWORD: this.#bmc.password },
         stdio: ['ignore', 'pipe', 'pipe'],
