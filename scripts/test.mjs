@@ -42,8 +42,22 @@ const stages = [
 ];
 
 const args = process.argv.slice(2);
+const usage = 'usage: npm test [-- --stage unit|integration|vm|e2e] [-- FILE.test.ts...]';
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(usage);
+  process.exit(0);
+}
+const unknown = args.filter((a, i) => a.startsWith('-') && a !== '--stage' && args[i - 1] !== '--stage');
+if (unknown.length > 0) {
+  console.error(`unknown option ${unknown[0]}\n${usage}`);
+  process.exit(2);
+}
 const stageArg = args.indexOf('--stage');
 const onlyStage = stageArg >= 0 ? args[stageArg + 1] : undefined;
+if (onlyStage !== undefined && !stages.some((s) => s.name === onlyStage)) {
+  console.error(`unknown stage ${onlyStage}\n${usage}`);
+  process.exit(2);
+}
 const explicit = args.filter((a, i) => a.endsWith('.ts') && (stageArg < 0 || i !== stageArg + 1));
 
 function run(command, argv, env = {}) {
