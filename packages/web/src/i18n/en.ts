@@ -54,7 +54,8 @@ export const en = {
   'servers.reason': 'Reason',
   'servers.none': 'No server yet.',
   'servers.noMatch': 'No server matches.',
-  'servers.count': '{shown} of {total} servers',
+  'servers.count.one': '{shown} server of {total}',
+  'servers.count.other': '{shown} servers of {total}',
 
   'server.title': 'Server {name}',
   'server.details': 'Details',
@@ -68,6 +69,7 @@ export const en = {
   'rescue.enterHelp': 'The server reboots into a rescue system in memory; its disks are not touched. You get a temporary root password, shown once.',
   'rescue.profile': 'Rescue profile',
   'rescue.keysFromAccount': 'SSH keys of your account',
+  'rescue.storedKeys': 'SSH keys from your account (optional)',
   'rescue.pastedKeys': 'SSH public keys (one per line, optional)',
   'rescue.pastedKeysHelp': 'With a key, you log in with it; the password is still made for the console.',
   'rescue.email': 'E-mail the credentials to (optional)',

@@ -51,7 +51,8 @@ export const fr: Record<MessageKey, string> = {
   'servers.reason': 'Raison',
   'servers.none': 'Aucun serveur pour l’instant.',
   'servers.noMatch': 'Aucun serveur ne correspond.',
-  'servers.count': '{shown} serveurs sur {total}',
+  'servers.count.one': '{shown} serveur sur {total}',
+  'servers.count.other': '{shown} serveurs sur {total}',
 
   'server.title': 'Serveur {name}',
   'server.details': 'Détails',
@@ -65,6 +66,7 @@ export const fr: Record<MessageKey, string> = {
   'rescue.enterHelp': 'Le serveur redémarre sur un système de secours en mémoire ; ses disques ne sont pas touchés. Vous recevez un mot de passe root temporaire, affiché une seule fois.',
   'rescue.profile': 'Profil de secours',
   'rescue.keysFromAccount': 'Clés SSH de votre compte',
+  'rescue.storedKeys': 'Clés SSH de votre compte (facultatif)',
   'rescue.pastedKeys': 'Clés SSH publiques (une par ligne, facultatif)',
   'rescue.pastedKeysHelp': 'Avec une clé, vous vous connectez avec elle ; le mot de passe est tout de même créé pour la console.',
   'rescue.email': 'Envoyer les identifiants par e-mail à (facultatif)',

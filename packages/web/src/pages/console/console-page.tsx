@@ -4,6 +4,7 @@
  */
 import { lazy, Suspense } from 'react';
 import { queryKeys } from '../../api/client.js';
+import { ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { ServerPageHeader } from '../common/server-tabs.js';
 import { useResource } from '../common/use-resource.js';
@@ -21,16 +22,24 @@ export function ConsolePage({ name }: { readonly name: string }) {
   return (
     <section className="page stack">
       <ServerPageHeader name={name} title={t('console.pageTitle', { server: name })} />
-      <Suspense fallback={loading}>
-        <LiveConsole server={name} />
-      </Suspense>
-      <ConsoleLogSummary name={name} log={log} full>
-        {log.data && (
-          <Suspense fallback={loading}>
-            <LogTerminal server={name} data={log.data.data} />
-          </Suspense>
-        )}
-      </ConsoleLogSummary>
+      {server.error && !server.data ? (
+        <ErrorNote error={server.error} />
+      ) : (
+        server.data && (
+          <>
+            <Suspense fallback={loading}>
+              <LiveConsole server={name} />
+            </Suspense>
+            <ConsoleLogSummary name={name} log={log} full>
+              {log.data && (
+                <Suspense fallback={loading}>
+                  <LogTerminal server={name} data={log.data.data} />
+                </Suspense>
+              )}
+            </ConsoleLogSummary>
+          </>
+        )
+      )}
     </section>
   );
 }

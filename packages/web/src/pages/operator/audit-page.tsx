@@ -8,7 +8,7 @@ import { filterAudit, type AuditRow } from './filters.js';
 
 /** `/audit`. */
 export function AuditPage() {
-  const { client, t, locale } = usePage();
+  const { client, t, plural, locale } = usePage();
   const [server, setServer] = useState('');
   const [applied, setApplied] = useState('');
   const [limit, setLimit] = useState(200);
@@ -67,7 +67,7 @@ export function AuditPage() {
       <ErrorNote error={log.error} />
       {log.loading && <p aria-busy="true">{t('ops.loading')}</p>}
       <p className="meta" aria-live="polite">
-        {t('ops.audit.count', { shown: shown.length, total: events.length })}
+        {plural('ops.audit.count', shown.length, { shown: shown.length, total: events.length })}
       </p>
       <div className="table-wrap">
         <table>

@@ -23,7 +23,7 @@ const stateTone: Record<string, string> = {
 
 /** `/fleet`. */
 export function FleetPage() {
-  const { client, t, user } = usePage();
+  const { client, t, plural, user } = usePage();
   // The shell's event stream updates this cached list in place: no reload, no copy kept here.
   const list = useResource(queryKeys.servers, () => client.listServers());
   const [filter, setFilter] = useState({ text: '', tenant: '', state: '' });
@@ -73,7 +73,7 @@ export function FleetPage() {
       <ErrorNote error={list.error} />
       {list.loading && <p aria-busy="true">{t('ops.loading')}</p>}
       <p className="meta" aria-live="polite">
-        {t('ops.fleet.count', { shown: shown.length, total: servers.length })}
+        {plural('ops.fleet.count', shown.length, { shown: shown.length, total: servers.length })}
       </p>
       <div className="table-wrap">
         <table>
