@@ -82,6 +82,13 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
       throw error;
     });
 
+  /** Types a line in the page's live terminal, as a person does: click into it, type, Enter. */
+  async function typeLine(page: Page, text: string): Promise<void> {
+    await page.getByTestId('live-terminal').click();
+    await page.keyboard.type(text);
+    await page.keyboard.press('Enter');
+  }
+
   before(async () => {
     const port = await serial.listen();
     browser = await launchBrowser();
@@ -123,9 +130,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
   it('sends the keys typed with the writer seat to the serial port', async () => {
     await alice.getByRole('button', { name: 'Take the keyboard' }).click();
     await alice.getByText('You have the keyboard').waitFor();
-    await alice.getByTestId('live-terminal').click();
-    await alice.keyboard.type('root');
-    await alice.keyboard.press('Enter');
+    await typeLine(alice, 'root');
     await waitFor('the typed keys on the serial port', () => serial.received.endsWith('root\r'), 20_000, 50);
     await checkPage(alice, 'console-desktop-en');
   });
@@ -134,13 +139,9 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
     bob = await session('bob', '/servers/web-1/console');
     await shows(bob, 'web-1 login:');
     await bob.getByText('Read-only: you are watching.').waitFor();
-    await bob.getByTestId('live-terminal').click();
-    await bob.keyboard.type('reboot');
-    await bob.keyboard.press('Enter');
+    await typeLine(bob, 'reboot');
     // Alice types after Bob: once her keys arrived, Bob's had their chance and are not there.
-    await alice.getByTestId('live-terminal').click();
-    await alice.keyboard.type('id');
-    await alice.keyboard.press('Enter');
+    await typeLine(alice, 'id');
     await waitFor('the writer keys after the viewer keys', () => serial.received.endsWith('id\r'), 20_000, 50);
     assert.equal(serial.received, 'root\rid\r');
 
@@ -158,9 +159,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
     await alice.getByText('Detached from the console.').waitFor();
     await bob.getByRole('button', { name: 'Take the keyboard' }).click();
     await bob.getByText('You have the keyboard').waitFor();
-    await bob.getByTestId('live-terminal').click();
-    await bob.keyboard.type('uptime');
-    await bob.keyboard.press('Enter');
+    await typeLine(bob, 'uptime');
     await waitFor('the new writer keys', () => serial.received.endsWith('uptime\r'), 20_000, 50);
     const events = await plane.api<{ events: { action: string; actor: string; detail: Record<string, unknown> }[] }>('GET', '/v1/audit?server=web-1&limit=200');
     assert.ok(events.events.some((e) => e.action === 'console.refused' && e.actor === 'user:bob'));
