@@ -148,7 +148,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
     await bob.getByRole('button', { name: 'Take the keyboard' }).click();
     const refusal = bob.getByRole('alert').filter({ hasText: 'The keyboard is taken by' });
     await refusal.waitFor();
-    assert.match(await refusal.innerText(), /user:alice/);
+    assert.match(await refusal.innerText(), /taken by alice \(customer\) since/);
     await bob.getByText('Read-only: you are watching.').waitFor();
     await serial.print('\r\nafter the refusal\r\n');
     await shows(bob, 'after the refusal');

@@ -15,8 +15,10 @@ describe('console socket', () => {
   });
 
   it('names who holds the seat from a refusal', () => {
-    const notice = 'the console of web-1 is being written by token user:alice (customer) over WebSocket (since 2026-11-30T06:00:00.000Z); attach read-only, or ask them to detach\r\n';
-    assert.deepEqual(seatHolder(notice), { who: 'token user:alice (customer) over WebSocket', since: '2026-11-30T06:00:00.000Z' });
+    const notice = 'the console of web-1 is being written by alice (customer) (since 2026-11-30T06:00:00.000Z); attach read-only, or ask them to detach\r\n';
+    assert.deepEqual(seatHolder(notice), { who: 'alice (customer)', since: '2026-11-30T06:00:00.000Z' });
+    const token = 'the console of web-1 is being written by token 7f3a (customer) over WebSocket (since 2026-11-30T06:00:00.000Z); attach read-only\r\n';
+    assert.equal(seatHolder(token)?.who, 'token 7f3a (customer) over WebSocket');
     assert.equal(seatHolder('[lifeboat] idle for 3600 s'), null);
   });
 });
