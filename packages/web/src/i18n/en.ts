@@ -54,8 +54,8 @@ export const en = {
   'servers.reason': 'Reason',
   'servers.none': 'No server yet.',
   'servers.noMatch': 'No server matches.',
-  'servers.count.one': '{shown} server of {total}',
-  'servers.count.other': '{shown} servers of {total}',
+  'servers.count.one': '{shown} of {total} server',
+  'servers.count.other': '{shown} of {total} servers',
 
   'server.title': 'Server {name}',
   'server.details': 'Details',

@@ -51,8 +51,8 @@ export const fr: Record<MessageKey, string> = {
   'servers.reason': 'Raison',
   'servers.none': 'Aucun serveur pour l’instant.',
   'servers.noMatch': 'Aucun serveur ne correspond.',
-  'servers.count.one': '{shown} serveur sur {total}',
-  'servers.count.other': '{shown} serveurs sur {total}',
+  'servers.count.one': '{shown} sur {total} serveur',
+  'servers.count.other': '{shown} sur {total} serveurs',
 
   'server.title': 'Serveur {name}',
   'server.details': 'Détails',

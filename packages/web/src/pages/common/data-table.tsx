@@ -86,7 +86,7 @@ export function ChoiceSelect({
   );
 }
 
-/** Under a list's filters: its error, "loading" until the first answer, and the count (`key.one` / `key.other`). */
+/** Under a list's filters: its error, "loading" until the first answer, and the count ("2 of 5 servers": `key.one` / `key.other` by the total). */
 export function ListState({ error, loading, count }: { readonly error: unknown; readonly loading: boolean; readonly count?: { readonly key: string; readonly shown: number; readonly total: number } }) {
   const { t, plural } = usePage();
   return (
@@ -95,7 +95,7 @@ export function ListState({ error, loading, count }: { readonly error: unknown; 
       {loading && <p aria-busy="true">{t('ops.loading')}</p>}
       {count && (
         <p className="meta" aria-live="polite">
-          {plural(count.key, count.shown, { shown: count.shown, total: count.total })}
+          {plural(count.key, count.total, { shown: count.shown, total: count.total })}
         </p>
       )}
     </>
