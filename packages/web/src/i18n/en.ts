@@ -71,7 +71,7 @@ export const en = {
   'rescue.keysFromAccount': 'SSH keys of your account',
   'rescue.storedKeys': 'SSH keys from your account (optional)',
   'rescue.pastedKeys': 'SSH public keys (one per line, optional)',
-  'rescue.pastedKeysHelp': 'With a key, you log in with it; the password is still made for the console.',
+  'rescue.pastedKeysHelp': 'With a key (picked or pasted), you log in with it and no password is made.',
   'rescue.email': 'E-mail the credentials to (optional)',
   'rescue.lease': 'Lease',
   'rescue.enter': 'Enter rescue',

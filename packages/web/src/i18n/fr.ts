@@ -68,7 +68,7 @@ export const fr: Record<MessageKey, string> = {
   'rescue.keysFromAccount': 'Clés SSH de votre compte',
   'rescue.storedKeys': 'Clés SSH de votre compte (facultatif)',
   'rescue.pastedKeys': 'Clés SSH publiques (une par ligne, facultatif)',
-  'rescue.pastedKeysHelp': 'Avec une clé, vous vous connectez avec elle ; le mot de passe est tout de même créé pour la console.',
+  'rescue.pastedKeysHelp': 'Avec une clé (choisie ou collée), vous vous connectez avec elle et aucun mot de passe n’est créé.',
   'rescue.email': 'Envoyer les identifiants par e-mail à (facultatif)',
   'rescue.lease': 'Durée',
   'rescue.enter': 'Passer en secours',
