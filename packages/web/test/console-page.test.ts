@@ -132,6 +132,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
     await alice.getByText('You have the keyboard').waitFor();
     await typeLine(alice, 'root');
     await waitFor('the typed keys on the serial port', () => serial.received.endsWith('root\r'), 20_000, 50);
+    await shows(alice, 'You are in emergency mode', 'log-terminal');
     await checkPage(alice, 'console-desktop-en');
   });
 
@@ -197,6 +198,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
   it('takes screenshots in English on a phone and in French on a desktop', async () => {
     const phone = await session('bob', '/servers/web-1/console', { viewport: 'phone' });
     await shows(phone, 'web-1 login:');
+    await shows(phone, 'You are in emergency mode', 'log-terminal');
     await checkPage(phone, 'console-phone-en');
     const desktop = await session('bob', '/servers/web-1/console', { locale: 'fr-FR' });
     await shows(desktop, 'web-1 login:');
