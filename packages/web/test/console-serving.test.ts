@@ -37,6 +37,7 @@ describe('the web console is served by the control plane', () => {
       const csp = response.headers.get('content-security-policy') ?? '';
       assert.match(csp, /default-src 'self'/);
       assert.match(csp, /script-src 'self'(;|$)/, 'no inline scripts allowed');
+      assert.match(csp, /style-src 'self';/, 'no style attributes allowed');
       assert.match(csp, /frame-ancestors 'none'/);
       assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
       const html = await response.text();

@@ -71,7 +71,8 @@ export function consoleLiveRoutes(options: AppOptions, info: () => ConsoleInfo):
           server,
           write,
           identity: {
-            who: `token ${principal.tokenId} (${principal.role}) over WebSocket`,
+            // What a viewer refused the seat reads: a user's name when there is one (the web console).
+            who: principal.user !== undefined ? `${principal.user} (${principal.role})` : `token ${principal.tokenId} (${principal.role}) over WebSocket`,
             actor: principal.tokenId,
             detail: { via: 'websocket', role: principal.role },
           },

@@ -3,8 +3,8 @@
  * assets under `/assets/` are cached for a year, `index.html` is revalidated on every load, and any
  * other GET of a non-API path that accepts HTML answers `index.html` (the console routes in the page).
  * Assets are sent brotli- or gzip-compressed when the build wrote those files and the browser accepts them.
- * Every answer carries the security headers below: the console runs no inline script or style and
- * talks only to this origin.
+ * Every answer carries the security headers below: the console runs no inline script and no style
+ * attribute (only the terminal's run-time `<style>` elements) and talks only to this origin.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,9 +12,15 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** The console's Content-Security-Policy. */
+/**
+ * The console's Content-Security-Policy. `style-src-elem` also admits inline `<style>` elements: the
+ * serial console's terminal (xterm.js) sizes its rows and colours through `<style>` elements it writes
+ * at run time and cannot carry a nonce. Style attributes stay refused (`style-src 'self'`), scripts
+ * stay `'self'` only, and images, fonts and connections stay on this origin, so a style cannot send
+ * anything elsewhere.
+ */
 export const contentSecurityPolicy =
-  "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+  "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; style-src-elem 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /** Headers of every answer. */
 export const securityHeaders: Readonly<Record<string, string>> = {

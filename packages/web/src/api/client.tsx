@@ -31,4 +31,6 @@ export const queryKeys = {
   server: (name: string) => ['server', name] as const,
   rescue: (name: string) => ['rescue', name] as const,
   tasks: (name: string) => ['tasks', name] as const,
+  /** The SSH key store: the caller's tenant's keys, or (staff) those of the tenant named. */
+  sshKeys: (tenant?: string) => ['ssh-keys', tenant ?? ''] as const,
 };

@@ -6,11 +6,15 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { en, type MessageKey } from './en.js';
 import { fr } from './fr.js';
-import { format, initialLanguage, languages, type Language } from './language.js';
+import { format, initialLanguage, languages, pluralKey, type Language } from './language.js';
 
 export { languages, type Language };
 
 const tables: Record<Language, Record<MessageKey, string>> = { en, fr };
+
+/** A message with plural forms: `KEY.one` and `KEY.other` exist. */
+export type PluralKey = Extract<BaseOf<MessageKey, 'one'>, BaseOf<MessageKey, 'other'>>;
+type BaseOf<K, Form extends string> = K extends `${infer Base}.${Form}` ? Base : never;
 const storageKey = 'lifeboat.language';
 
 /** What components get from {@link useI18n}. */
@@ -18,6 +22,8 @@ export interface I18n {
   readonly language: Language;
   setLanguage(language: Language): void;
   t(key: MessageKey, vars?: Readonly<Record<string, string | number>>): string;
+  /** The message `key.one` / `key.other` (by `Intl.PluralRules`) that agrees with `count`. */
+  plural(key: PluralKey, count: number, vars?: Readonly<Record<string, string | number>>): string;
   /** Whether a key exists (error codes the table may not know). */
   has(key: string): key is MessageKey;
   /** A date and time, in the chosen language. */
@@ -59,6 +65,7 @@ export function I18nProvider({ children }: { children: ReactNode }) {
       language,
       setLanguage,
       t: (key, vars) => format(table[key], vars),
+      plural: (key, count, vars) => format(table[pluralKey(language, key, count, (form) => form in table) as MessageKey], vars),
       has: (key): key is MessageKey => key in table,
       dateTime: (iso) => dateFormat.format(new Date(iso)),
       duration: (ms) => {

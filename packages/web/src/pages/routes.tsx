@@ -2,6 +2,7 @@
 import './pages.css';
 import type { Route } from '../router/router.js';
 import { AccountPage } from './account/account-page.js';
+import { ConsolePage } from './console/console-page.js';
 import { FilesPage } from './files/files-page.js';
 import { DeclareIncidentPage } from './incidents/declare-page.js';
 import { IncidentPage } from './incidents/incident-page.js';
@@ -16,6 +17,7 @@ import { TestsPage } from './tests/tests-page.js';
 /** The routes; the API decides who may see what (a page a role may not use shows its error). */
 export const pageRoutes: readonly Route[] = [
   { path: '/servers/:name/tests', render: ({ name }) => <TestsPage key={name} name={name as string} /> },
+  { path: '/servers/:name/console', render: ({ name }) => <ConsolePage key={name} name={name as string} /> },
   { path: '/servers/:name/files', render: ({ name }) => <FilesPage key={name} name={name as string} /> },
   { path: '/servers/:name/incidents/new', render: ({ name }) => <DeclareIncidentPage key={name} name={name as string} /> },
   { path: '/incidents', render: () => <IncidentsPage /> },

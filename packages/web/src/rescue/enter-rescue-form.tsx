@@ -1,10 +1,10 @@
 /**
- * Enter rescue: profile, SSH keys (pasted; the account's key store when the API has one), e-mail
+ * Enter rescue: profile, SSH keys (chosen by name from the account's key store, and pasted), e-mail
  * address, lease. The answer's password goes to `onEntered` and nowhere else.
  */
 import type { EnterRescue, ServerView } from '@lifeboat/core/api';
 import type { RescueTaskAnswer } from '@lifeboat/core/client';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import { queryKeys, useClient } from '../api/client.js';
 import { useUser } from '../auth/session.js';
@@ -22,6 +22,9 @@ export function EnterRescueForm({ server, onEntered }: { server: ServerView; onE
   const queryClient = useQueryClient();
   const errorId = useId();
   const [profile, setProfile] = useState(server.profiles[0] ?? '');
+  // A customer's store is their tenant's; staff pick from the keys of the server's tenant.
+  const keyTenant = user.role === 'customer' ? undefined : server.tenant;
+  const stored = useQuery({ queryKey: queryKeys.sshKeys(keyTenant), queryFn: () => client.listKeys(keyTenant) });
   const enter = useMutation({
     mutationFn: (body: EnterRescue) => client.enterRescue(server.name, body),
     onSuccess: (answer) => {
@@ -35,7 +38,13 @@ export function EnterRescueForm({ server, onEntered }: { server: ServerView; onE
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     enter.mutate(
-      enterRescueBody({ profile, keys: String(form.get('keys') ?? ''), email: String(form.get('email') ?? ''), lease: String(form.get('lease') ?? '') }),
+      enterRescueBody({
+        profile,
+        keys: String(form.get('keys') ?? ''),
+        keyNames: form.getAll('keyName').map(String),
+        email: String(form.get('email') ?? ''),
+        lease: String(form.get('lease') ?? ''),
+      }),
     );
   };
   return (
@@ -54,6 +63,19 @@ export function EnterRescueForm({ server, onEntered }: { server: ServerView; onE
               ))}
             </select>
           </label>
+        )}
+        {stored.data && stored.data.keys.length > 0 && (
+          <fieldset className="field key-picker">
+            <legend>{t('rescue.storedKeys')}</legend>
+            {stored.data.keys.map((key) => (
+              <label key={key.name} className="check">
+                <input type="checkbox" name="keyName" value={key.name} />
+                <span>
+                  <strong>{key.name}</strong> <code translate="no">{key.fingerprint}</code>
+                </span>
+              </label>
+            ))}
+          </fieldset>
         )}
         <label className="field">
           <span>{t('rescue.pastedKeys')}</span>

@@ -11,6 +11,14 @@ describe('enter rescue form', () => {
       { profile: 'linux', sshKeys: ['ssh-ed25519 AAAA a@b', 'ssh-rsa BBBB c@d'], email: 'me@example.com', expiresIn: '4h' },
     );
   });
+
+  it('names the keys chosen from the key store beside the pasted ones', () => {
+    assert.deepEqual(enterRescueBody({ profile: '', keys: '', keyNames: [], email: '', lease: '' }), {});
+    assert.deepEqual(enterRescueBody({ profile: '', keys: 'ssh-ed25519 AAAA a@b', keyNames: ['laptop', 'desk'], email: '', lease: '' }), {
+      sshKeys: ['ssh-ed25519 AAAA a@b'],
+      keys: ['laptop', 'desk'],
+    });
+  });
 });
 
 describe('ssh command', () => {

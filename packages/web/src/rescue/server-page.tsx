@@ -1,8 +1,9 @@
 /**
  * A server's page: status (live), the password shown once after entering, SSH access, the boot
- * timeline, the lease with extend, exit rescue, and the server's details.
+ * timeline, the lease with extend, exit rescue, the console log of the last boot, and the server's details.
  */
 import { ServerTabs } from '../pages/common/server-tabs.js';
+import { LastBootLog } from '../pages/console/console-log.js';
 import type { RescueTaskAnswer } from '@lifeboat/core/client';
 import { canEnterRescue, canExitRescue, canExtendRescue, isEnteringRescue, isInRescue } from '@lifeboat/core/rescue-state';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -111,6 +112,7 @@ export function ServerPage({ name }: { name: string }) {
         </div>
         <div className="column">
           <BootTimeline task={tasks.data?.tasks[0]} />
+          <LastBootLog name={view.name} state={view.state} />
           <section className="card" aria-labelledby="details-title">
             <h2 id="details-title">{t('server.details')}</h2>
             <dl className="details">

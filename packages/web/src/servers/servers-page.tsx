@@ -67,7 +67,7 @@ export function ServersPage() {
       {servers.isSuccess && (
         <>
           <p id={countId} className="muted" role="status" aria-live="polite">
-            {t('servers.count', { shown: shown.length, total: all.length })}
+            {i18n.plural('servers.count', all.length, { shown: shown.length, total: all.length })}
           </p>
           {all.length === 0 ? (
             <p>{t('servers.none')}</p>

@@ -1,14 +1,14 @@
 /** The SSH key store (`/v1/keys`): a customer's tenant keys, a technician's or operator's staff keys. */
 import { useState, type FormEvent } from 'react';
 import { ErrorNote } from '../common/notices.js';
-import { keyStore } from './key-store.js';
+import { queryKeys } from '../../api/client.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
 
 /** The keys section of the account page. */
 export function SshKeys() {
   const { client, t } = usePage();
-  const keys = useResource(['ssh-keys'], () => keyStore(client).listKeys());
+  const keys = useResource(queryKeys.sshKeys(), () => client.listKeys());
   const [name, setName] = useState('');
   const [publicKey, setPublicKey] = useState('');
   const [error, setError] = useState<unknown>();
@@ -16,7 +16,7 @@ export function SshKeys() {
     event.preventDefault();
     setError(undefined);
     try {
-      await keyStore(client).addKey({ name: name.trim(), publicKey: publicKey.trim() });
+      await client.addKey({ name: name.trim(), publicKey: publicKey.trim() });
       setName('');
       setPublicKey('');
       keys.reload();
@@ -27,7 +27,7 @@ export function SshKeys() {
   const remove = async (keyName: string) => {
     setError(undefined);
     try {
-      await keyStore(client).removeKey(keyName);
+      await client.removeKey(keyName);
       keys.reload();
     } catch (caught) {
       setError(caught);

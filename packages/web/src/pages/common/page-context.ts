@@ -8,7 +8,7 @@ import { useMemo } from 'react';
 import { useClient } from '../../api/client.js';
 import { useSession } from '../../auth/session.js';
 import { errorMessage } from '../../i18n/error-message.js';
-import { useI18n } from '../../i18n/i18n.js';
+import { useI18n, type PluralKey } from '../../i18n/i18n.js';
 import { navigate } from '../../router/router.js';
 
 /** A role as the accounts API gives it. */
@@ -30,6 +30,8 @@ export interface PageServices {
   readonly client: LifeboatClient;
   /** Keys built at run time (`tests.kind.${kind}`) are checked by the messages test, not the compiler. */
   readonly t: Translate;
+  /** The plural form of `key` (`key.one`, `key.other`) that agrees with `count` (`Intl.PluralRules`). */
+  readonly plural: (key: string, count: number, values?: Readonly<Record<string, string | number>>) => string;
   /** BCP 47 tag for `Intl` (`en`, `fr`). */
   readonly locale: string;
   readonly user: PageUser;
@@ -51,6 +53,7 @@ export function usePage(): PageServices {
     () => ({
       client,
       t: (key, values) => (i18n.has(key) ? i18n.t(key, values) : key),
+      plural: (key, count, values) => (i18n.has(`${key}.one`) && i18n.has(`${key}.other`) ? i18n.plural(key as PluralKey, count, values) : key),
       locale: i18n.language,
       user: { name: user.name, role: user.role, tenant: user.tenant },
       errorText: (error) => errorMessage(i18n, error),

@@ -1,4 +1,4 @@
-/** The links between a server's pages: its overview (the shell's), tests, files, and declaring an incident. */
+/** The links between a server's pages: its overview (the shell's), tests, files, console, and declaring an incident. */
 import { useLocation } from '../../router/router.js';
 import { AppLink } from './notices.js';
 import { usePage } from './page-context.js';
@@ -12,6 +12,7 @@ export function ServerTabs({ name }: { readonly name: string }) {
     { href: base, label: t('tests.tabs.overview') },
     { href: `${base}/tests`, label: t('tests.tabs.tests') },
     { href: `${base}/files`, label: t('tests.tabs.files') },
+    { href: `${base}/console`, label: t('tests.tabs.console') },
     { href: `${base}/incidents/new`, label: t('tests.tabs.incident') },
   ];
   return (

@@ -1,7 +1,7 @@
 /** The audit log (operators): who did what to which server, filtered by server and by action or actor. */
 import { useState } from 'react';
 import { formatDate } from '../common/format.js';
-import { ErrorNote } from '../common/notices.js';
+import { ChoiceSelect, DataTable, ListState } from '../common/data-table.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
 import { filterAudit, type AuditRow } from './filters.js';
@@ -35,27 +35,8 @@ export function AuditPage() {
           {t('ops.audit.server')}
           <input name="server" value={server} onChange={(event) => setServer(event.target.value)} autoComplete="off" />
         </label>
-        <label>
-          {t('ops.audit.limit')}
-          <select name="limit" value={limit} onChange={(event) => setLimit(Number(event.target.value))}>
-            {[50, 200, 1000].map((value) => (
-              <option key={value} value={value}>
-                {value}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {t('ops.audit.action')}
-          <select name="action" value={action} onChange={(event) => setAction(event.target.value)}>
-            <option value="">{t('ops.audit.allActions')}</option>
-            {actions.map((value) => (
-              <option key={value} value={value}>
-                {value}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceSelect label={t('ops.audit.limit')} name="limit" value={limit} onChange={(value) => setLimit(Number(value))} choices={[50, 200, 1000]} />
+        <ChoiceSelect label={t('ops.audit.action')} name="action" value={action} onChange={setAction} choices={actions} empty={t('ops.audit.allActions')} />
         <label>
           {t('ops.audit.text')}
           <input name="text" type="search" value={text} onChange={(event) => setText(event.target.value)} autoComplete="off" />
@@ -64,38 +45,18 @@ export function AuditPage() {
           <button type="submit">{t('ops.audit.apply')}</button>
         </div>
       </form>
-      <ErrorNote error={log.error} />
-      {log.loading && <p aria-busy="true">{t('ops.loading')}</p>}
-      <p className="meta" aria-live="polite">
-        {t('ops.audit.count', { shown: shown.length, total: events.length })}
-      </p>
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">{t('ops.audit.title')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('ops.audit.at')}</th>
-              <th scope="col">{t('ops.audit.action')}</th>
-              <th scope="col">{t('ops.audit.actor')}</th>
-              <th scope="col" className="wide">{t('ops.audit.detail')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((event) => (
-              <tr key={event.id}>
-                <td>{formatDate(event.at, locale)}</td>
-                <td>
-                  <code>{event.action}</code>
-                </td>
-                <td>{event.actor}</td>
-                <td className="wide">
-                  <code className="detail">{JSON.stringify(event.detail)}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListState error={log.error} loading={log.loading} count={{ key: 'ops.audit.count', shown: shown.length, total: events.length }} />
+      <DataTable
+        caption={t('ops.audit.title')}
+        rows={shown}
+        rowKey={(event) => event.id}
+        columns={[
+          { header: t('ops.audit.at'), cell: (event) => formatDate(event.at, locale) },
+          { header: t('ops.audit.action'), cell: (event) => <code>{event.action}</code> },
+          { header: t('ops.audit.actor'), cell: (event) => event.actor },
+          { header: t('ops.audit.detail'), wide: true, cell: (event) => <code className="detail">{JSON.stringify(event.detail)}</code> },
+        ]}
+      />
     </section>
   );
 }

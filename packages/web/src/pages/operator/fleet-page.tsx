@@ -7,7 +7,8 @@ import type { BmcValidation } from '@lifeboat/core/api';
 import { filterFleet } from './filters.js';
 import { queryKeys } from '../../api/client.js';
 import { useLiveEvents } from '../common/live-events.js';
-import { AppLink, ErrorNote } from '../common/notices.js';
+import { ChoiceSelect, DataTable, ListState } from '../common/data-table.js';
+import { AppLink } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
 
@@ -47,70 +48,37 @@ export function FleetPage() {
           {t('ops.fleet.search')}
           <input type="search" name="search" value={filter.text} onChange={(event) => setFilter({ ...filter, text: event.target.value })} autoComplete="off" />
         </label>
-        <label>
-          {t('ops.fleet.tenant')}
-          <select name="tenant" value={filter.tenant} onChange={(event) => setFilter({ ...filter, tenant: event.target.value })}>
-            <option value="">{t('ops.fleet.allTenants')}</option>
-            {tenants.map((tenant) => (
-              <option key={tenant} value={tenant}>
-                {tenant}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {t('ops.fleet.state')}
-          <select name="state" value={filter.state} onChange={(event) => setFilter({ ...filter, state: event.target.value })}>
-            <option value="">{t('ops.fleet.allStates')}</option>
-            {Object.keys(stateTone).map((state) => (
-              <option key={state} value={state}>
-                {t(`ops.state.${state}`)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceSelect label={t('ops.fleet.tenant')} name="tenant" value={filter.tenant} onChange={(tenant) => setFilter({ ...filter, tenant })} choices={tenants} empty={t('ops.fleet.allTenants')} />
+        <ChoiceSelect
+          label={t('ops.fleet.state')}
+          name="state"
+          value={filter.state}
+          onChange={(state) => setFilter({ ...filter, state })}
+          choices={Object.keys(stateTone).map((state) => ({ value: state, label: t(`ops.state.${state}`) }))}
+          empty={t('ops.fleet.allStates')}
+        />
       </form>
-      <ErrorNote error={list.error} />
-      {list.loading && <p aria-busy="true">{t('ops.loading')}</p>}
-      <p className="meta" aria-live="polite">
-        {t('ops.fleet.count', { shown: shown.length, total: servers.length })}
-      </p>
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">{t('ops.fleet.title')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('ops.fleet.server')}</th>
-              <th scope="col">{t('ops.fleet.tenant')}</th>
-              <th scope="col">{t('ops.fleet.state')}</th>
-              <th scope="col" className="wide">{t('ops.fleet.bmc')}</th>
-              {user.role === 'operator' && <th scope="col">{t('ops.fleet.actions')}</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((server) => (
-              <tr key={server.id}>
-                <td>
-                  <AppLink to={`/servers/${encodeURIComponent(server.name)}`}>{server.name}</AppLink>
-                </td>
-                <td>{server.tenant}</td>
-                <td>
-                  <span className={`badge badge-${stateTone[server.state] ?? 'neutral'}`}>{t(`ops.state.${server.state}`)}</span>
-                  {server.reason && <span className="meta"> {server.reason}</span>}
-                </td>
-                <td className="wide">
-                  {server.bmc.driver} · {server.bmc.url}
-                </td>
-                {user.role === 'operator' && (
-                  <td>
-                    <ValidateBmc server={server.name} />
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ListState error={list.error} loading={list.loading} count={{ key: 'ops.fleet.count', shown: shown.length, total: servers.length }} />
+      <DataTable
+        caption={t('ops.fleet.title')}
+        rows={shown}
+        rowKey={(server) => server.id}
+        columns={[
+          { header: t('ops.fleet.server'), cell: (server) => <AppLink to={`/servers/${encodeURIComponent(server.name)}`}>{server.name}</AppLink> },
+          { header: t('ops.fleet.tenant'), cell: (server) => server.tenant },
+          {
+            header: t('ops.fleet.state'),
+            cell: (server) => (
+              <>
+                <span className={`badge badge-${stateTone[server.state] ?? 'neutral'}`}>{t(`ops.state.${server.state}`)}</span>
+                {server.reason && <span className="meta"> {server.reason}</span>}
+              </>
+            ),
+          },
+          { header: t('ops.fleet.bmc'), wide: true, cell: (server) => `${server.bmc.driver} · ${server.bmc.url}` },
+          user.role === 'operator' && { header: t('ops.fleet.actions'), cell: (server) => <ValidateBmc server={server.name} /> },
+        ]}
+      />
     </section>
   );
 }

@@ -1,6 +1,7 @@
 /** Registers a server (operators): name, tenant, MACs, BMC and SSH endpoint; then validates its BMC. */
 import { useState, type FormEvent } from 'react';
 import type { NewServer, ServerView } from '@lifeboat/core/api';
+import { ChoiceSelect } from '../common/data-table.js';
 import { AppLink, ErrorNote } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
@@ -51,17 +52,15 @@ export function RegisterServerPage() {
             {t('ops.register.name')}
             <input {...field('name')} required pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,62}" autoComplete="off" />
           </label>
-          <label>
-            {t('ops.register.tenant')}
-            <select {...field('tenant')} required>
-              <option value="">{t('ops.register.pickTenant')}</option>
-              {tenants.data?.tenants.map((tenant) => (
-                <option key={tenant.id} value={tenant.name}>
-                  {tenant.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <ChoiceSelect
+            label={t('ops.register.tenant')}
+            name="tenant"
+            value={form.tenant}
+            onChange={(tenant) => setForm({ ...form, tenant })}
+            choices={tenants.data?.tenants.map((tenant) => tenant.name) ?? []}
+            empty={t('ops.register.pickTenant')}
+            required
+          />
           <label>
             {t('ops.register.macs')}
             <input {...field('macs')} required placeholder="52:54:00:12:34:56" autoComplete="off" spellCheck={false} />

@@ -7,7 +7,8 @@ import { useEffect } from 'react';
 import type { RescueView } from '@lifeboat/core/api';
 import { formatDate } from '../common/format.js';
 import { useLiveEvents } from '../common/live-events.js';
-import { AppLink, ErrorNote } from '../common/notices.js';
+import { DataTable, ListState } from '../common/data-table.js';
+import { AppLink } from '../common/notices.js';
 import { usePage } from '../common/page-context.js';
 import { useResource } from '../common/use-resource.js';
 import { concernsOf, openSessionStates, type Watched } from './sessions-watch.js';
@@ -38,44 +39,33 @@ export function SessionsPage() {
     <section className="page stack" aria-labelledby="sessions-title">
       <h1 id="sessions-title" tabIndex={-1}>{t('ops.sessions.title')}</h1>
       <p className="hint">{t('ops.sessions.help')}</p>
-      <ErrorNote error={watch.error} />
-      {watch.loading && <p aria-busy="true">{t('ops.loading')}</p>}
+      <ListState error={watch.error} loading={watch.loading} />
       {watch.data?.length === 0 && <p role="status">{t('ops.sessions.none')}</p>}
       {watch.data && watch.data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">{t('ops.sessions.title')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('ops.fleet.server')}</th>
-                <th scope="col">{t('ops.fleet.tenant')}</th>
-                <th scope="col">{t('ops.sessions.concerns')}</th>
-                <th scope="col" className="wide">{t('ops.sessions.expires')}</th>
-                <th scope="col" className="wide">{t('ops.sessions.agentSeen')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {watch.data.map(({ server, rescue, concerns }) => (
-                <tr key={server.id}>
-                  <td>
-                    <AppLink to={`/servers/${encodeURIComponent(server.name)}`}>{server.name}</AppLink>
-                  </td>
-                  <td>{server.tenant}</td>
-                  <td>
-                    {concerns.map((concern) => (
-                      <span key={concern} className={`badge badge-${concern === 'expiring' ? 'warning' : 'danger'}`}>
-                        {t(`ops.sessions.${concern}`)}
-                      </span>
-                    ))}
-                    {server.reason && <span className="meta"> {server.reason}</span>}
-                  </td>
-                  <td className="wide">{formatDate(rescue?.expiresAt ?? null, locale)}</td>
-                  <td className="wide">{formatDate(rescue?.agent.lastSeenAt ?? null, locale)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption={t('ops.sessions.title')}
+          rows={watch.data}
+          rowKey={({ server }) => server.id}
+          columns={[
+            { header: t('ops.fleet.server'), cell: ({ server }) => <AppLink to={`/servers/${encodeURIComponent(server.name)}`}>{server.name}</AppLink> },
+            { header: t('ops.fleet.tenant'), cell: ({ server }) => server.tenant },
+            {
+              header: t('ops.sessions.concerns'),
+              cell: ({ server, concerns }) => (
+                <>
+                  {concerns.map((concern) => (
+                    <span key={concern} className={`badge badge-${concern === 'expiring' ? 'warning' : 'danger'}`}>
+                      {t(`ops.sessions.${concern}`)}
+                    </span>
+                  ))}
+                  {server.reason && <span className="meta"> {server.reason}</span>}
+                </>
+              ),
+            },
+            { header: t('ops.sessions.expires'), wide: true, cell: ({ rescue }) => formatDate(rescue?.expiresAt ?? null, locale) },
+            { header: t('ops.sessions.agentSeen'), wide: true, cell: ({ rescue }) => formatDate(rescue?.agent.lastSeenAt ?? null, locale) },
+          ]}
+        />
       )}
     </section>
   );

@@ -5,6 +5,7 @@
 import { useState, type FormEvent } from 'react';
 import type { TokenAnswer } from '@lifeboat/core/api';
 import { formatDate } from '../common/format.js';
+import { ChoiceSelect, DataTable } from '../common/data-table.js';
 import { ErrorNote } from '../common/notices.js';
 import { usePage, type Role } from '../common/page-context.js';
 import { SecretOnce } from '../common/secret-once.js';
@@ -61,27 +62,7 @@ function Users() {
           {t('ops.users.name')}
           <input name="userName" value={form.name} onChange={(event) => setForm({ ...form, name: event.target.value })} required autoComplete="off" />
         </label>
-        <label>
-          {t('ops.users.role')}
-          <select name="role" value={form.role} onChange={(event) => setForm({ ...form, role: event.target.value as Role })}>
-            {roles.map((role) => (
-              <option key={role} value={role}>
-                {t(`account.role.${role}`)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {t('ops.users.tenant')}
-          <select name="userTenant" value={form.tenant} onChange={(event) => setForm({ ...form, tenant: event.target.value })} required={form.role === 'customer'}>
-            <option value="">{t('ops.users.noTenant')}</option>
-            {tenants.data?.tenants.map((tenant) => (
-              <option key={tenant.id} value={tenant.name}>
-                {tenant.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RoleAndTenant names={['role', 'userTenant']} form={form} onChange={(change) => setForm({ ...form, ...change })} tenants={tenants.data?.tenants ?? []} />
         <label>
           {t('ops.users.email')}
           <input name="userEmail" type="email" value={form.email} onChange={(event) => setForm({ ...form, email: event.target.value })} autoComplete="off" />
@@ -91,35 +72,25 @@ function Users() {
         </div>
       </form>
       <ErrorNote error={error ?? users.error} />
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">{t('ops.users.list')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('ops.users.name')}</th>
-              <th scope="col">{t('ops.users.role')}</th>
-              <th scope="col">{t('ops.users.tenant')}</th>
-              <th scope="col" className="wide">{t('ops.users.created')}</th>
-              <th scope="col">{t('ops.fleet.actions')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.data?.users.map((user) => (
-              <tr key={user.name}>
-                <td>{user.name}</td>
-                <td>{t(`account.role.${user.role}`)}</td>
-                <td>{user.tenant ?? '—'}</td>
-                <td className="wide">{formatDate(user.createdAt, locale)}</td>
-                <td>
-                  <button type="button" onClick={() => void remove(user.name)} aria-label={t('ops.users.removeNamed', { name: user.name })}>
-                    {t('ops.users.remove')}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        caption={t('ops.users.list')}
+        rows={users.data?.users ?? []}
+        rowKey={(user) => user.name}
+        columns={[
+          { header: t('ops.users.name'), cell: (user) => user.name },
+          { header: t('ops.users.role'), cell: (user) => t(`account.role.${user.role}`) },
+          { header: t('ops.users.tenant'), cell: (user) => user.tenant ?? '—' },
+          { header: t('ops.users.created'), wide: true, cell: (user) => formatDate(user.createdAt, locale) },
+          {
+            header: t('ops.fleet.actions'),
+            cell: (user) => (
+              <button type="button" onClick={() => void remove(user.name)} aria-label={t('ops.users.removeNamed', { name: user.name })}>
+                {t('ops.users.remove')}
+              </button>
+            ),
+          },
+        ]}
+      />
     </section>
   );
 }
@@ -163,27 +134,7 @@ function ServiceTokens() {
           {t('ops.tokens.name')}
           <input name="serviceTokenName" value={form.name} onChange={(event) => setForm({ ...form, name: event.target.value })} maxLength={100} autoComplete="off" />
         </label>
-        <label>
-          {t('ops.users.role')}
-          <select name="serviceTokenRole" value={form.role} onChange={(event) => setForm({ ...form, role: event.target.value as Role })}>
-            {roles.map((role) => (
-              <option key={role} value={role}>
-                {t(`account.role.${role}`)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {t('ops.users.tenant')}
-          <select name="serviceTokenTenant" value={form.tenant} onChange={(event) => setForm({ ...form, tenant: event.target.value })} required={form.role === 'customer'}>
-            <option value="">{t('ops.users.noTenant')}</option>
-            {tenants.data?.tenants.map((tenant) => (
-              <option key={tenant.id} value={tenant.name}>
-                {tenant.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RoleAndTenant names={['serviceTokenRole', 'serviceTokenTenant']} form={form} onChange={(change) => setForm({ ...form, ...change })} tenants={tenants.data?.tenants ?? []} />
         <div>
           <button type="submit">{t('ops.tokens.create')}</button>
         </div>
@@ -202,5 +153,34 @@ function ServiceTokens() {
       </p>
       <ErrorNote error={error ?? tenants.error} />
     </section>
+  );
+}
+
+/** The role and tenant fields of the user and token forms (a customer needs a tenant). */
+function RoleAndTenant({
+  names,
+  form,
+  onChange,
+  tenants,
+}: {
+  readonly names: readonly [string, string];
+  readonly form: { readonly role: Role; readonly tenant: string };
+  readonly onChange: (change: { role?: Role; tenant?: string }) => void;
+  readonly tenants: readonly { readonly name: string }[];
+}) {
+  const { t } = usePage();
+  return (
+    <>
+      <ChoiceSelect label={t('ops.users.role')} name={names[0]} value={form.role} onChange={(role) => onChange({ role: role as Role })} choices={roles.map((role) => ({ value: role, label: t(`account.role.${role}`) }))} />
+      <ChoiceSelect
+        label={t('ops.users.tenant')}
+        name={names[1]}
+        value={form.tenant}
+        onChange={(tenant) => onChange({ tenant })}
+        choices={tenants.map((tenant) => tenant.name)}
+        empty={t('ops.users.noTenant')}
+        required={form.role === 'customer'}
+      />
+    </>
   );
 }
