@@ -90,18 +90,26 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
     [output[0], errors[0]].forEach((fd, i) => {
       openFds.add(fd);
       const buffer = new ArrayBuffer(65536);
-      os.setReadHandler(fd, () => {
+      const onReadable = (): void => {
         const n = os.read(fd, buffer, 0, buffer.byteLength);
         if (n > 0) {
           const chunk = new Uint8Array(buffer.slice(0, n));
           chunks[i as 0 | 1].push(chunk);
+          // QuickJS serves one ready descriptor per turn of its loop, the first in registration order:
+          // a program that always has output (memtester) would starve the others (a curl beside it,
+          // whose output was then given up on). Registering again puts this one last: round robin.
+          if (openFds.has(fd)) {
+            os.setReadHandler(fd, null);
+            os.setReadHandler(fd, onReadable);
+          }
           options.onOutput?.(utf8Decode(chunk), i === 0 ? 'stdout' : 'stderr');
         }
         else {
           closeFd(fd);
           if (status !== undefined && openFds.size === 0) finish();
         }
-      });
+      };
+      os.setReadHandler(fd, onReadable);
     });
     // The exit is polled: a daemon (sshd) may keep a copy of the pipes for a moment after its parent
     // exited, so output still open half a second after the exit is given up on.
@@ -130,12 +138,27 @@ function curlQuoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
 }
 
+/**
+ * The body in an anonymous file (mode 0600, unlinked at once) that curl reads through this process's
+ * /proc/PID/fd: curl 7.88 (bookworm, the image's) refuses a config line over 100 KiB ("cannot read
+ * config"), which a test's output or an inventory exceeds; argv would show it to every user.
+ */
+function bodyFile(body: string): { path: string; close(): void } {
+  const error: { errno?: number } = {};
+  const file = std.tmpfile(error);
+  if (!file) throw new Error(`cannot create a file for the request body: ${std.strerror(error.errno ?? 0)}`);
+  file.puts(body);
+  file.flush();
+  return { path: `/proc/${quickjsPlatform.pid()}/fd/${file.fileno()}`, close: () => void file.close() };
+}
+
 async function http(request: HttpRequest): Promise<HttpResponse> {
+  const body = request.body === undefined ? null : bodyFile(request.body);
   const config = [
     `url = ${curlQuoted(request.url)}`,
     `request = ${curlQuoted(request.method)}`,
     ...Object.entries(request.headers).map(([name, value]) => `header = ${curlQuoted(`${name}: ${value}`)}`),
-    ...(request.body === undefined ? [] : [`data-raw = ${curlQuoted(request.body)}`]),
+    ...(body === null ? [] : [`data-binary = ${curlQuoted(`@${body.path}`)}`]),
     `max-time = ${request.timeoutSeconds}`,
     'connect-timeout = 10',
     'noproxy = "*"',
@@ -143,7 +166,12 @@ async function http(request: HttpRequest): Promise<HttpResponse> {
     'show-error',
     'write-out = "\\n%{http_code}"',
   ];
-  const result = await run('curl', ['--disable', '--config', '-'], { stdin: `${config.join('\n')}\n`, ...(request.stop ? { stop: request.stop } : {}) });
+  let result: RunResult;
+  try {
+    result = await run('curl', ['--disable', '--config', '-'], { stdin: `${config.join('\n')}\n`, ...(request.stop ? { stop: request.stop } : {}) });
+  } finally {
+    body?.close();
+  }
   if (request.stop?.stopped) throw request.stop.reason;
   if (result.status !== 0) throw new Error(result.stderr.trim() || `curl exited with status ${result.status}`);
   const cut = result.stdout.lastIndexOf('\n');
