@@ -257,6 +257,10 @@ test('rescue-tests: a test started from the shell is recorded as work, run by th
   assert.match(out, /^rescue-tests: test \S+: cpu$/m);
   assert.match(out, /^passed: CPU stress 3 s on \d+ CPU\(s\)/m);
   assert.match(out, /^result: \{"bogoOps":\d+/m);
+  // The helper tells the outcome once the control plane recorded it: the history already says so.
+  const id = /^rescue-tests: test (\S+): cpu$/m.exec(out)?.[1];
+  const recorded = await cp.api<{ status: string; origin: string; progress: number }>('GET', `/v1/servers/web-1/tests/${id}`);
+  assert.deepEqual([recorded.status, recorded.origin, recorded.progress], ['passed', 'ssh', 100]);
   assert.match(await run('list'), /passed\s+100%\s+CPU stress 3 s/);
   await assert.rejects(run('run', 'fsck'), (error: { code: number; stderr: string }) => error.code === 2 && /fsck needs a device/.test(error.stderr));
 });
