@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as std from 'std';
 import { utf8Decode, utf8Encode } from './encoding.js';
 import { LifeboatError } from '@lifeboat/core/errors';
-import { killGraceMs, runChecked } from './platform.js';
+import { dyingWithAgent, killGraceMs, runChecked } from './platform.js';
 import type { DeviceHold, HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
 
 const EEXIST = 17;
@@ -25,6 +25,16 @@ function exitStatus(word: number): number {
   return signal === 0 ? (word >> 8) & 0xff : 128 + signal;
 }
 
+let setprivPath: string | null | undefined;
+/** util-linux's setpriv on PATH (looked up once), or null. */
+function setpriv(): string | null {
+  if (setprivPath === undefined) {
+    const dirs = (std.getenv('PATH') ?? '/usr/bin:/bin').split(':').filter(Boolean);
+    setprivPath = dirs.map((dir) => `${dir}/setpriv`).find((path) => os.stat(path)[1] === 0) ?? null;
+  }
+  return setprivPath;
+}
+
 /** Runs a program to its end, reading its output through the event loop. */
 function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -36,7 +46,7 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
       reject(new Error(`${program}: cannot create pipes`));
       return;
     }
-    const argv = options.processGroup ? ['setsid', program, ...args] : [program, ...args];
+    const argv = options.processGroup ? dyingWithAgent(['setsid', program, ...args], setpriv()) : [program, ...args];
     const pid = os.exec(argv, { block: false, usePath: true, stdin: input[0], stdout: output[1], stderr: errors[1] });
     os.close(input[0]);
     os.close(output[1]);
