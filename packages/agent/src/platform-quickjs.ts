@@ -148,27 +148,35 @@ function curlQuoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
 }
 
+/** Longest body written into curl's configuration itself (its limit is 100 KiB a line, quoted). */
+const inlineBodyChars = 32 * 1024;
+
 /**
- * The body in an anonymous file (mode 0600, unlinked at once) that curl reads through this process's
- * /proc/PID/fd: curl 7.88 (bookworm, the image's) refuses a config line over 100 KiB ("cannot read
- * config"), which a test's output or an inventory exceeds; argv would show it to every user.
+ * The curl config line of a body, and what to close after the call. A body goes in an anonymous file
+ * (mode 0600, unlinked at once) that curl reads through this process's /proc/PID/fd: curl 7.88
+ * (bookworm, the image's) refuses a config line over 100 KiB ("cannot read config"), which a test's
+ * output or an inventory exceeds, and argv would show it to every user. Without a temporary file
+ * (no writable /tmp), a short body still goes inline.
  */
-function bodyFile(body: string): { path: string; close(): void } {
+function bodyConfig(body: string): { line: string; close(): void } {
   const error: { errno?: number } = {};
   const file = std.tmpfile(error);
-  if (!file) throw new Error(`cannot create a file for the request body: ${std.strerror(error.errno ?? 0)}`);
+  if (!file) {
+    if (body.length <= inlineBodyChars) return { line: `data-raw = ${curlQuoted(body)}`, close: () => undefined };
+    throw new Error(`cannot create a file for the request body: ${std.strerror(error.errno ?? 0)}`);
+  }
   file.puts(body);
   file.flush();
-  return { path: `/proc/${quickjsPlatform.pid()}/fd/${file.fileno()}`, close: () => void file.close() };
+  return { line: `data-binary = ${curlQuoted(`@/proc/${quickjsPlatform.pid()}/fd/${file.fileno()}`)}`, close: () => void file.close() };
 }
 
 async function http(request: HttpRequest): Promise<HttpResponse> {
-  const body = request.body === undefined ? null : bodyFile(request.body);
+  const body = request.body === undefined ? null : bodyConfig(request.body);
   const config = [
     `url = ${curlQuoted(request.url)}`,
     `request = ${curlQuoted(request.method)}`,
     ...Object.entries(request.headers).map(([name, value]) => `header = ${curlQuoted(`${name}: ${value}`)}`),
-    ...(body === null ? [] : [`data-binary = ${curlQuoted(`@${body.path}`)}`]),
+    ...(body === null ? [] : [body.line]),
     `max-time = ${request.timeoutSeconds}`,
     'connect-timeout = 10',
     'noproxy = "*"',
