@@ -7,6 +7,7 @@
  */
 import { hardwareTestWork } from '@lifeboat/core/agent-work';
 import { filesDownloadWork } from '@lifeboat/core/api';
+import type { HardwareTestOutcome } from '@lifeboat/core/api';
 import { bootParamsFrom } from '@lifeboat/core/boot';
 import { AgentApiError, ControlPlaneClient } from './control-plane-client.js';
 import type { AgentJob, JobResult, RescueConfig, RetryPolicy } from './control-plane-client.js';
@@ -239,13 +240,28 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
     onStatus: (testId, status) => {
       const requestId = requestOf.get(testId);
       if (requestId === undefined) return;
-      const { outcome } = status;
-      const file = outcome
-        ? { testId, status: outcome.status, progress: status.progress, summary: outcome.summary, result: outcome.result }
-        : { testId, status: 'running' as const, progress: status.progress, summary: status.summary };
-      writeRequestStatus(platform, rootDir, requestId, file).catch((error: unknown) => log.error(`rescue-tests status of ${requestId}: ${String(error)}`));
+      // The outcome is told to the helper once the control plane has it (below): a helper that says
+      // "passed" means the history says so too.
+      if (status.outcome) {
+        outcomes.set(testId, { ...status.outcome, progress: status.progress });
+        return;
+      }
+      writeRequestStatus(platform, rootDir, requestId, { testId, status: 'running', progress: status.progress, summary: status.summary }).catch((error: unknown) =>
+        log.error(`rescue-tests status of ${requestId}: ${String(error)}`),
+      );
     },
   });
+  // Outcomes of tests started from SSH, waiting for their report to the control plane.
+  const outcomes = new Map<string, HardwareTestOutcome & { progress: number }>();
+  const tellHelper = async (testId: string, requestId: string, reportError: unknown): Promise<void> => {
+    const outcome = outcomes.get(testId);
+    outcomes.delete(testId);
+    if (!outcome) return;
+    const summary = reportError === undefined ? outcome.summary : `${outcome.summary} (not recorded in the server's history: ${reportError instanceof Error ? reportError.message : String(reportError)})`;
+    await writeRequestStatus(platform, rootDir, requestId, { testId, status: outcome.status, progress: outcome.progress, summary, result: outcome.result }).catch((error: unknown) =>
+      log.error(`rescue-tests status of ${requestId}: ${String(error)}`),
+    );
+  };
   const handlers = jobHandlers(
     options,
     () => {
@@ -258,12 +274,16 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   const running = new Set<Promise<void>>();
   // A test from SSH is both answered to the request and queued as work: whichever comes first runs it.
   const runningWork = new Set<string>();
-  const inBackground = (job: AgentJob): void => {
+  const inBackground = (job: AgentJob, reported?: (error: unknown) => Promise<void>): void => {
     if (runningWork.has(job.id)) return;
     runningWork.add(job.id);
-    const done = runJob(client, job, handlers, log, stop).catch((error: unknown) => {
-      if (!stop.stopped) log.error(`job ${job.id} (${job.kind}): the result could not be reported: ${String(error)}`);
-    });
+    const done = runJob(client, job, handlers, log, stop).then(
+      () => reported?.(undefined),
+      (error: unknown) => {
+        if (!stop.stopped) log.error(`job ${job.id} (${job.kind}): the result could not be reported: ${String(error)}`);
+        return reported?.(error);
+      },
+    );
     running.add(done);
     void done.finally(() => running.delete(done));
     // Kept after the end: work delivered late by the long poll is not run a second time.
@@ -278,7 +298,9 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
           requestOf.set(created.testId, request.requestId);
           await writeRequestStatus(platform, rootDir, request.requestId, { testId: created.testId, status: 'running', progress: 0, summary: 'starting' });
           log.info(`rescue-tests request ${request.requestId}: test ${created.testId}`);
-          inBackground({ id: created.workId, kind: hardwareTestWork, params: { ...(request.body.params as object), testId: created.testId } });
+          inBackground({ id: created.workId, kind: hardwareTestWork, params: { ...(request.body.params as object), testId: created.testId } }, (error) =>
+            tellHelper(created.testId, request.requestId, error),
+          );
         } catch (error) {
           if (stop.stopped) break;
           const summary = error instanceof Error ? error.message : String(error);

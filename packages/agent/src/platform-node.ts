@@ -4,10 +4,14 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, constants, existsSync, openSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { LifeboatError } from '@lifeboat/core/errors';
-import { killGraceMs } from './platform.js';
+import { dyingWithAgent, killGraceMs } from './platform.js';
 import { chmod, chown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import type { DeviceHold, HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
+
+/** util-linux's setpriv on PATH, or null. */
+const setpriv = (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).filter(Boolean).map((dir) => join(dir, 'setpriv')).find((path) => existsSync(path)) ?? null;
 
 function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return options.processGroup || options.onOutput ? runStreaming(program, args, options) : runBuffered(program, args, options);
@@ -16,7 +20,9 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
 /** A program whose output is followed as it comes, in a process group of its own when asked. */
 function runStreaming(program: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, [...args], { detached: options.processGroup === true, stdio: ['pipe', 'pipe', 'pipe'] });
+    // `detached` makes the group (setsid); setpriv makes it die with this process.
+    const [file, ...argv] = options.processGroup ? dyingWithAgent([program, ...args], setpriv) : [program, ...args];
+    const child = spawn(file as string, argv, { detached: options.processGroup === true, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: string[] = [];
     const err: string[] = [];
     let exited = false;

@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as std from 'std';
 import { utf8Decode, utf8Encode } from './encoding.js';
 import { LifeboatError } from '@lifeboat/core/errors';
-import { killGraceMs, runChecked } from './platform.js';
+import { dyingWithAgent, killGraceMs, runChecked } from './platform.js';
 import type { DeviceHold, HttpRequest, HttpResponse, Platform, RunOptions, RunResult } from './platform.js';
 
 const EEXIST = 17;
@@ -25,6 +25,16 @@ function exitStatus(word: number): number {
   return signal === 0 ? (word >> 8) & 0xff : 128 + signal;
 }
 
+let setprivPath: string | null | undefined;
+/** util-linux's setpriv on PATH (looked up once), or null. */
+function setpriv(): string | null {
+  if (setprivPath === undefined) {
+    const dirs = (std.getenv('PATH') ?? '/usr/bin:/bin').split(':').filter(Boolean);
+    setprivPath = dirs.map((dir) => `${dir}/setpriv`).find((path) => os.stat(path)[1] === 0) ?? null;
+  }
+  return setprivPath;
+}
+
 /** Runs a program to its end, reading its output through the event loop. */
 function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -36,7 +46,7 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
       reject(new Error(`${program}: cannot create pipes`));
       return;
     }
-    const argv = options.processGroup ? ['setsid', program, ...args] : [program, ...args];
+    const argv = options.processGroup ? dyingWithAgent(['setsid', program, ...args], setpriv()) : [program, ...args];
     const pid = os.exec(argv, { block: false, usePath: true, stdin: input[0], stdout: output[1], stderr: errors[1] });
     os.close(input[0]);
     os.close(output[1]);
@@ -90,18 +100,26 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
     [output[0], errors[0]].forEach((fd, i) => {
       openFds.add(fd);
       const buffer = new ArrayBuffer(65536);
-      os.setReadHandler(fd, () => {
+      const onReadable = (): void => {
         const n = os.read(fd, buffer, 0, buffer.byteLength);
         if (n > 0) {
           const chunk = new Uint8Array(buffer.slice(0, n));
           chunks[i as 0 | 1].push(chunk);
+          // QuickJS serves one ready descriptor per turn of its loop, the first in registration order:
+          // a program that always has output (memtester) would starve the others (a curl beside it,
+          // whose output was then given up on). Registering again puts this one last: round robin.
+          if (openFds.has(fd)) {
+            os.setReadHandler(fd, null);
+            os.setReadHandler(fd, onReadable);
+          }
           options.onOutput?.(utf8Decode(chunk), i === 0 ? 'stdout' : 'stderr');
         }
         else {
           closeFd(fd);
           if (status !== undefined && openFds.size === 0) finish();
         }
-      });
+      };
+      os.setReadHandler(fd, onReadable);
     });
     // The exit is polled: a daemon (sshd) may keep a copy of the pipes for a moment after its parent
     // exited, so output still open half a second after the exit is given up on.
@@ -130,12 +148,35 @@ function curlQuoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
 }
 
+/** Longest body written into curl's configuration itself (its limit is 100 KiB a line, quoted). */
+const inlineBodyChars = 32 * 1024;
+
+/**
+ * The curl config line of a body, and what to close after the call. A body goes in an anonymous file
+ * (mode 0600, unlinked at once) that curl reads through this process's /proc/PID/fd: curl 7.88
+ * (bookworm, the image's) refuses a config line over 100 KiB ("cannot read config"), which a test's
+ * output or an inventory exceeds, and argv would show it to every user. Without a temporary file
+ * (no writable /tmp), a short body still goes inline.
+ */
+function bodyConfig(body: string): { line: string; close(): void } {
+  const error: { errno?: number } = {};
+  const file = std.tmpfile(error);
+  if (!file) {
+    if (body.length <= inlineBodyChars) return { line: `data-raw = ${curlQuoted(body)}`, close: () => undefined };
+    throw new Error(`cannot create a file for the request body: ${std.strerror(error.errno ?? 0)}`);
+  }
+  file.puts(body);
+  file.flush();
+  return { line: `data-binary = ${curlQuoted(`@/proc/${quickjsPlatform.pid()}/fd/${file.fileno()}`)}`, close: () => void file.close() };
+}
+
 async function http(request: HttpRequest): Promise<HttpResponse> {
+  const body = request.body === undefined ? null : bodyConfig(request.body);
   const config = [
     `url = ${curlQuoted(request.url)}`,
     `request = ${curlQuoted(request.method)}`,
     ...Object.entries(request.headers).map(([name, value]) => `header = ${curlQuoted(`${name}: ${value}`)}`),
-    ...(request.body === undefined ? [] : [`data-raw = ${curlQuoted(request.body)}`]),
+    ...(body === null ? [] : [body.line]),
     `max-time = ${request.timeoutSeconds}`,
     'connect-timeout = 10',
     'noproxy = "*"',
@@ -143,7 +184,12 @@ async function http(request: HttpRequest): Promise<HttpResponse> {
     'show-error',
     'write-out = "\\n%{http_code}"',
   ];
-  const result = await run('curl', ['--disable', '--config', '-'], { stdin: `${config.join('\n')}\n`, ...(request.stop ? { stop: request.stop } : {}) });
+  let result: RunResult;
+  try {
+    result = await run('curl', ['--disable', '--config', '-'], { stdin: `${config.join('\n')}\n`, ...(request.stop ? { stop: request.stop } : {}) });
+  } finally {
+    body?.close();
+  }
   if (request.stop?.stopped) throw request.stop.reason;
   if (result.status !== 0) throw new Error(result.stderr.trim() || `curl exited with status ${result.status}`);
   const cut = result.stdout.lastIndexOf('\n');

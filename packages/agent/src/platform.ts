@@ -22,7 +22,8 @@ export interface RunOptions {
   readonly stop?: Stop;
   /**
    * Runs it in a process group of its own (through `setsid`): a stop then kills the whole group
-   * (SIGTERM, SIGKILL 3 s later), children included — a hardware test's stress workers, say.
+   * (SIGTERM, SIGKILL 3 s later), children included — a hardware test's stress workers, say. It also
+   * dies with the agent (see {@link dyingWithAgent}).
    */
   readonly processGroup?: boolean;
   /** Told about output as it arrives (the whole output is still in the result). */
@@ -106,7 +107,21 @@ export class ProgramError extends LifeboatError {
   }
 }
 
-/** Seconds between the SIGTERM and the SIGKILL of a stopped process group. */
+/**
+ * The argv that makes `argv` die with the agent: a hardware test's program must not outlive an agent
+ * that crashed or was killed (the restarted agent marks its tests `error`; a stress-ng or memtester
+ * left running would hold the CPUs or the memory, and a new test of the same kind with them).
+ * util-linux's `setpriv --pdeathsig KILL` sets PR_SET_PDEATHSIG and execs the program (same pid: the
+ * group's id and our own signals are unchanged); the kernel kills it the moment the agent dies, however
+ * it died. Its children end with it (stress-ng's workers watch their parent); memtester, badblocks
+ * and the checkers are one process. The control plane does the same for ipmitool (drivers/power/
+ * ipmi.ts), where the approaches rejected are written down. Without setpriv (`setpriv` null), as is.
+ */
+export function dyingWithAgent(argv: readonly string[], setpriv: string | null): string[] {
+  return setpriv === null ? [...argv] : [setpriv, '--pdeathsig', 'KILL', '--', ...argv];
+}
+
+/** Milliseconds between the SIGTERM and the SIGKILL of a stopped process group. */
 export const killGraceMs = 3000;
 
 /** Runs a program and rejects with a {@link ProgramError} when it does not exit 0. */

@@ -49,11 +49,14 @@ declare module 'std' {
     readAsString(max?: number): string;
     flush(): void;
     close(): number;
+    fileno(): number;
   }
   export const out: FILE;
   export const err: FILE;
   export function open(path: string, mode: string, error?: { errno?: number }): FILE | null;
   export function fdopen(fd: number, mode: string, error?: { errno?: number }): FILE | null;
+  /** An anonymous file (created and unlinked in /tmp, mode 0600), gone when closed. */
+  export function tmpfile(error?: { errno?: number }): FILE | null;
   export function getenv(name: string): string | undefined;
   export function strerror(errno: number): string;
   export function exit(code: number): never;

@@ -257,6 +257,10 @@ test('rescue-tests: a test started from the shell is recorded as work, run by th
   assert.match(out, /^rescue-tests: test \S+: cpu$/m);
   assert.match(out, /^passed: CPU stress 3 s on \d+ CPU\(s\)/m);
   assert.match(out, /^result: \{"bogoOps":\d+/m);
+  // The helper tells the outcome once the control plane recorded it: the history already says so.
+  const id = /^rescue-tests: test (\S+): cpu$/m.exec(out)?.[1];
+  const recorded = await cp.api<{ status: string; origin: string; progress: number }>('GET', `/v1/servers/web-1/tests/${id}`);
+  assert.deepEqual([recorded.status, recorded.origin, recorded.progress], ['passed', 'ssh', 100]);
   assert.match(await run('list'), /passed\s+100%\s+CPU stress 3 s/);
   await assert.rejects(run('run', 'fsck'), (error: { code: number; stderr: string }) => error.code === 2 && /fsck needs a device/.test(error.stderr));
 });
@@ -312,4 +316,69 @@ test('key session: keys in authorized_keys, no password, password login off', as
   assert.match(sshd, /^PermitRootLogin prohibit-password$/m);
   assert.match(sshd, /^PasswordAuthentication no$/m);
   assert.equal(await sshBanner(machine.sshPort), true);
+});
+
+/** The processes under `root` (its children, theirs, ...), from /proc: pid and command line. */
+function descendants(root: number): Array<{ pid: number; args: string }> {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      // The command may hold spaces and parentheses: the fields after the last ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: Array<{ pid: number; args: string }> = [];
+  const walk = (parent: number): void => {
+    for (const [pid, ppid] of parentOf) {
+      if (ppid !== parent) continue;
+      let args = '';
+      try {
+        args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      } catch {
+        // gone meanwhile
+      }
+      found.push({ pid, args });
+      walk(pid);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+/** Whether a process is there (a zombie no longer counts: it is dead, waiting for its parent). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+test('a killed agent takes its test programs with it; restarted, it ends their test in error', async () => {
+  const queued = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/tests', { kind: 'cpu', duration: '300s' }, 202);
+  type TestView = { status: string; progress: number; summary: string | null };
+  const testOf = () => cp.api<TestView>('GET', `/v1/servers/web-1/tests/${queued.id}`);
+  await waitFor('the test to run', async () => ((await testOf()).progress > 0 ? true : undefined), 60_000);
+  const agentPid = machine.child?.pid as number;
+  const programs = await waitFor('stress-ng and its workers', () => {
+    const found = descendants(agentPid).filter((p) => p.args.startsWith('stress-ng'));
+    return found.length >= 2 ? found : undefined;
+  }, 30_000);
+  // As a crash: no exit handler runs.
+  const exited = new Promise((r) => machine.child?.once('exit', r));
+  process.kill(agentPid, 'SIGKILL');
+  await exited;
+  await waitFor('the test programs to be gone', () => (programs.some((p) => alive(p.pid)) ? undefined : true), 15_000, 100);
+  // The agent starts again at this boot (its session saved in /run): the test it ran ends in error at once.
+  machine.start();
+  const ended = await waitFor('the test to end', async () => {
+    const t = await testOf();
+    return t.status === 'running' ? undefined : t;
+  }, 60_000);
+  assert.deepEqual([ended.status, ended.summary], ['error', 'the rescue agent restarted during the test']);
+  await rescueState('rescue');
 });

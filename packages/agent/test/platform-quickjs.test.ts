@@ -97,6 +97,19 @@ test('HTTP through curl: method, headers, body byte for byte, any status, and tr
   assert.equal(argvSeen.includes('backslash'), false, 'the body was in a curl argv');
 });
 
+test('a body over curl\'s config line limit is sent byte for byte', () => {
+  assert.deepEqual(result.postLarge, { status: 200, same: true, bytes: (result.postLarge as { bytes: number }).bytes });
+  assert.ok((result.postLarge as { bytes: number }).bytes > 300_000);
+});
+
+test('a program that always has output does not starve the others: their output is whole', () => {
+  assert.deepEqual(result.beside, {
+    programs: ['beside 0\n', 'beside 1\n', 'beside 2\n', 'beside 3\n', 'beside 4\n'],
+    http: { status: 200, body: '{"method":"GET","body":""}' },
+    chattyStatus: 128 + 15,
+  });
+});
+
 test('files: exact modes, text round trip, /proc, listings, rename, owner, append', () => {
   assert.equal(result.read, 'top\nsecret ü');
   assert.equal(statSync(join(dir, 'a/b/c/secret')).mode & 0o7777, 0o600);

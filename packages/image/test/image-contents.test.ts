@@ -140,7 +140,7 @@ test('the programs pruned on purpose are gone, and the packages whose files were
     assert.match(status, new RegExp(`^${name.replace(/[.+]/g, '\\$&')} installed$`, 'm'), `${name} is installed for dpkg`);
   }
   execFileSync('dpkg', [`--admindir=${join(root, 'var/lib/dpkg')}`, '--audit'], { stdio: 'pipe' });
-  for (const tool of ['usr/sbin/xfs_repair', 'usr/sbin/mkfs.xfs', 'usr/sbin/xfs_db', 'usr/bin/stress-ng', 'usr/bin/apt', 'usr/sbin/sshd']) {
+  for (const tool of ['usr/sbin/xfs_repair', 'usr/sbin/mkfs.xfs', 'usr/sbin/xfs_db', 'usr/bin/stress-ng', 'usr/bin/apt', 'usr/sbin/sshd', 'usr/bin/setpriv']) {
     assert.ok(existsSync(join(root, tool)), `/${tool} is there`);
   }
 });

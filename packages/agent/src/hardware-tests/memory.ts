@@ -42,39 +42,72 @@ export interface MemtesterProgress {
   readonly passed: number;
 }
 
-/** Parses memtester's output so far (backspace-animated counters included). */
-export function parseMemtester(raw: string): MemtesterProgress {
-  let index = -1;
-  let inner = 0;
-  let passed = 0;
-  const failures: string[] = [];
-  for (const rawLine of raw.split('\n')) {
-    const line = applyBackspaces(rawLine);
-    const head = /^\s{2}(\S.*?)\s*:(.*)$/.exec(line);
-    if (head) {
-      const i = memtesterTests.findIndex((t) => t.name === head[1]);
-      if (i >= 0) {
-        index = i;
-        const rest = head[2] ?? '';
-        // Counters from the raw line, each complete (memtester backspaces over it once written):
-        // output cut in the middle of "testing  15" must not read as 1.
-        const counters = [...rawLine.matchAll(/(?:setting|testing)\s+(\d+)(?=\x08)/g)].map((m) => Number(m[1]));
-        const passes = memtesterTests[i]?.passes ?? 1;
-        inner = counters.length > 0 ? Math.min(1, (Math.max(...counters) + 0.5) / passes) : 0;
-        if (/\bok\s*$/.test(rest)) {
-          passed++;
-          inner = 1;
-        }
-        if (/FAILURE/.test(rest)) failures.push(`${head[1]}: ${rest.trim()}`);
-        continue;
+/** What the complete lines said so far. */
+interface LinesSeen {
+  index: number;
+  inner: number;
+  passed: number;
+  readonly failures: string[];
+}
+
+/** Takes one line of output (raw, backspaces included) into `seen`. */
+function takeLine(seen: LinesSeen, rawLine: string): void {
+  const line = applyBackspaces(rawLine);
+  const head = /^\s{2}(\S.*?)\s*:(.*)$/.exec(line);
+  if (head) {
+    const i = memtesterTests.findIndex((t) => t.name === head[1]);
+    if (i >= 0) {
+      seen.index = i;
+      const rest = head[2] ?? '';
+      // Counters from the raw line, each complete (memtester backspaces over it once written):
+      // output cut in the middle of "testing  15" must not read as 1.
+      const counters = [...rawLine.matchAll(/(?:setting|testing)\s+(\d+)(?=\x08)/g)].map((m) => Number(m[1]));
+      const passes = memtesterTests[i]?.passes ?? 1;
+      seen.inner = counters.length > 0 ? Math.min(1, (Math.max(...counters) + 0.5) / passes) : 0;
+      if (/\bok\s*$/.test(rest)) {
+        seen.passed++;
+        seen.inner = 1;
       }
+      if (/FAILURE/.test(rest)) seen.failures.push(`${head[1]}: ${rest.trim()}`);
+      return;
     }
-    if (/FAILURE/.test(line)) failures.push(line.trim());
   }
+  if (/FAILURE/.test(line)) seen.failures.push(line.trim());
+}
+
+function progressOf(seen: LinesSeen): MemtesterProgress {
+  const { index, inner, passed } = seen;
+  const failures = [...seen.failures];
   if (index < 0) return { percent: 0, test: null, failures, passed };
   const before = memtesterTests.slice(0, index).reduce((n, t) => n + t.passes, 0);
   const current = memtesterTests[index]?.passes ?? 0;
   return { percent: Math.min(100, ((before + current * inner) / totalPasses) * 100), test: memtesterTests[index]?.name ?? null, failures, passed };
+}
+
+/**
+ * Follows memtester's output as it comes: complete lines are read once, only the line being written
+ * is read again at each piece (the agent reads a piece per write of memtester, thousands in a run: reading
+ * the whole output again each time cost seconds of QuickJS under TCG).
+ */
+export class MemtesterFollower {
+  readonly #seen: LinesSeen = { index: -1, inner: 0, passed: 0, failures: [] };
+  #partial = '';
+
+  /** Takes the next piece of output; how far memtester is. */
+  feed(text: string): MemtesterProgress {
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) takeLine(this.#seen, line);
+    if (this.#partial === '') return progressOf(this.#seen);
+    const current: LinesSeen = { ...this.#seen, failures: [...this.#seen.failures] };
+    takeLine(current, this.#partial);
+    return progressOf(current);
+  }
+}
+
+/** Parses memtester's output so far (backspace-animated counters included). */
+export function parseMemtester(raw: string): MemtesterProgress {
+  return new MemtesterFollower().feed(raw);
 }
 
 /** Margin left to the rescue system: the agent, sshd, a shell and the page cache's minimum. */
@@ -99,13 +132,12 @@ export const memoryRunner: Runner = async (context) => {
   const bytes = memoryToTest(context.params.sizeBytes, available);
   const mib = Math.floor(bytes / (1024 * 1024));
   if (mib < 1) return { status: 'error', summary: `not enough free memory to test (MemAvailable ${Math.floor(available / 1048576)} MiB, ${memoryMarginBytes / 1048576} MiB kept for the rescue system)`, result: null };
-  let seen = '';
+  const follower = new MemtesterFollower();
   let last = -1;
   const result = await context.run('memtester', [`${mib}M`, '1'], {
     onOutput: (text, stream) => {
       if (stream !== 'stdout') return;
-      seen += text;
-      const progress = parseMemtester(seen);
+      const progress = follower.feed(text);
       const percent = Math.floor(progress.percent);
       if (percent > last) {
         last = percent;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseStressNg } from './cpu.js';
 import { checkerFor, interpretFsck } from './fsck.js';
-import { memAvailable, memoryMarginBytes, memoryToTest, parseMemtester } from './memory.js';
+import { MemtesterFollower, memAvailable, memoryMarginBytes, memoryToTest, parseMemtester } from './memory.js';
 import { parseBlkidExport, parseLsblkTree, parseLvs, parseMdstat, withBlkid } from './partitions.js';
 import { parseBadblocks } from './readtest.js';
 import { applyBackspaces } from './runner.js';
@@ -255,6 +255,18 @@ describe('memtester progress', () => {
     assert.equal(Math.round(whole.percent), 100);
     assert.equal(whole.passed, 18);
     assert.ok(moves > 100, `progress moved ${moves} times`);
+  });
+  it('followed piece by piece as the agent reads it, says what the whole output so far says', () => {
+    const text = sample('memtester-4.6-4M.txt');
+    const follower = new MemtesterFollower();
+    // Pieces of every size, cut anywhere (inside a counter, a backspace run, a line end).
+    let at = 0;
+    for (let i = 0; at < text.length; i++) {
+      const next = Math.min(text.length, at + 1 + ((i * 7919) % 211));
+      assert.deepEqual(follower.feed(text.slice(at, next)), parseMemtester(text.slice(0, next)), `at ${next}`);
+      at = next;
+    }
+    assert.equal(follower.feed('').passed, 18);
   });
   it('lists failures', () => {
     const r = parseMemtester(`${head}  Stuck Address       : ok\n  Random Value        : FAILURE: 0x1234 != 0x1235 at offset 0x00001000.\n`);

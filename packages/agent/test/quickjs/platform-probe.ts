@@ -39,9 +39,33 @@ async function probe(): Promise<void> {
   await p.sleep(300);
   out.groupLeft = (await p.run('sh', ['-c', 'ps -eo args | grep -c "^sleep 313[12]$"'])).stdout.trim();
 
+  // A program that always has output waiting (a memtester whose output is parsed as it comes) must
+  // not starve the others: short programs and HTTP calls beside it get their whole output.
+  const chattyStop = new Stop();
+  const chatty = p.run('yes', ['memtester-like output'], {
+    stop: chattyStop,
+    processGroup: true,
+    onOutput: () => {
+      for (const until = Date.now() + 5; Date.now() < until; ) {
+        // busy, as a parser of the output so far is
+      }
+    },
+  });
+  const beside: string[] = [];
+  for (let i = 0; i < 5; i++) beside.push((await p.run('echo', [`beside ${i}`])).stdout);
+  const besideHttp = await attempt(() => p.http({ method: 'GET', url: `${url}/echo?beside=1`, headers: {}, timeoutSeconds: 10 }));
+  chattyStop.stop();
+  out.beside = { programs: beside, http: besideHttp, chattyStatus: (await chatty).status };
   out.get = await p.http({ method: 'GET', url: `${url}/echo?x=1`, headers: { accept: 'application/json', authorization: 'Bearer s3cret' }, timeoutSeconds: 10 });
   const body = JSON.stringify({ quote: 'a"b', backslash: 'c\\d', newline: 'e\nf', unicode: 'ü🛟', at: '@/etc/passwd' });
   out.post = await p.http({ method: 'POST', url: `${url}/echo`, headers: { 'content-type': 'application/json' }, body, timeoutSeconds: 10 });
+  // A body far over curl's 100 KiB limit on a config line, full of what curl's quoting escapes (a
+  // memory test's output: memtester's backspaced counters).
+  const large = JSON.stringify({ output: 'testing  12\b\b\b\b\b\b\b\b\b\b\b\\"\n'.repeat(20_000) });
+  out.postLarge = await attempt(async () => {
+    const answer = await p.http({ method: 'POST', url: `${url}/echo`, headers: { 'content-type': 'application/json' }, body: large, timeoutSeconds: 30 });
+    return { status: answer.status, same: answer.body === JSON.stringify({ method: 'POST', body: large }), bytes: large.length };
+  });
   out.status404 = await p.http({ method: 'GET', url: `${url}/missing`, headers: {}, timeoutSeconds: 10 });
   out.empty204 = await p.http({ method: 'POST', url: `${url}/empty`, headers: {}, body: '{}', timeoutSeconds: 10 });
   out.refused = await attempt(() => p.http({ method: 'GET', url: refusedUrl, headers: {}, timeoutSeconds: 10 }));

@@ -1,35 +1,18 @@
-// Incidents over HTTP (in-process, `app.inject`), on every test dialect: a customer declares one with
+// Incidents over HTTP (in-process through the shared `startTestApp`, `app.inject`), on every test dialect: a customer declares one with
 // an attached hardware test result, an operator and a technician see it in the queue, comment,
 // acknowledge, put the server in rescue themselves and resolve it; another tenant gets 404 for all of it.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { SMTPServer } from 'smtp-server';
-import { SecretBox } from '../credentials/secret-box.js';
-import { powerDriverFactory } from '../drivers/power/index.js';
-import { JobQueue } from '../jobs/job-queue.js';
 import { createMailer, type Mailer } from '../mail/index.js';
-import { createTestImages } from '../netboot/testing.js';
-import { RescueService } from '../rescue/rescue-service.js';
 import { finishedTests } from '../store/incidents-testing.js';
-import { Store } from '../store/store.js';
-import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
-import { buildApp } from './app.js';
-import { createLogger } from './logger.js';
+import { testDialects } from '../store/testing.js';
+import { startTestApp, type TestApp } from './testing.js';
 
 for (const dialect of testDialects()) {
   describe(`incidents over HTTP on ${dialect}`, { timeout: 120_000 }, () => {
-    let dir: string;
-    let database: TestDatabase;
-    let store: Store;
-    let app: FastifyInstance;
-    const images = createTestImages();
-    const stop = new AbortController();
+    let t: TestApp;
     let admin: string;
     let acme: string;
     let globex: string;
@@ -41,19 +24,10 @@ for (const dialect of testDialects()) {
     let mailer: Mailer;
     const mails: { to: string[]; raw: string }[] = [];
 
-    const call = async (method: string, url: string, token: string, body?: unknown) => {
-      const response = await app.inject({
-        method: method as 'GET',
-        url,
-        headers: { authorization: `Bearer ${token}` },
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      return { status: response.statusCode, body: response.body ? (JSON.parse(response.body) as Record<string, any>) : undefined };
-    };
+    // Every call here is authenticated.
+    const call = (method: string, url: string, token: string, body?: unknown) => t.call(method, url, token, body);
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'lifeboat-incidents-http-'));
       // A real SMTP server on loopback: the tenant hears of technicians' answers.
       smtp = new SMTPServer({
         disabledCommands: ['STARTTLS', 'AUTH'],
@@ -69,17 +43,9 @@ for (const dialect of testDialects()) {
       });
       await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
       mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, from: 'Lifeboat <lifeboat@example.test>' });
-      database = await createTestDatabase(dialect);
-      store = await Store.open({
-        databaseUrl: database.url,
-        secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')),
-        deadlines: { requestMs: 60_000, rescueMs: 600_000, exitMs: 600_000 },
-      });
-      const queue = new JobQueue(store.database.db, store.dialect, store.now);
-      const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
-      const logger = createLogger('warn', new Writable({ write(_chunk, _enc, done) { done(); } }));
-      app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger, signal: stop.signal, mailer });
-      admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
+      t = await startTestApp({ dialect, app: { mailer } });
+      const { store } = t;
+      admin = t.admin;
       await call('POST', '/v1/tenants', admin, { name: 'acme', email: 'ops@acme.test' });
       await call('POST', '/v1/tenants', admin, { name: 'globex' });
       acme = (await call('POST', '/v1/tokens', admin, { tenant: 'acme', role: 'customer', name: 'acme-ci' })).body?.token;
@@ -96,12 +62,7 @@ for (const dialect of testDialects()) {
       [testGlobex] = await finishedTests(store, db.id, [{ kind: 'cpu', device: null, status: 'passed', summary: 'ok', result: null }]) as [string];
     });
     after(async () => {
-      stop.abort();
-      await app?.close();
-      await store?.close();
-      await database?.drop();
-      rmSync(dir, { recursive: true, force: true });
-      images.remove();
+      await t?.close();
       mailer?.close();
       await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
     });
@@ -125,7 +86,7 @@ for (const dialect of testDialects()) {
       assert.equal(queue.status, 200);
       const mine = queue.body?.incidents.find((i: { id: string }) => i.id === incidentId);
       assert.deepEqual([mine.server, mine.tenant, mine.title, mine.message, mine.state, mine.comments], ['web-1', 'acme', 'sda fails SMART', 'sda fails SMART\nReallocated sectors keep growing.', 'open', 0]);
-      const kept = (await store.hardwareTests.byId(testSmart))!;
+      const kept = (await t.store.hardwareTests.byId(testSmart))!;
       assert.deepEqual(mine.tests, [{ id: testSmart, kind: 'smart', device: 'sda', status: 'failed', summary: 'SMART overall health: FAILED', result: { reallocated: 812 }, createdAt: kept.createdAt.toISOString(), endedAt: kept.endedAt!.toISOString() }]);
       assert.deepEqual(queue.body?.incidents.map((i: { tenant: string }) => i.tenant), ['acme', 'globex'], 'oldest open first');
       assert.deepEqual((await call('GET', '/v1/incidents', acme)).body?.incidents.map((i: { id: string }) => i.id), [incidentId]);
@@ -190,7 +151,7 @@ for (const dialect of testDialects()) {
       assert.deepEqual(actions, ['incident.create', 'incident.comment', 'incident.comment', 'incident.update', 'rescue.enter', 'incident.resolve']);
       assert.equal(events.filter((e) => e.action === 'incident.mail').length, 2);
       assert.deepEqual(events.find((e) => e.action === 'incident.create')?.detail, { id: incidentId, tests: [testSmart] });
-      const techToken = (await store.tokens.authenticate(technician))!.tokenId;
+      const techToken = (await t.store.tokens.authenticate(technician))!.tokenId;
       const entered = events.find((e) => e.action === 'rescue.enter');
       assert.deepEqual([entered?.actor, entered?.detail.role], [techToken, 'technician'], 'the technician\'s own rescue is theirs in the log');
       assert.equal(events.find((e) => e.action === 'incident.resolve')?.actor, techToken);
