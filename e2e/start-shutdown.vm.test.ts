@@ -76,7 +76,7 @@ async function npmStart(t: { after(fn: () => void): void }): Promise<Started> {
   for (const name of ['LIFEBOAT_URL', 'LIFEBOAT_TOKEN', 'LIFEBOAT_IMAGE', 'LIFEBOAT_LISTEN', 'LIFEBOAT_DATABASE_URL']) delete env[name];
   const port = await freePort();
   // detached: its own process group, as a terminal gives a foreground job.
-  const child = spawn('npm', ['start', '--', '--servers', '1', '--listen', `127.0.0.1:${port}`], {
+  const child = spawn('npm', ['start', '--', '--servers', '1', '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0'], {
     cwd: root,
     env,
     detached: true,

@@ -58,7 +58,7 @@ describe('ipmitool dies with the control plane', { timeout: 120_000 }, () => {
     const port = await freePort();
     const dataDir = join(dir, 'data');
     let output = '';
-    plane = spawn(process.execPath, [bin, '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--image', images.dirOf('linux'), '--log-level', 'warn'], {
+    plane = spawn(process.execPath, [bin, '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0', '--image', images.dirOf('linux'), '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LIFEBOAT_CACHE: join(dir, 'cache') },
     });

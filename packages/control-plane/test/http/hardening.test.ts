@@ -51,7 +51,7 @@ for (const dialect of testDialects()) {
 
     before(async () => {
       database = await createTestDatabase(dialect);
-      const flags = ['--data', dataDir, '--listen', '127.0.0.1:0', '--log-level', 'warn', '--database', database.url, '--image', images.dirOf('linux'), '--http-request-timeout', '2s'];
+      const flags = ['--data', dataDir, '--listen', '127.0.0.1:0', '--console-listen', '127.0.0.1:0', '--log-level', 'warn', '--database', database.url, '--image', images.dirOf('linux'), '--http-request-timeout', '2s'];
       plane = await startControlPlane(parseConfig(flags, {}, dir));
       admin = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
       assert.equal((await call('POST', '/v1/tenants', admin, { name: 'acme' })).status, 201);
