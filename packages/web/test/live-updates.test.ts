@@ -17,13 +17,13 @@ import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
 import { ConsoleLab, type SimulatedServer } from './console-lab.js';
 
 /** The page's next request whose path is `path`, held until `release()` and then sent on as it was. */
-function holdNext(page: Page, path: string): { readonly arrived: Promise<void>; release(): void } {
+async function holdNext(page: Page, path: string): Promise<{ readonly arrived: Promise<void>; release(): void }> {
   let arrive: () => void = () => undefined;
   let release: () => void = () => undefined;
   const arrived = new Promise<void>((resolve) => (arrive = resolve));
   const released = new Promise<void>((resolve) => (release = resolve));
   let taken = false;
-  void page.route(
+  await page.route(
     (url) => url.pathname === path,
     async (route: Route) => {
       if (taken) return route.continue();
@@ -37,17 +37,17 @@ function holdNext(page: Page, path: string): { readonly arrived: Promise<void>; 
 }
 
 /**
- * The page's next GET of `path`: answered by the control plane at once (as it stands now), but handed
- * to the page only when `deliver()` is called; `finished` resolves once the page has received it.
+ * The page's next GET of `path`: answered by the control plane at once (`fetched` resolves then), but
+ * handed to the page only by `deliver()`, which resolves once the page has received and rendered it.
  */
-function delayNextAnswer(page: Page, path: string): { readonly fetched: Promise<void>; deliver(): Promise<void> } {
+async function delayNextAnswer(page: Page, path: string): Promise<{ readonly fetched: Promise<void>; deliver(): Promise<void> }> {
   let fetchedNow: () => void = () => undefined;
   let deliver: () => void = () => undefined;
   const fetched = new Promise<void>((resolve) => (fetchedNow = resolve));
   const delivered = new Promise<void>((resolve) => (deliver = resolve));
   let request: Request | undefined;
   let taken = false;
-  void page.route(
+  await page.route(
     (url) => url.pathname === path,
     async (route: Route) => {
       if (taken || route.request().method() !== 'GET') return route.continue();
@@ -104,7 +104,7 @@ describe('a server\'s page follows the control plane whatever the order of answe
     const { context, page } = await openPage(browser, lab.url);
     try {
       await signIn(page, 'alice', password);
-      const stream = holdNext(page, '/v1/events');
+      const stream = await holdNext(page, '/v1/events');
       await page.goto(`${lab.url}/servers/web-1`);
       await page.locator('.page-title .badge[data-state="active"]').waitFor();
       await stream.arrived;
@@ -165,8 +165,8 @@ describe('a server\'s page follows the control plane whatever the order of answe
       await page.getByRole('heading', { level: 1, name: 'web-3' }).waitFor();
       await page.locator('.live-open').waitFor();
       // Entering refetches the server and its tasks; those answers are read at once and delivered late.
-      const serverAnswer = delayNextAnswer(page, '/v1/servers/web-3');
-      const tasksAnswer = delayNextAnswer(page, '/v1/servers/web-3/tasks');
+      const serverAnswer = await delayNextAnswer(page, '/v1/servers/web-3');
+      const tasksAnswer = await delayNextAnswer(page, '/v1/servers/web-3/tasks');
       await page.getByRole('button', { name: 'Enter rescue' }).click();
       await Promise.all([serverAnswer.fetched, tasksAnswer.fetched]);
       const rescue = await servers['web-3']!.rescueSystem();
