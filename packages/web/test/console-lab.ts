@@ -165,7 +165,7 @@ export class ConsoleLab {
     mkdirSync(image);
     for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(image, file), `stand-in ${file}\n`);
     // The simulated rescue system takes no agent work: an exit goes to the BMC after 2 s, not 60 s.
-    const config = parseConfig(['--data', join(lab.dir, 'data'), '--listen', '127.0.0.1:0', '--log-level', 'warn', '--image', image, '--exit-agent-timeout', '2s', ...extraFlags], {}, lab.dir);
+    const config = parseConfig(['--data', join(lab.dir, 'data'), '--listen', '127.0.0.1:0', '--console-listen', '127.0.0.1:0', '--log-level', 'warn', '--image', image, '--exit-agent-timeout', '2s', ...extraFlags], {}, lab.dir);
     lab.#plane = await startControlPlane(config, {
       notice: (text) => {
         const url = /URL:\s+(\S+)/.exec(text)?.[1];
