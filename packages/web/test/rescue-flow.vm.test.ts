@@ -135,8 +135,15 @@ describe('the rescue flow in the browser on a lab server', { timeout: 20 * 60_00
       assert.equal(await access.locator('code[data-copy="SSH command"]').innerText(), `ssh -p ${server.ssh.port} root@127.0.0.1`);
       const knownHostsFile = join(dir, 'known_hosts');
       writeFileSync(knownHostsFile, `${knownHosts}\n`);
-      const login = await ssh({ port: server.ssh.port, knownHosts: knownHostsFile, password }, 'cat /proc/cmdline; ls /sys/block');
+      // Ready means the customer can log in; the disk drivers load after sshd, at the lowest CPU
+      // priority (the image's rescue-rc): wait in the guest for its marker, then list the disks. Only
+      // the server's id is read from the kernel command line (it also carries the boot token).
+      const login = await ssh(
+        { port: server.ssh.port, knownHosts: knownHostsFile, password },
+        "grep -o 'lifeboat\\.server=[^ ]*' /proc/cmdline; i=0; while [ ! -e /run/lifeboat/drivers-loaded ] && [ $i -lt 300 ]; do sleep 1; i=$((i+1)); done; echo drivers after $i s; ls /sys/block",
+      );
       assert.equal(login.code, 0, login.stderr);
+      log(`OpenSSH login: ${login.stdout.split('\n').find((line) => line.startsWith('drivers after')) ?? ''}`);
       assert.match(login.stdout, /lifeboat\.server=/, 'logged in to the rescue system');
       assert.match(login.stdout, /^(sd|vd|nvme)\S+$/m, 'the server\'s disks are there');
 
