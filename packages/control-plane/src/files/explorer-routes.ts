@@ -39,7 +39,7 @@ import { hashToken } from '../credentials/tokens.js';
 import type { AppOptions } from '../http/app.js';
 import { authorize, bearerToken } from '../http/auth.js';
 import { allowSlowBody } from '../http/input-limits.js';
-import { endOnRevoke } from '../http/revocable-streams.js';
+import { endOnRevoke, streamCredentialOf } from '../http/revocable-streams.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { ErrorSchema, IdParams, NameParams, errorResponses } from '../http/schemas.js';
 
@@ -188,7 +188,7 @@ export function explorerRoutes(options: AppOptions, timing: Partial<ExplorerTimi
         // otherwise the connection is cut, so that the user's client sees an error, not a short tar.
         const sized = started.upload.size !== null;
         // A download outlives no revocation of the token that started it.
-        const stopWatching = endOnRevoke(store, principal, () => reply.raw.destroy(new LifeboatError('UNAUTHORIZED', 'the API token was revoked')));
+        const stopWatching = endOnRevoke(store, streamCredentialOf(request), () => reply.raw.destroy(new LifeboatError('UNAUTHORIZED', 'the API token was revoked or the session ended')));
         try {
           try {
             await pipeline(started.upload.body, reply.raw, { end: sized });

@@ -11,7 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { LifeboatError, canSee } from '@lifeboat/core';
 import type { AppOptions } from './app.js';
 import { authorize } from './auth.js';
-import { endOnRevoke } from './revocable-streams.js';
+import { endOnRevoke, streamCredentialOf } from './revocable-streams.js';
 import { securityHeaders } from './security-headers.js';
 import { EventsQuery, errorResponses } from './schemas.js';
 import { serverView, taskView } from './views.js';
@@ -91,7 +91,7 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
           raw.end();
         };
         // A revoked token's stream ends now, not at the next reconnect (which would get 401).
-        const stopWatching = endOnRevoke(store, principal, close);
+        const stopWatching = endOnRevoke(store, streamCredentialOf(request), close);
         raw.on('close', close);
         options.signal.addEventListener('abort', close, { once: true });
       },

@@ -23,7 +23,7 @@ describe('streams that end on revocation', () => {
     const mine = (await store.tokens.create({ name: 'tech', role: 'technician', tenantId: null })).record;
     const other = (await store.tokens.create({ name: 'op', role: 'operator', tenantId: null })).record;
     let ended = 0;
-    endOnRevoke(store, { tokenId: mine.id, role: 'technician', tenantId: null }, () => ended++);
+    endOnRevoke(store, { tokenId: mine.id }, () => ended++);
     await store.tokens.revoke(other.id);
     assert.equal(ended, 0);
     await store.tokens.revoke(mine.id);
@@ -36,7 +36,7 @@ describe('streams that end on revocation', () => {
     const { record } = await store.tokens.create({ name: 'tech', role: 'technician', tenantId: null });
     // Revoked behind the feed's back (another replica whose notification was lost).
     await store.database.db.updateTable('api_tokens').set({ revoked_at: new Date().toISOString() }).where('id', '=', record.id).execute();
-    const ended = new Promise<void>((resolve) => endOnRevoke(store, { tokenId: record.id, role: 'technician', tenantId: null }, resolve, 50));
+    const ended = new Promise<void>((resolve) => endOnRevoke(store, { tokenId: record.id }, resolve, 50));
     // The re-read's timer is unref'd (it must not keep a control plane alive): this one keeps the test's
     // event loop running until the stream ends, and fails it if that never happens.
     let guard: NodeJS.Timeout | undefined;
@@ -50,10 +50,38 @@ describe('streams that end on revocation', () => {
     }
   });
 
+  it('keeps a browser session\'s stream open while the session lives; ends it once signed out or expired', async () => {
+    const user = await store.users.add({ name: 'alice', role: 'operator', tenantId: null, email: null, password: 'a password long enough' });
+    const hour = { idleMs: 3_600_000, maxMs: 3_600_000 };
+    const live = (await store.browserSessions.create(user, hour)).session;
+    const signedOut = (await store.browserSessions.create(user, hour)).session;
+    const expired = (await store.browserSessions.create(user, { idleMs: 3_600_000, maxMs: 1 })).session;
+    // Before: the stream re-read the principal's `user:NAME` as an API token, found none, and ended.
+    let liveEnded = 0;
+    const stopLive = endOnRevoke(store, { browserSessionId: live.id }, () => liveEnded++, 20);
+    await store.browserSessions.remove(signedOut.id);
+    const ends = Promise.all(
+      [signedOut, expired].map((session) => new Promise<void>((resolve) => endOnRevoke(store, { browserSessionId: session.id }, resolve, 20))),
+    );
+    let guard: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('the ended sessions\' streams did not end within 10 s')), 10_000);
+    });
+    try {
+      await Promise.race([ends, timedOut]);
+    } finally {
+      clearTimeout(guard);
+    }
+    // The live session's stream started first with the same period: it was re-read at least as often.
+    assert.equal(liveEnded, 0, 'the live session\'s stream is still open');
+    stopLive();
+    await store.browserSessions.remove(live.id);
+  });
+
   it('stops watching when the stream ends first', async () => {
     const { record } = await store.tokens.create({ name: 'tech', role: 'technician', tenantId: null });
     let ended = 0;
-    const stop = endOnRevoke(store, { tokenId: record.id, role: 'technician', tenantId: null }, () => ended++);
+    const stop = endOnRevoke(store, { tokenId: record.id }, () => ended++);
     stop();
     await store.tokens.revoke(record.id);
     assert.equal(ended, 0);

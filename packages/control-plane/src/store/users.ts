@@ -179,6 +179,16 @@ export class BrowserSessionStore {
     return { id: row.session_id, user: userOf(row), csrfToken: csrfTokenOf(cookieValue) };
   }
 
+  /**
+   * Whether a session still exists and has not reached its absolute expiry: what an open stream
+   * re-checks (sign-out, a password change elsewhere or the expiry end it). Its idle time is not
+   * looked at: a page that holds a stream open is in use.
+   */
+  async isLive(id: string): Promise<boolean> {
+    const row = await this.#db.selectFrom('browser_sessions').select('expires_at').where('id', '=', id).executeTakeFirst();
+    return row !== undefined && this.#now().getTime() < new Date(row.expires_at).getTime();
+  }
+
   /** Ends one session. */
   async remove(id: string): Promise<void> {
     await this.#db.deleteFrom('browser_sessions').where('id', '=', id).execute();

@@ -4,9 +4,17 @@
  * rescue view and tasks, so every page on screen follows without reload. Pages that need more (a
  * hardware test's progress) subscribe with {@link useLiveEvent}. EventSource reconnects by itself; the
  * status is shown in the header.
+ *
+ * The stream only tells what changes while it is open, so the page never trusts an answer that may
+ * predate an event:
+ * - each time the stream opens (the first time too: the page's first GETs may have been answered
+ *   before it), every query is fetched again, so changes made while it was closed or reconnecting show;
+ * - an event that arrives while a query of the same data is being fetched cancels that fetch (its
+ *   answer was read before the event was sent and would overwrite it) and fetches again.
+ * Without these, the server page could stay on "Exiting rescue" after the server was back Active.
  */
 import type { ServerEvent, ServerList, TaskList } from '@lifeboat/core/api';
-import { useQueryClient } from '@tanstack/react-query';
+import { useQueryClient, type QueryClient, type QueryKey, type Updater } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { queryKeys } from './client.js';
 
@@ -20,6 +28,25 @@ interface LiveEvents {
 }
 
 const LiveContext = createContext<LiveEvents | null>(null);
+
+/**
+ * Puts an event's data into a query. A fetch of that query in flight read the server before the
+ * event was sent: it is cancelled (the query keeps its data, then takes the event's) and started again.
+ */
+function applyEvent<T>(queryClient: QueryClient, queryKey: QueryKey, update: Updater<T | undefined, T | undefined>): void {
+  const fetching = queryClient.isFetching({ queryKey, exact: true }) > 0;
+  // `revert` (the default) puts back the state from before that fetch, synchronously.
+  if (fetching) void queryClient.cancelQueries({ queryKey, exact: true });
+  queryClient.setQueryData<T>(queryKey, update);
+  if (fetching) void queryClient.refetchQueries({ queryKey, exact: true, type: 'active' });
+}
+
+/** Fetches a query again now, without letting a fetch that started earlier answer for it. */
+function refetchFresh(queryClient: QueryClient, queryKey?: QueryKey): void {
+  const filters = queryKey === undefined ? {} : { queryKey };
+  void queryClient.cancelQueries(filters);
+  void queryClient.invalidateQueries(filters);
+}
 
 /** Opens the stream while mounted (mount it only when signed in). */
 export function LiveEventsProvider({ children }: { children: ReactNode }) {
@@ -43,27 +70,29 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
     const onServer = (message: MessageEvent<string>) => {
       const data = JSON.parse(message.data) as ServerEvent;
       const { server } = data;
-      queryClient.setQueryData<ServerList>(queryKeys.servers, (list) => {
+      applyEvent<ServerList>(queryClient, queryKeys.servers, (list) => {
         if (!list) return list;
         const known = list.servers.some((s) => s.id === server.id);
         return { servers: known ? list.servers.map((s) => (s.id === server.id ? server : s)) : [...list.servers, server] };
       });
-      queryClient.setQueryData(queryKeys.server(server.name), server);
-      void queryClient.invalidateQueries({ queryKey: queryKeys.rescue(server.name) });
+      applyEvent(queryClient, queryKeys.server(server.name), () => server);
+      refetchFresh(queryClient, queryKeys.rescue(server.name));
       // The event carries the newest task: the timeline follows it without waiting for a refetch.
       const task = data.task;
-      if (task) {
-        queryClient.setQueryData<TaskList>(queryKeys.tasks(server.name), (list) =>
-          list ? { ...list, tasks: list.tasks.some((t) => t.id === task.id) ? list.tasks.map((t) => (t.id === task.id ? task : t)) : [task, ...list.tasks] } : list,
-        );
-      }
+      applyEvent<TaskList>(queryClient, queryKeys.tasks(server.name), (list) =>
+        list && task ? { ...list, tasks: list.tasks.some((t) => t.id === task.id) ? list.tasks.map((t) => (t.id === task.id ? task : t)) : [task, ...list.tasks] } : list,
+      );
       void queryClient.invalidateQueries({ queryKey: queryKeys.tasks(server.name), refetchType: 'none' });
       dispatch('server', data);
     };
     const onTest = (message: MessageEvent<string>) => dispatch('test', JSON.parse(message.data) as unknown);
     source.addEventListener('server', onServer);
     source.addEventListener('test', onTest);
-    source.onopen = () => setStatus('open');
+    source.onopen = () => {
+      setStatus('open');
+      // Changes made before the stream (re)opened were sent to nobody: read everything again.
+      refetchFresh(queryClient);
+    };
     source.onerror = () => setStatus(source.readyState === EventSource.CLOSED ? 'interrupted' : 'connecting');
     return () => source.close();
   }, [queryClient]);
