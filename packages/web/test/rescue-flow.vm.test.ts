@@ -8,8 +8,7 @@
  * The API is polled beside the page, so a failure says which side was late: the lab (the API's
  * state did not move) or the page (the API moved, the page did not). The page's timeline and badge
  * are timed in the page itself (a MutationObserver), each step against the time the control plane
- * recorded it. Run through the VM slot script: /work/vm-run node --import tsx --test
- * packages/web/test/rescue-flow.vm.test.ts
+ * recorded it. Run alone: npm test -- packages/web/test/rescue-flow.vm.test.ts
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
