@@ -66,7 +66,9 @@ export function ServerPage({ name }: { name: string }) {
   const view = server.data;
   const onEntered = (answer: RescueTaskAnswer) => {
     if (answer.ssh.password) setPassword(answer.ssh.password);
-    queryClient.setQueryData(queryKeys.rescue(name), answer);
+    // The cache gets the answer without its password: that lives in this component's state only.
+    const { password: _shownOnce, ...ssh } = answer.ssh;
+    queryClient.setQueryData(queryKeys.rescue(name), { ...answer, ssh });
     setNotice(t('rescue.requested'));
     exit.reset();
   };
