@@ -156,6 +156,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       try {
         await bootApp.listen(bootListen);
       } catch (error) {
+        await bootApp.close();
         await app.close();
         throw new LifeboatError('CONFIG_INVALID', `the boot listener cannot listen on ${bootListen.host}:${bootListen.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (--boot-listen HOST:PORT, or off)`);
       }

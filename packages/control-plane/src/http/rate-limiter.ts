@@ -21,7 +21,12 @@ export function parseRateLimit(text: string): RateLimit {
   const match = /^(\d{1,9})\/(\S+)$/.exec(text);
   if (!match) throw new Error(`expected COUNT/DURATION (e.g. 600/1m) or off, got ${text}`);
   const count = Number(match[1]);
-  const windowMs = parseDuration(match[2]!);
+  let windowMs: number;
+  try {
+    windowMs = parseDuration(match[2]!);
+  } catch {
+    throw new Error(`expected COUNT/DURATION (e.g. 600/1m) or off, got ${text}`);
+  }
   if (count < 1 || windowMs <= 0) throw new Error(`a limit needs a count and a duration above 0, got ${text}`);
   return { count, windowMs };
 }
