@@ -30,18 +30,30 @@ export class StoreNetbootSource implements NetbootSource {
     // to network (the server may ask before the job recorded its reboot), `disk` again once an exit or a
     // rollback began. The state guard keeps a session that moved on from booting the rescue image.
     const waiting = session.state === 'rescue_requested' || session.state === 'preparing_rescue';
-    const rescue = waiting && (await this.#store.sessions.netboot(session.id)) === 'rescue';
-    if (!rescue) return { kind: 'disk' };
+    const netbootsRescue = (await this.#store.sessions.netboot(session.id)) === 'rescue';
+    if (!netbootsRescue) return { kind: 'disk' };
+    if (!waiting) {
+      // In rescue already, and a boot asks from another address than the one that booted the rescue:
+      // if that is the server, whoever became "the rescue system" was not. The customer must know.
+      const boundTo = await this.#store.bootCredentials.boundAddress(session.id);
+      if (session.state === 'rescue' && boundTo !== null && boundTo !== address) await this.#refused(server, session.id, address, boundTo);
+      return { kind: 'disk' };
+    }
     const credential = await this.#store.bootCredentials.issue(session.id, address);
     if (credential.kind === 'bound elsewhere') {
-      const message = `the rescue boot script of ${server.name} was asked for from ${address}, but this boot is bound to ${credential.boundTo}, which asked first: refused (local disk answered). If ${address} is the server, someone else on the provisioning network asked for its script: exit the rescue and enter it again.`;
-      this.#log?.warn({ server: server.name, session: session.id, address, boundTo: credential.boundTo }, 'rescue boot script asked for from another address: refused');
-      await this.#store.bootCredentials.alert(session.id, server.id, 'boot_script_other_address', address, message);
-      await this.#store.audit.record('anonymous', 'netboot.script_refused', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId: session.id, address, boundTo: credential.boundTo } });
+      await this.#refused(server, session.id, address, credential.boundTo);
       return { kind: 'disk' };
     }
     // Image ids are profile names: the image registry maps `linux` to LIFEBOAT_IMAGE.
     return { kind: 'rescue', serverId: server.id, sessionId: session.id, imageId: session.profile, bootToken: credential.token };
+  }
+
+  /** Records a script request from another address than the bound one: an alert, the audit log, a warning. */
+  async #refused(server: { id: string; name: string; tenantId: string }, sessionId: string, address: string, boundTo: string): Promise<void> {
+    const message = `the rescue boot script of ${server.name} was asked for from ${address}, but this boot is bound to ${boundTo}, which asked first: refused (local disk answered). If ${address} is the server, someone else on the provisioning network took its place: do not trust the host keys shown, exit the rescue and enter it again.`;
+    this.#log?.warn({ server: server.name, session: sessionId, address, boundTo }, 'rescue boot script asked for from another address: refused');
+    await this.#store.bootCredentials.alert(sessionId, server.id, 'boot_script_other_address', address, message);
+    await this.#store.audit.record('anonymous', 'netboot.script_refused', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId, address, boundTo } });
   }
 
   async recordBootStep(serverId: string, step: string, address: string, detail?: string): Promise<void> {

@@ -152,6 +152,22 @@ for (const dialect of testDialects()) {
       await endRescue(sessionId);
     });
 
+    it('cannot stop a first asker (docs/security.md), but the real server asking afterwards raises an alert, even once in rescue', async () => {
+      const sessionId = await bootStarted();
+      // The attacker polled the MAC and asked before the server had even rebooted.
+      const token = tokenOf((await from(attacker, 'GET', `/v1/boot/${mac}.ipxe`)).text)!;
+      const redeemed = await from(attacker, 'POST', '/v1/agent/redeem', { serverId, bootToken: token });
+      assert.equal(redeemed.status, 200);
+      assert.equal((await from(attacker, 'POST', '/v1/agent/ready', {}, redeemed.json?.agentToken as string)).status, 204);
+      // The server boots and asks: the local disk, and an alert naming its address.
+      const real = await from(server, 'GET', `/v1/boot/${mac}.ipxe`);
+      assert.equal(tokenOf(real.text), undefined);
+      const shown = await testApp.call('GET', '/v1/servers/web-1/rescue', customer);
+      assert.deepEqual(shown.body?.alerts.map((a: { kind: string; address: string }) => [a.kind, a.address]), [['boot_script_other_address', server]]);
+      assert.match(shown.body?.alerts[0].message, /do not trust the host keys shown/);
+      await endRescue(sessionId);
+    });
+
     it('starts a new boot attempt when the bound address asks after its credential was used', async () => {
       const sessionId = await bootStarted();
       const first = tokenOf((await from(server, 'GET', `/v1/boot/${mac}.ipxe`)).text)!;
