@@ -241,6 +241,8 @@ function rescueDocument(view: RescueView) {
       knownHosts: view.ssh.knownHosts.join('\n'),
     },
     agent: view.agent ?? { lastSeenAt: null, responding: null },
+    // Added by issue 14: refused requests for this rescue's boot (someone else on the provisioning network).
+    alerts: view.alerts ?? [],
   };
 }
 
@@ -267,6 +269,8 @@ function rescueText(view: RescueView): string {
       ['password', ssh.password ? `${ssh.password}   (shown once: it is not stored in clear)` : null],
     ]),
   ];
+  const alerts = view.alerts ?? [];
+  if (alerts.length > 0) lines.push(`ALERTS (${alerts.length}): requests for this rescue's boot were refused`, ...alerts.map((a) => `  ${a.at}  ${a.message}`));
   if (ssh.hostKeyFingerprints.length > 0) lines.push('host key fingerprints:', ...ssh.hostKeyFingerprints.map((f) => `  ${f}`));
   if (ssh.knownHosts.length > 0) lines.push('known_hosts lines:', ...ssh.knownHosts.map((l) => `  ${l}`));
   return lines.join('\n');

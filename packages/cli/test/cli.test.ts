@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +142,8 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     });
     const serverId = /lifeboat\.server=(\S+)/.exec(script)![1]!;
     const bootToken = /lifeboat\.token=(\S+)/.exec(script)![1]!;
+    // Someone else on the network (another loopback address) presents the credential first: refused, and an alert.
+    assert.equal(await postFrom('127.0.0.2', `${plane.url}/v1/agent/redeem`, { serverId, bootToken }), 401);
     const redeem = await fetch(`${plane.url}/v1/agent/redeem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serverId, bootToken }) });
     assert.equal(redeem.status, 200);
     const { agentToken, config } = (await redeem.json()) as { agentToken: string; config: { rootPasswordHash: string } };
@@ -175,6 +178,8 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     const human = await lifeboat(['rescue', 'show', 'web-1'], customerEnv);
     assert.match(human.stdout, /status:\s+Rescue/);
     assert.match(human.stdout, /agent:\s+responding/);
+    assert.deepEqual(shown.json.alerts.map((a: { kind: string; address: string }) => [a.kind, a.address]), [['redeem_other_address', '127.0.0.2']], 'the refused redeem, in --json');
+    assert.match(human.stdout, /ALERTS \(1\): requests for this rescue's boot were refused\n .*presented from 127\.0\.0\.2/);
     assert.match(human.stdout, new RegExp(`ssh -p ${sshPort} root@127.0.0.1`));
 
     const tasks = await lifeboat(['tasks', 'web-1', '--json'], customerEnv);
@@ -246,4 +251,16 @@ function spawnSyncQuiet(command: string, args: string[]): number | null {
 }
 function execSyncQuiet(command: string, args: string[]): string {
   return spawnSync(command, args, { encoding: 'utf8' }).stdout;
+}
+
+/** POSTs JSON from a given local address (127.0.0.2: another machine as the control plane sees it); the status. */
+function postFrom(localAddress: string, url: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
 }

@@ -6,6 +6,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LifeboatError, parseDuration } from '@lifeboat/core';
+import { defaultRateLimits, formatRateLimit, parseRateLimit, type RateLimits } from './http/rate-limiter.js';
 
 /** The validated configuration. */
 export interface Config {
@@ -62,12 +63,19 @@ export interface Config {
   readonly consoleListen: { readonly host: string; readonly port: number } | null;
   /** A console viewer is detached after this long without input or console output. */
   readonly consoleIdleTimeoutMs: number;
+  /**
+   * Where the netboot endpoints (iPXE scripts, image files) and the agent API listen, apart from the
+   * API (the provisioning network); null: on the API's listener, as before.
+   */
+  readonly bootListen: { readonly host: string; readonly port: number } | null;
+  /** Rate limits per address or token (`COUNT/DURATION` or off on the command line). */
+  readonly limits: RateLimits;
 }
 
-type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path';
+type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit';
 
 interface Option {
-  readonly key: keyof Config;
+  readonly key: keyof Config | `limits.${keyof RateLimits}`;
   readonly flag: string;
   readonly env: string;
   readonly kind: Kind;
@@ -80,7 +88,7 @@ export const configOptions: readonly Option[] = [
   { key: 'dataDir', flag: 'data', env: 'LIFEBOAT_DATA', kind: 'path', fallback: './data', help: 'data directory' },
   { key: 'databaseUrl', flag: 'database', env: 'LIFEBOAT_DATABASE_URL', kind: 'string', help: 'database: sqlite:PATH or postgres://... (default: SQLite in the data directory; put a password in the variable, not the flag: argv is public)' },
   { key: 'listen', flag: 'listen', env: 'LIFEBOAT_LISTEN', kind: 'listen', fallback: '127.0.0.1:8080', help: 'HOST:PORT to listen on' },
-  { key: 'bootUrl', flag: 'boot-url', env: 'LIFEBOAT_BOOT_URL', kind: 'url', help: 'URL servers reach the control plane at (default: from --listen, 127.0.0.1 -> 10.0.2.2)' },
+  { key: 'bootUrl', flag: 'boot-url', env: 'LIFEBOAT_BOOT_URL', kind: 'url', help: 'URL servers reach the control plane at (default: from --boot-listen, else --listen, 127.0.0.1 -> 10.0.2.2)' },
   { key: 'imageDir', flag: 'image', env: 'LIFEBOAT_IMAGE', kind: 'path', help: 'directory of the built rescue image (profile linux)' },
   { key: 'webDir', flag: 'web', env: 'LIFEBOAT_WEB', kind: 'path', help: 'directory of the built web console, served at / (default: packages/web/dist of the workspace when built)' },
   { key: 'smtpUrl', flag: 'smtp-url', env: 'LIFEBOAT_SMTP_URL', kind: 'url', help: 'SMTP server for credentials and warnings, smtp://HOST:PORT (with user:password@, use the variable, not the flag: argv is public)' },
@@ -100,6 +108,11 @@ export const configOptions: readonly Option[] = [
   { key: 'consoleListen', flag: 'console-listen', env: 'LIFEBOAT_CONSOLE_LISTEN', kind: 'listen-or-off', fallback: '127.0.0.1:2222', help: 'HOST:PORT of the SSH console gateway (ssh -p PORT SERVER@HOST), or off' },
   { key: 'consoleIdleTimeoutMs', flag: 'console-idle-timeout', env: 'LIFEBOAT_CONSOLE_IDLE_TIMEOUT', kind: 'duration', fallback: '1h', help: 'detach a console viewer after this long without input or output' },
   { key: 'logLevel', flag: 'log-level', env: 'LIFEBOAT_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'trace, debug, info, warn, error' },
+  { key: 'bootListen', flag: 'boot-listen', env: 'LIFEBOAT_BOOT_LISTEN', kind: 'listen-or-off', help: 'HOST:PORT of a listener of its own for the netboot endpoints and the agent API, on the provisioning network; they then leave the API listener (default: off, on the API listener)' },
+  { key: 'limits.authFailures', flag: 'limit-auth-failures', env: 'LIFEBOAT_LIMIT_AUTH_FAILURES', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.authFailures), help: 'failed authentications (API, session or agent token) per client address, COUNT/DURATION or off' },
+  { key: 'limits.enters', flag: 'limit-enters', env: 'LIFEBOAT_LIMIT_ENTERS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.enters), help: 'rescue enter requests per API token or browser session, COUNT/DURATION or off' },
+  { key: 'limits.bootScripts', flag: 'limit-boot-scripts', env: 'LIFEBOAT_LIMIT_BOOT_SCRIPTS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.bootScripts), help: 'iPXE script requests per client address, COUNT/DURATION or off' },
+  { key: 'limits.redeems', flag: 'limit-redeems', env: 'LIFEBOAT_LIMIT_REDEEMS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.redeems), help: 'boot credential redeems per client address, COUNT/DURATION or off' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
@@ -169,6 +182,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         }
         out[o.key] = value.text;
         break;
+      case 'limit':
+        try {
+          out[o.key] = parseRateLimit(value.text);
+        } catch (error) {
+          invalid(`${value.source}: ${(error as Error).message}`);
+        }
+        break;
       case 'duration':
         try {
           out[o.key] = parseDuration(value.text);
@@ -178,6 +198,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         break;
     }
   }
+  const limits = Object.fromEntries(Object.entries(out).filter(([key]) => key.startsWith('limits.')).map(([key, value]) => [key.slice('limits.'.length), value]));
+  for (const key of Object.keys(out)) if (key.startsWith('limits.')) delete out[key];
+  out.limits = Object.freeze({ ...defaultRateLimits, ...limits });
   if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(out.logLevel as string)) invalid(`unknown log level ${String(out.logLevel)}`);
   if (out.secureCookies !== 'auto' && out.secureCookies !== 'always') invalid(`--secure-cookies: expected auto or always, got ${String(out.secureCookies)}`);

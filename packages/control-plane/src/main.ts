@@ -18,6 +18,7 @@ import { powerDriverFactory } from './drivers/power/index.js';
 import type { PowerDriverFactory } from './drivers/power/power-driver.js';
 import { LifeboatError } from './errors.js';
 import { buildApp } from './http/app.js';
+import { RequestLimiters } from './http/rate-limiter.js';
 import { workspaceWebDir } from './http/web-console.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMailer } from './mail/index.js';
@@ -60,6 +61,8 @@ export interface RunningControlPlane {
   readonly url: string;
   /** URL servers use to reach the control plane. */
   readonly bootUrl: string;
+  /** Where the boot listener listens (`--boot-listen`), e.g. `http://192.0.2.10:8081`; null: on the API's. */
+  readonly bootListenUrl: string | null;
   readonly config: Config;
   readonly store: Store;
   /** The servers' serial consoles (one shared connection per server). */
@@ -113,15 +116,22 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       log: logger,
     });
     const scheduler = new DeadlineScheduler({ store, queue, intervalMs: config.schedulerIntervalMs, warnBeforeMs: config.leaseWarningMs, log: logger });
-    const netboot = new StoreNetbootSource(store);
+    const netboot = new StoreNetbootSource(store, logger);
+    // One set of limits for both listeners of this replica.
+    const limiters = new RequestLimiters(config.limits);
 
-    // The boot URL may depend on the port (0 in tests): pick the port first, then build the routes.
+    // The boot URL may depend on the port (0 in tests): pick the ports first, then build the routes.
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port;
-    const bootUrl = bootUrlFor(config, { host: config.listen.host, port });
+    const bootListen = config.bootListen === null ? null : { host: config.bootListen.host, port: config.bootListen.port === 0 ? await freePort(config.bootListen.host) : config.bootListen.port };
+    const bootUrl = bootUrlFor(config, bootListen ?? { host: config.listen.host, port });
     const consoleLimits = { idleTimeoutMs: config.consoleIdleTimeoutMs };
     const hostKey = config.consoleListen === null ? null : await consoleHostKey(store);
     let gatewayAddress: { host: string; port: number } | null = null;
-    const app = await buildApp({
+    const plugins: FastifyPluginAsync[] = [
+      (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl, scriptLimiter: limiters.bootScripts }),
+      ...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []),
+    ];
+    const appOptions = {
       store,
       queue,
       rescue,
@@ -135,12 +145,22 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       accounts: { secureCookies: config.secureCookies, sessionLifetime: { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs } },
       http: { requestTimeoutMs: config.httpRequestTimeoutMs },
       ...(mailer ? { mailer } : {}),
-      plugins: [
-        (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl }),
-        ...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []),
-      ],
-    });
+      plugins,
+      limiters,
+    };
+    const app = await buildApp({ ...appOptions, surface: bootListen === null ? 'all' : 'api' });
+    // With --boot-listen, the provisioning network's listener: netboot and the agent API only.
+    const bootApp = bootListen === null ? null : await buildApp({ ...appOptions, surface: 'boot', webDir: null });
     await app.listen({ host: config.listen.host, port });
+    if (bootApp !== null && bootListen !== null) {
+      try {
+        await bootApp.listen(bootListen);
+      } catch (error) {
+        await bootApp.close();
+        await app.close();
+        throw new LifeboatError('CONFIG_INVALID', `the boot listener cannot listen on ${bootListen.host}:${bootListen.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (--boot-listen HOST:PORT, or off)`);
+      }
+    }
     let gateway: SshConsoleGateway | null = null;
     if (config.consoleListen !== null && hostKey !== null) {
       gateway = new SshConsoleGateway({ store, hubs: consoles, hostKey, limits: consoleLimits, log: logger });
@@ -154,7 +174,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       logger.info({ listen: gatewayAddress, hostKeyFingerprint: hostKey.fingerprint }, 'SSH console gateway listening');
     }
     const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
-    logger.info({ url, bootUrl, database: store.dialect, dataDir: config.dataDir, image: config.imageDir }, 'control plane listening');
+    logger.info({ url, bootUrl, bootListen: bootListen === null ? 'on the API listener' : `${bootListen.host}:${bootListen.port}`, database: store.dialect, dataDir: config.dataDir, image: config.imageDir }, 'control plane listening');
     const image = rescueImageLogLine(parts.rescueImage ?? (config.imageDir === null ? { dir: null, source: 'none' } : { dir: config.imageDir, source: 'configured' }));
     logger[image.level](image.message);
     if (firstUser) (parts.notice ?? ((text) => process.stderr.write(text)))(signInNotice(url, firstUser));
@@ -164,6 +184,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     return {
       url,
       bootUrl,
+      bootListenUrl: bootListen === null ? null : `http://${bootListen.host.includes(':') ? `[${bootListen.host}]` : bootListen.host}:${bootListen.port}`,
       config,
       store,
       consoles,
@@ -172,6 +193,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
         closing ??= (async () => {
           stop.abort();
           await gateway?.close();
+          await bootApp?.close();
           await app.close();
           await Promise.allSettled(background);
           await stopConsoles();

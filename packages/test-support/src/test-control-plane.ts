@@ -40,7 +40,7 @@ function standInImage(dir: string): string {
   return dir;
 }
 
-type NetbootLike = { bootTargetFor(mac: string): Promise<{ kind: string; serverId?: string; bootToken?: string }> };
+type NetbootLike = { bootTargetFor(mac: string, address: string): Promise<{ kind: string; serverId?: string; bootToken?: string }> };
 
 /** Starts the control plane in `dataDir`; the server registered with `mac` is `machine`. */
 export async function startTestControlPlane(dataDir: string, mac: string, machine: TestMachine, extraFlags: string[] = []): Promise<TestControlPlane> {
@@ -53,7 +53,9 @@ export async function startTestControlPlane(dataDir: string, mac: string, machin
   const powerOn = async (): Promise<void> => {
     if (machine.poweredOn) await machine.powerOff();
     if (bootDevice !== 'network' || !netboot) return; // no installed system in these tests: it stays off
-    const target = await netboot.bootTargetFor(mac);
+    // The machine's agent reaches the control plane through QEMU's user networking: from 127.0.0.1,
+    // the address its boot credential is bound to.
+    const target = await netboot.bootTargetFor(mac, '127.0.0.1');
     if (target.kind !== 'rescue' || !target.serverId || !target.bootToken) return;
     await machine.bootRescue({ serverId: target.serverId, bootToken: target.bootToken });
   };

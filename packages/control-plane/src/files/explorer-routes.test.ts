@@ -84,7 +84,7 @@ describe('explorer routes (in-process, agent played through the agent API)', { t
     const session = (await store.sessions.openFor(server.id))!;
     await store.sessions.setNetboot(session.id, 'rescue');
     await store.sessions.transition(session.id, 'boot_started');
-    const target = await new StoreNetbootSource(store).bootTargetFor('52:54:00:12:34:56');
+    const target = await new StoreNetbootSource(store).bootTargetFor('52:54:00:12:34:56', '127.0.0.1');
     assert.ok(target.kind === 'rescue');
     const redeemed = await fetch(`${url}/v1/agent/redeem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serverId: server.id, bootToken: target.bootToken }) });
     agentToken = ((await redeemed.json()) as { agentToken: string }).agentToken;

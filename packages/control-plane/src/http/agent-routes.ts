@@ -3,15 +3,17 @@
  * its one-time boot token for an agent token, then reports its boot steps, host keys, inventory and
  * readiness, heartbeats and long-polls for work.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { LifeboatError, type RescueSession } from '@lifeboat/core';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { AppOptions } from './app.js';
 import { BootTimeline } from '../rescue/boot-timeline.js';
 import type { Store } from '../store/store.js';
+import type { RedeemOutcome } from '../store/boot-credentials.js';
 import { settleTestWork } from './hardware-test-routes.js';
-import { bearerToken } from './auth.js';
+import { bearerToken, countFailure, refuseFailingAddress } from './auth.js';
+import { clientAddress, refuseWhenLimited, type RateLimiter, type RequestLimiters } from './rate-limiter.js';
 import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
 
 const agentErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
@@ -25,8 +27,23 @@ export async function agentSessionOf(store: Store, request: FastifyRequest): Pro
   return view.session;
 }
 
-/** Agent API routes under `/v1/agent`. */
-export function agentRoutes(options: AppOptions): FastifyPluginAsync {
+/**
+ * Failed authentication of the agent API counts like the user API's: an agent request with a bearer
+ * token from an address over its limit gets 429 before the token is looked at, and a 401 answered to
+ * a request that carried one counts against its address.
+ */
+export function registerAgentAuthLimit(app: FastifyInstance, failures: RateLimiter): void {
+  const agentCall = (request: FastifyRequest) => request.url.startsWith('/v1/agent/') && !request.url.startsWith('/v1/agent/redeem') && bearerToken(request) !== undefined;
+  app.addHook('onRequest', async (request, reply) => {
+    if (agentCall(request)) refuseFailingAddress(request, reply, failures);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401 && agentCall(request)) countFailure(request, failures);
+  });
+}
+
+/** Agent API routes under `/v1/agent`; redeems are limited per address by `limiters.redeems`. */
+export function agentRoutes(options: AppOptions, limiters: RequestLimiters): FastifyPluginAsync {
   const { store } = options;
   const timeline = new BootTimeline(store);
 
@@ -38,13 +55,34 @@ export function agentRoutes(options: AppOptions): FastifyPluginAsync {
     if (outcome !== 'recorded') request.log.info({ session: session.id, step: name, outcome }, 'agent step not recorded');
   }
 
+  /** Records a refused redeem of an open session as an alert on it and in the audit log. */
+  async function refusedRedeem(request: FastifyRequest, serverId: string, outcome: Exclude<RedeemOutcome, { kind: 'redeemed' | 'no session' }>, address: string): Promise<void> {
+    const server = await store.servers.byId(serverId);
+    if (!server) return;
+    const otherAddress = outcome.kind === 'other address';
+    const message = otherAddress
+      ? `the boot credential of ${server.name} was presented from ${address}, but it was given to ${outcome.boundTo ?? 'another address'}: refused. Someone on the provisioning network copied it; the rescue goes on only from the server that booted.`
+      : `a boot credential that is not this boot's (already used, from an earlier boot, or made up) was presented for ${server.name} from ${address}: refused.`;
+    request.log.warn({ server: server.name, session: outcome.sessionId, address, reason: outcome.kind }, 'boot credential redeem refused');
+    await store.bootCredentials.alert(outcome.sessionId, server.id, otherAddress ? 'redeem_other_address' : 'redeem_invalid', address, message);
+    await store.audit.record('anonymous', 'agent.redeem_refused', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId: outcome.sessionId, address, reason: outcome.kind } });
+  }
+
   return async (app) => {
     const schema = (extra: object) => ({ tags: ['agent'], security: [{ agentToken: [] }], ...extra });
 
-    app.post<{ Body: Redeem }>('/v1/agent/redeem', { schema: { tags: ['agent'], security: [], body: Redeem, response: { 200: RedeemAnswer, ...agentErrors } } }, async (request) => {
+    app.post<{ Body: Redeem }>('/v1/agent/redeem', { schema: { tags: ['agent'], security: [], body: Redeem, response: { 200: RedeemAnswer, ...agentErrors, 429: ErrorSchema } } }, async (request, reply) => {
+      const address = clientAddress(request);
+      refuseWhenLimited(reply, limiters.redeems.take(address), 'boot credential redeems from this address');
       const agentToken = newToken('agent');
-      const session = await store.sessions.redeemBootToken(request.body.serverId, hashToken(request.body.bootToken), hashToken(agentToken));
-      if (!session) throw new LifeboatError('BOOT_TOKEN_INVALID', 'this boot token is unknown or was already used; reboot the server into rescue again');
+      const outcome = await store.bootCredentials.redeem(request.body.serverId, hashToken(request.body.bootToken), hashToken(agentToken), address);
+      if (outcome.kind !== 'redeemed') {
+        if (outcome.kind !== 'no session') await refusedRedeem(request, request.body.serverId, outcome, address);
+        // The same answer whatever the reason: a caller learns nothing about the credential or the address.
+        throw new LifeboatError('BOOT_TOKEN_INVALID', 'this boot token is unknown or was already used; reboot the server into rescue again');
+      }
+      const session = await store.sessions.byId(outcome.sessionId);
+      if (!session) throw new LifeboatError('BOOT_TOKEN_INVALID', 'the session of this boot token is gone');
       const server = await store.servers.byId(session.serverId);
       if (!server) throw new LifeboatError('BOOT_TOKEN_INVALID', 'the server of this boot token is gone');
       const view = await store.sessions.byAgentToken(hashToken(agentToken));

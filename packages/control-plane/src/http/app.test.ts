@@ -154,21 +154,23 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.deepEqual(tasks.body?.tasks[0].steps.map((s: { name: string }) => s.name).slice(0, 3), ['validated', 'boot_device_set', 'power_cycled']);
   });
 
-  it('mints a fresh boot token per iPXE answer and trades it once for an agent token', async () => {
-    assert.deepEqual(await netboot.bootTargetFor('52:54:00:12:34:56'), { kind: 'disk' }, 'not before the boot device is set');
+  it('mints one boot credential per boot attempt, bound to the address that asked, and trades it once for an agent token', async () => {
+    assert.deepEqual(await netboot.bootTargetFor('52:54:00:12:34:56', '127.0.0.1'), { kind: 'disk' }, 'not before the boot device is set');
     const server = (await store.servers.byName('web-1'))!;
     const session = (await store.sessions.openFor(server.id))!;
     // What the enter job does (no worker runs here): boot device set to network, then the boot started.
     await store.sessions.setNetboot(session.id, 'rescue');
     await store.sessions.transition(session.id, 'boot_started');
-    assert.deepEqual(await netboot.bootTargetFor('52:54:00:ff:ff:ff'), { kind: 'disk' });
-    const first = await netboot.bootTargetFor('52:54:00:12:34:56');
-    const second = await netboot.bootTargetFor('52:54:00:12:34:56');
+    assert.deepEqual(await netboot.bootTargetFor('52:54:00:ff:ff:ff', '127.0.0.1'), { kind: 'disk' });
+    const first = await netboot.bootTargetFor('52:54:00:12:34:56', '127.0.0.1');
+    const second = await netboot.bootTargetFor('52:54:00:12:34:56', '127.0.0.1');
     assert.ok(first.kind === 'rescue' && second.kind === 'rescue');
+    assert.equal(second.bootToken, first.bootToken, 'asking again does not void the credential');
     assert.equal(second.imageId, 'linux');
     assert.equal(second.serverId, server.id);
-    await netboot.recordBootStep('52:54:00:12:34:56', undefined, 'ipxe_script_served');
-    const stale = await call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: first.bootToken });
+    assert.deepEqual(await netboot.bootTargetFor('52:54:00:12:34:56', '10.9.9.9'), { kind: 'disk' }, 'another address gets no credential');
+    await netboot.recordBootStep(server.id, 'ipxe_script_served', '127.0.0.1');
+    const stale = await call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: 'boot_made-up' });
     assert.deepEqual([stale.status, stale.body?.code], [401, 'BOOT_TOKEN_INVALID']);
     const redeemed = await call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: second.bootToken });
     assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body));

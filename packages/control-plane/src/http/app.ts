@@ -15,7 +15,7 @@ import type { JobQueue } from '../jobs/job-queue.js';
 import type { RescueService } from '../rescue/rescue-service.js';
 import type { Store } from '../store/store.js';
 import { errorAnswer } from '../errors.js';
-import { agentRoutes } from './agent-routes.js';
+import { agentRoutes, registerAgentAuthLimit } from './agent-routes.js';
 import { accountRoutes } from './account-routes.js';
 import { defaultAccountSettings, registerAuth, type AccountSettings } from './auth.js';
 import type { Mailer } from '../mail/index.js';
@@ -25,6 +25,7 @@ import { inputLimitOptions, registerInputLimits, type HttpTimeouts } from './inp
 import { registerSecurityHeaders } from './security-headers.js';
 import { explorerRoutes, type ExplorerTiming } from '../files/explorer-routes.js';
 import { ErrorSchema } from './schemas.js';
+import { RequestLimiters } from './rate-limiter.js';
 import { userRoutes } from './user-routes.js';
 import { addSecurityHeaders, registerWebConsole, sendConsolePage, wantsConsolePage } from './web-console.js';
 import { keyRoutes } from '../keys/key-routes.js';
@@ -57,6 +58,29 @@ export interface AppOptions {
   readonly webDir?: string | null;
   /** Request timeouts of the listening server (slow clients are cut off). */
   readonly http?: HttpTimeouts;
+  /** Rate limits (default: `defaultRateLimits`, in this app's memory); share one set between listeners. */
+  readonly limiters?: RequestLimiters;
+  /**
+   * Which routes this listener answers: `all` (default), `api` (all but the unauthenticated netboot
+   * routes and the agent's redeem, which are on the boot listener) or `boot` (the netboot routes and
+   * the agent API only). Others answer 404 as if they did not exist.
+   */
+  readonly surface?: Surface;
+}
+
+/** The routes of a listener: see `AppOptions.surface`. */
+export type Surface = 'all' | 'api' | 'boot';
+
+/** The paths only the boot listener answers when there is one. */
+function bootOnly(path: string): boolean {
+  return path === '/boot.ipxe' || path.startsWith('/v1/boot/') || path.startsWith('/v1/images/') || path === '/v1/agent/redeem';
+}
+
+/** Whether a listener of `surface` answers `path`. */
+export function answersOn(surface: Surface, path: string): boolean {
+  if (surface === 'all') return true;
+  if (surface === 'api') return !bootOnly(path);
+  return bootOnly(path) || path.startsWith('/v1/agent/') || path === '/healthz';
 }
 
 /** Builds the Fastify application (not listening). */
@@ -98,18 +122,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const accounts: AccountSettings = { ...defaultAccountSettings, ...options.accounts };
+  const limiters = options.limiters ?? new RequestLimiters();
+  const surface = options.surface ?? 'all';
   registerSecurityHeaders(app);
-  registerAuth(app, options.store, accounts);
+  if (surface !== 'all') {
+    app.addHook('onRequest', async (request, reply) => {
+      const path = request.url.split('?')[0] ?? request.url;
+      if (!answersOn(surface, path)) return reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${request.method} ${path}` });
+    });
+  }
+  registerAuth(app, options.store, accounts, limiters.authFailures);
+  registerAgentAuthLimit(app, limiters.authFailures);
   registerInputLimits(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(userRoutes(options));
+  await app.register(userRoutes(options, limiters.enters));
   await app.register(accountRoutes(options, accounts));
   await app.register(keyRoutes(options));
   await app.register(consoleLiveRoutes(options, options.consoleInfo ?? (() => ({ listen: null, hostKeyFingerprint: null, sshCommandExample: null }))));
-  await app.register(agentRoutes(options));
+  await app.register(agentRoutes(options, limiters));
   await app.register(hardwareTestRoutes(options));
   await app.register(eventRoutes(options));
   await app.register(explorerRoutes(options, options.explorerTiming));

@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LifeboatError, csrfHeader, may, sessionActor, sessionCookieName, type Action, type Principal } from '@lifeboat/core';
 import type { Store } from '../store/store.js';
 import type { BrowserSession, SessionLifetime, SignInLimit } from '../store/users.js';
+import { clientAddress, refuseWhenLimited, type RateLimiter } from './rate-limiter.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -89,16 +90,37 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Resolves the caller of every user API request; answers 401 without a valid token or session. */
-export function registerAuth(app: FastifyInstance, store: Store, settings: AccountSettings): void {
+/**
+ * Refuses (429 `RATE_LIMITED`) a request carrying a credential from an address that failed to
+ * authenticate too often, before the credential is looked at.
+ */
+export function refuseFailingAddress(request: FastifyRequest, reply: FastifyReply, failures: RateLimiter): void {
+  refuseWhenLimited(reply, failures.waitMs(clientAddress(request)), 'failed authentications from this address');
+}
+
+/** Counts a failed authentication of the request's address. */
+export function countFailure(request: FastifyRequest, failures: RateLimiter): void {
+  failures.spend(clientAddress(request));
+}
+
+/**
+ * Resolves the caller of every user API request; answers 401 without a valid token or session, and
+ * 429 to an address whose credentials failed too often (`failures`; a request without any credential
+ * is not a failed authentication).
+ */
+export function registerAuth(app: FastifyInstance, store: Store, settings: AccountSettings, failures: RateLimiter): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('browserSession', null);
   app.addHook('onRequest', async (request, reply) => {
     if (!needsApiToken(request.url)) return;
     const token = bearerToken(request);
+    if (token !== undefined || sessionCookie(request) !== undefined) refuseFailingAddress(request, reply, failures);
     if (token !== undefined) {
       const principal = await store.tokens.authenticate(token);
-      if (!principal) throw new LifeboatError('UNAUTHORIZED', 'unknown or revoked API token');
+      if (!principal) {
+        countFailure(request, failures);
+        throw new LifeboatError('UNAUTHORIZED', 'unknown or revoked API token');
+      }
       request.principal = principal;
       return;
     }
@@ -108,6 +130,7 @@ export function registerAuth(app: FastifyInstance, store: Store, settings: Accou
     }
     const session = await store.browserSessions.authenticate(cookie, settings.sessionLifetime);
     if (!session) {
+      countFailure(request, failures);
       clearSessionCookie(request, reply, settings);
       throw new LifeboatError('UNAUTHORIZED', 'your session has ended: sign in again');
     }

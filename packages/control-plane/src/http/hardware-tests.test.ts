@@ -40,9 +40,10 @@ for (const dialect of testDialects()) {
       const server = (await store.servers.byName(name))!;
       const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt: new Date(clock.getTime() + 3_600_000), requestedBy: 'test' });
       await store.sessions.transition(session.id, 'boot_started');
-      const boot = newToken('boot');
-      await store.sessions.setBootToken(session.id, hashToken(boot));
-      const redeemed = await call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: boot });
+      // What the netboot route does for the server's first script request (app.inject comes from 127.0.0.1).
+      const boot = await store.bootCredentials.issue(session.id, '127.0.0.1');
+      assert.ok(boot.kind === 'issued');
+      const redeemed = await call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: boot.token });
       assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body));
       const token = redeemed.body?.agentToken as string;
       assert.equal((await call('POST', '/v1/agent/ready', token, {})).status, 204);

@@ -33,7 +33,7 @@ export interface TestAppOptions {
   /** The app's logger (default silent). */
   readonly logger?: Logger;
   /** Passed to `buildApp` as they are. */
-  readonly app?: Pick<AppOptions, 'explorerTiming' | 'mailer'>;
+  readonly app?: Pick<AppOptions, 'explorerTiming' | 'mailer' | 'limiters' | 'plugins'>;
 }
 
 /** An in-process answer: status, parsed JSON (when JSON), the raw text and its content type. */

@@ -13,16 +13,23 @@ export type BootTarget =
       /** Rescue image to boot (a directory id known to the image registry). */
       readonly imageId: string;
       /**
-       * A one-time boot token minted for this answer (only its hash is stored; a new answer mints a new
-       * token and voids the previous one). It goes on the kernel command line and is useless once redeemed.
+       * The boot credential of this boot attempt, bound to the address that asked first: the same
+       * address asking again gets the same one; no other address gets it. It goes on the kernel
+       * command line and is useless once redeemed.
        */
       readonly bootToken: string;
     };
 
 /** Reads (and for rescue, prepares) boot targets by MAC. */
 export interface NetbootSource {
-  /** The boot target for a MAC (`aa:bb:cc:dd:ee:ff`, lower case); unknown MACs boot from disk. */
-  bootTargetFor(mac: string): Promise<BootTarget>;
-  /** Records a boot timeline step for the server that owns this MAC (`ipxe_script_served`, `kernel_fetched`, `initrd_fetched`). */
-  recordBootStep(mac: string | undefined, serverId: string | undefined, step: string, detail?: string): Promise<void>;
+  /**
+   * The boot target for a MAC (`aa:bb:cc:dd:ee:ff`, lower case) asked for from `address`; unknown
+   * MACs, and a rescue whose boot is bound to another address, boot from disk.
+   */
+  bootTargetFor(mac: string, address: string): Promise<BootTarget>;
+  /**
+   * Records a boot timeline step (`ipxe_script_served`, `kernel_fetched`, ...) of a server whose
+   * rescue boot is bound to `address`; from any other address, nothing is recorded.
+   */
+  recordBootStep(serverId: string, step: string, address: string, detail?: string): Promise<void>;
 }

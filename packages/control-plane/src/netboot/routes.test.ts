@@ -14,15 +14,17 @@ const diskMac = '52:54:00:ab:cd:ef';
 
 /** The seam: a NetbootSource that knows one server in rescue and records every step. */
 class TestSource implements NetbootSource {
-  readonly steps: Array<{ mac: string | undefined; serverId: string | undefined; step: string; detail: string | undefined }> = [];
+  readonly steps: Array<{ serverId: string; step: string; address: string; detail: string | undefined }> = [];
+  readonly askedFrom: string[] = [];
   tokens = 0;
-  async bootTargetFor(mac: string): Promise<BootTarget> {
+  async bootTargetFor(mac: string, address: string): Promise<BootTarget> {
+    this.askedFrom.push(address);
     if (mac !== rescueMac) return { kind: 'disk' };
     this.tokens++;
     return { kind: 'rescue', serverId: 'srv-1', sessionId: 'ses-1', imageId: 'img-abc', bootToken: `bt_${this.tokens}_Zx-9` };
   }
-  async recordBootStep(mac: string | undefined, serverId: string | undefined, step: string, detail?: string): Promise<void> {
-    this.steps.push({ mac, serverId, step, detail });
+  async recordBootStep(serverId: string, step: string, address: string, detail?: string): Promise<void> {
+    this.steps.push({ serverId, step, address, detail });
   }
 }
 
@@ -76,16 +78,19 @@ describe('netboot routes', () => {
     assert.match(res.body, /^initrd --name initrd http:\/\/10\.0\.2\.2:8080\/v1\/images\/img-abc\/initrd\?server=srv-1 \|\| goto retry$/m);
     assert.match(res.body, /^boot \|\| goto retry$/m);
     assert.match(res.body, /^goto fetch$/m);
-    assert.deepEqual(source.steps.at(-1), { mac: rescueMac, serverId: 'srv-1', step: 'ipxe_script_served', detail: 'rescue image img-abc' });
+    assert.deepEqual(source.steps.at(-1), { serverId: 'srv-1', step: 'ipxe_script_served', address: '127.0.0.1', detail: 'rescue image img-abc' });
+    assert.equal(source.askedFrom.at(-1), '127.0.0.1', 'the source is told who asked');
   });
 
-  it('tells other and unknown MACs (any notation) to boot the local disk', async () => {
+  it('tells other and unknown MACs (any notation) to boot the local disk, and records no step for them', async () => {
+    const recorded = source.steps.length;
     for (const mac of [diskMac, '52-54-00-99-99-99']) {
       const res = await app.inject(`/v1/boot/${mac}.ipxe`);
       assert.equal(res.statusCode, 200);
       assert.match(res.body, /^sanboot --no-describe --drive 0x80 \|\|\nexit$/m);
       assert.doesNotMatch(res.body, /kernel|lifeboat\.token/);
     }
+    assert.equal(source.steps.length, recorded, 'no timeline is touched by a local-disk answer');
     assert.equal((await app.inject('/v1/boot/not-a-mac.ipxe')).statusCode, 400);
     assert.equal((await app.inject(`/v1/boot/${rescueMac}.txt`)).statusCode, 400);
   });

@@ -1,17 +1,19 @@
 /**
  * The netboot endpoint iPXE talks to: `GET /boot.ipxe`, `GET /v1/boot/{mac}.ipxe` and the rescue
  * image files under `/v1/images/{imageId}/{file}`. Unauthenticated by nature (firmware carries no
- * token): it reveals nothing but boot scripts, and the only secret in a rescue script is a one-time
- * boot token minted for that very answer.
+ * token): it reveals nothing but boot scripts, and the only secret in a rescue script is the boot
+ * attempt's credential, which only the address it is bound to is given (docs/security.md).
+ * Boot scripts are rate-limited per address; image files are not (they are the bytes of a boot storm).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LifeboatError, isValidProfileName, parseMac } from '@lifeboat/core';
 import { join } from 'node:path';
 import { sendFile } from './file-response.js';
 import { fetchSteps, imageFiles, imageIdPattern, type ImageFile, type ImageRegistry } from './image-registry.js';
 import { chainScript, localDiskScript, rescueScript, type RetryPolicy } from './ipxe-scripts.js';
 import type { NetbootSource } from './netboot-source.js';
+import { clientAddress, refuseWhenLimited, RateLimiter } from '../http/rate-limiter.js';
 
 /** What the netboot routes need. */
 export interface NetbootRoutesOptions {
@@ -23,6 +25,8 @@ export interface NetbootRoutesOptions {
   readonly bootUrl: string;
   /** Retries of the scripts. */
   readonly retry?: RetryPolicy;
+  /** Boot scripts per client address (default: none). */
+  readonly scriptLimiter?: RateLimiter;
 }
 
 const ScriptParams = Type.Object({ script: Type.String({ pattern: '^[0-9A-Fa-f:.-]{12,17}\\.ipxe$' }) });
@@ -43,29 +47,32 @@ export async function netbootRoutes(app: FastifyInstance, options: NetbootRoutes
   const bootUrl = options.bootUrl.replace(/\/+$/, '');
   const { source, images } = options;
   const bootScript = chainScript(bootUrl, options.retry);
+  const limiter = options.scriptLimiter ?? new RateLimiter(null);
+  const limited = { onRequest: async (request: FastifyRequest, reply: FastifyReply) => refuseWhenLimited(reply, limiter.take(clientAddress(request)), 'boot scripts from this address') };
 
-  app.get('/boot.ipxe', { schema: { summary: 'iPXE entry script: chains to the script for this MAC', tags: ['netboot'], response: ScriptReply } }, async (_request, reply) =>
+  app.get('/boot.ipxe', { ...limited, schema: { summary: 'iPXE entry script: chains to the script for this MAC', tags: ['netboot'], response: ScriptReply } }, async (_request, reply) =>
     sendScript(reply, bootScript),
   );
 
   app.get<{ Params: Static<typeof ScriptParams> }>(
     '/v1/boot/:script',
-    { schema: { summary: 'iPXE script for one MAC: rescue image or local disk', tags: ['netboot'], params: ScriptParams, response: ScriptReply } },
+    { ...limited, schema: { summary: 'iPXE script for one MAC: rescue image or local disk', tags: ['netboot'], params: ScriptParams, response: ScriptReply } },
     async (request, reply) => {
       const mac = parseMac(request.params.script.slice(0, -'.ipxe'.length));
-      const target = await source.bootTargetFor(mac);
+      const address = clientAddress(request);
+      const target = await source.bootTargetFor(mac, address);
       if (target.kind === 'rescue' && !isValidProfileName(target.imageId)) {
         // A profile registered before names were checked (a space, a newline, `../`): it can go into
         // no script or path. The server boots its disk and the timeline says why.
-        await source.recordBootStep(mac, target.serverId, 'ipxe_script_served', `local disk: the profile ${JSON.stringify(target.imageId.slice(0, 64))} is not a valid profile name`);
+        await source.recordBootStep(target.serverId, 'ipxe_script_served', address, `local disk: the profile ${JSON.stringify(target.imageId.slice(0, 64))} is not a valid profile name`);
         return sendScript(reply, localDiskScript());
       }
       if (target.kind === 'rescue') {
         const script = rescueScript({ bootUrl, serverId: target.serverId, imageId: target.imageId, bootToken: target.bootToken }, options.retry);
-        await source.recordBootStep(mac, target.serverId, 'ipxe_script_served', `rescue image ${target.imageId}`);
+        await source.recordBootStep(target.serverId, 'ipxe_script_served', address, `rescue image ${target.imageId}`);
         return sendScript(reply, script);
       }
-      await source.recordBootStep(mac, undefined, 'ipxe_script_served', 'local disk');
+      // A local-disk answer records nothing: anyone may ask for any MAC, and no timeline is theirs to write.
       return sendScript(reply, localDiskScript());
     },
   );
@@ -82,8 +89,8 @@ export async function netbootRoutes(app: FastifyInstance, options: NetbootRoutes
       const sent =
         dir !== undefined &&
         (await sendFile(request, reply, join(dir, file), ({ bytes, whole, ms }) => {
-          if (!whole) return;
-          source.recordBootStep(undefined, serverId, fetchSteps[file], `${bytes} bytes in ${ms} ms`).catch((error: unknown) => {
+          if (!whole || serverId === undefined) return;
+          source.recordBootStep(serverId, fetchSteps[file], clientAddress(request), `${bytes} bytes in ${ms} ms`).catch((error: unknown) => {
             request.log.warn({ err: error, step: fetchSteps[file] }, 'could not record a boot step');
           });
         }));

@@ -44,12 +44,12 @@ for (const dialect of testDialects()) {
       const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt: new Date(Date.now() + 3_600_000), requestedBy: null });
       assert.equal(await store.sessions.netboot(session.id), 'disk');
       const netboot = new StoreNetbootSource(store);
-      assert.deepEqual(await netboot.bootTargetFor(mac), { kind: 'disk' }, 'requested, boot device not set yet: disk');
+      assert.deepEqual(await netboot.bootTargetFor(mac, '127.0.0.1'), { kind: 'disk' }, 'requested, boot device not set yet: disk');
       await store.sessions.setNetboot(session.id, 'rescue');
       assert.equal(await store.sessions.netboot(session.id), 'rescue');
-      assert.equal((await netboot.bootTargetFor(mac)).kind, 'rescue', 'the field decides, not the task\'s steps');
+      assert.equal((await netboot.bootTargetFor(mac, '127.0.0.1')).kind, 'rescue', 'the field decides, not the task\'s steps');
       await store.sessions.setNetboot(session.id, 'disk');
-      assert.deepEqual(await netboot.bootTargetFor(mac), { kind: 'disk' });
+      assert.deepEqual(await netboot.bootTargetFor(mac, '127.0.0.1'), { kind: 'disk' });
     });
 
     it('records known steps on the open task of the session\'s state, and refuses the rest', async () => {

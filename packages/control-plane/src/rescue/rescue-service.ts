@@ -23,6 +23,7 @@ import { rescuePassword, type RescueCredentials } from '../credentials/password.
 import { serverLockKey, type JobQueue } from '../jobs/job-queue.js';
 import { imageProblem, type ImageRegistry } from '../netboot/image-registry.js';
 import type { Store } from '../store/store.js';
+import type { RescueAlert } from '../store/boot-credentials.js';
 import { BootTimeline } from './boot-timeline.js';
 
 /** Job kinds of the rescue flow. */
@@ -149,7 +150,7 @@ export class RescueService {
       serverId: server.id,
       detail: { sessionId: session.id },
     });
-    return { view: this.view(server, session), task };
+    return { view: this.view(server, session, await this.#alertsOf(session)), task };
   }
 
   /**
@@ -198,17 +199,21 @@ export class RescueService {
     }
     const session = await this.#store.sessions.extend(open.id, new Date(this.#store.now().getTime() + expiresInMs));
     await this.#store.audit.record(principal.tokenId, 'rescue.extend', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId: session.id, expiresAt: session.expiresAt.toISOString() } });
-    return this.view(server, session);
+    return this.view(server, session, await this.#alertsOf(session));
   }
 
-  /** The server's current (or last) session as users see it. */
+  /** The server's current (or last) session as users see it, with the alerts of its boot. */
   async show(server: Server): Promise<RescueView> {
     const session = (await this.#store.sessions.openFor(server.id)) ?? (await this.#store.sessions.latestFor(server.id));
-    return this.view(server, session);
+    return this.view(server, session, await this.#alertsOf(session));
+  }
+
+  async #alertsOf(session: RescueSession | undefined): Promise<RescueAlert[]> {
+    return session === undefined ? [] : this.#store.bootCredentials.alertsFor(session.id);
   }
 
   /** Builds the view of a session (no password: it exists in clear only in the enter answer). */
-  view(server: Server, session: RescueSession | undefined): RescueView {
+  view(server: Server, session: RescueSession | undefined, alerts: readonly RescueAlert[] = []): RescueView {
     const open = session !== undefined && session.endedAt === null;
     const endpoint = server.sshEndpoint;
     const hostKeys = open ? session.hostKeys : [];
@@ -233,6 +238,7 @@ export class RescueService {
         lastSeenAt: open ? (session.lastHeartbeatAt?.toISOString() ?? null) : null,
         responding: open ? agentResponding(session, this.#store.now()) : null,
       },
+      alerts: alerts.map((alert) => ({ kind: alert.kind, address: alert.address, message: alert.message, at: alert.at.toISOString() })),
     };
   }
 }

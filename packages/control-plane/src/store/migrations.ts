@@ -320,6 +320,27 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('api_tokens_user').on('api_tokens').column('user_id').execute();
     },
   },
+  '0005a_boot_credentials': {
+    async up(db: Kysely<any>) {
+      // The boot credential of a rescue's current boot attempt (issue 14, finding 1): sealed so that the
+      // same answer can be given again to the address it is bound to, never minted anew per request.
+      await db.schema.alterTable('rescue_sessions').addColumn('boot_token_sealed', 'text').execute();
+      await db.schema.alterTable('rescue_sessions').addColumn('boot_address', 'text').execute();
+      await db.schema.alterTable('rescue_sessions').addColumn('boot_attempt', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      // Refused boot requests and redeems: shown to the customer and the operator on the session.
+      await db.schema
+        .createTable('rescue_alerts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text', (c) => c.notNull().references('rescue_sessions.id').onDelete('cascade'))
+        .addColumn('server_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('address', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('rescue_alerts_session').on('rescue_alerts').columns(['session_id', 'at']).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -11,6 +11,7 @@ export interface Database {
   servers: ServerRow;
   server_macs: ServerMacRow;
   rescue_sessions: RescueSessionRow;
+  rescue_alerts: RescueAlertRow;
   tasks: TaskRow;
   jobs: JobRow;
   agent_work: AgentWorkRow;
@@ -139,6 +140,12 @@ export interface RescueSessionRow {
   /** JSON inventory as the agent reported it. */
   inventory: string | null;
   boot_token_hash: string | null;
+  /** The current boot attempt's credential, sealed with the data directory's key (null once redeemed). */
+  boot_token_sealed: string | null;
+  /** The address the current boot attempt's script was served to (its credential is bound to it). */
+  boot_address: string | null;
+  /** Boot attempts so far: a new one starts when the bound address asks again after a redeem. */
+  boot_attempt: number;
   agent_token_hash: string | null;
   agent_token_revoked_at: string | null;
   deadline_at: string | null;
@@ -278,4 +285,15 @@ export interface ConsoleLogRow {
   dropped: number;
   started_at: string;
   updated_at: string;
+}
+
+/** A refused boot request or redeem of a session. */
+export interface RescueAlertRow {
+  id: string;
+  session_id: string;
+  server_id: string;
+  kind: string;
+  address: string;
+  message: string;
+  at: string;
 }

@@ -107,6 +107,9 @@ export class SessionStore {
             host_keys: '[]',
             inventory: null,
             boot_token_hash: null,
+            boot_token_sealed: null,
+            boot_address: null,
+            boot_attempt: 0,
             agent_token_hash: null,
             agent_token_revoked_at: null,
             deadline_at: iso(deadlineFor('rescue_requested', now, this.#deadlines, input.expiresAt)!),
@@ -213,28 +216,6 @@ export class SessionStore {
     await this.#db.updateTable('rescue_sessions').set({ netboot: choice }).where('id', '=', id).execute();
   }
 
-  /** Stores the hash of a freshly minted boot token; the previous one stops working. */
-  async setBootToken(id: string, tokenHash: string): Promise<void> {
-    await this.#db.updateTable('rescue_sessions').set({ boot_token_hash: tokenHash }).where('id', '=', id).execute();
-  }
-
-  /**
-   * Trades a boot token for an agent token, once: the boot token's hash is cleared in the same
-   * update that checks it. Returns the session, or undefined when the token is unknown or used.
-   */
-  async redeemBootToken(serverId: string, bootTokenHash: string, agentTokenHash: string): Promise<RescueSession | undefined> {
-    const result = await this.#db
-      .updateTable('rescue_sessions')
-      .set({ boot_token_hash: null, agent_token_hash: agentTokenHash, agent_token_revoked_at: null, updated_at: iso(this.#now()) })
-      .where('server_id', '=', serverId)
-      .where('boot_token_hash', '=', bootTokenHash)
-      .where('state', '=', 'preparing_rescue')
-      .where('ended_at', 'is', null)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) return undefined;
-    return this.openFor(serverId);
-  }
-
   /** The session an agent token belongs to, with its password hash and revocation. */
   async byAgentToken(agentTokenHash: string): Promise<AgentView | undefined> {
     const row = await this.#db.selectFrom('rescue_sessions').selectAll().where('agent_token_hash', '=', agentTokenHash).executeTakeFirst();
@@ -250,7 +231,7 @@ export class SessionStore {
   async revokeAgentToken(id: string): Promise<void> {
     await this.#db
       .updateTable('rescue_sessions')
-      .set({ agent_token_revoked_at: iso(this.#now()), boot_token_hash: null })
+      .set({ agent_token_revoked_at: iso(this.#now()), boot_token_hash: null, boot_token_sealed: null })
       .where('id', '=', id)
       .where('agent_token_revoked_at', 'is', null)
       .execute();

@@ -112,15 +112,20 @@ for (const dialect of testDialects()) {
       const preparing = await store.sessions.transition(session.id, 'boot_started');
       assert.equal(preparing.deadlineAt?.getTime(), clock.getTime() + deadlines.rescueMs);
 
-      // Boot token: minted, replaced, redeemed once.
-      const first = newToken('boot');
-      const second = newToken('boot');
-      await store.sessions.setBootToken(session.id, hashToken(first));
-      await store.sessions.setBootToken(session.id, hashToken(second));
+      // Boot credential: minted once per attempt, bound to the address that asked, redeemed once from it.
+      const first = await store.bootCredentials.issue(session.id, '10.0.0.5');
+      const again = await store.bootCredentials.issue(session.id, '10.0.0.5');
+      assert.ok(first.kind === 'issued' && again.kind === 'issued');
+      assert.deepEqual([again.token, again.attempt, again.fresh], [first.token, 1, false], 'asking again gives the same credential');
+      assert.deepEqual(await store.bootCredentials.issue(session.id, '10.0.0.66'), { kind: 'bound elsewhere', boundTo: '10.0.0.5' });
+      const stored = await store.database.db.selectFrom('rescue_sessions').select(['boot_token_hash', 'boot_token_sealed']).where('id', '=', session.id).executeTakeFirstOrThrow();
+      assert.ok(!JSON.stringify(stored).includes(first.token), 'never in clear in the database');
       const agentToken = newToken('agent');
-      assert.equal(await store.sessions.redeemBootToken(server.id, hashToken(first), hashToken(agentToken)), undefined);
-      assert.equal((await store.sessions.redeemBootToken(server.id, hashToken(second), hashToken(agentToken)))?.id, session.id);
-      assert.equal(await store.sessions.redeemBootToken(server.id, hashToken(second), hashToken(agentToken)), undefined);
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.66'), { kind: 'other address', sessionId: session.id, boundTo: '10.0.0.5' });
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(newToken('boot')), hashToken(agentToken), '10.0.0.5'), { kind: 'invalid', sessionId: session.id });
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.5'), { kind: 'redeemed', sessionId: session.id });
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.5'), { kind: 'invalid', sessionId: session.id }, 'once');
+      assert.deepEqual(await store.bootCredentials.redeem('no-such-server', hashToken(first.token), hashToken(agentToken), '10.0.0.5'), { kind: 'no session' });
       const view = await store.sessions.byAgentToken(hashToken(agentToken));
       assert.equal(view?.passwordHash, '$6$salt$hash');
       assert.equal(view?.agentTokenRevoked, false);

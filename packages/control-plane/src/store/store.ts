@@ -2,6 +2,7 @@
  * The control plane's store: one object per kind of record over one Kysely database, migrated on
  * open. Changes to a server's session or tasks are announced on `changes` (for live events).
  */
+import { BootCredentialStore } from './boot-credentials.js';
 import type { RescueDeadlines } from '@lifeboat/core';
 import type { SecretBox } from '../credentials/secret-box.js';
 import { ChangeFeed } from './change-feed.js';
@@ -62,6 +63,8 @@ export class Store {
   readonly sshKeys: SshKeyStore;
   /** Console output recorded while sessions entered and left rescue. */
   readonly consoleLogs: ConsoleLogStore;
+  /** Rescues' boot credentials (bound to the address that fetched the script) and refused boot requests. */
+  readonly bootCredentials: BootCredentialStore;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -84,6 +87,7 @@ export class Store {
     this.sshKeys = new SshKeyStore(db, this.now);
     this.hardwareTests = new HardwareTestStore(db, this.now, (testId) => this.changes.testChanged(testId));
     this.consoleLogs = new ConsoleLogStore(db, this.now);
+    this.bootCredentials = new BootCredentialStore(db, this.now, options.secretBox, changed);
   }
 
   /** Opens and migrates the database. */

@@ -46,8 +46,8 @@ describe('power drivers netboot a lab server through its BMCs', () => {
         boots++;
         return { kind: 'rescue', serverId: 'lab-1', sessionId: `ses-${boots}`, imageId, bootToken: `bt_lab_${boots}` };
       },
-      async recordBootStep(_mac, serverId, step) {
-        steps.push(`${step}:${serverId ?? '-'}`);
+      async recordBootStep(serverId, step) {
+        steps.push(`${step}:${serverId}`);
       },
     };
     app = Fastify();

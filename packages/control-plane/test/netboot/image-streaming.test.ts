@@ -38,7 +38,7 @@ describe('image files under a boot storm', () => {
     truncateSync(join(root, 'img', 'rootfs.squashfs'), size); // sparse: costs no disk
     app = Fastify();
     await app.register(netbootRoutes, {
-      source: { bootTargetFor: async () => ({ kind: 'disk' }), recordBootStep: async (_mac, serverId, step) => void steps.push(`${step}:${serverId}`) },
+      source: { bootTargetFor: async () => ({ kind: 'disk' }), recordBootStep: async (serverId, step) => void steps.push(`${step}:${serverId}`) },
       images: directoryImageRegistry(root),
       bootUrl: 'http://127.0.0.1',
     });

@@ -120,6 +120,20 @@ export const RescueSchema = Type.Object({
     },
     { description: "the rescue system's agent" },
   ),
+  alerts: Type.Optional(
+    Type.Array(
+      Type.Object({
+        kind: Type.String({ description: 'boot_script_other_address, redeem_other_address or redeem_invalid' }),
+        address: Type.String({ description: 'the client address of the refused request' }),
+        message: Type.String(),
+        at: Type.String(),
+      }),
+      {
+        description:
+          "refused requests for this rescue's boot: its iPXE script asked for from another address than the one it was given to, or its boot credential presented from another address or not valid. Someone on the provisioning network may be trying to take the rescue over; oldest first, at most 50",
+      },
+    ),
+  ),
 });
 /** A server's rescue session as the API, the CLI and the console show it. */
 export type RescueView = Static<typeof RescueSchema>;

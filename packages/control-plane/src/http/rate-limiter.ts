@@ -1,0 +1,160 @@
+/**
+ * Per-key request budgets kept in the memory of one replica (issue 14, finding 3): failed
+ * authentication per address, rescue enters per token, boot scripts and redeems per address. A key
+ * that used its budget gets `429 RATE_LIMITED` with `Retry-After` until one request's worth refilled.
+ *
+ * A token bucket per key: `count` requests at once, refilled evenly over `windowMs`. Memory is one
+ * small record per recently seen key; buckets that refilled completely are dropped when the table grows.
+ * Rejected: counting in the database like the sign-in limiter (`sign_in_failures`). These limits guard
+ * the event loop and the database of the replica that answers, are checked on every boot script, and
+ * a few hundred more requests across replicas change nothing for an attacker.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LifeboatError, parseDuration } from '@lifeboat/core';
+
+/** `count` requests per `windowMs` and key; null: no limit. */
+export type RateLimit = { readonly count: number; readonly windowMs: number } | null;
+
+/** Parses `COUNT/DURATION` (`600/1m`) or `off`. */
+export function parseRateLimit(text: string): RateLimit {
+  if (text === 'off') return null;
+  const match = /^(\d{1,9})\/(\S+)$/.exec(text);
+  if (!match) throw new Error(`expected COUNT/DURATION (e.g. 600/1m) or off, got ${text}`);
+  const count = Number(match[1]);
+  let windowMs: number;
+  try {
+    windowMs = parseDuration(match[2]!);
+  } catch {
+    throw new Error(`expected COUNT/DURATION (e.g. 600/1m) or off, got ${text}`);
+  }
+  if (count < 1 || windowMs <= 0) throw new Error(`a limit needs a count and a duration above 0, got ${text}`);
+  return { count, windowMs };
+}
+
+/** Prints a limit the way `parseRateLimit` reads it. */
+export function formatRateLimit(limit: RateLimit): string {
+  if (limit === null) return 'off';
+  return `${limit.count}/${limit.windowMs % 60_000 === 0 ? `${limit.windowMs / 60_000}m` : `${limit.windowMs / 1000}s`}`;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Largest number of keys kept before refilled buckets are dropped. */
+const pruneAbove = 10_000;
+
+/** Token buckets by key for one limit. */
+export class RateLimiter {
+  readonly #limit: RateLimit;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(limit: RateLimit, now: () => number = Date.now) {
+    this.#limit = limit;
+    this.#now = now;
+  }
+
+  /** The limit this limiter applies. */
+  get limit(): RateLimit {
+    return this.#limit;
+  }
+
+  #refilled(key: string): Bucket | undefined {
+    const limit = this.#limit;
+    if (limit === null) return undefined;
+    const now = this.#now();
+    const bucket = this.#buckets.get(key);
+    if (!bucket) return { tokens: limit.count, at: now };
+    const rate = limit.count / limit.windowMs;
+    return { tokens: Math.min(limit.count, bucket.tokens + (now - bucket.at) * rate), at: now };
+  }
+
+  /** Milliseconds until `key` may make one more request (0: now), without spending anything. */
+  waitMs(key: string): number {
+    const limit = this.#limit;
+    const bucket = this.#refilled(key);
+    if (limit === null || !bucket || bucket.tokens >= 1) return 0;
+    return Math.ceil((1 - bucket.tokens) * (limit.windowMs / limit.count));
+  }
+
+  /** Spends one request of `key`'s budget; returns the wait in ms when there was none left (nothing spent). */
+  take(key: string): number {
+    const wait = this.waitMs(key);
+    if (wait > 0) return wait;
+    this.spend(key);
+    return 0;
+  }
+
+  /** Spends one request of `key`'s budget, whatever is left (a failure counted after the fact). */
+  spend(key: string): void {
+    const bucket = this.#refilled(key);
+    if (!bucket) return;
+    if (this.#buckets.size >= pruneAbove && !this.#buckets.has(key)) this.#prune();
+    this.#buckets.set(key, { tokens: Math.max(0, bucket.tokens - 1), at: bucket.at });
+  }
+
+  #prune(): void {
+    for (const key of [...this.#buckets.keys()]) {
+      const bucket = this.#refilled(key);
+      if (bucket && this.#limit !== null && bucket.tokens >= this.#limit.count) this.#buckets.delete(key);
+    }
+  }
+}
+
+/** The client address of a request, IPv4-mapped IPv6 written as IPv4 (`::ffff:10.0.0.5` is `10.0.0.5`). */
+export function clientAddress(request: FastifyRequest): string {
+  return request.ip.startsWith('::ffff:') && request.ip.includes('.') ? request.ip.slice(7) : request.ip;
+}
+
+/**
+ * Throws `429 RATE_LIMITED` (with `Retry-After` on the reply) when `waitMs` is above 0; `what` says
+ * what was limited, in the user's words ("boot scripts from this address").
+ */
+export function refuseWhenLimited(reply: FastifyReply, waitMs: number, what: string): void {
+  if (waitMs <= 0) return;
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  reply.header('retry-after', String(seconds));
+  throw new LifeboatError('RATE_LIMITED', `too many ${what}: try again in ${seconds} s`);
+}
+
+/** The figures of every limit (each `COUNT/DURATION` on the command line, or `off`). */
+export interface RateLimits {
+  /** Failed authentications (unknown or revoked API token, ended session, unknown agent token) per client address. */
+  readonly authFailures: RateLimit;
+  /** `rescue enter` requests per API token or browser session. */
+  readonly enters: RateLimit;
+  /** iPXE scripts (`/boot.ipxe`, `/v1/boot/{mac}.ipxe`) per client address. */
+  readonly bootScripts: RateLimit;
+  /** Boot credential redeems (`POST /v1/agent/redeem`) per client address. */
+  readonly redeems: RateLimit;
+}
+
+/**
+ * The defaults, sized for a fleet that boots behind one address (a NAT, the lab's QEMU user
+ * networking): a boot is 2 script requests (up to 6 with iPXE's retries) and 1 redeem, so 1,000
+ * servers booting at once through one address stay under them. docs/security.md has the reasoning.
+ */
+export const defaultRateLimits: RateLimits = Object.freeze({
+  authFailures: Object.freeze({ count: 30, windowMs: 60_000 }),
+  enters: Object.freeze({ count: 60, windowMs: 60_000 }),
+  bootScripts: Object.freeze({ count: 3000, windowMs: 60_000 }),
+  redeems: Object.freeze({ count: 1200, windowMs: 60_000 }),
+});
+
+/** One limiter per limit, shared by the listeners of a replica. */
+export class RequestLimiters {
+  readonly authFailures: RateLimiter;
+  readonly enters: RateLimiter;
+  readonly bootScripts: RateLimiter;
+  readonly redeems: RateLimiter;
+
+  constructor(limits: Partial<RateLimits> = {}, now: () => number = Date.now) {
+    const all = { ...defaultRateLimits, ...limits };
+    this.authFailures = new RateLimiter(all.authFailures, now);
+    this.enters = new RateLimiter(all.enters, now);
+    this.bootScripts = new RateLimiter(all.bootScripts, now);
+    this.redeems = new RateLimiter(all.redeems, now);
+  }
+}
