@@ -2,13 +2,15 @@
  * The serial console of a lab server, end to end with nothing mocked: the real `lifeboat serve` and
  * its SSH console gateway, the OpenSSH client, a lab server (QEMU + iPXE) behind its IPMI BMC
  * (ipmi_sim), whose Serial-over-LAN (RMCP+, `ipmitool sol activate`) carries the VM's ttyS0 through
- * the lab's serial fan-out, and the rescue image built from Debian packages. One VM boot serves every
- * check: attach, watch the reboot into rescue, log in on the rescue's serial getty with the session's
- * temporary password, a read-only second viewer, refusals, `~.`, the audit log and the console log.
+ * the lab's serial fan-out, and the rescue image built from Debian packages. One lab server started
+ * once serves every check: a rescue of a broken image (an initrd the kernel cannot use) fails and its
+ * console log shows the kernel panic; then, with the real image, attach, watch the reboot into rescue,
+ * log in on the rescue's serial getty with the session's temporary password, a read-only second
+ * viewer, refusals, `~.`, the audit log and the console log.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +43,9 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
   const knownHosts = join(dir, 'known_hosts');
   const viewers: Viewer[] = [];
   let port: number;
+  let consolePort: number;
+  let imageDir: string;
+  let brokenImageDir: string;
   let controlPlane: ChildProcess | undefined;
   let controlPlaneLog = '';
   let operator: NodeJS.ProcessEnv;
@@ -64,14 +69,12 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
 
   const attached = (viewer: Viewer) => waitFor('the console banner', () => viewer.stderr.includes('~. at the start of a line detaches'), 60_000, 100);
 
-  before(async () => {
-    const image = await ensureRescueImage({ onProgress: (line) => process.stderr.write(`[image] ${line}\n`) });
-    port = await freePort();
-    mkdirSync(dataDir, { recursive: true });
+  /** Starts `lifeboat serve` (the control plane as an operator runs it) serving `image` for profile linux. */
+  async function startControlPlane(image: string, rescueTimeout: string): Promise<void> {
     const child = spawn(
       process.execPath,
-      [cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0', '--image', image.dir,
-        '--rescue-timeout', '10m', '--scheduler-interval', '1s'],
+      [cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--console-listen', `127.0.0.1:${consolePort}`, '--image', image,
+        '--rescue-timeout', rescueTimeout, '--scheduler-interval', '1s'],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LIFEBOAT_LOG_LEVEL: 'info' } },
     );
     child.stdout.on('data', (chunk) => (controlPlaneLog += chunk));
@@ -81,6 +84,30 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
       if (child.exitCode !== null) throw new Error(`lifeboat serve exited with ${child.exitCode}: ${controlPlaneLog}`);
       return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok;
     }, 60_000, 200);
+  }
+
+  async function stopControlPlane(): Promise<void> {
+    const child = controlPlane;
+    controlPlane = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  before(async () => {
+    const image = await ensureRescueImage({ onProgress: (line) => process.stderr.write(`[image] ${line}\n`) });
+    imageDir = image.dir;
+    // A broken image: the real kernel with an initrd it cannot unpack (no root file system: panic).
+    brokenImageDir = join(dir, 'broken-image');
+    mkdirSync(brokenImageDir);
+    copyFileSync(join(imageDir, 'vmlinuz'), join(brokenImageDir, 'vmlinuz'));
+    writeFileSync(join(brokenImageDir, 'initrd'), 'this is not an initramfs\n');
+    symlinkSync(join(imageDir, 'rootfs.squashfs'), join(brokenImageDir, 'rootfs.squashfs'));
+    port = await freePort();
+    consolePort = await freePort();
+    mkdirSync(dataDir, { recursive: true });
+    await startControlPlane(brokenImageDir, '150s');
     const base = { ...process.env, LIFEBOAT_URL: `http://127.0.0.1:${port}` };
     operator = { ...base, LIFEBOAT_TOKEN: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
 
@@ -106,34 +133,46 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     const globex = { ...base, LIFEBOAT_TOKEN: (await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'globex', '--role', 'customer'], operator)).token };
     await lifeboatJson(['keys', 'add', 'laptop', '--public-key', `${keys.acme}.pub`], acme);
     await lifeboatJson(['keys', 'add', 'laptop', '--public-key', `${keys.globex}.pub`], globex);
-    const info = await lifeboatJson<{ listen: string; knownHostsLine: string }>(['console', 'info'], acme);
-    gatewayPort = Number(info.listen.split(':').pop());
-    writeFileSync(knownHosts, `${info.knownHostsLine}\n`);
   });
 
   after(async () => {
     for (const viewer of viewers) if (viewer.child.exitCode === null) viewer.child.kill('SIGKILL');
     const left = await lab(['down']);
-    const child = controlPlane;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopControlPlane();
     if (process.exitCode && process.exitCode !== 0) process.stderr.write(controlPlaneLog.slice(-20_000));
     rmSync(dir, { recursive: true, force: true });
     assert.equal(left, 0, 'lab down left no process');
   });
 
+  it('a rescue of a broken image fails, and the console log and the failure reason show the kernel panic', async () => {
+    const started = Date.now();
+    const enter = await lifeboat(['rescue', 'enter', server.name, '--wait'], acme, 10 * 60_000);
+    console.log(`# broken image: rescue enter to failure ${((Date.now() - started) / 1000).toFixed(1)} s (rescue timeout 150 s)`);
+    assert.notEqual(enter.code, 0, 'the rescue failed');
+    assert.match(enter.stderr, /the console ends with '.*Kernel panic/s, `the reason carries the console's last lines: ${enter.stderr}`);
+    const log = await lifeboat(['console', 'log', server.name], acme);
+    assert.equal(log.code, 0, log.stderr);
+    assert.match(log.stdout, /iPXE/, 'the log has the netboot');
+    assert.match(log.stdout, /Linux version \d/, 'the kernel started');
+    assert.match(log.stdout, /Kernel panic - not syncing/, 'and why it stopped');
+    assert.equal((await lifeboatJson<{ state: string }>(['servers', 'show', server.name], operator)).state, 'rescue_failed');
+    // The operator fixes the profile's image: the control plane serves the real one from now on.
+    await stopControlPlane();
+    await startControlPlane(imageDir, '10m');
+  });
+
   it('attaches over IPMI SOL, watches the reboot into rescue, logs in on the serial getty with the temporary password; a second viewer reads along', async () => {
+    // What a customer is told: the gateway's address and its host key (kept across restarts).
+    const info = await lifeboatJson<{ listen: string; knownHostsLine: string }>(['console', 'info'], acme);
+    gatewayPort = Number(info.listen.split(':').pop());
+    assert.equal(gatewayPort, consolePort);
+    writeFileSync(knownHosts, `${info.knownHostsLine}\n`);
     const writer = ssh(keys.acme, server.name, ['--', '--write']);
     await attached(writer);
     assert.match(writer.stderr, /writer/);
     const reader = ssh(keys.acme, server.name);
     await attached(reader);
     assert.match(reader.stderr, /read-only/);
-    // The blank server loops through its firmware: SOL shows it before anything is asked of it.
-    await waitFor('the firmware on the console before the rescue', () => /SeaBIOS|iPXE/.test(writer.stdout), 120_000, 500);
 
     // Another tenant's key and a key registered nowhere are refused the same way.
     const refused = [ssh(keys.globex, server.name), ssh(keys.stranger, server.name)];
