@@ -7,7 +7,7 @@ export interface SerialFanoutOptions {
   readonly socketPath: string;
   /** TCP port on 127.0.0.1 that serves the serial line to any number of clients (0: any free port). */
   readonly port: number;
-  /** How often to try QEMU's socket again while it is absent (the VM off or starting); default 100 ms. */
+  /** How often to try QEMU's socket again while it is absent (the VM off or starting); default 20 ms: QEMU's socket appears a moment before the firmware's first line. */
   readonly retryMs?: number;
   /** Bytes a client may have pending before it is disconnected as too slow (default 1 MiB). */
   readonly maxPendingBytes?: number;
@@ -93,7 +93,7 @@ export class SerialFanout {
     socket.once('close', () => {
       if (up) this.#upstream = null;
       if (this.#stopped) return;
-      this.#retry = setTimeout(() => this.#connectUpstream(), this.#options.retryMs ?? 100);
+      this.#retry = setTimeout(() => this.#connectUpstream(), this.#options.retryMs ?? 20);
     });
   }
 
