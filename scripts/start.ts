@@ -89,6 +89,15 @@ const rescueExample = broken
   : `  npx lifeboat rescue enter lab-1 --wait
   npx lifeboat tasks lab-1                      # the boot timeline, step by step
   npx lifeboat rescue exit lab-1 --wait`;
+const gateway = controlPlane.consoleGateway;
+const consoleExample = gateway
+  ? `
+The servers' serial consoles over SSH (IPMI Serial-over-LAN; host key: ${gateway.hostKeyFingerprint}):
+  npx lifeboat keys add me --public-key ~/.ssh/id_ed25519.pub   # a staff key: it opens every server's console
+  ssh -p ${gateway.port} lab-1@${gateway.host}                            # read-only; add "-- --write" to type; ~. detaches
+  npx lifeboat console log lab-1                # what the console printed during the last rescue
+`
+  : '';
 process.stdout.write(`
 Lifeboat is running.
   API:                  ${controlPlane.url}   (OpenAPI: ${controlPlane.url}/openapi.json)
@@ -101,6 +110,6 @@ Try, in another terminal at the repository root:
 ${rescueExample}
   npx lifeboat events                           # live changes of every server
   npx lifeboat lab status                       # the lab's servers, BMCs, serial logs
-
+${consoleExample}
 Ctrl-C stops the lab and the control plane.
 `);

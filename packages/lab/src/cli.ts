@@ -8,9 +8,8 @@ import { createServerDisks, defaultCacheDir, ensureLayoutDisks, isLayoutName, la
 import { LabError } from './errors.js';
 import { labDown, labPowerOn, labStatus, labUp } from './lab.js';
 import type { ServerDisks } from './lab.js';
-import { labDir, readLab, serverDir } from './lab-state.js';
+import { labDir, readLab } from './lab-state.js';
 import { kvmTrial } from './vm/kvm-trial.js';
-import { vmFiles } from './vm/qemu-command.js';
 import { registerLab } from './register/register.js';
 import { run as runCommand } from './disks/run.js';
 
@@ -202,7 +201,7 @@ function status(argv: string[]): number {
 function printStatus(dir: string): void {
   const rows = labStatus(dir).servers.map((s) => [
     s.name, s.state, s.mac, s.layout + (s.scenarios.length ? `+${s.scenarios.join('+')}` : ''),
-    `ssh 127.0.0.1:${s.ssh.port}`, `ipmi 127.0.0.1:${s.ipmi.port}`, s.redfish.url, `boot ${s.bootDevice}`, s.accel,
+    `ssh 127.0.0.1:${s.ssh.port}`, `ipmi 127.0.0.1:${s.ipmi.port}`, s.redfish.url, `console ${s.console.url}`, `boot ${s.bootDevice}`, s.accel,
   ]);
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))) ?? [];
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
@@ -218,13 +217,16 @@ function serverStatus(name: string | undefined) {
   return { dir, server };
 }
 
-/** Attaches the terminal to a server's serial port (the socket QEMU serves) until Ctrl-] is typed. */
+/**
+ * Attaches the terminal to a server's serial port (its port on the lab's serial fan-out, shared with
+ * the BMC's SOL and the control plane) until Ctrl-] is typed.
+ */
 async function serialConsole(argv: string[]): Promise<number> {
-  const { dir, server } = serverStatus(argv[0]);
-  const socket = connect(vmFiles(serverDir(dir, server.name)).serialSocket);
+  const { server } = serverStatus(argv[0]);
+  const socket = connect(server.console.port, server.console.host);
   await new Promise<void>((resolveConnected, reject) => {
     socket.once('connect', resolveConnected);
-    socket.once('error', (error) => reject(new LabError('LAB_NOT_RUNNING', `${server.name} is off or its console is in use (${error.message})`)));
+    socket.once('error', (error) => reject(new LabError('LAB_NOT_RUNNING', `${server.name}'s serial console does not answer (${error.message}); is the lab up?`)));
   });
   console.error(`connected to ${server.name}'s serial console; Ctrl-] leaves`);
   const stdin = process.stdin;

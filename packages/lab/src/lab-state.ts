@@ -18,6 +18,11 @@ export interface LabServerRecord {
   readonly sshPort: number;
   /** UDP port on 127.0.0.1 of its IPMI BMC. */
   readonly ipmiPort: number;
+  /**
+   * TCP port on 127.0.0.1 of its serial console (the lab's serial fan-out: what ipmi_sim's SOL, a
+   * `tcp://` console and `lab console` read and write).
+   */
+  readonly consolePort: number;
   /** Its disks, in attach order. */
   readonly disks: VmSpec['disks'];
   /** Its NVMe disks (the data disk); absent in labs made before they existed. */
@@ -57,6 +62,8 @@ export function labFiles(dir: string) {
     bmcPassword: join(dir, 'bmc-password'),
     redfishPidfile: join(dir, 'redfish.pid'),
     redfishLog: join(dir, 'redfish.log'),
+    serialPidfile: join(dir, 'serial-fanout.pid'),
+    serialLog: join(dir, 'serial-fanout.log'),
     serversDir: join(dir, 'servers'),
   };
 }

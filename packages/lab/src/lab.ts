@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabError } from './errors.js';
@@ -17,8 +18,10 @@ import { ServerVm } from './vm/server-vm.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const redfishMain = join(here, 'redfish', 'main.ts');
 const REDFISH_MARKER = 'redfish/main.ts';
+const serialMain = join(here, 'serial', 'main.ts');
+const SERIAL_MARKER = 'serial/main.ts';
 /** The programs a lab runs; a process of one of them whose command line names the lab's directory is the lab's. */
-const LAB_PROGRAMS = ['qemu-system', 'ipmi_sim', 'chassis-control.sh', REDFISH_MARKER] as const;
+const LAB_PROGRAMS = ['qemu-system', 'ipmi_sim', 'chassis-control.sh', REDFISH_MARKER, SERIAL_MARKER] as const;
 
 /** The processes of the lab in `dir` still alive (QEMU, ipmi_sim, chassis control, Redfish), by /proc. */
 export function labProcesses(dir: string): { pid: number; argv: readonly string[] }[] {
@@ -76,6 +79,7 @@ export function labRunning(dir: string): boolean {
   const lab = readLab(dir);
   if (!lab) return false;
   if (livePid(labFiles(dir).redfishPidfile, REDFISH_MARKER) !== undefined) return true;
+  if (livePid(labFiles(dir).serialPidfile, SERIAL_MARKER) !== undefined) return true;
   return lab.servers.some((s) => {
     const sdir = serverDir(dir, s.name);
     return livePid(vmFiles(sdir).pidfile, 'qemu-system') !== undefined || livePid(bmcFiles(sdir).pidfile, 'ipmi_sim') !== undefined;
@@ -110,6 +114,7 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
       scenarios: [...disks.scenarios],
       sshPort: await freeTcpPort(),
       ipmiPort: await freeUdpPort(),
+      consolePort: await freeTcpPort(),
       disks: disks.disks,
       ...(disks.nvmeDisks && disks.nvmeDisks.length > 0 ? { nvmeDisks: disks.nvmeDisks } : {}),
     });
@@ -128,6 +133,9 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
   writeLab(lab);
   const password = readBmcPassword(lab);
   try {
+    // The serial ports first: each BMC's SOL connects to its server's port when ipmi_sim starts.
+    throwIfStopped(options.signal);
+    await startSerialFanout(lab);
     for (const s of servers) {
       const sdir = serverDir(dir, s.name);
       const spec: VmSpec = { name: s.name, serverDir: sdir, mac: s.mac, uuid: s.uuid, sshPort: s.sshPort, bootUrl: lab.bootUrl, disks: s.disks, ...(s.nvmeDisks ? { nvmeDisks: s.nvmeDisks } : {}), memoryMiB: lab.memoryMiB, accel: lab.accel };
@@ -135,8 +143,8 @@ export async function labUp(options: LabUpOptions): Promise<LabRecord> {
       writeFileSync(vmFiles(sdir).bootDevice, 'network\n');
       writeFileSync(vmFiles(sdir).serconPort, serconPortBytes);
       throwIfStopped(options.signal);
-      await startBmc(sdir, { name: s.name, port: s.ipmiPort, user: lab.bmc.user, password, guid: s.uuid.replaceAll('-', '') }, s.disks.length);
-      options.onProgress?.(`${s.name}: IPMI BMC on 127.0.0.1:${s.ipmiPort} (udp)`);
+      await startBmc(sdir, { name: s.name, port: s.ipmiPort, user: lab.bmc.user, password, guid: s.uuid.replaceAll('-', ''), solPort: s.consolePort }, s.disks.length);
+      options.onProgress?.(`${s.name}: IPMI BMC on 127.0.0.1:${s.ipmiPort} (udp, Serial-over-LAN included); serial console on tcp://127.0.0.1:${s.consolePort}`);
     }
     throwIfStopped(options.signal);
     await startRedfish(lab);
@@ -160,28 +168,76 @@ export async function labPowerOn(lab: LabRecord, onProgress?: (line: string) => 
   }
 }
 
-async function startRedfish(lab: LabRecord): Promise<void> {
-  const files = labFiles(lab.dir);
-  const log = openSync(files.redfishLog, 'a');
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), redfishMain, lab.dir], {
+/** A long-lived Node.js process of the lab (`node --import tsx MAIN LAB_DIR`), in its own session. */
+interface LabService {
+  readonly what: string;
+  readonly main: string;
+  readonly marker: string;
+  readonly pidfile: string;
+  readonly log: string;
+  /** Whether it serves yet. */
+  readonly ready: () => Promise<boolean>;
+}
+
+async function startService(lab: LabRecord, service: LabService): Promise<void> {
+  const log = openSync(service.log, 'a');
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), service.main, lab.dir], {
     detached: true,
     stdio: ['ignore', log, log],
   });
   closeSync(log);
   child.unref();
-  if (child.pid === undefined) throw new LabError('LAB_START_FAILED', `the Redfish service did not start; see ${files.redfishLog}`);
-  writeFileSync(files.redfishPidfile, `${child.pid}\n`);
-  const answered = await waitUntil(async () => {
-    if (livePid(files.redfishPidfile, REDFISH_MARKER) === undefined) return true;
-    try {
-      return (await fetch(`http://127.0.0.1:${lab.redfishPort}/redfish/v1`)).ok;
-    } catch {
-      return false;
-    }
-  }, 30_000, 200);
-  if (!answered || livePid(files.redfishPidfile, REDFISH_MARKER) === undefined) {
-    throw new LabError('LAB_START_FAILED', `the Redfish service did not answer; see ${files.redfishLog}`);
-  }
+  if (child.pid === undefined) throw new LabError('LAB_START_FAILED', `the ${service.what} did not start; see ${service.log}`);
+  writeFileSync(service.pidfile, `${child.pid}\n`);
+  const gone = () => livePid(service.pidfile, service.marker) === undefined;
+  const answered = await waitUntil(async () => gone() || (await service.ready()), 30_000, 200);
+  if (!answered || gone()) throw new LabError('LAB_START_FAILED', `the ${service.what} did not answer; see ${service.log}`);
+}
+
+async function startRedfish(lab: LabRecord): Promise<void> {
+  const files = labFiles(lab.dir);
+  await startService(lab, {
+    what: 'Redfish service',
+    main: redfishMain,
+    marker: REDFISH_MARKER,
+    pidfile: files.redfishPidfile,
+    log: files.redfishLog,
+    ready: async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${lab.redfishPort}/redfish/v1`)).ok;
+      } catch {
+        return false;
+      }
+    },
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function tcpAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts the serial fan-out (`serial/main.ts`): every server's console port, before any BMC. */
+async function startSerialFanout(lab: LabRecord): Promise<void> {
+  const files = labFiles(lab.dir);
+  await startService(lab, {
+    what: 'serial console fan-out',
+    main: serialMain,
+    marker: SERIAL_MARKER,
+    pidfile: files.serialPidfile,
+    log: files.serialLog,
+    ready: async () => {
+      for (const s of lab.servers) if (!(await tcpAnswers(s.consolePort))) return false;
+      return true;
+    },
+  });
 }
 
 /**
@@ -205,6 +261,7 @@ export async function labDown(dir: string): Promise<string[]> {
       await new ServerVm(sdir, s.disks.length).forceOff().catch(() => undefined);
       if (!(await stopProcess(vmFiles(sdir).pidfile, 'qemu-system'))) left.push(`${s.name} qemu`);
     }
+    if (!(await stopProcess(files.serialPidfile, SERIAL_MARKER, { group: true }))) left.push('serial fan-out');
   }
   const strays = labProcesses(dir);
   for (const p of strays) signal(p.pid, 'SIGTERM');
@@ -227,6 +284,8 @@ export interface LabServerStatus {
   ssh: { host: string; port: number };
   osLogin: { user: string; keyFile: string } | null;
   ipmi: { host: string; port: number; user: string; password: string };
+  /** Its serial console as a raw TCP stream (what `--console tcp://HOST:PORT` registers). */
+  console: { host: string; port: number; url: string };
   redfish: { url: string; user: string; password: string };
   serialLog: string;
   accel: 'tcg' | 'kvm';
@@ -251,6 +310,7 @@ export function labStatus(dir: string): { servers: LabServerStatus[] } {
         ssh: { host: '127.0.0.1', port: s.sshPort },
         osLogin: lab.osLogin,
         ipmi: { host: '127.0.0.1', port: s.ipmiPort, user: lab.bmc.user, password },
+        console: { host: '127.0.0.1', port: s.consolePort, url: `tcp://127.0.0.1:${s.consolePort}` },
         redfish: { url: `http://127.0.0.1:${lab.redfishPort}/redfish/v1/Systems/${s.name}`, user: lab.bmc.user, password },
         serialLog: vmFiles(sdir).serialLog,
         accel: lab.accel,

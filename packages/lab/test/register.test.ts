@@ -30,7 +30,7 @@ after(async () => {
   delete process.env.LIFEBOAT_URL;
 });
 
-async function servers(): Promise<{ name: string; tenant: string; macs: string[]; bmc: { driver: string; url: string; user: string }; sshEndpoint: string | null }[]> {
+async function servers(): Promise<{ name: string; tenant: string; macs: string[]; bmc: { driver: string; url: string; user: string }; sshEndpoint: string | null; console: string | null }[]> {
   const response = await fetch(`${controlPlane.url}/v1/servers`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(response.status, 200);
   return ((await response.json()) as { servers: [] }).servers;
@@ -39,7 +39,7 @@ async function servers(): Promise<{ name: string; tenant: string; macs: string[]
 test('lab up --register: each server is in the control plane with its MAC, IPMI BMC and SSH endpoint', async () => {
   await lab('up', '--blank', '--off', '--register');
   const server = firstServer(labDir);
-  for (const key of ['name', 'mac', 'state', 'layout', 'scenarios', 'ssh', 'osLogin', 'ipmi', 'redfish', 'serialLog']) {
+  for (const key of ['name', 'mac', 'state', 'layout', 'scenarios', 'ssh', 'osLogin', 'ipmi', 'redfish', 'console', 'serialLog']) {
     assert.ok(key in server, `lab status --json has ${key}`);
   }
   assert.deepEqual(Object.keys(server.ipmi), ['host', 'port', 'user', 'password']);
@@ -54,6 +54,7 @@ test('lab up --register: each server is in the control plane with its MAC, IPMI 
   assert.equal(registered.bmc.url, `ipmi://127.0.0.1:${server.ipmi.port}`);
   assert.equal(registered.bmc.user, server.ipmi.user);
   assert.equal(registered.sshEndpoint, `127.0.0.1:${server.ssh.port}`);
+  assert.equal(registered.console, null, "an IPMI server's console is its BMC's Serial-over-LAN");
   assert.equal(JSON.stringify(registered).includes(server.ipmi.password), false, 'the API never shows the BMC password');
 });
 
@@ -65,6 +66,7 @@ test('a new lab registered again replaces the records (new ports), with Redfish 
   assert.equal(registered?.tenant, 'lab-two');
   assert.equal(registered?.bmc.driver, 'redfish');
   assert.equal(registered?.bmc.url, `redfish://${new URL(server.redfish.url).host}/redfish/v1/Systems/${server.name}`);
+  assert.equal(registered?.console, server.console.url, 'a Redfish server carries its serial port as its console');
   await lab('down');
   assert.deepEqual(processesMentioning(labDir), []);
 });

@@ -20,6 +20,13 @@ test('lan.conf serves RMCP+ on loopback with the lab user as administrator and o
   assert.match(conf, /^\s*startlan 1$/m);
   assert.match(conf, /^\s*endlan$/m);
   assert.doesNotMatch(conf, /startcmd/, 'with chassis_control, ipmi_sim ignores startcmd: none is written');
+  assert.doesNotMatch(conf, /^\s*sol /m, 'no Serial-over-LAN without a serial port');
+});
+
+test("lan.conf wires Serial-over-LAN to the server's serial port on loopback TCP", () => {
+  const conf = lanConf({ ...spec, solPort: 7001 });
+  assert.match(conf, /^\s*sol "tcp:127\.0\.0\.1:7001" 115200$/m);
+  assert.throws(() => lanConf({ ...spec, solPort: 0 }), /SOL port/);
 });
 
 test('lan.conf refuses values its quoted strings cannot hold', () => {

@@ -24,10 +24,16 @@ export function bmcUrl(lab: LabRecord, server: LabRecord['servers'][number], kin
   return kind === 'ipmi' ? `ipmi://127.0.0.1:${server.ipmiPort}` : `redfish://127.0.0.1:${lab.redfishPort}/redfish/v1/Systems/${server.name}`;
 }
 
+/** The `tcp://` URL of a lab server's serial console (the lab's serial fan-out). */
+export function consoleUrl(server: LabRecord['servers'][number]): string {
+  return `tcp://127.0.0.1:${server.consolePort}`;
+}
+
 /**
  * Registers every lab server with the control plane through its HTTP API (`POST /v1/servers`, what
  * `lifeboat servers add NAME --tenant T --mac MAC --bmc URL --bmc-user U --bmc-password-file F
- * --ssh-endpoint HOST:PORT` sends): same name, its MAC, BMC and SSH endpoint. A server already
+ * --ssh-endpoint HOST:PORT [--console tcp://HOST:PORT]` sends): same name, its MAC, BMC, SSH endpoint
+ * and, with Redfish, its serial console (with IPMI the console is the BMC's Serial-over-LAN). A server already
  * registered under that name is replaced, since a new lab has new ports.
  */
 export async function registerLab(lab: LabRecord, options: RegisterOptions): Promise<void> {
@@ -54,6 +60,8 @@ export async function registerLab(lab: LabRecord, options: RegisterOptions): Pro
       macs: [server.mac],
       bmc: { url, user: lab.bmc.user, password },
       sshEndpoint: `127.0.0.1:${server.sshPort}`,
+      // An IPMI server's console is its BMC's Serial-over-LAN; Redfish has none: the serial port itself.
+      ...(options.bmc === 'redfish' ? { console: consoleUrl(server) } : {}),
     };
     const taken = (e: LifeboatError) => e.code === 'SERVER_EXISTS' || e.code === 'MAC_IN_USE';
     const added = await step(`registering ${server.name}`, () => api.addServer(body), taken);
@@ -61,6 +69,6 @@ export async function registerLab(lab: LabRecord, options: RegisterOptions): Pro
       await step(`${server.name} is already registered and cannot be replaced`, () => api.removeServer(server.name));
       await step(`registering ${server.name}`, () => api.addServer(body));
     }
-    options.onProgress?.(`${server.name}: registered with the control plane (tenant ${options.tenant}, BMC ${url})`);
+    options.onProgress?.(`${server.name}: registered with the control plane (tenant ${options.tenant}, BMC ${url}, console ${options.bmc === 'redfish' ? consoleUrl(server) : 'IPMI Serial-over-LAN'})`);
   }
 }
