@@ -9,17 +9,15 @@
  * viewer, refusals, `~.`, the audit log and the console log.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
-import { freePort, lifeboat, lifeboatJson, waitFor } from './support.js';
+import { freePort, lifeboat, lifeboatJson, ServeProcess, waitFor } from './support.js';
 
-const cliBin = fileURLToPath(new URL('../packages/cli/bin/lifeboat.mjs', import.meta.url));
 
 /** A running OpenSSH client attached to the gateway, with what it printed. */
 interface Viewer {
@@ -46,8 +44,7 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
   let consolePort: number;
   let imageDir: string;
   let brokenImageDir: string;
-  let controlPlane: ChildProcess | undefined;
-  let controlPlaneLog = '';
+  let controlPlane: ServeProcess | undefined;
   let operator: NodeJS.ProcessEnv;
   let acme: NodeJS.ProcessEnv;
   let server: LabServerStatus;
@@ -69,31 +66,10 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
 
   const attached = (viewer: Viewer) => waitFor('the console banner', () => viewer.stderr.includes('~. at the start of a line detaches'), 60_000, 100);
 
-  /** Starts `lifeboat serve` (the control plane as an operator runs it) serving `image` for profile linux. */
-  async function startControlPlane(image: string, rescueTimeout: string): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--console-listen', `127.0.0.1:${consolePort}`, '--image', image,
-        '--rescue-timeout', rescueTimeout, '--scheduler-interval', '1s'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LIFEBOAT_LOG_LEVEL: 'info' } },
-    );
-    child.stdout.on('data', (chunk) => (controlPlaneLog += chunk));
-    child.stderr.on('data', (chunk) => (controlPlaneLog += chunk));
-    controlPlane = child;
-    await waitFor('the control plane to answer', async () => {
-      if (child.exitCode !== null) throw new Error(`lifeboat serve exited with ${child.exitCode}: ${controlPlaneLog}`);
-      return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok;
-    }, 60_000, 200);
-  }
-
-  async function stopControlPlane(): Promise<void> {
-    const child = controlPlane;
-    controlPlane = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  /** Starts `lifeboat serve` serving `image` for profile linux. */
+  const startControlPlane = (image: string, rescueTimeout: string): Promise<void> =>
+    controlPlane!.start(['--data', dataDir, '--console-listen', `127.0.0.1:${consolePort}`, '--image', image, '--rescue-timeout', rescueTimeout, '--scheduler-interval', '1s']);
+  const stopControlPlane = (): Promise<void> => controlPlane?.stop() ?? Promise.resolve();
 
   before(async () => {
     const image = await ensureRescueImage({ onProgress: (line) => process.stderr.write(`[image] ${line}\n`) });
@@ -105,6 +81,7 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     writeFileSync(join(brokenImageDir, 'initrd'), 'this is not an initramfs\n');
     symlinkSync(join(imageDir, 'rootfs.squashfs'), join(brokenImageDir, 'rootfs.squashfs'));
     port = await freePort();
+    controlPlane = new ServeProcess(port);
     consolePort = await freePort();
     mkdirSync(dataDir, { recursive: true });
     await startControlPlane(brokenImageDir, '100s');
@@ -139,7 +116,7 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     for (const viewer of viewers) if (viewer.child.exitCode === null) viewer.child.kill('SIGKILL');
     const left = await lab(['down']);
     await stopControlPlane();
-    if (process.exitCode && process.exitCode !== 0) process.stderr.write(controlPlaneLog.slice(-20_000));
+    if (process.exitCode && process.exitCode !== 0) process.stderr.write((controlPlane?.log ?? '').slice(-20_000));
     rmSync(dir, { recursive: true, force: true });
     assert.equal(left, 0, 'lab down left no process');
   });

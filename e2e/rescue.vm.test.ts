@@ -5,17 +5,15 @@
  * and a real SMTP server. Two VMs at most run at once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
-import { freePort, lifeboat, lifeboatJson, ssh, startSmtpServer, waitFor, type CommandResult } from './support.js';
+import { freePort, lifeboat, lifeboatJson, ServeProcess, ssh, startSmtpServer, waitFor, type CommandResult } from './support.js';
 
-const cliBin = fileURLToPath(new URL('../packages/cli/bin/lifeboat.mjs', import.meta.url));
 
 interface EnterAnswer {
   server: string;
@@ -31,8 +29,7 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
   const labDir = join(dir, 'lab');
   let port: number;
   let imageDir: string;
-  let controlPlane: ChildProcess | undefined;
-  let controlPlaneLog = '';
+  let controlPlane: ServeProcess | undefined;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
   let operator: NodeJS.ProcessEnv;
   let customer: NodeJS.ProcessEnv;
@@ -40,33 +37,13 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
   const customerKey = join(dir, 'customer_ed25519');
 
   /** Starts `lifeboat serve` (the control plane as an operator runs it) and waits for /healthz. */
-  async function startControlPlane(extraFlags: string[] = []): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [
-        cliBin, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0', '--image', imageDir, '--smtp-url', smtp.url,
-        '--rescue-timeout', '8m', '--exit-timeout', '8m', '--scheduler-interval', '1s', '--lease-warning', '40s',
-        ...extraFlags,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LIFEBOAT_LOG_LEVEL: 'info' } },
-    );
-    child.stdout!.on('data', (chunk) => (controlPlaneLog += chunk));
-    child.stderr!.on('data', (chunk) => (controlPlaneLog += chunk));
-    controlPlane = child;
-    await waitFor('the control plane to answer', async () => {
-      if (child.exitCode !== null) throw new Error(`lifeboat serve exited with ${child.exitCode}: ${controlPlaneLog}`);
-      return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok;
-    }, 60_000, 200);
-  }
-
-  async function stopControlPlane(): Promise<void> {
-    const child = controlPlane;
-    controlPlane = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  const startControlPlane = (extraFlags: string[] = []): Promise<void> =>
+    controlPlane!.start([
+      '--data', dataDir, '--console-listen', '127.0.0.1:0', '--image', imageDir, '--smtp-url', smtp.url,
+      '--rescue-timeout', '8m', '--exit-timeout', '8m', '--scheduler-interval', '1s', '--lease-warning', '40s',
+      ...extraFlags,
+    ]);
+  const stopControlPlane = (): Promise<void> => controlPlane?.stop() ?? Promise.resolve();
 
   async function stateOf(name: string): Promise<string> {
     return (await lifeboatJson<{ state: string }>(['servers', 'show', name], operator)).state;
@@ -92,6 +69,7 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
     imageDir = image.dir;
     smtp = await startSmtpServer();
     port = await freePort();
+    controlPlane = new ServeProcess(port);
     mkdirSync(dataDir, { recursive: true });
     await startControlPlane();
     const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
@@ -132,7 +110,7 @@ describe('rescue end to end on lab servers', { timeout: 40 * 60_000 }, () => {
     const left = labDir ? await lab(['down']) : 0;
     await stopControlPlane();
     await smtp?.close();
-    if (process.exitCode && process.exitCode !== 0) process.stderr.write(controlPlaneLog.slice(-20_000));
+    if (process.exitCode && process.exitCode !== 0) process.stderr.write((controlPlane?.log ?? '').slice(-20_000));
     rmSync(dir, { recursive: true, force: true });
     assert.equal(left, 0);
   });

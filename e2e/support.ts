@@ -2,7 +2,7 @@
  * End-to-end support: the real CLI as a child process, OpenSSH as the customer runs it, a real SMTP
  * server on loopback, and waits that poll for real signals.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
 
@@ -77,7 +77,42 @@ export function ssh(port: number, login: SshLogin, command: string, timeoutMs = 
 /** Free ports and waiting for a real signal: the tests' shared support. */
 import { freePort } from '@lifeboat/test-support';
 export { freePort };
-export { waitFor } from '@lifeboat/test-support';
+import { waitFor } from '@lifeboat/test-support';
+export { waitFor };
+
+/** `lifeboat serve` as an operator runs it (a child process), its output kept for failure reports. */
+export class ServeProcess {
+  /** Everything it printed, for a failing test's report. */
+  log = '';
+  #child: ChildProcess | undefined;
+
+  constructor(readonly port: number) {}
+
+  /** Starts `lifeboat serve --listen 127.0.0.1:PORT FLAGS...` and waits until /healthz answers. */
+  async start(flags: readonly string[]): Promise<void> {
+    const child = spawn(process.execPath, [cliBin, 'serve', '--listen', `127.0.0.1:${this.port}`, ...flags], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LIFEBOAT_LOG_LEVEL: 'info' },
+    });
+    child.stdout!.on('data', (chunk) => (this.log += chunk));
+    child.stderr!.on('data', (chunk) => (this.log += chunk));
+    this.#child = child;
+    await waitFor('the control plane to answer', async () => {
+      if (child.exitCode !== null) throw new Error(`lifeboat serve exited with ${child.exitCode}: ${this.log}`);
+      return (await fetch(`http://127.0.0.1:${this.port}/healthz`).catch(() => undefined))?.ok;
+    }, 60_000, 200);
+  }
+
+  /** SIGTERM, then waits for it to exit; nothing when it is not running. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
 
 /** A message the SMTP server received. */
 export interface ReceivedMail {
