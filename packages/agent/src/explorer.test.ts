@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Explorer } from './explorer.js';
+import { Explorer, firstPartition } from './explorer.js';
 import { nodePlatform } from './platform-node.js';
 
 /**
@@ -87,8 +87,9 @@ describe('explorer (agent side, without mounting)', () => {
   });
 
   it('a device with no file system (a whole disk) is DEVICE_NOT_FOUND saying so, and leaves no mount point', async () => {
-    await assert.rejects(explorer.list({ device: 'sdc', path: '/' }), (e) => code(e) === 'DEVICE_NOT_FOUND' && /sdc holds no file system .*browse a partition/.test((e as Error).message));
+    await assert.rejects(explorer.list({ device: 'sdc', path: '/' }), (e) => code(e) === 'DEVICE_NOT_FOUND' && /sdc holds no file system .*browse a partition, e\.g\. sdc1\)/.test((e as Error).message));
     assert.deepEqual(readdirSync(join(root, 'run/lifeboat/explore')), ['sda1']);
+    assert.deepEqual(['sda', 'vdb', 'nvme0n1', 'mmcblk0'].map(firstPartition), ['sda1', 'vdb1', 'nvme0n1p1', 'mmcblk0p1']);
   });
 
   it('says clearly when the installed system has no persistent journal', async () => {

@@ -131,7 +131,7 @@ export class Explorer {
       mountArgs = [['--bind', theirs.mountPoint, point], ['-o', 'remount,bind,ro,nosuid,nodev,noexec', point]];
     } else {
       const fsType = (await this.#platform.run('blkid', ['-o', 'value', '-s', 'TYPE', source], stop ? { stop } : {})).stdout.trim();
-      if (fsType === '') throw new LifeboatError('DEVICE_NOT_FOUND', `${device} holds no file system the rescue system recognises (a whole disk with partitions? browse a partition, e.g. ${device}1)`);
+      if (fsType === '') throw new LifeboatError('DEVICE_NOT_FOUND', `${device} holds no file system the rescue system recognises (a whole disk with partitions? browse a partition, e.g. ${firstPartition(device)})`);
       const reason = notBrowsable[fsType];
       if (reason !== undefined) throw new LifeboatError('DEVICE_NOT_FOUND', `${device} is ${reason}`);
       const extra = noReplayOptions[fsType];
@@ -299,4 +299,9 @@ export class Explorer {
     if (result.status !== 0) throw new LifeboatError('PROGRAM_FAILED', `journalctl exited with status ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' / ')}`);
     return { text: result.stdout };
   }
+}
+
+/** The name of a disk's first partition: `sda1`, but `nvme0n1p1` and `mmcblk0p1` (a name ending in a digit). */
+export function firstPartition(disk: string): string {
+  return /\d$/.test(disk) ? `${disk}p1` : `${disk}1`;
 }
