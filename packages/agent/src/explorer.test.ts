@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Explorer } from './explorer.js';
+import { Explorer, firstPartition } from './explorer.js';
 import { nodePlatform } from './platform-node.js';
 
 /**
@@ -30,6 +30,7 @@ describe('explorer (agent side, without mounting)', () => {
     symlinkSync('../..', join(point, 'etc/up'));
     mkdirSync(join(root, 'dev'));
     writeFileSync(join(root, 'dev/sdb1'), '');
+    writeFileSync(join(root, 'dev/sdc'), Buffer.alloc(64 * 1024));
     writeFileSync(join(root, 'mountinfo'), `30 1 8:1 / ${point} ro,nosuid,nodev,noexec - ext4 /dev/sda1 ro,norecovery\n`);
     mkdirSync(join(root, 'run/lifeboat/holds'), { recursive: true });
     writeFileSync(join(root, 'run/lifeboat/holds/sdb1.json'), JSON.stringify({ holder: 'fsck', testId: 'tst_42', since: new Date().toISOString() }));
@@ -83,6 +84,12 @@ describe('explorer (agent side, without mounting)', () => {
     await assert.rejects(explorer.list({ device: 'sdb1', path: '/' }), (e) => code(e) === 'DEVICE_BUSY' && /a file system check of sdb1 is running \(test tst_42\)/.test((e as Error).message));
     await assert.rejects(explorer.list({ device: 'sdz9', path: '/' }), (e) => code(e) === 'DEVICE_NOT_FOUND');
     await assert.rejects(explorer.list({ device: '../sda', path: '/' }), (e) => code(e) === 'DEVICE_NOT_FOUND');
+  });
+
+  it('a device with no file system (a whole disk) is DEVICE_NOT_FOUND saying so, and leaves no mount point', async () => {
+    await assert.rejects(explorer.list({ device: 'sdc', path: '/' }), (e) => code(e) === 'DEVICE_NOT_FOUND' && /sdc holds no file system .*browse a partition, e\.g\. sdc1\)/.test((e as Error).message));
+    assert.deepEqual(readdirSync(join(root, 'run/lifeboat/explore')), ['sda1']);
+    assert.deepEqual(['sda', 'vdb', 'nvme0n1', 'mmcblk0'].map(firstPartition), ['sda1', 'vdb1', 'nvme0n1p1', 'mmcblk0p1']);
   });
 
   it('says clearly when the installed system has no persistent journal', async () => {

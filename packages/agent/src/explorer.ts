@@ -124,20 +124,29 @@ export class Explorer {
     }
     await checkHold(this.#platform, this.#o.rootDir, device);
     if (!this.#platform.exists(source)) throw new LifeboatError('DEVICE_NOT_FOUND', `the rescue system has no device ${device}`);
-    await this.#platform.mkdir(point, 0o700);
     const canonical = await this.#canonical(source);
     const theirs = mounts.find((m) => m.source === source || m.source === canonical);
+    let mountArgs: string[][];
     if (theirs) {
-      await this.#mountChecked(['--bind', theirs.mountPoint, point], device);
-      await this.#mountChecked(['-o', 'remount,bind,ro,nosuid,nodev,noexec', point], device);
+      mountArgs = [['--bind', theirs.mountPoint, point], ['-o', 'remount,bind,ro,nosuid,nodev,noexec', point]];
     } else {
       const fsType = (await this.#platform.run('blkid', ['-o', 'value', '-s', 'TYPE', source], stop ? { stop } : {})).stdout.trim();
-      if (fsType === '') throw new LifeboatError('DEVICE_NOT_FOUND', `${device} holds no file system the rescue system recognises (a whole disk with partitions? browse a partition, e.g. ${device}1)`);
+      if (fsType === '') throw new LifeboatError('DEVICE_NOT_FOUND', `${device} holds no file system the rescue system recognises (a whole disk with partitions? browse a partition, e.g. ${firstPartition(device)})`);
       const reason = notBrowsable[fsType];
       if (reason !== undefined) throw new LifeboatError('DEVICE_NOT_FOUND', `${device} is ${reason}`);
       const extra = noReplayOptions[fsType];
       const options = ['ro', 'nosuid', 'nodev', 'noexec', ...(extra ? [extra] : [])].join(',');
-      await this.#mountChecked(['-t', fsType, '-o', options, source, point], device);
+      mountArgs = [['-t', fsType, '-o', options, source, point]];
+    }
+    // The mount point exists only while something is mounted on it: a refused device leaves nothing.
+    await this.#platform.mkdir(point, 0o700);
+    try {
+      for (const args of mountArgs) await this.#mountChecked(args, device);
+    } catch (error) {
+      // A bind mount whose read-only remount failed is not left writable.
+      if (theirs) await this.#platform.run('umount', [point]);
+      await this.#platform.run('rmdir', ['--', point]);
+      throw error;
     }
     this.#touch(device);
     return point;
@@ -290,4 +299,9 @@ export class Explorer {
     if (result.status !== 0) throw new LifeboatError('PROGRAM_FAILED', `journalctl exited with status ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' / ')}`);
     return { text: result.stdout };
   }
+}
+
+/** The name of a disk's first partition: `sda1`, but `nvme0n1p1` and `mmcblk0p1` (a name ending in a digit). */
+export function firstPartition(disk: string): string {
+  return /\d$/.test(disk) ? `${disk}p1` : `${disk}1`;
 }

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -24,10 +26,17 @@ let device: string;
 let token: string;
 const { ok, run } = sshCommands(() => login, log);
 
-const api = async (path: string) => {
-  const response = await fetch(`${harness.cp.running.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+const api = async (path: string, as = token, method = 'GET', json?: unknown) => {
+  const response = await fetch(`${harness.cp.running.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${as}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+  });
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
 };
+const parsed = <T = Record<string, unknown>>(answer: { body: Buffer }): T => JSON.parse(answer.body.toString()) as T;
+/** The 1 GiB file written in the installed system before the explorer mounts it, and its sha256 there. */
+const big = { path: '/lifeboat-big.img', size: 1024 * 1024 * 1024, sha256: '' };
 
 before(async () => {
   disks = await ensureLayoutDisks('plain', { onProgress: log });
@@ -42,6 +51,18 @@ before(async () => {
     return found.code === 0 ? found.stdout.trim().replace(/^\/dev\//, '') : undefined;
   }, 120_000, 1_000);
   log(`root file system on ${device}`);
+  // A 1 GiB file in the installed system, written through the helpers before the explorer mounts the
+  // partition read-only: sparse (the VM's disk is a snapshot overlay; 1 GiB of TCG writes is not
+  // affordable) but with 4 MiB of random data at its start, middle and end, so every byte of it is
+  // read by tar/curl in the rescue, relayed by the control plane, and the checksum means something.
+  const mounted = await run(`rescue-mount --root UUID=${root.uuid}`);
+  assert.ok(mounted.code === 0 || mounted.code === 4, `rescue-mount: ${mounted.code}\n${mounted.stdout}\n${mounted.stderr}`);
+  const file = `/mnt${big.path}`;
+  await ok(`truncate -s ${big.size} ${file} && for at in 0 510 1020; do dd if=/dev/urandom of=${file} bs=1M count=4 seek=$at conv=notrunc status=none || exit 1; done; sync`);
+  big.sha256 = (await ok(`sha256sum ${file}`)).split(' ')[0] ?? '';
+  assert.match(big.sha256, /^[0-9a-f]{64}$/);
+  assert.equal((await ok(`stat -c %s ${file}`)).trim(), String(big.size));
+  await ok('rescue-umount');
 });
 
 after(async () => {
@@ -113,4 +134,99 @@ test('the journal of the installed system, read by the image\'s journalctl: real
   assert.equal(before.status, 200, before.body.toString());
   assert.equal(before.body.toString(), '');
   assert.match((await ok('ls /run/lifeboat/explore')).trim(), new RegExp(device), 'still browsed read-only, nothing else mounted');
+});
+
+test('a 1 GiB file streams through: size and sha256 as in the rescue, the control plane\'s RSS grows by less than 64 MB', async () => {
+  // The control plane runs in this test process (startTestControlPlane starts it in-process), so its
+  // RSS is this process's RSS: sampled every 20 ms while the download is read here, chunk by chunk
+  // into a hash (nothing kept). QEMU is a child process and not counted.
+  const received = createHash('sha256');
+  let receivedBytes = 0;
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  let got: { status: number; headers: Record<string, unknown>; error: string };
+  try {
+    got = await new Promise((resolve, reject) => {
+      const req = httpRequest(`${harness.cp.running.url}/v1/servers/files-1/files/${device}/download?path=${big.path}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+        let error = '';
+        res.on('data', (data: Buffer) => {
+          if (res.statusCode !== 200) return void (error += data.toString());
+          received.update(data);
+          receivedBytes += data.length;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, error }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  assert.equal(got.status, 200, got.error);
+  assert.equal(got.headers['content-length'], String(big.size));
+  assert.equal(receivedBytes, big.size);
+  assert.equal(received.digest('hex'), big.sha256);
+  const growth = peak - baseline;
+  log(`1 GiB through the control plane: RSS ${Math.round(baseline / 1e6)} MB before, peak growth ${Math.round(growth / 1e6)} MB`);
+  assert.ok(growth < 64 * 1024 * 1024, `RSS grew by ${Math.round(growth / 1e6)} MB`);
+});
+
+test('a device that is not a partition: a whole disk and a missing name answer 404 DEVICE_NOT_FOUND, saying why', async () => {
+  const disk = (await ok(`lsblk -dno PKNAME /dev/${device}`)).trim();
+  assert.ok(disk && disk !== device, `the disk holding ${device}`);
+  for (const route of ['', '/download']) {
+    const whole = await api(`/v1/servers/files-1/files/${disk}${route}?path=/`);
+    assert.deepEqual([whole.status, parsed(whole).code], [404, 'DEVICE_NOT_FOUND'], whole.body.toString());
+    assert.equal(parsed(whole).message, `${disk} holds no file system the rescue system recognises (a whole disk with partitions? browse a partition, e.g. ${disk}1)`);
+    const missing = await api(`/v1/servers/files-1/files/${disk}9${route}?path=/`);
+    assert.deepEqual([missing.status, parsed(missing).code], [404, 'DEVICE_NOT_FOUND'], missing.body.toString());
+    assert.equal(parsed(missing).message, `the rescue system has no device ${disk}9`);
+  }
+  const journal = await api(`/v1/servers/files-1/journal?device=${disk}`);
+  assert.deepEqual([journal.status, parsed(journal).code], [404, 'DEVICE_NOT_FOUND'], journal.body.toString());
+  assert.match((await ok('ls /run/lifeboat/explore')).trim(), new RegExp(`^${device}$`), 'nothing else mounted');
+});
+
+test('an incident with a result of this boot attached: declared by the customer, seen by a technician and an operator, a 404 for another tenant', async () => {
+  const operator = token;
+  const mint = async (body: object): Promise<string> => {
+    const made = await api('/v1/tokens', operator, 'POST', body);
+    assert.equal(made.status, 201, made.body.toString());
+    return String(parsed(made).token);
+  };
+  assert.equal((await api('/v1/tenants', operator, 'POST', { name: 'globex' })).status, 201);
+  const acme = await mint({ tenant: 'acme', role: 'customer' });
+  const globex = await mint({ tenant: 'globex', role: 'customer' });
+  const technician = await mint({ role: 'technician' });
+  const disk = (await ok(`lsblk -dno PKNAME /dev/${device}`)).trim();
+  const started = await api('/v1/servers/files-1/tests', acme, 'POST', { kind: 'partitions', device: disk });
+  assert.equal(started.status, 202, started.body.toString());
+  const testId = String(parsed(started).id);
+  const finished = await waitFor('the partitions test', async () => {
+    const view = parsed<{ status: string; summary: string }>(await api(`/v1/servers/files-1/tests/${testId}`, acme));
+    return ['queued', 'running'].includes(view.status) ? undefined : view;
+  }, 300_000, 1_000);
+  log(`partitions ${disk}: ${finished.status}: ${finished.summary}`);
+  assert.equal(finished.status, 'passed');
+  const declared = await api('/v1/servers/files-1/incidents', acme, 'POST', { message: `the disk looks odd\nsee the partitions test of ${disk}`, tests: [testId] });
+  assert.equal(declared.status, 201, declared.body.toString());
+  const id = String(parsed(declared).id);
+  type View = { id: string; tenant: string; state: string; tests: Array<{ id: string; kind: string; status: string }> };
+  for (const who of [technician, operator]) {
+    const queue = parsed<{ incidents: View[] }>(await api('/v1/incidents?state=open', who)).incidents;
+    const seen = queue.find((i) => i.id === id);
+    assert.ok(seen, 'in the queue');
+    assert.deepEqual([seen.tenant, seen.state, seen.tests.map((t) => [t.id, t.kind, t.status])], ['acme', 'open', [[testId, 'partitions', 'passed']]]);
+    assert.equal((await api(`/v1/incidents/${id}`, who)).status, 200);
+  }
+  const theirs = await api(`/v1/incidents/${id}`, globex);
+  const none = await api('/v1/incidents/no-such-incident', globex);
+  assert.deepEqual([theirs.status, parsed(theirs).code], [404, 'INCIDENT_NOT_FOUND']);
+  assert.equal(String(parsed(theirs).message), String(parsed(none).message).replace('no-such-incident', id), 'exactly like a missing one');
+  assert.deepEqual(parsed<{ incidents: View[] }>(await api('/v1/incidents', globex)).incidents.map((i) => i.id), []);
+  assert.equal((await api(`/v1/servers/files-1/tests/${testId}`, globex)).status, 404);
 });
