@@ -5,6 +5,7 @@
  */
 import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@lifeboat/core';
 import type { ConsoleRecorder } from '../console/console-recorder.js';
+import { stoppedBoot } from '../console/console-text.js';
 import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
@@ -22,6 +23,9 @@ export { leaveRescueWork };
 
 /** How often the exit job looks for the agent's answer. */
 const agentPollMs = 250;
+
+/** The installed system's boot stopped for good after an exit (its console shows why). */
+class BootStopped extends Error {}
 
 /** What the rescue jobs need. */
 export interface RescueJobOptions {
@@ -301,16 +305,33 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       throw error;
     };
     if ((await step(params, 'exit_rescue', 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
-    await step(params, 'exit_rescue', 'os_answered', async () => {
+    const stopped = await step(params, 'exit_rescue', 'os_answered', async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
+      // Only what the console prints from now on counts: the boot that follows this exit's reboot (an
+      // emergency mode recorded before the rescue, or before a restart of this job, does not).
+      const mark = (await options.recorder?.position(sessionId)) ?? null;
       for (;;) {
         signal.throwIfAborted();
         const current = await load(sessionId);
         if (!current || current.session.state !== 'exiting_rescue') throw new LifeboatError('INVALID_STATE', 'the exit was ended meanwhile');
         if (await osAnswers(server, current.session)) return `SSH answers on ${server.sshEndpoint.host}:${server.sshEndpoint.port}`;
+        // A boot stuck in emergency mode or a kernel panic waits for a person: say so now rather than
+        // at the exit's deadline (after a repair on the console, `rescue exit` again checks anew).
+        const printed = mark === null ? null : options.recorder?.since(sessionId, mark);
+        const stop = printed ? stoppedBoot(printed) : null;
+        if (stop) throw new BootStopped(`it stopped ${stop.what}: the console shows '${stop.quote}'`);
         await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
       }
-    }).catch(ended);
+    }).then(
+      () => undefined,
+      (error: unknown) => (error instanceof BootStopped ? error : ended(error)),
+    );
+    if (stopped instanceof BootStopped) {
+      const reason = `the installed system did not come back: ${stopped.message}`;
+      if (await move(sessionId, 'exit_fail', reason)) await store.tasks.finish(taskId, 'failed', reason);
+      log.warn({ server: server.name, session: sessionId }, reason);
+      return;
+    }
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
     await step(params, 'exit_rescue', 'agent_token_revoked', async () => {
       await store.sessions.revokeAgentToken(sessionId);
