@@ -50,6 +50,12 @@ export interface RescueJobOptions {
    * control-plane restart wait at most 15 s).
    */
   readonly agentExitWaitMs?: number;
+  /**
+   * When the console shows a boot stopped for good, how long it must then print nothing before its
+   * lines are quoted (default 1.5 s: systemd prints the emergency shell's prompt a moment after its
+   * banner); the wait is at most 10 s.
+   */
+  readonly consoleQuietMs?: number;
   readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -65,6 +71,21 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   async function withConsole(sessionId: string, reason: string): Promise<string> {
     const tail = await options.recorder?.tail(sessionId).catch(() => null);
     return tail ? `${reason}: the console ends with '${tail}'` : reason;
+  }
+
+  /** What the console printed after `mark`, once it printed nothing new for `consoleQuietMs` (or 10 s passed). */
+  async function settledConsole(sessionId: string, mark: number, signal: AbortSignal): Promise<Buffer | null> {
+    const quietMs = options.consoleQuietMs ?? 1500;
+    const until = Date.now() + 10_000;
+    let printed = options.recorder?.since(sessionId, mark) ?? null;
+    while (printed !== null && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, quietMs));
+      signal.throwIfAborted();
+      const now = options.recorder?.since(sessionId, mark) ?? null;
+      if (now === null || now.length === printed.length) return now ?? printed;
+      printed = now;
+    }
+    return printed;
   }
 
   async function driverFor(server: Server): Promise<PowerDriver> {
@@ -318,8 +339,11 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
         // A boot stuck in emergency mode or a kernel panic waits for a person: say so now rather than
         // at the exit's deadline (after a repair on the console, `rescue exit` again checks anew).
         const printed = mark === null ? null : options.recorder?.since(sessionId, mark);
-        const stop = printed ? stoppedBoot(printed) : null;
-        if (stop) throw new BootStopped(`it stopped ${stop.what}: the console shows '${stop.quote}'`);
+        if (mark !== null && printed && stoppedBoot(printed)) {
+          const settled = await settledConsole(sessionId, mark, signal);
+          const stop = settled && stoppedBoot(settled);
+          if (stop) throw new BootStopped(`it stopped ${stop.what}: the console shows '${stop.quote}'`);
+        }
         await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
       }
     }).then(
