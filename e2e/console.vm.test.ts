@@ -3,10 +3,12 @@
  * its SSH console gateway, the OpenSSH client, a lab server (QEMU + iPXE) behind its IPMI BMC
  * (ipmi_sim), whose Serial-over-LAN (RMCP+, `ipmitool sol activate`) carries the VM's ttyS0 through
  * the lab's serial fan-out, and the rescue image built from Debian packages. One lab server started
- * once serves every check: a rescue of a broken image (an initrd the kernel cannot use) fails and its
- * console log shows the kernel panic; then, with the real image, attach, watch the reboot into rescue,
- * log in on the rescue's serial getty with the session's temporary password, a read-only second
- * viewer, refusals, `~.`, the audit log and the console log.
+ * once, whose installed system stops in emergency mode (the lab's broken-fstab scenario), serves every
+ * check: a rescue of a broken image (an initrd the kernel cannot use) fails and its console log shows
+ * the kernel panic; then, with the real image, attach, watch the reboot into rescue, log in on the
+ * rescue's serial getty with the session's temporary password, a read-only second viewer, refusals,
+ * `~.`, the audit log and the console log; last, an exit without repairing the fstab fails as soon as
+ * the console shows emergency mode, and says so.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -89,12 +91,13 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     operator = { ...base, LIFEBOAT_TOKEN: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
 
     // The lab as `npm start` makes it: registered by `lab up --register` (IPMI BMC, so the console is
-    // the BMC's SOL). A blank disk: the server loops through its firmware until it is rescued.
+    // the BMC's SOL). Its installed Debian's fstab names a disk that does not exist: it boots into
+    // emergency mode, where SSH never answers, until it is rescued and repaired.
     process.env.LIFEBOAT_LAB = labDir;
     process.env.LIFEBOAT_URL = operator.LIFEBOAT_URL;
     process.env.LIFEBOAT_TOKEN = operator.LIFEBOAT_TOKEN;
     try {
-      const up = await lab(['up', '--blank', '--register', '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
+      const up = await lab(['up', '--scenario', 'broken-fstab', '--register', '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
       assert.equal(up, 0, 'lifeboat lab up --register');
     } finally {
       delete process.env.LIFEBOAT_TOKEN;
@@ -244,5 +247,33 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     assert.equal(log.code, 0, log.stderr);
     assert.match(log.stdout, /iPXE/);
     assert.match(log.stdout, /Linux version \d/);
+  });
+
+  it('an exit without repairing the fstab fails as soon as the console shows emergency mode, and the reason and the console log say so', async () => {
+    const started = Date.now();
+    const exit = await lifeboat(['rescue', 'exit', server.name, '--wait'], acme, 15 * 60_000);
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`# broken fstab: rescue exit to exit_failed ${seconds.toFixed(1)} s (exit timeout 10 min)`);
+    assert.notEqual(exit.code, 0, `the exit failed: ${exit.stdout}`);
+    assert.match(exit.stderr, /the installed system did not come back: it stopped in emergency mode: the console shows 'You are in emergency mode\./, exit.stderr);
+    assert.match(exit.stderr, /Give root password for maintenance/, 'the quote goes on with the prompt');
+    assert.doesNotMatch(exit.stderr, /did not answer on SSH within/, 'not the deadline: the console told');
+    assert.ok(seconds < 8 * 60, `well before the 10 min exit deadline (${seconds.toFixed(1)} s)`);
+    const shown = await lifeboatJson<{ state: string; reason: string | null }>(['rescue', 'show', server.name], acme);
+    assert.equal(shown.state, 'exit_failed');
+    assert.match(shown.reason ?? '', /emergency mode/);
+    const tasks = await lifeboatJson<{ tasks: Array<{ kind: string; steps: Array<{ name: string; state: string; detail?: string | null }> }> }>(['tasks', server.name], acme);
+    const answered = tasks.tasks.find((t) => t.kind === 'exit_rescue')?.steps.find((step) => step.name === 'os_answered');
+    assert.equal(answered?.state, 'failed');
+    assert.match(answered?.detail ?? '', /^it stopped in emergency mode/);
+
+    // The console log of the session, continued by the exit: the rescue going down, then the
+    // installed system's boot from its disk up to the emergency shell.
+    const log = await lifeboat(['console', 'log', server.name], acme);
+    assert.equal(log.code, 0, log.stderr);
+    const exitBoot = log.stdout.slice(log.stdout.lastIndexOf('SeaBIOS'));
+    assert.match(exitBoot, /Linux version \d/, 'the installed kernel');
+    assert.match(exitBoot, /emergency mode/, 'and where it stopped');
+    assert.match(exitBoot, /Give root password for maintenance/);
   });
 });

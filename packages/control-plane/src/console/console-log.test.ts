@@ -3,9 +3,7 @@
  * hub and recorder, the store, and the API in-process (`app.inject()`).
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,30 +22,7 @@ import { createTestDatabase, testDialects, type TestDatabase } from '../store/te
 import { consoleDriverFactory } from './console-driver.js';
 import { ConsoleHubs } from './console-hub.js';
 import { ConsoleRecorder } from './console-recorder.js';
-
-/** A serial port exported on TCP: prints what the test gives it to every connected line. */
-async function serialPort(): Promise<{ port: number; lines: Socket[]; print(text: string): void; close(): Promise<void> }> {
-  const lines: Socket[] = [];
-  const server: NetServer = createServer((socket) => {
-    lines.push(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => lines.splice(lines.indexOf(socket), 1));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    lines,
-    print: (text) => {
-      for (const line of lines) line.write(text);
-    },
-    close: async () => {
-      for (const line of [...lines]) line.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
+import { serialPort } from './testing.js';
 
 for (const dialect of testDialects()) {
   describe(`console logs kept with the session (${dialect})`, { timeout: 60_000 }, () => {

@@ -61,6 +61,23 @@ export class ConsoleRecorder {
     return stored ? consoleTail(stored.data, lines) : null;
   }
 
+  /**
+   * How many bytes the live recording of a session has taken in so far (the stored log it continues
+   * included): a mark for {@link since}. Null when the session is not being recorded here.
+   */
+  async position(sessionId: string): Promise<number | null> {
+    const live = this.#recordings.get(sessionId);
+    return live ? live.position() : null;
+  }
+
+  /**
+   * What the live recording of a session took in after `mark` (from {@link position}), as far as it
+   * still holds it; null when the session is not being recorded here.
+   */
+  since(sessionId: string, mark: number): Buffer | null {
+    return this.#recordings.get(sessionId)?.since(mark) ?? null;
+  }
+
   /** Stops every recording here, flushing what it holds. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -101,6 +118,19 @@ class Recording {
 
   bytes(): Buffer {
     return this.#ring.snapshot();
+  }
+
+  /** Bytes taken in so far, once the stored log this recording continues is loaded. */
+  async position(): Promise<number> {
+    await this.#loaded;
+    return this.#ring.total;
+  }
+
+  /** The bytes taken in after `mark` that the ring still holds. */
+  since(mark: number): Buffer {
+    const after = Math.max(0, this.#ring.total - mark);
+    const held = this.#ring.snapshot();
+    return held.subarray(held.length - Math.min(after, held.length));
   }
 
   start(): void {

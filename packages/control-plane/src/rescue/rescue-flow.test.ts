@@ -5,6 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LifeboatError, type Principal } from '@lifeboat/core';
+import { waitFor } from '@lifeboat/test-support';
+import { consoleDriverFactory } from '../console/console-driver.js';
+import { ConsoleHubs } from '../console/console-hub.js';
+import { ConsoleRecorder } from '../console/console-recorder.js';
+import { serialPort } from '../console/testing.js';
 import { SecretBox } from '../credentials/secret-box.js';
 import { hashToken } from '../credentials/tokens.js';
 import type { BmcEndpoint, BootDevice, PowerAction, PowerDriver, PowerDriverFactory, PowerState } from '../drivers/power/power-driver.js';
@@ -375,6 +380,74 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     assert.deepEqual(bmc.take(), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle']);
     assert.equal(await state('web-3'), 'active');
     assert.ok((await store.audit.list({ serverId: server.id })).some((e) => e.action === 'rescue.expire'));
+  });
+
+  it('fails an exit as soon as the recorded console shows the installed system stopped in emergency mode', async () => {
+    // A server whose console is a serial port on TCP, recorded by the real hub and recorder.
+    const serial = await serialPort();
+    const hubs = new ConsoleHubs({ drivers: consoleDriverFactory(store.servers) });
+    const recorder = new ConsoleRecorder({ hubs, store, flushMs: 50 });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers: bmc.factory, recorder, probeIntervalMs: 20, agentExitWaitMs: 1000, log: quiet });
+    const recording = new Worker({ queue, handlers: jobs.handlers, onGiveUp: jobs.onGiveUp, leaseMs: 60_000, backoff: { baseMs: 1000, maxMs: 4000 }, pollMs: 10, log: quiet });
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const stop = new AbortController();
+    try {
+      const tenant = (await store.tenants.byName('acme'))!;
+      const server = await store.servers.add({
+        name: 'db-1',
+        tenantId: tenant.id,
+        macs: [],
+        bmc: { driver: 'ipmi', url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw-db-1' },
+        sshEndpoint: { host: '127.0.0.1', port: deadPort },
+        profiles: ['linux'],
+        console: `tcp://127.0.0.1:${serial.port}`,
+      });
+      await rescue.enter(operator, server, {});
+      while (await recording.runOnce()) {
+        // keep going
+      }
+      await waitFor('the recorder attached', () => hubs.occupancy(server).viewers.some((v) => v.who === 'recorder'), 10_000, 10);
+      const session = (await store.sessions.openFor(server.id))!;
+      // The boot before the rescue stopped in emergency mode too: that is not this exit's boot.
+      serial.print('You are in emergency mode. After logging in, type "journalctl -xb" to view\r\nGive root password for maintenance\r\n(or press Control-D to continue): ');
+      serial.print('\r\nSeaBIOS\r\niPXE\r\nLinux version 6.1.0 (rescue)\r\nlifeboat-rescue login: ');
+      await waitFor('the earlier emergency mode in the recording', () => recorder.since(session.id, 0)?.includes('rescue login:') === true, 10_000, 10);
+      await rescue.ready(session);
+      const { task } = await rescue.exit(operator, server);
+      bmc.take();
+      const running = recording.run(stop.signal);
+      const osAnswered = async () => (await store.tasks.byId(task.id))?.steps.find((s) => s.name === 'os_answered');
+      await waitFor('the exit waiting for the installed system', async () => (await osAnswered())?.state === 'running', 10_000, 10);
+      // Still waiting a while later: the emergency mode recorded before the reboot does not count.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await state('db-1'), 'exiting_rescue');
+      serial.print('SeaBIOS\r\nLinux version 6.1.0-28-amd64\r\n[ TIME ] Timed out waiting for device dev-disk-by\\x2duuid-0bad.device.\r\n');
+      serial.print('You are in emergency mode. After logging in, type "journalctl -xb" to view\r\nsystem logs, "systemctl reboot" to reboot.\r\n');
+      // The prompt comes a moment later (as systemd's does): the reason waits for the console to settle.
+      await new Promise((r) => setTimeout(r, 300));
+      serial.print('Give root password for maintenance\r\n(or press Control-D to continue): ');
+      await waitFor('the exit to fail', async () => (await state('db-1')) === 'exit_failed', 10_000, 10);
+      stop.abort();
+      await running;
+      const failed = (await store.sessions.byId(session.id))!;
+      assert.equal(
+        failed.reason,
+        "the installed system did not come back: it stopped in emergency mode: the console shows 'You are in emergency mode. After logging in, type \"journalctl -xb\" to view / system logs, \"systemctl reboot\" to reboot. / Give root password for maintenance / (or press Control-D to continue):'",
+      );
+      const ended = (await store.tasks.byId(task.id))!;
+      assert.equal(ended.state, 'failed');
+      assert.equal(ended.steps.find((s) => s.name === 'os_answered')?.state, 'failed');
+      assert.match(ended.steps.find((s) => s.name === 'os_answered')?.detail ?? '', /^it stopped in emergency mode: the console shows 'You are in emergency mode/);
+      assert.equal(ended.steps.find((s) => s.name === 'agent_token_revoked')?.state, 'skipped', 'not a success');
+    } finally {
+      stop.abort();
+      await recorder.close();
+      await hubs.close();
+      await serial.close();
+    }
   });
 
   it('fails an exit whose installed system never answers, and lets it be retried', async () => {

@@ -5,6 +5,7 @@
  */
 import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@lifeboat/core';
 import type { ConsoleRecorder } from '../console/console-recorder.js';
+import { stoppedBoot } from '../console/console-text.js';
 import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
@@ -22,6 +23,9 @@ export { leaveRescueWork };
 
 /** How often the exit job looks for the agent's answer. */
 const agentPollMs = 250;
+
+/** The installed system's boot stopped for good after an exit (its console shows why). */
+class BootStopped extends Error {}
 
 /** What the rescue jobs need. */
 export interface RescueJobOptions {
@@ -46,6 +50,12 @@ export interface RescueJobOptions {
    * control-plane restart wait at most 15 s).
    */
   readonly agentExitWaitMs?: number;
+  /**
+   * When the console shows a boot stopped for good, how long it must then print nothing before its
+   * lines are quoted (default 1.5 s: systemd prints the emergency shell's prompt a moment after its
+   * banner); the wait is at most 10 s.
+   */
+  readonly consoleQuietMs?: number;
   readonly log: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
 
@@ -61,6 +71,21 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   async function withConsole(sessionId: string, reason: string): Promise<string> {
     const tail = await options.recorder?.tail(sessionId).catch(() => null);
     return tail ? `${reason}: the console ends with '${tail}'` : reason;
+  }
+
+  /** What the console printed after `mark`, once it printed nothing new for `consoleQuietMs` (or 10 s passed). */
+  async function settledConsole(sessionId: string, mark: number, signal: AbortSignal): Promise<Buffer | null> {
+    const quietMs = options.consoleQuietMs ?? 1500;
+    const until = Date.now() + 10_000;
+    let printed = options.recorder?.since(sessionId, mark) ?? null;
+    while (printed !== null && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, quietMs));
+      signal.throwIfAborted();
+      const now = options.recorder?.since(sessionId, mark) ?? null;
+      if (now === null || now.length === printed.length) return now ?? printed;
+      printed = now;
+    }
+    return printed;
   }
 
   async function driverFor(server: Server): Promise<PowerDriver> {
@@ -301,16 +326,36 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       throw error;
     };
     if ((await step(params, 'exit_rescue', 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
-    await step(params, 'exit_rescue', 'os_answered', async () => {
+    const stopped = await step(params, 'exit_rescue', 'os_answered', async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
+      // Only what the console prints from now on counts: the boot that follows this exit's reboot (an
+      // emergency mode recorded before the rescue, or before a restart of this job, does not).
+      const mark = (await options.recorder?.position(sessionId)) ?? null;
       for (;;) {
         signal.throwIfAborted();
         const current = await load(sessionId);
         if (!current || current.session.state !== 'exiting_rescue') throw new LifeboatError('INVALID_STATE', 'the exit was ended meanwhile');
         if (await osAnswers(server, current.session)) return `SSH answers on ${server.sshEndpoint.host}:${server.sshEndpoint.port}`;
+        // A boot stuck in emergency mode or a kernel panic waits for a person: say so now rather than
+        // at the exit's deadline (after a repair on the console, `rescue exit` again checks anew).
+        const printed = mark === null ? null : options.recorder?.since(sessionId, mark);
+        if (mark !== null && printed && stoppedBoot(printed)) {
+          const settled = await settledConsole(sessionId, mark, signal);
+          const stop = settled && stoppedBoot(settled);
+          if (stop) throw new BootStopped(`it stopped ${stop.what}: the console shows '${stop.quote}'`);
+        }
         await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
       }
-    }).catch(ended);
+    }).then(
+      () => undefined,
+      (error: unknown) => (error instanceof BootStopped ? error : ended(error)),
+    );
+    if (stopped instanceof BootStopped) {
+      const reason = `the installed system did not come back: ${stopped.message}`;
+      if (await move(sessionId, 'exit_fail', reason)) await store.tasks.finish(taskId, 'failed', reason);
+      log.warn({ server: server.name, session: sessionId }, reason);
+      return;
+    }
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
     await step(params, 'exit_rescue', 'agent_token_revoked', async () => {
       await store.sessions.revokeAgentToken(sessionId);
