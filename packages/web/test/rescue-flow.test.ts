@@ -7,6 +7,7 @@
  * reached is screenshotted and checked with axe-core.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
@@ -163,6 +164,14 @@ describe('customer rescue flow in the browser', () => {
       await page.keyboard.press('Enter');
       await lease.locator('.countdown').filter({ hasText: /^7 days? / }).waitFor();
 
+      // Someone else on the provisioning network asks for web-1's boot script: refused, and the page
+      // warns the customer, live, not to trust the host keys shown.
+      assert.equal(await page.getByRole('region', { name: 'Refused boot requests' }).count(), 0);
+      assert.equal(await getFrom('127.0.0.2', `${lab.url}/v1/boot/${web1.mac.replace(/:/g, '-')}.ipxe`), 200);
+      const alerts = page.getByRole('region', { name: 'Refused boot requests' });
+      await alerts.locator('li[data-kind="boot_script_other_address"]').filter({ hasText: 'asked for from 127.0.0.2' }).waitFor();
+      await checkPage(page, 'server-boot-alert-desktop-en');
+
       // Exit: the server boots from its disk; its installed system answers again.
       await page.getByRole('button', { name: 'Exit rescue' }).click();
       await page.getByText('Exit requested: the server boots from its disk.').waitFor();
@@ -240,3 +249,15 @@ describe('customer rescue flow in the browser', () => {
     }
   });
 });
+
+/** A GET sent from another loopback address (another machine on the provisioning network); its status. */
+function getFrom(localAddress: string, url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { localAddress }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}

@@ -13,6 +13,7 @@ import { errorMessage } from '../i18n/error-message.js';
 import { useI18n } from '../i18n/i18n.js';
 import { Link } from '../router/router.js';
 import { StatusBadge } from '../servers/status-badge.js';
+import { BootAlerts } from './boot-alerts.js';
 import { BootTimeline } from './boot-timeline.js';
 import { CredentialsOnce } from './credentials-once.js';
 import { EnterRescueForm } from './enter-rescue-form.js';
@@ -92,6 +93,7 @@ export function ServerPage({ name }: { name: string }) {
       <div className="grid">
         <div className="column">
           {canEnterRescue(view.state) && <EnterRescueForm server={view} onEntered={onEntered} />}
+          {showRescue && <BootAlerts alerts={rescueView.alerts} />}
           {showRescue && isInRescue(view.state) && <SshAccess rescue={rescueView} />}
           {showRescue && canExtendRescue(view.state) && <Lease server={name} rescue={rescueView} />}
           {showRescue && isInRescue(view.state) && rescueView.agent.responding !== null && (
