@@ -3,6 +3,7 @@
  * environment variable (the flag wins), validated at start and frozen. Nothing is required to try it
  * on one machine: SQLite in `./data`, listening on 127.0.0.1:8080.
  */
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LifeboatError, parseDuration } from '@lifeboat/core';
@@ -70,9 +71,19 @@ export interface Config {
   readonly bootListen: { readonly host: string; readonly port: number } | null;
   /** Rate limits per address or token (`COUNT/DURATION` or off on the command line). */
   readonly limits: RateLimits;
+  /**
+   * Addresses or CIDR blocks of reverse proxies (HAProxy, nginx) whose `X-Forwarded-For` names the
+   * client: boot credentials are bound to, and rate limits counted by, that client. Empty: none.
+   */
+  readonly trustedProxies: readonly string[];
+  /**
+   * Image files are handed to the web server in front (nginx's `X-Accel-Redirect`): the answer names
+   * `PREFIX` + the file's absolute path and carries no body. Null: Lifeboat streams the bytes itself.
+   */
+  readonly imageAccelRedirect: string | null;
 }
 
-type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit';
+type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses';
 
 interface Option {
   readonly key: keyof Config | `limits.${keyof RateLimits}`;
@@ -113,6 +124,8 @@ export const configOptions: readonly Option[] = [
   { key: 'limits.enters', flag: 'limit-enters', env: 'LIFEBOAT_LIMIT_ENTERS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.enters), help: 'rescue enter requests per API token or browser session, COUNT/DURATION or off' },
   { key: 'limits.bootScripts', flag: 'limit-boot-scripts', env: 'LIFEBOAT_LIMIT_BOOT_SCRIPTS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.bootScripts), help: 'iPXE script requests per client address, COUNT/DURATION or off' },
   { key: 'limits.redeems', flag: 'limit-redeems', env: 'LIFEBOAT_LIMIT_REDEEMS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.redeems), help: 'boot credential redeems per client address, COUNT/DURATION or off' },
+  { key: 'trustedProxies', flag: 'trusted-proxies', env: 'LIFEBOAT_TRUSTED_PROXIES', kind: 'addresses', fallback: '', help: 'comma-separated addresses or CIDR blocks of reverse proxies whose X-Forwarded-For names the client (default: none)' },
+  { key: 'imageAccelRedirect', flag: 'image-accel-redirect', env: 'LIFEBOAT_IMAGE_ACCEL_REDIRECT', kind: 'string', help: 'hand image files to the nginx in front: answer X-Accel-Redirect: PREFIX/ABSOLUTE-PATH with no body (nginx: location PREFIX/ { internal; alias /; }; default: off, Lifeboat streams them)' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
@@ -125,6 +138,19 @@ function parseListen(text: string, source: string): { host: string; port: number
   const port = Number(match?.[3]);
   if (!match || port > 65535) invalid(`${source}: expected HOST:PORT, got ${text}`);
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+/** `10.0.0.1,192.168.0.0/16,::1`: each an IP address or a CIDR block. */
+function parseAddresses(text: string, source: string): string[] {
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) invalid(`${source}: not an address or CIDR block: ${entry}`);
+  }
+  return entries;
 }
 
 /** The boot URL for an address: explicit, else derived (127.0.0.1, 0.0.0.0 and localhost -> 10.0.2.2). */
@@ -182,6 +208,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         }
         out[o.key] = value.text;
         break;
+      case 'addresses':
+        out[o.key] = Object.freeze(parseAddresses(value.text, value.source));
+        break;
       case 'limit':
         try {
           out[o.key] = parseRateLimit(value.text);
@@ -202,6 +231,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   for (const key of Object.keys(out)) if (key.startsWith('limits.')) delete out[key];
   out.limits = Object.freeze({ ...defaultRateLimits, ...limits });
   if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
+  if (out.imageAccelRedirect !== null && !/^\/[A-Za-z0-9._~\/-]*[^/]$/.test(out.imageAccelRedirect as string)) {
+    invalid(`--image-accel-redirect: expected a path such as /lifeboat-files, got ${JSON.stringify(out.imageAccelRedirect)}`);
+  }
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(out.logLevel as string)) invalid(`unknown log level ${String(out.logLevel)}`);
   if (out.secureCookies !== 'auto' && out.secureCookies !== 'always') invalid(`--secure-cookies: expected auto or always, got ${String(out.secureCookies)}`);
   if ((out.sessionIdleMs as number) > (out.sessionMaxMs as number)) invalid('the session idle time is longer than the session maximum');

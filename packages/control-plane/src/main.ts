@@ -128,7 +128,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const hostKey = config.consoleListen === null ? null : await consoleHostKey(store);
     let gatewayAddress: { host: string; port: number } | null = null;
     const plugins: FastifyPluginAsync[] = [
-      (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl, scriptLimiter: limiters.bootScripts }),
+      (instance) => netbootRoutes(instance, { source: netboot, images: profileImages(config), bootUrl, scriptLimiter: limiters.bootScripts, accelRedirect: config.imageAccelRedirect }),
       ...(parts.routes?.({ config, bootUrl, netboot, store, logger }) ?? []),
     ];
     const appOptions = {
@@ -147,6 +147,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       ...(mailer ? { mailer } : {}),
       plugins,
       limiters,
+      trustedProxies: config.trustedProxies,
     };
     const app = await buildApp({ ...appOptions, surface: bootListen === null ? 'all' : 'api' });
     // With --boot-listen, the provisioning network's listener: netboot and the agent API only.

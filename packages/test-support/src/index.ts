@@ -11,3 +11,4 @@ export { playAgent, type PlayedAgent } from './played-agent.js';
 export { startTestControlPlane, type RescueBoot, type RescueView, type TestControlPlane, type TestMachine } from './test-control-plane.js';
 export { RescueVm, ssh, sshBanner, sshInvocation, type RescueVmOptions, type SshLogin, type SshResult } from './rescue-vm.js';
 export { bootVm, serveFiles, sshRun, type BootOptions, type BootedVm, type FileServer } from './vm-boot.js';
+export { nginxBinary, startNginx, type Nginx } from './nginx.js';

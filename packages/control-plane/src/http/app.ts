@@ -66,6 +66,8 @@ export interface AppOptions {
    * the agent API only). Others answer 404 as if they did not exist.
    */
   readonly surface?: Surface;
+  /** Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR blocks; default none). */
+  readonly trustedProxies?: readonly string[];
 }
 
 /** The routes of a listener: see `AppOptions.surface`. */
@@ -90,6 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     bodyLimit: 4 * 1024 * 1024,
     forceCloseConnections: true,
+    ...(options.trustedProxies && options.trustedProxies.length > 0 ? { trustProxy: [...options.trustedProxies] } : {}),
     ...inputLimitOptions(options.http),
   });
   await app.register(swagger, {

@@ -9,7 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LifeboatError, isValidProfileName, parseMac } from '@lifeboat/core';
 import { join } from 'node:path';
-import { sendFile } from './file-response.js';
+import { redirectFile, sendFile } from './file-response.js';
 import { fetchSteps, imageFiles, imageIdPattern, type ImageFile, type ImageRegistry } from './image-registry.js';
 import { chainScript, localDiskScript, rescueScript, type RetryPolicy } from './ipxe-scripts.js';
 import type { NetbootSource } from './netboot-source.js';
@@ -27,6 +27,8 @@ export interface NetbootRoutesOptions {
   readonly retry?: RetryPolicy;
   /** Boot scripts per client address (default: none). */
   readonly scriptLimiter?: RateLimiter;
+  /** Image files go out through the nginx in front: `X-Accel-Redirect: PREFIX/PATH` (null: streamed here). */
+  readonly accelRedirect?: string | null;
 }
 
 const ScriptParams = Type.Object({ script: Type.String({ pattern: '^[0-9A-Fa-f:.-]{12,17}\\.ipxe$' }) });
@@ -86,14 +88,20 @@ export async function netbootRoutes(app: FastifyInstance, options: NetbootRoutes
       const file: ImageFile = request.params.file;
       const dir = await images.directoryOf(imageId);
       const serverId = request.query.server;
-      const sent =
-        dir !== undefined &&
-        (await sendFile(request, reply, join(dir, file), ({ bytes, whole, ms }) => {
-          if (!whole || serverId === undefined) return;
-          source.recordBootStep(serverId, fetchSteps[file], clientAddress(request), `${bytes} bytes in ${ms} ms`).catch((error: unknown) => {
-            request.log.warn({ err: error, step: fetchSteps[file] }, 'could not record a boot step');
-          });
-        }));
+      const record = (whole: boolean, detail: string) => {
+        if (!whole || serverId === undefined) return;
+        source.recordBootStep(serverId, fetchSteps[file], clientAddress(request), detail).catch((error: unknown) => {
+          request.log.warn({ err: error, step: fetchSteps[file] }, 'could not record a boot step');
+        });
+      };
+      let sent = false;
+      if (dir !== undefined && options.accelRedirect) {
+        const size = await redirectFile(reply, join(dir, file), options.accelRedirect);
+        sent = size !== undefined;
+        if (size !== undefined && request.method === 'GET') record(request.headers.range === undefined, `${size} bytes, handed to the front web server`);
+      } else if (dir !== undefined) {
+        sent = await sendFile(request, reply, join(dir, file), ({ bytes, whole, ms }) => record(whole, `${bytes} bytes in ${ms} ms`));
+      }
       if (!sent) throw new LifeboatError('IMAGE_NOT_FOUND', `no rescue image file ${imageId}/${file}`);
       return reply;
     },
