@@ -105,7 +105,9 @@ export class RateLimiter {
 
 /** The client address of a request, IPv4-mapped IPv6 written as IPv4 (`::ffff:10.0.0.5` is `10.0.0.5`). */
 export function clientAddress(request: FastifyRequest): string {
-  return request.ip.startsWith('::ffff:') && request.ip.includes('.') ? request.ip.slice(7) : request.ip;
+  // Undefined once the client's socket is closed: read it while handling the request.
+  const ip = (request.ip as string | undefined) ?? 'unknown';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
 /**

@@ -88,9 +88,11 @@ export async function netbootRoutes(app: FastifyInstance, options: NetbootRoutes
       const file: ImageFile = request.params.file;
       const dir = await images.directoryOf(imageId);
       const serverId = request.query.server;
+      // Read now: once the body is sent, the client may be gone, and its socket's address with it.
+      const address = clientAddress(request);
       const record = (whole: boolean, detail: string) => {
         if (!whole || serverId === undefined) return;
-        source.recordBootStep(serverId, fetchSteps[file], clientAddress(request), detail).catch((error: unknown) => {
+        source.recordBootStep(serverId, fetchSteps[file], address, detail).catch((error: unknown) => {
           request.log.warn({ err: error, step: fetchSteps[file] }, 'could not record a boot step');
         });
       };

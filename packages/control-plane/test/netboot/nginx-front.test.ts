@@ -71,7 +71,7 @@ describe('Lifeboat behind nginx (docs/examples/nginx-netboot.conf)', () => {
     writeFileSync(join(image, 'initrd'), randomBytes(64 * 1024));
     writeFileSync(join(image, 'rootfs.squashfs'), randomBytes(1024));
     const flags = ['--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--boot-listen', '127.0.0.1:0', '--console-listen', 'off', '--web', join(dir, 'no-web'), '--image', image];
-    const port = await freePort('127.0.0.1');
+    const port = await freePort();
     front = `http://127.0.0.1:${port}`;
     flags.push('--boot-url', front, '--trusted-proxies', '127.0.0.1', '--image-accel-redirect', '/lifeboat-files');
     cp = await startControlPlane(parseConfig(flags, {}, dir), { logger: createLogger('silent'), notice: () => undefined, powerDrivers: quietBmc });
