@@ -3,6 +3,7 @@
  * environment variable (the flag wins), validated at start and frozen. Nothing is required to try it
  * on one machine: SQLite in `./data`, listening on 127.0.0.1:8080.
  */
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LifeboatError, parseDuration } from '@lifeboat/core';
@@ -70,9 +71,14 @@ export interface Config {
   readonly bootListen: { readonly host: string; readonly port: number } | null;
   /** Rate limits per address or token (`COUNT/DURATION` or off on the command line). */
   readonly limits: RateLimits;
+  /**
+   * Addresses or CIDR ranges of load balancers in front of the replicas: from them, the client
+   * address is read from `X-Forwarded-For` (and the scheme from `X-Forwarded-Proto`). Empty: none.
+   */
+  readonly trustProxy: readonly string[];
 }
 
-type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit';
+type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses';
 
 interface Option {
   readonly key: keyof Config | `limits.${keyof RateLimits}`;
@@ -113,6 +119,7 @@ export const configOptions: readonly Option[] = [
   { key: 'limits.enters', flag: 'limit-enters', env: 'LIFEBOAT_LIMIT_ENTERS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.enters), help: 'rescue enter requests per API token or browser session, COUNT/DURATION or off' },
   { key: 'limits.bootScripts', flag: 'limit-boot-scripts', env: 'LIFEBOAT_LIMIT_BOOT_SCRIPTS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.bootScripts), help: 'iPXE script requests per client address, COUNT/DURATION or off' },
   { key: 'limits.redeems', flag: 'limit-redeems', env: 'LIFEBOAT_LIMIT_REDEEMS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.redeems), help: 'boot credential redeems per client address, COUNT/DURATION or off' },
+  { key: 'trustProxy', flag: 'trust-proxy', env: 'LIFEBOAT_TRUST_PROXY', kind: 'addresses', fallback: 'off', help: 'addresses or CIDR ranges of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed, comma-separated, or off' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
@@ -125,6 +132,17 @@ function parseListen(text: string, source: string): { host: string; port: number
   const port = Number(match?.[3]);
   if (!match || port > 65535) invalid(`${source}: expected HOST:PORT, got ${text}`);
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+/** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
+function parseAddressRange(text: string, source: string): string {
+  const [address = '', prefix, extra] = text.split('/');
+  const family = isIP(address);
+  const bits = prefix === undefined ? 0 : Number(prefix);
+  if (family === 0 || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || bits > (family === 4 ? 32 : 128)))) {
+    invalid(`${source}: expected IP addresses or CIDR ranges separated by commas, or off, got ${text || 'an empty entry'}`);
+  }
+  return text;
 }
 
 /** The boot URL for an address: explicit, else derived (127.0.0.1, 0.0.0.0 and localhost -> 10.0.2.2). */
@@ -181,6 +199,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
           invalid(`${value.source}: not a URL: ${value.text}`);
         }
         out[o.key] = value.text;
+        break;
+      case 'addresses':
+        out[o.key] = value.text === 'off' ? Object.freeze([]) : Object.freeze(value.text.split(',').map((entry) => parseAddressRange(entry.trim(), value.source)));
         break;
       case 'limit':
         try {

@@ -145,6 +145,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       webDir: config.webDir ?? workspaceWebDir(),
       accounts: { secureCookies: config.secureCookies, sessionLifetime: { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs } },
       http: { requestTimeoutMs: config.httpRequestTimeoutMs },
+      trustProxy: config.trustProxy,
       ...(mailer ? { mailer } : {}),
       plugins,
       limiters,
