@@ -111,7 +111,7 @@ const staticPort = await freePort();
 const flags = [
   '--data', join(dir, 'data'), '--listen', `127.0.0.1:${apiPort}`, '--boot-listen', '127.0.0.1:0', '--console-listen', 'off', '--log-level', 'error',
   '--image', image, '--lease-max', '30d', '--limit-enters', 'off', '--limit-boot-scripts', 'off',
-  '--trusted-proxies', '127.0.0.1', '--image-accel-redirect', '/lifeboat-files',
+  '--trust-proxy', '127.0.0.1', '--image-accel-redirect', '/lifeboat-files',
 ];
 // Lifeboat alone streams the files: the same control plane without the redirect is a second process
 // state we cannot switch at run time, so the direct path uses a second control plane on the same data.

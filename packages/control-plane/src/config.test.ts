@@ -31,6 +31,16 @@ describe('config', () => {
     assert.throws(() => parseConfig(['--lease', '30d'], {}), { code: 'CONFIG_INVALID' });
   });
 
+  it('believes no load balancer unless told which, by address or CIDR range', () => {
+    assert.deepEqual(parseConfig([], {}, '/srv').trustProxy, []);
+    assert.deepEqual(parseConfig(['--trust-proxy', '10.0.0.5, 192.0.2.0/24,fd00::/8'], {}, '/srv').trustProxy, ['10.0.0.5', '192.0.2.0/24', 'fd00::/8']);
+    assert.deepEqual(parseConfig([], { LIFEBOAT_TRUST_PROXY: '127.0.0.1' }, '/srv').trustProxy, ['127.0.0.1']);
+    assert.deepEqual(parseConfig(['--trust-proxy', 'off'], { LIFEBOAT_TRUST_PROXY: '127.0.0.1' }, '/srv').trustProxy, []);
+    for (const bad of ['lb.example', '10.0.0.0/33', '10.0.0.1,', '10.0.0.0/8/1', '::/129']) {
+      assert.throws(() => parseConfig(['--trust-proxy', bad], {}, '/srv'), { code: 'CONFIG_INVALID', message: /--trust-proxy: expected IP addresses or CIDR ranges/ }, bad);
+    }
+  });
+
   it('runs the SSH console gateway on 127.0.0.1:2222 unless told where, or off', () => {
     const defaults = parseConfig([], {}, '/');
     assert.deepEqual(defaults.consoleListen, { host: '127.0.0.1', port: 2222 });

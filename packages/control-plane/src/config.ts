@@ -72,10 +72,10 @@ export interface Config {
   /** Rate limits per address or token (`COUNT/DURATION` or off on the command line). */
   readonly limits: RateLimits;
   /**
-   * Addresses or CIDR blocks of reverse proxies (HAProxy, nginx) whose `X-Forwarded-For` names the
-   * client: boot credentials are bound to, and rate limits counted by, that client. Empty: none.
+   * Addresses or CIDR ranges of load balancers in front of the replicas: from them, the client
+   * address is read from `X-Forwarded-For` (and the scheme from `X-Forwarded-Proto`). Empty: none.
    */
-  readonly trustedProxies: readonly string[];
+  readonly trustProxy: readonly string[];
   /**
    * Image files are handed to the web server in front (nginx's `X-Accel-Redirect`): the answer names
    * `PREFIX` + the file's absolute path and carries no body. Null: Lifeboat streams the bytes itself.
@@ -124,7 +124,7 @@ export const configOptions: readonly Option[] = [
   { key: 'limits.enters', flag: 'limit-enters', env: 'LIFEBOAT_LIMIT_ENTERS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.enters), help: 'rescue enter requests per API token or browser session, COUNT/DURATION or off' },
   { key: 'limits.bootScripts', flag: 'limit-boot-scripts', env: 'LIFEBOAT_LIMIT_BOOT_SCRIPTS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.bootScripts), help: 'iPXE script requests per client address, COUNT/DURATION or off' },
   { key: 'limits.redeems', flag: 'limit-redeems', env: 'LIFEBOAT_LIMIT_REDEEMS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.redeems), help: 'boot credential redeems per client address, COUNT/DURATION or off' },
-  { key: 'trustedProxies', flag: 'trusted-proxies', env: 'LIFEBOAT_TRUSTED_PROXIES', kind: 'addresses', fallback: '', help: 'comma-separated addresses or CIDR blocks of reverse proxies whose X-Forwarded-For names the client (default: none)' },
+  { key: 'trustProxy', flag: 'trust-proxy', env: 'LIFEBOAT_TRUST_PROXY', kind: 'addresses', fallback: 'off', help: 'addresses or CIDR ranges of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed, comma-separated, or off' },
   { key: 'imageAccelRedirect', flag: 'image-accel-redirect', env: 'LIFEBOAT_IMAGE_ACCEL_REDIRECT', kind: 'string', help: 'hand image files to the nginx in front: answer X-Accel-Redirect: PREFIX/ABSOLUTE-PATH with no body (nginx: location PREFIX/ { internal; alias /; }; default: off, Lifeboat streams them)' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
@@ -140,17 +140,15 @@ function parseListen(text: string, source: string): { host: string; port: number
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
-/** `10.0.0.1,192.168.0.0/16,::1`: each an IP address or a CIDR block. */
-function parseAddresses(text: string, source: string): string[] {
-  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
-  for (const entry of entries) {
-    const [address = '', prefix, extra] = entry.split('/');
-    const family = isIP(address);
-    const bits = family === 4 ? 32 : 128;
-    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
-    if (family === 0 || !prefixOk || extra !== undefined) invalid(`${source}: not an address or CIDR block: ${entry}`);
+/** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
+function parseAddressRange(text: string, source: string): string {
+  const [address = '', prefix, extra] = text.split('/');
+  const family = isIP(address);
+  const bits = prefix === undefined ? 0 : Number(prefix);
+  if (family === 0 || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || bits > (family === 4 ? 32 : 128)))) {
+    invalid(`${source}: expected IP addresses or CIDR ranges separated by commas, or off, got ${text || 'an empty entry'}`);
   }
-  return entries;
+  return text;
 }
 
 /** The boot URL for an address: explicit, else derived (127.0.0.1, 0.0.0.0 and localhost -> 10.0.2.2). */
@@ -209,7 +207,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         out[o.key] = value.text;
         break;
       case 'addresses':
-        out[o.key] = Object.freeze(parseAddresses(value.text, value.source));
+        out[o.key] = value.text === 'off' ? Object.freeze([]) : Object.freeze(value.text.split(',').map((entry) => parseAddressRange(entry.trim(), value.source)));
         break;
       case 'limit':
         try {

@@ -117,8 +117,9 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     });
     const scheduler = new DeadlineScheduler({ store, queue, intervalMs: config.schedulerIntervalMs, warnBeforeMs: config.leaseWarningMs, log: logger });
     const netboot = new StoreNetbootSource(store, logger);
-    // One set of limits for both listeners of this replica.
-    const limiters = new RequestLimiters(config.limits);
+    // One set of limits for both listeners of this replica; on PostgreSQL counted in the database,
+    // so that a limit holds across replicas whichever one answers.
+    const limiters = store.dialect === 'postgres' ? RequestLimiters.shared(store.rateLimitHits, config.limits) : new RequestLimiters(config.limits);
 
     // The boot URL may depend on the port (0 in tests): pick the ports first, then build the routes.
     const port = config.listen.port === 0 ? await freePort(config.listen.host) : config.listen.port;
@@ -144,10 +145,10 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       webDir: config.webDir ?? workspaceWebDir(),
       accounts: { secureCookies: config.secureCookies, sessionLifetime: { idleMs: config.sessionIdleMs, maxMs: config.sessionMaxMs } },
       http: { requestTimeoutMs: config.httpRequestTimeoutMs },
+      trustProxy: config.trustProxy,
       ...(mailer ? { mailer } : {}),
       plugins,
       limiters,
-      trustedProxies: config.trustedProxies,
     };
     const app = await buildApp({ ...appOptions, surface: bootListen === null ? 'all' : 'api' });
     // With --boot-listen, the provisioning network's listener: netboot and the agent API only.

@@ -35,10 +35,10 @@ export async function agentSessionOf(store: Store, request: FastifyRequest): Pro
 export function registerAgentAuthLimit(app: FastifyInstance, failures: RateLimiter): void {
   const agentCall = (request: FastifyRequest) => request.url.startsWith('/v1/agent/') && !request.url.startsWith('/v1/agent/redeem') && bearerToken(request) !== undefined;
   app.addHook('onRequest', async (request, reply) => {
-    if (agentCall(request)) refuseFailingAddress(request, reply, failures);
+    if (agentCall(request)) await refuseFailingAddress(request, reply, failures);
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode === 401 && agentCall(request)) countFailure(request, failures);
+    if (reply.statusCode === 401 && agentCall(request)) await countFailure(request, failures);
   });
 }
 
@@ -73,7 +73,7 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
 
     app.post<{ Body: Redeem }>('/v1/agent/redeem', { schema: { tags: ['agent'], security: [], body: Redeem, response: { 200: RedeemAnswer, ...agentErrors, 429: ErrorSchema } } }, async (request, reply) => {
       const address = clientAddress(request);
-      refuseWhenLimited(reply, limiters.redeems.take(address), 'boot credential redeems from this address');
+      refuseWhenLimited(reply, await limiters.redeems.take(address), 'boot credential redeems from this address');
       const agentToken = newToken('agent');
       const outcome = await store.bootCredentials.redeem(request.body.serverId, hashToken(request.body.bootToken), hashToken(agentToken), address);
       if (outcome.kind !== 'redeemed') {

@@ -58,6 +58,11 @@ export interface AppOptions {
   readonly webDir?: string | null;
   /** Request timeouts of the listening server (slow clients are cut off). */
   readonly http?: HttpTimeouts;
+  /**
+   * Load balancers (addresses, CIDR ranges) whose `X-Forwarded-For` names the client: the address
+   * rate limits and boot credentials see (default: none, the peer address).
+   */
+  readonly trustProxy?: readonly string[];
   /** Rate limits (default: `defaultRateLimits`, in this app's memory); share one set between listeners. */
   readonly limiters?: RequestLimiters;
   /**
@@ -66,8 +71,6 @@ export interface AppOptions {
    * the agent API only). Others answer 404 as if they did not exist.
    */
   readonly surface?: Surface;
-  /** Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR blocks; default none). */
-  readonly trustedProxies?: readonly string[];
 }
 
 /** The routes of a listener: see `AppOptions.surface`. */
@@ -92,7 +95,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     bodyLimit: 4 * 1024 * 1024,
     forceCloseConnections: true,
-    ...(options.trustedProxies && options.trustedProxies.length > 0 ? { trustProxy: [...options.trustedProxies] } : {}),
+    trustProxy: options.trustProxy !== undefined && options.trustProxy.length > 0 ? [...options.trustProxy] : false,
     ...inputLimitOptions(options.http),
   });
   await app.register(swagger, {

@@ -94,13 +94,13 @@ function sameSecret(given: string, expected: string): boolean {
  * Refuses (429 `RATE_LIMITED`) a request carrying a credential from an address that failed to
  * authenticate too often, before the credential is looked at.
  */
-export function refuseFailingAddress(request: FastifyRequest, reply: FastifyReply, failures: RateLimiter): void {
-  refuseWhenLimited(reply, failures.waitMs(clientAddress(request)), 'failed authentications from this address');
+export async function refuseFailingAddress(request: FastifyRequest, reply: FastifyReply, failures: RateLimiter): Promise<void> {
+  refuseWhenLimited(reply, await failures.waitMs(clientAddress(request)), 'failed authentications from this address');
 }
 
 /** Counts a failed authentication of the request's address. */
-export function countFailure(request: FastifyRequest, failures: RateLimiter): void {
-  failures.spend(clientAddress(request));
+export async function countFailure(request: FastifyRequest, failures: RateLimiter): Promise<void> {
+  await failures.spend(clientAddress(request));
 }
 
 /**
@@ -114,11 +114,11 @@ export function registerAuth(app: FastifyInstance, store: Store, settings: Accou
   app.addHook('onRequest', async (request, reply) => {
     if (!needsApiToken(request.url)) return;
     const token = bearerToken(request);
-    if (token !== undefined || sessionCookie(request) !== undefined) refuseFailingAddress(request, reply, failures);
+    if (token !== undefined || sessionCookie(request) !== undefined) await refuseFailingAddress(request, reply, failures);
     if (token !== undefined) {
       const principal = await store.tokens.authenticate(token);
       if (!principal) {
-        countFailure(request, failures);
+        await countFailure(request, failures);
         throw new LifeboatError('UNAUTHORIZED', 'unknown or revoked API token');
       }
       request.principal = principal;
@@ -130,7 +130,7 @@ export function registerAuth(app: FastifyInstance, store: Store, settings: Accou
     }
     const session = await store.browserSessions.authenticate(cookie, settings.sessionLifetime);
     if (!session) {
-      countFailure(request, failures);
+      await countFailure(request, failures);
       clearSessionCookie(request, reply, settings);
       throw new LifeboatError('UNAUTHORIZED', 'your session has ended: sign in again');
     }

@@ -1,16 +1,21 @@
 /**
- * Per-key request budgets kept in the memory of one replica (issue 14, finding 3): failed
- * authentication per address, rescue enters per token, boot scripts and redeems per address. A key
- * that used its budget gets `429 RATE_LIMITED` with `Retry-After` until one request's worth refilled.
+ * Per-key request budgets (issue 14, finding 3): failed authentication per address, rescue enters per
+ * token, boot scripts and redeems per address. A key that used its budget gets `429 RATE_LIMITED` with
+ * `Retry-After` until it may send again.
  *
- * A token bucket per key: `count` requests at once, refilled evenly over `windowMs`. Memory is one
- * small record per recently seen key; buckets that refilled completely are dropped when the table grows.
- * Rejected: counting in the database like the sign-in limiter (`sign_in_failures`). These limits guard
- * the event loop and the database of the replica that answers, are checked on every boot script, and
- * a few hundred more requests across replicas change nothing for an attacker.
+ * Two ways to count, one interface:
+ * - `MemoryRateLimiter` (one replica, SQLite): a token bucket per key, `count` requests at once,
+ *   refilled evenly over `windowMs`. Memory is one small record per recently seen key; buckets that
+ *   refilled completely are dropped when the table grows.
+ * - `SharedRateLimiter` (several replicas on one PostgreSQL): fixed windows counted in the database,
+ *   one upsert per request (`rate_limit_hits`), so that the limit holds whichever replica answers.
+ *   A fixed window lets up to twice `count` through around a window's end; a sliding log (one row per
+ *   request, like `sign_in_failures`) was rejected: a boot storm would write thousands of rows a
+ *   minute to count what one integer counts.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LifeboatError, parseDuration } from '@lifeboat/core';
+import type { RateLimitHits, RateWindow } from '../store/rate-limit-hits.js';
 
 /** `count` requests per `windowMs` and key; null: no limit. */
 export type RateLimit = { readonly count: number; readonly windowMs: number } | null;
@@ -37,6 +42,18 @@ export function formatRateLimit(limit: RateLimit): string {
   return `${limit.count}/${limit.windowMs % 60_000 === 0 ? `${limit.windowMs / 60_000}m` : `${limit.windowMs / 1000}s`}`;
 }
 
+/** A budget of requests per key under one limit. */
+export interface RateLimiter {
+  /** The limit applied (null: none). */
+  readonly limit: RateLimit;
+  /** Milliseconds until `key` may make one more request (0: now), without spending anything. */
+  waitMs(key: string): Promise<number>;
+  /** Spends one request of `key`'s budget; resolves to the wait in ms when there was none left. */
+  take(key: string): Promise<number>;
+  /** Spends one request of `key`'s budget, whatever is left (a failure counted after the fact). */
+  spend(key: string): Promise<void>;
+}
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -45,8 +62,8 @@ interface Bucket {
 /** Largest number of keys kept before refilled buckets are dropped. */
 const pruneAbove = 10_000;
 
-/** Token buckets by key for one limit. */
-export class RateLimiter {
+/** Token buckets by key for one limit, in this replica's memory. */
+export class MemoryRateLimiter implements RateLimiter {
   readonly #limit: RateLimit;
   readonly #now: () => number;
   readonly #buckets = new Map<string, Bucket>();
@@ -56,7 +73,6 @@ export class RateLimiter {
     this.#now = now;
   }
 
-  /** The limit this limiter applies. */
   get limit(): RateLimit {
     return this.#limit;
   }
@@ -71,28 +87,33 @@ export class RateLimiter {
     return { tokens: Math.min(limit.count, bucket.tokens + (now - bucket.at) * rate), at: now };
   }
 
-  /** Milliseconds until `key` may make one more request (0: now), without spending anything. */
-  waitMs(key: string): number {
+  #wait(key: string): number {
     const limit = this.#limit;
     const bucket = this.#refilled(key);
     if (limit === null || !bucket || bucket.tokens >= 1) return 0;
     return Math.ceil((1 - bucket.tokens) * (limit.windowMs / limit.count));
   }
 
-  /** Spends one request of `key`'s budget; returns the wait in ms when there was none left (nothing spent). */
-  take(key: string): number {
-    const wait = this.waitMs(key);
-    if (wait > 0) return wait;
-    this.spend(key);
-    return 0;
-  }
-
-  /** Spends one request of `key`'s budget, whatever is left (a failure counted after the fact). */
-  spend(key: string): void {
+  #spend(key: string): void {
     const bucket = this.#refilled(key);
     if (!bucket) return;
     if (this.#buckets.size >= pruneAbove && !this.#buckets.has(key)) this.#prune();
     this.#buckets.set(key, { tokens: Math.max(0, bucket.tokens - 1), at: bucket.at });
+  }
+
+  async waitMs(key: string): Promise<number> {
+    return this.#wait(key);
+  }
+
+  async take(key: string): Promise<number> {
+    const wait = this.#wait(key);
+    if (wait > 0) return wait;
+    this.#spend(key);
+    return 0;
+  }
+
+  async spend(key: string): Promise<void> {
+    this.#spend(key);
   }
 
   #prune(): void {
@@ -100,6 +121,56 @@ export class RateLimiter {
       const bucket = this.#refilled(key);
       if (bucket && this.#limit !== null && bucket.tokens >= this.#limit.count) this.#buckets.delete(key);
     }
+  }
+}
+
+/**
+ * Fixed windows of `windowMs` counted in the database (`rate_limit_hits`), named `name` there: every
+ * replica on the database spends the same budget. Each counted request is one upsert.
+ */
+export class SharedRateLimiter implements RateLimiter {
+  readonly #name: string;
+  readonly #limit: RateLimit;
+  readonly #hits: RateLimitHits;
+  readonly #now: () => number;
+
+  constructor(name: string, limit: RateLimit, hits: RateLimitHits, now: () => number = Date.now) {
+    this.#name = name;
+    this.#limit = limit;
+    this.#hits = hits;
+    this.#now = now;
+  }
+
+  get limit(): RateLimit {
+    return this.#limit;
+  }
+
+  #window(windowMs: number, now: number): RateWindow {
+    const start = Math.floor(now / windowMs) * windowMs;
+    return { start: new Date(start), end: new Date(start + windowMs) };
+  }
+
+  async waitMs(key: string): Promise<number> {
+    const limit = this.#limit;
+    if (limit === null) return 0;
+    const now = this.#now();
+    const window = this.#window(limit.windowMs, now);
+    return (await this.#hits.count(this.#name, key, window)) >= limit.count ? window.end.getTime() - now : 0;
+  }
+
+  async take(key: string): Promise<number> {
+    const limit = this.#limit;
+    if (limit === null) return 0;
+    const now = this.#now();
+    const window = this.#window(limit.windowMs, now);
+    // A refused request is counted too: the window is spent either way, and one statement is enough.
+    return (await this.#hits.add(this.#name, key, window)) > limit.count ? window.end.getTime() - now : 0;
+  }
+
+  async spend(key: string): Promise<void> {
+    const limit = this.#limit;
+    if (limit === null) return;
+    await this.#hits.add(this.#name, key, this.#window(limit.windowMs, this.#now()));
   }
 }
 
@@ -145,18 +216,24 @@ export const defaultRateLimits: RateLimits = Object.freeze({
   redeems: Object.freeze({ count: 1200, windowMs: 60_000 }),
 });
 
-/** One limiter per limit, shared by the listeners of a replica. */
+/** One limiter per limit, shared by the listeners of a replica (and, with `shared`, by every replica). */
 export class RequestLimiters {
   readonly authFailures: RateLimiter;
   readonly enters: RateLimiter;
   readonly bootScripts: RateLimiter;
   readonly redeems: RateLimiter;
 
-  constructor(limits: Partial<RateLimits> = {}, now: () => number = Date.now) {
+  /** Limiters in this replica's memory (one replica, SQLite; tests with a clock they move). */
+  constructor(limits: Partial<RateLimits> = {}, now: () => number = Date.now, make: (name: keyof RateLimits, limit: RateLimit) => RateLimiter = (_name, limit) => new MemoryRateLimiter(limit, now)) {
     const all = { ...defaultRateLimits, ...limits };
-    this.authFailures = new RateLimiter(all.authFailures, now);
-    this.enters = new RateLimiter(all.enters, now);
-    this.bootScripts = new RateLimiter(all.bootScripts, now);
-    this.redeems = new RateLimiter(all.redeems, now);
+    this.authFailures = make('authFailures', all.authFailures);
+    this.enters = make('enters', all.enters);
+    this.bootScripts = make('bootScripts', all.bootScripts);
+    this.redeems = make('redeems', all.redeems);
+  }
+
+  /** Limiters counted in the database, the same for every replica on it (PostgreSQL). */
+  static shared(hits: RateLimitHits, limits: Partial<RateLimits> = {}, now: () => number = Date.now): RequestLimiters {
+    return new RequestLimiters(limits, now, (name, limit) => new SharedRateLimiter(name, limit, hits, now));
   }
 }

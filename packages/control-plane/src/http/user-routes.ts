@@ -21,7 +21,7 @@ import { bmcLimits } from '../drivers/power/bmc-url.js';
 import type { AppOptions } from './app.js';
 import { authorize, principalOf } from './auth.js';
 import { assertJsonSize } from './input-limits.js';
-import { RateLimiter, refuseWhenLimited } from './rate-limiter.js';
+import { MemoryRateLimiter, refuseWhenLimited, type RateLimiter } from './rate-limiter.js';
 import { incidentRoutes } from './incident-routes.js';
 import { resolveKeyNames } from '../keys/key-routes.js';
 import {
@@ -54,7 +54,7 @@ import { serverView, taskView } from './views.js';
 export const workParamsLimitBytes = 64 * 1024;
 
 /** User API routes. */
-export function userRoutes(options: AppOptions, enters: RateLimiter = new RateLimiter(null)): FastifyPluginAsync {
+export function userRoutes(options: AppOptions, enters: RateLimiter = new MemoryRateLimiter(null)): FastifyPluginAsync {
   const { store, rescue, powerDrivers } = options;
 
   /** A server the caller may see; others' servers do not exist for it (404, not 403). */
@@ -183,7 +183,7 @@ export function userRoutes(options: AppOptions, enters: RateLimiter = new RateLi
       async (request, reply) => {
         const principal = principalOf(request);
         // Per token (a browser session counts as its user's): before any other work.
-        refuseWhenLimited(reply, enters.take(principal.tokenId), 'rescue requests with this token');
+        refuseWhenLimited(reply, await enters.take(principal.tokenId), 'rescue requests with this token');
         const server = await visibleServer(principal, request.params.name);
         const input = request.body ?? {};
         const expiresInMs = duration(input.expiresIn);

@@ -4,6 +4,7 @@
  * for good (retrying cannot fix a bad request); anything else is retried.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { LifeboatError } from '@lifeboat/core';
 import { backoffDelay, type Backoff, type Job, type JobQueue } from './job-queue.js';
 
@@ -39,6 +40,7 @@ export interface WorkerOptions {
   /** How many jobs run at once. */
   readonly concurrency?: number;
   readonly log: WorkerLog;
+  /** What `jobs.locked_by` shows (default `HOST:PID:RANDOM`: an operator sees which replica holds a job). */
   readonly workerId?: string;
 }
 
@@ -51,7 +53,7 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.#options = options;
-    this.id = options.workerId ?? `worker-${randomUUID()}`;
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
 
   /** Runs until `signal` aborts, then waits for jobs in progress to stop. */

@@ -13,7 +13,7 @@ import { redirectFile, sendFile } from './file-response.js';
 import { fetchSteps, imageFiles, imageIdPattern, type ImageFile, type ImageRegistry } from './image-registry.js';
 import { chainScript, localDiskScript, rescueScript, type RetryPolicy } from './ipxe-scripts.js';
 import type { NetbootSource } from './netboot-source.js';
-import { clientAddress, refuseWhenLimited, RateLimiter } from '../http/rate-limiter.js';
+import { clientAddress, MemoryRateLimiter, refuseWhenLimited, type RateLimiter } from '../http/rate-limiter.js';
 
 /** What the netboot routes need. */
 export interface NetbootRoutesOptions {
@@ -49,8 +49,8 @@ export async function netbootRoutes(app: FastifyInstance, options: NetbootRoutes
   const bootUrl = options.bootUrl.replace(/\/+$/, '');
   const { source, images } = options;
   const bootScript = chainScript(bootUrl, options.retry);
-  const limiter = options.scriptLimiter ?? new RateLimiter(null);
-  const limited = { onRequest: async (request: FastifyRequest, reply: FastifyReply) => refuseWhenLimited(reply, limiter.take(clientAddress(request)), 'boot scripts from this address') };
+  const limiter = options.scriptLimiter ?? new MemoryRateLimiter(null);
+  const limited = { onRequest: async (request: FastifyRequest, reply: FastifyReply) => refuseWhenLimited(reply, await limiter.take(clientAddress(request)), 'boot scripts from this address') };
 
   app.get('/boot.ipxe', { ...limited, schema: { summary: 'iPXE entry script: chains to the script for this MAC', tags: ['netboot'], response: ScriptReply } }, async (_request, reply) =>
     sendScript(reply, bootScript),

@@ -341,6 +341,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('rescue_alerts_session').on('rescue_alerts').columns(['session_id', 'at']).execute();
     },
   },
+  '0006r_rate_limit_hits': {
+    async up(db: Kysely<any>) {
+      // Rate limits counted in the database, so that every replica spends the same budget (issue 14,
+      // "Scale"): one row per limit, key and fixed window, one upsert per request.
+      await db.schema
+        .createTable('rate_limit_hits')
+        .addColumn('limit_name', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('window_start', 'text', (c) => c.notNull())
+        .addColumn('window_end', 'text', (c) => c.notNull())
+        .addColumn('hits', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('rate_limit_hits_pk', ['limit_name', 'key', 'window_start'])
+        .execute();
+      await db.schema.createIndex('rate_limit_hits_end').on('rate_limit_hits').column('window_end').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -24,6 +24,7 @@ export interface Database {
   sign_in_failures: SignInFailureRow;
   ssh_keys: SshKeyRow;
   console_logs: ConsoleLogRow;
+  rate_limit_hits: RateLimitHitRow;
 }
 
 export interface UserRow {
@@ -296,4 +297,17 @@ export interface RescueAlertRow {
   address: string;
   message: string;
   at: string;
+}
+
+/** Requests counted against one rate limit, key and fixed window (shared by the replicas on PostgreSQL). */
+export interface RateLimitHitRow {
+  /** Which limit (`enters`, `bootScripts`...). */
+  limit_name: string;
+  /** Whose budget: a client address or a token id. */
+  key: string;
+  /** Start of the window (ISO time). */
+  window_start: string;
+  /** End of the window (ISO time): the row is useless after it and deleted. */
+  window_end: string;
+  hits: number;
 }

@@ -10,6 +10,7 @@ import { ConsoleLogStore } from './console-logs.js';
 import { openDatabase, type DialectName, type OpenDatabase } from './database.js';
 import { HardwareTestStore } from './hardware-tests.js';
 import { migrate } from './migrations.js';
+import { RateLimitHits } from './rate-limit-hits.js';
 import { AgentWorkQueue, AuditLog } from './records.js';
 import { IncidentStore } from './incidents.js';
 import type { Clock } from './rows.js';
@@ -65,6 +66,8 @@ export class Store {
   readonly consoleLogs: ConsoleLogStore;
   /** Rescues' boot credentials (bound to the address that fetched the script) and refused boot requests. */
   readonly bootCredentials: BootCredentialStore;
+  /** Requests counted against the rate limits, shared by the replicas (used on PostgreSQL). */
+  readonly rateLimitHits: RateLimitHits;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -88,6 +91,7 @@ export class Store {
     this.hardwareTests = new HardwareTestStore(db, this.now, (testId) => this.changes.testChanged(testId));
     this.consoleLogs = new ConsoleLogStore(db, this.now);
     this.bootCredentials = new BootCredentialStore(db, this.now, options.secretBox, changed);
+    this.rateLimitHits = new RateLimitHits(db, this.now);
   }
 
   /** Opens and migrates the database. */

@@ -38,9 +38,15 @@ export interface RedfishBmc {
   /** PEM of its certificate (https only). */
   readonly certificate: string | undefined;
   /** Current state, for assertions. */
-  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; openSessions: number; sessionsCreated: number };
+  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; openSessions: number; sessionsCreated: number; heldResets: number };
   /** Requests refused as malformed (4xx other than auth), so a test can assert there were none. */
   readonly violations: string[];
+  /**
+   * Holds reset requests (a BMC that takes its time) until `releaseResets`; `state.heldResets` counts
+   * the ones waiting. A held reset whose client went away meanwhile is dropped, never applied.
+   */
+  holdResets(): void;
+  releaseResets(): void;
   stop(): Promise<void>;
 }
 
@@ -80,7 +86,8 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
   const sessionsPath = '/redfish/v1/SessionService/Sessions';
   const sessions = new Map<string, string>(); // token -> session path
   const violations: string[] = [];
-  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], openSessions: 0, sessionsCreated: 0 };
+  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], openSessions: 0, sessionsCreated: 0, heldResets: 0 };
+  let release: { promise: Promise<void>; resolve: () => void } | undefined;
   let etagCounter = 1;
   const etag = (): string => `W/"${etagCounter}"`;
 
@@ -201,6 +208,14 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
       }
       if (!exactKeys(body, ['ResetType']) || typeof body.ResetType !== 'string') return refuse(res, 400, 'ActionParameterMissing', 'Reset takes exactly ResetType', req);
       if (!resetTypes.includes(body.ResetType)) return refuse(res, 400, 'ActionParameterNotSupported', `ResetType ${body.ResetType} is not allowed`, req);
+      if (release !== undefined) {
+        let gone = false;
+        res.once('close', () => (gone = !res.writableFinished));
+        state.heldResets++;
+        await release.promise;
+        state.heldResets--;
+        if (gone) return;
+      }
       if (body.ResetType === 'PowerCycle' && state.powerState === 'Off') return refuse(res, 409, 'ResourceInStandby', 'cannot cycle a system that is off', req);
       state.resets.push(body.ResetType);
       state.powerState = body.ResetType === 'ForceOff' || body.ResetType === 'GracefulShutdown' ? 'Off' : 'On';
@@ -237,8 +252,19 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
     certificate,
     state,
     violations,
+    holdResets() {
+      if (release !== undefined) return;
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      release = { promise, resolve };
+    },
+    releaseResets() {
+      release?.resolve();
+      release = undefined;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
+        release?.resolve();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

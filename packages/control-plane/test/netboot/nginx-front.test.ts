@@ -2,7 +2,7 @@
  * Lifeboat behind Debian's nginx, with the configuration of docs/examples/nginx-netboot.conf as it is
  * (issue 14, boot storm): nginx sends the image bytes (X-Accel-Redirect), Lifeboat still answers the
  * scripts and the agent API, records the fetches on the timeline, and binds the boot credential to the
- * server's address that nginx forwards (--trusted-proxies), not to nginx's own or to a header a client
+ * server's address that nginx forwards (--trust-proxy), not to nginx's own or to a header a client
  * made up. Clients at 127.0.0.2 (the server), 127.0.0.3 (someone else), real sockets throughout.
  */
 import assert from 'node:assert/strict';
@@ -73,7 +73,7 @@ describe('Lifeboat behind nginx (docs/examples/nginx-netboot.conf)', () => {
     const flags = ['--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--boot-listen', '127.0.0.1:0', '--console-listen', 'off', '--web', join(dir, 'no-web'), '--image', image];
     const port = await freePort();
     front = `http://127.0.0.1:${port}`;
-    flags.push('--boot-url', front, '--trusted-proxies', '127.0.0.1', '--image-accel-redirect', '/lifeboat-files');
+    flags.push('--boot-url', front, '--trust-proxy', '127.0.0.1', '--image-accel-redirect', '/lifeboat-files');
     cp = await startControlPlane(parseConfig(flags, {}, dir), { logger: createLogger('silent'), notice: () => undefined, powerDrivers: quietBmc });
     nginx = await startNginx(template, { LISTEN: `127.0.0.1:${port}`, LIFEBOAT: cp.bootListenUrl!.replace(/^http:\/\//, '') }, `127.0.0.1:${port}`);
     admin = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
@@ -149,9 +149,9 @@ describe('Lifeboat behind nginx (docs/examples/nginx-netboot.conf)', () => {
   it('refuses a prefix or a proxy list it cannot use, naming the flag', () => {
     assert.throws(() => parseConfig(['--image-accel-redirect', 'files'], {}), /--image-accel-redirect/);
     assert.throws(() => parseConfig(['--image-accel-redirect', '/files/'], {}), /--image-accel-redirect/);
-    assert.throws(() => parseConfig(['--trusted-proxies', '10.0.0.1,nginx'], {}), /--trusted-proxies: not an address or CIDR block: nginx/);
-    assert.throws(() => parseConfig(['--trusted-proxies', '10.0.0.0/33'], {}), /--trusted-proxies/);
-    assert.deepEqual(parseConfig(['--trusted-proxies', '10.0.0.0/8, ::1'], {}).trustedProxies, ['10.0.0.0/8', '::1']);
-    assert.deepEqual(parseConfig([], {}).trustedProxies, []);
+    assert.throws(() => parseConfig(['--trust-proxy', '10.0.0.1,nginx'], {}), /--trust-proxy: .*nginx/);
+    assert.throws(() => parseConfig(['--trust-proxy', '10.0.0.0/33'], {}), /--trust-proxy/);
+    assert.deepEqual(parseConfig(['--trust-proxy', '10.0.0.0/8, ::1'], {}).trustProxy, ['10.0.0.0/8', '::1']);
+    assert.deepEqual(parseConfig([], {}).trustProxy, []);
   });
 });
