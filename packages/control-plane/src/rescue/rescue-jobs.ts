@@ -21,6 +21,9 @@ import { leaveRescueWork } from '@lifeboat/core';
 /** The agent work kind of a clean exit (one name in core, read by the agent and this job). */
 export { leaveRescueWork };
 
+/** The audit action that records a credentials mail accepted by the SMTP server. */
+const mailedAction = 'rescue.credentials_mailed';
+
 /** How often the exit job looks for the agent's answer. */
 const agentPollMs = 250;
 
@@ -410,19 +413,29 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     }
   };
 
+  /**
+   * Mails the credentials once. The audit event `rescue.credentials_mailed` is the record that the SMTP
+   * server accepted the mail: written right after its acceptance, read before sending. A crash in the
+   * milliseconds between the two sends the mail again with the same Message-ID (chosen over recording
+   * before sending, which would lose the mail when the send then fails: the customer could not log in).
+   */
   const mailCredentials: JobHandler = async ({ job }: JobContext) => {
     const { sessionId } = job.params as { sessionId: string };
     const loaded = await load(sessionId);
     const mailer = options.mailer;
     if (!loaded || !mailer || loaded.session.email === null || loaded.session.state !== 'rescue') return;
     const { server, session } = loaded;
+    if (await store.audit.recordedFor(mailedAction, server.id, sessionId)) {
+      await store.secrets.delete(mailPasswordSecret(sessionId));
+      return;
+    }
     const view = options.rescue.view(server, session);
     if (view.ssh.host === null || view.ssh.port === null) {
       log.warn({ server: server.name }, 'credentials not mailed: the server has no SSH endpoint');
       return;
     }
     const password = await store.secrets.get(mailPasswordSecret(sessionId));
-    await mailer.sendRescueCredentials({
+    const sent = await mailer.sendRescueCredentials({
       to: session.email!,
       server: server.name,
       address: { host: view.ssh.host, port: view.ssh.port },
@@ -432,10 +445,11 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       knownHosts: view.ssh.knownHosts,
       expiresAt: session.expiresAt,
       exitCommand: `lifeboat rescue exit ${server.name}`,
+      messageId: `<rescue-credentials.${sessionId}@lifeboat>`,
     });
+    await store.audit.record('system', mailedAction, { tenantId: server.tenantId, serverId: server.id, detail: { sessionId, to: session.email, messageId: sent.messageId } });
     // Mailed: the password now exists only in the customer's mailbox.
     await store.secrets.delete(mailPasswordSecret(sessionId));
-    await store.audit.record('system', 'rescue.credentials_mailed', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId, to: session.email } });
   };
 
   const expiryWarning: JobHandler = async ({ job }: JobContext) => {

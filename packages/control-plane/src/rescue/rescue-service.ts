@@ -31,6 +31,12 @@ export const enterJob = 'rescue.enter';
 export const exitJob = 'rescue.exit';
 export const mailCredentialsJob = 'rescue.mail_credentials';
 
+/**
+ * Attempts of the credentials mail: with the worker's backoff capped at a minute, far longer than any
+ * rescue lease (the job stops by itself when the session leaves rescue).
+ */
+export const mailAttempts = 1_000_000;
+
 /** Where a session's password waits, sealed, until the credentials mail is sent. */
 export function mailPasswordSecret(sessionId: string): string {
   return `mail-password:${sessionId}`;
@@ -174,7 +180,9 @@ export class RescueService {
     }
     await this.#store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
     if (this.#mails && session.email !== null) {
-      await this.#queue.add(mailCredentialsJob, { sessionId: session.id }, { dedupeKey: `mail:${session.id}`, maxAttempts: 5 });
+      // Retried (with the worker's backoff) for as long as the session is in rescue: the job ends by
+      // itself once the rescue is over, so the attempts are only a bound against a loop.
+      await this.#queue.add(mailCredentialsJob, { sessionId: session.id }, { dedupeKey: `mail:${session.id}`, maxAttempts: mailAttempts });
     }
   }
 
