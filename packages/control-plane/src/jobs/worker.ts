@@ -1,11 +1,22 @@
 /**
  * Runs jobs: claims one, keeps its lease alive while the handler works, then completes it or schedules
- * a retry with exponential backoff. A handler that throws a `LifeboatError` whose status is 4xx fails
- * for good (retrying cannot fix a bad request); anything else is retried.
+ * a retry with exponential backoff. A handler that throws a `LifeboatError` whose status is 4xx, or a
+ * `PermanentJobError`, fails for good (retrying cannot fix a bad request); anything else is retried.
  */
 import { randomUUID } from 'node:crypto';
 import { LifeboatError } from '@lifeboat/core';
 import { backoffDelay, type Backoff, type Job, type JobQueue } from './job-queue.js';
+
+/**
+ * Thrown by a handler to fail its job for good now, whatever the error it wraps (whose message it
+ * keeps): e.g. a BMC that refused the credentials twice in a row, which retrying cannot fix.
+ */
+export class PermanentJobError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'PermanentJobError';
+  }
+}
 
 /** What a handler gets: the job and a signal aborted on shutdown or when the lease is lost. */
 export interface JobContext {
@@ -135,7 +146,7 @@ export class Worker {
         log.warn({ job: job.id, kind: job.kind }, 'job interrupted by shutdown');
         return;
       }
-      const permanent = error instanceof LifeboatError && error.status < 500;
+      const permanent = (error instanceof LifeboatError && error.status < 500) || error instanceof PermanentJobError;
       const message = error instanceof Error ? error.message : String(error);
       const retryInMs = permanent ? null : backoffDelay(this.#options.backoff, job.attempts);
       if ((retryInMs === null || job.attempts >= job.maxAttempts) && !lost.signal.aborted) {

@@ -7,14 +7,14 @@ import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@
 import type { ConsoleRecorder } from '../console/console-recorder.js';
 import { stoppedBoot } from '../console/console-text.js';
 import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
-import type { JobQueue } from '../jobs/job-queue.js';
+import { serverLockKey, type Job, type JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
-import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/worker.js';
+import { PermanentJobError, type GiveUpHandler, type JobContext, type JobHandler } from '../jobs/worker.js';
 import type { Mailer } from '../mail/index.js';
 import type { Store } from '../store/store.js';
 import { BootTimeline } from './boot-timeline.js';
 import { installedSystemAnswers, sshBanner } from './os-probe.js';
-import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, type RescueJobParams, type RescueService } from './rescue-service.js';
+import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, restoreDiskBootJob, type RescueJobParams, type RescueService } from './rescue-service.js';
 
 import { leaveRescueWork } from '@lifeboat/core';
 
@@ -26,6 +26,54 @@ const mailedAction = 'rescue.credentials_mailed';
 
 /** How often the exit job looks for the agent's answer. */
 const agentPollMs = 250;
+
+/**
+ * Attempts of the job that sets the boot device back to disk once the BMC answers: with the worker's
+ * backoff capped at a minute, about a week of retries (a BMC repaired, or its password updated, later).
+ */
+const restoreAttempts = 10_000;
+
+/** What the restore job needs: whose boot device, and whether the server may be running the rescue system. */
+interface RestoreParams {
+  readonly sessionId: string;
+  readonly serverId: string;
+  /** Cycle the power after setting disk boot: the server was rebooted into the rescue system. */
+  readonly cycle: boolean;
+}
+
+/** A duration as a person says it: `45 s`, `3 min`. */
+function spoken(ms: number): string {
+  return ms < 120_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+/** The host (and port) of a BMC URL, for messages. */
+function bmcHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** The `BMC_*` error behind a job's failure (unwrapped from `PermanentJobError`), if it is one. */
+function bmcErrorOf(error: unknown): LifeboatError | undefined {
+  const cause = error instanceof PermanentJobError ? error.cause : error;
+  return cause instanceof LifeboatError && cause.code.startsWith('BMC_') ? cause : undefined;
+}
+
+/**
+ * A BMC that refused the credentials is asked once more (the next attempt, after the backoff: a
+ * password being changed at that moment, a BMC's session table full for a moment); refused again, the
+ * job fails for good instead of retrying a password that stays wrong.
+ */
+async function refusedCredentialsAreFinal(job: Job, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof LifeboatError && error.code === 'BMC_AUTH_FAILED' && job.attempts >= 2) throw new PermanentJobError(error);
+    throw error;
+  }
+}
 
 /** The installed system's boot stopped for good after an exit (its console shows why). */
 class BootStopped extends Error {}
@@ -74,6 +122,26 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   async function withConsole(sessionId: string, reason: string): Promise<string> {
     const tail = await options.recorder?.tail(sessionId).catch(() => null);
     return tail ? `${reason}: the console ends with '${tail}'` : reason;
+  }
+
+  /**
+   * Why a job that drives the BMC failed, in words the customer can act on: an unanswering BMC and
+   * refused credentials are the provider's to fix, and say so; `since` is when the work began.
+   */
+  function bmcTrouble(server: Server, error: unknown, since: Date): string {
+    const bmc = bmcErrorOf(error);
+    const host = bmcHost(server.bmc.url);
+    if (bmc?.code === 'BMC_UNREACHABLE') {
+      return `the server's BMC at ${host} did not answer for ${spoken(store.now().getTime() - since.getTime())}; ask your provider to check the BMC, then try again (${bmc.message})`;
+    }
+    if (bmc?.code === 'BMC_AUTH_FAILED') return `the server's BMC at ${host} refused the credentials Lifeboat has for it; ask your provider to update them, then try again`;
+    return error instanceof Error ? error.message : String(error);
+  }
+
+  /** Queues the job that sets the server back to disk boot once its BMC answers again. */
+  async function restoreWhenBmcAnswers(server: Server, sessionId: string, cycle: boolean): Promise<void> {
+    const params: RestoreParams = { sessionId, serverId: server.id, cycle };
+    await options.queue.add(restoreDiskBootJob, params, { dedupeKey: `restore:${sessionId}`, lockKey: serverLockKey(server.id), maxAttempts: restoreAttempts });
   }
 
   /** What the console printed after `mark`, once it printed nothing new for `consoleQuietMs` (or 10 s passed). */
@@ -184,7 +252,9 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     return 'power cycled through the BMC (the installed system did not answer)';
   }
 
-  const enter: JobHandler = async ({ job, signal }: JobContext) => {
+  const enter: JobHandler = ({ job, signal }: JobContext) => refusedCredentialsAreFinal(job, () => enterSteps(job, signal));
+
+  async function enterSteps(job: Job, signal: AbortSignal): Promise<void> {
     const params = job.params as RescueJobParams;
     const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
@@ -223,7 +293,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     });
     if (await move(sessionId, 'boot_started')) log.info({ server: loaded.server.name, session: sessionId }, 'rescue boot started');
     else await stopEnter(taskId, (await load(sessionId))?.session);
-  };
+  }
 
   /** Ends an enter task that stopped because its session moved on (exit requested, rolled back, gone). */
   async function stopEnter(taskId: string, session: RescueSession | undefined): Promise<void> {
@@ -236,7 +306,9 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
 
   const enterGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
-    const reason = await withConsole(sessionId, `could not start the rescue boot: ${error instanceof Error ? error.message : String(error)}`);
+    const loaded = await load(sessionId);
+    const why = loaded ? bmcTrouble(loaded.server, error, loaded.session.createdAt) : error instanceof Error ? error.message : String(error);
+    const reason = await withConsole(sessionId, `could not start the rescue boot: ${why}`);
     // An exit requested meanwhile sets the boot device back itself (its job runs next): no rollback.
     if ((await load(sessionId))?.session.state === 'rescue_requested') await rollBack(sessionId, reason);
     await store.tasks.finish(taskId, 'failed', reason);
@@ -254,7 +326,12 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       if ((await driver.powerState()) === 'on') await driver.setPower('cycle');
       detail += '; the server was set back to boot from its disk';
     } catch (error) {
-      detail += `; setting the server back to disk boot failed too: ${error instanceof Error ? error.message : String(error)}`;
+      // The BMC does not answer (or refuses): a job does it once it answers again.
+      const enterTask = await store.tasks.latestFor(sessionId, 'enter_rescue');
+      const rebooted = enterTask?.steps.some((s) => s.name === 'power_cycled' && s.state === 'completed') ?? false;
+      await restoreWhenBmcAnswers(loaded.server, sessionId, rebooted);
+      log.warn({ server: loaded.server.name, session: sessionId, err: error }, 'could not set the server back to disk boot; retrying once its BMC answers');
+      detail += '; the server will be set back to boot from its disk as soon as its BMC answers';
     }
     await store.sessions.revokeAgentToken(sessionId);
     await store.secrets.delete(mailPasswordSecret(sessionId));
@@ -305,7 +382,9 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     return `${why}: ${await reboot(driver, signal)}`;
   }
 
-  const exit: JobHandler = async ({ job, signal }: JobContext) => {
+  const exit: JobHandler = ({ job, signal }: JobContext) => refusedCredentialsAreFinal(job, () => exitSteps(job, signal));
+
+  async function exitSteps(job: Job, signal: AbortSignal): Promise<void> {
     const params = job.params as RescueJobParams;
     const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
@@ -368,13 +447,45 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await store.tasks.finish(taskId, 'completed');
       log.info({ server: server.name, session: sessionId }, 'rescue exited: server active');
     }
-  };
+  }
 
   const exitGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
-    const reason = await withConsole(sessionId, `could not leave rescue: ${error instanceof Error ? error.message : String(error)}`);
+    const loaded = await load(sessionId);
+    const task = await store.tasks.byId(taskId);
+    let why = loaded ? bmcTrouble(loaded.server, error, task?.createdAt ?? loaded.session.updatedAt) : error instanceof Error ? error.message : String(error);
+    const diskSet = task?.steps.some((s) => s.name === 'boot_device_set' && s.state === 'completed') ?? false;
+    if (loaded && bmcErrorOf(error) && !diskSet) {
+      // The server still runs the rescue system: its next boot, whoever starts it, must be from disk.
+      await restoreWhenBmcAnswers(loaded.server, sessionId, false);
+      why += '; the server will be set to boot from its disk as soon as its BMC answers';
+    }
+    const reason = await withConsole(sessionId, `could not leave rescue: ${why}`);
     await move(sessionId, 'exit_fail', reason);
     await store.tasks.finish(taskId, 'failed', reason);
+  };
+
+  /**
+   * Sets a failed rescue's server back to disk boot once its BMC answers again. Reads before acting: a
+   * boot device already on disk is not set again, a server that is off is not cycled. It does nothing
+   * when the session moved on (a new rescue, an exit requested again): that flow owns the BMC now.
+   * Errors, an unanswering BMC and refused credentials alike, are retried (the provider may fix both).
+   */
+  const restoreDiskBoot: JobHandler = async ({ job, signal }: JobContext) => {
+    const { sessionId, serverId, cycle } = job.params as RestoreParams;
+    const session = await store.sessions.byId(sessionId);
+    if (!session || session.endedAt !== null || (session.state !== 'rescue_failed' && session.state !== 'exit_failed')) return;
+    const server = await store.servers.byId(serverId);
+    if (!server) return;
+    const driver = await driverFor(server);
+    driver.validate();
+    const before = driver.bootDevice ? await driver.bootDevice(signal) : undefined;
+    if (before !== 'disk') await driver.setBootDevice('disk', { signal });
+    const cycled = cycle && (await driver.powerState(signal)) === 'on';
+    if (cycled) await driver.setPower('cycle', signal);
+    const detail = { sessionId, bootDevice: before === 'disk' ? 'already disk' : 'set to disk', powerCycled: cycled };
+    await store.audit.record('system', 'rescue.disk_boot_restored', { tenantId: server.tenantId, serverId, detail });
+    log.info({ server: server.name, session: sessionId, ...detail }, 'the BMC answers again: the server boots from its disk');
   };
 
   const deadline: JobHandler = async ({ job }: JobContext) => {
@@ -473,7 +584,14 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   };
 
   return {
-    handlers: { [enterJob]: enter, [exitJob]: exit, [deadlineJob]: deadline, [expiryWarningJob]: expiryWarning, [mailCredentialsJob]: mailCredentials },
+    handlers: {
+      [enterJob]: enter,
+      [exitJob]: exit,
+      [deadlineJob]: deadline,
+      [expiryWarningJob]: expiryWarning,
+      [mailCredentialsJob]: mailCredentials,
+      [restoreDiskBootJob]: restoreDiskBoot,
+    },
     onGiveUp: { [enterJob]: enterGaveUp, [exitJob]: exitGaveUp },
   };
 }
