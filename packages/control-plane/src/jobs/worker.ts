@@ -58,6 +58,7 @@ export class Worker {
   readonly id: string;
   readonly #options: WorkerOptions;
   readonly #running = new Set<Promise<void>>();
+  readonly #runningIds = new Set<string>();
   #wake: (() => void) | undefined;
 
   constructor(options: WorkerOptions) {
@@ -98,8 +99,13 @@ export class Worker {
   async #startOne(signal: AbortSignal): Promise<boolean> {
     const job = await this.#options.queue.claim(this.id, this.#options.leaseMs, Object.keys(this.#options.handlers));
     if (!job) return false;
+    // Its lease expired while this worker still runs it (the database was unreachable, so the lease
+    // could not be renewed): the claim renewed the lease; the run in progress goes on, never a second.
+    if (this.#runningIds.has(job.id)) return false;
+    this.#runningIds.add(job.id);
     const running = this.#execute(job, signal).finally(() => {
       this.#running.delete(running);
+      this.#runningIds.delete(job.id);
       this.#wake?.();
     });
     this.#running.add(running);
@@ -120,7 +126,19 @@ export class Worker {
     });
   }
 
+  /**
+   * Runs one job and records how it ended. Never rejects: when even the record fails (the database
+   * cannot be reached), the job keeps its lease until it expires and is then claimed again.
+   */
   async #execute(job: Job, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#attempt(job, signal);
+    } catch (error) {
+      this.#options.log.error({ job: job.id, kind: job.kind, err: error }, 'could not record the end of a job; it resumes once its lease expires');
+    }
+  }
+
+  async #attempt(job: Job, signal: AbortSignal): Promise<void> {
     const { queue, handlers, leaseMs, log } = this.#options;
     const handler = handlers[job.kind];
     if (!handler) return;

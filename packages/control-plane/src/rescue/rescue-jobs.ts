@@ -11,6 +11,7 @@ import { serverLockKey, type Job, type JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
 import { PermanentJobError, type GiveUpHandler, type JobContext, type JobHandler } from '../jobs/worker.js';
 import type { Mailer } from '../mail/index.js';
+import { isDatabaseUnavailable } from '../store/database.js';
 import type { Store } from '../store/store.js';
 import { BootTimeline } from './boot-timeline.js';
 import { installedSystemAnswers, sshBanner } from './os-probe.js';
@@ -39,6 +40,22 @@ interface RestoreParams {
   readonly serverId: string;
   /** Cycle the power after setting disk boot: the server was rebooted into the rescue system. */
   readonly cycle: boolean;
+}
+
+/**
+ * Runs `write` again every half second while the database cannot be reached (until `signal` aborts):
+ * for the record of a BMC action already done, which must not be lost to an outage (the action would
+ * be repeated when the job resumes).
+ */
+async function untilDatabaseAnswers<T>(write: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (;;) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || signal.aborted) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 /** A duration as a person says it: `45 s`, `3 min`. */
@@ -167,7 +184,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
    * Runs a step once: a step already completed (before a crash) is skipped, and so is a step the
    * timeline refuses to start (the session moved on: the job's own state checks then stop it).
    */
-  async function step(params: RescueJobParams, kind: TaskKind, name: string, work: (resumed: boolean) => Promise<string | void>): Promise<void> {
+  async function step(params: RescueJobParams, kind: TaskKind, name: string, signal: AbortSignal, work: (resumed: boolean) => Promise<string | void>): Promise<void> {
     const task = await store.tasks.byId(params.taskId);
     const before = task?.steps.find((s) => s.name === name)?.state;
     if (before === 'completed') return;
@@ -175,7 +192,8 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     try {
       // `resumed`: the step had begun before (a crash or a failed attempt): its BMC action may be done.
       const detail = await work(before === 'running' || before === 'failed');
-      await timeline.record(params.sessionId, name, 'completed', detail ?? undefined, kind);
+      // The BMC did it: wait for the database rather than fail, so that the step is not done again.
+      await untilDatabaseAnswers(() => timeline.record(params.sessionId, name, 'completed', detail ?? undefined, kind), signal);
     } catch (error) {
       await timeline.record(params.sessionId, name, 'failed', error instanceof Error ? error.message : String(error), kind);
       throw error;
@@ -271,12 +289,12 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await stopEnter(taskId, current?.session);
       return true;
     };
-    await step(params, 'enter_rescue', 'validated', async () => {
+    await step(params, 'enter_rescue', 'validated', signal, async () => {
       driver.validate();
       return `${driver.name} BMC at ${loaded.server.bmc.url}`;
     });
     if (await moved()) return;
-    await step(params, 'enter_rescue', 'boot_device_set', async (resumed) => {
+    await step(params, 'enter_rescue', 'boot_device_set', signal, async (resumed) => {
       // Read before repeating: the BMC may have done it before the control plane died.
       const already = resumed && (await bootDeviceOf(driver, signal)) === 'network';
       if (!already) await driver.setBootDevice('network', { signal });
@@ -284,7 +302,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       return already ? 'next boot: network (iPXE), already set on the BMC before a restart' : 'next boot: network (iPXE)';
     });
     if (await moved()) return;
-    await step(params, 'enter_rescue', 'power_cycled', async (resumed) => {
+    await step(params, 'enter_rescue', 'power_cycled', signal, async (resumed) => {
       // The server already fetched its rescue script: the reboot happened before the control plane died.
       if (resumed && (await store.tasks.byId(taskId))?.steps.find((s) => s.name === 'ipxe_script_served')?.state === 'completed') {
         return 'the server was already netbooting the rescue system (rebooted before a restart)';
@@ -396,7 +414,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const entering = await store.tasks.latestFor(sessionId, 'enter_rescue');
     if (entering && entering.endedAt === null) await store.tasks.finish(entering.id, 'failed', 'stopped: rescue exit requested');
     const driver = await driverFor(server);
-    await step(params, 'exit_rescue', 'boot_device_set', async (resumed) => {
+    await step(params, 'exit_rescue', 'boot_device_set', signal, async (resumed) => {
       driver.validate();
       await store.sessions.setNetboot(sessionId, 'disk');
       if (resumed && (await bootDeviceOf(driver, signal)) === 'disk') return 'next boot: disk, already set on the BMC before a restart';
@@ -407,8 +425,8 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return 'stop';
       throw error;
     };
-    if ((await step(params, 'exit_rescue', 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
-    const stopped = await step(params, 'exit_rescue', 'os_answered', async () => {
+    if ((await step(params, 'exit_rescue', 'rebooted', signal, () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
+    const stopped = await step(params, 'exit_rescue', 'os_answered', signal, async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
       // Only what the console prints from now on counts: the boot that follows this exit's reboot (an
       // emergency mode recorded before the rescue, or before a restart of this job, does not).
@@ -439,7 +457,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       return;
     }
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
-    await step(params, 'exit_rescue', 'agent_token_revoked', async () => {
+    await step(params, 'exit_rescue', 'agent_token_revoked', signal, async () => {
       await store.sessions.revokeAgentToken(sessionId);
       await store.secrets.delete(mailPasswordSecret(sessionId));
     });
