@@ -74,6 +74,8 @@ export const errorStatus = {
   HEADERS_TOO_LARGE: 431,
   /** The request (headers and body) did not arrive within the server's request timeout. */
   REQUEST_TIMEOUT: 408,
+  /** The control plane cannot reach its database (PostgreSQL down or cut off); retry in a moment. */
+  DATABASE_UNAVAILABLE: 503,
   // SSH keys and the console gateway (issue 12).
   /** Not an SSH public key Lifeboat accepts (type, base64 blob, RSA of at least 2048 bits). */
   KEY_INVALID: 400,

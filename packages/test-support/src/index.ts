@@ -5,6 +5,7 @@
  */
 export { freePort, freeUdpPort } from './ports.js';
 export { waitFor } from './wait.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export { startControlPlaneInProcess, type InProcessControlPlaneOptions, type RunningControlPlane } from './control-plane-in-process.js';
 export { api, startControlPlaneProcess, type ControlPlaneProcess } from './control-plane-process.js';
 export { playAgent, type PlayedAgent } from './played-agent.js';

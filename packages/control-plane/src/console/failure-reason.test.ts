@@ -77,7 +77,7 @@ for (const dialect of testDialects()) {
       assert.equal(failed?.state, 'rescue_failed');
       assert.match(
         failed?.reason ?? '',
-        /^the rescue system did not report ready within \d+ min: the console ends with '.*Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block\(0,0\) \/ \[ *1\.24\] ---\[ end Kernel panic \]---'; setting the server back to disk boot failed too/,
+        /^the rescue system did not report ready within \d+ min: the console ends with '.*Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block\(0,0\) \/ \[ *1\.24\] ---\[ end Kernel panic \]---'; the server will be set back to boot from its disk as soon as its BMC answers$/,
       );
       assert.ok(!(failed?.reason ?? '').includes('\x1b'), 'escape sequences removed');
     });
@@ -101,7 +101,7 @@ for (const dialect of testDialects()) {
       const session = await store.sessions.open({ serverId: app.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt: new Date(Date.now() + 3_600_000), requestedBy: 'test' });
       await store.sessions.transition(session.id, 'boot_started');
       await deadline(session.id, 'preparing_rescue');
-      assert.match((await store.sessions.byId(session.id))?.reason ?? '', /^the rescue system did not report ready within \d+ min; setting the server back/);
+      assert.match((await store.sessions.byId(session.id))?.reason ?? '', /^the rescue system did not report ready within \d+ min; the server will be set back to boot from its disk as soon as its BMC answers$/);
     });
   });
 }

@@ -119,6 +119,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (answer.status === 500 && typeof error.statusCode === 'number' && error.statusCode < 500) {
       return reply.status(error.statusCode).send({ code: error.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', message: error.message });
     }
+    if (answer.body.code === 'DATABASE_UNAVAILABLE') {
+      request.log.warn({ err: error }, 'request failed: the database cannot be reached');
+      return reply.status(answer.status).header('retry-after', '5').send(answer.body);
+    }
     if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
     return reply.status(answer.status).send(answer.body);
   });

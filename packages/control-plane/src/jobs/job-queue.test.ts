@@ -9,7 +9,7 @@ import { Store } from '../store/store.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../store/testing.js';
 import { backoffDelay, JobQueue } from './job-queue.js';
 import { DeadlineScheduler, deadlineJob } from './scheduler.js';
-import { Worker, type WorkerLog } from './worker.js';
+import { PermanentJobError, Worker, type WorkerLog } from './worker.js';
 
 const deadlines = { requestMs: 60_000, rescueMs: 600_000, exitMs: 300_000 };
 const quiet: WorkerLog = { info() {}, warn() {}, error() {} };
@@ -135,6 +135,62 @@ for (const dialect of testDialects()) {
       });
       await worker.runOnce();
       assert.equal((await queue.byId(id))?.state, 'failed');
+    });
+
+    it('fails a job for good at a PermanentJobError, with the message of the error it wraps', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const id = await queue.add('refused', {}, { maxAttempts: 5 });
+      const gaveUp: unknown[] = [];
+      const worker = new Worker({
+        queue,
+        handlers: { refused: async () => { throw new PermanentJobError(new LifeboatError('BMC_AUTH_FAILED', 'the BMC refused the user name or password')); } },
+        onGiveUp: { refused: async (_job, error) => void gaveUp.push(error) },
+        leaseMs: 60_000,
+        backoff: { baseMs: 1000, maxMs: 1000 },
+        pollMs: 10,
+        log: quiet,
+      });
+      await worker.runOnce();
+      const job = await queue.byId(id);
+      assert.equal(job?.state, 'failed');
+      assert.equal(job?.attempts, 1, 'not retried');
+      assert.equal(job?.lastError, 'the BMC refused the user name or password');
+      assert.equal(((gaveUp[0] as Error).cause as LifeboatError).code, 'BMC_AUTH_FAILED');
+    });
+
+    it('never starts a job twice at once when its lease expired while the same worker runs it', async () => {
+      const store = await openStore();
+      const queue = new JobQueue(store.database.db, store.dialect, now);
+      const id = await queue.add('long', {});
+      let starts = 0;
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      const worker = new Worker({
+        queue,
+        handlers: {
+          long: async () => {
+            starts++;
+            await finished;
+          },
+        },
+        leaseMs: 60_000,
+        backoff: { baseMs: 1000, maxMs: 1000 },
+        pollMs: 5,
+        log: quiet,
+      });
+      const stop = new AbortController();
+      const running = worker.run(stop.signal);
+      while (starts === 0) await new Promise((r) => setTimeout(r, 5));
+      // The lease runs out (as when the database was unreachable and it could not be renewed): the
+      // worker's own claim loop takes the job again, and must not start it beside the run in progress.
+      clock = new Date(clock.getTime() + 60_001);
+      while ((await queue.byId(id))?.attempts !== 2) await new Promise((r) => setTimeout(r, 5));
+      finish();
+      while ((await queue.byId(id))?.state !== 'completed') await new Promise((r) => setTimeout(r, 5));
+      stop.abort();
+      await running;
+      assert.equal(starts, 1);
     });
 
     it('keeps one unfinished job per dedupe key', async () => {

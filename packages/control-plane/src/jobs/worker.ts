@@ -1,12 +1,23 @@
 /**
  * Runs jobs: claims one, keeps its lease alive while the handler works, then completes it or schedules
- * a retry with exponential backoff. A handler that throws a `LifeboatError` whose status is 4xx fails
- * for good (retrying cannot fix a bad request); anything else is retried.
+ * a retry with exponential backoff. A handler that throws a `LifeboatError` whose status is 4xx, or a
+ * `PermanentJobError`, fails for good (retrying cannot fix a bad request); anything else is retried.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LifeboatError } from '@lifeboat/core';
 import { backoffDelay, type Backoff, type Job, type JobQueue } from './job-queue.js';
+
+/**
+ * Thrown by a handler to fail its job for good now, whatever the error it wraps (whose message it
+ * keeps): e.g. a BMC that refused the credentials twice in a row, which retrying cannot fix.
+ */
+export class PermanentJobError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'PermanentJobError';
+  }
+}
 
 /** What a handler gets: the job and a signal aborted on shutdown or when the lease is lost. */
 export interface JobContext {
@@ -49,6 +60,7 @@ export class Worker {
   readonly id: string;
   readonly #options: WorkerOptions;
   readonly #running = new Set<Promise<void>>();
+  readonly #runningIds = new Set<string>();
   #wake: (() => void) | undefined;
 
   constructor(options: WorkerOptions) {
@@ -89,8 +101,13 @@ export class Worker {
   async #startOne(signal: AbortSignal): Promise<boolean> {
     const job = await this.#options.queue.claim(this.id, this.#options.leaseMs, Object.keys(this.#options.handlers));
     if (!job) return false;
+    // Its lease expired while this worker still runs it (the database was unreachable, so the lease
+    // could not be renewed): the claim renewed the lease; the run in progress goes on, never a second.
+    if (this.#runningIds.has(job.id)) return false;
+    this.#runningIds.add(job.id);
     const running = this.#execute(job, signal).finally(() => {
       this.#running.delete(running);
+      this.#runningIds.delete(job.id);
       this.#wake?.();
     });
     this.#running.add(running);
@@ -111,7 +128,19 @@ export class Worker {
     });
   }
 
+  /**
+   * Runs one job and records how it ended. Never rejects: when even the record fails (the database
+   * cannot be reached), the job keeps its lease until it expires and is then claimed again.
+   */
   async #execute(job: Job, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#attempt(job, signal);
+    } catch (error) {
+      this.#options.log.error({ job: job.id, kind: job.kind, err: error }, 'could not record the end of a job; it resumes once its lease expires');
+    }
+  }
+
+  async #attempt(job: Job, signal: AbortSignal): Promise<void> {
     const { queue, handlers, leaseMs, log } = this.#options;
     const handler = handlers[job.kind];
     if (!handler) return;
@@ -137,7 +166,7 @@ export class Worker {
         log.warn({ job: job.id, kind: job.kind }, 'job interrupted by shutdown');
         return;
       }
-      const permanent = error instanceof LifeboatError && error.status < 500;
+      const permanent = (error instanceof LifeboatError && error.status < 500) || error instanceof PermanentJobError;
       const message = error instanceof Error ? error.message : String(error);
       const retryInMs = permanent ? null : backoffDelay(this.#options.backoff, job.attempts);
       if ((retryInMs === null || job.attempts >= job.maxAttempts) && !lost.signal.aborted) {

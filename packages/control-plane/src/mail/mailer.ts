@@ -72,10 +72,10 @@ export function createMailer(settings: MailSettings): Mailer {
   });
   const where = `${url.hostname}:${url.port || (secure ? 465 : 587)}`;
 
-  async function send(to: string, mail: RenderedMail): Promise<SentMail> {
+  async function send(to: string, mail: RenderedMail, messageId?: string): Promise<SentMail> {
     if (!/^[^\s@<>,;]+@[^\s@<>,;]+$/.test(to)) throw new LifeboatError('BAD_REQUEST', `not a mail address: ${to.slice(0, 100)}`);
     try {
-      const info = await transport.sendMail({ from: settings.from, to, subject: mail.subject, text: mail.text, html: mail.html });
+      const info = await transport.sendMail({ from: settings.from, to, subject: mail.subject, text: mail.text, html: mail.html, ...(messageId === undefined ? {} : { messageId }) });
       return { messageId: info.messageId };
     } catch (error) {
       // nodemailer's messages carry the server's reply, never our message body; keep only code and reply.
@@ -86,7 +86,7 @@ export function createMailer(settings: MailSettings): Mailer {
   }
 
   return {
-    sendRescueCredentials: (mail) => send(mail.to, rescueCredentialsMessage(mail)),
+    sendRescueCredentials: (mail) => send(mail.to, rescueCredentialsMessage(mail), mail.messageId),
     sendExpiryWarning: (mail) => send(mail.to, expiryWarningMessage(mail)),
     sendIncidentUpdate: (mail) => send(mail.to, incidentUpdateMessage(mail)),
     close: () => transport.close(),

@@ -30,6 +30,12 @@ export interface RescueCredentialsMail {
   readonly expiresAt: Date;
   /** The command that leaves rescue (`lifeboat rescue exit web1`). */
   readonly exitCommand: string;
+  /**
+   * The Message-ID header (`<...@...>`), the same for every attempt of one session's mail: should a
+   * crash come between the SMTP server's acceptance and the record that the mail was sent, the second
+   * copy carries the same Message-ID, and mail systems that de-duplicate by it show it once.
+   */
+  readonly messageId?: string;
 }
 
 /** A reminder that a rescue is about to end by itself. */

@@ -97,7 +97,7 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
       now: () => clock,
     });
     queue = new JobQueue(store.database.db, store.dialect, store.now);
-    rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
+    rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry, bmcAttempts: 3 });
     const jobs = rescueJobs({ store, queue, rescue, powerDrivers: bmc.factory, probeIntervalMs: 20, agentExitWaitMs: 1000, log: quiet });
     worker = new Worker({ queue, handlers: jobs.handlers, onGiveUp: jobs.onGiveUp, leaseMs: 60_000, backoff: { baseMs: 1000, maxMs: 4000 }, pollMs: 10, log: quiet });
     scheduler = new DeadlineScheduler({ store, queue, intervalMs: 1000, warnBeforeMs: 3_600_000, log: quiet });
@@ -301,6 +301,10 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     clock = new Date(clock.getTime() + 600_000);
     await scheduler.tick();
     while ((await store.tasks.byId(task.id))?.steps.find((s) => s.name === 'rebooted')?.state === 'running') await new Promise((r) => setTimeout(r, 10));
+    // The exit job itself stops (it sees the exit ended): a worker never runs a job twice at once, so
+    // the job must end on its own before the worker stops, or it would wait for its lease.
+    const exitRunning = () => store.database.db.selectFrom('jobs').select('id').where('kind', '=', 'rescue.exit').where('state', '=', 'running').executeTakeFirst();
+    while ((await exitRunning()) !== undefined) await new Promise((r) => setTimeout(r, 10));
     stop.abort();
     await running;
     assert.equal(await state('web-3'), 'exit_failed');

@@ -7,22 +7,90 @@ import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@
 import type { ConsoleRecorder } from '../console/console-recorder.js';
 import { stoppedBoot } from '../console/console-text.js';
 import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
-import type { JobQueue } from '../jobs/job-queue.js';
+import { serverLockKey, type Job, type JobQueue } from '../jobs/job-queue.js';
 import { deadlineJob, expiryWarningJob, type DeadlineParams } from '../jobs/scheduler.js';
-import type { GiveUpHandler, JobContext, JobHandler } from '../jobs/worker.js';
+import { PermanentJobError, type GiveUpHandler, type JobContext, type JobHandler } from '../jobs/worker.js';
 import type { Mailer } from '../mail/index.js';
+import { isDatabaseUnavailable } from '../store/database.js';
 import type { Store } from '../store/store.js';
 import { BootTimeline } from './boot-timeline.js';
 import { installedSystemAnswers, sshBanner } from './os-probe.js';
-import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, type RescueJobParams, type RescueService } from './rescue-service.js';
+import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, restoreDiskBootJob, type RescueJobParams, type RescueService } from './rescue-service.js';
 
 import { leaveRescueWork } from '@lifeboat/core';
 
 /** The agent work kind of a clean exit (one name in core, read by the agent and this job). */
 export { leaveRescueWork };
 
+/** The audit action that records a credentials mail accepted by the SMTP server. */
+const mailedAction = 'rescue.credentials_mailed';
+
 /** How often the exit job looks for the agent's answer. */
 const agentPollMs = 250;
+
+/**
+ * Attempts of the job that sets the boot device back to disk once the BMC answers: with the worker's
+ * backoff capped at a minute, about a week of retries (a BMC repaired, or its password updated, later).
+ */
+const restoreAttempts = 10_000;
+
+/** What the restore job needs: whose boot device, and whether the server may be running the rescue system. */
+interface RestoreParams {
+  readonly sessionId: string;
+  readonly serverId: string;
+  /** Cycle the power after setting disk boot: the server was rebooted into the rescue system. */
+  readonly cycle: boolean;
+}
+
+/**
+ * Runs `write` again every half second while the database cannot be reached (until `signal` aborts):
+ * for the record of a BMC action already done, which must not be lost to an outage (the action would
+ * be repeated when the job resumes).
+ */
+async function untilDatabaseAnswers<T>(write: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (;;) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || signal.aborted) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+/** A duration as a person says it: `45 s`, `3 min`. */
+function spoken(ms: number): string {
+  return ms < 120_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+/** The host (and port) of a BMC URL, for messages. */
+function bmcHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** The `BMC_*` error behind a job's failure (unwrapped from `PermanentJobError`), if it is one. */
+function bmcErrorOf(error: unknown): LifeboatError | undefined {
+  const cause = error instanceof PermanentJobError ? error.cause : error;
+  return cause instanceof LifeboatError && cause.code.startsWith('BMC_') ? cause : undefined;
+}
+
+/**
+ * A BMC that refused the credentials is asked once more (the next attempt, after the backoff: a
+ * password being changed at that moment, a BMC's session table full for a moment); refused again, the
+ * job fails for good instead of retrying a password that stays wrong.
+ */
+async function refusedCredentialsAreFinal(job: Job, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof LifeboatError && error.code === 'BMC_AUTH_FAILED' && job.attempts >= 2) throw new PermanentJobError(error);
+    throw error;
+  }
+}
 
 /** The installed system's boot stopped for good after an exit (its console shows why). */
 class BootStopped extends Error {}
@@ -73,6 +141,26 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     return tail ? `${reason}: the console ends with '${tail}'` : reason;
   }
 
+  /**
+   * Why a job that drives the BMC failed, in words the customer can act on: an unanswering BMC and
+   * refused credentials are the provider's to fix, and say so; `since` is when the work began.
+   */
+  function bmcTrouble(server: Server, error: unknown, since: Date): string {
+    const bmc = bmcErrorOf(error);
+    const host = bmcHost(server.bmc.url);
+    if (bmc?.code === 'BMC_UNREACHABLE') {
+      return `the server's BMC at ${host} did not answer for ${spoken(store.now().getTime() - since.getTime())}; ask your provider to check the BMC, then try again (${bmc.message})`;
+    }
+    if (bmc?.code === 'BMC_AUTH_FAILED') return `the server's BMC at ${host} refused the credentials Lifeboat has for it; ask your provider to update them, then try again`;
+    return error instanceof Error ? error.message : String(error);
+  }
+
+  /** Queues the job that sets the server back to disk boot once its BMC answers again. */
+  async function restoreWhenBmcAnswers(server: Server, sessionId: string, cycle: boolean): Promise<void> {
+    const params: RestoreParams = { sessionId, serverId: server.id, cycle };
+    await options.queue.add(restoreDiskBootJob, params, { dedupeKey: `restore:${sessionId}`, lockKey: serverLockKey(server.id), maxAttempts: restoreAttempts });
+  }
+
   /** What the console printed after `mark`, once it printed nothing new for `consoleQuietMs` (or 10 s passed). */
   async function settledConsole(sessionId: string, mark: number, signal: AbortSignal): Promise<Buffer | null> {
     const quietMs = options.consoleQuietMs ?? 1500;
@@ -96,7 +184,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
    * Runs a step once: a step already completed (before a crash) is skipped, and so is a step the
    * timeline refuses to start (the session moved on: the job's own state checks then stop it).
    */
-  async function step(params: RescueJobParams, kind: TaskKind, name: string, work: (resumed: boolean) => Promise<string | void>): Promise<void> {
+  async function step(params: RescueJobParams, kind: TaskKind, name: string, signal: AbortSignal, work: (resumed: boolean) => Promise<string | void>): Promise<void> {
     const task = await store.tasks.byId(params.taskId);
     const before = task?.steps.find((s) => s.name === name)?.state;
     if (before === 'completed') return;
@@ -104,7 +192,8 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     try {
       // `resumed`: the step had begun before (a crash or a failed attempt): its BMC action may be done.
       const detail = await work(before === 'running' || before === 'failed');
-      await timeline.record(params.sessionId, name, 'completed', detail ?? undefined, kind);
+      // The BMC did it: wait for the database rather than fail, so that the step is not done again.
+      await untilDatabaseAnswers(() => timeline.record(params.sessionId, name, 'completed', detail ?? undefined, kind), signal);
     } catch (error) {
       await timeline.record(params.sessionId, name, 'failed', error instanceof Error ? error.message : String(error), kind);
       throw error;
@@ -181,7 +270,9 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     return 'power cycled through the BMC (the installed system did not answer)';
   }
 
-  const enter: JobHandler = async ({ job, signal }: JobContext) => {
+  const enter: JobHandler = ({ job, signal }: JobContext) => refusedCredentialsAreFinal(job, () => enterSteps(job, signal));
+
+  async function enterSteps(job: Job, signal: AbortSignal): Promise<void> {
     const params = job.params as RescueJobParams;
     const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
@@ -198,12 +289,12 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await stopEnter(taskId, current?.session);
       return true;
     };
-    await step(params, 'enter_rescue', 'validated', async () => {
+    await step(params, 'enter_rescue', 'validated', signal, async () => {
       driver.validate();
       return `${driver.name} BMC at ${loaded.server.bmc.url}`;
     });
     if (await moved()) return;
-    await step(params, 'enter_rescue', 'boot_device_set', async (resumed) => {
+    await step(params, 'enter_rescue', 'boot_device_set', signal, async (resumed) => {
       // Read before repeating: the BMC may have done it before the control plane died.
       const already = resumed && (await bootDeviceOf(driver, signal)) === 'network';
       if (!already) await driver.setBootDevice('network', { signal });
@@ -211,7 +302,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       return already ? 'next boot: network (iPXE), already set on the BMC before a restart' : 'next boot: network (iPXE)';
     });
     if (await moved()) return;
-    await step(params, 'enter_rescue', 'power_cycled', async (resumed) => {
+    await step(params, 'enter_rescue', 'power_cycled', signal, async (resumed) => {
       // The server already fetched its rescue script: the reboot happened before the control plane died.
       if (resumed && (await store.tasks.byId(taskId))?.steps.find((s) => s.name === 'ipxe_script_served')?.state === 'completed') {
         return 'the server was already netbooting the rescue system (rebooted before a restart)';
@@ -220,7 +311,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     });
     if (await move(sessionId, 'boot_started')) log.info({ server: loaded.server.name, session: sessionId }, 'rescue boot started');
     else await stopEnter(taskId, (await load(sessionId))?.session);
-  };
+  }
 
   /** Ends an enter task that stopped because its session moved on (exit requested, rolled back, gone). */
   async function stopEnter(taskId: string, session: RescueSession | undefined): Promise<void> {
@@ -233,7 +324,9 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
 
   const enterGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
-    const reason = await withConsole(sessionId, `could not start the rescue boot: ${error instanceof Error ? error.message : String(error)}`);
+    const loaded = await load(sessionId);
+    const why = loaded ? bmcTrouble(loaded.server, error, loaded.session.createdAt) : error instanceof Error ? error.message : String(error);
+    const reason = await withConsole(sessionId, `could not start the rescue boot: ${why}`);
     // An exit requested meanwhile sets the boot device back itself (its job runs next): no rollback.
     if ((await load(sessionId))?.session.state === 'rescue_requested') await rollBack(sessionId, reason);
     await store.tasks.finish(taskId, 'failed', reason);
@@ -251,7 +344,12 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       if ((await driver.powerState()) === 'on') await driver.setPower('cycle');
       detail += '; the server was set back to boot from its disk';
     } catch (error) {
-      detail += `; setting the server back to disk boot failed too: ${error instanceof Error ? error.message : String(error)}`;
+      // The BMC does not answer (or refuses): a job does it once it answers again.
+      const enterTask = await store.tasks.latestFor(sessionId, 'enter_rescue');
+      const rebooted = enterTask?.steps.some((s) => s.name === 'power_cycled' && s.state === 'completed') ?? false;
+      await restoreWhenBmcAnswers(loaded.server, sessionId, rebooted);
+      log.warn({ server: loaded.server.name, session: sessionId, err: error }, 'could not set the server back to disk boot; retrying once its BMC answers');
+      detail += '; the server will be set back to boot from its disk as soon as its BMC answers';
     }
     await store.sessions.revokeAgentToken(sessionId);
     await store.secrets.delete(mailPasswordSecret(sessionId));
@@ -302,7 +400,9 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     return `${why}: ${await reboot(driver, signal)}`;
   }
 
-  const exit: JobHandler = async ({ job, signal }: JobContext) => {
+  const exit: JobHandler = ({ job, signal }: JobContext) => refusedCredentialsAreFinal(job, () => exitSteps(job, signal));
+
+  async function exitSteps(job: Job, signal: AbortSignal): Promise<void> {
     const params = job.params as RescueJobParams;
     const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
@@ -314,7 +414,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const entering = await store.tasks.latestFor(sessionId, 'enter_rescue');
     if (entering && entering.endedAt === null) await store.tasks.finish(entering.id, 'failed', 'stopped: rescue exit requested');
     const driver = await driverFor(server);
-    await step(params, 'exit_rescue', 'boot_device_set', async (resumed) => {
+    await step(params, 'exit_rescue', 'boot_device_set', signal, async (resumed) => {
       driver.validate();
       await store.sessions.setNetboot(sessionId, 'disk');
       if (resumed && (await bootDeviceOf(driver, signal)) === 'disk') return 'next boot: disk, already set on the BMC before a restart';
@@ -325,8 +425,8 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return 'stop';
       throw error;
     };
-    if ((await step(params, 'exit_rescue', 'rebooted', () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
-    const stopped = await step(params, 'exit_rescue', 'os_answered', async () => {
+    if ((await step(params, 'exit_rescue', 'rebooted', signal, () => rebootForExit(sessionId, taskId, driver, signal)).catch(ended)) === 'stop') return;
+    const stopped = await step(params, 'exit_rescue', 'os_answered', signal, async () => {
       if (server.sshEndpoint === null) return 'no SSH endpoint registered: not checked';
       // Only what the console prints from now on counts: the boot that follows this exit's reboot (an
       // emergency mode recorded before the rescue, or before a restart of this job, does not).
@@ -357,7 +457,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       return;
     }
     if ((await load(sessionId))?.session.state !== 'exiting_rescue') return;
-    await step(params, 'exit_rescue', 'agent_token_revoked', async () => {
+    await step(params, 'exit_rescue', 'agent_token_revoked', signal, async () => {
       await store.sessions.revokeAgentToken(sessionId);
       await store.secrets.delete(mailPasswordSecret(sessionId));
     });
@@ -365,13 +465,45 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       await store.tasks.finish(taskId, 'completed');
       log.info({ server: server.name, session: sessionId }, 'rescue exited: server active');
     }
-  };
+  }
 
   const exitGaveUp: GiveUpHandler = async (job, error) => {
     const { sessionId, taskId } = job.params as RescueJobParams;
-    const reason = await withConsole(sessionId, `could not leave rescue: ${error instanceof Error ? error.message : String(error)}`);
+    const loaded = await load(sessionId);
+    const task = await store.tasks.byId(taskId);
+    let why = loaded ? bmcTrouble(loaded.server, error, task?.createdAt ?? loaded.session.updatedAt) : error instanceof Error ? error.message : String(error);
+    const diskSet = task?.steps.some((s) => s.name === 'boot_device_set' && s.state === 'completed') ?? false;
+    if (loaded && bmcErrorOf(error) && !diskSet) {
+      // The server still runs the rescue system: its next boot, whoever starts it, must be from disk.
+      await restoreWhenBmcAnswers(loaded.server, sessionId, false);
+      why += '; the server will be set to boot from its disk as soon as its BMC answers';
+    }
+    const reason = await withConsole(sessionId, `could not leave rescue: ${why}`);
     await move(sessionId, 'exit_fail', reason);
     await store.tasks.finish(taskId, 'failed', reason);
+  };
+
+  /**
+   * Sets a failed rescue's server back to disk boot once its BMC answers again. Reads before acting: a
+   * boot device already on disk is not set again, a server that is off is not cycled. It does nothing
+   * when the session moved on (a new rescue, an exit requested again): that flow owns the BMC now.
+   * Errors, an unanswering BMC and refused credentials alike, are retried (the provider may fix both).
+   */
+  const restoreDiskBoot: JobHandler = async ({ job, signal }: JobContext) => {
+    const { sessionId, serverId, cycle } = job.params as RestoreParams;
+    const session = await store.sessions.byId(sessionId);
+    if (!session || session.endedAt !== null || (session.state !== 'rescue_failed' && session.state !== 'exit_failed')) return;
+    const server = await store.servers.byId(serverId);
+    if (!server) return;
+    const driver = await driverFor(server);
+    driver.validate();
+    const before = driver.bootDevice ? await driver.bootDevice(signal) : undefined;
+    if (before !== 'disk') await driver.setBootDevice('disk', { signal });
+    const cycled = cycle && (await driver.powerState(signal)) === 'on';
+    if (cycled) await driver.setPower('cycle', signal);
+    const detail = { sessionId, bootDevice: before === 'disk' ? 'already disk' : 'set to disk', powerCycled: cycled };
+    await store.audit.record('system', 'rescue.disk_boot_restored', { tenantId: server.tenantId, serverId, detail });
+    log.info({ server: server.name, session: sessionId, ...detail }, 'the BMC answers again: the server boots from its disk');
   };
 
   const deadline: JobHandler = async ({ job }: JobContext) => {
@@ -410,19 +542,29 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     }
   };
 
+  /**
+   * Mails the credentials once. The audit event `rescue.credentials_mailed` is the record that the SMTP
+   * server accepted the mail: written right after its acceptance, read before sending. A crash in the
+   * milliseconds between the two sends the mail again with the same Message-ID (chosen over recording
+   * before sending, which would lose the mail when the send then fails: the customer could not log in).
+   */
   const mailCredentials: JobHandler = async ({ job }: JobContext) => {
     const { sessionId } = job.params as { sessionId: string };
     const loaded = await load(sessionId);
     const mailer = options.mailer;
     if (!loaded || !mailer || loaded.session.email === null || loaded.session.state !== 'rescue') return;
     const { server, session } = loaded;
+    if (await store.audit.recordedFor(mailedAction, server.id, sessionId)) {
+      await store.secrets.delete(mailPasswordSecret(sessionId));
+      return;
+    }
     const view = options.rescue.view(server, session);
     if (view.ssh.host === null || view.ssh.port === null) {
       log.warn({ server: server.name }, 'credentials not mailed: the server has no SSH endpoint');
       return;
     }
     const password = await store.secrets.get(mailPasswordSecret(sessionId));
-    await mailer.sendRescueCredentials({
+    const sent = await mailer.sendRescueCredentials({
       to: session.email!,
       server: server.name,
       address: { host: view.ssh.host, port: view.ssh.port },
@@ -432,10 +574,11 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       knownHosts: view.ssh.knownHosts,
       expiresAt: session.expiresAt,
       exitCommand: `lifeboat rescue exit ${server.name}`,
+      messageId: `<rescue-credentials.${sessionId}@lifeboat>`,
     });
+    await store.audit.record('system', mailedAction, { tenantId: server.tenantId, serverId: server.id, detail: { sessionId, to: session.email, messageId: sent.messageId } });
     // Mailed: the password now exists only in the customer's mailbox.
     await store.secrets.delete(mailPasswordSecret(sessionId));
-    await store.audit.record('system', 'rescue.credentials_mailed', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId, to: session.email } });
   };
 
   const expiryWarning: JobHandler = async ({ job }: JobContext) => {
@@ -459,7 +602,14 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   };
 
   return {
-    handlers: { [enterJob]: enter, [exitJob]: exit, [deadlineJob]: deadline, [expiryWarningJob]: expiryWarning, [mailCredentialsJob]: mailCredentials },
+    handlers: {
+      [enterJob]: enter,
+      [exitJob]: exit,
+      [deadlineJob]: deadline,
+      [expiryWarningJob]: expiryWarning,
+      [mailCredentialsJob]: mailCredentials,
+      [restoreDiskBootJob]: restoreDiskBoot,
+    },
     onGiveUp: { [enterJob]: enterGaveUp, [exitJob]: exitGaveUp },
   };
 }

@@ -31,6 +31,21 @@ export const enterJob = 'rescue.enter';
 export const exitJob = 'rescue.exit';
 export const mailCredentialsJob = 'rescue.mail_credentials';
 
+/**
+ * Attempts of the credentials mail: with the worker's backoff capped at a minute, far longer than any
+ * rescue lease (the job stops by itself when the session leaves rescue).
+ */
+export const mailAttempts = 1_000_000;
+
+/** The job that sets a server back to disk boot once its BMC answers again, after a rollback the BMC did not let happen. */
+export const restoreDiskBootJob = 'rescue.restore_disk_boot';
+
+/**
+ * Attempts of an enter or exit job by default: with the worker's backoff (2 s doubling, at most 60 s)
+ * about three minutes of retries against a BMC that does not answer, within the request's deadline.
+ */
+export const defaultBmcAttempts = 8;
+
 /** Where a session's password waits, sealed, until the credentials mail is sent. */
 export function mailPasswordSecret(sessionId: string): string {
   return `mail-password:${sessionId}`;
@@ -66,6 +81,7 @@ export class RescueService {
   readonly #queue: JobQueue;
   readonly #lease: LeaseSettings;
   readonly #mails: boolean;
+  readonly #bmcAttempts: number;
   readonly #images: ImageRegistry;
   readonly #timeline: BootTimeline;
   readonly #newPassword: () => Promise<RescueCredentials>;
@@ -76,7 +92,17 @@ export class RescueService {
    * to the request's or the tenant's address). `newPassword`: makes a session's password and hash
    * (default {@link rescuePassword}; tests wrap it to see when it runs).
    */
-  constructor(options: { store: Store; queue: JobQueue; lease: LeaseSettings; images: ImageRegistry; mails?: boolean; newPassword?: () => Promise<RescueCredentials> }) {
+  constructor(options: {
+    store: Store;
+    queue: JobQueue;
+    lease: LeaseSettings;
+    images: ImageRegistry;
+    mails?: boolean;
+    newPassword?: () => Promise<RescueCredentials>;
+    /** Attempts of an enter or exit job (its BMC steps) before it fails (default {@link defaultBmcAttempts}). */
+    bmcAttempts?: number;
+  }) {
+    this.#bmcAttempts = options.bmcAttempts ?? defaultBmcAttempts;
     this.#newPassword = options.newPassword ?? rescuePassword;
     this.#store = options.store;
     this.#images = options.images;
@@ -128,7 +154,7 @@ export class RescueService {
     if (this.#mails && recipient !== null && credentials !== null) await this.#store.secrets.put(mailPasswordSecret(session.id), credentials.password);
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'enter_rescue', steps: enterRescueSteps });
     const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
-    await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: 3 });
+    await this.#queue.add(enterJob, params, { dedupeKey: `enter:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: this.#bmcAttempts });
     await this.#store.audit.record(principal.tokenId, 'rescue.enter', {
       tenantId: server.tenantId,
       serverId: server.id,
@@ -174,7 +200,9 @@ export class RescueService {
     }
     await this.#store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
     if (this.#mails && session.email !== null) {
-      await this.#queue.add(mailCredentialsJob, { sessionId: session.id }, { dedupeKey: `mail:${session.id}`, maxAttempts: 5 });
+      // Retried (with the worker's backoff) for as long as the session is in rescue: the job ends by
+      // itself once the rescue is over, so the attempts are only a bound against a loop.
+      await this.#queue.add(mailCredentialsJob, { sessionId: session.id }, { dedupeKey: `mail:${session.id}`, maxAttempts: mailAttempts });
     }
   }
 
@@ -182,7 +210,7 @@ export class RescueService {
   async startExit(server: Server, session: RescueSession): Promise<Task> {
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'exit_rescue', steps: exitRescueSteps });
     const params: RescueJobParams = { sessionId: session.id, taskId: task.id };
-    await this.#queue.add(exitJob, params, { dedupeKey: `exit:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: 3 });
+    await this.#queue.add(exitJob, params, { dedupeKey: `exit:${session.id}`, lockKey: serverLockKey(server.id), maxAttempts: this.#bmcAttempts });
     return task;
   }
 

@@ -61,25 +61,40 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test:
     sql`select pg_notify(${channel}, ${`token:${tokenId}`})`.execute(this.#db).catch(() => this.emit('token', tokenId));
   }
 
+  /**
+   * Listens on a dedicated connection; when it drops (or cannot be made: the database is down), tries
+   * again every second until it is back. Changes made while it was down were made by nobody (the
+   * database was down for everyone) or announced in this process only (`changed` falls back to that).
+   */
   async #listen(url: string): Promise<void> {
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    let dropped = false;
+    const again = () => {
+      if (dropped || this.#closed) return;
+      dropped = true;
+      if (this.#listener === client) this.#listener = undefined;
+      client.end().catch(() => {});
+      setTimeout(() => {
+        if (!this.#closed) this.#ready = this.#listen(url).catch(() => {});
+      }, 1000).unref();
+    };
     client.on('notification', (message) => {
       if (message.channel !== channel || !message.payload) return;
       if (message.payload.startsWith('test:')) this.emit('test', message.payload.slice(5));
       else if (message.payload.startsWith('token:')) this.emit('token', message.payload.slice(6));
       else this.emit('server', message.payload);
     });
-    client.on('error', () => {
-      // The connection dropped: listen again on a new one, unless closing.
-      if (this.#closed) return;
-      client.end().catch(() => {});
-      setTimeout(() => {
-        if (!this.#closed) this.#ready = this.#listen(url).catch(() => {});
-      }, 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN ${channel}`);
-    this.#listener = client;
+    client.on('error', again);
+    client.on('end', again);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      again();
+      throw error;
+    }
+    if (this.#closed) await client.end().catch(() => {});
+    else this.#listener = client;
   }
 
   /** Stops listening. */

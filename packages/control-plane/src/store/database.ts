@@ -21,6 +21,24 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
+/** How long a new PostgreSQL connection may take before the query that needed it fails. */
+const connectTimeoutMs = 5000;
+
+/** Network errors (Node's, on the socket to PostgreSQL). */
+const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether an error means the database cannot be reached (rather than a bad query): a refused or cut
+ * connection, a connection timeout, or PostgreSQL's SQLSTATE class 08 (connection exception) and
+ * 57P01-57P03 (shutting down, starting up).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (networkCodes.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
+  return typeof message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly)/.test(message);
+}
+
 /** Which dialect a database URL names. */
 export function dialectOf(url: string): DialectName {
   return /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
@@ -29,9 +47,13 @@ export function dialectOf(url: string): DialectName {
 /** Opens (and for SQLite creates) the database at `url`. Does not migrate. */
 export function openDatabase(url: string): OpenDatabase {
   if (dialectOf(url) === 'postgres') {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
-    // An idle client's network error must not crash the process; the next query reports it.
+    // A connection that cannot be made within 5 s fails the query (DATABASE_UNAVAILABLE), never hangs.
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: connectTimeoutMs });
+    // A client's network error must not crash the process, whether the client is idle (the pool's
+    // 'error') or checked out between two queries (its own 'error', e.g. inside a transaction): the
+    // query that uses it reports it, and the pool drops a client that is no longer usable.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }

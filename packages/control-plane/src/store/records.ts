@@ -30,6 +30,12 @@ export class AuditLog {
       .execute();
   }
 
+  /** Whether an event `action` about `serverId` was recorded with `detail.sessionId` equal to `sessionId`. */
+  async recordedFor(action: string, serverId: string, sessionId: string): Promise<boolean> {
+    const rows = await this.#db.selectFrom('audit_events').select('detail').where('action', '=', action).where('server_id', '=', serverId).execute();
+    return rows.some((r) => json<Record<string, unknown>>(r.detail, {}).sessionId === sessionId);
+  }
+
   /** Recent events, newest first (of one server when given). */
   async list(options: { serverId?: string; limit?: number } = {}): Promise<AuditEvent[]> {
     let query = this.#db.selectFrom('audit_events').selectAll().orderBy('at', 'desc').limit(options.limit ?? 100);

@@ -44,6 +44,10 @@ export interface IpmiSim {
   readonly password: string;
   /** Every `set PARM VALUE` the chassis control program received, in order. */
   sets(): string[];
+  /** Stops answering (ipmi_sim exits); the chassis state (power, boot device, log) is kept. */
+  pause(): Promise<void>;
+  /** Answers again on the same port, with a new password when given (as its administrator set it). */
+  resume(options?: { password?: string }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,49 +79,74 @@ export async function startIpmiSim(password = 'lab-Passw0rd.1', options: { solDe
   writeFileSync(program, chassisControl);
   chmodSync(program, 0o755);
   const auths = 'none md2 md5 straight';
-  writeFileSync(
-    join(dir, 'lan.conf'),
-    [
-      'name "lifeboat-test"',
-      'set_working_mc 0x20',
-      '  startlan 1',
-      `    addr 127.0.0.1 ${port}`,
-      '    priv_limit admin',
-      `    allowed_auths_callback ${auths}`,
-      `    allowed_auths_user ${auths}`,
-      `    allowed_auths_operator ${auths}`,
-      `    allowed_auths_admin ${auths}`,
-      '    guid 0123456789abcdef0123456789abcdef',
-      '  endlan',
-      `  chassis_control "${program} ${dir}"`,
-      ...(options.solDevice === undefined ? [] : [`  sol "${options.solDevice}" 115200`]),
-      `  user 2 true "admin" "${password}" admin 10 ${auths}`,
-      '',
-    ].join('\n'),
-  );
+  const writeConfig = (userPassword: string): void =>
+    writeFileSync(
+      join(dir, 'lan.conf'),
+      [
+        'name "lifeboat-test"',
+        'set_working_mc 0x20',
+        '  startlan 1',
+        `    addr 127.0.0.1 ${port}`,
+        '    priv_limit admin',
+        `    allowed_auths_callback ${auths}`,
+        `    allowed_auths_user ${auths}`,
+        `    allowed_auths_operator ${auths}`,
+        `    allowed_auths_admin ${auths}`,
+        '    guid 0123456789abcdef0123456789abcdef',
+        '  endlan',
+        `  chassis_control "${program} ${dir}"`,
+        ...(options.solDevice === undefined ? [] : [`  sol "${options.solDevice}" 115200`]),
+        `  user 2 true "admin" "${userPassword}" admin 10 ${auths}`,
+        '',
+      ].join('\n'),
+    );
+  writeConfig(password);
   writeFileSync(
     join(dir, 'bmc.emu'),
     ['mc_setbmc 0x20', 'mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr', 'mc_enable 0x20', ''].join('\n'),
   );
   mkdirSync(join(dir, 'state'));
-  const child: ChildProcess = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'bmc.emu'), '-s', join(dir, 'state'), '-n'], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const deadline = Date.now() + 10_000;
-  while (!udpBound(port)) {
-    if (exited || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`ipmi_sim did not bind UDP port ${port}`);
+  let child: ChildProcess | undefined;
+  let exited = true;
+
+  /** Starts ipmi_sim and waits until its UDP port is bound. */
+  const launch = async (): Promise<void> => {
+    const started = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'bmc.emu'), '-s', join(dir, 'state'), '-n'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    child = started;
+    exited = false;
+    started.once('exit', () => (exited = true));
+    const deadline = Date.now() + 10_000;
+    while (!udpBound(port)) {
+      if (exited || Date.now() > deadline) {
+        started.kill('SIGKILL');
+        throw new Error(`ipmi_sim did not bind UDP port ${port}`);
+      }
+      await sleep(50);
     }
-    await sleep(50);
+  };
+  const halt = async (): Promise<void> => {
+    if (child && !exited) {
+      const gone = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await gone;
+    }
+  };
+
+  try {
+    await launch();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
+  let current = password;
   return {
     port,
     user: 'admin',
-    password,
+    get password() {
+      return current;
+    },
     sets: () => {
       try {
         return readFileSync(join(dir, 'sets.log'), 'utf8').trim().split('\n').filter(Boolean);
@@ -125,12 +154,17 @@ export async function startIpmiSim(password = 'lab-Passw0rd.1', options: { solDe
         return [];
       }
     },
-    async stop() {
-      if (!exited) {
-        const gone = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await gone;
+    pause: halt,
+    async resume(next = {}) {
+      await halt();
+      if (next.password !== undefined) {
+        current = next.password;
+        writeConfig(current);
       }
+      await launch();
+    },
+    async stop() {
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -26,6 +26,8 @@ export interface RedfishBmcOptions {
   readonly resetTypes?: readonly string[];
   /** Refuse a PATCH without If-Match (some BMCs do). */
   readonly requireIfMatch?: boolean;
+  /** Called after each request is answered (a fault test stops the BMC after a given one). */
+  readonly afterRequest?: (method: string, path: string) => void;
 }
 
 /** A running strict Redfish BMC. */
@@ -47,6 +49,14 @@ export interface RedfishBmc {
    */
   holdResets(): void;
   releaseResets(): void;
+  /** Milliseconds it waits before answering each request (a slow BMC); 0 by default. */
+  delayMs: number;
+  /** Changes the password, as an administrator of the BMC would (open sessions stay valid). */
+  setPassword(password: string): void;
+  /** Stops answering: connections are refused until `resume()`; the state is kept. */
+  pause(): Promise<void>;
+  /** Answers again, on the same port. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -79,7 +89,7 @@ function exactKeys(value: unknown, keys: readonly string[]): value is Record<str
 /** Starts the BMC on 127.0.0.1 (a free port). */
 export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<RedfishBmc> {
   const user = options.user ?? 'root';
-  const password = options.password ?? 'calvin-Redfish-1';
+  let password = options.password ?? 'calvin-Redfish-1';
   const resetTypes = options.resetTypes ?? ['On', 'ForceOff', 'GracefulShutdown', 'ForceRestart', 'PowerCycle'];
   const systemPath = '/redfish/v1/Systems/1';
   const resetPath = `${systemPath}/Actions/ComputerSystem.Reset`;
@@ -120,9 +130,13 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
     },
   });
 
+  let delayMs = 0;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (res.destroyed) return;
+    res.once('finish', () => options.afterRequest?.(method, path));
     if (path === '/redfish' || path === '/redfish/') {
       if (method !== 'GET') return refuse(res, 405, 'OperationNotAllowed', 'only GET', req);
       return json(res, 200, { v1: '/redfish/v1/' });
@@ -244,10 +258,21 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
     server = createHttpServer(listener);
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  let listening = true;
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (!listening) return resolve();
+      listening = false;
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     user,
-    password,
+    get password() {
+      return password;
+    },
     systemPath,
     certificate,
     state,
@@ -262,11 +287,29 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
       release?.resolve();
       release = undefined;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        release?.resolve();
-        server.closeAllConnections();
-        server.close(() => resolve());
+    get delayMs() {
+      return delayMs;
+    },
+    set delayMs(ms: number) {
+      delayMs = ms;
+    },
+    setPassword(next: string) {
+      password = next;
+    },
+    pause: close,
+    resume: () =>
+      new Promise<void>((resolve, reject) => {
+        if (listening) return resolve();
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          listening = true;
+          server.off('error', reject);
+          resolve();
+        });
       }),
+    stop: () => {
+      release?.resolve();
+      return close();
+    },
   };
 }

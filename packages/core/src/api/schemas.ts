@@ -273,6 +273,7 @@ export const errorResponses = {
   403: ErrorSchema,
   404: ErrorSchema,
   409: ErrorSchema,
+  503: ErrorSchema,
 };
 
 /** The agent's long poll for work. */

@@ -188,6 +188,7 @@ export const en = {
   'errors.PAYLOAD_TOO_LARGE': 'What you sent is too large: shorten the text or attach fewer results.',
   'errors.HEADERS_TOO_LARGE': 'The request was too long: shorten it and try again.',
   'errors.REQUEST_TIMEOUT': 'The request took too long to arrive: check your connection and try again.',
+  'errors.DATABASE_UNAVAILABLE': 'Lifeboat cannot reach its database right now: try again in a moment.',
   'errors.KEY_INVALID': 'This is not an SSH public key Lifeboat accepts: paste the .pub file (ed25519, ECDSA, or RSA of at least 2048 bits).',
   'errors.KEY_EXISTS': 'This key, or a key with this name, is already registered.',
   'errors.KEY_NOT_FOUND': 'No SSH key of this name: add it under Account first.',

@@ -185,6 +185,7 @@ export const fr: Record<MessageKey, string> = {
   'errors.PAYLOAD_TOO_LARGE': 'Ce que vous avez envoyé est trop volumineux : raccourcissez le texte ou joignez moins de résultats.',
   'errors.HEADERS_TOO_LARGE': 'La requête était trop longue : raccourcissez-la et réessayez.',
   'errors.REQUEST_TIMEOUT': 'La requête a mis trop de temps à arriver : vérifiez votre connexion et réessayez.',
+  'errors.DATABASE_UNAVAILABLE': 'Lifeboat ne peut pas joindre sa base de données pour le moment : réessayez dans un instant.',
   'errors.KEY_INVALID': 'Ce n’est pas une clé publique SSH acceptée : collez le fichier .pub (ed25519, ECDSA, ou RSA d’au moins 2048 bits).',
   'errors.KEY_EXISTS': 'Cette clé, ou une clé de ce nom, est déjà enregistrée.',
   'errors.KEY_NOT_FOUND': 'Aucune clé SSH de ce nom : ajoutez-la d’abord dans Compte.',
