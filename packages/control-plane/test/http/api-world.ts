@@ -5,10 +5,7 @@
  * API's operations as the control plane's own OpenAPI document lists them; callers of every kind.
  * Requests go over a real socket (the event stream is answered by its head). Used by tests only.
  */
-import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { csrfHeader, type Role } from '@lifeboat/core';
 import { RequestLimiters } from '../../src/http/rate-limiter.js';
 import { putInRescue, startTestApp, type TestApp } from '../../src/http/testing.js';
@@ -140,11 +137,11 @@ export async function startWorld(dialect: DialectName): Promise<World> {
   const { store } = app;
   let counter = 0;
   const fresh = (prefix: string) => `${prefix}-${++counter}`;
-  const keyDir = app.dir;
   const publicKey = () => {
-    const file = join(keyDir, fresh('key'));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'matrix@test', '-f', file]);
-    return readFileSync(`${file}.pub`, 'utf8').trim();
+    // OpenSSH's wire format of an ed25519 key: the type and the 32 raw bytes (the end of the SPKI DER).
+    const raw = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
+    const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+    return `ssh-ed25519 ${Buffer.concat([field(Buffer.from('ssh-ed25519')), field(raw)]).toString('base64')} matrix@test`;
   };
   const bmcPassword = 'bmc-pw-never-echoed';
   const password = 'correct horse battery staple';
@@ -168,10 +165,11 @@ export async function startWorld(dialect: DialectName): Promise<World> {
     held.push(token);
     return token;
   };
-  const adminCall = async (method: string, path: string, body?: unknown) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const adminCall = async (method: string, path: string, body?: unknown): Promise<Record<string, any>> => {
     const answer = await app.call(method, path, app.admin, body);
     if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${answer.text}`);
-    return answer.body;
+    return answer.body ?? {};
   };
   const addServer = async (tenant: string) => {
     const name = fresh(`${tenant}-srv`);
@@ -238,7 +236,7 @@ export async function startWorld(dialect: DialectName): Promise<World> {
   return {
     app,
     url,
-    operations: operationsOf((await app.call('GET', '/openapi.json', undefined)).body),
+    operations: operationsOf((await app.app.inject({ url: '/openapi.json' })).json()),
     own,
     foreign,
     password,

@@ -6,7 +6,7 @@
  * expected answer from this table; an operation missing from it fails the matrix.
  */
 import type { Role } from '@lifeboat/core';
-import { missingId, type Req, type World } from './api-world.js';
+import { missingId, type CallerName, type Req, type World } from './api-world.js';
 
 /**
  * What a role gets: `allow` (past authorization), `forbid` (403 FORBIDDEN) or `hidden` (answered
@@ -29,7 +29,9 @@ export interface RoutePolicy {
   /** Routes of a user's own account: `user` needs a user behind the caller, `session` a browser session. */
   readonly account?: 'user' | 'session';
   /** The request on the caller's own tenant (a new one per call: it may consume what it names). */
-  own(w: World): Promise<Req> | Req;
+  own(w: World, caller: CallerName): Promise<Req> | Req;
+  /** Public routes: the callers worth sending (default: all). */
+  readonly callers?: readonly CallerName[];
   /** The same request naming nothing that exists, when the operation names a resource. */
   missing?(w: World): Req;
   /** The own request finds nothing either (an upload nobody waits for): not compared with the missing one. */
@@ -145,7 +147,8 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
     own: (w) => ({ query: { server: w.own.rescued } }),
     missing: () => ({ query: { server: nowhere } }),
   },
-  'POST /v1/auth/sign-in': { auth: 'public', own: (w) => ({ body: { name: w.own.userName, password: w.password } }) },
+  // A sign-in costs a scrypt hash (hundreds of ms): a credential, valid or not, must not change it.
+  'POST /v1/auth/sign-in': { auth: 'public', callers: ['none', 'revoked', 'cookie'], own: (w) => ({ body: { name: w.own.userName, password: w.password } }) },
   'POST /v1/auth/sign-out': { auth: 'user', roles: all, account: 'session', own: () => ({}) },
   'GET /v1/auth/session': { auth: 'user', roles: all, account: 'session', own: () => ({}) },
   'GET /v1/account': { auth: 'user', roles: all, account: 'user', own: () => ({}) },
@@ -170,7 +173,9 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
   'DELETE /v1/users/{name}': {
     auth: 'user',
     roles: operator,
-    own: async (w) => {
+    // A user costs a scrypt hash: made for the caller who may remove it; the others are refused first.
+    own: async (w, caller) => {
+      if (caller !== 'operator') return { params: { name: w.foreign.userName } };
       const name = w.fresh('leaving');
       await w.app.store.users.add({ name, role: 'technician', tenantId: null, email: null, password: w.password });
       return { params: { name } };
