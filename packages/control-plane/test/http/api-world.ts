@@ -109,8 +109,8 @@ export interface World {
   addServer(tenant: string): Promise<string>;
   /** Sends one request as `caller`. */
   call(operation: Operation, caller: CallerName, request: Req): Promise<WorldAnswer>;
-  /** Sends a raw request (the path as given, not encoded) with a bearer token. */
-  raw(method: string, path: string, token: string | undefined, body?: string, contentType?: string): Promise<WorldAnswer>;
+  /** Sends a raw request as `caller`: the path as given (not encoded), the body's text as given. */
+  raw(method: string, path: string, caller: CallerName, body?: string, contentType?: string): Promise<WorldAnswer>;
   close(): Promise<void>;
 }
 
@@ -252,8 +252,8 @@ export async function startWorld(dialect: DialectName): Promise<World> {
       if (body !== undefined) headers['content-type'] = 'application/json';
       return send(operation.method, pathOf(operation, request), headers, body);
     },
-    raw(method, path, token, body, contentType = 'application/json') {
-      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    async raw(method, path, caller, body, contentType = 'application/json') {
+      const headers = await headersOf(caller, method);
       if (body !== undefined) headers['content-type'] = contentType;
       return send(method, path, headers, body);
     },
