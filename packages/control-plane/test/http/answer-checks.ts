@@ -8,10 +8,10 @@ import { isErrorCode } from '@lifeboat/core';
 import type { Operation, Req, WorldAnswer } from './api-world.js';
 
 /**
- * 5xx codes that are the product's own answer about something outside it (a BMC or an agent that does
- * not answer), documented on the operation: not defects. Anything else at 500 or above is one.
+ * 5xx codes that are the product's own answer about something outside it (a BMC, an agent or a console
+ * that does not answer), documented on the operation: not defects. Anything else at 500 or above is one.
  */
-const outsideFailures = new Set(['AGENT_UNAVAILABLE', 'BMC_UNREACHABLE', 'BMC_AUTH_FAILED', 'BMC_ERROR', 'BMC_UNSUPPORTED', 'DATABASE_UNAVAILABLE']);
+const outsideFailures = new Set(['AGENT_UNAVAILABLE', 'BMC_UNREACHABLE', 'BMC_AUTH_FAILED', 'BMC_ERROR', 'BMC_UNSUPPORTED', 'CONSOLE_UNAVAILABLE', 'DATABASE_UNAVAILABLE']);
 
 /** Asserts the answer is no server error and an error is `{code, message}` with a known code. */
 export function assertWellFormed(operation: Operation, answer: WorldAnswer, what: string): void {

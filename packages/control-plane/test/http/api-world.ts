@@ -270,5 +270,25 @@ export function operationsOf(document: { paths: Record<string, Record<string, Re
   return out;
 }
 
+/**
+ * Every `METHOD /path` the application answers (HEAD twins of GET routes left out), `:param` written
+ * `{param}` as in OpenAPI: read from Fastify's route tree, so a route the OpenAPI document hides (a
+ * WebSocket) is seen too.
+ */
+export function registeredRoutes(app: TestApp['app']): string[] {
+  const out: string[] = [];
+  const stack: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const match = /^([│ ├└─]*)(\/\S*) \(([A-Z, ]+)\)$/.exec(line);
+    if (!match) continue;
+    const depth = match[1]!.length / 4 - 1;
+    stack.length = depth;
+    stack.push(match[2]!);
+    const path = stack.join('').replace(/:(\w+)/g, '{$1}');
+    for (const method of match[3]!.split(', ')) if (method !== 'HEAD' || path.startsWith('/v1/images/')) out.push(`${method} ${path}`);
+  }
+  return out;
+}
+
 /** A well-formed id that names nothing. */
 export const missingId = (): string => randomUUID();

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testDialects } from '../../src/store/testing.js';
-import { callerNames, callers, startWorld, type CallerName, type Operation, type Req, type World, type WorldAnswer } from './api-world.js';
+import { callerNames, callers, registeredRoutes, startWorld, type CallerName, type Operation, type Req, type World, type WorldAnswer } from './api-world.js';
 import { assertAlike, assertNoSecret, assertWellFormed } from './answer-checks.js';
 import { routePolicy, type RoutePolicy } from './route-policy.js';
 
@@ -57,7 +57,13 @@ describe('authorization matrix', { concurrency: true }, () => {
         assert.deepEqual(Object.keys(routePolicy).filter((k) => !keys.includes(k)), [], 'matrix entries of operations that no longer exist');
       });
 
-      it('answers every operation × caller × own and foreign tenant as the policy says', async () => {
+      it('finds every route the application answers in the OpenAPI document (none hidden from the matrix)', () => {
+      const documented = new Set(w.operations.map((o) => o.key));
+      const unlisted = new Set(['GET /healthz', 'GET /openapi.json']);
+      assert.deepEqual(registeredRoutes(w.app.app).filter((r) => !documented.has(r) && !unlisted.has(r)), []);
+    });
+
+    it('answers every operation × caller × own and foreign tenant as the policy says', async () => {
         const failures: string[] = [];
         for (const operation of w.operations) {
           const policy = routePolicy[operation.key];
