@@ -111,6 +111,8 @@ export interface World {
   call(operation: Operation, caller: CallerName, request: Req): Promise<WorldAnswer>;
   /** Sends a raw request as `caller`: the path as given (not encoded), the body's text as given. */
   raw(method: string, path: string, caller: CallerName, body?: string, contentType?: string): Promise<WorldAnswer>;
+  /** Opens an event stream as `caller`: what it received so far, and a way to end it. */
+  stream(path: string, caller: CallerName): Promise<{ status: number; received(): string; close(): void }>;
   close(): Promise<void>;
 }
 
@@ -256,6 +258,23 @@ export async function startWorld(dialect: DialectName): Promise<World> {
       const headers = await headersOf(caller, method);
       if (body !== undefined) headers['content-type'] = contentType;
       return send(method, path, headers, body);
+    },
+    async stream(path, caller) {
+      const abort = new AbortController();
+      const response = await fetch(`${url}${path}`, { headers: await headersOf(caller, 'GET'), signal: abort.signal });
+      let received = '';
+      if (response.body) {
+        const decoder = new TextDecoder();
+        const reader = response.body.getReader();
+        void (async () => {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return;
+            received += decoder.decode(value, { stream: true });
+          }
+        })().catch(() => undefined);
+      }
+      return { status: response.status, received: () => received, close: () => abort.abort() };
     },
     close: () => app.close(),
   };

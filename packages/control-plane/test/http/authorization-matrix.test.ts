@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '@lifeboat/test-support';
 import { testDialects } from '../../src/store/testing.js';
 import { callerNames, callers, registeredRoutes, startWorld, type CallerName, type Operation, type Req, type World, type WorldAnswer } from './api-world.js';
 import { assertAlike, assertNoSecret, assertWellFormed } from './answer-checks.js';
@@ -61,6 +62,26 @@ describe('authorization matrix', { concurrency: true }, () => {
       const documented = new Set(w.operations.map((o) => o.key));
       const unlisted = new Set(['GET /healthz', 'GET /openapi.json']);
       assert.deepEqual(registeredRoutes(w.app.app).filter((r) => !documented.has(r) && !unlisted.has(r)), []);
+    });
+
+    it("streams a customer only its own tenant's events (token and browser session)", async () => {
+      for (const caller of ['customer', 'cookie'] as const) {
+        const stream = await w.stream('/v1/events', caller);
+        assert.equal(stream.status, 200);
+        try {
+          await waitFor('the stream to open', () => stream.received().includes(': connected') || undefined, 10_000);
+          // The foreign tenant's server and hardware test change first, then the own server: once the own
+          // change is in, the foreign ones were sent before it or never.
+          const admin = (method: string, path: string, body?: unknown) => w.app.call(method, path, w.app.admin, body);
+          assert.equal((await admin('POST', `/v1/servers/${w.foreign.rescued}/rescue/extend`, { expiresIn: '3h' })).status, 200);
+          assert.equal((await admin('POST', `/v1/servers/${w.foreign.rescued}/tests`, { kind: 'cpu' })).status, 202);
+          assert.equal((await admin('POST', `/v1/servers/${w.own.rescued}/rescue/extend`, { expiresIn: '3h' })).status, 200);
+          await waitFor(`${caller}: the own server's event`, () => stream.received().includes(`"name":"${w.own.rescued}"`) || undefined, 10_000);
+          for (const marker of w.foreignMarkers) assert.ok(!stream.received().includes(marker), `${caller}: the stream carried the foreign tenant's ${marker}`);
+        } finally {
+          stream.close();
+        }
+      }
     });
 
     it('answers every operation × caller × own and foreign tenant as the policy says', async () => {

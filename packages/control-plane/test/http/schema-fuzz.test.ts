@@ -47,7 +47,8 @@ function requestsOf(operation: Operation, w: World): fc.Arbitrary<FuzzRequest> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const parameters = (operation.spec.parameters ?? []) as Array<{ in: string; name: string; required?: boolean; schema: Schema }>;
   const pools: Record<string, string[]> = {
-    name: [w.own.rescued, w.own.idle, w.foreign.rescued, w.own.keyName, w.own.userName],
+    // Not the own user's name: the cookie caller signs in as that user.
+    name: [w.own.rescued, w.own.idle, w.foreign.rescued, w.own.keyName, w.foreign.userName],
     id: [w.own.workId, w.own.testId, w.own.incidentId, w.foreign.workId, w.foreign.incidentId],
     device: ['sda1', 'sda', 'vg0/root'],
     script: [`${w.own.idleMac.replace(/:/g, '-')}.ipxe`, `${w.foreign.idleMac}.ipxe`],
@@ -107,7 +108,7 @@ describe('schema-driven fuzzing', { concurrency: true }, () => {
               assertWellFormed(operation, answer, what);
               assertNoSecret(answer, w.secrets(), what);
             }),
-            { seed, numRuns, endOnFailure: true },
+            { seed, numRuns, endOnFailure: true, includeErrorInReport: true },
           );
         }
         console.log(`# ${dialect}: ${sent} requests over ${operations.length} operations, seed ${seed}`);
