@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { testDialects } from '../../src/store/testing.js';
 import { startWorld, type CallerName, type Operation, type World } from './api-world.js';
 import { assertNoSecret, assertWellFormed } from './answer-checks.js';
-import { badPercentEncodings, fuzzedValue, type Schema } from './schema-arbitrary.js';
+import { badPercentEncodings, fuzzedValue, validValue, type Schema } from './schema-arbitrary.js';
 
 const seed = Number(process.env.LIFEBOAT_FUZZ_SEED ?? 1_400_014);
 const numRuns = Number(process.env.LIFEBOAT_FUZZ_RUNS ?? 20);
@@ -78,7 +78,9 @@ function requestsOf(operation: Operation, w: World): fc.Arbitrary<FuzzRequest> {
   const body: fc.Arbitrary<{ body?: string; contentType?: string }> = !withBody
     ? fc.constant({})
     : fc.oneof(
-        { arbitrary: (schema ? fuzzedValue(schema) : fc.jsonValue({ maxDepth: 2 })).map((v) => ({ body: JSON.stringify(v) ?? 'null', contentType: 'application/json' })), weight: 5 },
+        // Whole valid bodies (past validation, into the handlers), and mutated ones.
+        { arbitrary: (schema ? validValue(schema) : fc.constant({})).map((v) => ({ body: JSON.stringify(v) ?? 'null', contentType: 'application/json' })), weight: 2 },
+        { arbitrary: (schema ? fuzzedValue(schema) : fc.jsonValue({ maxDepth: 2 })).map((v) => ({ body: JSON.stringify(v) ?? 'null', contentType: 'application/json' })), weight: 4 },
         { arbitrary: fc.record({ body: fc.constantFrom(...brokenBodies), contentType: fc.constantFrom(...contentTypes) }), weight: 1 },
         { arbitrary: fc.constant({}), weight: 1 },
       );
