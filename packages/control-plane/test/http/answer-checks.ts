@@ -37,8 +37,9 @@ export function assertNoSecret(answer: WorldAnswer, secrets: readonly string[], 
 
 /** The message with the request's own values (names, ids) taken out: what stays the same between two resources. */
 function normalised(message: string, request: Req): string {
-  const body = typeof request.body === 'object' && request.body !== null ? Object.values(request.body).filter((v): v is string => typeof v === 'string') : [];
-  const values = [...Object.values(request.params ?? {}), ...Object.values(request.query ?? {}), ...body].filter((v) => v.length > 0);
+  const strings = (value: unknown): string[] =>
+    typeof value === 'string' ? [value] : typeof value === 'object' && value !== null ? Object.values(value).flatMap(strings) : [];
+  const values = [...Object.values(request.params ?? {}), ...Object.values(request.query ?? {}), ...strings(request.body)].filter((v) => v.length > 0);
   let out = message;
   for (const value of values.sort((a, b) => b.length - a.length)) out = out.split(value).join('<value>');
   return out;

@@ -75,6 +75,8 @@ export interface TenantFixtures {
   /** Registered, not in rescue. */
   readonly idle: string;
   readonly rescuedId: string;
+  /** The rescue session of `rescued`. */
+  readonly sessionId: string;
   readonly idleMac: string;
   readonly agentToken: string;
   readonly workId: string;
@@ -188,6 +190,7 @@ export async function startWorld(dialect: DialectName): Promise<World> {
     const rescuedId = (await store.servers.byName(rescued))!.id;
     const agentToken = await putInRescue(app, rescued, new Date(Date.now() + 86_400_000));
     held.push(agentToken);
+    const sessionId = (await store.sessions.openFor(rescuedId))!.id;
     await app.call('POST', '/v1/agent/inventory', agentToken, { disks: [{ name: 'sda' }] });
     const workId = (await adminCall('POST', `/v1/servers/${rescued}/rescue/work`, { kind: 'disks' })).id as string;
     const testId = (await adminCall('POST', `/v1/servers/${rescued}/tests`, { kind: 'cpu' })).id as string;
@@ -199,7 +202,7 @@ export async function startWorld(dialect: DialectName): Promise<World> {
     const user = (await store.users.byName(userName))!;
     const own = await store.tokens.create({ name: `${tenant}-own`, role: 'customer', tenantId: user.tenantId, userId: user.id });
     held.push(own.token);
-    return { tenant, rescued, idle, rescuedId, idleMac, agentToken, workId, testId, incidentId, keyName, userName, userTokenId: own.record.id };
+    return { tenant, rescued, idle, rescuedId, sessionId, idleMac, agentToken, workId, testId, incidentId, keyName, userName, userTokenId: own.record.id };
   }
 
   const own = await tenantFixtures('acme');
@@ -213,7 +216,7 @@ export async function startWorld(dialect: DialectName): Promise<World> {
   const revokedId = (await store.tokens.authenticate(tokens.revoked))!.tokenId;
   await adminCall('DELETE', `/v1/tokens/${revokedId}`);
   const ownUser = (await store.users.byName(own.userName))!;
-  const foreignMarkers = [foreign.tenant, foreign.rescued, foreign.idle, foreign.rescuedId, foreign.workId, foreign.testId, foreign.incidentId, foreign.keyName, foreign.userName, foreign.userTokenId, foreign.idleMac];
+  const foreignMarkers = [foreign.tenant, foreign.rescued, foreign.idle, foreign.rescuedId, foreign.sessionId, foreign.workId, foreign.testId, foreign.incidentId, foreign.keyName, foreign.userName, foreign.userTokenId, foreign.idleMac];
 
   async function headersOf(caller: CallerName, method: string): Promise<Record<string, string>> {
     switch (caller) {

@@ -45,8 +45,15 @@ const staff: Partial<Record<Role, Decision>> = { technician: 'allow', operator: 
 const operator: Partial<Record<Role, Decision>> = { operator: 'allow' };
 const nowhere = 'nosuch-server';
 
-/** A server-scoped request: own, missing and foreign from one builder. */
-function onServer(roles: Partial<Record<Role, Decision>>, build: (server: string) => Omit<Req, 'params'> & { params?: Record<string, string> } = () => ({})): Pick<RoutePolicy, 'auth' | 'roles' | 'own' | 'missing' | 'foreign'> {
+/**
+ * A server-scoped request: own, missing and foreign from one builder; `crossed` adds foreign cases on
+ * the caller's own server (a foreign test, key or session named in the request).
+ */
+function onServer(
+  roles: Partial<Record<Role, Decision>>,
+  build: (server: string) => Omit<Req, 'params'> & { params?: Record<string, string> } = () => ({}),
+  crossed: (w: World) => ForeignCase[] = () => [],
+): Pick<RoutePolicy, 'auth' | 'roles' | 'own' | 'missing' | 'foreign'> {
   const req = (server: string): Req => {
     const built = build(server);
     return { ...built, params: { name: server, ...built.params } };
@@ -56,7 +63,7 @@ function onServer(roles: Partial<Record<Role, Decision>>, build: (server: string
     roles,
     own: (w) => req(w.own.rescued),
     missing: () => req(nowhere),
-    foreign: (w) => [{ foreign: req(w.foreign.rescued), missing: req(nowhere) }],
+    foreign: (w) => [{ foreign: req(w.foreign.rescued), missing: req(nowhere) }, ...crossed(w)],
   };
 }
 
@@ -93,7 +100,11 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
     roles: all,
     own: (w) => ({ params: { name: w.own.idle }, body: {} }),
     missing: () => ({ params: { name: nowhere }, body: {} }),
-    foreign: (w) => [{ foreign: { params: { name: w.foreign.idle }, body: {} }, missing: { params: { name: nowhere }, body: {} } }],
+    foreign: (w) => [
+      { foreign: { params: { name: w.foreign.idle }, body: {} }, missing: { params: { name: nowhere }, body: {} } },
+      // The foreign tenant's SSH key named for the caller's own server.
+      { foreign: { params: { name: w.own.idle }, body: { keys: [w.foreign.keyName] } }, missing: { params: { name: w.own.idle }, body: { keys: ['nosuch-key'] } } },
+    ],
   },
   'GET /v1/servers/{name}/rescue': onServer(all),
   'POST /v1/servers/{name}/rescue/exit': {
@@ -118,7 +129,12 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
       { foreign: { params: { name: w.own.rescued, id: w.foreign.workId } }, missing: { params: { name: w.own.rescued, id: missingId() } } },
     ],
   },
-  'POST /v1/servers/{name}/incidents': onServer(all, () => ({ body: { message: 'disk failing' } })),
+  'POST /v1/servers/{name}/incidents': onServer(
+    all,
+    () => ({ body: { message: 'disk failing' } }),
+    // The foreign tenant's hardware test attached to an incident of the caller's own server.
+    (w) => [{ foreign: { params: { name: w.own.rescued }, body: { message: 'see test', tests: [w.foreign.testId] } }, missing: { params: { name: w.own.rescued }, body: { message: 'see test', tests: [missingId()] } } }],
+  ),
   'GET /v1/incidents': {
     auth: 'user',
     roles: all,
@@ -267,7 +283,12 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
     missing: () => ({ params: { id: missingId() } }),
     foreign: (w) => [{ foreign: { params: { id: w.foreign.workId } }, missing: { params: { id: missingId() } } }],
   },
-  'GET /v1/servers/{name}/console/log': onServer(all),
+  'GET /v1/servers/{name}/console/log': onServer(
+    all,
+    () => ({}),
+    // The foreign tenant's rescue session asked for on the caller's own server.
+    (w) => [{ foreign: { params: { name: w.own.rescued }, query: { session: w.foreign.sessionId } }, missing: { params: { name: w.own.rescued }, query: { session: missingId() } } }],
+  ),
   // Without Upgrade: the refusals come first, then 400 (or 503 here: this app serves no consoles).
   'GET /v1/servers/{name}/console/ws': onServer(all),
   'GET /boot.ipxe': { auth: 'public', own: () => ({}) },
