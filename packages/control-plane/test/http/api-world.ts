@@ -112,7 +112,7 @@ export interface World {
   /** Sends one request as `caller`. */
   call(operation: Operation, caller: CallerName, request: Req): Promise<WorldAnswer>;
   /** Sends a raw request as `caller`: the path as given (not encoded), the body's text as given. */
-  raw(method: string, path: string, caller: CallerName, body?: string, contentType?: string): Promise<WorldAnswer>;
+  raw(method: string, path: string, caller: CallerName, body?: string, contentType?: string, headers?: Readonly<Record<string, string>>): Promise<WorldAnswer>;
   /** Opens an event stream as `caller`: what it received so far, and a way to end it. */
   stream(path: string, caller: CallerName): Promise<{ status: number; received(): string; close(): void }>;
   close(): Promise<void>;
@@ -257,8 +257,8 @@ export async function startWorld(dialect: DialectName): Promise<World> {
       if (body !== undefined) headers['content-type'] = 'application/json';
       return send(operation.method, pathOf(operation, request), headers, body);
     },
-    async raw(method, path, caller, body, contentType = 'application/json') {
-      const headers = await headersOf(caller, method);
+    async raw(method, path, caller, body, contentType = 'application/json', extra = {}) {
+      const headers = { ...(await headersOf(caller, method)), ...extra };
       if (body !== undefined) headers['content-type'] = contentType;
       return send(method, path, headers, body);
     },

@@ -26,9 +26,20 @@ interface FuzzRequest {
   readonly caller: CallerName;
   readonly body?: string;
   readonly contentType?: string;
+  /** Credentials of the wrong form, instead of the caller's. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 const fuzzCallers: readonly CallerName[] = ['operator', 'technician', 'customer', 'cookie', 'agent', 'none'];
+const printable = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 });
+/** Malformed credentials (a header cannot carry NUL or a newline: fetch refuses them, as HTTP does). */
+const badCredentials: fc.Arbitrary<Record<string, string>> = fc.oneof(
+  printable.map((t) => ({ authorization: `Bearer ${t}` })),
+  printable.map((t) => ({ authorization: `Basic ${t}` })),
+  fc.constantFrom({ authorization: 'Bearer' }, { authorization: 'bearer  lb_x y' }, { authorization: 'Bearer lba_' }, { authorization: `Bearer ${'a'.repeat(8000)}` }),
+  printable.map((t) => ({ cookie: `lifeboat_session=${t}` })),
+  printable.map((t) => ({ cookie: `lifeboat_session=${t}; lifeboat_session=x`, 'x-csrf-token': t })),
+);
 const brokenBodies = ['{', '{"a":', '', 'null', '[]', '"\\u0000"', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}', '\u0000', '{"a":1,"a":2}', '1'.repeat(400), '\ufeff{}'];
 const contentTypes = ['application/json', 'application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/octet-stream'];
 
@@ -84,7 +95,11 @@ function requestsOf(operation: Operation, w: World): fc.Arbitrary<FuzzRequest> {
         { arbitrary: fc.record({ body: fc.constantFrom(...brokenBodies), contentType: fc.constantFrom(...contentTypes) }), weight: 1 },
         { arbitrary: fc.constant({}), weight: 1 },
       );
-  return fc.record({ path, query, caller: fc.constantFrom(...fuzzCallers), body }).map(({ path: p, query: q, caller, body: b }) => ({ path: q === '' ? p : `${p}?${q}`, caller, ...b }));
+  const who = fc.oneof(
+    { arbitrary: fc.constantFrom(...fuzzCallers).map((caller) => ({ caller })), weight: 6 },
+    { arbitrary: badCredentials.map((headers) => ({ caller: 'none' as const, headers })), weight: 1 },
+  );
+  return fc.record({ path, query, who, body }).map(({ path: p, query: q, who: w, body: b }) => ({ path: q === '' ? p : `${p}?${q}`, ...w, ...b }));
 }
 
 describe('schema-driven fuzzing', { concurrency: true }, () => {
@@ -104,7 +119,7 @@ describe('schema-driven fuzzing', { concurrency: true }, () => {
         for (const operation of operations) {
           await fc.assert(
             fc.asyncProperty(requestsOf(operation, w), async (request) => {
-              const answer = await w.raw(operation.method, request.path, request.caller, request.body, request.contentType);
+              const answer = await w.raw(operation.method, request.path, request.caller, request.body, request.contentType, request.headers);
               sent++;
               const what = `${operation.key}: ${operation.method} ${request.path.slice(0, 200)} as ${request.caller} with ${String(request.body).slice(0, 200)}`;
               assertWellFormed(operation, answer, what);
