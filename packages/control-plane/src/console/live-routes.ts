@@ -8,7 +8,7 @@
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import { LifeboatError, canSee, type Principal, type Server } from '@lifeboat/core';
-import { ConsoleInfoSchema, ConsoleWsQuery, NameParams, errorResponses, type ConsoleInfo } from '@lifeboat/core/api';
+import { ConsoleInfoSchema, ConsoleWsQuery, ErrorSchema, NameParams, errorResponses, type ConsoleInfo } from '@lifeboat/core/api';
 import type { AppOptions } from '../http/app.js';
 import { authorize } from '../http/auth.js';
 import { ConsoleSession } from './console-session.js';
@@ -31,25 +31,29 @@ export function consoleLiveRoutes(options: AppOptions, info: () => ConsoleInfo):
       return info();
     });
 
-    app.get<{ Params: NameParams; Querystring: ConsoleWsQuery }>(
-      '/v1/servers/:name/console/ws',
-      {
-        websocket: true,
-        schema: {
-          tags: ['console'],
-          description: 'WebSocket (Upgrade): the serial console, binary frames both ways, scrollback first; ?write=1 takes the writer seat (409 CONSOLE_BUSY names the holder)',
-          params: NameParams,
-          querystring: ConsoleWsQuery,
-          response: errorResponses,
-        },
-        // Answered as HTTP before the upgrade: a refusal is a status and `{code, message}`.
-        preHandler: async (request) => {
-          const principal = authorize(request, 'server.read');
-          await visibleServer(principal, request.params.name);
-          if (options.consoles === undefined) throw new LifeboatError('CONSOLE_UNAVAILABLE', 'this control plane serves no consoles');
-        },
+    // `wsHandler` with a plain `handler` (not `websocket: true`, which hides the route from the OpenAPI
+    // document and answers a GET without Upgrade with an empty 404): the route is documented, and
+    // covered by the authorization matrix like every other one.
+    app.route<{ Params: NameParams; Querystring: ConsoleWsQuery }>({
+      method: 'GET',
+      url: '/v1/servers/:name/console/ws',
+      schema: {
+        tags: ['console'],
+        description: 'WebSocket (Upgrade): the serial console, binary frames both ways, scrollback first; ?write=1 takes the writer seat (409 CONSOLE_BUSY names the holder). Without Upgrade: 400.',
+        params: NameParams,
+        querystring: ConsoleWsQuery,
+        response: { ...errorResponses, 503: ErrorSchema },
       },
-      async (socket, request) => {
+      // Answered as HTTP before the upgrade: a refusal is a status and `{code, message}`.
+      preHandler: async (request) => {
+        const principal = authorize(request, 'server.read');
+        await visibleServer(principal, request.params.name);
+        if (options.consoles === undefined) throw new LifeboatError('CONSOLE_UNAVAILABLE', 'this control plane serves no consoles');
+      },
+      handler: async () => {
+        throw new LifeboatError('BAD_REQUEST', 'the console is a WebSocket: connect with "Upgrade: websocket" (the web console does)');
+      },
+      wsHandler: async (socket, request) => {
         const principal = authorize(request, 'server.read');
         const server = await visibleServer(principal, request.params.name);
         const write = request.query.write === '1' || request.query.write === 'true';
@@ -115,6 +119,6 @@ export function consoleLiveRoutes(options: AppOptions, info: () => ConsoleInfo):
         });
         socket.once('close', () => session.gone());
       },
-    );
+    });
   };
 }

@@ -13,7 +13,7 @@ import { DeadlineScheduler } from '../jobs/scheduler.js';
 import { agentRestartedMessage, boundedOutput, cpuSilentMessage, rescueEndedMessage } from '../store/hardware-tests.js';
 import { Store } from '../store/store.js';
 import { testDialects } from '../store/testing.js';
-import { startTestApp, type TestApp } from './testing.js';
+import { putInRescue, startTestApp, type TestApp } from './testing.js';
 
 const quiet = { error() {} };
 
@@ -37,16 +37,7 @@ for (const dialect of testDialects()) {
 
     /** Puts a server in rescue as the enter job and the agent would, and returns the agent's token. */
     async function inRescue(name: string): Promise<string> {
-      const server = (await store.servers.byName(name))!;
-      const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt: new Date(clock.getTime() + 3_600_000), requestedBy: 'test' });
-      await store.sessions.transition(session.id, 'boot_started');
-      // What the netboot route does for the server's first script request (app.inject comes from 127.0.0.1).
-      const boot = await store.bootCredentials.issue(session.id, '127.0.0.1');
-      assert.ok(boot.kind === 'issued');
-      const redeemed = await call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: boot.token });
-      assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body));
-      const token = redeemed.body?.agentToken as string;
-      assert.equal((await call('POST', '/v1/agent/ready', token, {})).status, 204);
+      const token = await putInRescue(testApp, name, new Date(clock.getTime() + 3_600_000));
       agents.set(name, token);
       return token;
     }

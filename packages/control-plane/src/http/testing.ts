@@ -6,11 +6,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { SecretBox } from '../credentials/secret-box.js';
 import { powerDriverFactory } from '../drivers/power/index.js';
 import { JobQueue } from '../jobs/job-queue.js';
+import { netbootRoutes } from '../netboot/index.js';
 import { createTestImages, type TestImages } from '../netboot/testing.js';
+import { StoreNetbootSource } from '../rescue/netboot-source.js';
 import { RescueService } from '../rescue/rescue-service.js';
 import type { Clock } from '../store/rows.js';
 import { Store } from '../store/store.js';
@@ -34,6 +36,8 @@ export interface TestAppOptions {
   readonly logger?: Logger;
   /** Passed to `buildApp` as they are. */
   readonly app?: Pick<AppOptions, 'explorerTiming' | 'mailer' | 'limiters' | 'plugins'>;
+  /** Also serve the netboot routes (iPXE scripts, images) over the store, as `main` does. */
+  readonly netboot?: boolean;
 }
 
 /** An in-process answer: status, parsed JSON (when JSON), the raw text and its content type. */
@@ -80,7 +84,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const queue = new JobQueue(store.database.db, store.dialect, store.now);
   const rescue = new RescueService({ store, queue, lease: options.lease ?? { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
-  const app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger: options.logger ?? createLogger('silent'), signal: stop.signal, ...options.app });
+  const plugins: FastifyPluginAsync[] = [...(options.app?.plugins ?? [])];
+  if (options.netboot) {
+    const source = new StoreNetbootSource(store);
+    plugins.push((instance) => netbootRoutes(instance, { source, images: images.registry, bootUrl: 'http://127.0.0.1:8080', ...(options.app?.limiters ? { scriptLimiter: options.app.limiters.bootScripts } : {}) }));
+  }
+  const app = await buildApp({ store, queue, rescue, powerDrivers: powerDriverFactory(), logger: options.logger ?? createLogger('silent'), signal: stop.signal, ...options.app, plugins });
   const admin = (await store.tokens.create({ name: 'admin', role: 'operator', tenantId: null })).token;
   return {
     dir,
@@ -111,4 +120,25 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       images.remove();
     },
   };
+}
+
+/**
+ * Puts a registered server in rescue as the enter job and its agent would (a session booted, the boot
+ * credential redeemed from 127.0.0.1, `ready` posted) and returns the agent's token.
+ */
+export async function putInRescue(testApp: TestApp, serverName: string, expiresAt: Date): Promise<string> {
+  const { store } = testApp;
+  const server = await store.servers.byName(serverName);
+  if (!server) throw new Error(`no server ${serverName}`);
+  const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt, requestedBy: 'test' });
+  await store.sessions.transition(session.id, 'boot_started');
+  // What the netboot route does for the server's first script request (app.inject comes from 127.0.0.1).
+  const boot = await store.bootCredentials.issue(session.id, '127.0.0.1');
+  if (boot.kind !== 'issued') throw new Error(`no boot credential for ${serverName}: ${boot.kind}`);
+  const redeemed = await testApp.call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: boot.token });
+  if (redeemed.status !== 200) throw new Error(`redeem: ${redeemed.status} ${redeemed.text}`);
+  const token = String(redeemed.body?.agentToken);
+  const ready = await testApp.call('POST', '/v1/agent/ready', token, {});
+  if (ready.status !== 204) throw new Error(`ready: ${ready.status} ${ready.text}`);
+  return token;
 }
