@@ -4,10 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const fixture = fileURLToPath(new URL('./serve-with-recording-bmc.ts', import.meta.url));
+/** The control plane's own entry point (what `lifeboat serve` runs), with the real BMC drivers. */
+export const controlPlaneBin = join(dirname(createRequire(import.meta.url).resolve('@lifeboat/control-plane/package.json')), 'bin', 'lifeboat-control-plane.mjs');
 
 import { waitFor } from './wait.js';
 
@@ -30,18 +33,19 @@ function standInImage(dir: string): string {
   return dir;
 }
 
-/** Starts `serve-with-recording-bmc.ts` with `flags`; resolves once `/healthz` answers. */
 /**
+ * Starts `serve-with-recording-bmc.ts` with `flags` (or, with `realBmc`, the control plane's own bin
+ * and its real IPMI and Redfish drivers); resolves once `/healthz` answers.
  * `standInImage: false` starts it with no image at all (as `lifeboat serve` without `--image` on a
  * machine: it then looks for the last image built); by default, unless `flags` name one, a stand-in.
  */
-export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean }): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean; realBmc?: boolean }): Promise<ControlPlaneProcess> {
   const url = `http://127.0.0.1:${options.port}`;
   // A rescue is refused without a complete image: unless the test names one, a stand-in (never booted).
   const image = options.standInImage === false || (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fixture, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
+    [...(options.realBmc ? [controlPlaneBin] : ['--import', 'tsx', fixture]), '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
     // Its own (empty) cache unless told: without --image it would serve the image last built here.
     { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -6,8 +6,8 @@
 export { freePort, freeUdpPort } from './ports.js';
 export { waitFor } from './wait.js';
 export { startControlPlaneInProcess, type InProcessControlPlaneOptions, type RunningControlPlane } from './control-plane-in-process.js';
-export { api, startControlPlaneProcess, type ControlPlaneProcess } from './control-plane-process.js';
-export { playAgent, type PlayedAgent } from './played-agent.js';
+export { api, controlPlaneBin, startControlPlaneProcess, type ControlPlaneProcess } from './control-plane-process.js';
+export { playAgent, type PlayAgentOptions, type PlayedAgent } from './played-agent.js';
 export { startTestControlPlane, type RescueBoot, type RescueView, type TestControlPlane, type TestMachine } from './test-control-plane.js';
 export { RescueVm, ssh, sshBanner, sshInvocation, type RescueVmOptions, type SshLogin, type SshResult } from './rescue-vm.js';
 export { bootVm, serveFiles, sshRun, type BootOptions, type BootedVm, type FileServer } from './vm-boot.js';

@@ -28,6 +28,14 @@ export interface RedfishBmcOptions {
   readonly requireIfMatch?: boolean;
 }
 
+/** One accepted PATCH of the boot override, with the override it replaced. */
+export interface BootPatch {
+  readonly target: string;
+  readonly enabled: string;
+  readonly wasTarget: string;
+  readonly wasEnabled: string;
+}
+
 /** A running strict Redfish BMC. */
 export interface RedfishBmc {
   readonly port: number;
@@ -38,7 +46,7 @@ export interface RedfishBmc {
   /** PEM of its certificate (https only). */
   readonly certificate: string | undefined;
   /** Current state, for assertions. */
-  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; openSessions: number; sessionsCreated: number };
+  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; bootPatches: BootPatch[]; openSessions: number; sessionsCreated: number };
   /** Requests refused as malformed (4xx other than auth), so a test can assert there were none. */
   readonly violations: string[];
   stop(): Promise<void>;
@@ -80,7 +88,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
   const sessionsPath = '/redfish/v1/SessionService/Sessions';
   const sessions = new Map<string, string>(); // token -> session path
   const violations: string[] = [];
-  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], openSessions: 0, sessionsCreated: 0 };
+  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], bootPatches: [] as BootPatch[], openSessions: 0, sessionsCreated: 0 };
   let etagCounter = 1;
   const etag = (): string => `W/"${etagCounter}"`;
 
@@ -185,6 +193,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
       if (boot.BootSourceOverrideEnabled !== 'Once' && boot.BootSourceOverrideEnabled !== 'Continuous' && boot.BootSourceOverrideEnabled !== 'Disabled') {
         return refuse(res, 400, 'PropertyValueNotInList', `BootSourceOverrideEnabled ${String(boot.BootSourceOverrideEnabled)}`, req);
       }
+      state.bootPatches.push({ target: boot.BootSourceOverrideTarget, enabled: boot.BootSourceOverrideEnabled, wasTarget: state.bootTarget, wasEnabled: state.bootEnabled });
       state.bootTarget = boot.BootSourceOverrideTarget;
       state.bootEnabled = boot.BootSourceOverrideEnabled;
       etagCounter++;
