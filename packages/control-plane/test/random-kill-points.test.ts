@@ -95,10 +95,11 @@ describe(`random kill points of enter and exit rescue (seed ${seed}, ${runs} run
 
   for (const run of plan) {
     const kills = `kill ${run.killEnterAfterMs === undefined ? '' : `${run.killEnterAfterMs} ms into the enter`}${run.killEnterAfterMs !== undefined && run.killExitAfterMs !== undefined ? ', ' : ''}${run.killExitAfterMs === undefined ? '' : `${run.killExitAfterMs} ms into the exit`}`;
-    it(`run ${run.index}: ${run.dialect}, ${run.bmc} BMC, ${kills}`, { timeout: 120_000 }, async () => {
+    it(`run ${run.index}: ${run.dialect}, ${run.bmc} BMC, ${kills}`, { timeout: 120_000 }, async (t) => {
       const cleanups: Array<() => Promise<unknown> | unknown> = [];
       try {
-        await oneRun(run, join(dir, `run-${run.index}`), images.dirOf('linux'), cleanups);
+        const took = await oneRun(run, join(dir, `run-${run.index}`), images.dirOf('linux'), cleanups);
+        t.diagnostic(`rescue up ${took.enterMs} ms after the enter request, server back ${took.exitMs} ms after the exit request`);
       } finally {
         for (const cleanup of cleanups.reverse()) await cleanup();
       }
@@ -106,7 +107,7 @@ describe(`random kill points of enter and exit rescue (seed ${seed}, ${runs} run
   }
 });
 
-async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Array<() => Promise<unknown> | unknown>): Promise<void> {
+async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Array<() => Promise<unknown> | unknown>): Promise<{ enterMs: number; exitMs: number }> {
   const mac = `52:54:00:14:${(run.index >> 8).toString(16).padStart(2, '0')}:${(run.index & 0xff).toString(16).padStart(2, '0')}`;
   const ipmi = run.bmc === 'ipmi' ? await startIpmiSim('kill-Passw0rd.14') : undefined;
   const redfish = run.bmc === 'redfish' ? await startRedfishBmc() : undefined;
@@ -168,6 +169,7 @@ async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Arra
   assert.equal(entered.status, 202, JSON.stringify(entered.body));
   if (run.killEnterAfterMs !== undefined) await killAndRestart(run.killEnterAfterMs);
   await settle('the rescue to be up', 'rescue');
+  const enterMs = Date.now() - enterAt;
 
   // Exit.
   const exitAt = Date.now();
@@ -175,6 +177,7 @@ async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Arra
   assert.equal(exited.status, 202, JSON.stringify(exited.body));
   if (run.killExitAfterMs !== undefined) await killAndRestart(run.killExitAfterMs);
   await settle('the server to be back from its disk', 'active');
+  const exitMs = Date.now() - exitAt;
 
   const detail = await diagnostics();
   const tasks = (await api(plane.url, token, 'GET', '/v1/servers/web-1/tasks', undefined)).body.tasks as Array<{ kind: string; state: string; endedAt: string | null }>;
@@ -197,4 +200,5 @@ async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Arra
   }
   assert.equal(await plane.stop('SIGTERM'), 0, 'SIGTERM shuts down cleanly');
   if (ipmi) assert.deepEqual(ipmitoolsOf(ipmi.port), [], 'no ipmitool left');
+  return { enterMs, exitMs };
 }
