@@ -70,6 +70,11 @@ export interface Config {
   readonly bootListen: { readonly host: string; readonly port: number } | null;
   /** Rate limits per address or token (`COUNT/DURATION` or off on the command line). */
   readonly limits: RateLimits;
+  /**
+   * A bearer token that reads `GET /metrics` and nothing else (a Prometheus scraper's); null: only
+   * operators' API tokens read it.
+   */
+  readonly metricsToken: string | null;
 }
 
 type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit';
@@ -113,6 +118,7 @@ export const configOptions: readonly Option[] = [
   { key: 'limits.enters', flag: 'limit-enters', env: 'LIFEBOAT_LIMIT_ENTERS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.enters), help: 'rescue enter requests per API token or browser session, COUNT/DURATION or off' },
   { key: 'limits.bootScripts', flag: 'limit-boot-scripts', env: 'LIFEBOAT_LIMIT_BOOT_SCRIPTS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.bootScripts), help: 'iPXE script requests per client address, COUNT/DURATION or off' },
   { key: 'limits.redeems', flag: 'limit-redeems', env: 'LIFEBOAT_LIMIT_REDEEMS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.redeems), help: 'boot credential redeems per client address, COUNT/DURATION or off' },
+  { key: 'metricsToken', flag: 'metrics-token', env: 'LIFEBOAT_METRICS_TOKEN', kind: 'string', help: 'bearer token of a Prometheus scraper for GET /metrics, at least 24 characters (use the variable, not the flag: argv is public; default: operator API tokens only)' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
@@ -197,6 +203,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         }
         break;
     }
+  }
+  if (typeof out.metricsToken === 'string' && !/^[\x21-\x7e]{24,512}$/.test(out.metricsToken)) {
+    invalid('--metrics-token (LIFEBOAT_METRICS_TOKEN): 24 to 512 printable characters without spaces (e.g. openssl rand -hex 32)');
   }
   const limits = Object.fromEntries(Object.entries(out).filter(([key]) => key.startsWith('limits.')).map(([key, value]) => [key.slice('limits.'.length), value]));
   for (const key of Object.keys(out)) if (key.startsWith('limits.')) delete out[key];
