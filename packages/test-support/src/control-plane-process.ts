@@ -61,7 +61,7 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   } catch (error) {
     // The caller never gets a handle to stop it: leave no control plane running.
     child.kill('SIGKILL');
-    throw error;
+    throw new Error(`${(error as Error).message}; its output:\n${output.slice(-4000)}`);
   }
   return {
     url,
