@@ -84,7 +84,7 @@ function ipmitoolsOf(port: number): number[] {
     .map(Number);
 }
 
-describe(`random kill points of enter and exit rescue (seed ${seed}, ${runs} runs)`, { timeout: runs * 120_000 }, () => {
+describe(`random kill points of enter and exit rescue (seed ${seed}, ${runs} runs)`, { timeout: runs * 300_000 }, () => {
   const images = createTestImages();
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-kill-points-'));
 
@@ -96,7 +96,7 @@ describe(`random kill points of enter and exit rescue (seed ${seed}, ${runs} run
 
   for (const run of plan) {
     const kills = `kill ${run.killEnterAfterMs === undefined ? '' : `${run.killEnterAfterMs} ms into the enter`}${run.killEnterAfterMs !== undefined && run.killExitAfterMs !== undefined ? ', ' : ''}${run.killExitAfterMs === undefined ? '' : `${run.killExitAfterMs} ms into the exit`}`;
-    it(`run ${run.index}: ${run.dialect}, ${run.bmc} BMC, ${kills}`, { timeout: 120_000 }, async (t) => {
+    it(`run ${run.index}: ${run.dialect}, ${run.bmc} BMC, ${kills}`, { timeout: 300_000 }, async (t) => {
       const cleanups: Array<() => Promise<unknown> | unknown> = [];
       try {
         const took = await oneRun(run, join(dir, `run-${run.index}`), images.dirOf('linux'), cleanups);
@@ -123,7 +123,8 @@ async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Arra
   const flags = ['--database', database.url, '--image', imageDir, '--job-lease', '2s', '--exit-agent-timeout', '5s'];
   const planes: ControlPlaneProcess[] = [];
   const start = async () => {
-    const plane = await startControlPlaneProcess({ dataDir, port, flags, realBmc: true });
+    // Its first start hashes the first user's password (scrypt) and makes keys: slow on a loaded machine.
+    const plane = await startControlPlaneProcess({ dataDir, port, flags, realBmc: true, readyTimeoutMs: 90_000 });
     planes.push(plane);
     return plane;
   };
@@ -158,7 +159,7 @@ async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Arra
         const shown = await state().catch(() => undefined);
         if (shown && ['rescue_failed', 'exit_failed'].includes(shown.state)) throw new Error(`the server is ${shown.state}: ${shown.reason}`);
         return shown?.state === wanted;
-      }, 60_000);
+      }, 90_000);
     } catch (error) {
       assert.fail(`${(error as Error).message}\n${await diagnostics()}`);
     }

@@ -35,11 +35,12 @@ function standInImage(dir: string): string {
 
 /**
  * Starts `serve-with-recording-bmc.ts` with `flags` (or, with `realBmc`, the control plane's own bin
- * and its real IPMI and Redfish drivers); resolves once `/healthz` answers.
+ * and its real IPMI and Redfish drivers); resolves once `/healthz` answers (within `readyTimeoutMs`,
+ * default 30 s).
  * `standInImage: false` starts it with no image at all (as `lifeboat serve` without `--image` on a
  * machine: it then looks for the last image built); by default, unless `flags` name one, a stand-in.
  */
-export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean; realBmc?: boolean }): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean; realBmc?: boolean; readyTimeoutMs?: number }): Promise<ControlPlaneProcess> {
   const url = `http://127.0.0.1:${options.port}`;
   // A rescue is refused without a complete image: unless the test names one, a stand-in (never booted).
   const image = options.standInImage === false || (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
@@ -57,7 +58,7 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
     await waitFor(`the control plane on ${url}`, async () => {
       if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${output}`);
       return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok;
-    });
+    }, options.readyTimeoutMs);
   } catch (error) {
     // The caller never gets a handle to stop it: leave no control plane running.
     child.kill('SIGKILL');
