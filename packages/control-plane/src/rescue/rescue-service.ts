@@ -178,6 +178,23 @@ export class RescueService {
     }
   }
 
+  /**
+   * The rescue system redeemed its boot credential while the session still waits for the enter job to
+   * record the reboot: the control plane died between the BMC's reboot and that record, and the server
+   * netbooted meanwhile (found by the random kill points). The boot did happen: the session moves on as
+   * the job would have, and the resumed job, finding it moved, neither reboots nor stops the task.
+   */
+  async bootedBeforeRecorded(session: RescueSession): Promise<void> {
+    if (session.state !== 'rescue_requested') return;
+    try {
+      await this.#store.sessions.transition(session.id, 'boot_started');
+    } catch (error) {
+      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return;
+      throw error;
+    }
+    await this.#timeline.record(session.id, 'power_cycled', 'completed', 'the server netbooted the rescue system before the reboot was recorded (a control plane restart)', 'enter_rescue');
+  }
+
   /** Creates the exit task and queues its job for a session now in `exiting_rescue`. */
   async startExit(server: Server, session: RescueSession): Promise<Task> {
     const task = await this.#store.tasks.create({ serverId: server.id, sessionId: session.id, kind: 'exit_rescue', steps: exitRescueSteps });
