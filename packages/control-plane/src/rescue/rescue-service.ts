@@ -158,7 +158,13 @@ export class RescueService {
    * credentials are mailed (with the host keys now known). Ready twice is harmless.
    */
   async ready(session: RescueSession): Promise<void> {
-    if (session.state === 'rescue') return;
+    if (session.state === 'rescue') {
+      // The agent's retry after a control plane that died between the transition and the rest (found by
+      // the random kill points): finish what the first call could not, once (the task is still open).
+      const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
+      if (task && task.endedAt === null) await this.#afterReady(session, task.id);
+      return;
+    }
     if (session.state !== 'preparing_rescue') {
       throw new LifeboatError('INVALID_STATE', `cannot mark rescue ready: the server is ${rescueStatus(session.state)}`);
     }
@@ -168,9 +174,14 @@ export class RescueService {
     await this.#store.sessions.extend(session.id, new Date(this.#store.now().getTime() + leaseMs));
     await this.#store.sessions.transition(session.id, 'ready');
     const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
-    if (task) {
+    await this.#afterReady(session, task?.id);
+  }
+
+  /** What follows the move to `rescue`: the timeline's last step and end, the audit, the credentials' mail. */
+  async #afterReady(session: RescueSession, taskId: string | undefined): Promise<void> {
+    if (taskId !== undefined) {
       await this.#timeline.record(session.id, 'ready', 'completed', "sshd is up with the session's credentials");
-      await this.#store.tasks.finish(task.id, 'completed');
+      await this.#store.tasks.finish(taskId, 'completed');
     }
     await this.#store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
     if (this.#mails && session.email !== null) {
