@@ -81,6 +81,11 @@ export interface Config {
    * `PREFIX` + the file's absolute path and carries no body. Null: Lifeboat streams the bytes itself.
    */
   readonly imageAccelRedirect: string | null;
+  /**
+   * A bearer token that reads `GET /metrics` and nothing else (a Prometheus scraper's); null: only
+   * operators' API tokens read it.
+   */
+  readonly metricsToken: string | null;
 }
 
 type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses';
@@ -126,6 +131,7 @@ export const configOptions: readonly Option[] = [
   { key: 'limits.redeems', flag: 'limit-redeems', env: 'LIFEBOAT_LIMIT_REDEEMS', kind: 'limit', fallback: formatRateLimit(defaultRateLimits.redeems), help: 'boot credential redeems per client address, COUNT/DURATION or off' },
   { key: 'trustProxy', flag: 'trust-proxy', env: 'LIFEBOAT_TRUST_PROXY', kind: 'addresses', fallback: 'off', help: 'addresses or CIDR ranges of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed, comma-separated, or off' },
   { key: 'imageAccelRedirect', flag: 'image-accel-redirect', env: 'LIFEBOAT_IMAGE_ACCEL_REDIRECT', kind: 'string', help: 'hand image files to the nginx in front: answer X-Accel-Redirect: PREFIX/ABSOLUTE-PATH with no body (nginx: location PREFIX/ { internal; alias /; }; default: off, Lifeboat streams them)' },
+  { key: 'metricsToken', flag: 'metrics-token', env: 'LIFEBOAT_METRICS_TOKEN', kind: 'string', help: 'bearer token of a Prometheus scraper for GET /metrics, at least 24 characters (use the variable, not the flag: argv is public; default: operator API tokens only)' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
@@ -224,6 +230,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         }
         break;
     }
+  }
+  if (typeof out.metricsToken === 'string' && !/^[\x21-\x7e]{24,512}$/.test(out.metricsToken)) {
+    invalid('--metrics-token (LIFEBOAT_METRICS_TOKEN): 24 to 512 printable characters without spaces (e.g. openssl rand -hex 32)');
   }
   const limits = Object.fromEntries(Object.entries(out).filter(([key]) => key.startsWith('limits.')).map(([key, value]) => [key.slice('limits.'.length), value]));
   for (const key of Object.keys(out)) if (key.startsWith('limits.')) delete out[key];

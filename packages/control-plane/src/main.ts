@@ -21,6 +21,7 @@ import { buildApp } from './http/app.js';
 import { RequestLimiters } from './http/rate-limiter.js';
 import { workspaceWebDir } from './http/web-console.js';
 import { JobQueue } from './jobs/job-queue.js';
+import { ControlPlaneMetrics } from './metrics/metrics.js';
 import { createMailer } from './mail/index.js';
 import { DeadlineScheduler } from './jobs/scheduler.js';
 import { Worker } from './jobs/worker.js';
@@ -93,10 +94,12 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     await createAdminTokenOnFirstStart(store, config, logger);
     const firstUser = await createAdminUserOnFirstStart(store, logger);
     const queue = new JobQueue(store.database.db, store.dialect, store.now);
-    const mailer = config.smtpUrl === null ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom });
+    const metrics = new ControlPlaneMetrics({ store, queue });
+    closers.push(() => metrics.close());
+    const mailer = config.smtpUrl === null ? undefined : metrics.instrumentMailer(createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom }));
     if (mailer) closers.push(() => mailer.close());
     const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
-    const powerDrivers = parts.powerDrivers ?? powerDriverFactory();
+    const powerDrivers = metrics.instrumentPowerDrivers(parts.powerDrivers ?? powerDriverFactory());
     const consoles = new ConsoleHubs({ drivers: parts.consoleDrivers ?? consoleDriverFactory(store.servers), log: logger });
     const recorder = new ConsoleRecorder({ hubs: consoles, store, log: logger });
     stopConsoles = async () => {
@@ -149,6 +152,8 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       ...(mailer ? { mailer } : {}),
       plugins,
       limiters,
+      metrics,
+      metricsToken: config.metricsToken,
     };
     const app = await buildApp({ ...appOptions, surface: bootListen === null ? 'all' : 'api' });
     // With --boot-listen, the provisioning network's listener: netboot and the agent API only.

@@ -9,6 +9,7 @@ import { buildApp } from '../src/http/app.js';
 import { createLogger } from '../src/http/logger.js';
 import { powerDriverFactory } from '../src/drivers/power/index.js';
 import { JobQueue } from '../src/jobs/job-queue.js';
+import { ControlPlaneMetrics } from '../src/metrics/metrics.js';
 import { netbootRoutes } from '../src/netboot/index.js';
 import { StoreNetbootSource } from '../src/rescue/netboot-source.js';
 import { RescueService } from '../src/rescue/rescue-service.js';
@@ -32,6 +33,8 @@ it('docs/openapi.json is the document the control plane serves', async () => {
       powerDrivers: powerDriverFactory(),
       logger: createLogger('silent'),
       signal: stop.signal,
+      // main always serves `GET /metrics` on the API listener.
+      metrics: new ControlPlaneMetrics({ store, queue }),
       plugins: [(instance) => netbootRoutes(instance, { source: netboot, images: { directoryOf: async () => undefined }, bootUrl: 'http://10.0.2.2:8080' })],
     });
     const served = (await app.inject({ url: '/openapi.json' })).json();

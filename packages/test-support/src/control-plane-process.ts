@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const fixture = fileURLToPath(new URL('./serve-with-recording-bmc.ts', import.meta.url));
-/** The control plane's real entry point, as `lifeboat serve` runs it (real BMC drivers). */
-const controlPlaneBin = join(dirname(createRequire(import.meta.url).resolve('@lifeboat/control-plane/package.json')), 'bin', 'lifeboat-control-plane.mjs');
+/** The control plane's own entry point (what `lifeboat serve` runs), with the real BMC drivers. */
+export const controlPlaneBin = join(dirname(createRequire(import.meta.url).resolve('@lifeboat/control-plane/package.json')), 'bin', 'lifeboat-control-plane.mjs');
 
 import { waitFor } from './wait.js';
 
@@ -34,19 +34,19 @@ function standInImage(dir: string): string {
 }
 
 /**
- * Starts `serve-with-recording-bmc.ts` with `flags`, or with `realBmcDrivers` the real entry point
- * (`bin/lifeboat-control-plane.mjs`: the ipmi and redfish drivers, for tests against BMC simulators);
- * resolves once `/healthz` answers.
+ * Starts `serve-with-recording-bmc.ts` with `flags` (or, with `realBmc`, the control plane's own bin
+ * and its real IPMI and Redfish drivers); resolves once `/healthz` answers (within `readyTimeoutMs`,
+ * default 30 s).
  * `standInImage: false` starts it with no image at all (as `lifeboat serve` without `--image` on a
  * machine: it then looks for the last image built); by default, unless `flags` name one, a stand-in.
  */
-export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean; realBmcDrivers?: boolean }): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean; realBmc?: boolean; readyTimeoutMs?: number }): Promise<ControlPlaneProcess> {
   const url = `http://127.0.0.1:${options.port}`;
   // A rescue is refused without a complete image: unless the test names one, a stand-in (never booted).
   const image = options.standInImage === false || (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
   const child = spawn(
     process.execPath,
-    [...(options.realBmcDrivers ? [controlPlaneBin] : ['--import', 'tsx', fixture]), '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
+    [...(options.realBmc ? [controlPlaneBin] : ['--import', 'tsx', fixture]), '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
     // Its own (empty) cache unless told: without --image it would serve the image last built here.
     { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -58,11 +58,11 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
     await waitFor(`the control plane on ${url}`, async () => {
       if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${output}`);
       return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok;
-    });
+    }, options.readyTimeoutMs);
   } catch (error) {
     // The caller never gets a handle to stop it: leave no control plane running.
     child.kill('SIGKILL');
-    throw error;
+    throw new Error(`${(error as Error).message}; its output:\n${output.slice(-4000)}`);
   }
   return {
     url,

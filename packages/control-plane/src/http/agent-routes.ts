@@ -81,6 +81,8 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
         // The same answer whatever the reason: a caller learns nothing about the credential or the address.
         throw new LifeboatError('BOOT_TOKEN_INVALID', 'this boot token is unknown or was already used; reboot the server into rescue again');
       }
+      const redeemed = await store.sessions.byId(outcome.sessionId);
+      if (redeemed) await options.rescue.bootedBeforeRecorded(redeemed);
       const session = await store.sessions.byId(outcome.sessionId);
       if (!session) throw new LifeboatError('BOOT_TOKEN_INVALID', 'the session of this boot token is gone');
       const server = await store.servers.byId(session.serverId);

@@ -29,6 +29,8 @@ import { RequestLimiters } from './rate-limiter.js';
 import { userRoutes } from './user-routes.js';
 import { addSecurityHeaders, registerWebConsole, sendConsolePage, wantsConsolePage } from './web-console.js';
 import { keyRoutes } from '../keys/key-routes.js';
+import type { ControlPlaneMetrics, NetbootRequest } from '../metrics/metrics.js';
+import { metricsRoutes } from '../metrics/metrics-routes.js';
 
 /** What the HTTP API needs. */
 export interface AppOptions {
@@ -71,6 +73,20 @@ export interface AppOptions {
    * the agent API only). Others answer 404 as if they did not exist.
    */
   readonly surface?: Surface;
+  /** Prometheus metrics: netboot requests are counted, and `GET /metrics` served on the API (absent: neither). */
+  readonly metrics?: ControlPlaneMetrics;
+  /** The scraper's bearer token for `GET /metrics` (`--metrics-token`); null or absent: operator tokens only. */
+  readonly metricsToken?: string | null;
+}
+
+const imageFiles: ReadonlySet<string> = new Set(['vmlinuz', 'initrd', 'rootfs.squashfs']);
+
+/** The netboot request a route answered (script or image file), for the metrics; undefined for other routes. */
+function netbootKind(route: string | undefined, params: unknown): NetbootRequest['kind'] | undefined {
+  if (route === '/boot.ipxe' || route === '/v1/boot/:script') return 'script';
+  const file = (params as { file?: unknown } | undefined)?.file;
+  if (route === '/v1/images/:imageId/:file' && typeof file === 'string' && imageFiles.has(file)) return file as NetbootRequest['kind'];
+  return undefined;
 }
 
 /** The routes of a listener: see `AppOptions.surface`. */
@@ -144,6 +160,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerAuth(app, options.store, accounts, limiters.authFailures);
   registerAgentAuthLimit(app, limiters.authFailures);
   registerInputLimits(app);
+  const metrics = options.metrics;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      const kind = netbootKind(request.routeOptions.url, request.params);
+      if (kind !== undefined) metrics.countNetboot({ kind, status: reply.statusCode });
+    });
+  }
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -157,6 +180,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(eventRoutes(options));
   await app.register(explorerRoutes(options, options.explorerTiming));
   await app.register(consoleRoutes(options));
+  if (metrics && surface !== 'boot') await app.register(metricsRoutes({ store: options.store, metrics, metricsToken: options.metricsToken ?? null, authFailures: limiters.authFailures }));
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -84,7 +84,8 @@ export function clearSessionCookie(request: FastifyRequest, reply: FastifyReply,
   reply.header('set-cookie', `${sessionCookieName}=; Max-Age=0; ${cookieAttributes(request, settings)}`);
 }
 
-function sameSecret(given: string, expected: string): boolean {
+/** Compares two secrets in constant time (for equal lengths). */
+export function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given, 'utf8');
   const b = Buffer.from(expected, 'utf8');
   return a.length === b.length && timingSafeEqual(a, b);

@@ -90,6 +90,17 @@ export class JobQueue {
     this.#now = now;
   }
 
+  /** Unfinished jobs (pending or running) by kind, with the creation time of the oldest. */
+  async backlog(): Promise<Array<{ kind: string; count: number; oldestCreatedAt: Date }>> {
+    const rows = await this.#db
+      .selectFrom('jobs')
+      .select(['kind', (eb) => eb.fn.countAll<string | number | bigint>().as('count'), (eb) => eb.fn.min('created_at').as('oldest')])
+      .where('state', 'in', ['pending', 'running'])
+      .groupBy('kind')
+      .execute();
+    return rows.map((row) => ({ kind: row.kind, count: Number(row.count), oldestCreatedAt: new Date(row.oldest) }));
+  }
+
   /** Adds a job; with a `dedupeKey` already unfinished, returns that job's id instead. */
   async add(kind: string, params: unknown, options: NewJobOptions = {}): Promise<string> {
     const now = iso(this.#now());

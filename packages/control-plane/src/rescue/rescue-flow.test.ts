@@ -189,6 +189,33 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     assert.deepEqual(task?.steps.slice(0, 3).map((s) => s.state), ['completed', 'failed', 'skipped'], 'one step shows the failure');
   });
 
+  it('takes a redeem that comes before the enter job recorded the reboot (a restart in between) and reboots nothing again', async () => {
+    const tenant = (await store.tenants.byName('acme'))!;
+    const server = await store.servers.add({ name: 'web-8', tenantId: tenant.id, macs: [], bmc: { driver: 'ipmi', url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw-web-8' }, sshEndpoint: null, profiles: ['linux'] });
+    await rescue.enter(operator, server, {});
+    // The job set the boot device and the BMC rebooted the server; the control plane died before the
+    // job recorded the reboot. The server netboots: script, then redeem, still in rescue_requested.
+    const session = (await store.sessions.openFor(server.id))!;
+    await store.sessions.setNetboot(session.id, 'rescue');
+    const boot = await store.bootCredentials.issue(session.id, '127.0.0.1');
+    assert.ok(boot.kind === 'issued');
+    assert.equal(session.state, 'rescue_requested');
+    assert.equal((await store.bootCredentials.redeem(server.id, hashToken(boot.token), 'agent-hash-8', '127.0.0.1')).kind, 'redeemed');
+    await rescue.bootedBeforeRecorded(session);
+    assert.equal(await state('web-8'), 'preparing_rescue');
+    const [task] = await store.tasks.forServer(server.id);
+    const cycled = task?.steps.find((s) => s.name === 'power_cycled');
+    assert.equal(cycled?.state, 'completed');
+    assert.match(cycled?.detail ?? '', /netbooted the rescue system before the reboot was recorded/);
+    // The enter job, resumed, finds the session moved on: no BMC command, the task still open for the agent.
+    bmc.take();
+    await drain();
+    assert.deepEqual(bmc.take(), []);
+    assert.equal((await store.tasks.byId(task!.id))?.endedAt, null);
+    // Leave nothing for the later tests' clocks: its rescue deadline would roll it back through the BMC.
+    await store.sessions.transition(session.id, 'fail', { reason: 'end of this test' });
+  });
+
   it('exits rescue: boot from disk, reboot, wait for the installed system, revoke the agent token', async () => {
     const server = (await store.servers.byName('web-3'))!;
     await rescue.enter(operator, server, {});

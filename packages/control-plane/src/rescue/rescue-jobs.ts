@@ -406,7 +406,13 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
     const params = job.params as RescueJobParams;
     const { sessionId, taskId } = params;
     const loaded = await load(sessionId);
-    if (!loaded || loaded.session.state !== 'exiting_rescue') return;
+    if (!loaded || loaded.session.state !== 'exiting_rescue') {
+      // Killed between the session's end and its task's (found by the random kill points): the exit
+      // is done, its timeline is closed now (`finish` leaves an ended task as it is).
+      const ended = await store.sessions.byId(sessionId);
+      if (ended?.endedAt != null && ended.state === 'active') await store.tasks.finish(taskId, 'completed');
+      return;
+    }
     const { server } = loaded;
     options.recorder?.record(server, sessionId);
     // An exit requested while entering: the enter job has stopped (it holds the same lock key); its

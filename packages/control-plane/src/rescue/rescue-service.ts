@@ -184,7 +184,13 @@ export class RescueService {
    * credentials are mailed (with the host keys now known). Ready twice is harmless.
    */
   async ready(session: RescueSession): Promise<void> {
-    if (session.state === 'rescue') return;
+    if (session.state === 'rescue') {
+      // The agent's retry after a control plane that died between the transition and the rest (found by
+      // the random kill points): finish what the first call could not, once (the task is still open).
+      const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
+      if (task && task.endedAt === null) await this.#afterReady(session, task.id);
+      return;
+    }
     if (session.state !== 'preparing_rescue') {
       throw new LifeboatError('INVALID_STATE', `cannot mark rescue ready: the server is ${rescueStatus(session.state)}`);
     }
@@ -194,9 +200,14 @@ export class RescueService {
     await this.#store.sessions.extend(session.id, new Date(this.#store.now().getTime() + leaseMs));
     await this.#store.sessions.transition(session.id, 'ready');
     const task = await this.#store.tasks.latestFor(session.id, 'enter_rescue');
-    if (task) {
+    await this.#afterReady(session, task?.id);
+  }
+
+  /** What follows the move to `rescue`: the timeline's last step and end, the audit, the credentials' mail. */
+  async #afterReady(session: RescueSession, taskId: string | undefined): Promise<void> {
+    if (taskId !== undefined) {
       await this.#timeline.record(session.id, 'ready', 'completed', "sshd is up with the session's credentials");
-      await this.#store.tasks.finish(task.id, 'completed');
+      await this.#store.tasks.finish(taskId, 'completed');
     }
     await this.#store.audit.record(`agent:${session.id}`, 'rescue.ready', { serverId: session.serverId, detail: { sessionId: session.id } });
     if (this.#mails && session.email !== null) {
@@ -204,6 +215,23 @@ export class RescueService {
       // itself once the rescue is over, so the attempts are only a bound against a loop.
       await this.#queue.add(mailCredentialsJob, { sessionId: session.id }, { dedupeKey: `mail:${session.id}`, maxAttempts: mailAttempts });
     }
+  }
+
+  /**
+   * The rescue system redeemed its boot credential while the session still waits for the enter job to
+   * record the reboot: the control plane died between the BMC's reboot and that record, and the server
+   * netbooted meanwhile (found by the random kill points). The boot did happen: the session moves on as
+   * the job would have, and the resumed job, finding it moved, neither reboots nor stops the task.
+   */
+  async bootedBeforeRecorded(session: RescueSession): Promise<void> {
+    if (session.state !== 'rescue_requested') return;
+    try {
+      await this.#store.sessions.transition(session.id, 'boot_started');
+    } catch (error) {
+      if (error instanceof LifeboatError && error.code === 'INVALID_STATE') return;
+      throw error;
+    }
+    await this.#timeline.record(session.id, 'power_cycled', 'completed', 'the server netbooted the rescue system before the reboot was recorded (a control plane restart)', 'enter_rescue');
   }
 
   /** Creates the exit task and queues its job for a session now in `exiting_rescue`. */

@@ -99,8 +99,8 @@ export class BootCredentialStore {
 
   /**
    * Trades the boot credential for an agent token, once, only from the address it is bound to and
-   * while the session waits for its rescue system: the credential is cleared in the same update that
-   * checks it.
+   * while the session waits for its rescue system (or for the enter job to record the reboot): the
+   * credential is cleared in the same update that checks it.
    */
   async redeem(serverId: string, bootTokenHash: string, agentTokenHash: string, address: string): Promise<RedeemOutcome> {
     const now = iso(this.#now());
@@ -110,7 +110,9 @@ export class BootCredentialStore {
       .where('server_id', '=', serverId)
       .where('boot_token_hash', '=', bootTokenHash)
       .where('boot_address', '=', address)
-      .where('state', '=', 'preparing_rescue')
+      // `rescue_requested` too: the server may netboot before the enter job recorded its reboot (a
+      // control plane restarted in between); the caller then moves the session on.
+      .where('state', 'in', ['rescue_requested', 'preparing_rescue'])
       .where('ended_at', 'is', null)
       .returning('id')
       .executeTakeFirst();

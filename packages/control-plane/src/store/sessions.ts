@@ -72,6 +72,12 @@ export class SessionStore {
     this.#changed = changed;
   }
 
+  /** Open sessions by state (states without one are absent). */
+  async countOpenByState(): Promise<Record<string, number>> {
+    const rows = await this.#db.selectFrom('rescue_sessions').select(['state', (eb) => eb.fn.countAll<string | number | bigint>().as('count')]).where('ended_at', 'is', null).groupBy('state').execute();
+    return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)]));
+  }
+
   /**
    * Opens a session in `rescue_requested` (the `request` event). A previous failed session is closed;
    * a session in any other state makes this an `INVALID_STATE` error.

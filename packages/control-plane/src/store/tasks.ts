@@ -28,8 +28,17 @@ function taskOf(row: TaskRow): Task {
   };
 }
 
+/** A timeline step that just ended (for the metrics): its task's kind, name, outcome and duration. */
+export interface EndedStep {
+  readonly task: TaskKind;
+  readonly name: string;
+  readonly state: 'completed' | 'failed' | 'skipped';
+  readonly seconds: number;
+}
+
 /** Tasks. */
 export class TaskStore {
+  readonly #stepEnded = new Set<(step: EndedStep) => void>();
   readonly #db: Kysely<Database>;
   readonly #dialect: DialectName;
   readonly #now: Clock;
@@ -88,7 +97,14 @@ export class TaskStore {
    * Moves a step. Idempotent: completing a completed step keeps its first times. A step that is not
    * in the task is appended (agents may report extra steps).
    */
+  /** Calls `listener` after each step this replica ends; returns what removes it. */
+  onStepEnded(listener: (step: EndedStep) => void): () => void {
+    this.#stepEnded.add(listener);
+    return () => this.#stepEnded.delete(listener);
+  }
+
   async step(taskId: string, name: string, state: StepState, detail?: string): Promise<void> {
+    let ended: EndedStep | undefined;
     const serverId = await this.#db.transaction().execute(async (tx) => {
       let query = tx.selectFrom('tasks').selectAll().where('id', '=', taskId);
       // Read-modify-write of the JSON steps: lock the row on PostgreSQL; SQLite transactions are serial.
@@ -110,12 +126,17 @@ export class TaskStore {
       if (finished(step.state) && step.state === state) return undefined;
       step.state = state;
       if (state !== 'pending' && step.startedAt === null) step.startedAt = now;
-      if (finished(state)) step.endedAt = now;
+      if (finished(state)) {
+        step.endedAt = now;
+        const seconds = (Date.parse(now) - Date.parse(step.startedAt ?? now)) / 1000;
+        ended = { task: row.kind as TaskKind, name, state: state as EndedStep['state'], seconds };
+      }
       if (detail !== undefined) step.detail = detail;
       await tx.updateTable('tasks').set({ steps: JSON.stringify(steps) }).where('id', '=', taskId).execute();
       return row.server_id;
     });
     if (serverId !== undefined) this.#changed(serverId);
+    if (serverId !== undefined && ended !== undefined) for (const listener of this.#stepEnded) listener(ended);
   }
 
   /**

@@ -30,6 +30,14 @@ export interface RedfishBmcOptions {
   readonly afterRequest?: (method: string, path: string) => void;
 }
 
+/** One accepted PATCH of the boot override, with the override it replaced. */
+export interface BootPatch {
+  readonly target: string;
+  readonly enabled: string;
+  readonly wasTarget: string;
+  readonly wasEnabled: string;
+}
+
 /** A running strict Redfish BMC. */
 export interface RedfishBmc {
   readonly port: number;
@@ -40,7 +48,7 @@ export interface RedfishBmc {
   /** PEM of its certificate (https only). */
   readonly certificate: string | undefined;
   /** Current state, for assertions. */
-  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; openSessions: number; sessionsCreated: number; heldResets: number };
+  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; bootPatches: BootPatch[]; openSessions: number; sessionsCreated: number; heldResets: number };
   /** Requests refused as malformed (4xx other than auth), so a test can assert there were none. */
   readonly violations: string[];
   /**
@@ -96,7 +104,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
   const sessionsPath = '/redfish/v1/SessionService/Sessions';
   const sessions = new Map<string, string>(); // token -> session path
   const violations: string[] = [];
-  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], openSessions: 0, sessionsCreated: 0, heldResets: 0 };
+  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], bootPatches: [] as BootPatch[], openSessions: 0, sessionsCreated: 0, heldResets: 0 };
   let release: { promise: Promise<void>; resolve: () => void } | undefined;
   let etagCounter = 1;
   const etag = (): string => `W/"${etagCounter}"`;
@@ -206,6 +214,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
       if (boot.BootSourceOverrideEnabled !== 'Once' && boot.BootSourceOverrideEnabled !== 'Continuous' && boot.BootSourceOverrideEnabled !== 'Disabled') {
         return refuse(res, 400, 'PropertyValueNotInList', `BootSourceOverrideEnabled ${String(boot.BootSourceOverrideEnabled)}`, req);
       }
+      state.bootPatches.push({ target: boot.BootSourceOverrideTarget, enabled: boot.BootSourceOverrideEnabled, wasTarget: state.bootTarget, wasEnabled: state.bootEnabled });
       state.bootTarget = boot.BootSourceOverrideTarget;
       state.bootEnabled = boot.BootSourceOverrideEnabled;
       etagCounter++;
