@@ -40,6 +40,8 @@ export interface Config {
   readonly exitTimeoutMs: number;
   /** How long the exit waits for the agent to leave cleanly before the BMC cycles the power. */
   readonly exitAgentTimeoutMs: number;
+  /** After a restart in the middle of an enter's power cycle: how long a server that is on may take to netboot before it is cycled again. */
+  readonly resumeNetbootWaitMs: number;
   /** Default rescue lease. */
   readonly defaultLeaseMs: number;
   /** Longest lease a customer may ask for (operators may ask for more). */
@@ -113,6 +115,7 @@ export const configOptions: readonly Option[] = [
   { key: 'rescueTimeoutMs', flag: 'rescue-timeout', env: 'LIFEBOAT_RESCUE_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the rescue system to be ready' },
   { key: 'exitTimeoutMs', flag: 'exit-timeout', env: 'LIFEBOAT_EXIT_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the installed system to answer after exit' },
   { key: 'exitAgentTimeoutMs', flag: 'exit-agent-timeout', env: 'LIFEBOAT_EXIT_AGENT_TIMEOUT', kind: 'duration', fallback: '60s', help: 'how long an exit waits for the agent to unmount and reboot before the BMC cycles the power' },
+  { key: 'resumeNetbootWaitMs', flag: 'resume-netboot-wait', env: 'LIFEBOAT_RESUME_NETBOOT_WAIT', kind: 'duration', fallback: '90s', help: 'after a restart in the middle of an enter\'s power cycle (which leaves nothing to read back), how long a server that is on may take to ask for its rescue script before it is cycled again' },
   { key: 'defaultLeaseMs', flag: 'lease', env: 'LIFEBOAT_LEASE', kind: 'duration', fallback: '24h', help: 'default rescue lease' },
   { key: 'maxLeaseMs', flag: 'lease-max', env: 'LIFEBOAT_LEASE_MAX', kind: 'duration', fallback: '7d', help: 'longest lease a customer may ask for' },
   { key: 'leaseWarningMs', flag: 'lease-warning', env: 'LIFEBOAT_LEASE_WARNING', kind: 'duration', fallback: '1h', help: 'warn this long before a lease ends (0: never)' },
@@ -245,7 +248,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (out.secureCookies !== 'auto' && out.secureCookies !== 'always') invalid(`--secure-cookies: expected auto or always, got ${String(out.secureCookies)}`);
   if ((out.sessionIdleMs as number) > (out.sessionMaxMs as number)) invalid('the session idle time is longer than the session maximum');
   if ((out.defaultLeaseMs as number) > (out.maxLeaseMs as number)) invalid('the default lease is longer than the maximum lease');
-  for (const key of ['consoleIdleTimeoutMs', 'rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs', 'sessionIdleMs', 'sessionMaxMs'] as const) {
+  for (const key of ['resumeNetbootWaitMs', 'consoleIdleTimeoutMs', 'rescueTimeoutMs', 'exitTimeoutMs', 'exitAgentTimeoutMs', 'requestTimeoutMs', 'defaultLeaseMs', 'jobLeaseMs', 'schedulerIntervalMs', 'sessionIdleMs', 'sessionMaxMs'] as const) {
     if ((out[key] as number) <= 0) invalid(`${key} must be longer than 0`);
   }
   return Object.freeze({ ...out, listen: Object.freeze(out.listen) }) as unknown as Config;

@@ -106,7 +106,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
       await recorder.close();
       await consoles.close();
     };
-    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, recorder, agentExitWaitMs: config.exitAgentTimeoutMs, log: logger, ...(mailer ? { mailer } : {}) });
+    const jobs = rescueJobs({ store, queue, rescue, powerDrivers, recorder, agentExitWaitMs: config.exitAgentTimeoutMs, netbootAfterCycleWaitMs: config.resumeNetbootWaitMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
       handlers: jobs.handlers,

@@ -120,7 +120,7 @@ async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Arra
   cleanups.push(() => database.drop());
   const port = await freePort();
   const dataDir = join(runDir, 'data');
-  const flags = ['--database', database.url, '--image', imageDir, '--job-lease', '2s', '--exit-agent-timeout', '5s'];
+  const flags = ['--database', database.url, '--image', imageDir, '--job-lease', '2s', '--exit-agent-timeout', '5s', '--resume-netboot-wait', '30s'];
   const planes: ControlPlaneProcess[] = [];
   const start = async () => {
     // Its first start hashes the first user's password (scrypt) and makes keys: slow on a loaded machine.

@@ -3,6 +3,7 @@
  * when the session has moved on, and skips the task steps it already completed, so a handler resumed
  * after a crash picks up where it stopped instead of rebooting a server twice.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@lifeboat/core';
 import type { ConsoleRecorder } from '../console/console-recorder.js';
 import { stoppedBoot } from '../console/console-text.js';
@@ -113,6 +114,12 @@ export interface RescueJobOptions {
   /** How long a soft shutdown (ACPI) may take before the power is cut instead (default 90 s). */
   readonly softShutdownMs?: number;
   /**
+   * A control plane killed while the BMC took the enter's power cycle: a cycle leaves nothing to read
+   * back, so the resumed job gives a server that is on this long to ask for its rescue script before it
+   * cycles it again (default 90 s).
+   */
+  readonly netbootAfterCycleWaitMs?: number;
+  /**
    * How long an exit waits for the agent's answer to `leave_rescue` before the BMC cycles the power
    * (default 60 s: the agent's work long poll picks work up within a second, its retries after a
    * control-plane restart wait at most 15 s).
@@ -184,14 +191,15 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
    * Runs a step once: a step already completed (before a crash) is skipped, and so is a step the
    * timeline refuses to start (the session moved on: the job's own state checks then stop it).
    */
-  async function step(params: RescueJobParams, kind: TaskKind, name: string, signal: AbortSignal, work: (resumed: boolean) => Promise<string | void>): Promise<void> {
+  async function step(params: RescueJobParams, kind: TaskKind, name: string, signal: AbortSignal, work: (resumed: boolean, interrupted: boolean) => Promise<string | void>): Promise<void> {
     const task = await store.tasks.byId(params.taskId);
     const before = task?.steps.find((s) => s.name === name)?.state;
     if (before === 'completed') return;
     if ((await timeline.record(params.sessionId, name, 'running', undefined, kind)) !== 'recorded') return;
     try {
-      // `resumed`: the step had begun before (a crash or a failed attempt): its BMC action may be done.
-      const detail = await work(before === 'running' || before === 'failed');
+      // `resumed`: the step had begun before (a crash or a failed attempt): its BMC action may be done;
+      // `interrupted`: it was running when the control plane died (not a failed attempt).
+      const detail = await work(before === 'running' || before === 'failed', before === 'running');
       // The BMC did it: wait for the database rather than fail, so that the step is not done again.
       await untilDatabaseAnswers(() => timeline.record(params.sessionId, name, 'completed', detail ?? undefined, kind), signal);
     } catch (error) {
@@ -302,10 +310,18 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       return already ? 'next boot: network (iPXE), already set on the BMC before a restart' : 'next boot: network (iPXE)';
     });
     if (await moved()) return;
-    await step(params, 'enter_rescue', 'power_cycled', signal, async (resumed) => {
+    await step(params, 'enter_rescue', 'power_cycled', signal, async (resumed, interrupted) => {
+      const netbooted = async () => (await store.tasks.byId(taskId))?.steps.find((s) => s.name === 'ipxe_script_served')?.state === 'completed';
       // The server already fetched its rescue script: the reboot happened before the control plane died.
-      if (resumed && (await store.tasks.byId(taskId))?.steps.find((s) => s.name === 'ipxe_script_served')?.state === 'completed') {
-        return 'the server was already netbooting the rescue system (rebooted before a restart)';
+      if (resumed && (await netbooted())) return 'the server was already netbooting the rescue system (rebooted before a restart)';
+      // Killed during the cycle: the BMC may have taken it, and a cycle leaves nothing to read back. A
+      // server that is on gets time to ask for its script before it is cycled a second time.
+      if (interrupted && (await driver.powerState(signal)) === 'on') {
+        const until = Date.now() + (options.netbootAfterCycleWaitMs ?? 90_000);
+        while (Date.now() < until) {
+          if (await netbooted()) return 'the server netbooted the rescue system after a power cycle sent before a restart';
+          await sleep(1000, undefined, { signal });
+        }
       }
       return rebootForRescue(loaded.server, driver, signal);
     });

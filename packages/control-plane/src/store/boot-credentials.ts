@@ -98,15 +98,18 @@ export class BootCredentialStore {
   }
 
   /**
-   * Trades the boot credential for an agent token, once, only from the address it is bound to and
-   * while the session waits for its rescue system (or for the enter job to record the reboot): the
-   * credential is cleared in the same update that checks it.
+   * Trades the boot credential for an agent token, only from the address it is bound to and while the
+   * session waits for its rescue system (or for the enter job to record the reboot). The credential
+   * stays valid there until the rescue is ready (the session's move on clears it) or the server asks
+   * for a script again (a new boot attempt, a new credential): a redeem whose answer was lost (the
+   * control plane killed after the commit) is asked again by the agent; each redeem replaces the agent
+   * token, so only the last answer's token works. Its sealed copy goes at once: no script repeats it.
    */
   async redeem(serverId: string, bootTokenHash: string, agentTokenHash: string, address: string): Promise<RedeemOutcome> {
     const now = iso(this.#now());
     const result = await this.#db
       .updateTable('rescue_sessions')
-      .set({ boot_token_hash: null, boot_token_sealed: null, agent_token_hash: agentTokenHash, agent_token_revoked_at: null, updated_at: now })
+      .set({ boot_token_sealed: null, agent_token_hash: agentTokenHash, agent_token_revoked_at: null, updated_at: now })
       .where('server_id', '=', serverId)
       .where('boot_token_hash', '=', bootTokenHash)
       .where('boot_address', '=', address)

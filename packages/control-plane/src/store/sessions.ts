@@ -189,6 +189,8 @@ export class SessionStore {
         deadline_at: deadline && iso(deadline),
         updated_at: iso(now),
         ended_at: to === 'active' ? iso(now) : null,
+        // The boot credential serves only while the rescue system boots: ready, failed or over, it goes.
+        ...(to === 'rescue_requested' || to === 'preparing_rescue' ? {} : { boot_token_hash: null, boot_token_sealed: null }),
       })
       .where('id', '=', id)
       .where('state', '=', from)

@@ -123,8 +123,13 @@ for (const dialect of testDialects()) {
       const agentToken = newToken('agent');
       assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.66'), { kind: 'other address', sessionId: session.id, boundTo: '10.0.0.5' });
       assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(newToken('boot')), hashToken(agentToken), '10.0.0.5'), { kind: 'invalid', sessionId: session.id });
-      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.5'), { kind: 'redeemed', sessionId: session.id });
-      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.5'), { kind: 'invalid', sessionId: session.id }, 'once');
+      // An answer lost on the way (the control plane killed after the commit): the agent asks again,
+      // from the bound address, and only the last answer's agent token works.
+      const lostAgentToken = newToken('agent');
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(lostAgentToken), '10.0.0.5'), { kind: 'redeemed', sessionId: session.id });
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.5'), { kind: 'redeemed', sessionId: session.id }, 'again, until ready');
+      assert.equal(await store.sessions.byAgentToken(hashToken(lostAgentToken)), undefined, 'the lost answer\'s token is replaced');
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(agentToken), '10.0.0.66'), { kind: 'other address', sessionId: session.id, boundTo: '10.0.0.5' });
       assert.deepEqual(await store.bootCredentials.redeem('no-such-server', hashToken(first.token), hashToken(agentToken), '10.0.0.5'), { kind: 'no session' });
       const view = await store.sessions.byAgentToken(hashToken(agentToken));
       assert.equal(view?.passwordHash, '$6$salt$hash');
@@ -133,6 +138,9 @@ for (const dialect of testDialects()) {
       await store.sessions.setHostKeys(session.id, [{ type: 'ssh-ed25519', publicKey: 'ssh-ed25519 AAAA', fingerprint: 'SHA256:abc' }]);
       const inRescue = await store.sessions.transition(session.id, 'ready');
       assert.equal(inRescue.state, 'rescue');
+      assert.deepEqual(await store.bootCredentials.redeem(server.id, hashToken(first.token), hashToken(newToken('agent')), '10.0.0.5'), { kind: 'invalid', sessionId: session.id }, 'ready: the boot credential is gone');
+      const cleared = await store.database.db.selectFrom('rescue_sessions').select(['boot_token_hash', 'boot_token_sealed']).where('id', '=', session.id).executeTakeFirstOrThrow();
+      assert.deepEqual(cleared, { boot_token_hash: null, boot_token_sealed: null });
       assert.equal(inRescue.deadlineAt?.getTime(), inRescue.expiresAt.getTime());
       assert.equal(inRescue.hostKeys[0]?.fingerprint, 'SHA256:abc');
 
