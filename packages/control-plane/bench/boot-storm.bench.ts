@@ -20,8 +20,8 @@ import { parseArgs } from 'node:util';
 import { freePort, startNginx, waitFor, type Nginx } from '@lifeboat/test-support';
 import { parseConfig } from '../src/config.js';
 import { startControlPlane } from '../src/main.js';
-import type { PowerDriverFactory } from '../src/drivers/power/power-driver.js';
 import { median } from '../../../scripts/bench-stats.js';
+import { acceptingBmc } from '../src/drivers/power/testing.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,14 +57,6 @@ if (existsSync(join(built, 'vmlinuz')) && existsSync(join(built, 'initrd'))) {
 writeFileSync(join(image, 'rootfs.squashfs'), 'unused here\n');
 const sizeOf = (file: string) => statSync(join(image, file)).size;
 
-const quietBmc: PowerDriverFactory = (bmc) => ({
-  name: bmc.driver,
-  capabilities: new Set(['power', 'boot-device']),
-  validate: () => {},
-  powerState: async () => 'on',
-  setPower: async () => {},
-  setBootDevice: async () => {},
-});
 
 interface WrkFigures {
   readonly requestsPerSecond: number;
@@ -115,7 +107,7 @@ const flags = [
 ];
 // Lifeboat alone streams the files: the same control plane without the redirect is a second process
 // state we cannot switch at run time, so the direct path uses a second control plane on the same data.
-const plane = await startControlPlane(parseConfig(flags, {}, dir), { powerDrivers: quietBmc, notice: () => undefined });
+const plane = await startControlPlane(parseConfig(flags, {}, dir), { powerDrivers: acceptingBmc, notice: () => undefined });
 const nginxes: Nginx[] = [];
 const rows: string[] = [];
 try {
@@ -168,7 +160,7 @@ try {
 
   // Lifeboat alone: a second control plane on the same database, streaming the files itself.
   const directFlags = flags.filter((f, i) => f !== '--image-accel-redirect' && flags[i - 1] !== '--image-accel-redirect' && f !== '--listen' && flags[i - 1] !== '--listen');
-  const direct = await startControlPlane(parseConfig([...directFlags, '--listen', '127.0.0.1:0'], {}, dir), { powerDrivers: quietBmc, notice: () => undefined });
+  const direct = await startControlPlane(parseConfig([...directFlags, '--listen', '127.0.0.1:0'], {}, dir), { powerDrivers: acceptingBmc, notice: () => undefined });
   try {
     const targets = { 'Lifeboat alone': direct.bootListenUrl!, 'Lifeboat behind nginx': `http://127.0.0.1:${frontPort}`, 'nginx alone (static files)': `http://127.0.0.1:${staticPort}` };
     const figures = new Map<string, WrkFigures[]>();

@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config.js';
 import { sha512Crypt } from '../src/credentials/sha512-crypt.js';
 import { startControlPlane } from '../src/main.js';
-import type { PowerDriverFactory } from '../src/drivers/power/power-driver.js';
 import { median } from '../../../scripts/bench-stats.js';
+import { acceptingBmc } from '../src/drivers/power/testing.js';
 
 const { values } = parseArgs({ options: { enters: { type: 'string', default: '300' } } });
 const enters = Number(values.enters);
@@ -23,16 +23,8 @@ const dir = mkdtempSync(join(tmpdir(), 'lifeboat-enter-bench-'));
 const image = join(dir, 'image');
 mkdirSync(image);
 for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(image, file), `bench ${file}\n`);
-const quietBmc: PowerDriverFactory = (bmc) => ({
-  name: bmc.driver,
-  capabilities: new Set(['power', 'boot-device']),
-  validate: () => {},
-  powerState: async () => 'on',
-  setPower: async () => {},
-  setBootDevice: async () => {},
-});
 const flags = ['--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--console-listen', 'off', '--log-level', 'error', '--image', image, '--lease-max', '30d', '--limit-enters', 'off'];
-const plane = await startControlPlane(parseConfig(flags, {}, dir), { powerDrivers: quietBmc });
+const plane = await startControlPlane(parseConfig(flags, {}, dir), { powerDrivers: acceptingBmc });
 const rows: string[] = [];
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? NaN;
 

@@ -7,7 +7,6 @@ import { after, before, describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import type { Principal } from '@lifeboat/core';
 import { SecretBox } from '../credentials/secret-box.js';
-import type { PowerDriverFactory } from '../drivers/power/power-driver.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { DeadlineScheduler } from '../jobs/scheduler.js';
 import { Worker } from '../jobs/worker.js';
@@ -16,17 +15,9 @@ import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
 import { rescueJobs } from './rescue-jobs.js';
 import { mailPasswordSecret, RescueService } from './rescue-service.js';
+import { acceptingBmc } from '../drivers/power/testing.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
-// A BMC that accepts everything: this test is about mail, the BMC steps are tested in rescue-flow.
-const acceptingBmc: PowerDriverFactory = (bmc) => ({
-  name: bmc.driver,
-  capabilities: new Set(['power', 'boot-device']),
-  validate() {},
-  powerState: async () => 'on',
-  setPower: async () => {},
-  setBootDevice: async () => {},
-});
 
 describe('credentials and expiry warnings by mail (real SMTP server on loopback)', { timeout: 120_000 }, () => {
   let dir: string;

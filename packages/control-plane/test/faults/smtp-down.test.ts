@@ -14,7 +14,6 @@ import { SMTPServer } from 'smtp-server';
 import type { Principal } from '@lifeboat/core';
 import { waitFor } from '@lifeboat/test-support';
 import { SecretBox } from '../../src/credentials/secret-box.js';
-import type { PowerDriverFactory } from '../../src/drivers/power/power-driver.js';
 import { JobQueue } from '../../src/jobs/job-queue.js';
 import { Worker } from '../../src/jobs/worker.js';
 import { createMailer, type Mailer } from '../../src/mail/index.js';
@@ -22,17 +21,9 @@ import { createTestImages } from '../../src/netboot/testing.js';
 import { rescueJobs } from '../../src/rescue/rescue-jobs.js';
 import { mailCredentialsJob, mailPasswordSecret, RescueService } from '../../src/rescue/rescue-service.js';
 import { Store } from '../../src/store/store.js';
+import { acceptingBmc } from '../../src/drivers/power/testing.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
-// The BMC is not what fails here: it accepts every command (the BMC faults have their own test).
-const acceptingBmc: PowerDriverFactory = (bmc) => ({
-  name: bmc.driver,
-  capabilities: new Set(['power', 'boot-device']),
-  validate() {},
-  powerState: async () => 'on',
-  setPower: async () => {},
-  setBootDevice: async () => {},
-});
 
 /** The project's SMTP test server (smtp-server), on a fixed port so that it can be stopped and started again. */
 async function startSmtp(port: number, received: string[]): Promise<SMTPServer> {

@@ -17,7 +17,7 @@ import { freePort, startNginx, waitFor, type Nginx } from '@lifeboat/test-suppor
 import { parseConfig } from '../../src/config.js';
 import { startControlPlane, type RunningControlPlane } from '../../src/main.js';
 import { createLogger } from '../../src/http/logger.js';
-import type { PowerDriverFactory } from '../../src/drivers/power/power-driver.js';
+import { acceptingBmc } from '../../src/drivers/power/testing.js';
 
 const template = fileURLToPath(new URL('../../../../docs/examples/nginx-netboot.conf', import.meta.url));
 const mac = '52:54:00:aa:00:01';
@@ -47,14 +47,6 @@ function from(localAddress: string, url: string, init: { method?: string; header
 const redeem = (address: string, url: string, serverId: string, bootToken: string, headers: Record<string, string> = {}) =>
   from(address, `${url}/v1/agent/redeem`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ serverId, bootToken }) });
 
-const quietBmc: PowerDriverFactory = (bmc) => ({
-  name: bmc.driver,
-  capabilities: new Set(['power', 'boot-device']),
-  validate: () => {},
-  powerState: async () => 'on',
-  setPower: async () => {},
-  setBootDevice: async () => {},
-});
 
 describe('Lifeboat behind nginx (docs/examples/nginx-netboot.conf)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-nginx-front-'));
@@ -74,7 +66,7 @@ describe('Lifeboat behind nginx (docs/examples/nginx-netboot.conf)', () => {
     const port = await freePort();
     front = `http://127.0.0.1:${port}`;
     flags.push('--boot-url', front, '--trust-proxy', '127.0.0.1', '--image-accel-redirect', '/lifeboat-files');
-    cp = await startControlPlane(parseConfig(flags, {}, dir), { logger: createLogger('silent'), notice: () => undefined, powerDrivers: quietBmc });
+    cp = await startControlPlane(parseConfig(flags, {}, dir), { logger: createLogger('silent'), notice: () => undefined, powerDrivers: acceptingBmc });
     nginx = await startNginx(template, { LISTEN: `127.0.0.1:${port}`, LIFEBOAT: cp.bootListenUrl!.replace(/^http:\/\//, '') }, `127.0.0.1:${port}`);
     admin = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
   });
