@@ -12,9 +12,9 @@ import { backoffDelay, type Backoff, type Job, type JobQueue } from './job-queue
  * Thrown by a handler to fail its job for good now, whatever the error it wraps (whose message it
  * keeps): e.g. a BMC that refused the credentials twice in a row, which retrying cannot fix.
  */
-export class PermanentJobError extends Error {
+export class PermanentJobError extends LifeboatError {
   constructor(cause: Error) {
-    super(cause.message, { cause });
+    super(cause instanceof LifeboatError ? cause.code : 'INTERNAL', cause.message, { cause, ...(cause instanceof LifeboatError ? { status: cause.status } : {}) });
     this.name = 'PermanentJobError';
   }
 }
