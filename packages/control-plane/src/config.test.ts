@@ -10,6 +10,8 @@ describe('config', () => {
     assert.deepEqual(config.listen, { host: '127.0.0.1', port: 8080 });
     assert.equal(config.rescueTimeoutMs, 600_000);
     assert.equal(config.defaultLeaseMs, 86_400_000);
+    assert.equal(config.bmcAttempts, 8);
+    assert.equal(config.resumeNetbootWaitMs, 90_000);
     assert.equal(bootUrlFor(config, config.listen), 'http://10.0.2.2:8080');
     assert.ok(Object.isFrozen(config));
   });
@@ -22,6 +24,12 @@ describe('config', () => {
     assert.equal(config.databaseUrl, 'postgres://postgres@127.0.0.1:5432/lifeboat');
     assert.equal(config.rescueTimeoutMs, 1_800_000);
     assert.equal(bootUrlFor(config, config.listen), 'http://192.0.2.1:9000');
+  });
+
+  it('takes a count of BMC attempts from 1 up, and nothing else', () => {
+    assert.equal(parseConfig(['--bmc-attempts', '2'], {}).bmcAttempts, 2);
+    assert.equal(parseConfig([], { LIFEBOAT_BMC_ATTEMPTS: '20' }).bmcAttempts, 20);
+    for (const bad of ['0', '-1', '2.5', 'many', '99999']) assert.throws(() => parseConfig([`--bmc-attempts=${bad}`], {}), /--bmc-attempts: expected a whole number from 1 to 9999/);
   });
 
   it('refuses what it cannot use, naming where it came from', () => {

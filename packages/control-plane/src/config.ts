@@ -40,6 +40,8 @@ export interface Config {
   readonly exitTimeoutMs: number;
   /** How long the exit waits for the agent to leave cleanly before the BMC cycles the power. */
   readonly exitAgentTimeoutMs: number;
+  /** Attempts of an enter or exit job's BMC steps before the rescue fails (retries with backoff in between). */
+  readonly bmcAttempts: number;
   /** After a restart in the middle of an enter's power cycle: how long a server that is on may take to netboot before it is cycled again. */
   readonly resumeNetbootWaitMs: number;
   /** Default rescue lease. */
@@ -90,7 +92,7 @@ export interface Config {
   readonly metricsToken: string | null;
 }
 
-type Kind = 'string' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses';
+type Kind = 'string' | 'count' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses';
 
 interface Option {
   readonly key: keyof Config | `limits.${keyof RateLimits}`;
@@ -115,6 +117,7 @@ export const configOptions: readonly Option[] = [
   { key: 'rescueTimeoutMs', flag: 'rescue-timeout', env: 'LIFEBOAT_RESCUE_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the rescue system to be ready' },
   { key: 'exitTimeoutMs', flag: 'exit-timeout', env: 'LIFEBOAT_EXIT_TIMEOUT', kind: 'duration', fallback: '10m', help: 'deadline for the installed system to answer after exit' },
   { key: 'exitAgentTimeoutMs', flag: 'exit-agent-timeout', env: 'LIFEBOAT_EXIT_AGENT_TIMEOUT', kind: 'duration', fallback: '60s', help: 'how long an exit waits for the agent to unmount and reboot before the BMC cycles the power' },
+  { key: 'bmcAttempts', flag: 'bmc-attempts', env: 'LIFEBOAT_BMC_ATTEMPTS', kind: 'count', fallback: '8', help: 'attempts of an enter or exit before it fails when the BMC does not answer (backoff 2 s doubling, at most 60 s: 8 is about three minutes)' },
   { key: 'resumeNetbootWaitMs', flag: 'resume-netboot-wait', env: 'LIFEBOAT_RESUME_NETBOOT_WAIT', kind: 'duration', fallback: '90s', help: 'after a restart in the middle of an enter\'s power cycle (which leaves nothing to read back), how long a server that is on may take to ask for its rescue script before it is cycled again' },
   { key: 'defaultLeaseMs', flag: 'lease', env: 'LIFEBOAT_LEASE', kind: 'duration', fallback: '24h', help: 'default rescue lease' },
   { key: 'maxLeaseMs', flag: 'lease-max', env: 'LIFEBOAT_LEASE_MAX', kind: 'duration', fallback: '7d', help: 'longest lease a customer may ask for' },
@@ -224,6 +227,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
         } catch (error) {
           invalid(`${value.source}: ${(error as Error).message}`);
         }
+        break;
+      case 'count':
+        if (!/^\d{1,4}$/.test(value.text) || Number(value.text) < 1) invalid(`${value.source}: expected a whole number from 1 to 9999, got ${value.text}`);
+        out[o.key] = Number(value.text);
         break;
       case 'duration':
         try {

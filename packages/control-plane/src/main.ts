@@ -98,7 +98,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     closers.push(() => metrics.close());
     const mailer = config.smtpUrl === null ? undefined : metrics.instrumentMailer(createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom }));
     if (mailer) closers.push(() => mailer.close());
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined });
+    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined, bmcAttempts: config.bmcAttempts });
     const powerDrivers = metrics.instrumentPowerDrivers(parts.powerDrivers ?? powerDriverFactory());
     const consoles = new ConsoleHubs({ drivers: parts.consoleDrivers ?? consoleDriverFactory(store.servers), log: logger });
     const recorder = new ConsoleRecorder({ hubs: consoles, store, log: logger });
