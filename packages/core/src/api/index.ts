@@ -5,3 +5,4 @@ export * from './files.js';
 export * from './incidents.js';
 export * from './accounts.js';
 export * from './console.js';
+export * from './doctor.js';

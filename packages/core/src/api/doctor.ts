@@ -1,0 +1,123 @@
+/**
+ * The contract of the rescue doctor (issue 15): what the agent finds wrong with the installed system
+ * once the rescue is ready, and the fixes it can apply in one step. Pure data: no I/O, bundled for the
+ * agent (QuickJS) and the browser.
+ *
+ * Flow: after `ready`, the agent mounts the installed system read-only in a private mount, runs the
+ * checks, and reports a {@link DoctorReport} with `POST /v1/agent/doctor` (first `running`, then `done`
+ * or `failed`); it never delays `ready`. A customer reads it with `GET /v1/servers/{name}/doctor`
+ * (`lifeboat doctor NAME`). `POST /v1/servers/{name}/doctor/findings/{id}/fix` (and `/undo`) queue agent
+ * work of kind {@link doctorFixWork} / {@link doctorUndoWork} with {@link DoctorFixWorkParams}; the
+ * agent mounts read-write, changes the files (keeping `FILE.lifeboat-<time>` beside each), unmounts
+ * cleanly, and ends the work with `POST /v1/agent/work/{id}/result` whose `result` is a
+ * {@link DoctorFixOutcome}. `rescue-doctor` in the rescue system prints the same findings.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+/** The checks the doctor runs, one name each (a finding's `check`). */
+export const doctorChecks = [
+  'fstab',
+  'filesystem-full',
+  'sshd',
+  'firewall',
+  'network-interface',
+  'boot-entry',
+  'raid',
+  'root-login',
+  'journal',
+] as const;
+/** One of {@link doctorChecks}. */
+export type DoctorCheck = (typeof doctorChecks)[number];
+
+/** `critical`: the system will not boot or not answer SSH; `warning`: it may; `info`: worth knowing. */
+export const doctorSeverities = ['critical', 'warning', 'info'] as const;
+export type DoctorSeverity = (typeof doctorSeverities)[number];
+
+/**
+ * The fixes the doctor applies in one step (a finding's `fix.kind`):
+ * - `fstab-nofail`: add `nofail` to a dead fstab line (the boot no longer waits for the device);
+ * - `firewall-disable`: disable the installed firewall's service (nftables, netfilter-persistent, ufw) for the next boot;
+ * - `network-rename`: rename the missing interface to the one present in the network configuration;
+ * - `sshd-config`: comment out the lines of the installed sshd_config that `sshd -t` rejects, and unmask/enable ssh;
+ * - `root-password`: set a new root password (the control plane generates it and sends the agent only its hash).
+ */
+export const doctorFixKinds = ['fstab-nofail', 'firewall-disable', 'network-rename', 'sshd-config', 'root-password'] as const;
+export type DoctorFixKind = (typeof doctorFixKinds)[number];
+
+/** The agent work kinds that apply and undo the fix of one finding (plain constants, for the agent's bundle). */
+export { doctorFixWork, doctorUndoWork } from '../agent-work.js';
+
+/** A finding's id: stable for the same fault across runs of one rescue (`fstab-data`, `firewall-nftables`). */
+export const DoctorFindingId = Type.String({ minLength: 1, maxLength: 80, pattern: '^[a-z0-9][a-z0-9.-]*$' });
+
+const Evidence = Type.Object(
+  {
+    file: Type.Optional(Type.String({ maxLength: 4096, description: 'path in the installed system, as it would be seen booted (/etc/fstab)' })),
+    line: Type.Optional(Type.Integer({ minimum: 1, description: 'line number in `file`' })),
+    command: Type.Optional(Type.String({ maxLength: 1024, description: 'the command whose output this is (sshd -t, journalctl ...)' })),
+    text: Type.String({ maxLength: 8192, description: 'the line, or the output, as it is' }),
+  },
+  { additionalProperties: false },
+);
+export type DoctorEvidence = Static<typeof Evidence>;
+
+/** One thing found wrong. */
+export const DoctorFinding = Type.Object(
+  {
+    id: DoctorFindingId,
+    check: Type.Unsafe<DoctorCheck>({ type: 'string', enum: [...doctorChecks] }),
+    severity: Type.Unsafe<DoctorSeverity>({ type: 'string', enum: [...doctorSeverities] }),
+    summary: Type.String({ maxLength: 1024, description: 'what is wrong and its effect, one or two sentences' }),
+    evidence: Type.Array(Evidence, { maxItems: 50 }),
+    fix: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Unsafe<DoctorFixKind>({ type: 'string', enum: [...doctorFixKinds] }),
+          description: Type.String({ maxLength: 1024, description: 'what the fix changes, before it is applied' }),
+          state: Type.Unsafe<'available' | 'applied'>({ type: 'string', enum: ['available', 'applied'] }),
+          changedFiles: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 20, description: 'once applied: each changed file; its copy is FILE.lifeboat-<time>' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DoctorFinding = Static<typeof DoctorFinding>;
+
+/** The doctor's last run on a rescue session. */
+export const DoctorReport = Type.Object(
+  {
+    state: Type.Unsafe<'running' | 'done' | 'failed'>({ type: 'string', enum: ['running', 'done', 'failed'] }),
+    startedAt: Type.String({ format: 'date-time' }),
+    finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    durationMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    installedSystem: Type.Optional(Type.String({ maxLength: 256, description: 'the root file system examined: /dev/vg0/root (ext4)' })),
+    error: Type.Optional(Type.String({ maxLength: 1024, description: 'failed: why (no installed system found, ...)' })),
+    findings: Type.Array(DoctorFinding, { maxItems: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type DoctorReport = Static<typeof DoctorReport>;
+
+/** What the agent receives with {@link doctorFixWork} and {@link doctorUndoWork}. */
+export const DoctorFixWorkParams = Type.Object(
+  {
+    findingId: DoctorFindingId,
+    /** `root-password` only: the SHA-512-crypt hash of the new password (never the password). */
+    passwordHash: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+export type DoctorFixWorkParams = Static<typeof DoctorFixWorkParams>;
+
+/** The `result` of a doctor fix or undo: the finding as it now stands, or why it could not be done. */
+export const DoctorFixOutcome = Type.Object(
+  {
+    ok: Type.Boolean(),
+    finding: Type.Optional(DoctorFinding),
+    error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1024 }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type DoctorFixOutcome = Static<typeof DoctorFixOutcome>;
