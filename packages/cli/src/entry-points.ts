@@ -30,21 +30,33 @@ export function isEntryPointCommand(command: string | undefined): command is Ent
   return command !== undefined && Object.hasOwn(entryPoints, command);
 }
 
+/** How to run an entry point: its file, and the Node.js options its package asks for. */
+export interface EntryPointProgram {
+  readonly file: string;
+  /**
+   * Node.js options from the package's manifest (`"lifeboat": { "nodeOptions": [...] }`): V8 settings
+   * that cannot change once the process runs (the control plane's smaller young generation).
+   */
+  readonly nodeOptions: readonly string[];
+}
+
 /**
- * The file of an entry point: from the installed package (its package.json's `bin`, as npm links it),
+ * The program of an entry point: from the installed package (its package.json's `bin`, as npm links it),
  * else the program of that name on PATH (a deployable installed on its own).
  */
-export function entryPointFile(entry: EntryPoint, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function entryPointProgram(entry: EntryPoint, env: NodeJS.ProcessEnv = process.env): EntryPointProgram | undefined {
   try {
     const manifestFile = fileURLToPath(import.meta.resolve(`${entry.packageName}/package.json`));
-    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { bin?: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { bin?: Record<string, string>; lifeboat?: { nodeOptions?: unknown } };
     const relative = manifest.bin?.[entry.bin];
-    if (relative !== undefined) return join(dirname(manifestFile), relative);
+    const options = manifest.lifeboat?.nodeOptions;
+    const nodeOptions = Array.isArray(options) ? options.filter((o): o is string => typeof o === 'string' && o.startsWith('--')) : [];
+    if (relative !== undefined) return { file: join(dirname(manifestFile), relative), nodeOptions };
   } catch {
     // not installed beside the CLI: look on PATH
   }
   for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && existsSync(join(dir, entry.bin))) return join(dir, entry.bin);
+    if (dir && existsSync(join(dir, entry.bin))) return { file: join(dir, entry.bin), nodeOptions: [] };
   }
   return undefined;
 }
@@ -55,11 +67,12 @@ const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9
 /** Runs `command`'s entry point with `argv`; resolves with its exit code (128 + N when signal N ended it). */
 export async function runEntryPoint(command: EntryPointCommand, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const entry = entryPoints[command];
-  const file = entryPointFile(entry, env);
-  if (file === undefined) {
+  const program = entryPointProgram(entry, env);
+  if (program === undefined) {
     throw new CliError('NOT_INSTALLED', `lifeboat ${command} is not available: ${entry.packageName} (its ${entry.bin} entry point) is not installed`, exitCodes.usage);
   }
-  const child = spawn(process.execPath, [file, ...argv], { stdio: 'inherit', env });
+  const { file, nodeOptions } = program;
+  const child = spawn(process.execPath, [...nodeOptions, file, ...argv], { stdio: 'inherit', env });
   // From a terminal, the child gets Ctrl-C itself (same process group) and its entry point takes the
   // forwarded copy as the same request; sent to the CLI alone, the forwarded copy is the only one.
   const relays = forwarded.map((signal) => {

@@ -9,8 +9,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const fixture = fileURLToPath(new URL('./serve-with-recording-bmc.ts', import.meta.url));
+const controlPlaneManifest = createRequire(import.meta.url).resolve('@lifeboat/control-plane/package.json');
 /** The control plane's own entry point (what `lifeboat serve` runs), with the real BMC drivers. */
-export const controlPlaneBin = join(dirname(createRequire(import.meta.url).resolve('@lifeboat/control-plane/package.json')), 'bin', 'lifeboat-control-plane.mjs');
+export const controlPlaneBin = join(dirname(controlPlaneManifest), 'bin', 'lifeboat-control-plane.mjs');
+/** The Node.js options `lifeboat serve` runs {@link controlPlaneBin} with (its manifest's `lifeboat.nodeOptions`). */
+export const controlPlaneNodeOptions: readonly string[] =
+  (JSON.parse(readFileSync(controlPlaneManifest, 'utf8')) as { lifeboat?: { nodeOptions?: string[] } }).lifeboat?.nodeOptions ?? [];
 
 import { waitFor } from './wait.js';
 
@@ -46,7 +50,7 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   const image = options.standInImage === false || (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
   const child = spawn(
     process.execPath,
-    [...(options.realBmc ? [controlPlaneBin] : ['--import', 'tsx', fixture]), '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
+    [...(options.realBmc ? [...controlPlaneNodeOptions, controlPlaneBin] : ['--import', 'tsx', fixture]), '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
     // Its own (empty) cache unless told: without --image it would serve the image last built here.
     { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
