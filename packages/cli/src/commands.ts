@@ -17,6 +17,7 @@ import {
   type IncidentState,
   type IncidentView,
   type LifeboatClient,
+  type BmcChange,
   type NewServer,
   type RescueState,
   type RescueView,
@@ -215,6 +216,27 @@ export async function serversRemove(name: string, options: CommonOptions, { env,
 export async function serversValidate(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
   const answer = await clientFor(options, env).validateServer(name);
   out.result(answer, `server ${answer.server}: ${answer.driver} BMC reachable, power ${answer.powerState}`);
+}
+
+export interface ServersSetBmcOptions extends CommonOptions {
+  bmc?: string;
+  bmcUser?: string;
+  bmcPasswordFile?: string;
+  removeBmcPassword?: boolean;
+}
+
+/** `servers set-bmc NAME`: the BMC moved or its credentials changed; a job retrying against it uses them at its next attempt. */
+export async function serversSetBmc(name: string, options: ServersSetBmcOptions, { env, out }: Run): Promise<void> {
+  if (typeof options.bmcPasswordFile === 'string' && options.removeBmcPassword === true) throw usageError('--bmc-password-file and --remove-bmc-password cannot be used together');
+  const change: BmcChange = {
+    ...(typeof options.bmc === 'string' ? { url: options.bmc } : {}),
+    ...(typeof options.bmcUser === 'string' ? { user: options.bmcUser } : {}),
+    ...(typeof options.bmcPasswordFile === 'string' ? { password: readSecretFile(options.bmcPasswordFile, 'BMC password file') } : {}),
+    ...(options.removeBmcPassword === true ? { password: null } : {}),
+  };
+  if (Object.keys(change).length === 0) throw usageError('nothing to change: give --bmc, --bmc-user, --bmc-password-file or --remove-bmc-password');
+  const server = await clientFor(options, env).updateBmc(name, change);
+  out.result(server, `server ${server.name}: BMC ${server.bmc.url}${server.bmc.user ? ` (user ${server.bmc.user})` : ''}${change.password !== undefined ? ', password changed' : ''}`);
 }
 
 // rescue

@@ -112,6 +112,15 @@ export function buildProgram(context: Run): Command {
     'lifeboat servers validate web-1',
     'lifeboat servers validate web-1 --json',
   ]).action((name: string, options) => run.serversValidate(name, options, context));
+  api(servers, 'set-bmc <name>', "change a server's BMC address, user or password (operator); a rescue retrying against the BMC uses them at its next attempt", [
+    'lifeboat servers set-bmc web-1 --bmc-password-file bmc.pw',
+    'lifeboat servers set-bmc web-1 --bmc ipmi://10.0.0.22 --bmc-user admin',
+  ])
+    .option('--bmc <url>', 'new BMC URL: ipmi://HOST[:PORT] or redfish://HOST[:PORT]/redfish/v1/Systems/ID')
+    .option('--bmc-user <user>', 'new BMC user')
+    .option('--bmc-password-file <file>', 'file holding the new BMC password (first line)')
+    .option('--remove-bmc-password', 'remove the stored BMC password')
+    .action((name: string, options) => run.serversSetBmc(name, options, context));
 
   const rescue = group('rescue', 'rescue mode: enter, exit, show, extend', 'lifeboat rescue enter web-1 --wait');
   api(rescue, 'enter <name>', 'netboot the server into the rescue system', [

@@ -99,6 +99,28 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     assert.match(invalid.json.message, /bmc\.url/);
   });
 
+  it('servers set-bmc changes a BMC\'s password, user or address (operator); the password never shows', async () => {
+    writeFileSync(join(dir, 'new-bmc.pw'), 'bmc-cli-new-secret\n', { mode: 0o600 });
+    const added = await lifeboat(['servers', 'add', 'web-b', '--tenant', 'acme', '--mac', '52:54:00:cc:00:0b', '--bmc', 'ipmi://127.0.0.1:6231', '--bmc-user', 'admin', '--json'], adminEnv);
+    assert.equal(added.code, 0, added.stderr);
+    const changed = await lifeboat(['servers', 'set-bmc', 'web-b', '--bmc-password-file', join(dir, 'new-bmc.pw'), '--bmc-user', 'root', '--json'], adminEnv);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.deepEqual(changed.json.bmc, { driver: 'ipmi', url: 'ipmi://127.0.0.1:6231', user: 'root' });
+    assert.ok(!changed.stdout.includes('bmc-cli-new-secret'));
+    const human = await lifeboat(['servers', 'set-bmc', 'web-b', '--bmc', 'redfish://127.0.0.1:1/redfish/v1/Systems/1'], adminEnv);
+    assert.equal(human.code, 0, human.stderr);
+    assert.equal(human.stdout.trim(), 'server web-b: BMC redfish://127.0.0.1:1/redfish/v1/Systems/1 (user root)');
+    const nothing = await lifeboat(['servers', 'set-bmc', 'web-b', '--json'], adminEnv);
+    assert.equal(nothing.code, 2);
+    const both = await lifeboat(['servers', 'set-bmc', 'web-b', '--bmc-password-file', join(dir, 'new-bmc.pw'), '--remove-bmc-password'], adminEnv);
+    assert.equal(both.code, 2);
+    const customer = await lifeboat(['servers', 'set-bmc', 'web-b', '--bmc-user', 'x', '--json'], customerEnv);
+    assert.equal(customer.code, 1);
+    assert.equal(customer.json.code, 'SERVER_NOT_FOUND');
+    const removed = await lifeboat(['servers', 'rm', 'web-b'], adminEnv);
+    assert.equal(removed.code, 0, removed.stderr);
+  });
+
   it('servers add --console registers a serial console; console log answers CONSOLE_LOG_NOT_FOUND before anything was recorded', async () => {
     const added = await lifeboat(['servers', 'add', 'web-c', '--tenant', 'acme', '--mac', '52:54:00:cc:00:0c', '--bmc', 'redfish://127.0.0.1:1/redfish/v1/Systems/1', '--bmc-user', 'u', '--console', 'tcp://127.0.0.1:7001', '--json'], adminEnv);
     assert.equal(added.code, 0, added.stderr);

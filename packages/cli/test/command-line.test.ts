@@ -44,7 +44,7 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
     paths.push(['lab', 'up'], ['lab', 'status'], ['lab', 'down'], ['lab', 'console'], ['lab', 'ssh'], ['image', 'build']);
     // Every subcommand of the contract is found in the help texts (new commands only add to the list).
     const found = paths.map((p) => p.join(' '));
-    for (const expected of ['tenants add', 'tenants list', 'tokens create', 'tokens revoke', 'servers add', 'servers list', 'servers show', 'servers rm', 'servers validate', 'rescue enter', 'rescue exit', 'rescue show', 'rescue extend', 'netboot dnsmasq-config', 'tests run', 'tests list', 'tests show', 'tests cancel', 'files ls', 'files cat', 'files get', 'files journal', 'incidents open', 'incidents list', 'incidents show', 'incidents comment', 'incidents resolve']) {
+    for (const expected of ['tenants add', 'tenants list', 'tokens create', 'tokens revoke', 'servers add', 'servers list', 'servers show', 'servers rm', 'servers validate', 'servers set-bmc', 'rescue enter', 'rescue exit', 'rescue show', 'rescue extend', 'netboot dnsmasq-config', 'tests run', 'tests list', 'tests show', 'tests cancel', 'files ls', 'files cat', 'files get', 'files journal', 'incidents open', 'incidents list', 'incidents show', 'incidents comment', 'incidents resolve']) {
       assert.ok(found.includes(expected), `${expected} is listed: ${found.join(', ')}`);
     }
     // Two at a time (the machine has two cores); each answer is checked on its own.

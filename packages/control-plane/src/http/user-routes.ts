@@ -36,6 +36,7 @@ import {
   InventoryAnswer,
   NameParams,
   NewAgentWork,
+  BmcChange,
   NewServer,
   NewTenant,
   NewToken,
@@ -163,6 +164,34 @@ export function userRoutes(options: AppOptions, enters: RateLimiter = new Memory
         const powerState = await driver.powerState();
         await store.audit.record(principal.tokenId, 'server.validate', { tenantId: server.tenantId, serverId: server.id, detail: { powerState } });
         return { server: server.name, driver: driver.name, reachable: true as const, powerState };
+      },
+    );
+
+    app.patch<{ Params: NameParams; Body: BmcChange }>(
+      '/v1/servers/:name/bmc',
+      { schema: { tags: ['servers'], params: NameParams, body: BmcChange, response: { 200: ServerSchema, ...errorResponses } } },
+      async (request) => {
+        // Operators only; for a customer the route does not exist, like another tenant's server.
+        const principal = authorize(request, 'server.read');
+        if (principal.role === 'customer') throw new LifeboatError('SERVER_NOT_FOUND', `no server named ${request.params.name}`);
+        if (!may(principal, 'server.manage')) throw new LifeboatError('FORBIDDEN', "only operators may change a server's BMC");
+        const server = await visibleServer(principal, request.params.name);
+        const change = request.body;
+        const url = change.url ?? server.bmc.url;
+        if (url.length > bmcLimits.urlLength) throw new LifeboatError('BMC_INVALID', `bmc.url is longer than ${bmcLimits.urlLength} characters`);
+        const driver = bmcDriverOf(url);
+        const password = change.password === undefined ? await store.servers.bmcPassword(server) : (change.password ?? '');
+        // The same checks as at registration, on the record as it will be.
+        powerDrivers({ driver, url, user: change.user ?? server.bmc.user, password }).validate();
+        // An empty password is no password (what a BMC without one is given): nothing stored.
+        const newPassword = change.password === undefined ? {} : { password: change.password === null || change.password === '' ? null : change.password };
+        const updated = await store.servers.updateBmc(server, { url, driver, ...(change.user === undefined ? {} : { user: change.user }), ...newPassword });
+        await store.audit.record(principal.tokenId, 'server.bmc_update', {
+          tenantId: server.tenantId,
+          serverId: server.id,
+          detail: { url: updated.bmc.url, user: updated.bmc.user, passwordChanged: change.password !== undefined },
+        });
+        return viewOf(updated);
       },
     );
 

@@ -106,6 +106,36 @@ export class ServerStore {
     return this.#box.open(row.sealed);
   }
 
+  /**
+   * Changes a server's BMC address, user or password (what is given; `password: null` removes it).
+   * The old sealed password is deleted in the same transaction; jobs read the BMC at each attempt, so a
+   * job retrying against a BMC whose password changed succeeds at its next attempt.
+   */
+  async updateBmc(server: Server, change: { url?: string; driver?: BmcDriver; user?: string; password?: string | null }): Promise<Server> {
+    await this.#db.transaction().execute(async (tx) => {
+      let ref = server.bmc.credentialsRef;
+      if (change.password !== undefined) {
+        if (ref !== null) await tx.deleteFrom('secrets').where('id', '=', ref).execute();
+        ref = null;
+        if (change.password !== null) {
+          ref = newId();
+          await tx.insertInto('secrets').values({ id: ref, sealed: this.#box.seal(change.password), created_at: iso(this.#now()) }).execute();
+        }
+      }
+      await tx
+        .updateTable('servers')
+        .set({
+          bmc_url: change.url ?? server.bmc.url,
+          bmc_driver: change.driver ?? server.bmc.driver,
+          bmc_user: change.user ?? server.bmc.user,
+          bmc_credentials_ref: ref,
+        })
+        .where('id', '=', server.id)
+        .execute();
+    });
+    return (await this.byId(server.id)) as Server;
+  }
+
   /** Removes a server, its MACs, secret, sessions and tasks. */
   async remove(server: Server): Promise<void> {
     await this.#db.transaction().execute(async (tx) => {

@@ -94,6 +94,7 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
   },
   // Customers never reach a BMC: their own server answers as a missing one.
   'POST /v1/servers/{name}/validate': onServer({ customer: 'hidden', technician: 'forbid', operator: 'allow' }),
+  'PATCH /v1/servers/{name}/bmc': onServer({ customer: 'hidden', technician: 'forbid', operator: 'allow' }, () => ({ body: { user: 'admin' } })),
   // Enter and exit on the idle server (the rescued one keeps its agent for the other routes).
   'POST /v1/servers/{name}/rescue': {
     auth: 'user',

@@ -60,6 +60,17 @@ export const NewServer = Type.Object(
 );
 export type NewServer = Static<typeof NewServer>;
 
+/** `PATCH /v1/servers/{name}/bmc`: what changes of a server's BMC (its password changed, it moved). */
+export const BmcChange = Type.Object(
+  {
+    url: Type.Optional(Type.String({ description: 'ipmi://HOST[:PORT] or redfish(s)://HOST[:PORT]/SYSTEM-PATH; the driver follows the scheme' })),
+    user: Type.Optional(Type.String({ maxLength: 128 })),
+    password: Type.Optional(Nullable(Type.String({ description: 'the new password; null or empty removes it' }))),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type BmcChange = Static<typeof BmcChange>;
+
 /** `POST /v1/servers/{name}/validate`: the BMC answered (a BMC failure is an error answer with its code). */
 export const BmcValidation = Type.Object({
   server: Type.String(),

@@ -16,6 +16,7 @@ import type {
   AgentWorkCreated,
   AgentWorkView,
   AuditQuery,
+  BmcChange,
   BmcValidation,
   EnterRescue,
   ExtendRescue,
@@ -245,6 +246,11 @@ export class LifeboatClient {
    */
   validateServer(name: string): Promise<BmcValidation> {
     return this.request('POST', `/v1/servers/${segment(name)}/validate`);
+  }
+
+  /** `PATCH /v1/servers/{name}/bmc` (operator): a new BMC address, user or password. */
+  updateBmc(name: string, change: BmcChange): Promise<ServerView> {
+    return this.request('PATCH', `/v1/servers/${segment(name)}/bmc`, change);
   }
 
   // SSH keys and the console gateway.
