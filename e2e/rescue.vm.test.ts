@@ -2,7 +2,8 @@
  * The mission, start to finish, on lab servers with nothing mocked: a control plane (the real
  * `lifeboat serve`), two QEMU servers that netboot with iPXE, one behind an IPMI BMC (ipmi_sim) and
  * one behind Redfish, the rescue image built from Debian packages, OpenSSH as the customer's client
- * and a real SMTP server. Two VMs at most run at once.
+ * and a real SMTP server. Two VMs at most run at once (npm test: two VMs at once, so this file runs
+ * alone, after the others).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,11 +1,12 @@
 // `npm test`: every test of the project, in stages that fail fast.
 //   1. typecheck, then unit and in-process tests (packages/*/src/**/*.test.ts), on SQLite;
 //   2. integration tests (packages/*/test/**/*.test.ts): PostgreSQL, real child processes, the CLI;
-//   3. VM tests (packages/**/*.vm.test.ts): QEMU virtual machines, one VM per file, two files at a time;
-//   4. end-to-end tests (e2e/*.vm.test.ts): two lab servers at once, so alone.
+//   3. VM tests (*.vm.test.ts): QEMU virtual machines, one VM at a time per file, two files at a time
+//      (the end-to-end files first: they are the longest);
+//   4. end-to-end tests that run two lab servers at once (their file says `npm test: two VMs at once`), alone.
 // At most two VMs run at once (2 cores). Usage: npm test [-- --stage unit|integration|vm|e2e] [-- FILE...]
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSetup } from './setup.mjs';
@@ -32,13 +33,16 @@ function walk(dir, out = []) {
 
 const all = [...readdirSync('packages').flatMap((p) => walk(join('packages', p))), ...walk('e2e')].sort();
 const isVm = (f) => f.endsWith('.vm.test.ts');
+const twoVms = (f) => isVm(f) && readFileSync(f, 'utf8').includes('npm test: two VMs at once');
+const e2eFirst = (a, b) => Number(b.startsWith('e2e/')) - Number(a.startsWith('e2e/')) || a.localeCompare(b);
 const stages = [
   { name: 'unit', files: all.filter((f) => /^packages\/[^/]+\/src\//.test(f) && !isVm(f)), concurrency: 2 },
-  { name: 'integration', files: all.filter((f) => /^packages\/[^/]+\/test\//.test(f) && !isVm(f)), concurrency: 1 },
+  // Mostly waiting on child processes, sockets and PostgreSQL: two files at once.
+  { name: 'integration', files: all.filter((f) => /^packages\/[^/]+\/test\//.test(f) && !isVm(f)), concurrency: 2 },
   // Each of these files runs one VM at a time: two files at once keep two VMs on the two cores.
-  { name: 'vm', files: all.filter((f) => isVm(f) && !f.startsWith('e2e/')), concurrency: 2 },
+  { name: 'vm', files: all.filter((f) => isVm(f) && !twoVms(f)).sort(e2eFirst), concurrency: 2 },
   // The end-to-end story runs two lab servers at once: alone.
-  { name: 'e2e', files: all.filter((f) => isVm(f) && f.startsWith('e2e/')), concurrency: 1 },
+  { name: 'e2e', files: all.filter(twoVms), concurrency: 1 },
 ];
 
 const args = process.argv.slice(2);

@@ -246,12 +246,24 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.getByRole('button', { name: 'Validate BMC of web-2' }).click();
     await page.getByText(/^BMC answered \(ipmi\); power is (on|off)\.$/).waitFor();
 
+    // Its BMC's password changed: the operator gives Lifeboat the new one, then validates.
+    await go(page, '/fleet');
+    await page.getByRole('link', { name: 'Change BMC of web-2' }).click();
+    await page.getByText('Now: ipmi at ipmi://127.0.0.1:6232, user admin.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Save' }).isDisabled(), true, 'nothing to save yet');
+    await page.getByLabel('New BMC password').fill('changed-bmc-secret');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('The BMC of web-2 is saved').waitFor();
+    await page.getByRole('button', { name: 'Validate BMC of web-2' }).click();
+    await page.getByText(/^BMC answered \(ipmi\); power is (on|off)\.$/).waitFor();
+    await checkPage(page, 'change-bmc-operator-desktop-en');
+
     await go(page, '/audit');
     await page.getByRole('cell', { name: 'server.add' }).first().waitFor();
     await page.locator('select[name="action"]').selectOption('incident');
     await page.getByRole('cell', { name: /^incident\./ }).first().waitFor();
     assert.equal(await page.getByRole('cell', { name: 'server.add' }).count(), 0);
-    assert.doesNotMatch(await page.locator('main').innerText(), /another-secret|bmc-secret/, 'no BMC password in the audit page');
+    assert.doesNotMatch(await page.locator('main').innerText(), /another-secret|bmc-secret|changed-bmc-secret/, 'no BMC password in the audit page');
     await checkPage(page, 'audit-operator-desktop-en');
 
     await go(page, '/users');

@@ -24,6 +24,13 @@ export interface OpenDatabase {
 /** How long a new PostgreSQL connection may take before the query that needed it fails. */
 const connectTimeoutMs = 5000;
 
+/** A PostgreSQL client whose connection attempt fails after {@link connectTimeoutMs}. */
+class ClientWithConnectTimeout extends pg.Client {
+  constructor(config: pg.ClientConfig = {}) {
+    super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+  }
+}
+
 /** Network errors (Node's, on the socket to PostgreSQL). */
 const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
@@ -36,7 +43,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (networkCodes.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code))) return true;
-  return typeof message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly)/.test(message);
+  return typeof message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|timeout expired|Client has encountered a connection error|Connection terminated unexpectedly)/.test(message);
 }
 
 /** Which dialect a database URL names. */
@@ -48,7 +55,11 @@ export function dialectOf(url: string): DialectName {
 export function openDatabase(url: string): OpenDatabase {
   if (dialectOf(url) === 'postgres') {
     // A connection that cannot be made within 5 s fails the query (DATABASE_UNAVAILABLE), never hangs.
-    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: connectTimeoutMs });
+    // That timeout belongs to the connection, not to the pool: pg-pool's own `connectionTimeoutMillis`
+    // also bounds the wait for a free client, so a busy control plane (1,000 enters at once on ten
+    // clients) answered 503 DATABASE_UNAVAILABLE to a database that was up. A request waits for a free
+    // client as long as it takes; with the database down, every client fails fast and so do the waits.
+    const pool = new pg.Pool({ connectionString: url, max: 10, Client: ClientWithConnectTimeout, connectionTimeoutMillis: 0 });
     // A client's network error must not crash the process, whether the client is idle (the pool's
     // 'error') or checked out between two queries (its own 'error', e.g. inside a transaction): the
     // query that uses it reports it, and the pool drops a client that is no longer usable.

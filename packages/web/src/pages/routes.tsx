@@ -8,6 +8,7 @@ import { DeclareIncidentPage } from './incidents/declare-page.js';
 import { IncidentPage } from './incidents/incident-page.js';
 import { IncidentsPage } from './incidents/incidents-page.js';
 import { AuditPage } from './operator/audit-page.js';
+import { ChangeBmcPage } from './operator/change-bmc.js';
 import { FleetPage } from './operator/fleet-page.js';
 import { RegisterServerPage } from './operator/register-server.js';
 import { SessionsPage } from './operator/sessions-page.js';
@@ -24,6 +25,7 @@ export const pageRoutes: readonly Route[] = [
   { path: '/incidents/:id', render: ({ id }) => <IncidentPage key={id} id={id as string} /> },
   { path: '/fleet', render: () => <FleetPage /> },
   { path: '/fleet/new', render: () => <RegisterServerPage /> },
+  { path: '/fleet/:name/bmc', render: ({ name }) => <ChangeBmcPage key={name} name={name as string} /> },
   { path: '/sessions', render: () => <SessionsPage /> },
   { path: '/audit', render: () => <AuditPage /> },
   { path: '/users', render: () => <UsersPage /> },

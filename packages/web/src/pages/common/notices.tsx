@@ -15,9 +15,9 @@ export function ErrorNote({ error }: { readonly error: unknown }) {
 }
 
 /** A link inside the console (the shell's router: a real `<a href>`, plain clicks stay in the page). */
-export function AppLink({ to, children, className, current }: { readonly to: string; readonly children: ReactNode; readonly className?: string; readonly current?: boolean }) {
+export function AppLink({ to, children, className, current, label }: { readonly to: string; readonly children: ReactNode; readonly className?: string; readonly current?: boolean; readonly label?: string }) {
   return (
-    <Link href={to} {...(className ? { className } : {})} {...(current ? { 'aria-current': 'page' as const } : {})}>
+    <Link href={to} {...(className ? { className } : {})} {...(current ? { 'aria-current': 'page' as const } : {})} {...(label ? { 'aria-label': label } : {})}>
       {children}
     </Link>
   );

@@ -1,6 +1,6 @@
 /**
  * The fleet across tenants (technicians and operators): every server with its tenant and rescue
- * state, searched and filtered, kept live by the shell's event stream; operators validate a server's BMC here.
+ * state, searched and filtered, kept live by the shell's event stream; operators validate a server's BMC here, or change it.
  */
 import { useState } from 'react';
 import type { BmcValidation } from '@lifeboat/core/api';
@@ -76,7 +76,17 @@ export function FleetPage() {
             ),
           },
           { header: t('ops.fleet.bmc'), wide: true, cell: (server) => `${server.bmc.driver} · ${server.bmc.url}` },
-          user.role === 'operator' && { header: t('ops.fleet.actions'), cell: (server) => <ValidateBmc server={server.name} /> },
+          user.role === 'operator' && {
+            header: t('ops.fleet.actions'),
+            cell: (server) => (
+              <div className="stack">
+                <ValidateBmc server={server.name} />
+                <AppLink to={`/fleet/${encodeURIComponent(server.name)}/bmc`} label={t('ops.bmc.changeOf', { server: server.name })}>
+                  {t('ops.bmc.change')}
+                </AppLink>
+              </div>
+            ),
+          },
         ]}
       />
     </section>
