@@ -13,7 +13,7 @@ import { parseMountInfo } from '../leave-rescue.js';
 import { joinPath } from '../platform.js';
 import type { Platform, Stop } from '../platform.js';
 import { examine } from './checks.js';
-import type { CommandOutput, Examined, InstalledFiles, RescueFacts } from './checks.js';
+import type { CommandOutput, Examined, FixStep, InstalledFiles, RescueFacts } from './checks.js';
 import { applySteps, backupStamp, undoChanges } from './fixes.js';
 import type { AppliedChange } from './fixes.js';
 import { physicalNics } from './nics.js';
@@ -52,6 +52,8 @@ interface AppliedRecord {
   readonly changes: AppliedChange[];
   /** The run whose plan was applied last (a later run that finds the fault again plans a new fix). */
   readonly run: string;
+  /** The plan applied first: an undo makes it current again (the files are back as that run saw them). */
+  readonly steps: FixStep[];
 }
 
 /** Reads files of an installed system mounted at `root` through the platform. */
@@ -213,6 +215,18 @@ export class Doctor {
     await this.#p.writeText(this.#at(`${doctorDir}/plans.json`), JSON.stringify({ run, plans }), 0o600);
   }
 
+  /** Makes an undone finding's plan current again (its files are as the check saw them): it can be fixed again. */
+  async #restorePlan(examined: Examined): Promise<void> {
+    let saved: { run: string; plans: Record<string, Examined> } = { run: '', plans: {} };
+    try {
+      saved = JSON.parse(await this.#p.readText(this.#at(`${doctorDir}/plans.json`))) as typeof saved;
+    } catch {
+      // no run kept: this plan alone
+    }
+    saved.plans[examined.finding.id] = examined;
+    await this.#p.writeText(this.#at(`${doctorDir}/plans.json`), JSON.stringify(saved), 0o600);
+  }
+
   /** The plan of a finding of the last run, with that run's start. */
   async #plan(id: string): Promise<(Examined & { run: string }) | null> {
     try {
@@ -255,7 +269,7 @@ export class Doctor {
           fix: { ...plan.finding.fix, state: 'applied', changedFiles: [...new Set([...(applied?.changes ?? []), ...changes].map((c) => c.path))].slice(0, 20) },
         };
         await this.#p.mkdir(this.#at(`${doctorDir}/applied`), 0o700);
-        const record: AppliedRecord = { finding, changes: [...(applied?.changes ?? []), ...changes], run: plan.run };
+        const record: AppliedRecord = { finding, changes: [...(applied?.changes ?? []), ...changes], run: plan.run, steps: applied?.steps ?? plan.steps };
         await this.#p.writeText(this.#at(`${doctorDir}/applied/${findingId}.json`), JSON.stringify(record), 0o600);
         await this.#updateReport(finding);
         this.#o.log?.info(`doctor: fix of ${findingId} applied (${changes.map((c) => c.path).join(', ')})`);
@@ -282,8 +296,9 @@ export class Doctor {
           await mounted.release();
         }
         await this.#p.run('rm', ['-f', '--', this.#at(`${doctorDir}/applied/${findingId}.json`)]);
-        const { changedFiles: _, ...fix } = applied.finding.fix ?? { kind: 'fstab-nofail' as const, description: '', state: 'available' as const };
-        const finding: DoctorFinding = { ...applied.finding, ...(applied.finding.fix ? { fix: { ...fix, state: 'available' as const } } : {}) };
+        const fix = applied.finding.fix;
+        const finding: DoctorFinding = fix ? { ...applied.finding, fix: { kind: fix.kind, description: fix.description, state: 'available' } } : applied.finding;
+        await this.#restorePlan({ finding, steps: applied.steps });
         await this.#updateReport(finding);
         this.#o.log?.info(`doctor: fix of ${findingId} undone`);
         return finding;

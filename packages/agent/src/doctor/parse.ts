@@ -447,7 +447,7 @@ export function ifupdownNames(file: string, text: string): { names: NamedInterfa
     const ifaces = m[1] === 'iface' ? [(m[2] as string).split(/\s+/)[0] as string] : (m[2] as string).split(/\s+/);
     for (const raw of ifaces) {
       const name = raw.replace(/[:.].*$/, '');
-      if (name === 'lo' || name === '' || names.some((n) => n.name === name && n.file === file)) continue;
+      if (name === 'lo' || name === '' || names.some((n) => n.name === name && n.line === i + 1)) continue;
       names.push({ name, file, line: i + 1, text: (lines[i] as string).trim() });
     }
   }
@@ -584,7 +584,8 @@ export function grubDefault(file: string, text: string, grubenv: string | null):
   if (defaultValue === 'saved' || defaultValue === '${saved_entry}') defaultValue = /^saved_entry=(.*)$/m.exec(grubenv ?? '')?.[1]?.trim() ?? '0';
   const first = defaultValue.split('>')[0] ?? '0';
   const entry = /^\d+$/.test(first) ? entries[Number(first)] : entries.find((e) => e.label === first || e.id === first);
-  const chosen = entry ?? entries[0];
+  // A submenu as the default boots its own first entry, which this reader does not follow: the first entry stands in.
+  const chosen = entry && (entry.kernel || entry.initrds.length > 0) ? entry : entries[0];
   return chosen && (chosen.kernel || chosen.initrds.length > 0) ? { file, label: chosen.label, kernel: chosen.kernel, initrds: chosen.initrds } : null;
 }
 
