@@ -67,7 +67,7 @@ describe('doctor parsers', () => {
     assert.deepEqual(networkdNames('/n', '[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n')?.map((n) => n.name), ['en*', 'eth*']);
     assert.equal(networkdNames('/n', '[Network]\nDHCP=yes\n'), null);
     const ifup = ifupdownNames('/etc/network/interfaces', 'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\nallow-hotplug enp9s0\niface enp9s0 inet dhcp\niface enp9s0:1 inet static\n');
-    assert.deepEqual(ifup.names.map((n) => [n.name, n.line]), [['enp9s0', 4]]);
+    assert.deepEqual(ifup.names.map((n) => [n.name, n.line]), [['enp9s0', 4], ['enp9s0', 5], ['enp9s0', 6]]);
     assert.deepEqual(ifup.sources, ['/etc/network/interfaces.d/*']);
     const netplan = 'network:\n  version: 2\n  ethernets:\n    enp9s0:\n      dhcp4: true\n    lan:\n      match:\n        macaddress: "52:54:00:12:34:56"\n      set-name: lan\n  bridges:\n    br0: {}\n';
     assert.deepEqual(netplanNames('/etc/netplan/50.yaml', netplan).map((n) => [n.name, n.line, n.mac]), [['enp9s0', 4, undefined], ['*', 6, '52:54:00:12:34:56']]);
