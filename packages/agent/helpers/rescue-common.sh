@@ -5,7 +5,8 @@
 #   vgs         LVM volume groups rescue-mount activated
 #   root        the device mounted at /mnt
 
-RESCUE_STATE=/run/lifeboat/rescue
+# The agent's doctor mounts with its own state and target (RESCUE_STATE, RESCUE_TARGET) beside the customer's.
+RESCUE_STATE=${RESCUE_STATE:-/run/lifeboat/rescue}
 RESCUE_TARGET=${RESCUE_TARGET:-/mnt}
 # No udev in the rescue system: LVM must not wait for it nor ask it for devices.
 LVM_CONFIG='devices{obtain_device_list_from_udev=0} activation{udev_sync=0 udev_rules=0}'

@@ -5,7 +5,7 @@
  * `leave_rescue` work (the exit job) it releases the installed system, reports and reboots. It only
  * ever connects out; it listens on nothing.
  */
-import { hardwareTestWork } from '@lifeboat/core/agent-work';
+import { doctorFixWork, doctorUndoWork, hardwareTestWork } from '@lifeboat/core/agent-work';
 import { filesDownloadWork } from '@lifeboat/core/api';
 import type { HardwareTestOutcome } from '@lifeboat/core/api';
 import { bootParamsFrom } from '@lifeboat/core/boot';
@@ -16,6 +16,7 @@ import { HardwareTests } from './hardware-tests/hardware-tests.js';
 import { requestsDir, takeRequests, writeRequestStatus } from './hardware-tests/requests.js';
 import { explorerHandlers } from './explorer-work.js';
 import { Explorer } from './explorer.js';
+import { Doctor } from './doctor/doctor.js';
 import { collectInventory } from './inventory.js';
 import { leaveRescueWork, releaseInstalledSystem } from './leave-rescue.js';
 import type { AgentLog } from './log.js';
@@ -45,6 +46,11 @@ export interface AgentOptions {
    * everything, unmount and reboot); without it, `leave_rescue` reports but does not reboot.
    */
   readonly reboot?: readonly string[];
+  /**
+   * Runs the rescue doctor after `ready` (issue 15) and takes its fixes: on in the image, off where
+   * the agent's root is not the machine's (tests: the doctor would examine the host's disks).
+   */
+  readonly doctor?: boolean;
 }
 
 /** Why the agent stopped. */
@@ -70,6 +76,7 @@ export function jobHandlers(
   rebooting: () => void,
   tests?: HardwareTests,
   client?: Pick<ControlPlaneClient, 'uploadTarget'>,
+  doctor?: Doctor,
 ): ReadonlyMap<string, JobHandler> {
   const { platform, log } = options;
   const leaveRescue: JobHandler = async () => {
@@ -97,7 +104,22 @@ export function jobHandlers(
   };
   const handlers = new Map<string, JobHandler>([[leaveRescueWork, leaveRescue], ...explorerHandlers(new Explorer(platform, { rootDir: options.system.rootDir }), client)]);
   if (tests) handlers.set(hardwareTestWork, async (params, stop, job) => ({ state: 'completed', result: await tests.run(job.id, params, stop) }));
+  if (doctor) {
+    // A refused fix is still a completed work: its outcome says why (ok: false, error.code).
+    handlers.set(doctorFixWork, async (params, stop) => {
+      const p = doctorParams(params);
+      return { state: 'completed', result: await doctor.fix(p.findingId, p.passwordHash, stop) };
+    });
+    handlers.set(doctorUndoWork, async (params, stop) => ({ state: 'completed', result: await doctor.undo(doctorParams(params).findingId, stop) }));
+  }
   return handlers;
+}
+
+/** `DoctorFixWorkParams`, checked (the control plane checked them too). */
+function doctorParams(params: unknown): { findingId: string; passwordHash?: string } {
+  const p = (typeof params === 'object' && params !== null ? params : {}) as { findingId?: unknown; passwordHash?: unknown };
+  if (typeof p.findingId !== 'string') throw new Error('doctor work without findingId');
+  return typeof p.passwordHash === 'string' ? { findingId: p.findingId, passwordHash: p.passwordHash } : { findingId: p.findingId };
 }
 
 /** Runs the agent until its token is revoked (the session ended) or `signal` aborts. */
@@ -262,6 +284,7 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
       log.error(`rescue-tests status of ${requestId}: ${String(error)}`),
     );
   };
+  const doctor = options.doctor ? new Doctor({ platform, rootDir, log }) : undefined;
   const handlers = jobHandlers(
     options,
     () => {
@@ -269,7 +292,28 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
     },
     tests,
     client,
+    doctor,
   );
+  // The doctor's runs, one at a time (the Doctor queues them); their report failing is only logged.
+  const runDoctor = (): void => {
+    if (!doctor || rebooting) return;
+    const doctorRun: Promise<void> = doctor.run(async (report) => {
+      try {
+        await client.doctor(report);
+      } catch (error) {
+        if (error instanceof AgentApiError && error.code === 'AGENT_TOKEN_REVOKED') throw error;
+        log.error(`doctor: the control plane did not take the report (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }, stop).then(
+      () => undefined,
+      (error: unknown) => {
+        if (!stop.stopped) log.error(`doctor: ${String(error)}`);
+      },
+    );
+    running.add(doctorRun);
+    void doctorRun.finally(() => running.delete(doctorRun));
+  };
+
   // Background work (hardware tests) in flight; awaited when the agent stops (their programs are killed).
   const running = new Set<Promise<void>>();
   // A test from SSH is both answered to the request and queued as work: whichever comes first runs it.
@@ -288,6 +332,8 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
     void done.finally(() => running.delete(done));
     // Kept after the end: work delivered late by the long poll is not run a second time.
   };
+  // After ready (this function runs once ready is answered), beside everything else: ready never waits for it.
+  runDoctor();
   const requests = (async () => {
     await platform.mkdir(joinPath(rootDir, requestsDir), 0o700).catch(() => undefined);
     // Never ends before the agent stops: the race below must not end on it while a reboot is reported.
@@ -306,6 +352,10 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
           const summary = error instanceof Error ? error.message : String(error);
           await writeRequestStatus(platform, rootDir, request.requestId, { testId: null, status: 'error', progress: 0, summary }).catch(() => undefined);
         }
+      }
+      if (doctor && !rebooting && (await doctor.takeRerunRequest().catch(() => false))) {
+        log.info('doctor: run again (rescue-doctor --rerun)');
+        runDoctor();
       }
       await platform.sleep(1000, stop);
     }

@@ -3,7 +3,7 @@
  * always the client, outbound only. Transient failures (no route yet, connection refused, 5xx) are
  * retried with capped exponential backoff; a 4xx answer is final.
  */
-import type { AgentConfig, AgentHardwareTestCreated, AgentNewHardwareTest, WorkProgress, WorkProgressAnswer } from '@lifeboat/core/api';
+import type { AgentConfig, AgentHardwareTestCreated, AgentNewHardwareTest, DoctorReport, WorkProgress, WorkProgressAnswer } from '@lifeboat/core/api';
 import { ApiError } from '@lifeboat/core/errors';
 import type { HostKeyReport } from './host-keys.js';
 import type { Inventory } from './inventory.js';
@@ -118,6 +118,11 @@ export class ControlPlaneClient {
   /** Tells the control plane that sshd is up with the session's credentials. */
   async ready(): Promise<void> {
     await this.#call('POST', '/ready', {});
+  }
+
+  /** Reports the rescue doctor's run (`running`, then `done` or `failed`). */
+  async doctor(report: DoctorReport): Promise<void> {
+    await this.#call('POST', '/doctor', report);
   }
 
   /** Says the rescue system is alive; returns the lease's end. */

@@ -6,7 +6,9 @@
  * default busybox's `reboot` when the root is `/`, else none), `LIFEBOAT_AGENT_CONSOLE` (where log
  * lines are copied besides stdout; default /dev/console, empty for none),
  * `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for `<root>/run/lifeboat/drivers-loaded` before the
- * inventory, as in the image; 0: do not).
+ * inventory, as in the image; 0: do not), `LIFEBOAT_AGENT_DOCTOR` (1: run the rescue doctor after
+ * ready and take its fixes; default only when the root is `/`: elsewhere it would examine the disks
+ * of the machine the test runs on).
  */
 import { runAgent } from './agent.js';
 import { agentLog } from './log.js';
@@ -19,6 +21,7 @@ const consoleCopy = platform.env('LIFEBOAT_AGENT_CONSOLE') ?? '/dev/console';
 const sshPort = platform.env('LIFEBOAT_AGENT_SSH_PORT');
 const waitDrivers = platform.env('LIFEBOAT_AGENT_WAIT_DRIVERS');
 const reboot = platform.env('LIFEBOAT_AGENT_REBOOT');
+const doctor = platform.env('LIFEBOAT_AGENT_DOCTOR');
 const log = agentLog(platform, consoleCopy ? [consoleCopy] : []);
 const stop = new Stop();
 for (const name of ['SIGTERM', 'SIGINT'] as const) platform.onSignal(name, () => stop.stop(new Error(name)));
@@ -39,6 +42,7 @@ async function main(): Promise<number> {
       },
       log,
       stop,
+      doctor: doctor === undefined ? rootDir === '/' : doctor === '1',
       // The image's busybox (rescue-rc's too): always there, unlike the /usr/local/sbin/reboot link.
       ...(reboot ? { reboot: [reboot] } : rootDir === '/' ? { reboot: ['/usr/lib/lifeboat/busybox', 'reboot'] } : {}),
     });

@@ -122,6 +122,22 @@ export const errorStatus = {
   BAD_ANSWER: 502,
   /** Agent: a program of the rescue system exited non-zero. */
   PROGRAM_FAILED: 500,
+  /** Agent, rescue doctor (in a fix's outcome): the finding is not in the doctor's last run. */
+  DOCTOR_FINDING_UNKNOWN: 404,
+  /** Agent, rescue doctor: the finding has no fix the agent can apply. */
+  DOCTOR_FIX_UNAVAILABLE: 409,
+  /** Agent, rescue doctor: the fix's parameters are wrong (root-password without a crypt hash). */
+  DOCTOR_FIX_INVALID: 400,
+  /** Agent, rescue doctor: a file the fix changes (or its undo restores) changed since the check (or the fix). */
+  DOCTOR_FILE_CHANGED: 409,
+  /** Agent, rescue doctor: the file no longer has the line the fix edits. */
+  DOCTOR_EDIT_FAILED: 409,
+  /** Agent, rescue doctor: the customer has the installed system mounted read-only at /mnt (a fix needs it writable). */
+  DOCTOR_SYSTEM_MOUNTED: 409,
+  /** Agent, rescue doctor: no installed system on the server's disks. */
+  DOCTOR_NO_INSTALLED_SYSTEM: 404,
+  /** Agent, rescue doctor: the installed system could not be mounted. */
+  DOCTOR_MOUNT_FAILED: 500,
   /** Image builder. */
   IMAGE_TOOL_MISSING: 500,
   IMAGE_BUILD_FAILED: 500,

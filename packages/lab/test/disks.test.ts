@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import {
+  badSshdLine,
   corruptedPath,
+  renamedNic,
   createServerDisks,
   dataDiskSizeBytes,
   ensureDataDisk,
@@ -203,6 +205,28 @@ describe('scenarios', () => {
     assert.match(await catFile(cut, root, '/etc/nftables.conf'), /hook input priority filter; policy drop;/);
     const link = await tryRun('debugfs', ['-R', 'stat /etc/systemd/system/sysinit.target.wants/nftables.service', at(cut, root)]);
     assert.match(link.stdout, /Type: symlink/);
+  });
+
+  test('the doctor scenarios combine on one disk: bad sshd line, SSH rejected by nftables, renamed NIC, no kernel, full root', async () => {
+    const all = ['bad-sshd-config', 'firewall-drops-ssh', 'renamed-nic', 'missing-kernel', 'disk-full', 'broken-fstab'];
+    const broken = await ensureScenarioDisks('plain', all);
+    assert.deepEqual([...broken.scenarios].sort(), [...all].sort());
+    const root = fsAt(broken, '/');
+    assert.ok((await catFile(broken, root, '/etc/ssh/sshd_config')).endsWith(`\n${badSshdLine()}\n`));
+    assert.match(await catFile(broken, root, '/etc/nftables.conf'), /^include "\/etc\/nftables.d\/\*.nft"$/m);
+    assert.match(await catFile(broken, root, '/etc/nftables.d/lab-ssh.nft'), /policy accept;\n\t\ttcp dport 22 reject with tcp reset/);
+    const link = await tryRun('debugfs', ['-R', 'stat /etc/systemd/system/sysinit.target.wants/nftables.service', at(broken, root)]);
+    assert.match(link.stdout, /Type: symlink/);
+    assert.match(await catFile(broken, root, '/etc/systemd/network/20-lab-dhcp.network'), new RegExp(`^Name=${renamedNic}$`, 'm'));
+    const kernel = await tryRun('debugfs', ['-R', `stat /boot/vmlinuz-${broken.kernelVersion}`, at(broken, root)]);
+    assert.doesNotMatch(kernel.stdout, /Inode:/);
+    assert.match(await catFile(broken, root, '/boot/extlinux/extlinux.conf'), new RegExp(`LINUX /boot/vmlinuz-${broken.kernelVersion}`));
+    const header = await tryRun('dumpe2fs', ['-h', at(broken, root)]);
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(header.stdout)?.[1]);
+    const freeBytes = (field('Free blocks') - field('Reserved block count')) * field('Block size');
+    // df (the doctor's measure) shows about 1 MiB: ext4 also keeps clusters back (s_resv_clusters, 16 MiB here) that dumpe2fs counts as free.
+    assert.ok(freeBytes < 32 * 1024 * 1024, `${freeBytes} bytes left for users`);
+    await assert.rejects(ensureScenarioDisks('plain', ['no-network', 'firewall-drops-ssh']), { code: 'LAB_DISK_SCENARIO_UNSUPPORTED' });
   });
 
   test('unknown names and scenarios a layout cannot have are refused with a code', async () => {

@@ -6,8 +6,10 @@ export { ensureInstalledTree, installedPackages, labHostname, type InstalledTree
 export { ensureLayoutDisks, isLayoutName, type DiskOptions } from './layout-disks.js';
 export { diskSizeBytes, layoutNames, type FileSystemPlacement, type LayoutDisks, type LayoutFileSystem, type LayoutName } from './layouts.js';
 export {
+  badSshdLine,
   brokenFstabLine,
   corruptedPath,
+  renamedNic,
   isScenarioName,
   scenarioDescriptions,
   scenarioNames,

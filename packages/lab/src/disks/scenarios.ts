@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskError } from './errors.js';
 import type { LayoutDisks, LayoutFileSystem } from './layouts.js';
@@ -7,7 +7,18 @@ import { LoopMounts } from './loop.js';
 import { run } from './run.js';
 
 /** The ways a lab server's installed system can be broken (`lab up --scenario`). */
-export const scenarioNames = ['broken-fstab', 'lost-password', 'no-network', 'corrupt-fs', 'degraded-raid'] as const;
+export const scenarioNames = [
+  'broken-fstab',
+  'lost-password',
+  'no-network',
+  'corrupt-fs',
+  'degraded-raid',
+  'bad-sshd-config',
+  'firewall-drops-ssh',
+  'disk-full',
+  'missing-kernel',
+  'renamed-nic',
+] as const;
 
 /** One of {@link scenarioNames}. */
 export type ScenarioName = (typeof scenarioNames)[number];
@@ -15,6 +26,14 @@ export type ScenarioName = (typeof scenarioNames)[number];
 /** Tells whether `name` is a scenario. */
 export function isScenarioName(name: string): name is ScenarioName {
   return (scenarioNames as readonly string[]).includes(name);
+}
+
+/** The interface `renamed-nic` names instead of the one present (the lab's NIC is `ens3`). */
+export const renamedNic = 'enp9s0';
+
+/** The line `bad-sshd-config` appends to /etc/ssh/sshd_config. */
+export function badSshdLine(): string {
+  return 'PermitRootLogn yes';
 }
 
 /** What each scenario does to the installed system, and how its fault shows. */
@@ -27,12 +46,33 @@ export const scenarioDescriptions: Record<ScenarioName, string> = {
   'corrupt-fs':
     'the root ext4 file system is damaged (/etc/motd claims the data block of /etc/issue, and the file system is marked as having errors): the preen check of systemd-fsck-root (`fsck -a`) gives up, so the boot stops in emergency mode and SSH never answers; `e2fsck -fy` repairs it',
   'degraded-raid': 'the second RAID1 member is replaced by a blank disk: the system boots degraded from the first one',
+  'bad-sshd-config': `/etc/ssh/sshd_config ends with a misspelt option (${badSshdLine()}): \`sshd -t\` rejects it, so ssh.service does not start and SSH never answers`,
+  'firewall-drops-ssh':
+    'nftables is enabled; /etc/nftables.conf includes /etc/nftables.d/lab-ssh.nft, whose input chain accepts everything but rejects TCP port 22: the system boots, answers ping, but SSH is refused',
+  'disk-full': 'a file (/root/lab-disk-full.bin) fills the root file system to its last MiB: services that write at boot fail (the system still boots)',
+  'missing-kernel': "the kernel of the default boot entry (extlinux's LINUX) is deleted: the boot loader stops before Linux starts",
+  'renamed-nic': `the systemd-networkd configuration matches only ${renamedNic}, which the server does not have: no interface gets an address and SSH never answers`,
 };
+
 
 /** The file whose data `corrupt-fs` points at another file's block ({@link sharedBlockPath}). */
 export const corruptedPath = '/etc/motd';
 /** The file whose first data block `corrupt-fs` makes {@link corruptedPath} claim too. */
 export const sharedBlockPath = '/etc/issue';
+
+const rejectSsh = `#!/usr/sbin/nft -f
+flush ruleset
+include "/etc/nftables.d/*.nft"
+`;
+
+const rejectSshRules = `# Lab scenario firewall-drops-ssh: everything is accepted but SSH.
+table inet filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		tcp dport 22 reject with tcp reset
+	}
+}
+`;
 
 /** The line `broken-fstab` adds to /etc/fstab, for a file system UUID no disk has. */
 export function brokenFstabLine(uuid: string): string {
@@ -66,6 +106,34 @@ export function checkScenarios(base: Pick<LayoutDisks, 'fileSystems' | 'layout'>
       throw new DiskError('LAB_DISK_SCENARIO_UNSUPPORTED', 'degraded-raid needs the raid1 layout');
     if (scenario === 'corrupt-fs' && rootOf(base).type !== 'ext4')
       throw new DiskError('LAB_DISK_SCENARIO_UNSUPPORTED', `corrupt-fs needs an ext4 root (layout ${base.layout} has ${rootOf(base).type})`);
+    if (scenario === 'missing-kernel' && bootOf(base).copies.length === 0)
+      throw new DiskError('LAB_DISK_SCENARIO_UNSUPPORTED', `the /boot file system of layout ${base.layout} cannot be reached from the host`);
+  }
+  if (scenarios.includes('no-network') && scenarios.includes('firewall-drops-ssh'))
+    throw new DiskError('LAB_DISK_SCENARIO_UNSUPPORTED', 'no-network and firewall-drops-ssh both write /etc/nftables.conf: choose one');
+}
+
+/** The file system holding /boot: its own, else the root. */
+function bootOf(base: Pick<LayoutDisks, 'fileSystems' | 'layout'>): LayoutFileSystem {
+  return base.fileSystems.find((fs) => fs.mount === '/boot') ?? rootOf(base);
+}
+
+/** Copies the first copy of a file system over its other copies (RAID1 members stay identical). */
+async function syncCopies(fs: LayoutFileSystem, disks: string[]): Promise<void> {
+  const first = fs.copies[0]!;
+  for (const copy of fs.copies.slice(1)) {
+    await run('dd', [
+      `if=${disks[first.disk]}`,
+      `of=${disks[copy.disk]}`,
+      'bs=4M',
+      `skip=${first.offsetBytes}`,
+      `seek=${copy.offsetBytes}`,
+      `count=${first.sizeBytes}`,
+      'iflag=skip_bytes,count_bytes',
+      'oflag=seek_bytes',
+      'conv=notrunc,sparse',
+      'status=none',
+    ]);
   }
 }
 
@@ -80,18 +148,33 @@ export async function applyScenarios(
   workDir: string,
 ): Promise<void> {
   checkScenarios(base, scenarios);
-  const fileEdits = scenarios.filter((s) => s === 'broken-fstab' || s === 'lost-password' || s === 'no-network');
+  const fileEdits = scenarios.filter((s): s is FileEdit => (fileEditScenarios as readonly string[]).includes(s));
   const root = rootOf(base);
   const first = root.copies[0]!;
-  if (fileEdits.length > 0) {
+  if (fileEdits.length > 0 || scenarios.includes('disk-full')) {
     const loops = new LoopMounts();
     const mnt = join(workDir, 'mnt');
     try {
       await loops.mount(await loops.attach(disks[first.disk]!, first.offsetBytes, first.sizeBytes), mnt, root.type);
       for (const scenario of fileEdits) await editFiles(scenario, mnt);
+      // Last: the other edits need the space.
+      if (scenarios.includes('disk-full')) await fillFileSystem(mnt);
     } finally {
       await loops.release();
     }
+  }
+  const boot = bootOf(base);
+  if (scenarios.includes('missing-kernel')) {
+    const loops = new LoopMounts();
+    const mnt = join(workDir, 'boot-mnt');
+    const copy = boot.copies[0]!;
+    try {
+      await loops.mount(await loops.attach(disks[copy.disk]!, copy.offsetBytes, copy.sizeBytes), mnt, boot.type);
+      await removeDefaultKernel(mnt, boot.mount === '/boot');
+    } finally {
+      await loops.release();
+    }
+    if (boot !== root) await syncCopies(boot, disks);
   }
   if (scenarios.includes('corrupt-fs')) {
     const loops = new LoopMounts();
@@ -110,21 +193,8 @@ export async function applyScenarios(
       await loops.release();
     }
   }
-  if (fileEdits.length > 0 || scenarios.includes('corrupt-fs')) {
-    for (const copy of root.copies.slice(1)) {
-      await run('dd', [
-        `if=${disks[first.disk]}`,
-        `of=${disks[copy.disk]}`,
-        'bs=4M',
-        `skip=${first.offsetBytes}`,
-        `seek=${copy.offsetBytes}`,
-        `count=${first.sizeBytes}`,
-        'iflag=skip_bytes,count_bytes',
-        'oflag=seek_bytes',
-        'conv=notrunc,sparse',
-        'status=none',
-      ]);
-    }
+  if (fileEdits.length > 0 || scenarios.includes('corrupt-fs') || scenarios.includes('disk-full') || (scenarios.includes('missing-kernel') && boot === root)) {
+    await syncCopies(root, disks);
   }
   if (scenarios.includes('degraded-raid')) {
     for (const disk of disks.slice(1)) {
@@ -135,7 +205,27 @@ export async function applyScenarios(
   }
 }
 
-async function editFiles(scenario: 'broken-fstab' | 'lost-password' | 'no-network', mnt: string): Promise<void> {
+const fileEditScenarios = ['broken-fstab', 'lost-password', 'no-network', 'bad-sshd-config', 'firewall-drops-ssh', 'renamed-nic'] as const;
+type FileEdit = (typeof fileEditScenarios)[number];
+
+/** Fills a mounted file system to its last MiB with one file (`disk-full`). */
+async function fillFileSystem(mnt: string): Promise<void> {
+  const { stdout } = await run('df', ['-B1', '--output=avail', mnt]);
+  const avail = Number(stdout.trim().split('\n').at(-1));
+  if (!Number.isFinite(avail)) throw new DiskError('LAB_DISK_BUILD_FAILED', `df gave no free space for ${mnt}`);
+  const leave = 1024 * 1024;
+  if (avail > leave) await run('fallocate', ['-l', String(avail - leave), join(mnt, 'root/lab-disk-full.bin')]);
+}
+
+/** Deletes the kernel that extlinux's default entry loads (`missing-kernel`); `separate`: `mnt` is a /boot file system. */
+async function removeDefaultKernel(mnt: string, separate: boolean): Promise<void> {
+  const config = await readFile(join(mnt, separate ? 'extlinux/extlinux.conf' : 'boot/extlinux/extlinux.conf'), 'utf8');
+  const kernel = /^\s*LINUX\s+(\S+)/m.exec(config)?.[1];
+  if (!kernel) throw new DiskError('LAB_DISK_BUILD_FAILED', 'extlinux.conf has no LINUX line for missing-kernel');
+  await rm(join(mnt, kernel));
+}
+
+async function editFiles(scenario: FileEdit, mnt: string): Promise<void> {
   switch (scenario) {
     case 'broken-fstab':
       await appendFile(join(mnt, 'etc/fstab'), brokenFstabLine(randomUUID()));
@@ -148,6 +238,18 @@ async function editFiles(scenario: 'broken-fstab' | 'lost-password' | 'no-networ
     case 'no-network':
       await writeFile(join(mnt, 'etc/nftables.conf'), dropEverything, { mode: 0o755 });
       await run('chroot', [mnt, 'systemctl', 'enable', 'nftables.service']);
+      return;
+    case 'bad-sshd-config':
+      await appendFile(join(mnt, 'etc/ssh/sshd_config'), `${badSshdLine()}\n`);
+      return;
+    case 'firewall-drops-ssh':
+      await writeFile(join(mnt, 'etc/nftables.conf'), rejectSsh, { mode: 0o755 });
+      await mkdir(join(mnt, 'etc/nftables.d'), { recursive: true });
+      await writeFile(join(mnt, 'etc/nftables.d/lab-ssh.nft'), rejectSshRules);
+      await run('chroot', [mnt, 'systemctl', 'enable', 'nftables.service']);
+      return;
+    case 'renamed-nic':
+      await writeFile(join(mnt, 'etc/systemd/network/20-lab-dhcp.network'), `[Match]\nName=${renamedNic}\n\n[Network]\nDHCP=yes\n`);
       return;
   }
 }
