@@ -121,3 +121,60 @@ export const DoctorFixOutcome = Type.Object(
   { additionalProperties: false },
 );
 export type DoctorFixOutcome = Static<typeof DoctorFixOutcome>;
+
+// The control plane's side (issue 15): what `GET /v1/servers/{name}/doctor` and the fix routes answer.
+
+/** A fix or undo asked of one finding: pending until the agent answers, then `done` or `failed`. */
+export const DoctorFixView = Type.Object(
+  {
+    id: Type.String({ description: 'the agent work that carries it (`GET /v1/servers/{name}/doctor/fixes/{id}`)' }),
+    server: Type.String(),
+    findingId: DoctorFindingId,
+    action: Type.Unsafe<'fix' | 'undo'>({ type: 'string', enum: ['fix', 'undo'] }),
+    state: Type.Unsafe<'pending' | 'done' | 'failed'>({ type: 'string', enum: ['pending', 'done', 'failed'] }),
+    requestedAt: Type.String({ format: 'date-time' }),
+    endedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    finding: Type.Union([DoctorFinding, Type.Null()], { description: 'done: the finding as it now stands (its fix `applied`, or `available` again after an undo)' }),
+    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false }), Type.Null()], { description: 'failed: why' }),
+  },
+  { additionalProperties: false },
+);
+export type DoctorFixView = Static<typeof DoctorFixView>;
+
+/** The answer to `POST .../doctor/findings/{id}/fix` and `/undo` (202). */
+export const DoctorFixAnswer = Type.Object(
+  {
+    ...DoctorFixView.properties,
+    password: Type.Optional(Type.String({ description: '`root-password` fix only: the new root password, shown this once (never stored, never mailed)' })),
+  },
+  { additionalProperties: false },
+);
+export type DoctorFixAnswer = Static<typeof DoctorFixAnswer>;
+
+/** `GET /v1/servers/{name}/doctor`: the doctor's report on the server's rescue session. */
+export const DoctorView = Type.Object(
+  {
+    server: Type.String(),
+    sessionId: Type.String(),
+    /** True while that session is the server's rescue in progress; false: the report of the last rescue, which is over. */
+    current: Type.Boolean(),
+    receivedAt: Type.String({ format: 'date-time', description: 'when the agent sent this report' }),
+    report: DoctorReport,
+    fixes: Type.Array(DoctorFixView, { description: 'the fixes and undos asked during that session, newest first' }),
+  },
+  { additionalProperties: false },
+);
+export type DoctorView = Static<typeof DoctorView>;
+
+/** Path parameters of a finding's routes. */
+export const FindingParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }), id: DoctorFindingId });
+export type FindingParams = Static<typeof FindingParams>;
+
+/** Path parameters of one fix (`GET /v1/servers/{name}/doctor/fixes/{id}`). */
+export const DoctorFixParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }), id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type DoctorFixParams = Static<typeof DoctorFixParams>;
+
+/** A `doctor` event of `GET /v1/events`: a server's doctor report changed (a new report, a fix asked or answered). */
+export interface DoctorEvent {
+  readonly doctor: DoctorView;
+}
