@@ -12,7 +12,15 @@
  * cleanly, and ends the work with `POST /v1/agent/work/{id}/result` whose `result` is a
  * {@link DoctorFixOutcome}. `rescue-doctor` in the rescue system prints the same findings.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
+
+/**
+ * One of `values`, as a union of literals: unlike `Type.Unsafe({enum})`, TypeBox's `Value.Check` knows
+ * it, so that the control plane can check an agent's `DoctorFixOutcome` (and the agent a report) as data.
+ */
+function oneOf<T extends string>(values: readonly T[]): TUnion<Array<TLiteral<T>>> {
+  return Type.Union(values.map((value) => Type.Literal(value)));
+}
 
 /** The checks the doctor runs, one name each (a finding's `check`). */
 export const doctorChecks = [
@@ -65,16 +73,16 @@ export type DoctorEvidence = Static<typeof Evidence>;
 export const DoctorFinding = Type.Object(
   {
     id: DoctorFindingId,
-    check: Type.Unsafe<DoctorCheck>({ type: 'string', enum: [...doctorChecks] }),
-    severity: Type.Unsafe<DoctorSeverity>({ type: 'string', enum: [...doctorSeverities] }),
+    check: oneOf(doctorChecks),
+    severity: oneOf(doctorSeverities),
     summary: Type.String({ maxLength: 1024, description: 'what is wrong and its effect, one or two sentences' }),
     evidence: Type.Array(Evidence, { maxItems: 50 }),
     fix: Type.Optional(
       Type.Object(
         {
-          kind: Type.Unsafe<DoctorFixKind>({ type: 'string', enum: [...doctorFixKinds] }),
+          kind: oneOf(doctorFixKinds),
           description: Type.String({ maxLength: 1024, description: 'what the fix changes, before it is applied' }),
-          state: Type.Unsafe<'available' | 'applied'>({ type: 'string', enum: ['available', 'applied'] }),
+          state: oneOf(['available', 'applied'] as const),
           changedFiles: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 20, description: 'once applied: each changed file; its copy is FILE.lifeboat-<time>' })),
         },
         { additionalProperties: false },
@@ -88,7 +96,7 @@ export type DoctorFinding = Static<typeof DoctorFinding>;
 /** The doctor's last run on a rescue session. */
 export const DoctorReport = Type.Object(
   {
-    state: Type.Unsafe<'running' | 'done' | 'failed'>({ type: 'string', enum: ['running', 'done', 'failed'] }),
+    state: oneOf(['running', 'done', 'failed'] as const),
     startedAt: Type.String({ format: 'date-time' }),
     finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
     durationMs: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -130,8 +138,8 @@ export const DoctorFixView = Type.Object(
     id: Type.String({ description: 'the agent work that carries it (`GET /v1/servers/{name}/doctor/fixes/{id}`)' }),
     server: Type.String(),
     findingId: DoctorFindingId,
-    action: Type.Unsafe<'fix' | 'undo'>({ type: 'string', enum: ['fix', 'undo'] }),
-    state: Type.Unsafe<'pending' | 'done' | 'failed'>({ type: 'string', enum: ['pending', 'done', 'failed'] }),
+    action: oneOf(['fix', 'undo'] as const),
+    state: oneOf(['pending', 'done', 'failed'] as const),
     requestedAt: Type.String({ format: 'date-time' }),
     endedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     finding: Type.Union([DoctorFinding, Type.Null()], { description: 'done: the finding as it now stands (its fix `applied`, or `available` again after an undo)' }),
