@@ -84,6 +84,7 @@ export const DoctorFinding = Type.Object(
           description: Type.String({ maxLength: 1024, description: 'what the fix changes, before it is applied' }),
           state: oneOf(['available', 'applied'] as const),
           changedFiles: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 20, description: 'once applied: each changed file; its copy is FILE.lifeboat-<time>' })),
+          backups: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 20, description: 'once applied: the copy kept of each changed file (FILE.lifeboat-<time>), in the order of changedFiles' })),
         },
         { additionalProperties: false },
       ),
