@@ -3,11 +3,9 @@
  * arrives `done`, sent by the job worker, sent once (a second `done` report sends nothing more).
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import { Worker } from '../jobs/worker.js';
-import { createMailer, type Mailer } from '../mail/index.js';
+import { startMailCatcher, type MailCatcher, type ReceivedMail } from '../mail/testing.js';
 import { putInRescue, startTestApp, type TestApp } from '../http/testing.js';
 import { doctorJobs, doctorMailedAction } from './doctor-mail.js';
 import { brokenReport } from './testing.js';
@@ -15,11 +13,10 @@ import { brokenReport } from './testing.js';
 const quiet = { info() {}, warn() {}, error() {} };
 
 describe("the doctor's findings mail (real SMTP server on loopback)", { timeout: 60_000 }, () => {
-  let smtp: SMTPServer;
-  let mailer: Mailer;
+  let catcher: MailCatcher;
+  let received: ReceivedMail[];
   let testApp: TestApp;
   let worker: Worker;
-  const received: Array<{ to: string[]; raw: string }> = [];
 
   async function drain() {
     while (await worker.runOnce()) {
@@ -28,20 +25,9 @@ describe("the doctor's findings mail (real SMTP server on loopback)", { timeout:
   }
 
   before(async () => {
-    smtp = new SMTPServer({
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-    mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, from: 'Lifeboat <lifeboat@example.test>' });
+    catcher = await startMailCatcher();
+    ({ received } = catcher);
+    const { mailer } = catcher;
     testApp = await startTestApp({ app: { mailer } });
     worker = new Worker({ queue: testApp.queue, handlers: doctorJobs({ store: testApp.store, mailer }), leaseMs: 60_000, backoff: { baseMs: 1000, maxMs: 1000 }, pollMs: 10, log: quiet });
     const tenant = await testApp.store.tenants.add('acme', 'ops@acme.test');
@@ -50,8 +36,7 @@ describe("the doctor's findings mail (real SMTP server on loopback)", { timeout:
     await testApp.store.servers.add({ name: 'web-2', tenantId: tenant.id, macs: [], bmc, sshEndpoint: null, profiles: ['linux'] });
   });
   after(async () => {
-    mailer?.close();
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await catcher?.close();
     await testApp?.close();
   });
 
