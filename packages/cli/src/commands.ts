@@ -12,6 +12,8 @@ import {
   isEnteringRescue,
   isFailedState,
   roles,
+  type DoctorFinding,
+  type DoctorFixView,
   type HardwareTestKind,
   type HardwareTestView,
   type IncidentState,
@@ -712,4 +714,75 @@ export async function filesJournal(name: string, device: string, options: Common
     ...(options.priority === undefined ? {} : { priority: options.priority as 'err' }),
   });
   out.result({ server: name, device, text }, text.replace(/\n$/, ''));
+}
+
+// the rescue doctor (issue 15)
+
+/** One finding as text: its id, severity, check, summary, evidence and fix. */
+function findingText(finding: DoctorFinding, server: string): string {
+  const lines = [`${finding.id}  ${finding.severity.toUpperCase()}  ${finding.check}`, `  ${finding.summary}`];
+  for (const evidence of finding.evidence) {
+    const where = evidence.file !== undefined ? `${evidence.file}${evidence.line === undefined ? '' : `:${evidence.line}`}: ` : evidence.command !== undefined ? `$ ${evidence.command}\n` : '';
+    lines.push(...`${where}${evidence.text}`.split('\n').map((l) => `    ${l}`));
+  }
+  if (finding.fix?.state === 'applied') lines.push(`  fix applied: ${finding.fix.description}${finding.fix.changedFiles?.length ? ` (${finding.fix.changedFiles.join(', ')})` : ''}; undo: lifeboat doctor undo ${server} ${finding.id}`);
+  else if (finding.fix) lines.push(`  fix: ${finding.fix.description}: lifeboat doctor fix ${server} ${finding.id}`);
+  return lines.join('\n');
+}
+
+/** `doctor NAME`: the doctor's findings on the server's rescue (or its last one). */
+export async function doctorShow(name: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const view = await clientFor(options, env).getDoctor(name);
+  const { report } = view;
+  const head = block([
+    ['server', view.server],
+    ['rescue', view.current ? `in progress (session ${view.sessionId})` : `over (session ${view.sessionId}): its last report`],
+    ['examined', report.installedSystem],
+    ['doctor', report.state === 'done' ? `done in ${((report.durationMs ?? 0) / 1000).toFixed(1)} s` : report.state === 'failed' ? `failed: ${report.error ?? 'no reason given'}` : 'running'],
+  ]);
+  const findings = report.findings.length === 0 ? (report.state === 'running' ? 'no findings yet' : 'no findings: nothing stops the installed system from booting or answering SSH') : report.findings.map((f) => findingText(f, view.server)).join('\n\n');
+  out.result(view, `${head}\n\n${findings}`);
+}
+
+/** How long `doctor fix` and `doctor undo` wait for the rescue system's answer. */
+const doctorFixWaitMs = 10 * 60_000;
+
+/**
+ * `doctor fix NAME FINDING` / `doctor undo NAME FINDING`: asks the rescue system, then follows the fix
+ * until it is done (exit 0: what changed, the copies kept) or failed (exit 4). A `root-password` fix
+ * prints the new password, this once.
+ */
+export async function doctorFix(action: 'fix' | 'undo', name: string, findingId: string, options: CommonOptions, { env, out }: Run): Promise<void> {
+  const api = clientFor(options, env);
+  const answer = action === 'fix' ? await api.fixFinding(name, findingId) : await api.undoFinding(name, findingId);
+  const password = answer.password;
+  out.progress(`${action === 'fix' ? 'applying the fix of' : 'undoing the fix of'} ${findingId} on ${name}...`);
+  let fix: DoctorFixView = answer;
+  const until = Date.now() + doctorFixWaitMs;
+  let unreachableSince: number | undefined;
+  while (fix.state === 'pending') {
+    if (Date.now() > until) throw new CliError('AGENT_UNAVAILABLE', `the rescue system of ${name} did not answer within ${doctorFixWaitMs / 60_000} min; see lifeboat doctor ${name}`, exitCodes.refused);
+    await new Promise((r) => setTimeout(r, 500));
+    try {
+      fix = await api.getDoctorFix(name, fix.id);
+      unreachableSince = undefined;
+    } catch (error) {
+      // A control plane being restarted keeps the fix: wait for it a minute.
+      if (!(error instanceof LifeboatError) || error.code !== 'UNREACHABLE') throw error;
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > 60_000) throw error;
+    }
+  }
+  const document = password === undefined ? fix : { ...fix, password };
+  if (fix.state === 'failed') {
+    out.result(document, `${findingId}: the ${action} failed: ${fix.error?.message ?? 'no reason given'}${fix.error ? ` (${fix.error.code})` : ''}`);
+    throw new CliError('DOCTOR_FIX_FAILED', `the ${action} of ${findingId} failed: ${fix.error?.message ?? 'no reason given'}`, exitCodes.failed, { resultPrinted: true });
+  }
+  const kept = fix.finding?.fix;
+  const changed = kept?.changedFiles ?? [];
+  const lines = [action === 'fix' ? `${findingId}: fix applied${kept ? `: ${kept.description}` : ''}` : `${findingId}: fix undone: the changed files are back as they were`];
+  changed.forEach((file, i) => lines.push(`  changed ${file}${action === 'fix' ? `; its copy: ${kept?.backups?.[i] ?? `${file}.lifeboat-<time>`}` : ''}`));
+  if (action === 'fix') lines.push(`undo: lifeboat doctor undo ${name} ${findingId}`);
+  if (password !== undefined) lines.push(`new root password (shown once, not mailed): ${password}`);
+  out.result(document, lines.join('\n'));
 }

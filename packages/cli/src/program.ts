@@ -208,6 +208,22 @@ export function buildProgram(context: Run): Command {
   api(tests, 'cancel <name> <id>', 'cancel a test: a queued one at once, a running one at its next progress report', ['lifeboat tests cancel web-1 0f8c2a1e-...']).action(
     (name: string, id: string, options) => run.testsCancel(name, id, options, context),
   );
+  const doctor = api(program, 'doctor <name>', "what the rescue doctor found on the installed system: each finding's severity, evidence and fix", [
+    'lifeboat doctor web-1',
+    'lifeboat doctor web-1 --json',
+    'lifeboat doctor fix web-1 fstab-data',
+    'lifeboat doctor undo web-1 fstab-data',
+  ])
+    .addHelpText('after', '\n--json prints {server, sessionId, current, receivedAt, report: {state, installedSystem, findings: [{id, severity, check, summary, evidence, fix}]}, fixes}.')
+    .action((name: string, options) => run.doctorShow(name, options, context));
+  api(doctor, 'fix <name> <finding>', "apply a finding's fix in the rescue system and wait for it (a copy of every changed file is kept beside it)", [
+    'lifeboat doctor fix web-1 fstab-data',
+    'lifeboat doctor fix web-1 root-login   # prints the new root password, once',
+  ])
+    .addHelpText('after', '\nExit 0 applied, 4 the rescue system could not apply it, 1 refused (no fix, already applied, not in rescue).')
+    .action((name: string, finding: string, options) => run.doctorFix('fix', name, finding, options, context));
+  api(doctor, 'undo <name> <finding>', 'put back the files a fix changed, and wait for it', ['lifeboat doctor undo web-1 fstab-data'])
+    .action((name: string, finding: string, options) => run.doctorFix('undo', name, finding, options, context));
   const files = group('files', 'browse the partitions of a server in rescue, read-only: list, print, download, journal', 'lifeboat files ls web-1 sda1 /var/log');
   api(files, 'ls <name> <device> <path>', 'list a directory (symlinks shown with their targets, never followed out)', ['lifeboat files ls web-1 sda1 /etc', 'lifeboat files ls web-1 vg0/root /var/log --json'])
     .action((name: string, device: string, path: string, options) => run.filesList(name, device, path, options, context));

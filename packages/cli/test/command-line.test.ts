@@ -30,7 +30,7 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
     const root = await lifeboat(['--help']);
     assert.equal(root.code, 0);
     const commands = commandsOf(root.stdout);
-    for (const expected of ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'tasks', 'events', 'tests', 'files', 'console', 'incidents', 'netboot', 'lab', 'image', 'completion']) {
+    for (const expected of ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'tasks', 'events', 'tests', 'doctor', 'files', 'console', 'incidents', 'netboot', 'lab', 'image', 'completion']) {
       assert.ok(commands.includes(expected), `${expected} is listed: ${commands.join(', ')}`);
     }
     const paths: string[][] = [];
@@ -87,7 +87,8 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
       assert.equal(result.status, 0, result.stderr);
       return result.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'incidents', 'tasks', 'events', 'tests', 'files', 'console', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'incidents', 'tasks', 'events', 'tests', 'doctor', 'files', 'console', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', 'doctor', '']), ['fix', 'undo', '--json', '--url', '--token-file']);
     assert.deepEqual(complete(['lifeboat', 'ser']), ['serve', 'servers']);
     assert.deepEqual(complete(['lifeboat', 'rescue', '']), ['enter', 'exit', 'show', 'extend']);
     assert.deepEqual(complete(['lifeboat', 'users', '']), ['add', 'list', 'rm']);

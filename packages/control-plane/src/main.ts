@@ -31,6 +31,7 @@ import { netbootRoutes, type ImageRegistry, type NetbootSource } from './netboot
 import { chooseRescueImage, rescueImageLogLine, type RescueImageChoice } from './netboot/last-built-image.js';
 import { StoreNetbootSource } from './rescue/netboot-source.js';
 import { rescueJobs } from './rescue/rescue-jobs.js';
+import { doctorJobs } from './doctor/doctor-mail.js';
 import { RescueService } from './rescue/rescue-service.js';
 import { Store } from './store/store.js';
 
@@ -109,7 +110,7 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     const jobs = rescueJobs({ store, queue, rescue, powerDrivers, recorder, agentExitWaitMs: config.exitAgentTimeoutMs, netbootAfterCycleWaitMs: config.resumeNetbootWaitMs, log: logger, ...(mailer ? { mailer } : {}) });
     const worker = new Worker({
       queue,
-      handlers: jobs.handlers,
+      handlers: { ...jobs.handlers, ...doctorJobs({ store, ...(mailer ? { mailer } : {}) }) },
       onGiveUp: jobs.onGiveUp,
       leaseMs: config.jobLeaseMs,
       backoff: { baseMs: 2000, maxMs: 60_000 },

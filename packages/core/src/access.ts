@@ -72,14 +72,16 @@ export type Action =
   | 'audit.read'
   /** Run and cancel hardware tests on a server in rescue (issue 11). */
   | 'test.run'
+  /** Apply and undo the rescue doctor's fixes on a server in rescue (issue 15). */
+  | 'doctor.fix'
   /** Add, list and remove users (issue 13). */
   | 'user.manage'
   /** Register and remove SSH keys: a customer its tenant's, staff a tenant's or the staff keys (issue 12). */
   | 'key.manage';
 
 const allowed: Record<Role, ReadonlySet<Action>> = {
-  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run', 'key.manage']),
-  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run', 'key.manage']),
+  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run', 'doctor.fix', 'key.manage']),
+  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run', 'doctor.fix', 'key.manage']),
   operator: new Set([
     'tenant.manage',
     'token.create',
@@ -91,6 +93,7 @@ const allowed: Record<Role, ReadonlySet<Action>> = {
     'incident.answer',
     'audit.read',
     'test.run',
+    'doctor.fix',
     'user.manage',
     'key.manage',
   ]),

@@ -92,6 +92,21 @@ export const errorStatus = {
   CONSOLE_UNAVAILABLE: 503,
   /** No console log was recorded for that session (or the server has none). */
   CONSOLE_LOG_NOT_FOUND: 404,
+  // The rescue doctor (issue 15).
+  /** The doctor has not reported on this server's rescue yet (it runs right after `ready`), or the server never was in rescue. */
+  DOCTOR_NOT_RUN: 404,
+  /** No finding of that id in the doctor's report. */
+  DOCTOR_FINDING_NOT_FOUND: 404,
+  /** No fix of that id on this server (or another tenant's). */
+  DOCTOR_FIX_NOT_FOUND: 404,
+  /** The finding has no fix to apply in one step: the evidence says what to do by hand. */
+  DOCTOR_NO_FIX: 409,
+  /** A fix or undo of this finding is already waiting for the rescue system's answer. */
+  DOCTOR_FIX_PENDING: 409,
+  /** The finding's fix is already applied (undo it first). */
+  DOCTOR_ALREADY_FIXED: 409,
+  /** Undo of a finding whose fix is not applied. */
+  DOCTOR_NOT_FIXED: 409,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */
@@ -114,6 +129,8 @@ export const errorStatus = {
   TEST_ERROR: 500,
   /** CLI `tests run --wait`: the test was cancelled (exit 1). */
   TEST_CANCELLED: 500,
+  /** CLI `doctor fix` / `doctor undo`: the rescue system could not apply it (exit 4). */
+  DOCTOR_FIX_FAILED: 500,
   /** Agent: the kernel command line lacks a parameter. */
   BOOT_PARAMS_MISSING: 400,
   /** Agent: the control plane did not answer in time. */

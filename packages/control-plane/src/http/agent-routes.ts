@@ -12,6 +12,7 @@ import { BootTimeline } from '../rescue/boot-timeline.js';
 import type { Store } from '../store/store.js';
 import type { RedeemOutcome } from '../store/boot-credentials.js';
 import { settleTestWork } from './hardware-test-routes.js';
+import { settleDoctorWork } from '../doctor/doctor-routes.js';
 import { bearerToken, countFailure, refuseFailingAddress } from './auth.js';
 import { clientAddress, refuseWhenLimited, type RateLimiter, type RequestLimiters } from './rate-limiter.js';
 import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
@@ -117,6 +118,8 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
       if (request.body.step === 'agent_started') {
         const settled = await store.hardwareTests.settleAgentRestart(session.id);
         if (settled.length > 0) request.log.info({ session: session.id, tests: settled }, 'the agent restarted: its running tests ended in error');
+        const fixes = await store.doctor.settleAgentRestart(session.id, session.serverId);
+        if (fixes.length > 0) request.log.info({ session: session.id, fixes }, 'the agent restarted: the doctor fixes it had taken failed');
       }
       await step(request, session, request.body.step, request.body.detail);
       return reply.status(204).send();
@@ -191,6 +194,7 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
         const ok = await store.agentWork.complete(session.id, request.params.id, request.body.state, request.body.result, request.body.message ?? null);
         if (!ok) throw new LifeboatError('NOT_FOUND', `no work ${request.params.id} for this session`);
         await settleTestWork(store, session, request.params.id, request.body);
+        await settleDoctorWork(store, session, request.params.id, request.body);
         return reply.status(204).send();
       },
     );

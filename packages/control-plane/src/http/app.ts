@@ -20,6 +20,7 @@ import { accountRoutes } from './account-routes.js';
 import { defaultAccountSettings, registerAuth, type AccountSettings } from './auth.js';
 import type { Mailer } from '../mail/index.js';
 import { eventRoutes } from './events.js';
+import { doctorRoutes } from '../doctor/doctor-routes.js';
 import { hardwareTestRoutes } from './hardware-test-routes.js';
 import { inputLimitOptions, registerInputLimits, type HttpTimeouts } from './input-limits.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -50,7 +51,7 @@ export interface AppOptions {
   readonly signal: AbortSignal;
   /** The explorer's waits for agents (tests shorten them). */
   readonly explorerTiming?: Partial<ExplorerTiming>;
-  /** Mails tenants when technicians answer their incidents (when SMTP is configured). */
+  /** Mails tenants when technicians answer their incidents, and queues the doctor's findings mail (when SMTP is configured). */
   readonly mailer?: Mailer;
   /** Browser sessions' lifetime, cookie flags and sign-in rate limit (defaults: `defaultAccountSettings`). */
   readonly accounts?: Partial<AccountSettings>;
@@ -177,6 +178,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(consoleLiveRoutes(options, options.consoleInfo ?? (() => ({ listen: null, hostKeyFingerprint: null, sshCommandExample: null }))));
   await app.register(agentRoutes(options, limiters));
   await app.register(hardwareTestRoutes(options));
+  await app.register(doctorRoutes(options));
   await app.register(eventRoutes(options));
   await app.register(explorerRoutes(options, options.explorerTiming));
   await app.register(consoleRoutes(options));

@@ -5,7 +5,8 @@
  * Changes come from the store's change feed: on PostgreSQL through LISTEN/NOTIFY, so a stream sees the
  * changes made by every replica. Each change of a hardware test sends one `test` event (`{test}`, the
  * test as `GET /v1/servers/{name}/tests/{id}` shows it), at most one per {@link testEventIntervalMs} per
- * test: the last change of a burst is always sent.
+ * test: the last change of a burst is always sent. Each change of a server's rescue doctor report or of
+ * its fixes sends one `doctor` event (`{doctor}`, as `GET /v1/servers/{name}/doctor` shows it).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { LifeboatError, canSee } from '@lifeboat/core';
@@ -16,6 +17,7 @@ import { securityHeaders } from './security-headers.js';
 import { EventsQuery, errorResponses } from './schemas.js';
 import { serverView, taskView } from './views.js';
 import { hardwareTestView } from './hardware-test-routes.js';
+import { doctorViewOf } from '../doctor/doctor-routes.js';
 
 /** Least time between two `test` events of one test (progress may be reported many times a second). */
 export const testEventIntervalMs = 250;
@@ -74,10 +76,21 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
             sendTest(testId);
           }, wait));
         };
+        const sendDoctor = (serverId: string) => {
+          if (!open || (only !== undefined && serverId !== only)) return;
+          sending = sending.then(async () => {
+            const server = await store.servers.byId(serverId);
+            if (!server || !canSee(principal, server.tenantId)) return;
+            const doctor = await doctorViewOf(store, server);
+            if (!doctor || !open) return;
+            raw.write(`event: doctor\ndata: ${JSON.stringify({ doctor })}\n\n`);
+          }).catch((error: unknown) => request.log.warn({ err: error }, 'event stream write failed'));
+        };
         raw.write(': connected\n\n');
         if (only !== undefined) send(only);
         store.changes.on('server', send);
         store.changes.on('test', onTest);
+        store.changes.on('doctor', sendDoctor);
         const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
         const close = () => {
           if (!open) return;
@@ -86,6 +99,7 @@ export function eventRoutes(options: AppOptions): FastifyPluginAsync {
           clearInterval(keepAlive);
           store.changes.off('server', send);
           store.changes.off('test', onTest);
+          store.changes.off('doctor', sendDoctor);
           for (const timer of held.values()) clearTimeout(timer);
           options.signal.removeEventListener('abort', close);
           raw.end();

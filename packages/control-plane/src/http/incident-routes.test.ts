@@ -2,10 +2,8 @@
 // an attached hardware test result, an operator and a technician see it in the queue, comment,
 // acknowledge, put the server in rescue themselves and resolve it; another tenant gets 404 for all of it.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SMTPServer } from 'smtp-server';
-import { createMailer, type Mailer } from '../mail/index.js';
+import { startMailCatcher, type MailCatcher, type ReceivedMail } from '../mail/testing.js';
 import { finishedTests } from '../store/incidents-testing.js';
 import { testDialects } from '../store/testing.js';
 import { startTestApp, type TestApp } from './testing.js';
@@ -20,29 +18,17 @@ for (const dialect of testDialects()) {
     let incidentId: string;
     let testSmart: string;
     let testGlobex: string;
-    let smtp: SMTPServer;
-    let mailer: Mailer;
-    const mails: { to: string[]; raw: string }[] = [];
+    let catcher: MailCatcher | undefined;
+    let mails: ReceivedMail[] = [];
 
     // Every call here is authenticated.
     const call = (method: string, url: string, token: string, body?: unknown) => t.call(method, url, token, body);
 
     before(async () => {
       // A real SMTP server on loopback: the tenant hears of technicians' answers.
-      smtp = new SMTPServer({
-        disabledCommands: ['STARTTLS', 'AUTH'],
-        logger: false,
-        onData(stream, session, callback) {
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-            callback();
-          });
-        },
-      });
-      await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-      mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`, from: 'Lifeboat <lifeboat@example.test>' });
+      catcher = await startMailCatcher();
+      mails = catcher.received;
+      const { mailer } = catcher;
       t = await startTestApp({ dialect, app: { mailer } });
       const { store } = t;
       admin = t.admin;
@@ -63,8 +49,7 @@ for (const dialect of testDialects()) {
     });
     after(async () => {
       await t?.close();
-      mailer?.close();
-      await new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r()));
+      await catcher?.close();
     });
 
     it('declares an incident with a message and an attached test result', async () => {

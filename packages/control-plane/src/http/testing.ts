@@ -124,13 +124,14 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
 /**
  * Puts a registered server in rescue as the enter job and its agent would (a session booted, the boot
- * credential redeemed from 127.0.0.1, `ready` posted) and returns the agent's token.
+ * credential redeemed from 127.0.0.1, `ready` posted) and returns the agent's token; `email`: where the
+ * session's mails go.
  */
-export async function putInRescue(testApp: TestApp, serverName: string, expiresAt: Date): Promise<string> {
+export async function putInRescue(testApp: TestApp, serverName: string, expiresAt: Date, options: { readonly email?: string } = {}): Promise<string> {
   const { store } = testApp;
   const server = await store.servers.byName(serverName);
   if (!server) throw new Error(`no server ${serverName}`);
-  const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: null, sshKeys: [], passwordHash: null, expiresAt, requestedBy: 'test' });
+  const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: options.email ?? null, sshKeys: [], passwordHash: null, expiresAt, requestedBy: 'test' });
   await store.sessions.transition(session.id, 'boot_started');
   // What the netboot route does for the server's first script request (app.inject comes from 127.0.0.1).
   const boot = await store.bootCredentials.issue(session.id, '127.0.0.1');

@@ -6,9 +6,11 @@
 import nodemailer from 'nodemailer';
 import { LifeboatError } from '@lifeboat/core';
 import {
+  doctorFindingsMessage,
   expiryWarningMessage,
   incidentUpdateMessage,
   rescueCredentialsMessage,
+  type DoctorFindingsMail,
   type ExpiryWarningMail,
   type IncidentUpdateMail,
   type RenderedMail,
@@ -42,6 +44,8 @@ export interface Mailer {
   sendExpiryWarning(mail: ExpiryWarningMail): Promise<SentMail>;
   /** Mails a customer that a technician commented on or resolved its incident. */
   sendIncidentUpdate(mail: IncidentUpdateMail): Promise<SentMail>;
+  /** Mails a customer what the rescue doctor found on its installed system. */
+  sendDoctorFindings(mail: DoctorFindingsMail): Promise<SentMail>;
   /** Closes pooled SMTP connections. */
   close(): void;
 }
@@ -89,6 +93,7 @@ export function createMailer(settings: MailSettings): Mailer {
     sendRescueCredentials: (mail) => send(mail.to, rescueCredentialsMessage(mail), mail.messageId),
     sendExpiryWarning: (mail) => send(mail.to, expiryWarningMessage(mail)),
     sendIncidentUpdate: (mail) => send(mail.to, incidentUpdateMessage(mail)),
+    sendDoctorFindings: (mail) => send(mail.to, doctorFindingsMessage(mail), mail.messageId),
     close: () => transport.close(),
   };
 }

@@ -134,3 +134,51 @@ export function incidentUpdateMessage(mail: IncidentUpdateMail): RenderedMail {
   ];
   return render(`[Lifeboat] ${mail.server}: incident ${mail.event === 'resolved' ? 'resolved' : 'answered'}: ${mail.title}`, blocks);
 }
+
+/** One finding as the doctor's mail shows it. */
+export interface DoctorMailFinding {
+  readonly id: string;
+  readonly severity: 'critical' | 'warning' | 'info';
+  readonly summary: string;
+  /** Each piece of evidence on one line or more: `/etc/fstab:3: UUID=... /data ext4 defaults 0 2`, a command's output. */
+  readonly evidence: readonly string[];
+  /** What the fix changes, when there is one. */
+  readonly fix: string | null;
+}
+
+/** What the rescue doctor found on a server's installed system (issue 15). */
+export interface DoctorFindingsMail {
+  readonly to: string;
+  readonly server: string;
+  /** The root file system examined (`/dev/sda1 (ext4)`), when the report says. */
+  readonly installedSystem: string | null;
+  readonly findings: readonly DoctorMailFinding[];
+  /** The same for every attempt of one session's mail (see `RescueCredentialsMail.messageId`). */
+  readonly messageId?: string;
+}
+
+/** Evidence lines in a mail: long outputs are cut (the rescue view and `lifeboat doctor` show them whole). */
+const mailEvidenceLines = 12;
+
+/** The doctor's mail: each finding with its severity, evidence and fix command; how to see and apply them. */
+export function doctorFindingsMessage(mail: DoctorFindingsMail): RenderedMail {
+  const critical = mail.findings.filter((f) => f.severity === 'critical').length;
+  const count = `${mail.findings.length} finding${mail.findings.length === 1 ? '' : 's'}`;
+  const blocks: Block[] = [
+    {
+      paragraph: `Lifeboat's rescue doctor looked at the installed system of server ${mail.server}${mail.installedSystem ? ` (${mail.installedSystem})` : ''} read-only, and found ${count}${critical > 0 ? `, ${critical} of which will stop it from booting or answering SSH` : ''}:`,
+    },
+  ];
+  for (const finding of mail.findings) {
+    blocks.push({ paragraph: `[${finding.severity.toUpperCase()}] ${finding.summary}` });
+    const lines = finding.evidence.flatMap((e) => e.split('\n'));
+    if (lines.length > 0) blocks.push({ code: lines.length > mailEvidenceLines ? [...lines.slice(0, mailEvidenceLines), `... (${lines.length - mailEvidenceLines} more lines: lifeboat doctor ${mail.server})`] : lines });
+    if (finding.fix !== null) {
+      blocks.push({ paragraph: `Fix in one step (${finding.fix}; every changed file is kept beside it as FILE.lifeboat-<time>, and undo puts it back):` });
+      blocks.push({ code: [`lifeboat doctor fix ${mail.server} ${finding.id}`] });
+    }
+  }
+  blocks.push({ paragraph: 'The findings, with every fix and undo, are also in the rescue view of the web console, and on the command line:' });
+  blocks.push({ code: [`lifeboat doctor ${mail.server}`] });
+  return render(`[Lifeboat] ${mail.server}: ${count} on the installed system`, blocks);
+}

@@ -163,6 +163,7 @@ export class ControlPlaneMetrics {
       sendRescueCredentials: counted('rescue_credentials', (mail) => mailer.sendRescueCredentials(mail)),
       sendExpiryWarning: counted('expiry_warning', (mail) => mailer.sendExpiryWarning(mail)),
       sendIncidentUpdate: counted('incident_update', (mail) => mailer.sendIncidentUpdate(mail)),
+      sendDoctorFindings: counted('doctor_findings', (mail) => mailer.sendDoctorFindings(mail)),
       close: () => mailer.close(),
     };
   }

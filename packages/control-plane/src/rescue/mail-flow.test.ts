@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import type { Principal } from '@lifeboat/core';
 import { SecretBox } from '../credentials/secret-box.js';
 import { JobQueue } from '../jobs/job-queue.js';
 import { DeadlineScheduler } from '../jobs/scheduler.js';
 import { Worker } from '../jobs/worker.js';
-import { createMailer, type Mailer } from '../mail/index.js';
+import { startMailCatcher, type MailCatcher, type ReceivedMail } from '../mail/testing.js';
 import { createTestImages } from '../netboot/testing.js';
 import { Store } from '../store/store.js';
 import { rescueJobs } from './rescue-jobs.js';
@@ -22,13 +20,12 @@ const quiet = { info() {}, warn() {}, error() {} };
 describe('credentials and expiry warnings by mail (real SMTP server on loopback)', { timeout: 120_000 }, () => {
   let dir: string;
   let store: Store;
-  let smtp: SMTPServer;
-  let mailer: Mailer;
+  let catcher: MailCatcher;
   let rescue: RescueService;
   const images = createTestImages();
   let worker: Worker;
   let scheduler: DeadlineScheduler;
-  const received: Array<{ to: string[]; raw: string }> = [];
+  let received: ReceivedMail[] = [];
   let clock = new Date('2026-06-01T08:00:00.000Z');
   const operator: Principal = { tokenId: 'op', role: 'operator', tenantId: null };
 
@@ -40,21 +37,9 @@ describe('credentials and expiry warnings by mail (real SMTP server on loopback)
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lifeboat-mailflow-'));
-    smtp = new SMTPServer({
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8') });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
-    const port = (smtp.server.address() as AddressInfo).port;
-    mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${port}`, from: 'Lifeboat <lifeboat@example.test>' });
+    catcher = await startMailCatcher();
+    ({ received } = catcher);
+    const { mailer } = catcher;
     store = await Store.open({
       databaseUrl: `sqlite:${join(dir, 'lifeboat.db')}`,
       secretBox: SecretBox.fromKeyFile(join(dir, 'secret.key')),
@@ -70,8 +55,7 @@ describe('credentials and expiry warnings by mail (real SMTP server on loopback)
     await store.servers.add({ name: 'web-1', tenantId: tenant.id, macs: [], bmc: { driver: 'ipmi', url: 'ipmi://127.0.0.1:1', user: 'u', password: 'p' }, sshEndpoint: { host: '203.0.113.7', port: 22 }, profiles: ['linux'] });
   });
   after(async () => {
-    mailer?.close();
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await catcher?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
     images.remove();

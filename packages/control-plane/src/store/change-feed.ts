@@ -13,9 +13,10 @@ const channel = 'lifeboat_changes';
 
 /**
  * Emits `server` with a server id whenever its session or tasks change, `test` with a hardware test's
- * id when it changes, `token` with an API token's id when it is revoked (its holder's streams end).
+ * id when it changes, `token` with an API token's id when it is revoked (its holder's streams end),
+ * `doctor` with a server id when its rescue doctor's report or fixes change.
  */
-export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test: [testId: string]; token: [tokenId: string] }> {
+export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test: [testId: string]; token: [tokenId: string]; doctor: [serverId: string] }> {
   readonly #db: Kysely<Database> | undefined;
   #listener: pg.Client | undefined;
   #closed = false;
@@ -52,6 +53,15 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test:
     sql`select pg_notify(${channel}, ${`test:${testId}`})`.execute(this.#db).catch(() => this.emit('test', testId));
   }
 
+  /** Announces a change of a server's doctor report or fixes (sent as `doctor:ID`). */
+  doctorChanged(serverId: string): void {
+    if (!this.#db) {
+      this.emit('doctor', serverId);
+      return;
+    }
+    sql`select pg_notify(${channel}, ${`doctor:${serverId}`})`.execute(this.#db).catch(() => this.emit('doctor', serverId));
+  }
+
   /** Announces that an API token was revoked (sent as `token:ID`). */
   tokenRevoked(tokenId: string): void {
     if (!this.#db) {
@@ -82,6 +92,7 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test:
       if (message.channel !== channel || !message.payload) return;
       if (message.payload.startsWith('test:')) this.emit('test', message.payload.slice(5));
       else if (message.payload.startsWith('token:')) this.emit('token', message.payload.slice(6));
+      else if (message.payload.startsWith('doctor:')) this.emit('doctor', message.payload.slice(7));
       else this.emit('server', message.payload);
     });
     client.on('error', again);

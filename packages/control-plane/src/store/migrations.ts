@@ -357,6 +357,21 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('rate_limit_hits_end').on('rate_limit_hits').column('window_end').execute();
     },
   },
+  '0007d_doctor_reports': {
+    async up(db: Kysely<any>) {
+      // The rescue doctor's latest report per session (issue 15). Its fixes are agent work rows
+      // (`doctor_fix`, `doctor_undo`): their state and outcome are the record, no second table.
+      await db.schema
+        .createTable('doctor_reports')
+        .addColumn('session_id', 'text', (c) => c.primaryKey().references('rescue_sessions.id').onDelete('cascade'))
+        .addColumn('server_id', 'text', (c) => c.notNull())
+        .addColumn('report', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('doctor_reports_server').on('doctor_reports').columns(['server_id', 'received_at']).execute();
+      await db.schema.createIndex('agent_work_session_kind').on('agent_work').columns(['session_id', 'kind']).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

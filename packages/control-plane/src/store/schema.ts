@@ -25,6 +25,7 @@ export interface Database {
   ssh_keys: SshKeyRow;
   console_logs: ConsoleLogRow;
   rate_limit_hits: RateLimitHitRow;
+  doctor_reports: DoctorReportRow;
 }
 
 export interface UserRow {
@@ -310,4 +311,13 @@ export interface RateLimitHitRow {
   /** End of the window (ISO time): the row is useless after it and deleted. */
   window_end: string;
   hits: number;
+}
+
+/** The rescue doctor's latest report on a session (issue 15): one row per session, replaced by each report. */
+export interface DoctorReportRow {
+  session_id: string;
+  server_id: string;
+  /** JSON: the `DoctorReport` as the agent sent it, with the fix states the agent's answers updated since. */
+  report: string;
+  received_at: string;
 }

@@ -7,6 +7,7 @@ import type { RescueDeadlines } from '@lifeboat/core';
 import type { SecretBox } from '../credentials/secret-box.js';
 import { ChangeFeed } from './change-feed.js';
 import { ConsoleLogStore } from './console-logs.js';
+import { DoctorStore } from './doctor-reports.js';
 import { openDatabase, type DialectName, type OpenDatabase } from './database.js';
 import { HardwareTestStore } from './hardware-tests.js';
 import { migrate } from './migrations.js';
@@ -68,6 +69,8 @@ export class Store {
   readonly bootCredentials: BootCredentialStore;
   /** Requests counted against the rate limits, shared by the replicas (used on PostgreSQL). */
   readonly rateLimitHits: RateLimitHits;
+  /** The rescue doctor's reports and fixes (issue 15). */
+  readonly doctor: DoctorStore;
 
   private constructor(database: OpenDatabase, options: StoreOptions) {
     this.database = database;
@@ -92,6 +95,7 @@ export class Store {
     this.consoleLogs = new ConsoleLogStore(db, this.now);
     this.bootCredentials = new BootCredentialStore(db, this.now, options.secretBox, changed);
     this.rateLimitHits = new RateLimitHits(db, this.now);
+    this.doctor = new DoctorStore(db, this.now, (serverId) => this.changes.doctorChanged(serverId));
   }
 
   /** Opens and migrates the database. */

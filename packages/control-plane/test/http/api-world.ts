@@ -9,6 +9,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { csrfHeader, type Role } from '@lifeboat/core';
 import { RequestLimiters } from '../../src/http/rate-limiter.js';
 import { putInRescue, startTestApp, type TestApp } from '../../src/http/testing.js';
+import { brokenReport } from '../../src/doctor/testing.js';
 import type { DialectName } from '../../src/store/database.js';
 
 /** One operation of the OpenAPI document. */
@@ -81,6 +82,8 @@ export interface TenantFixtures {
   readonly agentToken: string;
   readonly workId: string;
   readonly testId: string;
+  /** A doctor fix asked of `rescued` (its report has the findings of `brokenReport`). */
+  readonly doctorFixId: string;
   readonly incidentId: string;
   readonly keyName: string;
   readonly userName: string;
@@ -194,6 +197,8 @@ export async function startWorld(dialect: DialectName): Promise<World> {
     await app.call('POST', '/v1/agent/inventory', agentToken, { disks: [{ name: 'sda' }] });
     const workId = (await adminCall('POST', `/v1/servers/${rescued}/rescue/work`, { kind: 'disks' })).id as string;
     const testId = (await adminCall('POST', `/v1/servers/${rescued}/tests`, { kind: 'cpu' })).id as string;
+    await app.call('POST', '/v1/agent/doctor', agentToken, brokenReport());
+    const doctorFixId = (await adminCall('POST', `/v1/servers/${rescued}/doctor/findings/firewall-nftables/fix`)).id as string;
     const incidentId = (await adminCall('POST', `/v1/servers/${rescued}/incidents`, { message: `${tenant} disk failing` })).id as string;
     const keyName = `${tenant}-laptop`;
     await adminCall('POST', '/v1/keys', { name: keyName, tenant, publicKey: publicKey() });
@@ -202,7 +207,7 @@ export async function startWorld(dialect: DialectName): Promise<World> {
     const user = (await store.users.byName(userName))!;
     const own = await store.tokens.create({ name: `${tenant}-own`, role: 'customer', tenantId: user.tenantId, userId: user.id });
     held.push(own.token);
-    return { tenant, rescued, idle, rescuedId, sessionId, idleMac, agentToken, workId, testId, incidentId, keyName, userName, userTokenId: own.record.id };
+    return { tenant, rescued, idle, rescuedId, sessionId, idleMac, agentToken, workId, testId, doctorFixId, incidentId, keyName, userName, userTokenId: own.record.id };
   }
 
   const own = await tenantFixtures('acme');
@@ -216,7 +221,7 @@ export async function startWorld(dialect: DialectName): Promise<World> {
   const revokedId = (await store.tokens.authenticate(tokens.revoked))!.tokenId;
   await adminCall('DELETE', `/v1/tokens/${revokedId}`);
   const ownUser = (await store.users.byName(own.userName))!;
-  const foreignMarkers = [foreign.tenant, foreign.rescued, foreign.idle, foreign.rescuedId, foreign.sessionId, foreign.workId, foreign.testId, foreign.incidentId, foreign.keyName, foreign.userName, foreign.userTokenId, foreign.idleMac];
+  const foreignMarkers = [foreign.tenant, foreign.rescued, foreign.idle, foreign.rescuedId, foreign.sessionId, foreign.workId, foreign.testId, foreign.doctorFixId, foreign.incidentId, foreign.keyName, foreign.userName, foreign.userTokenId, foreign.idleMac];
 
   async function headersOf(caller: CallerName, method: string): Promise<Record<string, string>> {
     switch (caller) {

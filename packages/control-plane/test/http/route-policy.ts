@@ -6,6 +6,7 @@
  * expected answer from this table; an operation missing from it fails the matrix.
  */
 import type { Role } from '@lifeboat/core';
+import { brokenReport } from '../../src/doctor/testing.js';
 import { missingId, type CallerName, type Req, type World } from './api-world.js';
 
 /**
@@ -264,6 +265,20 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
     own: (w) => ({ params: { id: w.own.workId }, body: { progress: 50 } }),
     missing: () => ({ params: { id: missingId() }, body: { progress: 50 } }),
     foreign: (w) => [{ foreign: { params: { id: w.foreign.workId }, body: { progress: 50 } }, missing: { params: { id: missingId() }, body: { progress: 50 } } }],
+  },
+  'POST /v1/agent/doctor': { auth: 'agent', own: () => ({ body: brokenReport() }) },
+  'GET /v1/servers/{name}/doctor': onServer(all),
+  'POST /v1/servers/{name}/doctor/findings/{id}/fix': onServer(all, () => ({ params: { id: 'fstab-data' } })),
+  'POST /v1/servers/{name}/doctor/findings/{id}/undo': onServer(all, () => ({ params: { id: 'fstab-data' } })),
+  'GET /v1/servers/{name}/doctor/fixes/{id}': {
+    auth: 'user',
+    roles: all,
+    own: (w) => ({ params: { name: w.own.rescued, id: w.own.doctorFixId } }),
+    missing: (w) => ({ params: { name: w.own.rescued, id: missingId() } }),
+    foreign: (w) => [
+      { foreign: { params: { name: w.foreign.rescued, id: w.foreign.doctorFixId } }, missing: { params: { name: nowhere, id: missingId() } } },
+      { foreign: { params: { name: w.own.rescued, id: w.foreign.doctorFixId } }, missing: { params: { name: w.own.rescued, id: missingId() } } },
+    ],
   },
   'POST /v1/agent/tests': { auth: 'agent', own: () => ({ body: { params: { kind: 'cpu', device: null, durationSeconds: 10, sizeBytes: null, repair: false, selfTest: null } } }) },
   'GET /v1/events': {

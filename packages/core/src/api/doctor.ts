@@ -12,7 +12,15 @@
  * cleanly, and ends the work with `POST /v1/agent/work/{id}/result` whose `result` is a
  * {@link DoctorFixOutcome}. `rescue-doctor` in the rescue system prints the same findings.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
+
+/**
+ * One of `values`, as a union of literals: unlike `Type.Unsafe({enum})`, TypeBox's `Value.Check` knows
+ * it, so that the control plane can check an agent's `DoctorFixOutcome` (and the agent a report) as data.
+ */
+function oneOf<T extends string>(values: readonly T[]): TUnion<Array<TLiteral<T>>> {
+  return Type.Union(values.map((value) => Type.Literal(value)));
+}
 
 /** The checks the doctor runs, one name each (a finding's `check`). */
 export const doctorChecks = [
@@ -65,17 +73,18 @@ export type DoctorEvidence = Static<typeof Evidence>;
 export const DoctorFinding = Type.Object(
   {
     id: DoctorFindingId,
-    check: Type.Unsafe<DoctorCheck>({ type: 'string', enum: [...doctorChecks] }),
-    severity: Type.Unsafe<DoctorSeverity>({ type: 'string', enum: [...doctorSeverities] }),
+    check: oneOf(doctorChecks),
+    severity: oneOf(doctorSeverities),
     summary: Type.String({ maxLength: 1024, description: 'what is wrong and its effect, one or two sentences' }),
     evidence: Type.Array(Evidence, { maxItems: 50 }),
     fix: Type.Optional(
       Type.Object(
         {
-          kind: Type.Unsafe<DoctorFixKind>({ type: 'string', enum: [...doctorFixKinds] }),
+          kind: oneOf(doctorFixKinds),
           description: Type.String({ maxLength: 1024, description: 'what the fix changes, before it is applied' }),
-          state: Type.Unsafe<'available' | 'applied'>({ type: 'string', enum: ['available', 'applied'] }),
+          state: oneOf(['available', 'applied'] as const),
           changedFiles: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 20, description: 'once applied: each changed file; its copy is FILE.lifeboat-<time>' })),
+          backups: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 20, description: 'once applied: the copy kept of each changed file (FILE.lifeboat-<time>), in the order of changedFiles' })),
         },
         { additionalProperties: false },
       ),
@@ -88,7 +97,7 @@ export type DoctorFinding = Static<typeof DoctorFinding>;
 /** The doctor's last run on a rescue session. */
 export const DoctorReport = Type.Object(
   {
-    state: Type.Unsafe<'running' | 'done' | 'failed'>({ type: 'string', enum: ['running', 'done', 'failed'] }),
+    state: oneOf(['running', 'done', 'failed'] as const),
     startedAt: Type.String({ format: 'date-time' }),
     finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
     durationMs: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -121,3 +130,60 @@ export const DoctorFixOutcome = Type.Object(
   { additionalProperties: false },
 );
 export type DoctorFixOutcome = Static<typeof DoctorFixOutcome>;
+
+// The control plane's side (issue 15): what `GET /v1/servers/{name}/doctor` and the fix routes answer.
+
+/** A fix or undo asked of one finding: pending until the agent answers, then `done` or `failed`. */
+export const DoctorFixView = Type.Object(
+  {
+    id: Type.String({ description: 'the agent work that carries it (`GET /v1/servers/{name}/doctor/fixes/{id}`)' }),
+    server: Type.String(),
+    findingId: DoctorFindingId,
+    action: oneOf(['fix', 'undo'] as const),
+    state: oneOf(['pending', 'done', 'failed'] as const),
+    requestedAt: Type.String({ format: 'date-time' }),
+    endedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    finding: Type.Union([DoctorFinding, Type.Null()], { description: 'done: the finding as it now stands (its fix `applied`, or `available` again after an undo)' }),
+    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false }), Type.Null()], { description: 'failed: why' }),
+  },
+  { additionalProperties: false },
+);
+export type DoctorFixView = Static<typeof DoctorFixView>;
+
+/** The answer to `POST .../doctor/findings/{id}/fix` and `/undo` (202). */
+export const DoctorFixAnswer = Type.Object(
+  {
+    ...DoctorFixView.properties,
+    password: Type.Optional(Type.String({ description: '`root-password` fix only: the new root password, shown this once (never stored, never mailed)' })),
+  },
+  { additionalProperties: false },
+);
+export type DoctorFixAnswer = Static<typeof DoctorFixAnswer>;
+
+/** `GET /v1/servers/{name}/doctor`: the doctor's report on the server's rescue session. */
+export const DoctorView = Type.Object(
+  {
+    server: Type.String(),
+    sessionId: Type.String(),
+    /** True while that session is the server's rescue in progress; false: the report of the last rescue, which is over. */
+    current: Type.Boolean(),
+    receivedAt: Type.String({ format: 'date-time', description: 'when the agent sent this report' }),
+    report: DoctorReport,
+    fixes: Type.Array(DoctorFixView, { description: 'the fixes and undos asked during that session, newest first' }),
+  },
+  { additionalProperties: false },
+);
+export type DoctorView = Static<typeof DoctorView>;
+
+/** Path parameters of a finding's routes. */
+export const FindingParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }), id: DoctorFindingId });
+export type FindingParams = Static<typeof FindingParams>;
+
+/** Path parameters of one fix (`GET /v1/servers/{name}/doctor/fixes/{id}`). */
+export const DoctorFixParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }), id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type DoctorFixParams = Static<typeof DoctorFixParams>;
+
+/** A `doctor` event of `GET /v1/events`: a server's doctor report changed (a new report, a fix asked or answered). */
+export interface DoctorEvent {
+  readonly doctor: DoctorView;
+}

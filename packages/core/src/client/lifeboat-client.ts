@@ -54,6 +54,7 @@ import { csrfHeader } from '../api/accounts.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
 import type { ConsoleInfo, ConsoleLogView, NewSshKey, SshKeyList, SshKeyView } from '../api/console.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
+import type { DoctorEvent, DoctorFixAnswer, DoctorFixView, DoctorView } from '../api/doctor.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
 import type { IncidentCommentView, IncidentDetail, IncidentList, IncidentQuery, IncidentView, NewIncidentComment, ResolveIncident } from '../api/incidents.js';
 import { ApiError, LifeboatError } from '../errors.js';
@@ -107,6 +108,8 @@ export interface EventsOptions {
   readonly signal?: AbortSignal;
   /** Also yield hardware tests' changes (`{test}` events, at most a few per second per test). */
   readonly tests?: boolean;
+  /** Also yield the rescue doctor's changes (`{doctor}` events: a new report, a fix asked or answered). */
+  readonly doctor?: boolean;
 }
 
 const segment = (value: string) => encodeURIComponent(value);
@@ -417,14 +420,37 @@ export class LifeboatClient {
     return this.request('POST', `/v1/servers/${segment(name)}/tests/${segment(id)}/cancel`);
   }
 
+  // The rescue doctor (issue 15).
+  /** `GET /v1/servers/{name}/doctor`: the doctor's report on the rescue in progress (else the last one), with its fixes. */
+  getDoctor(name: string): Promise<DoctorView> {
+    return this.request('GET', `/v1/servers/${segment(name)}/doctor`);
+  }
+  /**
+   * `POST /v1/servers/{name}/doctor/findings/{id}/fix`: asks the rescue system to apply the finding's fix
+   * (answer: the pending fix; a `root-password` fix carries the new password, shown this once).
+   */
+  fixFinding(name: string, findingId: string): Promise<DoctorFixAnswer> {
+    return this.request('POST', `/v1/servers/${segment(name)}/doctor/findings/${segment(findingId)}/fix`);
+  }
+  /** `POST /v1/servers/{name}/doctor/findings/{id}/undo`: puts back the files the finding's fix changed. */
+  undoFinding(name: string, findingId: string): Promise<DoctorFixAnswer> {
+    return this.request('POST', `/v1/servers/${segment(name)}/doctor/findings/${segment(findingId)}/undo`);
+  }
+  /** `GET /v1/servers/{name}/doctor/fixes/{id}`: one fix or undo, pending, done or failed. */
+  getDoctorFix(name: string, id: string): Promise<DoctorFixView> {
+    return this.request('GET', `/v1/servers/${segment(name)}/doctor/fixes/${segment(id)}`);
+  }
+
   /**
    * `GET /v1/events`: the live changes of the servers the token may see (Server-Sent Events), one
    * `ServerEvent` per change, until the stream ends, `signal` aborts or the loop breaks. With
-   * `tests: true` it also yields `{test}` ({@link HardwareTestEvent}) for each change of a test.
+   * `tests: true` it also yields `{test}` ({@link HardwareTestEvent}) for each change of a test, with
+   * `doctor: true` `{doctor}` ({@link DoctorEvent}) for each change of a doctor report.
    */
-  events(options?: EventsOptions & { readonly tests?: false }): AsyncGenerator<ServerEvent, void, undefined>;
-  events(options: EventsOptions & { readonly tests: true }): AsyncGenerator<ServerEvent | HardwareTestEvent, void, undefined>;
-  async *events(options: EventsOptions = {}): AsyncGenerator<ServerEvent | HardwareTestEvent, void, undefined> {
+  events(options?: EventsOptions & { readonly tests?: false; readonly doctor?: false }): AsyncGenerator<ServerEvent, void, undefined>;
+  events(options: EventsOptions & { readonly tests: true; readonly doctor?: false }): AsyncGenerator<ServerEvent | HardwareTestEvent, void, undefined>;
+  events(options: EventsOptions & { readonly doctor: true }): AsyncGenerator<ServerEvent | HardwareTestEvent | DoctorEvent, void, undefined>;
+  async *events(options: EventsOptions = {}): AsyncGenerator<ServerEvent | HardwareTestEvent | DoctorEvent, void, undefined> {
     const query = options.server === undefined ? '' : `?server=${segment(options.server)}`;
     const controller = new AbortController();
     const abort = () => controller.abort();
@@ -447,6 +473,7 @@ export class LifeboatClient {
             const message = parseEventBlock(block);
             if (message?.event === 'server') yield JSON.parse(message.data) as ServerEvent;
             else if (message?.event === 'test' && options.tests === true) yield JSON.parse(message.data) as HardwareTestEvent;
+            else if (message?.event === 'doctor' && options.doctor === true) yield JSON.parse(message.data) as DoctorEvent;
           }
         }
       } catch (error) {
