@@ -11,6 +11,7 @@ import { hostCaSecretId, hostPrincipals, loadSshHostCa, sessionSerial, SshHostCa
 import { signHostCertificate } from './host-certificate.js';
 import { newEd25519PrivateKey, parseEd25519PrivateKey } from './openssh-key.js';
 
+const deadlines = { requestMs: 60_000, rescueMs: 60_000, exitMs: 60_000 };
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-host-ca-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -99,7 +100,7 @@ test('sshd -t accepts the host keys with their HostCertificate lines, and refuse
 
 test("an operator's key file made by ssh-keygen is used as it is; other keys are refused with CONFIG_INVALID naming the file, not the key", async () => {
   const box = new SecretBox(Buffer.alloc(32, 7));
-  const store = await Store.open({ databaseUrl: `sqlite:${join(dir, 'ca.db')}`, secretBox: box });
+  const store = await Store.open({ databaseUrl: `sqlite:${join(dir, 'ca.db')}`, secretBox: box, deadlines });
   try {
     const ed = join(dir, 'operator_ca');
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'provider ca', '-f', ed]);
@@ -136,8 +137,8 @@ test("an operator's key file made by ssh-keygen is used as it is; other keys are
 test('a generated CA is stored sealed once: loads of two replicas at once get the same one', async () => {
   const box = new SecretBox(Buffer.alloc(32, 9));
   const url = `sqlite:${join(dir, 'replicas.db')}`;
-  const one = await Store.open({ databaseUrl: url, secretBox: box });
-  const two = await Store.open({ databaseUrl: url, secretBox: box });
+  const one = await Store.open({ databaseUrl: url, secretBox: box, deadlines });
+  const two = await Store.open({ databaseUrl: url, secretBox: box, deadlines });
   try {
     const [a, b] = await Promise.all([loadSshHostCa({ store: one, keyFile: null }), loadSshHostCa({ store: two, keyFile: null })]);
     assert.equal(a.source, 'generated');
