@@ -6,7 +6,7 @@
  * default busybox's `reboot` when the root is `/`, else none), `LIFEBOAT_AGENT_CONSOLE` (where log
  * lines are copied besides stdout; default /dev/console, empty for none),
  * `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for `<root>/run/lifeboat/drivers-loaded` before the
- * inventory, as in the image; 0: do not).
+ * inventory, as in the image; 0: do not), `LIFEBOAT_AGENT_HEARTBEAT_SECONDS` (default 30).
  */
 import { runAgent } from './agent.js';
 import { agentLog } from './log.js';
@@ -19,6 +19,8 @@ const consoleCopy = platform.env('LIFEBOAT_AGENT_CONSOLE') ?? '/dev/console';
 const sshPort = platform.env('LIFEBOAT_AGENT_SSH_PORT');
 const waitDrivers = platform.env('LIFEBOAT_AGENT_WAIT_DRIVERS');
 const reboot = platform.env('LIFEBOAT_AGENT_REBOOT');
+// Seconds between heartbeats (default 30; tests shorten it).
+const heartbeatSeconds = platform.env('LIFEBOAT_AGENT_HEARTBEAT_SECONDS');
 const log = agentLog(platform, consoleCopy ? [consoleCopy] : []);
 const stop = new Stop();
 for (const name of ['SIGTERM', 'SIGINT'] as const) platform.onSignal(name, () => stop.stop(new Error(name)));
@@ -39,6 +41,7 @@ async function main(): Promise<number> {
       },
       log,
       stop,
+      ...(heartbeatSeconds ? { heartbeatSeconds: Number(heartbeatSeconds) } : {}),
       // The image's busybox (rescue-rc's too): always there, unlike the /usr/local/sbin/reboot link.
       ...(reboot ? { reboot: [reboot] } : rootDir === '/' ? { reboot: ['/usr/lib/lifeboat/busybox', 'reboot'] } : {}),
     });
