@@ -1,6 +1,7 @@
 /**
  * The agent's whole life in the rescue system: redeem the boot token, set up SSH with the session's
- * credentials, report host keys and ready (the customer can log in), then heartbeat and take work
+ * credentials, report host keys (and serve the host certificates the answer carries), start sshd, report
+ * ready (the customer can log in), then heartbeat and take work
  * until the session ends; the inventory follows once the image's init has loaded the drivers. On
  * `leave_rescue` work (the exit job) it releases the installed system, reports and reboots. It only
  * ever connects out; it listens on nothing.
@@ -147,14 +148,19 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
     log.info(`credentials written: ${passwordLogin ? 'root password hash' : `${config.authorizedKeys.length} authorized key(s), no password`}`);
     timeline.step('credentials_written', passwordLogin ? 'password' : 'keys');
 
+    // The host keys go out before sshd starts: the answer carries their certificates (signed by the
+    // provider's SSH host CA), which sshd then presents from its first connection on.
+    await timeline.sent();
+    const hostKeys = await readHostKeys(platform, system.path('etc/ssh'));
+    const certify = async (): Promise<number> => (await system.writeHostCertificates(await client.hostKeys(hostKeys))).length;
+    const certified = await certify();
+    for (const key of hostKeys) log.info(`host key ${key.type} ${key.fingerprint}`);
+    log.info(certified > 0 ? `${certified} host certificate(s) from the control plane's CA, valid until the lease ends` : 'no host certificates (the control plane signed none)');
+
     await system.startSshd(passwordLogin);
     log.info(`sshd started (PermitRootLogin ${passwordLogin ? 'yes' : 'prohibit-password'})`);
     timeline.step('sshd_started');
     await timeline.sent();
-
-    const hostKeys = await readHostKeys(platform, system.path('etc/ssh'));
-    await client.hostKeys(hostKeys);
-    for (const key of hostKeys) log.info(`host key ${key.type} ${key.fingerprint}`);
 
     // The customer can log in now: ready does not wait for the drivers (the inventory does).
     await client.ready();
@@ -171,7 +177,20 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
       await client.inventory(found);
       log.info(`inventory: ${found.cpus} CPU(s), ${found.memoryBytes} bytes, ${found.disks.length} disk(s), ${found.nics.length} NIC(s)`);
     };
-    return await serve(client, options, inventory);
+    // An extended lease outlives the certificates: they are signed again for the new end, and sshd reloads.
+    let certifiedUntil = config.expiresAt;
+    const leaseChanged = async (expiresAt: string): Promise<void> => {
+      if (expiresAt === certifiedUntil || certified === 0) return;
+      certifiedUntil = expiresAt;
+      try {
+        if ((await certify()) > 0) await system.startSshd(passwordLogin);
+        log.info(`the lease now ends at ${expiresAt}: host certificates signed again, sshd reloaded`);
+      } catch (error) {
+        if (error instanceof AgentApiError) throw error;
+        log.error(`host certificates for the extended lease: ${String(error)}`);
+      }
+    };
+    return await serve(client, options, inventory, leaseChanged);
   } catch (error) {
     if (error instanceof AgentApiError && error.code === 'AGENT_TOKEN_REVOKED') {
       log.info('the control plane revoked this agent: the rescue session is over');
@@ -244,7 +263,12 @@ async function obtainConfig(
  * Heartbeats, the work long poll and the inventory, side by side, until revoked, stopped or
  * rebooting. The inventory ending does not stop the others; its failure (a revoked token) does.
  */
-async function serve(client: ControlPlaneClient, options: AgentOptions, inventory: (stop: Stop) => Promise<void>): Promise<AgentOutcome> {
+async function serve(
+  client: ControlPlaneClient,
+  options: AgentOptions,
+  inventory: (stop: Stop) => Promise<void>,
+  leaseChanged: (expiresAt: string) => Promise<void>,
+): Promise<AgentOutcome> {
   const { log, platform } = options;
   const heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
   const stop = options.stop.child();
@@ -362,7 +386,8 @@ async function serve(client: ControlPlaneClient, options: AgentOptions, inventor
   })();
   const heartbeats = (async () => {
     while (!stop.stopped) {
-      await client.heartbeat();
+      const { expiresAt } = await client.heartbeat();
+      if (expiresAt !== undefined) await leaseChanged(expiresAt);
       await platform.sleep(heartbeatMs, stop);
     }
   })();

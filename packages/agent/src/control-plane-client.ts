@@ -3,7 +3,7 @@
  * always the client, outbound only. Transient failures (no route yet, connection refused, 5xx) are
  * retried with capped exponential backoff; a 4xx answer is final.
  */
-import type { AgentConfig, AgentHardwareTestCreated, AgentNewHardwareTest, DoctorReport, WorkProgress, WorkProgressAnswer } from '@lifeboat/core/api';
+import type { AgentConfig, AgentHardwareTestCreated, AgentNewHardwareTest, DoctorReport, HostKeysAnswer, WorkProgress, WorkProgressAnswer } from '@lifeboat/core/api';
 import { ApiError } from '@lifeboat/core/errors';
 import type { HostKeyReport } from './host-keys.js';
 import type { Inventory } from './inventory.js';
@@ -11,6 +11,9 @@ import type { Platform, Stop } from './platform.js';
 
 /** The session's configuration, as `POST /redeem` returns it (the contract's `RedeemAnswer.config`). */
 export type RescueConfig = AgentConfig;
+
+/** A host certificate, as `POST /host-keys` answers it (the contract's `HostKeysAnswer`). */
+export type HostCertificate = HostKeysAnswer['certificates'][number];
 
 /** A job the control plane hands the agent through `GET /work`. */
 export interface AgentJob {
@@ -105,9 +108,14 @@ export class ControlPlaneClient {
     await this.#call('POST', '/events', detail === undefined ? { step } : { step, detail });
   }
 
-  /** Publishes the host keys sshd serves. */
-  async hostKeys(hostKeys: readonly HostKeyReport[]): Promise<void> {
-    await this.#call('POST', '/host-keys', { hostKeys });
+  /**
+   * Publishes the host keys sshd serves; returns the host certificates the control plane signed for
+   * them (none from a control plane without a CA, which answers 204).
+   */
+  async hostKeys(hostKeys: readonly HostKeyReport[]): Promise<HostCertificate[]> {
+    const answer = await this.#call('POST', '/host-keys', { hostKeys });
+    const certificates = typeof answer === 'object' && answer !== null ? (answer as { certificates?: unknown }).certificates : undefined;
+    return Array.isArray(certificates) ? certificates.filter(isHostCertificate) : [];
   }
 
   /** Publishes the hardware inventory. */
@@ -215,6 +223,11 @@ function isRedeemAnswer(v: unknown): v is { agentToken: string; config: RescueCo
   const o = v as Record<string, unknown>;
   const c = o.config as Record<string, unknown> | undefined;
   return typeof o.agentToken === 'string' && typeof c === 'object' && c !== null && typeof c.hostname === 'string';
+}
+
+function isHostCertificate(v: unknown): v is HostCertificate {
+  const o = v as Record<string, unknown> | null;
+  return typeof o === 'object' && o !== null && typeof o.type === 'string' && typeof o.publicKey === 'string' && typeof o.certificate === 'string';
 }
 
 function isJob(v: unknown): v is AgentJob {

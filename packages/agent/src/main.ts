@@ -8,7 +8,7 @@
  * `LIFEBOAT_AGENT_WAIT_DRIVERS` (1: wait for `<root>/run/lifeboat/drivers-loaded` before the
  * inventory, as in the image; 0: do not), `LIFEBOAT_AGENT_DOCTOR` (1: run the rescue doctor after
  * ready and take its fixes; default only when the root is `/`: elsewhere it would examine the disks
- * of the machine the test runs on).
+ * of the machine the test runs on), `LIFEBOAT_AGENT_HEARTBEAT_SECONDS` (default 30).
  */
 import { runAgent } from './agent.js';
 import { agentLog } from './log.js';
@@ -22,6 +22,8 @@ const sshPort = platform.env('LIFEBOAT_AGENT_SSH_PORT');
 const waitDrivers = platform.env('LIFEBOAT_AGENT_WAIT_DRIVERS');
 const reboot = platform.env('LIFEBOAT_AGENT_REBOOT');
 const doctor = platform.env('LIFEBOAT_AGENT_DOCTOR');
+// Seconds between heartbeats (default 30; tests shorten it).
+const heartbeatSeconds = platform.env('LIFEBOAT_AGENT_HEARTBEAT_SECONDS');
 const log = agentLog(platform, consoleCopy ? [consoleCopy] : []);
 const stop = new Stop();
 for (const name of ['SIGTERM', 'SIGINT'] as const) platform.onSignal(name, () => stop.stop(new Error(name)));
@@ -43,6 +45,7 @@ async function main(): Promise<number> {
       log,
       stop,
       doctor: doctor === undefined ? rootDir === '/' : doctor === '1',
+      ...(heartbeatSeconds ? { heartbeatSeconds: Number(heartbeatSeconds) } : {}),
       // The image's busybox (rescue-rc's too): always there, unlike the /usr/local/sbin/reboot link.
       ...(reboot ? { reboot: [reboot] } : rootDir === '/' ? { reboot: ['/usr/lib/lifeboat/busybox', 'reboot'] } : {}),
     });

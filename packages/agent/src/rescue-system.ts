@@ -3,7 +3,7 @@
  * dir in tests) and the programs it runs (ssh-keygen, sshd, hostname).
  */
 import { authorizedKeysFile, isSha512CryptHash, rewriteShadow } from './credentials.js';
-import type { RescueConfig } from './control-plane-client.js';
+import type { HostCertificate, RescueConfig } from './control-plane-client.js';
 import { dirnameOf, joinPath, runChecked } from './platform.js';
 import type { Platform, Stop } from './platform.js';
 import { sshdConfig } from './sshd-config.js';
@@ -35,6 +35,8 @@ export const driversLoadedMarker = 'run/lifeboat/drivers-loaded';
 export class RescueSystem {
   readonly #platform: Platform;
   readonly #o: RescueSystemOptions;
+  /** The host certificates written by this agent (only those: a file left by an earlier key is not sshd's to load). */
+  #certificateFiles: string[] = [];
 
   constructor(platform: Platform, options: RescueSystemOptions) {
     this.#platform = platform;
@@ -51,6 +53,27 @@ export class RescueSystem {
     if (this.#platform.exists(this.path('etc/ssh/ssh_host_ed25519_key.pub'))) return;
     await this.#platform.mkdir(this.path('etc/ssh'), 0o755);
     await runChecked(this.#platform, 'ssh-keygen', ['-A', '-f', this.#o.rootDir]);
+  }
+
+  /**
+   * Writes each host certificate beside the host key it certifies (`ssh_host_ed25519_key-cert.pub`);
+   * the next {@link startSshd} serves them. A certificate for no key here is left out. Returns the
+   * certificate files written.
+   */
+  async writeHostCertificates(certificates: readonly HostCertificate[]): Promise<string[]> {
+    const sshDir = this.path('etc/ssh');
+    const written: string[] = [];
+    const keyOf = (line: string): string => line.trim().split(/\s+/).slice(0, 2).join(' ');
+    for (const name of (await this.#platform.readdir(sshDir)).filter((n) => /^ssh_host_.*_key\.pub$/.test(n)).sort()) {
+      const publicKey = keyOf(await this.#platform.readText(joinPath(sshDir, name)));
+      const certificate = certificates.find((c) => keyOf(c.publicKey) === publicKey);
+      if (!certificate || /[\r\n]/.test(certificate.certificate)) continue;
+      const file = joinPath(sshDir, name.replace(/\.pub$/, '-cert.pub'));
+      await this.#replaceFile(file, `${certificate.certificate.trim()}\n`, 0o644);
+      written.push(file);
+    }
+    this.#certificateFiles = written;
+    return written;
   }
 
   /**
@@ -116,7 +139,8 @@ export class RescueSystem {
       .map((t) => this.path(`etc/ssh/ssh_host_${t}_key`))
       .filter((f) => this.#platform.exists(f));
     const configPath = this.path('etc/ssh/sshd_config');
-    await this.#replaceFile(configPath, sshdConfig({ passwordLogin, hostKeyFiles, ...(this.#o.sshPort ? { port: this.#o.sshPort } : {}) }), 0o644);
+    const hostCertificateFiles = this.#certificateFiles.filter((f) => hostKeyFiles.includes(f.replace(/-cert\.pub$/, '')));
+    await this.#replaceFile(configPath, sshdConfig({ passwordLogin, hostKeyFiles, hostCertificateFiles, ...(this.#o.sshPort ? { port: this.#o.sshPort } : {}) }), 0o644);
     await this.#platform.mkdir(this.path('run/sshd'), 0o755);
     const pidFile = this.path('run/sshd.pid');
     const args = ['-f', configPath, '-o', `PidFile=${pidFile}`];

@@ -38,3 +38,18 @@ test('key session: root by key only, password login off', () => {
   assert.equal(settings.get('port'), '2222');
   assert.deepEqual([...sshdConfig({ passwordLogin: false, hostKeyFiles }).matchAll(/^HostKey (.*)$/gm)].map((m) => m[1]), hostKeyFiles);
 });
+
+test('host certificates: a HostCertificate line beside each key, and sshd -t loads them without a word', () => {
+  const ca = join(dir, 'ca');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', ca]);
+  for (const key of hostKeyFiles) execFileSync('ssh-keygen', ['-q', '-s', ca, '-h', '-I', 'test', '-n', 'web-1', `${key}.pub`]);
+  const hostCertificateFiles = hostKeyFiles.map((k) => `${k}-cert.pub`);
+  const text = sshdConfig({ passwordLogin: false, hostKeyFiles, hostCertificateFiles });
+  assert.deepEqual([...text.matchAll(/^HostCertificate (.*)$/gm)].map((m) => m[1]), hostCertificateFiles);
+  const file = join(dir, 'sshd_config');
+  writeFileSync(file, text);
+  const r = spawnSync('/usr/sbin/sshd', ['-t', '-f', file], { encoding: 'utf8' });
+  assert.deepEqual([r.status, r.stderr], [0, '']);
+  const settings = spawnSync('/usr/sbin/sshd', ['-T', '-f', file], { encoding: 'utf8' }).stdout;
+  assert.deepEqual([...settings.matchAll(/^hostcertificate (.*)$/gm)].map((m) => m[1]), hostCertificateFiles);
+});

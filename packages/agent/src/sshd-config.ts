@@ -8,6 +8,8 @@ export interface SshdPolicy {
   readonly passwordLogin: boolean;
   /** Host key files that exist (`/etc/ssh/ssh_host_ed25519_key`, ...). */
   readonly hostKeyFiles: readonly string[];
+  /** Host certificates signed by the provider's CA (`ssh_host_ed25519_key-cert.pub`, ...), each beside its key. */
+  readonly hostCertificateFiles?: readonly string[];
   /** Listening port; 22 unless a test says otherwise. */
   readonly port?: number;
 }
@@ -18,6 +20,7 @@ export function sshdConfig(policy: SshdPolicy): string {
     '# Written by the Lifeboat agent at boot; rewritten at every boot.',
     `Port ${policy.port ?? 22}`,
     ...policy.hostKeyFiles.map((f) => `HostKey ${f}`),
+    ...(policy.hostCertificateFiles ?? []).map((f) => `HostCertificate ${f}`),
     `PermitRootLogin ${policy.passwordLogin ? 'yes' : 'prohibit-password'}`,
     `PasswordAuthentication ${policy.passwordLogin ? 'yes' : 'no'}`,
     'KbdInteractiveAuthentication no',

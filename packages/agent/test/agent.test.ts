@@ -1,8 +1,9 @@
 /**
  * The bundled agent, run as a local process on its real runtime (QuickJS's qjs, as built for the
  * image) against a real control plane (no VM): redeem, credentials,
- * sshd (the real one, bound to 127.0.0.1 and admitting no user), host keys, inventory, ready, work,
- * and what happens on a restart after the session ended or with a used boot token.
+ * sshd (the real one, bound to 127.0.0.1, admitting root by the session's key only), host keys and their
+ * certificates, inventory, ready, work, and what happens on a restart after the session ended or with
+ * a used boot token.
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -41,8 +42,9 @@ class LocalRescueSystem implements TestMachine {
   holdDrivers = false;
 
   async bootRescue(boot: RescueBoot): Promise<void> {
-    // A fresh boot: the image's init made new host keys; /run is empty.
+    // A fresh boot: the image's init made new host keys (the agent's ensureHostKeys does it here); /run is empty.
     rmSync(join(root, 'run'), { recursive: true, force: true });
+    for (const name of readdirSync(join(root, 'etc/ssh')).filter((n) => n.startsWith('ssh_host_'))) rmSync(join(root, 'etc/ssh', name));
     if (!this.holdDrivers) {
       mkdirSync(join(root, 'run/lifeboat'), { recursive: true });
       writeFileSync(join(root, 'run/lifeboat/drivers-loaded'), '');
@@ -64,6 +66,8 @@ class LocalRescueSystem implements TestMachine {
         LIFEBOAT_AGENT_SSH_PORT: String(this.sshPort),
         LIFEBOAT_AGENT_CONSOLE: '',
         LIFEBOAT_AGENT_REBOOT: join(work, 'reboot'),
+        // heartbeats often enough that an extended lease reaches the agent within the test's wait
+        LIFEBOAT_AGENT_HEARTBEAT_SECONDS: '3',
         // as in the image: the inventory waits for <root>/run/lifeboat/drivers-loaded
         LIFEBOAT_AGENT_WAIT_DRIVERS: '1',
       },
@@ -109,8 +113,13 @@ before(async () => {
     '22 1 0:20 / / rw,relatime - overlay overlay rw\n24 22 0:21 / /proc rw - proc proc rw\n25 22 7:0 / /run/lower ro - squashfs /dev/loop0 ro\n',
   );
   writeFileSync(join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n', { mode: 0o640 });
-  // The real sshd, bound to loopback and admitting nobody: the agent's config is what it checks and serves.
-  writeFileSync(join(work, 'sshd'), '#!/bin/sh\nexec /usr/sbin/sshd -o ListenAddress=127.0.0.1 -o AllowUsers=lifeboat-test-nobody "$@"\n');
+  // The real sshd, bound to loopback: the agent's config is what it checks and serves. It admits root
+  // by key only, and only with the keys of this rescue system's authorized_keys (this machine's own
+  // root is never reachable by password); the host-certificate test logs in with its key.
+  writeFileSync(
+    join(work, 'sshd'),
+    `#!/bin/sh\nexec /usr/sbin/sshd -o ListenAddress=127.0.0.1 -o AllowUsers=root -o PasswordAuthentication=no -o AuthorizedKeysFile=${join(root, 'root/.ssh/authorized_keys')} -o StrictModes=no "$@"\n`,
+  );
   chmodSync(join(work, 'sshd'), 0o755);
   // "reboot" of this machine: logged, then what a reboot does to it: sshd and the agent (its caller) end.
   writeFileSync(
@@ -381,4 +390,75 @@ test('a killed agent takes its test programs with it; restarted, it ends their t
   }, 60_000);
   assert.deepEqual([ended.status, ended.summary], ['error', 'the rescue agent restarted during the test']);
   await rescueState('rescue');
+});
+
+/** OpenSSH's client as a customer runs it, trusting only `knownHosts`; the outcome with its debug lines. */
+async function customerSsh(knownHosts: string, alias: string, key: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = [
+    '-v', '-i', key, '-p', String(machine.sshPort),
+    '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes',
+    '-o', `HostKeyAlias=${alias}`, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=10',
+    'root@127.0.0.1', 'echo logged-in',
+  ];
+  try {
+    const { stdout, stderr } = await execFileAsync('ssh', args, { encoding: 'utf8' });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test("host certificates: OpenSSH with only the CA's @cert-authority line logs into two rescue sessions in a row (new host keys) and refuses another server's name", async () => {
+  const ca = await cp.api<{ knownHostsLine: string; publicKey: string; fingerprint: string }>('GET', '/v1/ssh-host-ca');
+  assert.match(ca.knownHostsLine, /^@cert-authority \* ssh-ed25519 AAAA\S+ lifeboat-host-ca$/);
+  const knownHosts = join(work, 'known_hosts_ca_only');
+  writeFileSync(knownHosts, `${ca.knownHostsLine}\n`);
+  // Another server of the provider: its name is a principal of its own rescues, never of web-1's.
+  await cp.api('POST', '/v1/servers', { name: 'web-2', tenant: 'acme', macs: ['52:54:00:12:34:99'], bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin', password: 'bmc-secret' } }, 201);
+  const key = join(work, 'id_ed25519');
+  const publicKey = readFileSync(`${key}.pub`, 'utf8').trim();
+
+  const session = async (view: RescueView): Promise<{ fingerprints: string[]; certificate: string }> => {
+    // The agent (restarted by the test above, or of a new boot) has set sshd up with the certificates.
+    await waitFor('sshd with the certificates', async () => (/sshd started/.test(machine.output) && (await sshBanner(machine.sshPort)) ? true : undefined), 30_000);
+    assert.equal(view.ssh.certAuthority, ca.knownHostsLine, 'the rescue view gives the same line');
+    const sshd = readFileSync(join(root, 'etc/ssh/sshd_config'), 'utf8');
+    assert.deepEqual([...sshd.matchAll(/^HostCertificate (.*)$/gm)].map((m) => m[1]), ['ecdsa', 'ed25519', 'rsa'].map((t) => join(root, `etc/ssh/ssh_host_${t}_key-cert.pub`)));
+    const inside = await customerSsh(knownHosts, 'web-1', key);
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.equal(inside.stdout, 'logged-in\n');
+    // The host was trusted through its certificate, which names this session.
+    const certificate = /Server host certificate: (.*)/.exec(inside.stderr)?.[1] ?? '';
+    assert.match(certificate, new RegExp(`ID "lifeboat server=web-1 session=${view.sessionId} key=\\S+" CA ssh-ed25519 ${ca.fingerprint.replace(/[+/]/g, '\\$&')}`));
+    const refused = await customerSsh(knownHosts, 'web-2', key);
+    assert.equal(refused.code, 255);
+    assert.match(refused.stderr, /Certificate invalid: name is not a listed principal/);
+    assert.match(refused.stderr, /Host key verification failed\./);
+    assert.doesNotMatch(refused.stdout, /logged-in/);
+    return { fingerprints: [...view.ssh.hostKeyFingerprints], certificate };
+  };
+
+  // The session of the tests above (keys), then a new one after an exit: a new boot, new host keys.
+  const first = await session(await rescueState('rescue'));
+  await cp.api('POST', '/v1/servers/web-1/rescue/exit', undefined, 202);
+  await rescueState('active');
+  await waitFor('the rescue system to go down', () => (machine.poweredOn ? undefined : true), 30_000);
+  await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue', { sshKeys: [publicKey], expiresIn: '2h' }, 202);
+  const second = await session(await rescueState('rescue'));
+  assert.equal(second.fingerprints.some((f) => first.fingerprints.includes(f)), false, 'new host keys at the new boot');
+
+  // An extended lease: the agent gets certificates for the new end at its next heartbeat and sshd serves them.
+  const certFile = join(root, 'etc/ssh/ssh_host_ed25519_key-cert.pub');
+  const validTo = (): string => /Valid: from \S+ to (\S+)/.exec(execFileSync('ssh-keygen', ['-L', '-f', certFile], { encoding: 'utf8' }))?.[1] ?? '';
+  const before = validTo();
+  const extended = await cp.api<RescueView>('POST', '/v1/servers/web-1/rescue/extend', { expiresIn: '5h' });
+  const after = await waitFor('certificates for the extended lease', () => (validTo() !== before ? validTo() : undefined), 30_000);
+  // ssh-keygen prints local time; the certificate ends five minutes after the lease.
+  const end = new Date(Date.parse(extended.expiresAt as string) + 5 * 60_000);
+  assert.equal(after, execFileSync('date', ['-d', `@${Math.floor(end.getTime() / 1000)}`, '+%Y-%m-%dT%H:%M:%S'], { encoding: 'utf8' }).trim());
+  await waitFor('sshd to serve them', async () => {
+    const again = await customerSsh(knownHosts, 'web-1', key);
+    return again.code === 0 && (/Server host certificate: (.*)/.exec(again.stderr)?.[1] ?? '').includes(` to ${after}`) ? true : undefined;
+  }, 30_000);
 });

@@ -91,6 +91,14 @@ test('boots into rescue; root logs in with the password whose hash came from the
   const wrong = await ssh({ ...login, password: `${password}x` }, 'true');
   assert.notEqual(wrong.code, 0, 'a wrong password is refused');
 
+  // The image's sshd presents host certificates signed by the control plane's CA: OpenSSH with only the
+  // @cert-authority line (the server's SSH address, 127.0.0.1, is a principal) logs in strictly.
+  assert.match(execFileSync('ssh-keyscan', ['-c', '-p', String(sshPort), '127.0.0.1'], { encoding: 'utf8' }), /ssh-ed25519-cert-v01@openssh\.com AAAA/);
+  const caOnly = join(work, 'known_hosts-ca');
+  writeFileSync(caOnly, `${view.ssh.certAuthority}\n`);
+  const throughCa = await ssh({ ...login, knownHosts: caOnly }, 'true');
+  assert.equal(throughCa.code, 0, throughCa.stderr);
+
   const { tasks } = await harness.cp.api<{ tasks: Array<{ kind: string; steps: Array<{ name: string }> }> }>('GET', '/v1/servers/web-1/tasks');
   const steps = tasks.find((t) => t.kind === 'enter_rescue')?.steps.map((s) => s.name) ?? [];
   for (const name of ['power_cycled', 'agent_started', 'sshd_started', 'host_keys_reported', 'ready']) assert.ok(steps.includes(name), `${name} in ${steps.join(',')}`);

@@ -133,6 +133,14 @@ export async function keysRemove(name: string, options: CommonOptions & { tenant
   out.result({ name, removed: true }, `key ${name} removed`);
 }
 
+// ca
+
+/** `lifeboat ca show`: the `@cert-authority` line alone (so that `>> ~/.ssh/known_hosts` adds it), or the CA as JSON. */
+export async function caShow(options: CommonOptions, { env, out }: Run): Promise<void> {
+  const ca = await clientFor(options, env).sshHostCa();
+  out.result(ca, ca.knownHostsLine);
+}
+
 // console
 
 export async function consoleInfo(options: CommonOptions, { env, out }: Run): Promise<void> {
@@ -263,6 +271,8 @@ function rescueDocument(view: RescueView) {
       ...(view.ssh.password === undefined ? {} : { password: view.ssh.password }),
       hostKeyFingerprints: view.ssh.hostKeyFingerprints,
       knownHosts: view.ssh.knownHosts.join('\n'),
+      // Added by issue 15: the provider's host CA line, which trusts this rescue and every later one.
+      ...(view.ssh.certAuthority === undefined ? {} : { certAuthority: view.ssh.certAuthority }),
     },
     agent: view.agent ?? { lastSeenAt: null, responding: null },
     // Added by issue 14: refused requests for this rescue's boot (someone else on the provisioning network).
@@ -297,6 +307,7 @@ function rescueText(view: RescueView): string {
   if (alerts.length > 0) lines.push(`ALERTS (${alerts.length}): requests for this rescue's boot were refused`, ...alerts.map((a) => `  ${a.at}  ${a.message}`));
   if (ssh.hostKeyFingerprints.length > 0) lines.push('host key fingerprints:', ...ssh.hostKeyFingerprints.map((f) => `  ${f}`));
   if (ssh.knownHosts.length > 0) lines.push('known_hosts lines:', ...ssh.knownHosts.map((l) => `  ${l}`));
+  if (ssh.certAuthority !== undefined) lines.push(`or, once for every rescue (the host keys are signed by the provider's CA; lifeboat ca show):`, `  ${ssh.certAuthority}`);
   return lines.join('\n');
 }
 

@@ -238,6 +238,10 @@ export function buildProgram(context: Run): Command {
     .addOption(new Option('--priority <p>', 'only this priority and more urgent').choices(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']))
     .action((name: string, device: string, options) => run.filesJournal(name, device, options, context));
 
+  const ca = group('ca', "the provider's SSH host CA: one known_hosts line trusts every rescue system", 'lifeboat ca show >> ~/.ssh/known_hosts');
+  api(ca, 'show', 'print the @cert-authority line for known_hosts (--json: knownHostsLine, publicKey, fingerprint)', ['lifeboat ca show >> ~/.ssh/known_hosts', 'lifeboat ca show --json'])
+    .action((options) => run.caShow(options, context));
+
   const consoleGroup = group('console', "servers' serial consoles: the SSH gateway (ssh -p PORT SERVER@HOST), the log recorded while entering and leaving rescue", 'lifeboat console info');
   api(consoleGroup, 'info', 'the SSH console gateway: address, host key fingerprint, the ssh command', ['lifeboat console info', 'lifeboat console info --json'])
     .action((options) => run.consoleInfo(options, context));

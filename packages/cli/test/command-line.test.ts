@@ -30,7 +30,7 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
     const root = await lifeboat(['--help']);
     assert.equal(root.code, 0);
     const commands = commandsOf(root.stdout);
-    for (const expected of ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'tasks', 'events', 'tests', 'doctor', 'files', 'console', 'incidents', 'netboot', 'lab', 'image', 'completion']) {
+    for (const expected of ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'tasks', 'events', 'tests', 'doctor', 'files', 'ca', 'console', 'incidents', 'netboot', 'lab', 'image', 'completion']) {
       assert.ok(commands.includes(expected), `${expected} is listed: ${commands.join(', ')}`);
     }
     const paths: string[][] = [];
@@ -44,7 +44,7 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
     paths.push(['lab', 'up'], ['lab', 'status'], ['lab', 'down'], ['lab', 'console'], ['lab', 'ssh'], ['image', 'build']);
     // Every subcommand of the contract is found in the help texts (new commands only add to the list).
     const found = paths.map((p) => p.join(' '));
-    for (const expected of ['tenants add', 'tenants list', 'tokens create', 'tokens revoke', 'servers add', 'servers list', 'servers show', 'servers rm', 'servers validate', 'servers set-bmc', 'rescue enter', 'rescue exit', 'rescue show', 'rescue extend', 'netboot dnsmasq-config', 'tests run', 'tests list', 'tests show', 'tests cancel', 'files ls', 'files cat', 'files get', 'files journal', 'incidents open', 'incidents list', 'incidents show', 'incidents comment', 'incidents resolve']) {
+    for (const expected of ['tenants add', 'tenants list', 'tokens create', 'tokens revoke', 'servers add', 'servers list', 'servers show', 'servers rm', 'servers validate', 'servers set-bmc', 'rescue enter', 'rescue exit', 'rescue show', 'rescue extend', 'netboot dnsmasq-config', 'tests run', 'tests list', 'tests show', 'tests cancel', 'files ls', 'files cat', 'files get', 'files journal', 'ca show', 'incidents open', 'incidents list', 'incidents show', 'incidents comment', 'incidents resolve']) {
       assert.ok(found.includes(expected), `${expected} is listed: ${found.join(', ')}`);
     }
     // Two at a time (the machine has two cores); each answer is checked on its own.
@@ -87,7 +87,7 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
       assert.equal(result.status, 0, result.stderr);
       return result.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'incidents', 'tasks', 'events', 'tests', 'doctor', 'files', 'console', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'incidents', 'tasks', 'events', 'tests', 'doctor', 'files', 'ca', 'console', 'netboot', 'lab', 'image', 'completion']);
     assert.deepEqual(complete(['lifeboat', 'doctor', '']), ['fix', 'undo', '--json', '--url', '--token-file']);
     assert.deepEqual(complete(['lifeboat', 'ser']), ['serve', 'servers']);
     assert.deepEqual(complete(['lifeboat', 'rescue', '']), ['enter', 'exit', 'show', 'extend']);

@@ -1,6 +1,7 @@
 // `lifeboat keys ...` and `lifeboat console info` as a script runs them, against a control plane
 // process: a customer registers, lists and removes its key; a duplicate and a bad key exit 1 with
-// their codes; the console gateway's address and host key fingerprint come back with --json.
+// their codes; the console gateway's address and host key fingerprint come back with --json; `lifeboat
+// ca show` prints the host CA's known_hosts line.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { runLifeboat } from './run-cli.js';
 
 const lifeboat = (args: string[], env: NodeJS.ProcessEnv) => runLifeboat(args, env, 60_000);
 
-describe('lifeboat keys and console info', { timeout: 180_000 }, () => {
+describe('lifeboat keys, console info and ca show', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-keys-cli-'));
   let plane: ControlPlaneProcess;
   let acmeEnv: NodeJS.ProcessEnv;
@@ -63,5 +64,16 @@ describe('lifeboat keys and console info', { timeout: 180_000 }, () => {
     assert.match(info.json.knownHostsLine, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${port} ssh-ed25519 AAAA`));
     const text = await lifeboat(['console', 'info'], acmeEnv);
     assert.match(text.stdout, /-- --write/);
+  });
+
+  it('ca show prints the @cert-authority line alone (ready for >> known_hosts); --json gives it with the key and its fingerprint', async () => {
+    const shown = await lifeboat(['ca', 'show', '--json'], acmeEnv);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(Object.keys(shown.json).sort(), ['fingerprint', 'knownHostsLine', 'publicKey']);
+    assert.equal(shown.json.knownHostsLine, `@cert-authority * ${shown.json.publicKey} lifeboat-host-ca`);
+    writeFileSync(join(dir, 'ca.pub'), `${shown.json.publicKey}\n`);
+    assert.equal(execFileSync('ssh-keygen', ['-lf', join(dir, 'ca.pub')], { encoding: 'utf8' }).split(' ')[1], shown.json.fingerprint);
+    const text = await lifeboat(['ca', 'show'], acmeEnv);
+    assert.equal(text.stdout, `${shown.json.knownHostsLine}\n`);
   });
 });

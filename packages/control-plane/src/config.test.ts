@@ -57,4 +57,14 @@ describe('config', () => {
     assert.deepEqual(parseConfig(['--console-listen', '0.0.0.0:2022', '--console-idle-timeout', '15m'], { LIFEBOAT_CONSOLE_LISTEN: 'off' }, '/').consoleListen, { host: '0.0.0.0', port: 2022 });
     assert.throws(() => parseConfig(['--console-listen', 'on'], {}), { code: 'CONFIG_INVALID', message: /--console-listen/ });
   });
+
+  it('signs rescue host keys with the generated CA for every host unless given a key file and host patterns', () => {
+    const defaults = parseConfig([], {}, '/srv');
+    assert.deepEqual([defaults.sshHostCaKey, defaults.sshHostCaHosts], [null, '*']);
+    const given = parseConfig(['--ssh-host-ca-hosts', '*.rescue.example.net,192.0.2.*'], { LIFEBOAT_SSH_HOST_CA_KEY: 'keys/host_ca' }, '/srv');
+    assert.deepEqual([given.sshHostCaKey, given.sshHostCaHosts], ['/srv/keys/host_ca', '*.rescue.example.net,192.0.2.*']);
+    for (const bad of ['*.example.net 192.0.2.1', 'a,,b', '@cert-authority', '*,']) {
+      assert.throws(() => parseConfig(['--ssh-host-ca-hosts', bad], {}), { code: 'CONFIG_INVALID', message: /--ssh-host-ca-hosts: expected known_hosts host patterns/ }, bad);
+    }
+  });
 });

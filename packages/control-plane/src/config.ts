@@ -90,6 +90,13 @@ export interface Config {
    * operators' API tokens read it.
    */
   readonly metricsToken: string | null;
+  /**
+   * The operator's SSH host CA: an OpenSSH ed25519 private key file (unencrypted), used as it is and
+   * never stored; null: the CA generated at the first start and kept sealed in the database.
+   */
+  readonly sshHostCaKey: string | null;
+  /** The host patterns of the customers' `@cert-authority` line (`*`, or `*.rescue.example.net,192.0.2.*`). */
+  readonly sshHostCaHosts: string;
 }
 
 type Kind = 'string' | 'count' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses';
@@ -138,6 +145,8 @@ export const configOptions: readonly Option[] = [
   { key: 'trustProxy', flag: 'trust-proxy', env: 'LIFEBOAT_TRUST_PROXY', kind: 'addresses', fallback: 'off', help: 'addresses or CIDR ranges of load balancers whose X-Forwarded-For and X-Forwarded-Proto are believed, comma-separated, or off' },
   { key: 'imageAccelRedirect', flag: 'image-accel-redirect', env: 'LIFEBOAT_IMAGE_ACCEL_REDIRECT', kind: 'string', help: 'hand image files to the nginx in front: answer X-Accel-Redirect: PREFIX/ABSOLUTE-PATH with no body (nginx: location PREFIX/ { internal; alias /; }; default: off, Lifeboat streams them)' },
   { key: 'metricsToken', flag: 'metrics-token', env: 'LIFEBOAT_METRICS_TOKEN', kind: 'string', help: 'bearer token of a Prometheus scraper for GET /metrics, at least 24 characters (use the variable, not the flag: argv is public; default: operator API tokens only)' },
+  { key: 'sshHostCaKey', flag: 'ssh-host-ca-key', env: 'LIFEBOAT_SSH_HOST_CA_KEY', kind: 'path', help: 'the SSH host CA that signs rescue host keys: an unencrypted OpenSSH ed25519 private key file, used as it is (default: one generated at the first start, sealed in the database)' },
+  { key: 'sshHostCaHosts', flag: 'ssh-host-ca-hosts', env: 'LIFEBOAT_SSH_HOST_CA_HOSTS', kind: 'string', fallback: '*', help: 'host patterns of the @cert-authority line given to customers, comma-separated (e.g. *.rescue.example.net,192.0.2.*): the hosts they trust the CA for' },
   { key: 'httpRequestTimeoutMs', flag: 'http-request-timeout', env: 'LIFEBOAT_HTTP_REQUEST_TIMEOUT', kind: 'duration', fallback: '60s', help: 'time a client has to send a whole HTTP request (headers and body): slower ones get 408' },
 ];
 
@@ -250,6 +259,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
   if (out.imageAccelRedirect !== null && !/^\/[A-Za-z0-9._~\/-]*[^/]$/.test(out.imageAccelRedirect as string)) {
     invalid(`--image-accel-redirect: expected a path such as /lifeboat-files, got ${JSON.stringify(out.imageAccelRedirect)}`);
+  }
+  if (!/^[A-Za-z0-9.*?:\[\]_-]+(?:,[A-Za-z0-9.*?:\[\]_-]+)*$/.test(out.sshHostCaHosts as string)) {
+    invalid(`--ssh-host-ca-hosts: expected known_hosts host patterns separated by commas (e.g. *.rescue.example.net,192.0.2.*), got ${JSON.stringify(out.sshHostCaHosts)}`);
   }
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(out.logLevel as string)) invalid(`unknown log level ${String(out.logLevel)}`);
   if (out.secureCookies !== 'auto' && out.secureCookies !== 'always') invalid(`--secure-cookies: expected auto or always, got ${String(out.secureCookies)}`);

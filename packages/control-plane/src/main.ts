@@ -33,6 +33,7 @@ import { StoreNetbootSource } from './rescue/netboot-source.js';
 import { rescueJobs } from './rescue/rescue-jobs.js';
 import { doctorJobs } from './doctor/doctor-mail.js';
 import { RescueService } from './rescue/rescue-service.js';
+import { loadSshHostCa } from './ssh-host-ca/host-ca.js';
 import { Store } from './store/store.js';
 
 /** What can be swapped when starting the control plane (tests replace the BMC boundary only). */
@@ -99,7 +100,9 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     closers.push(() => metrics.close());
     const mailer = config.smtpUrl === null ? undefined : metrics.instrumentMailer(createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom }));
     if (mailer) closers.push(() => mailer.close());
-    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined, bmcAttempts: config.bmcAttempts });
+    const hostCa = await loadSshHostCa({ store, keyFile: config.sshHostCaKey, hosts: config.sshHostCaHosts });
+    logger.info({ source: hostCa.source, fingerprint: hostCa.fingerprint }, 'SSH host CA loaded');
+    const rescue = new RescueService({ store, queue, lease: { defaultLeaseMs: config.defaultLeaseMs, maxLeaseMs: config.maxLeaseMs }, images: profileImages(config), mails: mailer !== undefined, bmcAttempts: config.bmcAttempts, hostCa });
     const powerDrivers = metrics.instrumentPowerDrivers(parts.powerDrivers ?? powerDriverFactory());
     const consoles = new ConsoleHubs({ drivers: parts.consoleDrivers ?? consoleDriverFactory(store.servers), log: logger });
     const recorder = new ConsoleRecorder({ hubs: consoles, store, log: logger });

@@ -105,5 +105,6 @@ export interface RescueView {
   readonly state: string;
   readonly reason: string | null;
   readonly sessionId: string | null;
-  readonly ssh: { host: string | null; port: number | null; password?: string; hostKeyFingerprints: string[]; knownHosts: string[] };
+  readonly expiresAt: string | null;
+  readonly ssh: { host: string | null; port: number | null; password?: string; hostKeyFingerprints: string[]; knownHosts: string[]; certAuthority?: string };
 }

@@ -2,7 +2,7 @@
  * The customer's flows in Chromium against a real control plane with simulated servers
  * (`console-lab.ts`): sign-in and sign-out, the servers list with its badges following live (SSE)
  * with search and filter, and a server's rescue: enter, the password shown once, the boot timeline
- * step by step, SSH access with the known_hosts line, the lease with extend, exit. Then French on a
+ * step by step, SSH access with the known_hosts line and the host CA line, the lease with extend, exit. Then French on a
  * phone, and tenant isolation through the page and through the cookie-authenticated API. Each page
  * reached is screenshotted and checked with axe-core.
  */
@@ -127,6 +127,8 @@ describe('customer rescue flow in the browser', () => {
       const knownHosts = await access.locator('code[data-copy="known_hosts line"]').innerText();
       assert.equal(knownHosts, `[127.0.0.1]:${web1.sshPort} ${rescue.hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`);
       assert.equal(await access.locator('.fingerprints code').innerText(), rescue.hostKey.fingerprint);
+      // The provider's host CA line, the same as `lifeboat ca show` prints.
+      assert.match(await access.locator('code[data-copy="Provider host CA line"]').innerText(), /^@cert-authority \* ssh-ed25519 AAAA\S+ lifeboat-host-ca$/);
       await checkPage(page, 'server-rescue-desktop-en');
       // The same page on a phone, and in French.
       await page.setViewportSize({ width: 375, height: 740 });

@@ -15,7 +15,7 @@ import { settleTestWork } from './hardware-test-routes.js';
 import { settleDoctorWork } from '../doctor/doctor-routes.js';
 import { bearerToken, countFailure, refuseFailingAddress } from './auth.js';
 import { clientAddress, refuseWhenLimited, type RateLimiter, type RequestLimiters } from './rate-limiter.js';
-import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
+import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, HostKeysAnswer, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
 
 const agentErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
@@ -125,16 +125,19 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
       return reply.status(204).send();
     });
 
-    app.post<{ Body: HostKeys }>('/v1/agent/host-keys', { schema: schema({ body: HostKeys, response: { 204: Type.Null(), ...agentErrors } }) }, async (request, reply) => {
+    app.post<{ Body: HostKeys }>('/v1/agent/host-keys', { schema: schema({ body: HostKeys, response: { 200: HostKeysAnswer, ...agentErrors } }) }, async (request) => {
       const session = await sessionOf(request);
       for (const key of request.body.hostKeys) {
         if (!key.publicKey.startsWith(`${key.type} `) || !/^SHA256:[A-Za-z0-9+/]+=*$/.test(key.fingerprint)) {
           throw new LifeboatError('BAD_REQUEST', `host key of type ${key.type} is malformed`);
         }
       }
+      // Signed before anything is recorded: a key the CA refuses (KEY_INVALID) leaves no trace.
+      const server = await store.servers.byId(session.serverId);
+      const certificates = server ? options.rescue.hostCertificates(server, { ...session, hostKeys: request.body.hostKeys }) : [];
       await store.sessions.setHostKeys(session.id, request.body.hostKeys);
       await step(request, session, 'host_keys_reported', request.body.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', '));
-      return reply.status(204).send();
+      return { certificates };
     });
 
     // An inventory of a large server (hundreds of disks and NICs) is a few hundred KB; past this it is not one.

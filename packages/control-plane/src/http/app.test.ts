@@ -142,7 +142,7 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.ok(Math.abs(Date.parse(answer.body?.expiresAt) - Date.now() - 7_200_000) < 60_000);
     password = answer.body?.ssh.password;
     assert.ok(password.length >= 20);
-    assert.deepEqual({ ...answer.body?.ssh, password: undefined }, { host: '127.0.0.1', port: 2222, user: 'root', password: undefined, hostKeyFingerprints: [], knownHosts: [] });
+    assert.deepEqual({ ...answer.body?.ssh, password: undefined, certAuthority: undefined }, { host: '127.0.0.1', port: 2222, user: 'root', password: undefined, hostKeyFingerprints: [], knownHosts: [], certAuthority: undefined });
     const shown = await call('GET', '/v1/servers/web-1/rescue', acmeToken);
     assert.equal(shown.body?.ssh.password, undefined);
     assert.equal(shown.body?.status, 'Rescue requested');
@@ -194,7 +194,10 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.equal((await call('POST', '/v1/agent/events', agentToken, { step: 'agent_started', detail: 'v1' })).status, 204);
     const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBkFzRkqW2uUQ5jWqV3+1f4v7Y0yPZ2b0Y5l6TqvZ1bS';
     const hostKeys = await call('POST', '/v1/agent/host-keys', agentToken, { hostKeys: [{ type: 'ssh-ed25519', publicKey: `${key} root@rescue`, fingerprint: 'SHA256:0123456789abcdefABCDEF+/xyz' }] });
-    assert.equal(hostKeys.status, 204, JSON.stringify(hostKeys.body));
+    assert.equal(hostKeys.status, 200, JSON.stringify(hostKeys.body));
+    // Certified by the control plane's host CA for the server's name and SSH address (ssh-host-ca/host-ca.test.ts reads certificates back with ssh-keygen -L).
+    assert.deepEqual(hostKeys.body?.certificates.map((c: { type: string; publicKey: string }) => [c.type, c.publicKey]), [['ssh-ed25519', `${key} root@rescue`]]);
+    assert.match(hostKeys.body?.certificates[0].certificate, /^ssh-ed25519-cert-v01@openssh\.com AAAA\S+ lifeboat_server=web-1_session=\S+_key=ssh-ed25519$/);
     assert.equal((await call('POST', '/v1/agent/inventory', agentToken, { cpus: 2, memoryBytes: 1073741824, disks: [], nics: [], dmi: {} })).status, 204);
     assert.equal((await call('POST', '/v1/agent/ready', agentToken, {})).status, 204);
     assert.equal((await call('POST', '/v1/agent/ready', agentToken, {})).status, 204, 'ready twice is harmless');
@@ -203,6 +206,12 @@ describe('HTTP API (in-process)', { timeout: 120_000 }, () => {
     assert.equal(shown.body?.status, 'Rescue');
     assert.deepEqual(shown.body?.ssh.hostKeyFingerprints, ['SHA256:0123456789abcdefABCDEF+/xyz']);
     assert.deepEqual(shown.body?.ssh.knownHosts, [`[127.0.0.1]:2222 ${key}`]);
+    const ca = await call('GET', '/v1/ssh-host-ca', acmeToken);
+    assert.equal(ca.status, 200);
+    assert.match(ca.body?.knownHostsLine, /^@cert-authority \* ssh-ed25519 AAAA\S+ lifeboat-host-ca$/);
+    assert.equal(ca.body?.knownHostsLine, `@cert-authority * ${ca.body?.publicKey} lifeboat-host-ca`);
+    assert.match(ca.body?.fingerprint, /^SHA256:/);
+    assert.equal(shown.body?.ssh.certAuthority, ca.body?.knownHostsLine, 'the rescue view gives the same line');
     const [task] = (await call('GET', '/v1/servers/web-1/tasks', acmeToken)).body?.tasks;
     assert.equal(task.state, 'completed');
     const steps = Object.fromEntries(task.steps.map((s: { name: string; state: string }) => [s.name, s.state]));

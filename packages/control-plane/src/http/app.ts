@@ -30,6 +30,7 @@ import { RequestLimiters } from './rate-limiter.js';
 import { userRoutes } from './user-routes.js';
 import { addSecurityHeaders, registerWebConsole, sendConsolePage, wantsConsolePage } from './web-console.js';
 import { keyRoutes } from '../keys/key-routes.js';
+import { hostCaRoutes } from '../ssh-host-ca/host-ca-routes.js';
 import type { ControlPlaneMetrics, NetbootRequest } from '../metrics/metrics.js';
 import { metricsRoutes } from '../metrics/metrics-routes.js';
 
@@ -175,6 +176,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(userRoutes(options, limiters.enters));
   await app.register(accountRoutes(options, accounts));
   await app.register(keyRoutes(options));
+  await app.register(hostCaRoutes(options));
   await app.register(consoleLiveRoutes(options, options.consoleInfo ?? (() => ({ listen: null, hostKeyFingerprint: null, sshCommandExample: null }))));
   await app.register(agentRoutes(options, limiters));
   await app.register(hardwareTestRoutes(options));

@@ -21,6 +21,7 @@ import type { DialectName } from '../store/database.js';
 import { buildApp, type AppOptions } from './app.js';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.js';
+import { loadSshHostCa } from '../ssh-host-ca/host-ca.js';
 
 /** How the application is made. */
 export interface TestAppOptions {
@@ -83,7 +84,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(options.now ? { now: options.now } : {}),
   });
   const queue = new JobQueue(store.database.db, store.dialect, store.now);
-  const rescue = new RescueService({ store, queue, lease: options.lease ?? { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry });
+  const hostCa = await loadSshHostCa({ store, keyFile: null });
+  const rescue = new RescueService({ store, queue, lease: options.lease ?? { defaultLeaseMs: 86_400_000, maxLeaseMs: 7 * 86_400_000 }, images: images.registry, hostCa });
   const plugins: FastifyPluginAsync[] = [...(options.app?.plugins ?? [])];
   if (options.netboot) {
     const source = new StoreNetbootSource(store);

@@ -26,6 +26,8 @@ export interface RescueCredentialsMail {
   readonly hostKeyFingerprints: readonly string[];
   /** Ready `known_hosts` lines (`[host]:port ssh-ed25519 AAAA...`). */
   readonly knownHosts: readonly string[];
+  /** The provider's host CA line (`@cert-authority * ssh-ed25519 AAAA... lifeboat-host-ca`), trusted once for every rescue. */
+  readonly certAuthority?: string;
   /** When the rescue ends by itself. */
   readonly expiresAt: Date;
   /** The command that leaves rescue (`lifeboat rescue exit web1`). */
@@ -94,6 +96,12 @@ export function rescueCredentialsMessage(mail: RescueCredentialsMail): RenderedM
     { code: mail.hostKeyFingerprints.length > 0 ? mail.hostKeyFingerprints : ['(not reported yet)'] },
     { paragraph: 'or put these lines in a known_hosts file and let SSH check them (ssh -o UserKnownHostsFile=FILE -o StrictHostKeyChecking=yes ...):' },
     { code: mail.knownHosts.length > 0 ? mail.knownHosts : ['(not reported yet)'] },
+    ...(mail.certAuthority === undefined
+      ? []
+      : [
+          { paragraph: `or trust the provider's SSH certificate authority once, for this rescue and every later one: add this line to ~/.ssh/known_hosts (the host keys of every rescue are signed by it, for the server's name and address; connect with ssh -o HostKeyAlias=${mail.server} ... where the address is shared):` },
+          { code: [mail.certAuthority] },
+        ]),
     { paragraph: `The rescue system runs from memory; your disks are untouched until you mount them (rescue-mount). It ends by itself at ${utc(mail.expiresAt)}, and the server boots from its disk again. To end it earlier:` },
     { code: [mail.exitCommand] },
   ]);

@@ -594,6 +594,7 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
       ...(password === undefined ? {} : { password }),
       hostKeyFingerprints: session.hostKeys.map((k) => `${k.type} ${k.fingerprint}`),
       knownHosts: view.ssh.knownHosts,
+      ...(view.ssh.certAuthority === undefined ? {} : { certAuthority: view.ssh.certAuthority }),
       expiresAt: session.expiresAt,
       exitCommand: `lifeboat rescue exit ${server.name}`,
       messageId: `<rescue-credentials.${sessionId}@lifeboat>`,

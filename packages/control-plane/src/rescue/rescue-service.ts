@@ -25,6 +25,7 @@ import { imageProblem, type ImageRegistry } from '../netboot/image-registry.js';
 import type { Store } from '../store/store.js';
 import type { RescueAlert } from '../store/boot-credentials.js';
 import { BootTimeline } from './boot-timeline.js';
+import type { HostCertificate, SshHostCa } from '../ssh-host-ca/host-ca.js';
 
 /** Job kinds of the rescue flow. */
 export const enterJob = 'rescue.enter';
@@ -85,6 +86,7 @@ export class RescueService {
   readonly #images: ImageRegistry;
   readonly #timeline: BootTimeline;
   readonly #newPassword: () => Promise<RescueCredentials>;
+  readonly #hostCa: SshHostCa | undefined;
 
   /**
    * `images`: the rescue images by profile (the netboot server's registry; a request for a profile
@@ -101,7 +103,10 @@ export class RescueService {
     newPassword?: () => Promise<RescueCredentials>;
     /** Attempts of an enter or exit job (its BMC steps) before it fails (default {@link defaultBmcAttempts}). */
     bmcAttempts?: number;
+    /** The SSH host CA that certifies the rescue systems' host keys (absent: no certificates, no `@cert-authority` line). */
+    hostCa?: SshHostCa;
   }) {
+    this.#hostCa = options.hostCa;
     this.#bmcAttempts = options.bmcAttempts ?? defaultBmcAttempts;
     this.#newPassword = options.newPassword ?? rescuePassword;
     this.#store = options.store;
@@ -268,6 +273,19 @@ export class RescueService {
     return session === undefined ? [] : this.#store.bootCredentials.alertsFor(session.id);
   }
 
+  /** The SSH host CA (absent: this control plane certifies nothing). */
+  get hostCa(): SshHostCa | undefined {
+    return this.#hostCa;
+  }
+
+  /**
+   * Host certificates for the host keys a session's agent reported (none without a CA, or for a
+   * server without a principal): signed at each report, valid until the end of the lease.
+   */
+  hostCertificates(server: Server, session: RescueSession): HostCertificate[] {
+    return this.#hostCa?.certify(server, session, session.hostKeys, this.#store.now()) ?? [];
+  }
+
   /** Builds the view of a session (no password: it exists in clear only in the enter answer). */
   view(server: Server, session: RescueSession | undefined, alerts: readonly RescueAlert[] = []): RescueView {
     const open = session !== undefined && session.endedAt === null;
@@ -289,6 +307,7 @@ export class RescueService {
         user: 'root',
         hostKeyFingerprints: hostKeys.map((k) => k.fingerprint),
         knownHosts: endpoint ? knownHostsLines(endpoint.host, endpoint.port, hostKeys) : [],
+        ...(this.#hostCa ? { certAuthority: this.#hostCa.knownHostsLine } : {}),
       },
       agent: {
         lastSeenAt: open ? (session.lastHeartbeatAt?.toISOString() ?? null) : null,

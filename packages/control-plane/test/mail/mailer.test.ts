@@ -41,6 +41,7 @@ describe('mail through a real SMTP server on loopback', () => {
   const received: Received[] = [];
   const password = 'Xq7-rT2v_Lm9pW4z-Kc8';
   const knownHosts = '[203.0.113.7]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ3x4Wq2vB7nY5kLmP0sQ8rT1uV6wX9zA2bC4dE6fG8h';
+  const certAuthority = '@cert-authority * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC56jf/OZUNxmNcL5zXqAVReOY7nJgAZOq0USLEw57zh lifeboat-host-ca';
   const fingerprint = 'ssh-ed25519 SHA256:Nf0e3y2T9jKqL8mW5pR1sV4xZ7aB0cD3eF6gH9iJ2kL';
 
   before(async () => {
@@ -86,6 +87,7 @@ describe('mail through a real SMTP server on loopback', () => {
       password,
       hostKeyFingerprints: [fingerprint],
       knownHosts: [knownHosts],
+      certAuthority,
       expiresAt,
       exitCommand: 'lifeboat rescue exit web1',
     });
@@ -102,6 +104,7 @@ describe('mail through a real SMTP server on loopback', () => {
       assert.ok(body.includes(`Password: ${password}`));
       assert.ok(body.includes(fingerprint));
       assert.ok(body.includes(knownHosts), 'the known_hosts line, unbroken');
+      assert.ok(body.includes(certAuthority), 'the host CA line, unbroken');
       assert.ok(body.includes('2026-11-24 06:30 UTC'));
       assert.ok(body.includes('lifeboat rescue exit web1'));
     }

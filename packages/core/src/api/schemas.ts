@@ -108,6 +108,12 @@ export const SshAccessSchema = Type.Object({
   password: Type.Optional(Type.String()),
   hostKeyFingerprints: Type.Array(Type.String()),
   knownHosts: Type.Array(Type.String()),
+  certAuthority: Type.Optional(
+    Type.String({
+      description:
+        "the provider's SSH host CA as a known_hosts line (`@cert-authority * ssh-ed25519 AAAA... lifeboat-host-ca`): with it, every rescue host whose certificate names the host connected to (the server's name or SSH address) is trusted, this one and every later one",
+    }),
+  ),
 });
 /** How to reach the rescue system over SSH, as shown to the customer. */
 export type SshAccess = Static<typeof SshAccessSchema>;
@@ -266,6 +272,28 @@ export const HostKeys = Type.Object({
   hostKeys: Type.Array(Type.Object({ type: Type.String(), publicKey: Type.String(), fingerprint: Type.String() }), { maxItems: 10 }),
 });
 export type HostKeys = Static<typeof HostKeys>;
+/**
+ * The answer to `POST /v1/agent/host-keys`: a host certificate for each reported key, signed by the
+ * provider's SSH host CA (empty when the server has no SSH name or address to certify). An older
+ * control plane answers 204 without a body: the agent then serves the keys without certificates.
+ */
+export const HostKeysAnswer = Type.Object({
+  certificates: Type.Array(
+    Type.Object({
+      type: Type.String(),
+      publicKey: Type.String({ description: 'the certified host key, as reported' }),
+      certificate: Type.String({ description: 'the certificate line, the content of ssh_host_*_key-cert.pub' }),
+    }),
+  ),
+});
+export type HostKeysAnswer = Static<typeof HostKeysAnswer>;
+/** `GET /v1/ssh-host-ca`: the provider's SSH host CA, as a customer trusts it (`lifeboat ca show`). */
+export const SshHostCaView = Type.Object({
+  knownHostsLine: Type.String({ description: 'the line to add to ~/.ssh/known_hosts: `@cert-authority * ssh-ed25519 AAAA... lifeboat-host-ca`' }),
+  publicKey: Type.String({ description: "the CA's public key, `ssh-ed25519 AAAA...`" }),
+  fingerprint: Type.String({ description: "the CA's SHA-256 fingerprint, `SHA256:...`, as ssh-keygen -lf prints it" }),
+});
+export type SshHostCaView = Static<typeof SshHostCaView>;
 export const HeartbeatAnswer = Type.Object({ expiresAt: Type.String() });
 export type HeartbeatAnswer = Static<typeof HeartbeatAnswer>;
 export const WorkQuery = Type.Object({ waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })) });

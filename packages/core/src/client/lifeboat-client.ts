@@ -32,6 +32,7 @@ import type {
   ServerEvent,
   ServerList,
   ServerView,
+  SshHostCaView,
   TaskList,
   TenantList,
   TenantView,
@@ -268,6 +269,10 @@ export class LifeboatClient {
   /** `DELETE /v1/keys/{name}` (`KEY_NOT_FOUND`). */
   async removeKey(name: string, tenant?: string): Promise<void> {
     await this.request('DELETE', `/v1/keys/${segment(name)}${tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`}`);
+  }
+  /** `GET /v1/ssh-host-ca`: the provider's SSH host CA and its `@cert-authority` line for known_hosts. */
+  sshHostCa(): Promise<SshHostCaView> {
+    return this.request('GET', '/v1/ssh-host-ca');
   }
   /** `GET /v1/console`: the SSH console gateway's address and host key fingerprint. */
   consoleInfo(): Promise<ConsoleInfo> {

@@ -92,6 +92,8 @@ export const en = {
   'rescue.sshCommand': 'SSH command',
   'rescue.knownHosts': 'known_hosts line',
   'rescue.knownHostsHelp': 'Add it to ~/.ssh/known_hosts to log in without trusting an unknown key.',
+  'rescue.certAuthority': 'Provider host CA line',
+  'rescue.certAuthorityHelp': 'Or add this line to ~/.ssh/known_hosts once: it trusts this rescue system and every later one, whose host keys the provider signs for the server\'s name and address. Where the address is shared, connect with ssh -o HostKeyAlias={server}.',
   'rescue.fingerprints': 'Host key fingerprints',
   'rescue.timeline': 'Boot timeline',
   'rescue.timelineEmpty': 'No boot yet.',

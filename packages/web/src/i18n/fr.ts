@@ -89,6 +89,8 @@ export const fr: Record<MessageKey, string> = {
   'rescue.sshCommand': 'Commande SSH',
   'rescue.knownHosts': 'Ligne known_hosts',
   'rescue.knownHostsHelp': 'Ajoutez-la à ~/.ssh/known_hosts pour vous connecter sans faire confiance à une clé inconnue.',
+  'rescue.certAuthority': 'Ligne de l’autorité de certification d’hôtes',
+  'rescue.certAuthorityHelp': 'Ou ajoutez une fois pour toutes cette ligne à ~/.ssh/known_hosts : elle fait confiance à ce système de secours et à tous les suivants, dont le fournisseur signe les clés d’hôte pour le nom et l’adresse du serveur. Si l’adresse est partagée, connectez-vous avec ssh -o HostKeyAlias={server}.',
   'rescue.fingerprints': 'Empreintes des clés d’hôte',
   'rescue.timeline': 'Étapes du démarrage',
   'rescue.timelineEmpty': 'Aucun démarrage pour l’instant.',

@@ -1,4 +1,4 @@
-/** How to reach the rescue system: the `ssh` command, the `known_hosts` line(s), the fingerprints. */
+/** How to reach the rescue system: the `ssh` command, the `known_hosts` line(s), the provider's host CA line, the fingerprints. */
 import type { RescueView } from '@lifeboat/core/api';
 import { useI18n } from '../i18n/i18n.js';
 import { CopyField } from '../ui/copy-button.js';
@@ -19,6 +19,12 @@ export function SshAccess({ rescue }: { rescue: RescueView }) {
           <CopyField label={t('rescue.sshCommand')} value={command} />
           <CopyField label={t('rescue.knownHosts')} value={rescue.ssh.knownHosts.join('\n')} />
           <p className="hint">{t('rescue.knownHostsHelp')}</p>
+          {rescue.ssh.certAuthority === undefined ? null : (
+            <>
+              <CopyField label={t('rescue.certAuthority')} value={rescue.ssh.certAuthority} />
+              <p className="hint">{t('rescue.certAuthorityHelp', { server: rescue.server })}</p>
+            </>
+          )}
           <h3>{t('rescue.fingerprints')}</h3>
           <ul className="fingerprints">
             {rescue.ssh.hostKeyFingerprints.map((fingerprint) => (
