@@ -132,7 +132,7 @@ before(async () => {
   machine.agentScript = join(work, 'agent.mjs');
   writeFileSync(machine.agentScript, await bundleAgent());
   machine.sshPort = await freePort();
-  cp = await startTestControlPlane(join(work, 'data'), mac, machine, ['--exit-timeout', '20s', '--scheduler-interval', '1s']);
+  cp = await startTestControlPlane(join(work, 'data'), mac, machine, ['--exit-timeout', '90s', '--scheduler-interval', '1s']);
   machine.url = cp.running.url;
   await cp.api('POST', '/v1/tenants', { name: 'acme' });
   await cp.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin', password: 'bmc-secret' } });
