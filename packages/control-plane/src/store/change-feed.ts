@@ -73,10 +73,12 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test:
 
   /**
    * Listens on a dedicated connection; when it drops (or cannot be made: the database is down), tries
-   * again every second until it is back. Changes made while it was down were made by nobody (the
-   * database was down for everyone) or announced in this process only (`changed` falls back to that).
+   * again every second until it is back. A notification sent while it was down is lost (the database
+   * came back before this listener did, or another replica wrote meanwhile): once listening again,
+   * every server whose rescue session changed since the drop is announced anew, so streams show the
+   * state they missed.
    */
-  async #listen(url: string): Promise<void> {
+  async #listen(url: string, droppedAt?: Date): Promise<void> {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
     let dropped = false;
     const again = () => {
@@ -84,8 +86,9 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test:
       dropped = true;
       if (this.#listener === client) this.#listener = undefined;
       client.end().catch(() => {});
+      const since = droppedAt ?? new Date();
       setTimeout(() => {
-        if (!this.#closed) this.#ready = this.#listen(url).catch(() => {});
+        if (!this.#closed) this.#ready = this.#listen(url, since).catch(() => {});
       }, 1000).unref();
     };
     client.on('notification', (message) => {
@@ -106,6 +109,14 @@ export class ChangeFeed extends EventEmitter<{ server: [serverId: string]; test:
     }
     if (this.#closed) await client.end().catch(() => {});
     else this.#listener = client;
+    if (droppedAt !== undefined && this.#db) await this.#replay(droppedAt);
+  }
+
+  /** Announces, in this process, each server whose rescue session changed since `since` (a little before, for clock steps). */
+  async #replay(since: Date): Promise<void> {
+    const from = new Date(since.getTime() - 5000).toISOString();
+    const rows = await this.#db!.selectFrom('rescue_sessions').select('server_id').distinct().where('updated_at', '>=', from).execute().catch(() => []);
+    for (const row of rows) this.emit('server', row.server_id);
   }
 
   /** Stops listening. */
