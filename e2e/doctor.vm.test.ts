@@ -79,7 +79,7 @@ describe('the rescue doctor on a lab server broken four ways: find, fix, undo, b
       delete process.env.LIFEBOAT_URL;
     }
     server = labStatus(labDir).servers[0]!;
-    assert.deepEqual(server.scenarios, scenarios);
+    assert.deepEqual([...server.scenarios].sort(), [...scenarios].sort());
     customer = { ...base, LIFEBOAT_TOKEN: (await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'acme', '--role', 'customer'], operator)).token };
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', customerKey]);
   });
