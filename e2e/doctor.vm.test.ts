@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DoctorFinding, DoctorFixAnswer, DoctorView } from '@lifeboat/core/api';
 import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
-import { freePort, lifeboat, lifeboatJson, ServeProcess, ssh, waitFor, type CommandResult, type SshLogin } from './support.js';
+import { freePort, labUpRegistered, lifeboat, lifeboatJson, ServeProcess, ssh, waitFor, type CommandResult, type SshLogin } from './support.js';
 
 const scenarios = ['broken-fstab', 'firewall-drops-ssh', 'renamed-nic', 'bad-sshd-config'];
 /** The finding of each scenario: id, check, severity, fix, and the file its evidence points at. */
@@ -68,16 +68,8 @@ describe('the rescue doctor on a lab server broken four ways: find, fix, undo, b
     const base = { ...process.env, LIFEBOAT_URL: `http://127.0.0.1:${port}` };
     operator = { ...base, LIFEBOAT_TOKEN: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
 
-    process.env.LIFEBOAT_LAB = labDir;
-    process.env.LIFEBOAT_URL = operator.LIFEBOAT_URL;
-    process.env.LIFEBOAT_TOKEN = operator.LIFEBOAT_TOKEN;
-    try {
-      const up = await lab(['up', ...scenarios.flatMap((s) => ['--scenario', s]), '--register', '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
-      assert.equal(up, 0, 'lifeboat lab up --register');
-    } finally {
-      delete process.env.LIFEBOAT_TOKEN;
-      delete process.env.LIFEBOAT_URL;
-    }
+    const up = await labUpRegistered(labDir, operator, [...scenarios.flatMap((s) => ['--scenario', s]), '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
+    assert.equal(up, 0, 'lifeboat lab up --register');
     server = labStatus(labDir).servers[0]!;
     assert.deepEqual([...server.scenarios].sort(), [...scenarios].sort());
     customer = { ...base, LIFEBOAT_TOKEN: (await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'acme', '--role', 'customer'], operator)).token };
