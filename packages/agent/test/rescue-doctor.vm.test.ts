@@ -89,13 +89,16 @@ async function examineMounted(uuid: string): Promise<DoctorReport> {
 
 const rootOf = (d: ScenarioDisks): string => d.fileSystems.find((f) => f.mount === '/')?.uuid ?? '';
 
-test('degraded-raid: the raid finding names the degraded array', async () => {
+test('degraded-raid: a raid finding names each degraded array', async () => {
   const report = await examineMounted(rootOf(degradedRaid));
   const raid = report.findings.filter((f) => f.check === 'raid');
-  assert.equal(raid.length, 1, JSON.stringify(report.findings));
-  assert.equal(raid[0]?.severity, 'warning');
-  assert.match(raid[0]?.summary ?? '', /is degraded: 1 of 2 devices work/);
-  assert.match(raid[0]?.evidence[0]?.text ?? '', /\[2\/1\]/);
+  // Every array of the raid1 layout lost its second member.
+  assert.ok(raid.length >= 1, JSON.stringify(report.findings));
+  for (const f of raid) {
+    assert.equal(f.severity, 'warning');
+    assert.match(f.summary, /is degraded: 1 of 2 devices work/);
+    assert.match(f.evidence[0]?.text ?? '', /\[2\/1\]/);
+  }
   assert.deepEqual(report.findings.filter((f) => f.check !== 'raid' && f.check !== 'journal'), [], 'nothing else is wrong with it');
 });
 
