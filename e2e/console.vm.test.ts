@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
-import { freePort, lifeboat, lifeboatJson, ServeProcess, waitFor } from './support.js';
+import { freePort, labUpRegistered, lifeboat, lifeboatJson, ServeProcess, waitFor } from './support.js';
 
 
 /** A running OpenSSH client attached to the gateway, with what it printed. */
@@ -93,16 +93,8 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     // The lab as `npm start` makes it: registered by `lab up --register` (IPMI BMC, so the console is
     // the BMC's SOL). Its installed Debian's fstab names a disk that does not exist: it boots into
     // emergency mode, where SSH never answers, until it is rescued and repaired.
-    process.env.LIFEBOAT_LAB = labDir;
-    process.env.LIFEBOAT_URL = operator.LIFEBOAT_URL;
-    process.env.LIFEBOAT_TOKEN = operator.LIFEBOAT_TOKEN;
-    try {
-      const up = await lab(['up', '--scenario', 'broken-fstab', '--register', '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
-      assert.equal(up, 0, 'lifeboat lab up --register');
-    } finally {
-      delete process.env.LIFEBOAT_TOKEN;
-      delete process.env.LIFEBOAT_URL;
-    }
+    const up = await labUpRegistered(labDir, operator, ['--scenario', 'broken-fstab', '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
+    assert.equal(up, 0, 'lifeboat lab up --register');
     server = labStatus(labDir).servers[0]!;
 
     await lifeboatJson(['tenants', 'add', 'globex'], operator);

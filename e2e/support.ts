@@ -5,6 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
+import { main as lab } from '@lifeboat/lab';
 
 const cliBin = fileURLToPath(new URL('../packages/cli/bin/lifeboat.mjs', import.meta.url));
 
@@ -146,3 +147,20 @@ export async function startSmtpServer(): Promise<{ url: string; messages: Receiv
   return { url: `smtp://127.0.0.1:${port}`, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+
+/**
+ * `lifeboat lab up ARGS --register` as `npm start` runs it: the lab in `labDir` (kept in
+ * LIFEBOAT_LAB for the test's later `lab` calls), its servers registered with the control plane
+ * through `operator`'s LIFEBOAT_URL and LIFEBOAT_TOKEN (set for the call only). Resolves with the exit code.
+ */
+export async function labUpRegistered(labDir: string, operator: NodeJS.ProcessEnv, args: readonly string[]): Promise<number> {
+  process.env.LIFEBOAT_LAB = labDir;
+  process.env.LIFEBOAT_URL = operator.LIFEBOAT_URL;
+  process.env.LIFEBOAT_TOKEN = operator.LIFEBOAT_TOKEN;
+  try {
+    return await lab(['up', ...args, '--register']);
+  } finally {
+    delete process.env.LIFEBOAT_TOKEN;
+    delete process.env.LIFEBOAT_URL;
+  }
+}

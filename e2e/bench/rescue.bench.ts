@@ -7,6 +7,8 @@
  * - Lifeboat: `lifeboat rescue enter --wait` (from the running installed system: BMC, clean
  *   shutdown, iPXE, agent) to an SSH login with the customer's key; their ratio;
  * - the gap between the timeline steps `sshd_started` and `ready` (must stay under 1 s);
+ * - the rescue doctor, which the agent runs after `ready` (it must not delay it): from `ready` to the
+ *   doctor's start and to its report `done` (`lifeboat doctor NAME`: startedAt, finishedAt, durationMs);
  * - `rescue exit --wait` (through the agent) until the installed system answers.
  *
  * The VM's boot file URL points at this script's own small HTTP server, which serves either the raw
@@ -24,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { kernelCommandLine } from '@lifeboat/core';
 import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab, readLab, ServerVm } from '@lifeboat/lab';
+import type { DoctorView } from '@lifeboat/core/api';
 import { freePort, lifeboatJson, ssh, waitFor } from '../support.js';
 import { median } from '../../scripts/bench-stats.js';
 
@@ -123,6 +126,10 @@ try {
   const toReady: number[] = [];
   const toLogin: number[] = [];
   const sshdToReady: number[] = [];
+  const readyToDoctorStart: number[] = [];
+  const readyToDoctorDone: number[] = [];
+  const doctorRun: number[] = [];
+  const doctorFindings: number[] = [];
   const toDisk: number[] = [];
   const exitWays: string[] = [];
   for (let i = 0; i < runs; i++) {
@@ -138,6 +145,16 @@ try {
     const at = (name: string): number => Date.parse(enter?.steps.find((s) => s.name === name)?.endedAt ?? 'x');
     sshdToReady.push(seconds(at('ready') - at('sshd_started')));
     log(`sshd_started → ready: ${sshdToReady.at(-1)!.toFixed(2)} s`);
+    const doctor = await waitFor('the doctor\'s report', async () => {
+      const view = await lifeboatJson<DoctorView>(['doctor', server.name], env);
+      return view.report.state === 'running' ? undefined : view.report;
+    }, 300_000, 500);
+    if (doctor.state !== 'done') throw new Error(`the doctor failed: ${doctor.error ?? '?'}`);
+    readyToDoctorStart.push(seconds(Date.parse(doctor.startedAt) - at('ready')));
+    readyToDoctorDone.push(seconds(Date.parse(doctor.finishedAt ?? 'x') - at('ready')));
+    doctorRun.push(seconds(doctor.durationMs ?? Number.NaN));
+    doctorFindings.push(doctor.findings.length);
+    log(`ready → doctor done: ${readyToDoctorDone.at(-1)!.toFixed(1)} s (run ${doctorRun.at(-1)!.toFixed(1)} s, ${doctor.findings.length} finding(s))`);
     const exitStarted = Date.now();
     await lifeboatJson(['rescue', 'exit', server.name, '--wait'], env);
     toDisk.push(seconds(Date.now() - exitStarted));
@@ -154,6 +171,8 @@ try {
       `| \`rescue enter --wait\` → state rescue | ${fmt(toReady)} | IPMI, clean ACPI shutdown of the installed OS, iPXE, agent |`,
       `| (b) \`rescue enter\` → SSH login with the customer's key | ${fmt(toLogin)} | ratio (b)/(a): ${ratio.toFixed(2)} |`,
       `| (c) timeline \`sshd_started\` → \`ready\` | ${fmt(sshdToReady, 2)} | must be < 1 s: ${sshdToReady.every((s) => s < 1) ? 'yes' : 'NO'} |`,
+      `| (d) \`ready\` → the doctor starts | ${fmt(readyToDoctorStart, 2)} | the agent starts it after \`ready\` and \`ready\` does not wait for it: (c) holds no doctor time |`,
+      `| (e) \`ready\` → the doctor's report \`done\` | ${fmt(readyToDoctorDone)} | the run itself (durationMs): ${fmt(doctorRun)}; findings on the healthy lab disk: ${doctorFindings.join(', ')} |`,
       `| \`rescue exit --wait\` → installed system answers SSH | ${fmt(toDisk)} | ${[...new Set(exitWays)].join(' / ')} |`,
       `| load average (1 min) at each login | ${loads.map((l) => l.toFixed(1)).join(', ')} | ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB |`,
     ].join('\n'),

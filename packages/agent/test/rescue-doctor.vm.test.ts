@@ -3,7 +3,11 @@
  * the scenarios bad-sshd-config, firewall-drops-ssh, renamed-nic, missing-kernel, disk-full and
  * broken-fstab), in one rescue boot: the agent runs it after ready by itself; `rescue-doctor --json`
  * over SSH lists each fault, nothing of the disk stays mounted or assembled afterwards, and
- * `--rerun` runs it again.
+ * `--rerun` runs it again. The same boot has two more installed systems attached, behind the first
+ * (the doctor's own run examines the first system found): a raid1 whose second member is blank
+ * (degraded-raid) and a split-var system whose root password is lost and whose root file system is
+ * marked as having errors (lost-password, corrupt-fs); each is mounted with `rescue-mount --root`,
+ * which the doctor then examines.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -12,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DoctorReport } from '@lifeboat/core/api';
 import { ensureScenarioDisks } from '@lifeboat/lab';
+import type { ScenarioDisks } from '@lifeboat/lab';
 import type { SshLogin } from '@lifeboat/test-support';
 import { sshCommands, startRescueHarness } from './rescue-harness.js';
 import type { RescueHarness } from './rescue-harness.js';
@@ -23,10 +28,15 @@ const scenarios = ['bad-sshd-config', 'firewall-drops-ssh', 'renamed-nic', 'miss
 let harness: RescueHarness;
 let login: SshLogin;
 let disks: readonly string[] = [];
+let degradedRaid: ScenarioDisks;
+let lostPassword: ScenarioDisks;
 const { run, ok } = sshCommands(() => login, log);
 
 before(async () => {
   disks = (await ensureScenarioDisks('plain', scenarios, { onProgress: log })).disks;
+  degradedRaid = await ensureScenarioDisks('raid1', ['degraded-raid'], { onProgress: log });
+  lostPassword = await ensureScenarioDisks('split-var', ['lost-password', 'corrupt-fs'], { onProgress: log });
+  disks = [...disks, ...degradedRaid.disks, ...lostPassword.disks];
   harness = await startRescueHarness({ work, mac: '52:54:00:ab:cd:15', serverName: 'web-15', disks: () => disks, log });
 });
 
@@ -59,5 +69,58 @@ test('the doctor finds every fault of the broken disk by itself after ready, and
   const again = await run('rescue-doctor --rerun --json');
   const rerun = JSON.parse(again.stdout) as DoctorReport;
   assert.notEqual(rerun.startedAt, report.startedAt);
-  assert.deepEqual(rerun.findings.map((f) => f.id).sort(), [...ids].sort());
+  // The raid check reads /proc/mdstat: the other disks' degraded arrays show there too, under md numbers
+  // that change with each assembly.
+  const own = (list: string[]): string[] => list.filter((id) => !id.startsWith('raid-')).sort();
+  assert.deepEqual(own(rerun.findings.map((f) => f.id)), own(ids));
+});
+
+/** The doctor's report on the installed system whose root has `uuid`, mounted by the customer at /mnt. */
+async function examineMounted(uuid: string): Promise<DoctorReport> {
+  const mounted = await run(`rescue-mount --read-only --root UUID=${uuid}`);
+  assert.ok(mounted.code === 0 || mounted.code === 4, `rescue-mount: ${mounted.code}\n${mounted.stdout}\n${mounted.stderr}`);
+  try {
+    const out = await run('rescue-doctor --rerun --json --wait 240');
+    const report = JSON.parse(out.stdout) as DoctorReport;
+    log(`doctor on UUID=${uuid} (${report.installedSystem}): ${report.findings.map((f) => `${f.id} ${f.severity}`).join(', ')} in ${report.durationMs} ms`);
+    assert.equal(report.state, 'done', report.error);
+    return report;
+  } finally {
+    await ok('rescue-umount');
+  }
+}
+
+const rootOf = (d: ScenarioDisks): string => d.fileSystems.find((f) => f.mount === '/')?.uuid ?? '';
+
+test('degraded-raid: a raid finding names each degraded array', async () => {
+  const report = await examineMounted(rootOf(degradedRaid));
+  const raid = report.findings.filter((f) => f.check === 'raid');
+  // Every array of the raid1 layout lost its second member.
+  assert.ok(raid.length >= 1, JSON.stringify(report.findings));
+  for (const f of raid) {
+    assert.equal(f.severity, 'warning');
+    assert.match(f.summary, /is degraded: 1 of 2 devices work/);
+    assert.match(f.evidence[0]?.text ?? '', /\[2\/1\]/);
+  }
+  assert.deepEqual(report.findings.filter((f) => f.check !== 'raid' && f.check !== 'journal'), [], 'nothing else is wrong with it');
+});
+
+test('lost-password and corrupt-fs: root cannot log in (password reset offered); the root file system has errors', async () => {
+  const report = await examineMounted(rootOf(lostPassword));
+  const byCheck = new Map(report.findings.map((f) => [f.check, f]));
+  const login = byCheck.get('root-login');
+  assert.ok(login, JSON.stringify(report.findings));
+  // The password is not locked, only unknown, and sshd takes root's password: the doctor cannot know it
+  // is lost, so it says so as information and offers the reset.
+  assert.equal(login.severity, 'info');
+  assert.equal(login.fix?.kind, 'root-password');
+  assert.equal(login.fix?.state, 'available');
+  assert.ok(!JSON.stringify(login).includes('$6$'), 'no hash in the evidence');
+  const errors = byCheck.get('filesystem-errors');
+  assert.ok(errors, JSON.stringify(report.findings));
+  assert.equal(errors.id, 'filesystem-errors-root');
+  assert.equal(errors.severity, 'critical');
+  assert.match(errors.evidence[0]?.text ?? '', /with errors|FS Error count/);
+  assert.equal(errors.fix, undefined, 'the repair is rescue-fsck, not a one-step fix');
+  assert.deepEqual(report.findings.filter((f) => !['root-login', 'filesystem-errors', 'journal', 'raid'].includes(f.check)), [], 'nothing else is wrong with it');
 });

@@ -230,3 +230,14 @@ test('an incident with a result of this boot attached: declared by the customer,
   assert.deepEqual(parsed<{ incidents: View[] }>(await api('/v1/incidents', globex)).incidents.map((i) => i.id), []);
   assert.equal((await api(`/v1/servers/files-1/tests/${testId}`, globex)).status, 404);
 });
+
+test('the rescue doctor finds nothing wrong with the healthy installed system', async () => {
+  const out = await run('rescue-doctor --rerun --json --wait 240');
+  const report = JSON.parse(out.stdout) as { state: string; error?: string; installedSystem?: string; findings: Array<{ id: string }> };
+  log(`doctor on the healthy system (${report.installedSystem}): ${report.findings.map((f) => f.id).join(', ') || 'no finding'}`);
+  assert.equal(report.state, 'done', report.error);
+  assert.deepEqual(report.findings.map((f) => f.id), []);
+  assert.equal(out.code, 0, 'exit 0: nothing wrong');
+  const text = await ok('rescue-doctor');
+  assert.match(text, /nothing wrong found/);
+});

@@ -792,7 +792,10 @@ export async function doctorFix(action: 'fix' | 'undo', name: string, findingId:
   const kept = fix.finding?.fix;
   const changed = kept?.changedFiles ?? [];
   const lines = [action === 'fix' ? `${findingId}: fix applied${kept ? `: ${kept.description}` : ''}` : `${findingId}: fix undone: the changed files are back as they were`];
-  changed.forEach((file, i) => lines.push(`  changed ${file}${action === 'fix' ? `; its copy: ${kept?.backups?.[i] ?? `${file}.lifeboat-<time>`}` : ''}`));
+  changed.forEach((file, i) => {
+    const copy = kept?.backups?.[i];
+    lines.push(`  changed ${file}${action === 'fix' ? (copy === '' ? ' (created: no copy)' : `; its copy: ${copy ?? `${file}.lifeboat-<time>`}`) : ''}`);
+  });
   if (action === 'fix') lines.push(`undo: lifeboat doctor undo ${name} ${findingId}`);
   if (password !== undefined) lines.push(`new root password (shown once, not mailed): ${password}`);
   out.result(document, lines.join('\n'));

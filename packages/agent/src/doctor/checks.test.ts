@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { nodePlatform } from '../platform-node.js';
 import { examine } from './checks.js';
 import type { RescueFacts } from './checks.js';
-import { Doctor, mountedFiles } from './doctor.js';
+import { changedFiles, Doctor, mountedFiles } from './doctor.js';
 import { applySteps, backupStamp, undoChanges } from './fixes.js';
 import { reportText } from './report-text.js';
 
@@ -210,6 +210,46 @@ describe('doctor checks on installed-system trees', () => {
   });
 });
 
+describe('changedFiles: each changed file once, with its first copy', () => {
+  it('keeps the order, the oldest copy of a file changed twice, and no copy for a created link', () => {
+    assert.deepEqual(
+      changedFiles([
+        { op: 'edit', path: '/etc/fstab', backup: '/etc/fstab.lifeboat-20261130T141500Z', after: 'a' },
+        { op: 'symlink', path: '/etc/systemd/system/multi-user.target.wants/ssh.service', backup: null, after: '/lib/systemd/system/ssh.service' },
+        { op: 'edit', path: '/etc/fstab', backup: '/etc/fstab.lifeboat-20261130T141600Z', after: 'b' },
+      ]),
+      { changedFiles: ['/etc/fstab', '/etc/systemd/system/multi-user.target.wants/ssh.service'], backups: ['/etc/fstab.lifeboat-20261130T141500Z', ''] },
+    );
+  });
+});
+
+describe('filesystem-errors: the superblock of / or /boot says the file system has errors', () => {
+  const superblock = (state: string, errors: string[] = []) => ({
+    command: 'dumpe2fs -h /dev/vda1',
+    status: 0,
+    output: ['dumpe2fs 1.47.0 (5-Feb-2023)', 'Filesystem volume name:   lab-root', `Filesystem state:         ${state}`, 'Errors behavior:          Continue', ...errors, 'Block size:               4096', ''].join('\n'),
+  });
+  it('a clean file system is no finding; one with errors is critical, with the superblock lines as evidence and no fix', async () => {
+    assert.deepEqual(await check(healthyTree(), { ...healthyFacts(), superblocks: [{ target: '/', device: '/dev/vda1', output: superblock('clean') }] }), []);
+    const found = await check(healthyTree(), {
+      ...healthyFacts(),
+      superblocks: [
+        { target: '/', device: '/dev/vda1', output: superblock('clean with errors', ['FS Error count:           1', 'First error time:         Mon Nov 30 14:00:00 2026']) },
+        { target: '/boot', device: '/dev/vda2', output: superblock('not clean', ['FS Error count:           3']) },
+      ],
+    });
+    assert.deepEqual(found.map((f) => [f.finding.id, f.finding.check, f.finding.severity, f.finding.fix, f.steps]), [
+      ['filesystem-errors-root', 'filesystem-errors', 'critical', undefined, undefined],
+      ['filesystem-errors-boot', 'filesystem-errors', 'critical', undefined, undefined],
+    ]);
+    assert.deepEqual(found[0]?.finding.evidence, [{ command: 'dumpe2fs -h /dev/vda1', text: 'Filesystem state:         clean with errors\nFS Error count:           1\nFirst error time:         Mon Nov 30 14:00:00 2026' }]);
+    assert.match(found[0]?.finding.summary ?? '', /rescue-fsck \/dev\/vda1 --repair/);
+  });
+  it('a dumpe2fs that failed says nothing', async () => {
+    assert.deepEqual(await check(healthyTree(), { ...healthyFacts(), superblocks: [{ target: '/', device: '/dev/vda1', output: { command: 'dumpe2fs -h /dev/vda1', status: 1, output: 'Filesystem state: clean with errors' } }] }), []);
+  });
+});
+
 describe('the doctor on a mounted system (the customer mount at /mnt stands in for its own)', () => {
   it('runs, keeps the report for rescue-doctor, fixes, re-runs, undoes; idempotent; unknown findings refused', async () => {
     const rescue = mkdtempSync(join(tmpdir(), 'lifeboat-doctor-rescue-'));
@@ -234,7 +274,9 @@ describe('the doctor on a mounted system (the customer mount at /mnt stands in f
     assert.deepEqual(fixed.finding?.fix?.changedFiles, ['/etc/fstab']);
     assert.equal(fixed.finding?.fix?.state, 'applied');
     assert.deepEqual(await doctor.fix('fstab-data'), fixed, 'a second fix changes nothing');
-    assert.equal(readdirSync(join(installed, 'etc')).filter((n) => n.startsWith('fstab.lifeboat-')).length, 1);
+    const copies = readdirSync(join(installed, 'etc')).filter((n) => n.startsWith('fstab.lifeboat-'));
+    assert.equal(copies.length, 1);
+    assert.deepEqual(fixed.finding?.fix?.backups, [`/etc/${copies[0]}`], 'the copy kept, named in the finding');
     const rerun = await doctor.run(async () => undefined);
     assert.deepEqual(rerun.findings.map((f) => [f.id, f.fix?.state]), [['fstab-data', 'applied']], 'not found again; kept as applied for its undo');
     assert.match(reportText(rerun), /nothing wrong found/);

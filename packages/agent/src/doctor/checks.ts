@@ -48,6 +48,16 @@ export interface RescueFacts {
   readonly sshdTest: CommandOutput | null;
   /** journalctl of the last boot's errors, or null (no persistent journal). */
   readonly journal: CommandOutput | null;
+  /** `dumpe2fs -h` of the installed system's ext2/3/4 `/` and `/boot` (absent: not ext, or not read). */
+  readonly superblocks?: readonly FileSystemSuperblock[];
+}
+
+/** The superblock of one of the installed system's file systems, as `dumpe2fs -h DEVICE` printed it. */
+export interface FileSystemSuperblock {
+  /** `/` or `/boot`. */
+  readonly target: string;
+  readonly device: string;
+  readonly output: CommandOutput;
 }
 
 /** One change a fix makes. */
@@ -115,6 +125,7 @@ export async function examine(files: InstalledFiles, facts: RescueFacts): Promis
   const checks: Array<[string, () => Promise<Examined[]>]> = [
     ['fstab', () => checkFstab(files, facts)],
     ['filesystem-full', async () => checkFull(facts)],
+    ['filesystem-errors', async () => checkFileSystemErrors(facts)],
     ['sshd', () => checkSshd(files, facts)],
     ['firewall', () => checkFirewall(files)],
     ['network-interface', () => checkNetwork(files, facts)],
@@ -205,6 +216,36 @@ export function checkFull(facts: Pick<RescueFacts, 'df'>): Examined[] {
         ),
       });
     }
+  }
+  return out;
+}
+
+/**
+ * An ext2/3/4 `/` or `/boot` whose superblock says it has errors ("Filesystem state: clean with
+ * errors", or an error count): the boot's preen check (`fsck -a`) gives up on it and the boot stops in
+ * emergency mode. The repair (`rescue-fsck DEVICE --repair`, e2fsck -fy) needs the file system
+ * unmounted and may move files to lost+found: no one-step fix.
+ */
+export function checkFileSystemErrors(facts: Pick<RescueFacts, 'superblocks'>): Examined[] {
+  const out: Examined[] = [];
+  for (const sb of facts.superblocks ?? []) {
+    if (sb.output.status !== 0) continue;
+    const lines = sb.output.output.split('\n');
+    const state = lines.find((l) => /^Filesystem state:/.test(l));
+    const count = lines.find((l) => /^FS Error count:/.test(l));
+    const errorCount = Number(/(\d+)\s*$/.exec(count ?? '')?.[1] ?? '0');
+    if (!/error/i.test(state ?? '') && errorCount === 0) continue;
+    const name = sb.target === '/' ? 'root' : slug(sb.target);
+    const detail = lines.filter((l) => /^(Filesystem state|FS Error count|First error|Last error)/.test(l)).join('\n');
+    out.push({
+      finding: finding(
+        `filesystem-errors-${name}`,
+        'filesystem-errors',
+        'critical',
+        `The ${sb.target} file system (${sb.device}) is marked as having errors: the boot's file system check (fsck -a) gives up and stops in emergency mode, without SSH. Repair it with nothing mounted: rescue-umount, then rescue-fsck ${sb.device} --repair.`,
+        [{ command: sb.output.command, text: detail }],
+      ),
+    });
   }
   return out;
 }

@@ -13,11 +13,12 @@ import { parseMountInfo } from '../leave-rescue.js';
 import { joinPath } from '../platform.js';
 import type { Platform, Stop } from '../platform.js';
 import { examine } from './checks.js';
-import type { CommandOutput, Examined, FixStep, InstalledFiles, RescueFacts } from './checks.js';
+import type { CommandOutput, Examined, FileSystemSuperblock, FixStep, InstalledFiles, RescueFacts } from './checks.js';
 import { applySteps, backupStamp, undoChanges } from './fixes.js';
 import type { AppliedChange } from './fixes.js';
 import { physicalNics } from './nics.js';
 import { parseBlkidExport, parseDf } from './parse.js';
+import type { BlkidDevice } from './parse.js';
 import { reportText } from './report-text.js';
 
 /** Where the doctor keeps its state, under the rescue's root. */
@@ -190,7 +191,7 @@ export class Doctor {
   async #examine(stop?: Stop): Promise<{ installedSystem: string; examined: Examined[]; errors: string[] }> {
     const mounted = await this.#mount('ro', stop);
     try {
-      const facts = await this.#facts(mounted.root, stop);
+      const facts = await this.#facts(mounted.root, mounted.device, stop);
       const { examined, errors } = await examine(mountedFiles(this.#p, mounted.root), facts);
       const type = (await this.#p.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', mounted.device])).stdout.trim();
       return { installedSystem: `${mounted.device}${type ? ` (${type})` : ''}`.slice(0, 256), examined, errors };
@@ -264,10 +265,7 @@ export class Doctor {
         } finally {
           await mounted.release();
         }
-        const finding: DoctorFinding = {
-          ...plan.finding,
-          fix: { ...plan.finding.fix, state: 'applied', changedFiles: [...new Set([...(applied?.changes ?? []), ...changes].map((c) => c.path))].slice(0, 20) },
-        };
+        const finding: DoctorFinding = { ...plan.finding, fix: { ...plan.finding.fix, state: 'applied', ...changedFiles([...(applied?.changes ?? []), ...changes]) } };
         await this.#p.mkdir(this.#at(`${doctorDir}/applied`), 0o700);
         const record: AppliedRecord = { finding, changes: [...(applied?.changes ?? []), ...changes], run: plan.run, steps: applied?.steps ?? plan.steps };
         await this.#p.writeText(this.#at(`${doctorDir}/applied/${findingId}.json`), JSON.stringify(record), 0o600);
@@ -356,7 +354,7 @@ export class Doctor {
     return { root: target, device, release: umount };
   }
 
-  async #facts(root: string, stop?: Stop): Promise<RescueFacts> {
+  async #facts(root: string, rootDevice: string, stop?: Stop): Promise<RescueFacts> {
     const p = this.#p;
     const opts = stop ? { stop } : {};
     const blkid = parseBlkidExport((await p.run('blkid', ['-c', '/dev/null', '-o', 'export'], opts)).stdout);
@@ -376,7 +374,23 @@ export class Doctor {
       df,
       sshdTest: await this.#sshdTest(root, opts),
       journal: await this.#journal(root, opts),
+      superblocks: await this.#superblocks(root, rootDevice, blkid, opts),
     };
+  }
+
+  /** `dumpe2fs -h` of the ext2/3/4 `/` and `/boot` of the installed system mounted at `root` (read-only: the superblock). */
+  async #superblocks(root: string, rootDevice: string, blkid: readonly BlkidDevice[], opts: { stop?: Stop }): Promise<FileSystemSuperblock[]> {
+    const p = this.#p;
+    const boot = (await p.run('findmnt', ['-n', '-o', 'SOURCE', '--mountpoint', joinPath(root, '/boot')], opts)).stdout.trim();
+    const out: FileSystemSuperblock[] = [];
+    for (const [target, device] of [['/', rootDevice], ['/boot', boot]] as const) {
+      if (!device.startsWith('/dev/')) continue;
+      const type = blkid.find((d) => d.devname === device)?.tags.TYPE ?? (await p.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', device], opts)).stdout.trim();
+      if (!/^ext[234]$/.test(type)) continue;
+      const result = await p.run('dumpe2fs', ['-h', device], opts);
+      out.push({ target, device, output: { command: `dumpe2fs -h ${device}`, status: result.status, output: result.stdout } });
+    }
+    return out;
   }
 
   /**
@@ -421,6 +435,17 @@ export class Doctor {
     if (result === null || result.status !== 0) return null;
     return { command: 'journalctl --directory /var/log/journal -b 0 -p err --no-pager -o short', status: 0, output: result.stdout };
   }
+}
+
+/**
+ * The files a fix changed, and the copy kept of each (its first copy: the file as it was before the
+ * fix), in the same order; `''` for a link the fix created, which has no copy.
+ */
+export function changedFiles(changes: readonly AppliedChange[]): { changedFiles: string[]; backups: string[] } {
+  const firstCopy = new Map<string, string>();
+  for (const change of changes) if (!firstCopy.has(change.path)) firstCopy.set(change.path, change.backup ?? '');
+  const files = [...firstCopy.keys()].slice(0, 20);
+  return { changedFiles: files, backups: files.map((f) => firstCopy.get(f) ?? '') };
 }
 
 /** A fix's or undo's outcome: the finding, or the error's code and message. */

@@ -26,6 +26,7 @@ function oneOf<T extends string>(values: readonly T[]): TUnion<Array<TLiteral<T>
 export const doctorChecks = [
   'fstab',
   'filesystem-full',
+  'filesystem-errors',
   'sshd',
   'firewall',
   'network-interface',
