@@ -52,16 +52,21 @@ export function ConfirmDialog({ open, title, children, confirmLabel, cancelLabel
         if (open) onCancel();
       }}
     >
-      <h2 id={`${id}-title`}>{title}</h2>
-      <div id={`${id}-body`}>{children}</div>
-      <div className="row actions">
-        <button type="button" ref={cancel} onClick={onCancel}>
-          {cancelLabel}
-        </button>
-        <button type="button" className={danger ? 'danger' : 'primary'} onClick={onConfirm}>
-          {confirmLabel}
-        </button>
-      </div>
+      {/* Its content exists only while it is open: a closed dialog says nothing, even to a search of the page. */}
+      {open && (
+        <>
+          <h2 id={`${id}-title`}>{title}</h2>
+          <div id={`${id}-body`}>{children}</div>
+          <div className="row actions">
+            <button type="button" ref={cancel} onClick={onCancel}>
+              {cancelLabel}
+            </button>
+            <button type="button" className={danger ? 'danger' : 'primary'} onClick={onConfirm}>
+              {confirmLabel}
+            </button>
+          </div>
+        </>
+      )}
     </dialog>
   );
 }
