@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DoctorReport } from '@lifeboat/core';
-import { startTestControlPlane, waitFor, type TestControlPlane, type TestMachine } from '@lifeboat/test-support';
+import { startTestControlPlane, waitFor, type TestControlPlane } from '@lifeboat/test-support';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
-import { RescueAgentPlayer, type PlayedDoctorFix } from './rescue-agent-player.js';
+import { PlayedMachine, type PlayedDoctorFix } from './rescue-agent-player.js';
 
 const mac = '52:54:00:aa:cc:01';
 const password = 'correct horse battery staple';
@@ -75,24 +75,10 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
   const disks = join(dir, 'disks');
   let plane: TestControlPlane;
   let browser: Browser;
-  let player: RescueAgentPlayer | null = null;
-  const bootFailures: unknown[] = [];
   const contexts: BrowserContext[] = [];
   let page: Page;
-
-  const machine: TestMachine & { poweredOn: boolean } = {
-    poweredOn: false,
-    async bootRescue(boot) {
-      this.poweredOn = true;
-      player = new RescueAgentPlayer(plane.running.url, disks);
-      void player.boot(boot.serverId, boot.bootToken).catch((error: unknown) => bootFailures.push(error));
-    },
-    async powerOff() {
-      this.poweredOn = false;
-      await player?.stop();
-      player = null;
-    },
-  };
+  /** The machine behind web-1's BMC: booting into rescue starts the played agent. */
+  const machine = new PlayedMachine(() => plane.running.url, disks);
 
   async function session(options: { viewport?: 'desktop' | 'phone'; locale?: string } = {}): Promise<Page> {
     const opened = await openPage(browser, plane.running.url, options);
@@ -124,7 +110,7 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
     await browser?.close();
     await plane?.close();
     rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(bootFailures, []);
+    assert.deepEqual(machine.bootFailures, []);
   });
 
   it('shows the report live, most serious first, with its evidence', async () => {
@@ -132,9 +118,9 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
     const section = page.getByRole('region', { name: 'Rescue doctor' });
     await section.getByText('The doctor examines the installed system read-only once the rescue system is ready').waitFor();
     // The agent reports; the page follows without reload.
-    await player!.reportDoctor(running);
+    await machine.player!.reportDoctor(running);
     await section.getByText('Examining', { exact: true }).waitFor();
-    await player!.reportDoctor(done, fixes);
+    await machine.player!.reportDoctor(done, fixes);
     await section.getByText(/^Examined \/dev\/sda1 \(ext4\) in 4\s?s, /).waitFor();
     await section.getByText('4 findings, most serious first').waitFor();
     const order = await page.locator('[data-finding]').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-finding')));
@@ -165,7 +151,7 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
     assert.equal(await focused(), 'Apply the fix');
     await page.keyboard.press('Enter');
 
-    const work = await player!.nextDoctorWork();
+    const work = await machine.player!.nextDoctorWork();
     assert.deepEqual([work.kind, work.params], ['doctor_fix', { findingId: 'fstab-data' }]);
     await finding('fstab-data').getByText('The rescue system is applying the fix…').waitFor();
     assert.equal(await fix.isDisabled(), true, 'no second fix while one runs');
@@ -182,7 +168,7 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
     const undo = page.getByRole('dialog', { name: 'Undo the fix: File systems mounted at boot?' });
     await undo.getByText('the files this fix changed: /etc/fstab.').waitFor();
     await undo.getByRole('button', { name: 'Put the files back' }).click();
-    const undone = await player!.nextDoctorWork();
+    const undone = await machine.player!.nextDoctorWork();
     assert.equal(undone.kind, 'doctor_undo');
     await undone.answer();
     await finding('fstab-data').getByText('Not applied', { exact: true }).waitFor();
@@ -199,7 +185,7 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
     const secret = page.locator('[data-secret="true"]');
     const shown = await secret.innerText();
     assert.ok(shown.length >= 12, 'a generated password is shown');
-    const work = await player!.nextDoctorWork();
+    const work = await machine.player!.nextDoctorWork();
     assert.match(work.params.passwordHash ?? '', /^\$6\$/);
     assert.equal(work.params.passwordHash!.includes(shown), false);
     await work.answer();
@@ -215,7 +201,7 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
 
     await finding('firewall-nftables').getByRole('button', { name: 'Fix: Firewall (firewall-nftables)' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Apply the fix' }).click();
-    const refused = await player!.nextDoctorWork();
+    const refused = await machine.player!.nextDoctorWork();
     await refused.refuse('DOCTOR_FILE_CHANGED', '/etc/nftables.conf changed since the check');
     await finding('firewall-nftables').getByRole('alert').getByText('The fix was not applied: A file this fix changes was modified since the check').waitFor();
     await finding('firewall-nftables').getByRole('button', { name: 'Fix: Firewall (firewall-nftables)' }).waitFor();

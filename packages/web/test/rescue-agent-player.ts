@@ -15,6 +15,7 @@ import { copyFileSync, createReadStream, existsSync, lstatSync, openSync, readSy
 import { request as httpRequest } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { RescueBoot, TestMachine } from '@lifeboat/test-support';
 import { doctorFixWork, doctorUndoWork, type DoctorFinding, type DoctorFixOutcome, type DoctorFixWorkParams, type DoctorReport, type HardwareTestOutcome, type HardwareTestWorkParams } from '@lifeboat/core';
 
 /** A hardware test the agent received and runs until the test ends it. */
@@ -314,5 +315,37 @@ export class RescueAgentPlayer {
     const text = await response.text();
     if (!response.ok) throw new Error(`agent API ${method} ${path}: ${response.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+/**
+ * The machine behind a test server's BMC: powering it on into rescue starts a played agent of the
+ * partitions under `disks` (a machine boots on its own time: the BMC call returns before the agent is
+ * up); powering it off stops the agent. `url` is the control plane's, known once it has started.
+ */
+export class PlayedMachine implements TestMachine {
+  poweredOn = false;
+  /** The agent of the boot in progress, null while the machine is off. */
+  player: RescueAgentPlayer | null = null;
+  /** Errors of the played boots (a test asserts there are none). */
+  readonly bootFailures: unknown[] = [];
+  readonly #url: () => string;
+  readonly #disks: string;
+
+  constructor(url: () => string, disks: string) {
+    this.#url = url;
+    this.#disks = disks;
+  }
+
+  async bootRescue(boot: RescueBoot): Promise<void> {
+    this.poweredOn = true;
+    this.player = new RescueAgentPlayer(this.#url(), this.#disks);
+    void this.player.boot(boot.serverId, boot.bootToken).catch((error: unknown) => this.bootFailures.push(error));
+  }
+
+  async powerOff(): Promise<void> {
+    this.poweredOn = false;
+    await this.player?.stop();
+    this.player = null;
   }
 }
