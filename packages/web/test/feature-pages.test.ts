@@ -12,10 +12,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestControlPlane, waitFor, type TestControlPlane, type TestMachine } from '@lifeboat/test-support';
+import { startTestControlPlane, waitFor, type TestControlPlane } from '@lifeboat/test-support';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
-import { RescueAgentPlayer } from './rescue-agent-player.js';
+import { PlayedMachine } from './rescue-agent-player.js';
 
 const mac = '52:54:00:aa:bb:01';
 const password = 'correct horse battery staple';
@@ -25,25 +25,9 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
   const disks = join(dir, 'disks');
   let plane: TestControlPlane;
   let browser: Browser;
-  let player: RescueAgentPlayer | null = null;
-  const bootFailures: unknown[] = [];
   const contexts: BrowserContext[] = [];
-
   /** The machine behind web-1's BMC: booting into rescue starts the played agent. */
-  const machine: TestMachine & { poweredOn: boolean } = {
-    poweredOn: false,
-    async bootRescue(boot) {
-      this.poweredOn = true;
-      player = new RescueAgentPlayer(plane.running.url, disks);
-      // A machine boots on its own time: the BMC call returns before the agent comes up.
-      void player.boot(boot.serverId, boot.bootToken).catch((error: unknown) => bootFailures.push(error));
-    },
-    async powerOff() {
-      this.poweredOn = false;
-      await player?.stop();
-      player = null;
-    },
-  };
+  const machine = new PlayedMachine(() => plane.running.url, disks);
 
   /** A signed-in page of `user` (a fresh context: its own cookie). */
   async function session(user: string, options: { viewport?: 'desktop' | 'phone'; locale?: string } = {}): Promise<Page> {
@@ -87,7 +71,7 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await browser?.close();
     await plane?.close();
     rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(bootFailures, []);
+    assert.deepEqual(machine.bootFailures, []);
   });
 
   let cpuTestId = '';
@@ -100,7 +84,7 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.locator('select[name="kind"]').selectOption('cpu');
     await page.getByLabel('Duration (e.g. 60s, 10m)').fill('30s');
     await page.getByRole('button', { name: 'Start the test' }).click();
-    const cpu = await player!.nextTest();
+    const cpu = await machine.player!.nextTest();
     assert.deepEqual([cpu.params.kind, cpu.params.durationSeconds], ['cpu', 30]);
     cpuTestId = cpu.params.testId;
     const card = page.locator(`[data-test-id="${cpuTestId}"]`);
@@ -115,7 +99,7 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.locator('select[name="kind"]').selectOption('memory');
     await page.getByLabel('Memory to test (e.g. 256M, 2G)').fill('64M');
     await page.getByRole('button', { name: 'Start the test' }).click();
-    const memory = await player!.nextTest();
+    const memory = await machine.player!.nextTest();
     assert.deepEqual([memory.params.kind, memory.params.sizeBytes], ['memory', 64 * 1024 * 1024]);
     await memory.progress(5, 'memtester: pass 1 of 1, stuck address');
     const memoryCard = page.locator(`[data-test-id="${memory.params.testId}"]`);

@@ -4,14 +4,19 @@
  * plane gave the "machine", reports host keys, an inventory and ready, heartbeats, and answers work
  * as strictly as the real agent: the explorer's kinds from a real directory tree (one folder per
  * device), downloads as a streamed upload (a directory as a real `tar` stream), and hardware tests
- * driven step by step by the test (progress, output, outcome), honouring a cancel the user asked for.
+ * driven step by step by the test (progress, output, outcome), honouring a cancel the user asked for,
+ * and the rescue doctor: it posts the reports the test gives (`POST /v1/agent/doctor`) and answers
+ * `doctor_fix`/`doctor_undo` work when the test says, as the real agent does: the file changed in the
+ * device's tree with a copy kept beside it (`FILE.lifeboat-<time>`), put back by the undo, and a
+ * `DoctorFixOutcome` with the finding as it now stands (or the error's code).
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, lstatSync, openSync, readSync, closeSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, lstatSync, openSync, readSync, closeSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { HardwareTestOutcome, HardwareTestWorkParams } from '@lifeboat/core';
+import type { RescueBoot, TestMachine } from '@lifeboat/test-support';
+import { doctorFixWork, doctorUndoWork, type DoctorFinding, type DoctorFixOutcome, type DoctorFixWorkParams, type DoctorReport, type HardwareTestOutcome, type HardwareTestWorkParams } from '@lifeboat/core';
 
 /** A hardware test the agent received and runs until the test ends it. */
 export interface PlayedTest {
@@ -21,6 +26,24 @@ export interface PlayedTest {
   progress(progress: number, summary: string, output?: string): Promise<boolean>;
   /** Ends the test with its outcome. */
   finish(outcome: HardwareTestOutcome): Promise<void>;
+}
+
+/** How the played agent fixes one finding: the file it changes (a path of the installed system) and the change. */
+export interface PlayedDoctorFix {
+  readonly file: string;
+  /** The new text of the file; `passwordHash` for a `root-password` fix. */
+  change(text: string, passwordHash: string | undefined): string;
+}
+
+/** A doctor fix or undo the agent received, answered when the test says. */
+export interface PlayedDoctorWork {
+  readonly workId: string;
+  readonly kind: typeof doctorFixWork | typeof doctorUndoWork;
+  readonly params: DoctorFixWorkParams;
+  /** Does it as the real agent does and answers with the outcome (also returned). */
+  answer(): Promise<DoctorFixOutcome>;
+  /** Answers that it could not (`ok: false` with this code and message). */
+  refuse(code: string, message: string): Promise<void>;
 }
 
 /** One job of the agent's long poll. */
@@ -39,7 +62,11 @@ export class RescueAgentPlayer {
   #loop: Promise<void> | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   readonly #tests: PlayedTest[] = [];
+  readonly #doctorWork: PlayedDoctorWork[] = [];
   readonly #waiters: Array<() => void> = [];
+  #doctor: { report: DoctorReport; device: string; fixes: Readonly<Record<string, PlayedDoctorFix>> } | null = null;
+  /** Per applied finding: each changed file (installed system path) and its copy. */
+  readonly #applied = new Map<string, { file: string; backup: string }>();
 
   /**
    * `url`: the control plane. `disks`: a directory with one folder per device (`sda1/`, `vg0/root/`),
@@ -69,10 +96,28 @@ export class RescueAgentPlayer {
   }
 
   /** The next hardware test the agent receives (waits for it). */
-  async nextTest(timeoutMs = 30_000): Promise<PlayedTest> {
+  nextTest(timeoutMs = 30_000): Promise<PlayedTest> {
+    return this.#next(this.#tests, 'hardware test', timeoutMs);
+  }
+
+  /**
+   * Reports what the doctor found (`POST /v1/agent/doctor`); a `done` report's fixes are then done
+   * with `fixes` (by finding id) on `device`'s tree, when the test answers their work.
+   */
+  async reportDoctor(report: DoctorReport, fixes: Readonly<Record<string, PlayedDoctorFix>> = {}, device = 'sda1'): Promise<void> {
+    this.#doctor = { report, device, fixes };
+    await this.#call('POST', '/doctor', report);
+  }
+
+  /** The next doctor fix or undo the agent receives (waits for it). */
+  nextDoctorWork(timeoutMs = 30_000): Promise<PlayedDoctorWork> {
+    return this.#next(this.#doctorWork, 'doctor work', timeoutMs);
+  }
+
+  async #next<T>(queue: T[], what: string, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    while (this.#tests.length === 0) {
-      if (Date.now() > deadline) throw new Error('no hardware test work arrived');
+    while (queue.length === 0) {
+      if (Date.now() > deadline) throw new Error(`no ${what} arrived`);
       await new Promise<void>((done) => {
         const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
         this.#waiters.push(() => {
@@ -81,7 +126,7 @@ export class RescueAgentPlayer {
         });
       });
     }
-    return this.#tests.shift()!;
+    return queue.shift()!;
   }
 
   /** Powers off: stops polling and heartbeating. */
@@ -110,8 +155,9 @@ export class RescueAgentPlayer {
   }
 
   async #handle(job: Job): Promise<void> {
-    if (job.kind === 'hardware_test') {
-      this.#tests.push(this.#playedTest(job));
+    if (job.kind === 'hardware_test' || job.kind === doctorFixWork || job.kind === doctorUndoWork) {
+      if (job.kind === 'hardware_test') this.#tests.push(this.#playedTest(job));
+      else this.#doctorWork.push(this.#playedDoctorWork(job));
       this.#waiters.splice(0).forEach((wake) => wake());
       return;
     }
@@ -131,6 +177,57 @@ export class RescueAgentPlayer {
       progress: async (progress, summary, output) => (await this.#call<{ cancel: boolean }>('POST', `/work/${job.id}/progress`, { progress, summary, ...(output ? { output } : {}) })).cancel,
       finish: (outcome) => this.#call('POST', `/work/${job.id}/result`, { state: 'completed', result: outcome }),
     };
+  }
+
+  #playedDoctorWork(job: Job): PlayedDoctorWork {
+    const params = job.params as unknown as DoctorFixWorkParams;
+    const kind = job.kind as PlayedDoctorWork['kind'];
+    const send = (outcome: DoctorFixOutcome) => this.#call('POST', `/work/${job.id}/result`, { state: 'completed', result: outcome });
+    return {
+      workId: job.id,
+      kind,
+      params,
+      answer: async () => {
+        let outcome: DoctorFixOutcome;
+        try {
+          outcome = { ok: true, finding: kind === doctorFixWork ? this.#applyFix(params) : this.#undoFix(params.findingId) };
+        } catch (error) {
+          outcome = { ok: false, error: { code: (error as { code?: string }).code ?? 'DOCTOR_FIX_FAILED', message: (error as Error).message } };
+        }
+        await send(outcome);
+        return outcome;
+      },
+      refuse: (code, message) => send({ ok: false, error: { code, message } }),
+    };
+  }
+
+  /** The finding of the last report with its fix, or the agent's errors. */
+  #fixable(findingId: string): { finding: DoctorFinding & { fix: NonNullable<DoctorFinding['fix']> }; how: PlayedDoctorFix; device: string } {
+    const finding = this.#doctor?.report.findings.find((f) => f.id === findingId);
+    if (!this.#doctor || !finding) throw Object.assign(new Error(`the doctor's last run found no ${findingId}`), { code: 'DOCTOR_FINDING_UNKNOWN' });
+    const how = this.#doctor.fixes[findingId];
+    if (!finding.fix || !how) throw Object.assign(new Error(`${findingId} has no fix the doctor can apply`), { code: 'DOCTOR_FIX_UNAVAILABLE' });
+    return { finding: finding as DoctorFinding & { fix: NonNullable<DoctorFinding['fix']> }, how, device: this.#doctor.device };
+  }
+
+  #applyFix(params: DoctorFixWorkParams): DoctorFinding {
+    const { finding, how, device } = this.#fixable(params.findingId);
+    if (finding.fix.kind === 'root-password' && !params.passwordHash?.startsWith('$6$')) throw Object.assign(new Error('root-password needs passwordHash'), { code: 'DOCTOR_FIX_INVALID' });
+    const path = this.#resolve(device, how.file);
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const backup = `${how.file}.lifeboat-${stamp}`;
+    copyFileSync(path, `${path}.lifeboat-${stamp}`);
+    writeFileSync(path, how.change(readFileSync(path, 'utf8'), params.passwordHash));
+    this.#applied.set(finding.id, { file: how.file, backup });
+    return { ...finding, fix: { ...finding.fix, state: 'applied', changedFiles: [how.file], backups: [backup] } };
+  }
+
+  #undoFix(findingId: string): DoctorFinding {
+    const { finding, device } = this.#fixable(findingId);
+    const applied = this.#applied.get(findingId);
+    if (applied) renameSync(this.#resolve(device, applied.backup), this.#resolve(device, applied.file));
+    this.#applied.delete(findingId);
+    return { ...finding, fix: { kind: finding.fix.kind, description: finding.fix.description, state: 'available' } };
   }
 
   /** The real path of `path` on `device`, refusing what leaves the partition like the agent does. */
@@ -218,5 +315,37 @@ export class RescueAgentPlayer {
     const text = await response.text();
     if (!response.ok) throw new Error(`agent API ${method} ${path}: ${response.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+/**
+ * The machine behind a test server's BMC: powering it on into rescue starts a played agent of the
+ * partitions under `disks` (a machine boots on its own time: the BMC call returns before the agent is
+ * up); powering it off stops the agent. `url` is the control plane's, known once it has started.
+ */
+export class PlayedMachine implements TestMachine {
+  poweredOn = false;
+  /** The agent of the boot in progress, null while the machine is off. */
+  player: RescueAgentPlayer | null = null;
+  /** Errors of the played boots (a test asserts there are none). */
+  readonly bootFailures: unknown[] = [];
+  readonly #url: () => string;
+  readonly #disks: string;
+
+  constructor(url: () => string, disks: string) {
+    this.#url = url;
+    this.#disks = disks;
+  }
+
+  async bootRescue(boot: RescueBoot): Promise<void> {
+    this.poweredOn = true;
+    this.player = new RescueAgentPlayer(this.#url(), this.#disks);
+    void this.player.boot(boot.serverId, boot.bootToken).catch((error: unknown) => this.bootFailures.push(error));
+  }
+
+  async powerOff(): Promise<void> {
+    this.poweredOn = false;
+    await this.player?.stop();
+    this.player = null;
   }
 }

@@ -31,6 +31,8 @@ export const queryKeys = {
   server: (name: string) => ['server', name] as const,
   rescue: (name: string) => ['rescue', name] as const,
   tasks: (name: string) => ['tasks', name] as const,
+  /** The rescue doctor's report on a server (its rescue in progress, else its last one). */
+  doctor: (name: string) => ['doctor', name] as const,
   /** The SSH key store: the caller's tenant's keys, or (staff) those of the tenant named. */
   sshKeys: (tenant?: string) => ['ssh-keys', tenant ?? ''] as const,
 };

@@ -1,7 +1,8 @@
 /**
  * Live updates: one `EventSource` on `GET /v1/events` (same origin, the session cookie) for the whole
  * console. Each `server` event updates the cached server list and server, and invalidates that server's
- * rescue view and tasks, so every page on screen follows without reload. Pages that need more (a
+ * rescue view, tasks and doctor report; each `doctor` event replaces the server's doctor report; so every page on
+ * screen follows without reload. Pages that need more (a
  * hardware test's progress) subscribe with {@link useLiveEvent}. EventSource reconnects by itself; the
  * status is shown in the header.
  *
@@ -13,7 +14,7 @@
  *   answer was read before the event was sent and would overwrite it) and fetches again.
  * Without these, the server page could stay on "Exiting rescue" after the server was back Active.
  */
-import type { ServerEvent, ServerList, TaskList } from '@lifeboat/core/api';
+import type { DoctorEvent, ServerEvent, ServerList, TaskList } from '@lifeboat/core/api';
 import { useQueryClient, type QueryClient, type QueryKey, type Updater } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { queryKeys } from './client.js';
@@ -77,6 +78,8 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
       });
       applyEvent(queryClient, queryKeys.server(server.name), () => server);
       refetchFresh(queryClient, queryKeys.rescue(server.name));
+      // A rescue that ends or starts changes which report the doctor shows (the last one, or none yet).
+      refetchFresh(queryClient, queryKeys.doctor(server.name));
       // The event carries the newest task: the timeline follows it without waiting for a refetch.
       const task = data.task;
       applyEvent<TaskList>(queryClient, queryKeys.tasks(server.name), (list) =>
@@ -86,8 +89,15 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
       dispatch('server', data);
     };
     const onTest = (message: MessageEvent<string>) => dispatch('test', JSON.parse(message.data) as unknown);
+    // The event carries the whole view, as `GET /v1/servers/{name}/doctor` answers it.
+    const onDoctor = (message: MessageEvent<string>) => {
+      const data = JSON.parse(message.data) as DoctorEvent;
+      applyEvent(queryClient, queryKeys.doctor(data.doctor.server), () => data.doctor);
+      dispatch('doctor', data);
+    };
     source.addEventListener('server', onServer);
     source.addEventListener('test', onTest);
+    source.addEventListener('doctor', onDoctor);
     source.onopen = () => {
       setStatus('open');
       // Changes made before the stream (re)opened were sent to nobody: read everything again.
@@ -105,7 +115,7 @@ export function useLiveStatus(): LiveStatus {
   return useContext(LiveContext)?.status ?? 'connecting';
 }
 
-/** Calls `listener` with each event of that name (`server`: a ServerEvent, `test`: `{test}`). */
+/** Calls `listener` with each event of that name (`server`: a ServerEvent, `test`: `{test}`, `doctor`: `{doctor}`). */
 export function useLiveEvent(event: string, listener: Listener): void {
   const live = useContext(LiveContext);
   const latest = useRef(listener);

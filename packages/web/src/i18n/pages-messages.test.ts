@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { hardwareTestKinds, hardwareTestStatuses, rescueStates } from '@lifeboat/core';
+import { doctorChecks, doctorSeverities, hardwareTestKinds, hardwareTestStatuses, rescueStates } from '@lifeboat/core';
 import { pagesEn } from './pages-en.js';
 import { pagesFr } from './pages-fr.js';
 
@@ -35,6 +35,10 @@ describe('feature page messages', () => {
       ...['customer', 'technician', 'operator'].flatMap((role) => [`account.role.${role}`, `incidents.role.${role}`]),
       ...['open', 'acknowledged', 'resolved'].map((state) => `incidents.state.${state}`),
       ...['expiring', 'failed', 'agentSilent'].map((concern) => `ops.sessions.${concern}`),
+      ...doctorChecks.map((check) => `doctor.check.${check}`),
+      ...doctorSeverities.map((severity) => `doctor.severity.${severity}`),
+      ...['running', 'done', 'failed'].map((state) => `doctor.state.${state}`),
+      ...['available', 'applied'].map((state) => `doctor.fixState.${state}`),
       'ops.power.on',
       'ops.power.off',
     ];

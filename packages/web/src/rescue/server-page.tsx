@@ -1,9 +1,11 @@
 /**
  * A server's page: status (live), the password shown once after entering, SSH access, the boot
- * timeline, the lease with extend, exit rescue, the console log of the last boot, and the server's details.
+ * timeline, the lease with extend, exit rescue, the rescue doctor's findings (the last rescue's outside
+ * rescue), the console log of the last boot, and the server's details.
  */
 import { ServerTabs } from '../pages/common/server-tabs.js';
 import { LastBootLog } from '../pages/console/console-log.js';
+import { DoctorSection } from '../pages/doctor/doctor-section.js';
 import type { RescueTaskAnswer } from '@lifeboat/core/client';
 import { canEnterRescue, canExitRescue, canExtendRescue, isEnteringRescue, isInRescue } from '@lifeboat/core/rescue-state';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -138,6 +140,7 @@ export function ServerPage({ name }: { name: string }) {
           </section>
         </div>
       </div>
+      <DoctorSection server={view.name} serverState={view.state} />
     </section>
   );
 }
