@@ -319,6 +319,7 @@ export const pagesEn = {
   'doctor.severity.info': 'Info',
   'doctor.check.fstab': 'File systems mounted at boot',
   'doctor.check.filesystem-full': 'Disk space',
+  'doctor.check.filesystem-errors': 'File system errors',
   'doctor.check.sshd': 'SSH server',
   'doctor.check.firewall': 'Firewall',
   'doctor.check.network-interface': 'Network interface',

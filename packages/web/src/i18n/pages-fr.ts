@@ -321,6 +321,7 @@ export const pagesFr: Record<PagesMessageKey, string> = {
   'doctor.severity.info': 'Info',
   'doctor.check.fstab': 'Systèmes de fichiers montés au démarrage',
   'doctor.check.filesystem-full': 'Espace disque',
+  'doctor.check.filesystem-errors': 'Erreurs du système de fichiers',
   'doctor.check.sshd': 'Serveur SSH',
   'doctor.check.firewall': 'Pare-feu',
   'doctor.check.network-interface': 'Interface réseau',
