@@ -8,6 +8,11 @@
 # The agent's doctor mounts with its own state and target (RESCUE_STATE, RESCUE_TARGET) beside the customer's.
 RESCUE_STATE=${RESCUE_STATE:-/run/lifeboat/rescue}
 RESCUE_TARGET=${RESCUE_TARGET:-/mnt}
+# While the agent's doctor has the installed system mounted in its own place, this file holds the
+# agent's pid; the customer's rescue-mount waits for it to go (mounting the same file systems twice,
+# one of them read-only without journal replay, would not be safe), and says "mounting" in its state
+# meanwhile so that the doctor, seeing it, steps back and reads the customer's mount instead.
+DOCTOR_BUSY=${DOCTOR_BUSY:-/run/lifeboat/doctor/busy}
 # No udev in the rescue system: LVM must not wait for it nor ask it for devices.
 LVM_CONFIG='devices{obtain_device_list_from_udev=0} activation{udev_sync=0 udev_rules=0}'
 
@@ -150,4 +155,21 @@ check_hold() {
   [ -f "$f" ] || return 1
   id=$(sed -n 's/.*"testId":"\([^"]*\)".*/\1/p' "$f")
   echo "a file system check of $name is running (test ${id:-?})"
+}
+
+# The customer's helpers only (the default state): announce the mount, then wait (at most $1
+# seconds, default 300) while the doctor holds the installed system. Exit 5 if it still does.
+wait_for_doctor() {
+  [ "$RESCUE_STATE" = /run/lifeboat/rescue ] || return 0
+  echo $$ >"$RESCUE_STATE/mounting"
+  local waited=0 pid
+  while [ -e "$DOCTOR_BUSY" ]; do
+    pid=$(cat "$DOCTOR_BUSY" 2>/dev/null)
+    { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } || break
+    [ "$waited" = 0 ] && say "waiting for the rescue doctor to finish reading the installed system (rescue-doctor shows what it finds)..."
+    [ "$waited" -ge "${1:-300}" ] && die 5 "the rescue doctor still has the installed system mounted after ${1:-300} s: try again in a moment"
+    sleep 1
+    waited=$((waited + 1))
+  done
+  return 0
 }

@@ -293,3 +293,26 @@ describe('the doctor on a mounted system (the customer mount at /mnt stands in f
     assert.equal((await doctor.undo('fstab-data')).error?.code, 'DOCTOR_SYSTEM_MOUNTED');
   });
 });
+
+describe('the doctor and the customer\'s rescue-mount never mount the installed system at the same time', () => {
+  it('steps back while a rescue-mount is under way, then reads the customer\'s mount; says busy only while it would mount', async () => {
+    const rescue = mkdtempSync(join(tmpdir(), 'lifeboat-doctor-rescue-'));
+    trees.push(rescue);
+    const installed = healthyTree();
+    // rescue-mount has started (its mounting file names a live process: this one) and has not mounted yet.
+    write(rescue, 'run/lifeboat/rescue/mounting', `${process.pid}\n`);
+    write(rescue, 'proc/self/mountinfo', '');
+    // No helpers here: had the doctor tried its own mount, the run would fail.
+    const doctor = new Doctor({ platform: nodePlatform, rootDir: rescue, customerTarget: installed, helpersDir: join(rescue, 'no-helpers') });
+    const running = doctor.run(async () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(existsSync(join(rescue, 'run/lifeboat/doctor/busy')), false, 'not busy while it waits: rescue-mount goes on');
+    write(rescue, 'run/lifeboat/rescue/root', '/dev/vda1\n');
+    write(rescue, 'proc/self/mountinfo', `30 1 254:1 / ${installed} rw,relatime shared:1 - ext4 /dev/vda1 rw\n`);
+    rmSync(join(rescue, 'run/lifeboat/rescue/mounting'));
+    const report = await running;
+    assert.equal(report.state, 'done', report.error);
+    assert.equal(report.installedSystem, '/dev/vda1', "the customer's mount was read");
+    assert.equal(existsSync(join(rescue, 'run/lifeboat/doctor/busy')), false);
+  });
+});

@@ -322,13 +322,37 @@ export class Doctor {
     return { root: this.#o.customerTarget, device: mount.source, writable };
   }
 
+  /**
+   * Whether the customer's `rescue-mount` is under way (its `mounting` file names a live process): the
+   * doctor then steps back and reads the customer's mount once it is there.
+   */
+  async #customerMounting(): Promise<boolean> {
+    const pid = Number((await this.#p.readText(this.#at('run/lifeboat/rescue/mounting')).catch(() => '')).trim());
+    return Number.isInteger(pid) && pid > 0 && this.#p.kill(pid, 0);
+  }
+
   async #mount(mode: 'ro' | 'rw', stop?: Stop): Promise<Mounted> {
-    const theirs = await this.#customerMount();
-    if (theirs) {
-      if (mode === 'rw' && !theirs.writable) {
-        throw new LifeboatError('DOCTOR_SYSTEM_MOUNTED', `the installed system is mounted read-only at ${theirs.root} (rescue-mount --read-only): run rescue-umount first, or rescue-mount without --read-only`);
+    // The customer's rescue-mount and the doctor never mount the installed system at the same time:
+    // the doctor says it is busy (the file rescue-mount waits on), then looks for the customer's
+    // mount or mount in progress; seeing one, it steps back and uses the customer's mount.
+    const busy = this.#at(`${doctorDir}/busy`);
+    const notBusy = async (): Promise<void> => {
+      await this.#p.run('rm', ['-f', busy]);
+    };
+    for (let waited = 0; ; waited++) {
+      const theirs = await this.#customerMount();
+      if (theirs) {
+        if (mode === 'rw' && !theirs.writable) {
+          throw new LifeboatError('DOCTOR_SYSTEM_MOUNTED', `the installed system is mounted read-only at ${theirs.root} (rescue-mount --read-only): run rescue-umount first, or rescue-mount without --read-only`);
+        }
+        return { root: theirs.root, device: theirs.device, release: async () => undefined };
       }
-      return { root: theirs.root, device: theirs.device, release: async () => undefined };
+      await this.#p.mkdir(this.#at(doctorDir), 0o700);
+      await this.#p.writeText(busy, `${this.#p.pid()}\n`, 0o600);
+      if (!(await this.#customerMounting())) break;
+      await notBusy();
+      if (waited >= 300) throw new LifeboatError('DOCTOR_MOUNT_FAILED', "the customer's rescue-mount did not finish within 5 min");
+      await this.#p.sleep(1000, stop);
     }
     const target = this.#at(`${doctorDir}/root`);
     const state = this.#at(`${doctorDir}/mount-state`);
@@ -336,7 +360,18 @@ export class Doctor {
     const umount = async (): Promise<void> => {
       const result = await this.#p.run(env[0] as string, [...env.slice(1), joinPath(this.#o.helpersDir, 'rescue-umount')]);
       if (result.status !== 0) this.#o.log?.error(`doctor: rescue-umount: ${result.stderr.trim().split('\n').slice(-2).join(' / ')}`);
+      await notBusy();
     };
+    try {
+      return await this.#mountOwn(mode, target, state, env, umount, stop);
+    } catch (error) {
+      await notBusy();
+      throw error;
+    }
+  }
+
+  /** The doctor's own mount of the installed system at `target` (busy already said). */
+  async #mountOwn(mode: 'ro' | 'rw', target: string, state: string, env: string[], umount: () => Promise<void>, stop?: Stop): Promise<Mounted> {
     await this.#p.mkdir(target, 0o700);
     let result = await this.#p.run(env[0] as string, [...env.slice(1), joinPath(this.#o.helpersDir, 'rescue-mount'), ...(mode === 'ro' ? ['--read-only', '--no-replay'] : [])], stop ? { stop } : {});
     if (result.status === 5) {
