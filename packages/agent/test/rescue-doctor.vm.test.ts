@@ -6,7 +6,7 @@
  * `--rerun` runs it again. The same boot has two more installed systems attached, behind the first
  * (the doctor's own run examines the first system found): a raid1 whose second member is blank
  * (degraded-raid) and a split-var system whose root password is lost and whose root file system is
- * marked as having errors (lost-password, corrupt-fs); each is mounted with `rescue-mount --root`,
+ * marked as having errors and whose firewall drops everything (lost-password, corrupt-fs, no-network); each is mounted with `rescue-mount --root`,
  * which the doctor then examines.
  */
 import assert from 'node:assert/strict';
@@ -35,7 +35,7 @@ const { run, ok } = sshCommands(() => login, log);
 before(async () => {
   disks = (await ensureScenarioDisks('plain', scenarios, { onProgress: log })).disks;
   degradedRaid = await ensureScenarioDisks('raid1', ['degraded-raid'], { onProgress: log });
-  lostPassword = await ensureScenarioDisks('split-var', ['lost-password', 'corrupt-fs'], { onProgress: log });
+  lostPassword = await ensureScenarioDisks('split-var', ['lost-password', 'corrupt-fs', 'no-network'], { onProgress: log });
   disks = [...disks, ...degradedRaid.disks, ...lostPassword.disks];
   harness = await startRescueHarness({ work, mac: '52:54:00:ab:cd:15', serverName: 'web-15', disks: () => disks, log });
 });
@@ -105,7 +105,7 @@ test('degraded-raid: a raid finding names each degraded array', async () => {
   assert.deepEqual(report.findings.filter((f) => f.check !== 'raid' && f.check !== 'journal'), [], 'nothing else is wrong with it');
 });
 
-test('lost-password and corrupt-fs: root cannot log in (password reset offered); the root file system has errors', async () => {
+test('lost-password, corrupt-fs and no-network: root cannot log in (password reset offered); the root file system has errors; the firewall drops everything', async () => {
   const report = await examineMounted(rootOf(lostPassword));
   const byCheck = new Map(report.findings.map((f) => [f.check, f]));
   const login = byCheck.get('root-login');
@@ -122,5 +122,9 @@ test('lost-password and corrupt-fs: root cannot log in (password reset offered);
   assert.equal(errors.severity, 'critical');
   assert.match(errors.evidence[0]?.text ?? '', /with errors|FS Error count/);
   assert.equal(errors.fix, undefined, 'the repair is rescue-fsck, not a one-step fix');
-  assert.deepEqual(report.findings.filter((f) => !['root-login', 'filesystem-errors', 'journal', 'raid'].includes(f.check)), [], 'nothing else is wrong with it');
+  // no-network: nftables enabled with an input policy that drops everything.
+  const firewall = byCheck.get('firewall');
+  assert.ok(firewall, JSON.stringify(report.findings));
+  assert.deepEqual([firewall.id, firewall.severity, firewall.fix?.kind, firewall.evidence[0]?.file], ['firewall-nftables', 'critical', 'firewall-disable', '/etc/nftables.conf']);
+  assert.deepEqual(report.findings.filter((f) => !['root-login', 'filesystem-errors', 'firewall', 'journal', 'raid'].includes(f.check)), [], 'nothing else is wrong with it');
 });

@@ -151,6 +151,14 @@ describe('doctor checks on installed-system trees', () => {
     assert.equal(readlinkSync(join(root, 'etc/systemd/system/sysinit.target.wants/nftables.service')), '/lib/systemd/system/nftables.service');
     assert.equal(readFileSync(join(root, 'etc/ufw/ufw.conf'), 'utf8'), 'ENABLED=yes\nLOGLEVEL=low\n');
 
+    // no-network: a ruleset whose input policy drops everything, with no accept for sshd's port.
+    const dropAll = healthyTree();
+    write(dropAll, 'etc/nftables.conf', '#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n}\n');
+    link(dropAll, 'etc/systemd/system/sysinit.target.wants/nftables.service', '/lib/systemd/system/nftables.service');
+    const dropped = await check(dropAll);
+    assert.deepEqual(dropped.map((f) => [f.finding.id, f.finding.severity, f.finding.fix?.kind]), [['firewall-nftables', 'critical', 'firewall-disable']]);
+    assert.equal(dropped[0]?.finding.evidence[0]?.file, '/etc/nftables.conf');
+
     // The port sshd listens on counts, not 22.
     const moved = healthyTree();
     appendFileSync(join(moved, 'etc/ssh/sshd_config.d/lab.conf'), 'Port 2222\n');
