@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LifeboatClient } from '@lifeboat/core';
-import { freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
-import { runLifeboat } from './run-cli.js';
+import type { LifeboatClient } from '@lifeboat/core';
+import { waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { runLifeboat, startCustomerPlane } from './run-cli.js';
 
 
 
@@ -40,13 +40,9 @@ describe('lifeboat tests against a running control plane', { timeout: 300_000 },
     }, 30_000, 10);
 
   before(async () => {
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
-    const admin = new LifeboatClient({ url: plane.url, token: plane.adminToken() });
-    await admin.addTenant({ name: 'acme' });
-    const { token } = await admin.createToken({ tenant: 'acme', role: 'customer' });
-    await admin.addServer({ name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
-    env = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_TOKEN: token, LIFEBOAT_DATA: join(dir, 'nowhere') };
-    await new LifeboatClient({ url: plane.url, token }).enterRescue('web-1', { sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test'] });
+    let customer: LifeboatClient;
+    ({ plane, env, customer } = await startCustomerPlane(dir, mac));
+    await customer.enterRescue('web-1', { sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test'] });
     // Play the server: netboot by MAC as iPXE would, then the agent up to ready.
     const script = await waitFor('a rescue iPXE script', async () => {
       const text = await (await fetch(`${plane.url}/v1/boot/${mac.replace(/:/g, '-')}.ipxe`)).text();

@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LifeboatClient, type DoctorReport } from '@lifeboat/core';
-import { freePort, playAgent, startControlPlaneProcess, waitFor, type ControlPlaneProcess, type PlayedAgent } from '@lifeboat/test-support';
-import { runLifeboat } from './run-cli.js';
+import type { DoctorReport, LifeboatClient } from '@lifeboat/core';
+import { playAgent, waitFor, type ControlPlaneProcess, type PlayedAgent } from '@lifeboat/test-support';
+import { runLifeboat, startCustomerPlane } from './run-cli.js';
 
 const report: DoctorReport = {
   state: 'done',
@@ -62,16 +62,12 @@ describe('lifeboat doctor against a running control plane', { timeout: 300_000 }
     }, 30_000, 10);
 
   before(async () => {
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
-    const admin = new LifeboatClient({ url: plane.url, token: plane.adminToken() });
-    await admin.addTenant({ name: 'acme' });
-    const { token } = await admin.createToken({ tenant: 'acme', role: 'customer' });
-    await admin.addServer({ name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
-    env = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_TOKEN: token, LIFEBOAT_DATA: join(dir, 'nowhere') };
+    let customer: LifeboatClient;
+    ({ plane, env, customer } = await startCustomerPlane(dir, mac));
     const before = await lifeboat(['doctor', 'web-1']);
     assert.equal(before.code, 1);
     assert.match(before.stderr, /DOCTOR_NOT_RUN: the rescue doctor never examined web-1/);
-    await new LifeboatClient({ url: plane.url, token }).enterRescue('web-1', { sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test'] });
+    await customer.enterRescue('web-1', { sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test'] });
     agent = await playAgent(plane.url, mac);
     assert.equal((await agent.call('POST', '/doctor', report)).status, 204);
   });

@@ -1,6 +1,9 @@
 /** Runs the `lifeboat` command as a script does: its own process, its exit code, its output. */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LifeboatClient } from '@lifeboat/core';
+import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
 
 /** The `lifeboat` program (packages/cli/bin/lifeboat.mjs). */
 export const lifeboatBin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
@@ -28,4 +31,15 @@ export function runLifeboat(args: readonly string[], env: NodeJS.ProcessEnv = pr
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, json });
     });
   });
+}
+
+/** A control plane process with tenant `acme`, its server `web-1` (`mac`), and a customer's environment for `lifeboat`. */
+export async function startCustomerPlane(dir: string, mac: string): Promise<{ plane: ControlPlaneProcess; env: NodeJS.ProcessEnv; customer: LifeboatClient }> {
+  const plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+  const admin = new LifeboatClient({ url: plane.url, token: plane.adminToken() });
+  await admin.addTenant({ name: 'acme' });
+  const { token } = await admin.createToken({ tenant: 'acme', role: 'customer' });
+  await admin.addServer({ name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
+  const env = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_TOKEN: token, LIFEBOAT_DATA: join(dir, 'nowhere') };
+  return { plane, env, customer: new LifeboatClient({ url: plane.url, token }) };
 }
