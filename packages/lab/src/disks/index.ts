@@ -15,4 +15,18 @@ export {
   type ScenarioName,
 } from './scenarios.js';
 export { createServerDisks, ensureScenarioDisks, type ScenarioDisks, type ServerOverlays } from './server-disks.js';
+export {
+  ensureWindowsDisk,
+  espPaths,
+  labWindowsProductName,
+  windowsPartitionTypes,
+  windowsPaths,
+  windowsScenarioNames,
+  type WindowsDisk,
+  type WindowsDocument,
+  type WindowsPartition,
+  type WindowsScenarioName,
+} from './windows-disk.js';
+export { accountBits, labWindowsUsers, readUserF, readUserV, samHiveKeys, userKeyName, type SamUser } from './windows-hives.js';
+export { emptyHive, writeHive, type HiveKey, type HiveValue } from './registry-hive.js';
 export { dataDiskLabel, dataDiskSizeBytes, ensureDataDisk, type DataDisk } from './data-disk.js';
