@@ -150,3 +150,19 @@ check_hold() {
   id=$(sed -n 's/.*"testId":"\([^"]*\)".*/\1/p' "$f")
   echo "a file system check of $name is running (test ${id:-?})"
 }
+
+# Windows volumes. Windows does not care about case, so neither do these lookups.
+# windows_sam_path DIR: prints the SAM hive of the Windows tree at DIR (Windows/System32/config/SAM,
+# any case), nothing when there is none.
+windows_sam_path() {
+  find "$1" -maxdepth 4 -ipath "$1/windows/system32/config/sam" -type f 2>/dev/null | head -n 1
+}
+
+# windows_hibernated DIR: prints "hibernated" when the volume at DIR holds a hiberfil.sys whose
+# header says hibernated ("hibr"/"HIBR": hibernation or fast startup), the check ntfs-3g makes.
+windows_hibernated() {
+  local f
+  f=$(find "$1" -maxdepth 1 -iname hiberfil.sys -type f 2>/dev/null | head -n 1)
+  [ -n "$f" ] || return 0
+  case $(head -c 4 "$f" 2>/dev/null | tr '[:upper:]' '[:lower:]') in hibr) echo hibernated ;; esac
+}
