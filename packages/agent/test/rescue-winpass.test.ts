@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { accountBits, ensureWindowsDisk, readUserF, readUserV, userKeyName, windowsPaths, type WindowsDisk } from '@lifeboat/lab';
+import { accountBits, ensureWindowsDisk, readBinaryValue as binaryValue, readUserF, readUserV, userKeyName, windowsPaths, type WindowsDisk } from '@lifeboat/lab';
 
 const exec = promisify(execFile);
 const helpers = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers');
@@ -32,14 +32,6 @@ function helper(target: string, name: string, args: string[]): Promise<{ code: n
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
-}
-
-/** A REG_BINARY value through hivexget. */
-async function binaryValue(hive: string, key: string, name: string): Promise<Buffer> {
-  const { stdout } = await exec('hivexget', [hive, key]);
-  const line = stdout.split('\n').find((l) => l.startsWith(`"${name}"=`));
-  assert.ok(line, `${key} has ${name}`);
-  return Buffer.from(line.slice(line.indexOf(':') + 1).replace(/[,\\\s]/g, ''), 'hex');
 }
 
 async function account(sam: string, rid: number): Promise<{ bits: number; failedLogins: number; ntHashBytes: number }> {

@@ -40,6 +40,7 @@ export {
   windowsPaths,
   windowsScenarioNames,
   writeHive,
+  readBinaryValue,
   samHiveKeys,
   type SamUser,
   type WindowsDisk,

@@ -28,5 +28,5 @@ export {
   type WindowsScenarioName,
 } from './windows-disk.js';
 export { accountBits, labWindowsUsers, readUserF, readUserV, samHiveKeys, userKeyName, type SamUser } from './windows-hives.js';
-export { emptyHive, writeHive, type HiveKey, type HiveValue } from './registry-hive.js';
+export { emptyHive, readBinaryValue, writeHive, type HiveKey, type HiveValue } from './registry-hive.js';
 export { dataDiskLabel, dataDiskSizeBytes, ensureDataDisk, type DataDisk } from './data-disk.js';

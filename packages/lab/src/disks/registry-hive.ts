@@ -132,3 +132,11 @@ export function regDword(n: number): Buffer {
   b.writeUInt32LE(n >>> 0);
   return b;
 }
+
+/** The bytes of a REG_BINARY value, read with hivexget (which prints `hex(3):aa,bb,...`). */
+export async function readBinaryValue(hive: string, key: string, name: string): Promise<Buffer> {
+  const { stdout } = await run('hivexget', [hive, key]);
+  const line = stdout.split('\n').find((l) => l.startsWith(`"${name}"=`));
+  if (!line) throw new Error(`${key} has no value ${name} in ${hive}`);
+  return Buffer.from(line.slice(line.indexOf(':') + 1).replace(/[,\\\s]/g, ''), 'hex');
+}

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { emptyHive, hivexshScript, writeHive } from './registry-hive.js';
+import { emptyHive, hivexshScript, readBinaryValue as binaryValue, writeHive } from './registry-hive.js';
 import {
   accountBits,
   bcdHiveKeys,
@@ -28,15 +28,6 @@ before(async () => {
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-/** A REG_BINARY value's bytes, through hivexget (which prints them as `hex(3):aa,bb,...`). */
-async function binaryValue(hive: string, key: string, name: string): Promise<Buffer> {
-  const { stdout } = await exec('hivexget', [hive, key]);
-  const line = stdout.split('\n').find((l) => l.startsWith(`"${name}"=`));
-  assert.ok(line, `${key} has ${name}`);
-  const hex = line.slice(line.indexOf(':') + 1).replace(/[,\\\s]/g, '');
-  return Buffer.from(hex, 'hex');
-}
 
 test('an empty hive has a valid header checksum and opens in hivexsh', async () => {
   const hive = emptyHive('SYSTEM');
