@@ -54,6 +54,8 @@ test('boots into rescue with the customer\'s key; every installed system is list
   // plain, split-var and xfs roots sit on partitions; raid1 and lvm behind md and LVM (counted as members).
   assert.equal((menu.match(/Debian GNU\/Linux 12/g) ?? []).length, 3, menu);
   assert.match(menu, /RAID\/LVM member/);
+  // The two Windows-like disks (clean and hibernated): their C: volumes, not their recovery partitions.
+  assert.equal((menu.match(/ {2}\/dev\/vd[a-z]3 {2}Windows \(NTFS volume with Windows\/System32/g) ?? []).length, 2, menu);
 });
 
 for (const layout of layouts) {
