@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { accountBits, ensureWindowsDisk, readBinaryValue as binaryValue, readUserF, readUserV, userKeyName, windowsPaths, type WindowsDisk } from '@lifeboat/lab';
+import { accountBits, builtinAliases, ensureWindowsDisk, labMachineSid, readBinaryValue as binaryValue, readUserF, sidBytes, readUserV, userKeyName, windowsPaths, type WindowsDisk } from '@lifeboat/lab';
 
 const exec = promisify(execFile);
 const helpers = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers');
@@ -122,13 +122,16 @@ describe('rescue-winpass on a clean Windows volume', () => {
     assert.equal((await readdir(dirname(sam))).filter((f) => f.startsWith('SAM.lifeboat-')).length, 3);
   });
 
-  test('--promote reports that chntpw could not, on a SAM without the machine SID and group records', async () => {
-    // The lab's SAM has no domain SID (Account\V) and no Builtin alias records (C values), which
-    // chntpw needs to add a member to Administrators: the helper must say so, not claim success.
+  test('--promote makes the account an administrator: chntpw -l says ADMIN, the Administrators alias lists its SID', async () => {
     const r = await helper(target(), 'rescue-winpass', ['operator', '--promote']);
-    assert.equal(r.code, 6);
-    assert.match(r.stderr, /Machine SID not found/);
-    assert.match(r.stderr, /chntpw changed nothing in the SAM hive/);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /operator: member of Administrators/);
+    const { stdout } = await exec('chntpw', ['-l', sam]);
+    assert.match(stdout, /\| 03ea \| operator\s+\| ADMIN\s+\|/);
+    const c = await binaryValue(sam, `SAM\\Domains\\Builtin\\Aliases\\${userKeyName(builtinAliases.administrators)}`, 'C');
+    assert.equal(c.readUInt32LE(0x30), 2, 'Administrator and operator');
+    const members = c.subarray(0x34 + c.readUInt32LE(0x28), 0x34 + c.readUInt32LE(0x28) + c.readUInt32LE(0x2c));
+    assert.ok(members.includes(sidBytes([...labMachineSid, 1002])), "operator's SID is a member");
   });
 });
 

@@ -27,6 +27,17 @@ export {
   type WindowsPartition,
   type WindowsScenarioName,
 } from './windows-disk.js';
-export { accountBits, labWindowsUsers, readUserF, readUserV, samHiveKeys, userKeyName, type SamUser } from './windows-hives.js';
+export {
+  accountBits,
+  builtinAliases,
+  labMachineSid,
+  labWindowsUsers,
+  readUserF,
+  readUserV,
+  samHiveKeys,
+  sidBytes,
+  userKeyName,
+  type SamUser,
+} from './windows-hives.js';
 export { emptyHive, readBinaryValue, writeHive, type HiveKey, type HiveValue } from './registry-hive.js';
 export { dataDiskLabel, dataDiskSizeBytes, ensureDataDisk, type DataDisk } from './data-disk.js';

@@ -91,7 +91,7 @@ export const espPaths = {
 export const labWindowsProductName = 'Windows Server 2022 Standard (Lifeboat lab stand-in)';
 
 /** Bump when the recipe changes, so cached images rebuild. */
-const windowsRecipeVersion = 1;
+const windowsRecipeVersion = 2;
 
 /** The partition table: ESP 100 MiB, MSR 16 MiB, C:, recovery 256 MiB (Windows Setup's order). */
 export function windowsPartitionPlan(sizeBytes = diskSizeBytes): WindowsPartition[] {

@@ -113,11 +113,94 @@ export function userKeyName(rid: number): string {
   return rid.toString(16).toUpperCase().padStart(8, '0');
 }
 
-/** The keys of a SAM hive with these users (`Users\<RID>` with F and V, `Users\Names\<name>`). */
-export function samHiveKeys(users: readonly SamUser[]): HiveKey[] {
+/** The lab machine's SID, S-1-5-21-X-Y-Z: its sub-authorities. */
+export const labMachineSid = [21, 1_402_664_001, 2_718_281_828, 3_141_592_653] as const;
+
+/** A SID as Windows stores it: revision 1, count, 48-bit authority 5 (NT), sub-authorities (LE). */
+export function sidBytes(subAuthorities: readonly number[]): Buffer {
+  const b = Buffer.alloc(8 + 4 * subAuthorities.length);
+  b.writeUInt8(1, 0);
+  b.writeUInt8(subAuthorities.length, 1);
+  b.writeUInt8(5, 7);
+  subAuthorities.forEach((n, i) => b.writeUInt32LE(n >>> 0, 8 + 4 * i));
+  return b;
+}
+
+/** `S-1-5-21-...`: the name of a machine's key under `Aliases\Members`. */
+export function sidString(subAuthorities: readonly number[]): string {
+  return `S-1-5-${subAuthorities.join('-')}`;
+}
+
+/**
+ * The domain's V value, as chntpw reads the machine SID from it: offset (from 0x40) at 0x38, and at
+ * 0x3c the SID's length minus 4 (chntpw adds the 4 back and expects 24 bytes).
+ */
+export function accountV(machineSid: readonly number[]): Buffer {
+  const sid = sidBytes(machineSid);
+  const v = Buffer.alloc(0x40 + sid.length);
+  v.writeUInt32LE(0, 0x38);
+  v.writeUInt32LE(sid.length - 4, 0x3c);
+  sid.copy(v, 0x40);
+  return v;
+}
+
+/** Built-in aliases (local groups) chntpw's promote works with. */
+export const builtinAliases = { administrators: 0x220, users: 0x221, guests: 0x222 } as const;
+
+/**
+ * An alias's C value: a 0x34-byte table (id; name, comment and member list as offset/length from
+ * 0x34; member count at 0x30), then UTF-16 name and comment and the members' SIDs.
+ */
+export function aliasC(id: number, name: string, comment: string, members: Buffer[]): Buffer {
+  const table = Buffer.alloc(0x34);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  const put = (at: number, data: Buffer): void => {
+    table.writeUInt32LE(length, at);
+    table.writeUInt32LE(data.length, at + 4);
+    const padded = Buffer.alloc((data.length + 3) & ~3);
+    data.copy(padded);
+    chunks.push(padded);
+    length += padded.length;
+  };
+  table.writeUInt32LE(id, 0x00);
+  table.writeUInt32LE(0x00010002, 0x0c);
+  put(0x10, Buffer.from(name, 'utf16le'));
+  put(0x1c, Buffer.from(comment, 'utf16le'));
+  put(0x28, Buffer.concat(members));
+  table.writeUInt32LE(members.length, 0x30);
+  return Buffer.concat([table, ...chunks]);
+}
+
+/** The built-in aliases each lab account belongs to (Windows' defaults for such accounts). */
+function aliasesOf(user: SamUser): number[] {
+  if (user.rid === 500) return [builtinAliases.administrators];
+  if (user.rid === 501) return [builtinAliases.guests];
+  return [builtinAliases.users];
+}
+
+/**
+ * The keys of a SAM hive with these users: `Account` (F, and V with the machine SID),
+ * `Users\<RID>` with F and V, `Users\Names\<name>`, the built-in aliases' C values and, per user,
+ * `Builtin\Aliases\Members\<machine SID>\<RID>` (default value: type = number of aliases, data =
+ * their ids), which is where chntpw reads and writes group membership.
+ */
+export function samHiveKeys(users: readonly SamUser[], machineSid: readonly number[] = labMachineSid): HiveKey[] {
   const account = ['SAM', 'Domains', 'Account'];
+  const aliases = ['SAM', 'Domains', 'Builtin', 'Aliases'];
+  const userSid = (rid: number): Buffer => sidBytes([...machineSid, rid]);
+  const aliasKey = (id: number, name: string, comment: string): HiveKey => ({
+    path: [...aliases, userKeyName(id)],
+    values: [{ name: 'C', type: 3, data: aliasC(id, name, comment, users.filter((u) => aliasesOf(u).includes(id)).map((u) => userSid(u.rid))) }],
+  });
   return [
-    { path: account, values: [{ name: 'F', type: 3, data: Buffer.alloc(0x68) }] },
+    {
+      path: account,
+      values: [
+        { name: 'F', type: 3, data: Buffer.alloc(0x68) },
+        { name: 'V', type: 3, data: accountV(machineSid) },
+      ],
+    },
     { path: [...account, 'Users', 'Names'] },
     ...users.flatMap((user) => [
       {
@@ -130,7 +213,17 @@ export function samHiveKeys(users: readonly SamUser[]): HiveKey[] {
       // The RID is the *type* of the name key's default value, whose data is empty.
       { path: [...account, 'Users', 'Names', user.name], values: [{ name: '@', type: user.rid, data: Buffer.alloc(0) }] },
     ]),
-    { path: ['SAM', 'Domains', 'Builtin', 'Aliases', 'Names'] },
+    aliasKey(builtinAliases.administrators, 'Administrators', 'Administrators have complete and unrestricted access'),
+    aliasKey(builtinAliases.users, 'Users', 'Users are prevented from making system-wide changes'),
+    aliasKey(builtinAliases.guests, 'Guests', 'Guests have the same access as members of the Users group by default'),
+    { path: [...aliases, 'Names'] },
+    { path: ['SAM', 'Domains', 'Account', 'Aliases', 'Members', sidString(machineSid)] },
+    ...users.map((user) => {
+      const ids = aliasesOf(user);
+      const data = Buffer.alloc(4 * ids.length);
+      ids.forEach((id, i) => data.writeUInt32LE(id, 4 * i));
+      return { path: [...aliases, 'Members', sidString(machineSid), userKeyName(user.rid)], values: [{ name: '@', type: ids.length, data }] };
+    }),
   ];
 }
 
