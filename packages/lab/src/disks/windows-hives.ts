@@ -51,6 +51,25 @@ export function readUserF(f: Buffer): { rid: number; bits: number; failedLogins:
   return { rid: f.readUInt32LE(0x30), bits: f.readUInt16LE(0x38), failedLogins: f.readUInt16LE(0x40) };
 }
 
+/**
+ * A SAM record as Windows lays them out: a fixed table of (offset, length) pairs, offsets counted
+ * from the end of the table, then the data, each field 4-byte aligned. `fields` gives each field's
+ * place in the table and its bytes, in data order.
+ */
+function offsetTableRecord(table: Buffer, fields: [at: number, data: Buffer][]): Buffer {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for (const [at, data] of fields) {
+    table.writeUInt32LE(length, at);
+    table.writeUInt32LE(data.length, at + 4);
+    const padded = Buffer.alloc((data.length + 3) & ~3);
+    data.copy(padded);
+    chunks.push(padded);
+    length += padded.length;
+  }
+  return Buffer.concat([table, ...chunks]);
+}
+
 /** Offsets (in the 0xCC-byte table at the start of a V value) of the fields the lab fills. */
 const vField = {
   securityDescriptor: 0x04,
@@ -72,33 +91,23 @@ const vDataStart = 0xcc;
  * security descriptor comes first, as in Windows' own SAM.
  */
 export function userV(user: Pick<SamUser, 'rid' | 'name' | 'fullName' | 'hasPassword'>): Buffer {
-  const table = Buffer.alloc(vDataStart);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  const put = (at: number, data: Buffer): void => {
-    table.writeUInt32LE(length, at);
-    table.writeUInt32LE(data.length, at + 4);
-    const padded = Buffer.alloc((data.length + 3) & ~3);
-    data.copy(padded);
-    chunks.push(padded);
-    length += padded.length;
-  };
   const descriptor = Buffer.alloc(20);
   descriptor.writeUInt8(1, 0);
   descriptor.writeUInt16LE(0x8004, 2);
-  put(vField.securityDescriptor, descriptor);
-  put(vField.name, Buffer.from(user.name, 'utf16le'));
-  put(vField.fullName, Buffer.from(user.fullName, 'utf16le'));
-  for (const at of [vField.comment, vField.homeDir, vField.homeDrive, vField.logonScript, vField.profilePath]) put(at, Buffer.alloc(0));
-  put(vField.lmHash, Buffer.alloc(0));
   // The pre-Windows 10 1607 layout: a 4-byte header (revision 2) and the 16-byte RC4-obfuscated hash.
   const ntHash = Buffer.alloc(user.hasPassword ? 20 : 0);
   if (user.hasPassword) {
     ntHash.writeUInt32LE(0x00010002, 0);
     for (let i = 4; i < 20; i++) ntHash[i] = (user.rid * 31 + i * 17) & 0xff;
   }
-  put(vField.ntHash, ntHash);
-  return Buffer.concat([table, ...chunks]);
+  const empty = Buffer.alloc(0);
+  return offsetTableRecord(Buffer.alloc(vDataStart), [
+    [vField.securityDescriptor, descriptor],
+    [vField.name, Buffer.from(user.name, 'utf16le')],
+    [vField.fullName, Buffer.from(user.fullName, 'utf16le')],
+    ...[vField.comment, vField.homeDir, vField.homeDrive, vField.logonScript, vField.profilePath, vField.lmHash].map((at): [number, Buffer] => [at, empty]),
+    [vField.ntHash, ntHash],
+  ]);
 }
 
 /** What a user's V value says: its name and the length of its stored NT hash (0: blank password). */
@@ -153,23 +162,14 @@ export const builtinAliases = { administrators: 0x220, users: 0x221, guests: 0x2
  */
 export function aliasC(id: number, name: string, comment: string, members: Buffer[]): Buffer {
   const table = Buffer.alloc(0x34);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  const put = (at: number, data: Buffer): void => {
-    table.writeUInt32LE(length, at);
-    table.writeUInt32LE(data.length, at + 4);
-    const padded = Buffer.alloc((data.length + 3) & ~3);
-    data.copy(padded);
-    chunks.push(padded);
-    length += padded.length;
-  };
   table.writeUInt32LE(id, 0x00);
   table.writeUInt32LE(0x00010002, 0x0c);
-  put(0x10, Buffer.from(name, 'utf16le'));
-  put(0x1c, Buffer.from(comment, 'utf16le'));
-  put(0x28, Buffer.concat(members));
   table.writeUInt32LE(members.length, 0x30);
-  return Buffer.concat([table, ...chunks]);
+  return offsetTableRecord(table, [
+    [0x10, Buffer.from(name, 'utf16le')],
+    [0x1c, Buffer.from(comment, 'utf16le')],
+    [0x28, Buffer.concat(members)],
+  ]);
 }
 
 /** The built-in aliases each lab account belongs to (Windows' defaults for such accounts). */
