@@ -86,9 +86,13 @@ for (const layout of layouts) {
   });
 }
 
-test('windows: rescue-mount --windows mounts C: read-only and the ESP at /efi, skips the MSR, lists the recovery partition; files copy off', async () => {
+test('windows: rescue-mount --windows finds C:, mounts it read-only and the ESP at /efi, skips the MSR, lists the recovery partition; files copy off', async () => {
   const disk = virtioDisk(linuxDiskCount());
-  const out = await ok(`rescue-mount --windows --root ${disk}3`);
+  // No --root: rescue-mount looks at every NTFS volume, finds both Windows disks' C: and takes the first.
+  const found = await run('rescue-mount --windows');
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(found.stderr, new RegExp(`2 Windows volumes found; using ${disk}3`));
+  const out = found.stdout;
   assert.match(out, new RegExp(`mounted Windows.* from ${disk}3 on /mnt \\(ntfs-3g, read-only\\)`));
   assert.match(out, new RegExp(`skipped ${disk}2: Microsoft reserved partition`));
   assert.match(out, new RegExp(`recovery partition: ${disk}4`));
