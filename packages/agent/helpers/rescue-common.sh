@@ -173,3 +173,64 @@ wait_for_doctor() {
   done
   return 0
 }
+
+# Windows volumes. Windows does not care about case, so neither do these lookups.
+# windows_sam_path DIR: prints the SAM hive of the Windows tree at DIR (Windows/System32/config/SAM,
+# any case), nothing when there is none.
+windows_sam_path() {
+  find "$1" -maxdepth 4 -ipath "$1/windows/system32/config/sam" -type f 2>/dev/null | head -n 1
+}
+
+# windows_hibernated DIR: prints "hibernated" when the volume at DIR holds a hiberfil.sys whose
+# header says hibernated ("hibr"/"HIBR": hibernation or fast startup), the check ntfs-3g makes.
+windows_hibernated() {
+  local f
+  f=$(find "$1" -maxdepth 1 -iname hiberfil.sys -type f 2>/dev/null | head -n 1)
+  [ -n "$f" ] || return 0
+  case $(head -c 4 "$f" 2>/dev/null | tr '[:upper:]' '[:lower:]') in hibr) echo hibernated ;; esac
+}
+
+# GPT partition types of a Windows disk (lower case, as blkid prints PART_ENTRY_TYPE).
+GPT_ESP=c12a7328-f81f-11d2-ba4b-00a0c93ec93b
+GPT_MSR=e3c9e316-0b5c-4db8-817d-f92df00215ae
+GPT_WINDOWS_RECOVERY=de94bba4-06d1-4d40-a16a-bfd50179d6ac
+# Where rescue-mount mounts a Windows system's EFI system partition (systemd's name for it).
+RESCUE_ESP=${RESCUE_ESP:-/efi}
+
+# Whether the file system mounted at DIR is mounted read-only.
+mount_is_read_only() {
+  awk -v m="$1" '$2 == m { split($4, o, ","); r = 0; for (i in o) if (o[i] == "ro") r = 1 } END { exit !r }' /proc/mounts
+}
+
+# Prints "windows" when DEV is an NTFS file system holding Windows/System32 (looked at read-only);
+# nothing otherwise. The MSR has no file system and the recovery partition no Windows/System32.
+probe_windows_system() {
+  local dev=$1 dir mp found=""
+  [ "$(fs_type "$dev")" = ntfs ] || return 0
+  command -v ntfs-3g >/dev/null || return 0
+  mp=$(awk -v d="$dev" '$1 == d { print $2; exit }' /proc/mounts)
+  if [ -n "$mp" ]; then
+    dir=$mp
+  else
+    dir=$(mktemp -d /run/lifeboat-probe.XXXXXX)
+    if ! ntfs-3g -o ro "$dev" "$dir" 2>/dev/null; then
+      rmdir "$dir"
+      return 0
+    fi
+  fi
+  [ -n "$(find "$dir" -maxdepth 2 -ipath "$dir/windows/system32" -type d 2>/dev/null | head -n 1)" ] && found=windows
+  if [ -z "$mp" ]; then
+    umount "$dir"
+    rmdir "$dir"
+  fi
+  echo "$found"
+}
+
+# The product name of the Windows tree at DIR (SOFTWARE hive), when hivexget is here.
+windows_product_name() {
+  local hive
+  command -v hivexget >/dev/null || return 0
+  hive=$(find "$1" -maxdepth 4 -ipath "$1/windows/system32/config/software" -type f 2>/dev/null | head -n 1)
+  [ -n "$hive" ] || return 0
+  hivexget "$hive" 'Microsoft\Windows NT\CurrentVersion' ProductName 2>/dev/null | head -n 1
+}

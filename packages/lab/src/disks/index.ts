@@ -17,4 +17,29 @@ export {
   type ScenarioName,
 } from './scenarios.js';
 export { createServerDisks, ensureScenarioDisks, type ScenarioDisks, type ServerOverlays } from './server-disks.js';
+export {
+  ensureWindowsDisk,
+  espPaths,
+  labWindowsProductName,
+  windowsPartitionTypes,
+  windowsPaths,
+  windowsScenarioNames,
+  type WindowsDisk,
+  type WindowsDocument,
+  type WindowsPartition,
+  type WindowsScenarioName,
+} from './windows-disk.js';
+export {
+  accountBits,
+  builtinAliases,
+  labMachineSid,
+  labWindowsUsers,
+  readUserF,
+  readUserV,
+  samHiveKeys,
+  sidBytes,
+  userKeyName,
+  type SamUser,
+} from './windows-hives.js';
+export { emptyHive, readBinaryValue, writeHive, type HiveKey, type HiveValue } from './registry-hive.js';
 export { dataDiskLabel, dataDiskSizeBytes, ensureDataDisk, type DataDisk } from './data-disk.js';
