@@ -24,7 +24,11 @@ import type { AgentLog } from './log.js';
 import { joinPath } from './platform.js';
 import type { Platform, Stop } from './platform.js';
 import { RescueSystem } from './rescue-system.js';
+
 import type { RescueSystemOptions } from './rescue-system.js';
+
+/** How far past the lease the control plane's host certificates stay valid, at least (it gives 5 min). */
+const certificateMarginMs = 4 * 60_000;
 
 /** How the agent runs. */
 export interface AgentOptions {
@@ -177,10 +181,14 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
       await client.inventory(found);
       log.info(`inventory: ${found.cpus} CPU(s), ${found.memoryBytes} bytes, ${found.disks.length} disk(s), ${found.nics.length} NIC(s)`);
     };
-    // An extended lease outlives the certificates: they are signed again for the new end, and sshd reloads.
+    // An extended lease outlives the certificates: they are signed again for the new end, and sshd
+    // reloads (a reload closes its listening socket for a moment: a login right then is refused). The
+    // certificates stay valid a few minutes past the lease (the control plane's margin), so a lease end
+    // that moved by less than that is no reason: the lease restarting at `ready` (seconds after the
+    // certificates) reloaded sshd just as the customer logged in.
     let certifiedUntil = config.expiresAt;
     const leaseChanged = async (expiresAt: string): Promise<void> => {
-      if (expiresAt === certifiedUntil || certified === 0) return;
+      if (certified === 0 || Date.parse(expiresAt) <= Date.parse(certifiedUntil) + certificateMarginMs) return;
       certifiedUntil = expiresAt;
       try {
         if ((await certify()) > 0) await system.startSshd(passwordLogin);
