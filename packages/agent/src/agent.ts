@@ -24,7 +24,6 @@ import type { AgentLog } from './log.js';
 import { joinPath } from './platform.js';
 import type { Platform, Stop } from './platform.js';
 import { RescueSystem } from './rescue-system.js';
-
 import type { RescueSystemOptions } from './rescue-system.js';
 
 /** How far past the lease the control plane's host certificates stay valid, at least (it gives 5 min). */
