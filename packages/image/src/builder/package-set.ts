@@ -54,7 +54,8 @@ export const windowsPackages: readonly string[] = [
   // the desktop: X server + VNC server, window manager, terminal, browser, file manager
   'tigervnc-standalone-server', 'openbox', 'xterm', 'firefox-esr', 'pcmanfm',
   // Windows accounts and registry hives (NTPWEdit, ActivNIC), NTFS repair, boot sectors and EFI boot entries (BootSect)
-  'chntpw', 'libhivex-bin', 'mbr', 'efibootmgr',
+  // (hivexregedit is in libwin-hivex-perl; libhivex-bin has hivexsh, hivexget, hivexml)
+  'chntpw', 'libhivex-bin', 'libwin-hivex-perl', 'mbr', 'efibootmgr',
   // antivirus (signatures only when the customer runs freshclam), transfers, archives, CD images
   'clamav', 'clamav-freshclam', 'filezilla', 'p7zip-full', 'bchunk',
 ];
@@ -73,7 +74,8 @@ export const windowsTools: readonly ProfileTool[] = [
   { command: 'firefox-esr', package: 'firefox-esr' },
   { command: 'pcmanfm', package: 'pcmanfm' },
   { command: 'chntpw', package: 'chntpw' },
-  { command: 'hivexregedit', package: 'libhivex-bin' },
+  { command: 'hivexregedit', package: 'libwin-hivex-perl' },
+  { command: 'hivexsh', package: 'libhivex-bin' },
   { command: 'ntfsfix', package: 'ntfs-3g' },
   { command: 'install-mbr', package: 'mbr' },
   { command: 'efibootmgr', package: 'efibootmgr' },
