@@ -49,7 +49,7 @@ describe('the windows rescue image', { timeout: 1_800_000 }, () => {
     for (const tool of image.manifest.tools ?? []) assert.equal(tool.version, installed.get(tool.package), tool.command);
   });
 
-  /** command line → what its output must show (each must also exit 0). */
+  /** command line → what its output must show (each must also exit 0; `|| true` where the tool's own help exits non-zero). */
   const smoke: ReadonlyArray<[string, RegExp]> = [
     ['chntpw -h', /chntpw: change password of a user in a Windows SAM file/],
     ['ntfsfix --version', /ntfsfix v\d/],
@@ -62,7 +62,8 @@ describe('the windows rescue image', { timeout: 1_800_000 }, () => {
     ['smartctl -V', /smartctl \d/],
     ['parted -v', /parted \(GNU parted\) \d/],
     ['sgdisk -V', /GPT fdisk \(sgdisk\) version \d/],
-    ['hivexregedit --help', /hivexregedit/],
+    // pod2usage's --help exits 1; the usage shows that Perl loaded Win::Hivex (a missing module stops it before)
+    ['hivexregedit --help 2>&1 || true', /hivexregedit --export \[--prefix prefix\] hivefile key/],
     ['echo help | hivexsh', /Navigate through the hive's keys using the 'cd' command/],
     ['install-mbr --version', /install-mbr \d/],
     ['efibootmgr --version', /version \d/],
@@ -70,7 +71,7 @@ describe('the windows rescue image', { timeout: 1_800_000 }, () => {
     ['Xtigervnc -version 2>&1', /TigerVNC/],
   ];
   for (const [command, expected] of smoke) {
-    it(`starts ${command.split(' ')[0]}`, () => {
+    it(`starts ${command.replace(/^echo \w+ \| /, '').split(' ')[0]}`, () => {
       const { status, output } = inImage(command);
       assert.equal(status, 0, output);
       assert.match(output, expected);
