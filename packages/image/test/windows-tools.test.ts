@@ -99,4 +99,16 @@ describe('the windows rescue image', { timeout: 1_800_000 }, () => {
     assert.match(output, /filezilla: .*FileZilla \d/);
     assert.match(output, /Listening for VNC connections on all interface\(s\), port 5907/);
   });
+
+  it('renders a page in Firefox ESR (a headless screenshot, a PNG)', () => {
+    const script = [
+      'export HOME=/tmp',
+      'echo "<h1>lifeboat</h1>" > /tmp/page.html',
+      'firefox-esr --headless --screenshot /tmp/page.png file:///tmp/page.html >/tmp/firefox.log 2>&1 || { cat /tmp/firefox.log; exit 1; }',
+      'echo "magic: $(head -c 4 /tmp/page.png | tail -c 3)"',
+    ].join('\n');
+    const { status, output } = inImage(script);
+    assert.equal(status, 0, output);
+    assert.match(output, /magic: PNG/);
+  });
 });
