@@ -67,4 +67,14 @@ describe('config', () => {
       assert.throws(() => parseConfig(['--ssh-host-ca-hosts', bad], {}), { code: 'CONFIG_INVALID', message: /--ssh-host-ca-hosts: expected known_hosts host patterns/ }, bad);
     }
   });
+
+  it('takes the images of other profiles as PROFILE=DIR, and refuses linux, bad names and repeats', () => {
+    assert.deepEqual(parseConfig([], {}, '/srv').profileImageDirs, {});
+    assert.deepEqual(parseConfig(['--image-profile', 'windows=images/win'], {}, '/srv').profileImageDirs, { windows: '/srv/images/win' });
+    assert.deepEqual(parseConfig([], { LIFEBOAT_IMAGE_PROFILES: 'windows=/a, other=/b' }, '/srv').profileImageDirs, { windows: '/a', other: '/b' });
+    assert.throws(() => parseConfig(['--image-profile', 'linux=/a']), /linux profile's image is set by --image/);
+    assert.throws(() => parseConfig(['--image-profile', 'Windows=/a']), /--image-profile: expected PROFILE=DIR/);
+    assert.throws(() => parseConfig(['--image-profile', 'windows']), /expected PROFILE=DIR/);
+    assert.throws(() => parseConfig([], { LIFEBOAT_IMAGE_PROFILES: 'windows=/a,windows=/b' }), /LIFEBOAT_IMAGE_PROFILES: profile windows is given twice/);
+  });
 });

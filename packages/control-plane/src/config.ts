@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LifeboatError, parseDuration } from '@lifeboat/core';
+import { isValidProfileName, LifeboatError, parseDuration } from '@lifeboat/core';
 import { defaultRateLimits, formatRateLimit, parseRateLimit, type RateLimits } from './http/rate-limiter.js';
 
 /** The validated configuration. */
@@ -24,6 +24,12 @@ export interface Config {
   readonly bootUrl: string | null;
   /** Directory of the built rescue image served for profile `linux` (null: no image to serve). */
   readonly imageDir: string | null;
+  /**
+   * Directories of the rescue images of the other profiles (`windows`), by profile, from `--image-profile
+   * windows=DIR` / `LIFEBOAT_IMAGE_PROFILES`. `lifeboat serve` fills in a profile left out with the last
+   * image of that profile built on the machine (`$LIFEBOAT_CACHE/images/latest-PROFILE`).
+   */
+  readonly profileImageDirs: Readonly<Record<string, string>>;
   /**
    * Directory of the built web console, served at `/` (null: the workspace's `packages/web/dist` when
    * it was built, else no console).
@@ -99,7 +105,7 @@ export interface Config {
   readonly sshHostCaHosts: string;
 }
 
-type Kind = 'string' | 'count' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses';
+type Kind = 'string' | 'count' | 'duration' | 'listen' | 'listen-or-off' | 'url' | 'path' | 'limit' | 'addresses' | 'profile-images';
 
 interface Option {
   readonly key: keyof Config | `limits.${keyof RateLimits}`;
@@ -117,6 +123,7 @@ export const configOptions: readonly Option[] = [
   { key: 'listen', flag: 'listen', env: 'LIFEBOAT_LISTEN', kind: 'listen', fallback: '127.0.0.1:8080', help: 'HOST:PORT to listen on' },
   { key: 'bootUrl', flag: 'boot-url', env: 'LIFEBOAT_BOOT_URL', kind: 'url', help: 'URL servers reach the control plane at (default: from --boot-listen, else --listen, 127.0.0.1 -> 10.0.2.2)' },
   { key: 'imageDir', flag: 'image', env: 'LIFEBOAT_IMAGE', kind: 'path', help: 'directory of the built rescue image (profile linux)' },
+  { key: 'profileImageDirs', flag: 'image-profile', env: 'LIFEBOAT_IMAGE_PROFILES', kind: 'profile-images', help: 'rescue images of other profiles, PROFILE=DIR separated by commas (e.g. windows=/srv/lifeboat/windows; default: the last image of each profile built on this machine, lifeboat image build --profile windows)' },
   { key: 'webDir', flag: 'web', env: 'LIFEBOAT_WEB', kind: 'path', help: 'directory of the built web console, served at / (default: packages/web/dist of the workspace when built)' },
   { key: 'smtpUrl', flag: 'smtp-url', env: 'LIFEBOAT_SMTP_URL', kind: 'url', help: 'SMTP server for credentials and warnings, smtp://HOST:PORT (with user:password@, use the variable, not the flag: argv is public)' },
   { key: 'mailFrom', flag: 'mail-from', env: 'LIFEBOAT_MAIL_FROM', kind: 'string', fallback: 'lifeboat@localhost', help: 'sender address of mails' },
@@ -170,6 +177,21 @@ function parseAddressRange(text: string, source: string): string {
     invalid(`${source}: expected IP addresses or CIDR ranges separated by commas, or off, got ${text || 'an empty entry'}`);
   }
   return text;
+}
+
+/** `windows=DIR,other=DIR` → profile → absolute directory; `linux` has its own option (`--image`). */
+function parseProfileImages(text: string, source: string, cwd: string): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const at = entry.indexOf('=');
+    const profile = at > 0 ? entry.slice(0, at) : '';
+    const dir = entry.slice(at + 1);
+    if (!isValidProfileName(profile) || dir === '') invalid(`${source}: expected PROFILE=DIR separated by commas (e.g. windows=/srv/lifeboat/windows), got ${entry}`);
+    if (profile === 'linux') invalid(`${source}: the linux profile's image is set by --image (LIFEBOAT_IMAGE)`);
+    if (profile in out) invalid(`${source}: profile ${profile} is given twice`);
+    out[profile] = isAbsolute(dir) ? dir : resolve(cwd, dir);
+  }
+  return Object.freeze(out);
 }
 
 /** The boot URL for an address: explicit, else derived (127.0.0.1, 0.0.0.0 and localhost -> 10.0.2.2). */
@@ -230,6 +252,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       case 'addresses':
         out[o.key] = value.text === 'off' ? Object.freeze([]) : Object.freeze(value.text.split(',').map((entry) => parseAddressRange(entry.trim(), value.source)));
         break;
+      case 'profile-images':
+        out[o.key] = parseProfileImages(value.text, value.source, cwd);
+        break;
       case 'limit':
         try {
           out[o.key] = parseRateLimit(value.text);
@@ -256,6 +281,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const limits = Object.fromEntries(Object.entries(out).filter(([key]) => key.startsWith('limits.')).map(([key, value]) => [key.slice('limits.'.length), value]));
   for (const key of Object.keys(out)) if (key.startsWith('limits.')) delete out[key];
   out.limits = Object.freeze({ ...defaultRateLimits, ...limits });
+  if (out.profileImageDirs === null) out.profileImageDirs = Object.freeze({});
   if (out.databaseUrl === null) out.databaseUrl = `sqlite:${join(out.dataDir as string, 'lifeboat.db')}`;
   if (out.imageAccelRedirect !== null && !/^\/[A-Za-z0-9._~\/-]*[^/]$/.test(out.imageAccelRedirect as string)) {
     invalid(`--image-accel-redirect: expected a path such as /lifeboat-files, got ${JSON.stringify(out.imageAccelRedirect)}`);

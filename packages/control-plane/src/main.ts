@@ -3,6 +3,8 @@
  * (one AbortController; SIGTERM and SIGINT stop it cleanly). Nothing else lives here.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { builtImageProfiles } from '@lifeboat/core';
 import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
@@ -29,6 +31,7 @@ import { createLogger } from './http/logger.js';
 import { newUserPassword } from './credentials/user-password.js';
 import { netbootRoutes, type ImageRegistry, type NetbootSource } from './netboot/index.js';
 import { chooseRescueImage, rescueImageLogLine, type RescueImageChoice } from './netboot/last-built-image.js';
+import { profileImages } from './netboot/profile-images.js';
 import { StoreNetbootSource } from './rescue/netboot-source.js';
 import { rescueJobs } from './rescue/rescue-jobs.js';
 import { doctorJobs } from './doctor/doctor-mail.js';
@@ -51,6 +54,8 @@ export interface ControlPlaneParts {
   readonly routes?: (context: { config: Config; bootUrl: string; netboot: NetbootSource; store: Store; logger: Logger }) => FastifyPluginAsync[];
   /** Where `config.imageDir` came from, for the start log (default: configured, or none). */
   readonly rescueImage?: RescueImageChoice;
+  /** How the image of each profile other than linux was chosen (for the start log), by profile. */
+  readonly profileImages?: Readonly<Record<string, RescueImageChoice>>;
   /**
    * Writes what an operator must read once on the terminal, never through the logger (log lines are
    * shipped and kept): the first operator's password. Default: standard error.
@@ -188,6 +193,12 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     logger.info({ url, bootUrl, bootListen: bootListen === null ? 'on the API listener' : `${bootListen.host}:${bootListen.port}`, database: store.dialect, dataDir: config.dataDir, image: config.imageDir }, 'control plane listening');
     const image = rescueImageLogLine(parts.rescueImage ?? (config.imageDir === null ? { dir: null, source: 'none' } : { dir: config.imageDir, source: 'configured' }));
     logger[image.level](image.message);
+    for (const profile of new Set([...Object.keys(parts.profileImages ?? {}), ...Object.keys(config.profileImageDirs)])) {
+      const dir = config.profileImageDirs[profile];
+      const choice = parts.profileImages?.[profile] ?? (dir === undefined ? { dir: null, source: 'none' as const } : { dir, source: 'configured' as const });
+      const line = rescueImageLogLine(choice, profile);
+      logger[line.level](line.message);
+    }
     if (firstUser) (parts.notice ?? ((text) => process.stderr.write(text)))(signInNotice(url, firstUser));
 
     background.push(worker.run(stop.signal), scheduler.run(stop.signal));
@@ -222,15 +233,6 @@ export async function startControlPlane(config: Config, parts: ControlPlaneParts
     await store.close();
     throw error;
   }
-}
-
-/**
- * Rescue images by id. Image ids are profile names (the netboot source answers `imageId: profile`):
- * `linux` is the image built into `LIFEBOAT_IMAGE`. Other profiles (an operator's Windows rescue)
- * would map here to their own directories.
- */
-function profileImages(config: Config): ImageRegistry {
-  return { directoryOf: async (imageId) => (imageId === 'linux' && config.imageDir !== null ? config.imageDir : undefined) };
 }
 
 /** On an empty database: an operator token in `<data>/admin.token` (0600); the log names the file only. */
@@ -297,9 +299,22 @@ export async function main(argv: readonly string[], parts: ControlPlaneParts = {
     }
     throw error;
   }
-  // Without --image: the image `lifeboat image build` last built on this machine, if any.
+  // Without --image: the image `lifeboat image build` last built on this machine, if any; the same for
+  // every other profile the builder makes, unless --image-profile names its image.
   const rescueImage = chooseRescueImage(config.imageDir, process.env);
-  const running = await startControlPlane(Object.freeze({ ...config, imageDir: rescueImage.dir }), { rescueImage, ...parts });
+  const profileImageChoices: Record<string, RescueImageChoice> = {};
+  for (const profile of builtImageProfiles.filter((p) => p !== 'linux')) {
+    profileImageChoices[profile] = chooseRescueImage(config.profileImageDirs[profile] ?? null, process.env, homedir(), profile);
+  }
+  const profileImageDirs = Object.freeze({
+    ...config.profileImageDirs,
+    ...Object.fromEntries(Object.entries(profileImageChoices).flatMap(([profile, choice]) => (choice.dir === null ? [] : [[profile, choice.dir]]))),
+  });
+  const running = await startControlPlane(Object.freeze({ ...config, imageDir: rescueImage.dir, profileImageDirs }), {
+    rescueImage,
+    profileImages: profileImageChoices,
+    ...parts,
+  });
   await new Promise<void>((resolve) => {
     const onSignal = () => {
       process.off('SIGTERM', onSignal);

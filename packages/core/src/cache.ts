@@ -17,16 +17,23 @@ export function lifeboatCacheDir(env: CacheEnvironment, homeDir: string): string
   return `${homeDir.replace(/\/+$/, '')}/.cache/lifeboat`;
 }
 
+/**
+ * The rescue image profiles `lifeboat image build --profile` builds: `linux`, and `windows` (the linux tool set,
+ * a desktop and the Windows repair tools). The control plane looks for the last image built of each.
+ */
+export const builtImageProfiles = ['linux', 'windows'] as const;
+
 /** The rescue images' cache: `CACHE/images/`, one directory per image, named by its input hash. */
 export function rescueImagesDir(cacheDir: string): string {
   return `${cacheDir.replace(/\/+$/, '')}/images`;
 }
 
 /**
- * The record of the last rescue image `lifeboat image build` built (or found built) on this machine:
- * `CACHE/images/latest`, a symbolic link to that image's directory (`<hash>`), replaced atomically.
- * `lifeboat serve` without `--image` serves the image it names.
+ * The record of the last rescue image of a profile that `lifeboat image build` built (or found built) on
+ * this machine: `CACHE/images/latest` for `linux`, `CACHE/images/latest-PROFILE` for another profile
+ * (`latest-windows`), a symbolic link to that image's directory (`<hash>`), replaced atomically.
+ * `lifeboat serve` serves the images they name unless told otherwise (`--image`, `--image-profile`).
  */
-export function lastBuiltImageLink(cacheDir: string): string {
-  return `${rescueImagesDir(cacheDir)}/latest`;
+export function lastBuiltImageLink(cacheDir: string, profile = 'linux'): string {
+  return `${rescueImagesDir(cacheDir)}/${profile === 'linux' ? 'latest' : `latest-${profile}`}`;
 }

@@ -9,12 +9,12 @@ describe('the rescue image lifeboat serve serves', () => {
   let cache: string;
   const env = (): { LIFEBOAT_CACHE: string } => ({ LIFEBOAT_CACHE: cache });
   /** An image directory as the builder leaves it (the manifest is written last), recorded as latest. */
-  const built = (hash: string, complete = true): string => {
+  const built = (hash: string, complete = true, link = 'latest'): string => {
     const dir = join(cache, 'images', hash);
     mkdirSync(dir, { recursive: true });
     if (complete) writeFileSync(join(dir, 'manifest.json'), '{}\n');
-    rmSync(join(cache, 'images', 'latest'), { force: true });
-    symlinkSync(hash, join(cache, 'images', 'latest'));
+    rmSync(join(cache, 'images', link), { force: true });
+    symlinkSync(hash, join(cache, 'images', link));
     return dir;
   };
   beforeEach(() => {
@@ -63,5 +63,21 @@ describe('the rescue image lifeboat serve serves', () => {
     const none = rescueImageLogLine({ dir: null, source: 'none' });
     assert.equal(none.level, 'warn');
     assert.match(none.message, /^no rescue image: rescue will be refused until one is built \(lifeboat image build\)/);
+  });
+
+  it('finds the last windows image built as latest-windows, apart from the linux one', () => {
+    const linux = built('aaaa');
+    assert.deepEqual(chooseRescueImage(null, env(), undefined, 'windows'), { dir: null, source: 'none' });
+    const windows = built('wwww', true, 'latest-windows');
+    assert.deepEqual(chooseRescueImage(null, env(), undefined, 'windows'), { dir: windows, source: 'last-built' });
+    assert.deepEqual(chooseRescueImage(null, env()), { dir: linux, source: 'last-built' });
+    assert.deepEqual(chooseRescueImage('/srv/win', env(), undefined, 'windows'), { dir: '/srv/win', source: 'configured' });
+    assert.deepEqual(rescueImageLogLine({ dir: windows, source: 'last-built' }, 'windows'), {
+      level: 'info',
+      message: `rescue image of profile windows: ${windows} (the last one built on this machine)`,
+    });
+    const none = rescueImageLogLine({ dir: null, source: 'none' }, 'windows');
+    assert.equal(none.level, 'info');
+    assert.match(none.message, /refused until one is built \(lifeboat image build --profile windows\) or named \(--image-profile windows=DIR/);
   });
 });

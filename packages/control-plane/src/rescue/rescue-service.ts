@@ -133,7 +133,10 @@ export class RescueService {
     // fetch it over and over and fail only at the rescue deadline, minutes later.
     const problem = await imageProblem(this.#images, profile);
     if (problem !== undefined) {
-      throw new LifeboatError('IMAGE_NOT_FOUND', `cannot enter rescue: ${problem}; build it with \`lifeboat image build\` and start the control plane with --image DIR (LIFEBOAT_IMAGE)`);
+      const howTo = profile === 'linux'
+        ? 'build it with `lifeboat image build` and start the control plane with --image DIR (LIFEBOAT_IMAGE)'
+        : `build it with \`lifeboat image build --profile ${profile}\` and start the control plane with --image-profile ${profile}=DIR (LIFEBOAT_IMAGE_PROFILES)`;
+      throw new LifeboatError('IMAGE_NOT_FOUND', `cannot enter rescue: ${problem}; ${howTo}`);
     }
     const sshKeys = (input.sshKeys ?? []).map((k) => k.trim()).filter(Boolean);
     for (const key of sshKeys) {

@@ -16,3 +16,14 @@ test('the last image built is recorded as CACHE/images/latest, a relative link r
   assert.equal(readlinkSync(link), 'bbbb');
   assert.equal(realpathSync(link), realpathSync(join(cache, 'images', 'bbbb')));
 });
+
+test('the last windows image is recorded as CACHE/images/latest-windows, leaving latest (linux) alone', async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), 'lifeboat-cache-'));
+  t.after(() => rmSync(cache, { recursive: true, force: true }));
+  for (const hash of ['aaaa', 'wwww']) mkdirSync(join(cache, 'images', hash), { recursive: true });
+  await recordLastBuiltImage(cache, join(cache, 'images', 'aaaa'));
+  await recordLastBuiltImage(cache, join(cache, 'images', 'wwww'), 'windows');
+  assert.equal(readlinkSync(join(cache, 'images', 'latest-windows')), 'wwww');
+  assert.equal(lastBuiltImageLink(cache, 'windows'), join(cache, 'images', 'latest-windows'));
+  assert.equal(readlinkSync(lastBuiltImageLink(cache)), 'aaaa');
+});

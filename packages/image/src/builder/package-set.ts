@@ -3,6 +3,8 @@
  * kernel modules kept. Changing anything here changes the image's input hash (a rebuild).
  */
 
+import { builtImageProfiles } from '@lifeboat/core';
+
 /** Debian suite the image is built from. */
 export const suite = 'bookworm';
 
@@ -27,6 +29,77 @@ export const rescuePackages: readonly string[] = [
   // the kernel: vmlinuz is taken out, its modules stay (pruned)
   'linux-image-amd64',
 ];
+
+/** The rescue images one can build: `linux` (the tool set above) and `windows` (that plus a desktop and WinRescue's jobs). */
+export const imageProfiles = builtImageProfiles;
+
+/** One of {@link imageProfiles}. */
+export type ImageProfile = (typeof imageProfiles)[number];
+
+/** Whether `value` names an image profile. */
+export function isImageProfile(value: string): value is ImageProfile {
+  return (imageProfiles as readonly string[]).includes(value);
+}
+
+/**
+ * What the `windows` profile adds to {@link rescuePackages}: WinRescue's jobs (issue 16) done with Debian's
+ * free tools, and a light desktop reached over VNC. Choices, measured on Debian 12's dependencies:
+ * - VNC: tigervnc-standalone-server's `Xtigervnc` is the X server and the VNC server in one program; Xvfb +
+ *   x11vnc needs two servers and x11vnc pulls Tcl/Tk. Either X server depends on libgl1 (Mesa).
+ * - window manager: openbox (1.3 MB) rather than icewm (2.7 MB + icewm-common, libao, libsndfile, librsvg) or
+ *   Xfce (dozens of packages). Its only Python program, `openbox-xdg-autostart`, goes with Python: {@link prunedPaths}.
+ * - ms-sys is not in Debian 12: `mbr`'s `install-mbr` writes a boot loader into an MBR (see docs/rescue-image.md).
+ */
+export const windowsPackages: readonly string[] = [
+  // the desktop: X server + VNC server, window manager, terminal, browser, file manager
+  'tigervnc-standalone-server', 'openbox', 'xterm', 'firefox-esr', 'pcmanfm',
+  // Windows accounts and registry hives (NTPWEdit, ActivNIC), NTFS repair, boot sectors and EFI boot entries (BootSect)
+  // (hivexregedit is in libwin-hivex-perl; libhivex-bin has hivexsh, hivexget, hivexml)
+  'chntpw', 'libhivex-bin', 'libwin-hivex-perl', 'mbr', 'efibootmgr',
+  // antivirus (signatures only when the customer runs freshclam), transfers, archives, CD images
+  'clamav', 'clamav-freshclam', 'filezilla', 'p7zip-full', 'bchunk',
+];
+
+/** A program of a profile and the Debian package it comes from (listed in the image's manifest with its version). */
+export interface ProfileTool {
+  readonly command: string;
+  readonly package: string;
+}
+
+/** The programs the `windows` profile promises (docs/rescue-image.md), each with its package. */
+export const windowsTools: readonly ProfileTool[] = [
+  { command: 'Xtigervnc', package: 'tigervnc-standalone-server' },
+  { command: 'openbox', package: 'openbox' },
+  { command: 'xterm', package: 'xterm' },
+  { command: 'firefox-esr', package: 'firefox-esr' },
+  { command: 'pcmanfm', package: 'pcmanfm' },
+  { command: 'chntpw', package: 'chntpw' },
+  { command: 'hivexregedit', package: 'libwin-hivex-perl' },
+  { command: 'hivexsh', package: 'libhivex-bin' },
+  { command: 'ntfsfix', package: 'ntfs-3g' },
+  { command: 'install-mbr', package: 'mbr' },
+  { command: 'efibootmgr', package: 'efibootmgr' },
+  { command: 'testdisk', package: 'testdisk' },
+  { command: 'photorec', package: 'testdisk' },
+  { command: 'clamscan', package: 'clamav' },
+  { command: 'freshclam', package: 'clamav-freshclam' },
+  { command: 'filezilla', package: 'filezilla' },
+  { command: '7z', package: 'p7zip-full' },
+  { command: 'bchunk', package: 'bchunk' },
+  { command: 'smartctl', package: 'smartmontools' },
+  { command: 'parted', package: 'parted' },
+  { command: 'sgdisk', package: 'gdisk' },
+];
+
+/** The Debian packages of a profile's image. */
+export function profilePackages(profile: ImageProfile): readonly string[] {
+  return profile === 'windows' ? [...rescuePackages, ...windowsPackages] : rescuePackages;
+}
+
+/** The programs a profile's manifest lists (the `linux` profile's are {@link rescuePackages}' own: none listed one by one). */
+export function profileTools(profile: ImageProfile): readonly ProfileTool[] {
+  return profile === 'windows' ? windowsTools : [];
+}
 
 /** dpkg `path-exclude`/`path-include` options: documentation and translations are not installed. */
 export const dpkgPathFilters: readonly string[] = [
@@ -120,6 +193,19 @@ export const prunedPackageFiles: readonly string[] = [
   'libicu72', 'python3', 'python3-minimal', 'python3.11', 'python3.11-minimal', 'libpython3-stdlib', 'libpython3.11-minimal',
   'libpython3.11-stdlib',
 ];
+
+/**
+ * {@link prunedPackageFiles} of a profile. The `windows` profile keeps ICU: libxml2 (ClamAV, the desktop's
+ * libraries) links it. Python goes in both (openbox's `openbox-xdg-autostart` is its only user, and goes too).
+ */
+export function profilePrunedPackageFiles(profile: ImageProfile): readonly string[] {
+  return profile === 'windows' ? prunedPackageFiles.filter((name) => name !== 'libicu72') : prunedPackageFiles;
+}
+
+/** {@link prunedPaths} of a profile: the `windows` one also drops openbox's Python program. */
+export function profilePrunedPaths(profile: ImageProfile): readonly string[] {
+  return profile === 'windows' ? [...prunedPaths, 'usr/lib/x86_64-linux-gnu/openbox-xdg-autostart'] : prunedPaths;
+}
 
 /**
  * Packages whose files are deleted from the image except those named (dpkg's paths, `*` within one path

@@ -6,10 +6,13 @@ import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { lastBuiltImageLink } from '@lifeboat/core';
+import { ImageError } from '../errors.js';
 import { defaultCacheDir, inputHash, sha256, sha256File, withBuildLock } from './cache.js';
 import { buildInitrd, checkRescueFiles, compressInitrd, imageOwnFiles, initrdInputs } from './initrd.js';
 import type { RescueFile } from './initrd.js';
 import { ensureQuickjs } from './quickjs.js';
+import { profileTools } from './package-set.js';
+import type { ImageProfile } from './package-set.js';
 import { ensureRootfs, rootfsInputs } from './rootfs.js';
 import type { Progress, SquashfsCompression } from './rootfs.js';
 
@@ -22,6 +25,8 @@ export type ImageFileName = (typeof imageFileNames)[number];
 /** What `manifest.json` says about an image. */
 export interface ImageManifest {
   readonly formatVersion: 1;
+  /** The image profile (`linux`, `windows`); absent in manifests written before profiles: `linux`. */
+  readonly profile?: ImageProfile;
   /** Hash of every input: the image's id and its cache directory's name. */
   readonly inputHash: string;
   /** Hash of the root file system's inputs (Debian packages, pruning). */
@@ -42,6 +47,8 @@ export interface ImageManifest {
   readonly rootfsTreeBytes: number;
   readonly modules: { readonly kept: number; readonly dropped: number };
   readonly packages: ReadonlyArray<{ name: string; version: string }>;
+  /** The profile's programs, each with its Debian package and that package's version (none listed for `linux`). */
+  readonly tools?: ReadonlyArray<{ command: string; package: string; version: string }>;
   /** Files Lifeboat added to the rescue system (in the initrd, copied in at boot). */
   readonly rescueFiles: ReadonlyArray<{ path: string; mode: number; size: number; sha256: string }>;
 }
@@ -68,9 +75,11 @@ export interface EnsureRescueImageOptions {
   readonly compression?: SquashfsCompression;
   /** Called with progress lines; default: none. */
   readonly onProgress?: Progress;
+  /** Which image: `linux` (default) or `windows` (the linux tool set, a desktop and WinRescue's jobs). */
+  readonly profile?: ImageProfile;
   /**
-   * Record the image as the last one built on this machine (`CACHE/images/latest`, which `lifeboat
-   * serve` without `--image` serves): `lifeboat image build` and `npm start` do; tests and benchmarks
+   * Record the image as the last one of its profile built on this machine (`CACHE/images/latest`, or
+   * `latest-windows` for that profile: what `lifeboat serve` serves unless told otherwise): `lifeboat image build` and `npm start` do; tests and benchmarks
    * that build variants (extra files, other compression) do not. Default false.
    */
   readonly recordAsLatest?: boolean;
@@ -95,16 +104,16 @@ export async function agentRescueFiles(): Promise<RescueFile[]> {
 /** The rescue image for the current inputs: from the cache when it is there, else built (minutes on a fresh machine). */
 export async function ensureRescueImage(options: EnsureRescueImageOptions = {}): Promise<RescueImage> {
   const image = await findOrBuildRescueImage(options);
-  if (options.recordAsLatest) await recordLastBuiltImage(options.cacheDir ?? defaultCacheDir(), image.dir);
+  if (options.recordAsLatest) await recordLastBuiltImage(options.cacheDir ?? defaultCacheDir(), image.dir, options.profile ?? 'linux');
   return image;
 }
 
 /**
- * Points `CACHE/images/latest` at `imageDir` (a relative symbolic link, so that the cache can move):
+ * Points `CACHE/images/latest` (`latest-PROFILE` for a profile other than `linux`) at `imageDir` (a relative symbolic link, so that the cache can move):
  * a new link renamed over the old one, so that a reader sees the old image or the new one, never none.
  */
-export async function recordLastBuiltImage(cacheDir: string, imageDir: string): Promise<void> {
-  const link = lastBuiltImageLink(cacheDir);
+export async function recordLastBuiltImage(cacheDir: string, imageDir: string, profile: ImageProfile = 'linux'): Promise<void> {
+  const link = lastBuiltImageLink(cacheDir, profile);
   const temporary = `${link}.${process.pid}.tmp`;
   await rm(temporary, { force: true });
   await symlink(basename(imageDir), temporary);
@@ -115,11 +124,12 @@ async function findOrBuildRescueImage(options: EnsureRescueImageOptions): Promis
   const progress = options.onProgress ?? ((): void => undefined);
   const imagesDir = join(options.cacheDir ?? defaultCacheDir(), 'images');
   const compression = options.compression ?? 'zstd';
+  const profile = options.profile ?? 'linux';
   const extraFiles = options.rescueFiles ? checkRescueFiles([...options.rescueFiles]) : await agentRescueFiles();
   const quickjs = await ensureQuickjs({ ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), onProgress: progress });
   const files = [...(await imageOwnFiles(quickjs.path)), ...extraFiles];
 
-  const rootfsHash = inputHash(rootfsInputs(compression));
+  const rootfsHash = inputHash(rootfsInputs(compression, profile));
   const hash = inputHash({ rootfsHash, initrd: await initrdInputs(files) });
   const dir = join(imagesDir, hash);
   const manifestPath = join(dir, 'manifest.json');
@@ -133,7 +143,12 @@ async function findOrBuildRescueImage(options: EnsureRescueImageOptions): Promis
   }
   await mkdir(imagesDir, { recursive: true });
   return withBuildLock(join(imagesDir, `${hash}.lock`), fromCache, async () => {
-    const rootfs = await ensureRootfs(imagesDir, compression, progress);
+    const rootfs = await ensureRootfs(imagesDir, compression, progress, profile);
+    const tools = profileTools(profile).map((tool) => {
+      const version = rootfs.packages.find((p) => p.name === tool.package)?.version;
+      if (version === undefined) throw new ImageError('IMAGE_BUILD_FAILED', `${tool.command}: package ${tool.package} is not installed`);
+      return { ...tool, version };
+    });
     progress('building the initrd (busybox, boot modules, Lifeboat files)');
     const work = join(imagesDir, `.work-${hash}-${process.pid}`);
     await rm(work, { recursive: true, force: true });
@@ -149,6 +164,7 @@ async function findOrBuildRescueImage(options: EnsureRescueImageOptions): Promis
       }
       const manifest: ImageManifest = {
         formatVersion: 1,
+        profile,
         inputHash: hash,
         rootfsHash,
         builtAt: new Date().toISOString(),
@@ -162,6 +178,7 @@ async function findOrBuildRescueImage(options: EnsureRescueImageOptions): Promis
         rootfsTreeBytes: rootfs.treeBytes,
         modules: { kept: rootfs.modulesKept, dropped: rootfs.modulesDropped },
         packages: rootfs.packages,
+        ...(tools.length > 0 ? { tools } : {}),
         rescueFiles: files.map((f) => ({ path: f.path, mode: f.mode, size: f.content.length, sha256: sha256(f.content) })),
       };
       await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

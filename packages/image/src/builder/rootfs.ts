@@ -20,10 +20,14 @@ import {
   prunedDirNames,
   prunedPackageFiles,
   prunedPaths,
+  profilePackages,
+  profilePrunedPackageFiles,
+  profilePrunedPaths,
   requiredInitrdModules,
   rescuePackages,
   suite,
 } from './package-set.js';
+import type { ImageProfile } from './package-set.js';
 import { runTool } from './run.js';
 
 /** Bump when the way the root file system is made changes in a way the lists above do not show. */
@@ -32,11 +36,22 @@ const rootfsFormat = 5;
 /** How the squashfs is compressed. */
 export type SquashfsCompression = 'xz' | 'zstd';
 
-/** The inputs of the root file system: its cache key is their hash. */
-export function rootfsInputs(compression: SquashfsCompression): unknown {
-  return {
+/**
+ * The inputs of the root file system: its cache key is their hash. The `linux` profile's are what they were
+ * before profiles existed (its cache key did not change); the `windows` profile's name the profile.
+ */
+export function rootfsInputs(compression: SquashfsCompression, profile: ImageProfile = 'linux'): unknown {
+  const inputs = {
     rootfsFormat, suite, rescuePackages, dpkgPathFilters, keptModuleDirs, keptModules, droppedModules, prunedPackageFiles, prunedPaths,
     packageFilesKept, prunedDirNames, keptGconvModules, initrdModules, compression, squashfsArgs: squashfsArgs(compression),
+  };
+  if (profile === 'linux') return inputs;
+  return {
+    ...inputs,
+    profile,
+    rescuePackages: profilePackages(profile),
+    prunedPackageFiles: profilePrunedPackageFiles(profile),
+    prunedPaths: profilePrunedPaths(profile),
   };
 }
 
@@ -67,14 +82,21 @@ export interface RootfsStage {
   readonly bootstrapSeconds: number | null;
   readonly builtAt: string;
   readonly compression: SquashfsCompression;
+  /** The image profile whose package set it holds (absent in stages built before profiles: `linux`). */
+  readonly profile?: ImageProfile;
 }
 
 /** Progress lines of a build. */
 export type Progress = (message: string) => void;
 
 /** The cached root file system for the current inputs, built first when missing. */
-export async function ensureRootfs(imagesDir: string, compression: SquashfsCompression, progress: Progress): Promise<RootfsStage> {
-  const hash = inputHash(rootfsInputs(compression));
+export async function ensureRootfs(
+  imagesDir: string,
+  compression: SquashfsCompression,
+  progress: Progress,
+  profile: ImageProfile = 'linux',
+): Promise<RootfsStage> {
+  const hash = inputHash(rootfsInputs(compression, profile));
   const dir = join(imagesDir, `rootfs-${hash}`);
   const stageFile = join(dir, 'stage.json');
   const isDone = async (): Promise<RootfsStage | undefined> =>
@@ -85,7 +107,7 @@ export async function ensureRootfs(imagesDir: string, compression: SquashfsCompr
     await rm(work, { recursive: true, force: true });
     await mkdir(work, { recursive: true });
     try {
-      const stage = await buildRootfs(work, hash, compression, progress);
+      const stage = await buildRootfs(work, hash, compression, progress, profile);
       await rm(dir, { recursive: true, force: true });
       await rename(join(work, 'out'), dir);
       await writeFile(stageFile, JSON.stringify(stage, null, 2));
@@ -96,11 +118,17 @@ export async function ensureRootfs(imagesDir: string, compression: SquashfsCompr
   });
 }
 
-async function buildRootfs(work: string, hash: string, compression: SquashfsCompression, progress: Progress): Promise<Omit<RootfsStage, 'dir'>> {
+async function buildRootfs(
+  work: string,
+  hash: string,
+  compression: SquashfsCompression,
+  progress: Progress,
+  profile: ImageProfile,
+): Promise<Omit<RootfsStage, 'dir'>> {
   const root = join(work, 'root');
   const out = join(work, 'out');
   await mkdir(out);
-  const bootstrapSeconds = await bootstrap(dirname(work), root, progress);
+  const bootstrapSeconds = await bootstrap(dirname(work), root, progress, profilePackages(profile));
   const pruneStarted = Date.now();
 
   const kernelVersion = (await readdir(join(root, 'lib/modules')))[0];
@@ -119,8 +147,8 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
 
   progress('pruning kernel modules and caches');
   const { kept, dropped } = await pruneModules(root, kernelVersion);
-  for (const path of prunedPaths) await rm(join(root, path), { recursive: true, force: true });
-  for (const name of prunedPackageFiles) await removePackageFiles(root, name);
+  for (const path of profilePrunedPaths(profile)) await rm(join(root, path), { recursive: true, force: true });
+  for (const name of profilePrunedPackageFiles(profile)) await removePackageFiles(root, name);
   for (const [name, keep] of Object.entries(packageFilesKept)) await removePackageFiles(root, name, keep);
   for (const name of prunedDirNames) {
     await runTool('find', [join(root, 'usr/lib'), '-type', 'd', '-name', name, '-prune', '-exec', 'rm', '-rf', '{}', '+']);
@@ -148,6 +176,7 @@ async function buildRootfs(work: string, hash: string, compression: SquashfsComp
     bootstrapSeconds,
     builtAt: new Date().toISOString(),
     compression,
+    profile,
   };
 }
 
@@ -159,15 +188,16 @@ const bootstrapFormat = 2;
  * (`images/bootstrap-<hash>.tar`) so that a change to the pruning or compression does not download
  * and install again.
  */
-async function bootstrap(imagesDir: string, root: string, progress: Progress): Promise<number | null> {
-  const hash = inputHash({ bootstrapFormat, suite, rescuePackages, dpkgPathFilters });
+async function bootstrap(imagesDir: string, root: string, progress: Progress, packages: readonly string[]): Promise<number | null> {
+  // the key is named as before profiles existed, so that the linux profile's tarball keeps its name
+  const hash = inputHash({ bootstrapFormat, suite, rescuePackages: packages, dpkgPathFilters });
   const tarball = join(imagesDir, `bootstrap-${hash}.tar`);
   const record = join(imagesDir, `bootstrap-${hash}.json`);
   if (!existsSync(tarball)) {
     const started = Date.now();
     const sources = debianSources();
     const mirrors = sources.map((s) => s.split(' ')[1]).filter((u, i, a) => a.indexOf(u) === i);
-    progress(`mmdebstrap: ${rescuePackages.length} packages and their dependencies from ${mirrors.join(', ')} (about a minute)`);
+    progress(`mmdebstrap: ${packages.length} packages and their dependencies from ${mirrors.join(', ')} (about a minute)`);
     // update-initramfs is diverted to a no-op: the kernel package would otherwise spend time on an
     // initramfs-tools initrd that the image never uses.
     const noInitramfs =
@@ -185,7 +215,7 @@ async function bootstrap(imagesDir: string, root: string, progress: Progress): P
           '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
           ...dpkgPathFilters.map((f) => `--dpkgopt=${f}`),
           `--essential-hook=${noInitramfs}`,
-          `--include=${rescuePackages.join(',')}`,
+          `--include=${packages.join(',')}`,
           suite,
           partial,
           ...sources,
