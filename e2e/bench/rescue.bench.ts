@@ -171,7 +171,7 @@ try {
       `| \`rescue enter --wait\` → state rescue | ${fmt(toReady)} | IPMI, clean ACPI shutdown of the installed OS, iPXE, agent |`,
       `| (b) \`rescue enter\` → SSH login with the customer's key | ${fmt(toLogin)} | ratio (b)/(a): ${ratio.toFixed(2)} |`,
       `| (c) timeline \`sshd_started\` → \`ready\` | ${fmt(sshdToReady, 2)} | must be < 1 s: ${sshdToReady.every((s) => s < 1) ? 'yes' : 'NO'} |`,
-      `| (d) \`ready\` → the doctor starts | ${fmt(readyToDoctorStart, 2)} | the agent starts it after \`ready\` and \`ready\` does not wait for it: (c) holds no doctor time; the start is read on the rescue system's clock, set from the network at boot, so it may lag the control plane's by a second |`,
+      `| (d) \`ready\` → the doctor starts | ${fmt(readyToDoctorStart, 2)} | the agent starts it after \`ready\` and \`ready\` does not wait for it: (c) holds no doctor time; the start is read on the rescue system's clock, which may differ from the control plane's by about a second |`,
       `| (e) \`ready\` → the doctor's report \`done\` | ${fmt(readyToDoctorDone)} | the run itself (durationMs): ${fmt(doctorRun)}; findings on the healthy lab disk: ${doctorFindings.join(', ')} |`,
       `| \`rescue exit --wait\` → installed system answers SSH | ${fmt(toDisk)} | ${[...new Set(exitWays)].join(' / ')} |`,
       `| load average (1 min) at each login | ${loads.map((l) => l.toFixed(1)).join(', ')} | ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB |`,
