@@ -77,11 +77,13 @@ export type Action =
   /** Add, list and remove users (issue 13). */
   | 'user.manage'
   /** Register and remove SSH keys: a customer its tenant's, staff a tenant's or the staff keys (issue 12). */
-  | 'key.manage';
+  | 'key.manage'
+  /** Open the rescue desktop (the `windows` profile's, issue 16) of a server in rescue. */
+  | 'desktop.use';
 
 const allowed: Record<Role, ReadonlySet<Action>> = {
-  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run', 'doctor.fix', 'key.manage']),
-  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run', 'doctor.fix', 'key.manage']),
+  customer: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'test.run', 'doctor.fix', 'key.manage', 'desktop.use']),
+  technician: new Set(['server.read', 'rescue.enter', 'rescue.exit', 'incident.create', 'incident.answer', 'test.run', 'doctor.fix', 'key.manage', 'desktop.use']),
   operator: new Set([
     'tenant.manage',
     'token.create',
@@ -96,6 +98,7 @@ const allowed: Record<Role, ReadonlySet<Action>> = {
     'doctor.fix',
     'user.manage',
     'key.manage',
+    'desktop.use',
   ]),
 };
 

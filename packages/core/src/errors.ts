@@ -107,6 +107,13 @@ export const errorStatus = {
   DOCTOR_ALREADY_FIXED: 409,
   /** Undo of a finding whose fix is not applied. */
   DOCTOR_NOT_FIXED: 409,
+  // The rescue desktop (issue 16).
+  /** The server has no desktop to open now: no rescue up, or its profile has none (the message says which). */
+  DESKTOP_UNAVAILABLE: 409,
+  /** The rescue's desktop could not be reached (its sshd or VNC server did not answer, or its host key did not match). */
+  DESKTOP_UNREACHABLE: 503,
+  /** A WebSocket upgrade from a page of another origin (cross-site WebSocket hijacking). */
+  ORIGIN_REFUSED: 403,
 
   // Not HTTP answers (see above).
   /** An HTTP answer without a code this table knows (a newer control plane, a proxy's error page). */

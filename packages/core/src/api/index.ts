@@ -6,3 +6,4 @@ export * from './incidents.js';
 export * from './accounts.js';
 export * from './console.js';
 export * from './doctor.js';
+export * from './desktop.js';

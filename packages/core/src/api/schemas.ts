@@ -261,6 +261,11 @@ export const AgentConfigSchema = Type.Object({
   passwordLogin: Type.Boolean(),
   motd: Type.String(),
   expiresAt: Type.String(),
+  /**
+   * The control plane's desktop client key (`ssh-ed25519 BASE64`) for a rescue whose profile has a desktop:
+   * the agent authorizes it for forwarding to the VNC server only (`desktopAuthorizedKeyLine`). Absent otherwise.
+   */
+  desktopKey: Type.Optional(Type.String()),
 });
 /** What the agent learns when it redeems its boot token: the session's configuration of the rescue system. */
 export type AgentConfig = Static<typeof AgentConfigSchema>;

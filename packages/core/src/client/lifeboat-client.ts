@@ -55,6 +55,7 @@ import { csrfHeader } from '../api/accounts.js';
 import type { HardwareTestEvent, HardwareTestList, HardwareTestView, NewHardwareTest } from '../api/hardware-tests.js';
 import type { ConsoleInfo, ConsoleLogView, NewSshKey, SshKeyList, SshKeyView } from '../api/console.js';
 import type { FileListing, JournalQuery } from '../api/files.js';
+import type { DesktopView } from '../api/desktop.js';
 import type { DoctorEvent, DoctorFixAnswer, DoctorFixView, DoctorView } from '../api/doctor.js';
 import { fileSizeHeader, uploadTypeHeader } from '../api/files.js';
 import type { IncidentCommentView, IncidentDetail, IncidentList, IncidentQuery, IncidentView, NewIncidentComment, ResolveIncident } from '../api/incidents.js';
@@ -285,6 +286,11 @@ export class LifeboatClient {
   getConsoleLog(name: string, options: { session?: string } = {}): Promise<ConsoleLogView> {
     const query = options.session === undefined ? '' : `?session=${encodeURIComponent(options.session)}`;
     return this.request('GET', `/v1/servers/${segment(name)}/console/log${query}`);
+  }
+
+  /** `GET /v1/servers/{name}/desktop`: whether the rescue's desktop can be opened, its WebSocket and SSH tunnel. */
+  getDesktop(name: string): Promise<DesktopView> {
+    return this.request('GET', `/v1/servers/${segment(name)}/desktop`);
   }
 
   // Rescue.
