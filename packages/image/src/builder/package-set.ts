@@ -91,6 +91,33 @@ export const windowsTools: readonly ProfileTool[] = [
   { command: 'sgdisk', package: 'gdisk' },
 ];
 
+/**
+ * A smoke run of each tool of the windows profile that prints something (the desktop's programs need an X
+ * display: the image's tests start them on its Xtigervnc): a shell command line and what its output must
+ * show; each must exit 0 (`|| true` where the tool's own help exits non-zero). Run in a chroot of the
+ * image (packages/image/test/windows-tools.test.ts) and in a booted windows rescue (e2e/windows-rescue.vm.test.ts).
+ */
+export const windowsToolSmokeChecks: ReadonlyArray<readonly [string, RegExp]> = [
+  ['chntpw -h', /chntpw: change password of a user in a Windows SAM file/],
+  ['ntfsfix --version', /ntfsfix v\d/],
+  ['testdisk /version', /TestDisk \d/],
+  ['photorec /version', /PhotoRec \d/],
+  ['clamscan --version', /ClamAV \d/],
+  ['freshclam --version', /ClamAV \d/],
+  ['7z i', /7-Zip/],
+  ['bchunk 2>&1 || true', /Usage: bchunk .*<image\.bin> <image\.cue> <basename>/s],
+  ['smartctl -V', /smartctl \d/],
+  ['parted -v', /parted \(GNU parted\) \d/],
+  ['sgdisk -V', /GPT fdisk \(sgdisk\) version \d/],
+  // pod2usage's --help exits 1; the usage shows that Perl loaded Win::Hivex (a missing module stops it before)
+  ['hivexregedit --help 2>&1 || true', /hivexregedit --export \[--prefix prefix\] hivefile key/],
+  ['echo help | hivexsh', /Navigate through the hive's keys using the 'cd' command/],
+  ['install-mbr --version', /install-mbr \d/],
+  ['efibootmgr --version', /version \d/],
+  ['firefox-esr --version', /Mozilla Firefox \d+/],
+  ['Xtigervnc -version 2>&1', /TigerVNC/],
+];
+
 /** The Debian packages of a profile's image. */
 export function profilePackages(profile: ImageProfile): readonly string[] {
   return profile === 'windows' ? [...rescuePackages, ...windowsPackages] : rescuePackages;
