@@ -91,8 +91,9 @@ describe('the windows rescue: desktop in the browser, NTFS files off with scp, e
     }, 300_000, 2000);
     assert.match(listening, /127\.0\.0\.1:5900/);
     assert.doesNotMatch(listening, /(0\.0\.0\.0|\*|\[::\]):5900/, 'VNC must not listen on the network');
-    const desktop = await lifeboatJson<{ available: boolean; tunnel: string }>(['--json', 'rescue', 'show', server.name], customer).catch(() => undefined);
-    log(`rescue show: ${JSON.stringify(desktop)?.slice(0, 200)}`);
+    const desktop = (await (await fetch(`http://127.0.0.1:${port}/v1/servers/${server.name}/desktop`, { headers: { authorization: `Bearer ${customer.LIFEBOAT_TOKEN}` } })).json()) as { available: boolean; tunnel: string };
+    assert.equal(desktop.available, true, JSON.stringify(desktop));
+    assert.equal(desktop.tunnel, `ssh -N -L 5900:127.0.0.1:5900 -p ${server.ssh.port} root@127.0.0.1`);
   });
 
   it('renders the desktop in Chromium through the web console', async () => {
