@@ -222,16 +222,35 @@ export const prunedPackageFiles: readonly string[] = [
 ];
 
 /**
+ * What the `windows` profile's dependencies bring that its programs never load, found by reading every ELF
+ * file's `NEEDED` entries in the unpacked image (docs/rescue-image.md, "Size"): about 215 MB unpacked.
+ * - Mesa's DRI drivers (libgl1-mesa-dri, pulled by the X server's libgl1) and the LLVM and Z3 they alone
+ *   link (135 MB): Xtigervnc draws in memory and runs without GLX; Firefox renders in software.
+ * - imlib2's HEIF, JPEG XL and PostScript loaders (openbox reads icons with imlib2) and what they alone
+ *   link: libheif with its codecs (x265, AOM, dav1d, libde265), libjxl with Highway, libspectre with
+ *   Ghostscript and its data (poppler-data, libgs10-common) and Ghostscript's own libraries.
+ */
+export const windowsPrunedPackageFiles: readonly string[] = [
+  'libgl1-mesa-dri', 'libllvm15', 'libz3-4',
+  'libheif1', 'libx265-199', 'libaom3', 'libdav1d6', 'libde265-0', 'libjxl0.7', 'libhwy1',
+  'libspectre1', 'libgs10', 'libgs10-common', 'poppler-data', 'libjbig2dec0', 'libidn12', 'libijs-0.35', 'libpaper1',
+];
+
+/** The imlib2 loaders whose libraries {@link windowsPrunedPackageFiles} removes (dlopen would fail on them). */
+const windowsPrunedPaths: readonly string[] = ['heif', 'jxl', 'ps'].map((loader) => `usr/lib/x86_64-linux-gnu/imlib2/loaders/${loader}.so`);
+
+/**
  * {@link prunedPackageFiles} of a profile. The `windows` profile keeps ICU: libxml2 (ClamAV, the desktop's
- * libraries) links it. Python goes in both (openbox's `openbox-xdg-autostart` is its only user, and goes too).
+ * libraries) links it, and drops {@link windowsPrunedPackageFiles}. Python goes in both (openbox's
+ * `openbox-xdg-autostart` is its only user, and goes too).
  */
 export function profilePrunedPackageFiles(profile: ImageProfile): readonly string[] {
-  return profile === 'windows' ? prunedPackageFiles.filter((name) => name !== 'libicu72') : prunedPackageFiles;
+  return profile === 'windows' ? [...prunedPackageFiles.filter((name) => name !== 'libicu72'), ...windowsPrunedPackageFiles] : prunedPackageFiles;
 }
 
-/** {@link prunedPaths} of a profile: the `windows` one also drops openbox's Python program. */
+/** {@link prunedPaths} of a profile: the `windows` one also drops openbox's Python program and three imlib2 loaders. */
 export function profilePrunedPaths(profile: ImageProfile): readonly string[] {
-  return profile === 'windows' ? [...prunedPaths, 'usr/lib/x86_64-linux-gnu/openbox-xdg-autostart'] : prunedPaths;
+  return profile === 'windows' ? [...prunedPaths, 'usr/lib/x86_64-linux-gnu/openbox-xdg-autostart', ...windowsPrunedPaths] : prunedPaths;
 }
 
 /**
