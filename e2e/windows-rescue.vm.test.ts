@@ -5,13 +5,13 @@
  * files and registry hives, recovery partition), the CLI as the customer runs it, OpenSSH and Chromium.
  * One rescue boot of the windows profile serves every check: its desktop runs on 127.0.0.1:5900 only;
  * the web console's Desktop page renders it in Chromium (screenshot); an OpenSSH tunnel reaches it
- * too; C: mounts read-only and its files copy off with scp, byte for byte; `rescue-winpass --list`
+ * too, and `ssh -X` runs a program of the rescue on the customer's display; C: mounts read-only and its files copy off with scp, byte for byte; `rescue-winpass --list`
  * reads the SAM hive; every tool of the profile starts.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,8 +78,9 @@ describe('the windows rescue: desktop in the browser, NTFS files off with scp, e
     const servers = await lifeboatJson<{ servers: Array<{ name: string; profiles: string[] }> }>(['servers', 'list'], customer);
     assert.deepEqual(servers.servers.find((s) => s.name === server.name)?.profiles, ['linux', 'windows']);
     const started = Date.now();
-    const enter = await lifeboatJson<{ state: string; profile: string; ssh: { knownHosts: string[] } }>(['rescue', 'enter', server.name, '--profile', 'windows', '--ssh-key', `${customerKey}.pub`, '--wait'], customer);
-    assert.deepEqual([enter.state, enter.profile], ['rescue', 'windows']);
+    const enter = await lifeboatJson<{ state: string; ssh: { knownHosts: string[] } }>(['rescue', 'enter', server.name, '--profile', 'windows', '--ssh-key', `${customerKey}.pub`, '--wait'], customer);
+    assert.equal(enter.state, 'rescue');
+    assert.equal((await lifeboatJson<{ profile: string }>(['rescue', 'show', server.name], customer)).profile, 'windows');
     log(`rescue enter --profile windows --wait: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const knownHostsFile = join(dir, 'known_hosts');
     writeFileSync(knownHostsFile, `${enter.ssh.knownHosts.join('\n')}\n`);
@@ -131,7 +132,7 @@ describe('the windows rescue: desktop in the browser, NTFS files off with scp, e
     assert.equal(size[0]! * 800, size[1]! * 1280, `the canvas has the desktop's 16:10 shape: ${size.join('x')}`);
     mkdirSync(screenshots, { recursive: true });
     const shot = join(screenshots, 'desktop-windows-rescue.png');
-    await page.screenshot({ path: shot });
+    await page.screenshot({ path: shot, fullPage: true });
     log(`screenshot: ${shot}`);
     // Typing reaches the rescue: a file made by the keyboard in the desktop's xterm.
     await canvas.click({ position: { x: 300, y: 200 } });
@@ -160,6 +161,27 @@ describe('the windows rescue: desktop in the browser, NTFS files off with scp, e
       assert.equal(banner.slice(0, 12), 'RFB 003.008\n');
     } finally {
       tunnel.kill();
+    }
+  });
+
+  it('runs a program of the rescue on the customer\'s own X display with ssh -X', async () => {
+    // The customer's display: an X server of this machine (Xtigervnc on a display of its own, no TCP).
+    let display = 60;
+    while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
+    const xserver = spawn('Xtigervnc', [`:${display}`, '-localhost', '-SecurityTypes', 'None', '-rfbport', String(await freePort()), '-nolisten', 'tcp', '-geometry', '800x600'], { stdio: 'ignore' });
+    try {
+      await waitFor('the customer\'s X server', async () => existsSync(`/tmp/.X11-unix/X${display}`), 30_000, 200);
+      const forwarded = await runCommand(
+        'ssh',
+        ['-X', '-p', String(server.ssh.port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', customerKey, '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${(login as { knownHostsFile: string }).knownHostsFile}`, 'root@127.0.0.1',
+          'echo "DISPLAY=$DISPLAY"; xterm -e "touch /tmp/xterm-ran-on-the-customer-display" && test -f /tmp/xterm-ran-on-the-customer-display && echo xterm-ok'],
+        { env: { ...process.env, DISPLAY: `:${display}` }, timeoutMs: 180_000 },
+      );
+      assert.equal(forwarded.code, 0, `${forwarded.stdout}\n${forwarded.stderr}`);
+      assert.match(forwarded.stdout, /DISPLAY=localhost:1\d\.0/);
+      assert.match(forwarded.stdout, /xterm-ok/);
+    } finally {
+      xserver.kill();
     }
   });
 

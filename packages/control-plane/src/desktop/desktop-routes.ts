@@ -39,8 +39,8 @@ const reasonMessages: Record<DesktopUnavailableReason, (name: string) => string>
   'no-host-keys': (name) => `the rescue system of ${name} has not reported its SSH host keys yet: wait until it is ready`,
 };
 
-/** `ssh -N -L ...`: the tunnel a customer opens for a VNC viewer of their own. */
-function tunnelCommand(server: Server): string | null {
+/** `ssh -N -L ...`: the tunnel a customer opens for a VNC viewer of their own (also in a desktop rescue's MOTD). */
+export function tunnelCommand(server: Server): string | null {
   const endpoint = server.sshEndpoint;
   if (endpoint === null) return null;
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;

@@ -14,6 +14,7 @@ import type { RedeemOutcome } from '../store/boot-credentials.js';
 import { settleTestWork } from './hardware-test-routes.js';
 import { settleDoctorWork } from '../doctor/doctor-routes.js';
 import { desktopClientKey } from '../desktop/desktop-key.js';
+import { tunnelCommand } from '../desktop/desktop-routes.js';
 import { bearerToken, countFailure, refuseFailingAddress } from './auth.js';
 import { clientAddress, refuseWhenLimited, type RateLimiter, type RequestLimiters } from './rate-limiter.js';
 import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, HostKeysAnswer, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
@@ -107,7 +108,9 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
             'This system runs from RAM: nothing you change here survives a reboot, except on the server\'s disks.',
             `The rescue session ends by itself at ${expiresAt}; the server then boots from its disk again.`,
             "Type 'rescue-menu' for the helpers (mount the installed system, chroot, fsck, RAID, password reset, backup).",
-            ...(desktop ? ["This rescue has a desktop: open it in the web console (Desktop), or run 'ssh -N -L 5900:127.0.0.1:5900 root@THIS-SERVER' and point a VNC viewer at localhost:5900."] : []),
+            ...(desktop
+              ? [`This rescue has a desktop: open it in the web console (Desktop), or run '${tunnelCommand(server) ?? 'ssh -N -L 5900:127.0.0.1:5900 root@SERVER'}' on your computer and point a VNC viewer at localhost:5900.`]
+              : []),
           ].join('\n'),
           expiresAt,
           ...(desktop ? { desktopKey: (await desktopClientKey(store)).publicKey } : {}),
