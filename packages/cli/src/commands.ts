@@ -11,6 +11,7 @@ import {
   hardwareTestKinds,
   isEnteringRescue,
   isFailedState,
+  profileHasDesktop,
   roles,
   type DoctorFinding,
   type DoctorFixView,
@@ -263,6 +264,8 @@ function rescueDocument(view: RescueView) {
     status: view.status,
     reason: view.reason,
     sessionId: view.sessionId,
+    // Added by issue 16: the rescue's profile (linux, windows), null without a session.
+    profile: view.profile ?? null,
     expiresAt: view.expiresAt,
     ssh: {
       host: view.ssh.host,
@@ -297,6 +300,7 @@ function rescueText(view: RescueView): string {
       ['server', view.server],
       ['status', view.status + (view.reason ? ` (${view.reason})` : '')],
       ['session', view.sessionId],
+      ['profile', view.sessionId === null ? null : view.profile],
       ['expires', view.expiresAt],
       ['agent', agentText(view.agent)],
       ['ssh', login],
@@ -308,6 +312,7 @@ function rescueText(view: RescueView): string {
   if (ssh.hostKeyFingerprints.length > 0) lines.push('host key fingerprints:', ...ssh.hostKeyFingerprints.map((f) => `  ${f}`));
   if (ssh.knownHosts.length > 0) lines.push('known_hosts lines:', ...ssh.knownHosts.map((l) => `  ${l}`));
   if (ssh.certAuthority !== undefined) lines.push(`or, once for every rescue (the host keys are signed by the provider's CA; lifeboat ca show):`, `  ${ssh.certAuthority}`);
+  if (profileHasDesktop(view.profile) && view.state === 'rescue') lines.push(`desktop: lifeboat desktop ${view.server} (the web console's Desktop page, a VNC relay or an SSH tunnel)`);
   return lines.join('\n');
 }
 
