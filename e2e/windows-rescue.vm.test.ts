@@ -212,8 +212,11 @@ describe('the windows rescue: desktop in the browser, NTFS files off with scp, e
     log(`${windowsToolSmokeChecks.length} tools started; openbox, xterm on the desktop; FileZilla on its display`);
   });
 
-  it('leaves rescue and the server powers back to its disk', async () => {
+  it('leaves rescue once the rescue system is gone: Windows answers RDP, not SSH, so its start is not awaited', async () => {
     const exit = await lifeboatJson<{ state: string }>(['rescue', 'exit', server.name, '--wait'], customer);
     assert.equal(exit.state, 'active');
+    const tasks = await lifeboatJson<{ tasks: Array<{ kind: string; steps: Array<{ name: string; detail: string | null }> }> }>(['tasks', server.name], customer);
+    const answered = tasks.tasks.find((t) => t.kind === 'exit_rescue')?.steps.find((s) => s.name === 'os_answered');
+    assert.match(answered?.detail ?? '', /the rescue system left 127\.0\.0\.1:\d+; a windows system answers RDP, not SSH/);
   });
 });

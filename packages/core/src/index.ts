@@ -11,4 +11,5 @@ export * from './boot/kernel-command-line.js';
 export * from './client/index.js';
 export * from './netboot/dnsmasq-config.js';
 export * from './cache.js';
+export * from './profiles.js';
 export * from './agent-work.js';

@@ -53,3 +53,16 @@ export async function installedSystemAnswers(endpoint: SshEndpoint, rescueHostKe
   const served = await scanHostKeys(endpoint);
   return served.length > 0 && !served.some((key) => rescue.has(key));
 }
+
+/**
+ * Whether the rescue system with these host keys has left the endpoint: nothing answers SSH there, or
+ * what answers serves none of its keys (after an exit to a system that does not answer SSH: Windows).
+ * Without known rescue keys, only silence tells.
+ */
+export async function rescueSystemGone(endpoint: SshEndpoint, rescueHostKeys: readonly HostKey[]): Promise<boolean> {
+  if ((await sshBanner(endpoint, 3000)) === null) return true;
+  if (rescueHostKeys.length === 0) return false;
+  const rescue = new Set(rescueHostKeys.map((k) => k.publicKey.trim().split(/\s+/).slice(0, 2).join(' ')));
+  const served = await scanHostKeys(endpoint);
+  return served.length > 0 && !served.some((key) => rescue.has(key));
+}

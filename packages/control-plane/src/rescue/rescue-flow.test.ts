@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,7 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
   let scheduler: DeadlineScheduler;
   let sshd: NetServer | undefined;
   let sshPort: number;
+  let windowsSshPort: number;
   const bmc = new RecordingBmc();
   const images = createTestImages();
   let clock = new Date('2026-05-01T08:00:00.000Z');
@@ -107,6 +108,19 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
     sshPort = (probe.address() as { port: number }).port;
     await new Promise((r) => probe.close(r));
     const tenant = await store.tenants.add('acme');
+    // A Windows server: its installed system answers RDP, not SSH.
+    const rdpOnly = createServer();
+    await new Promise<void>((r) => rdpOnly.listen(0, '127.0.0.1', r));
+    windowsSshPort = (rdpOnly.address() as { port: number }).port;
+    await new Promise((r) => rdpOnly.close(r));
+    await store.servers.add({
+      name: 'win-1',
+      tenantId: tenant.id,
+      macs: [],
+      bmc: { driver: 'ipmi', url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw-win-1' },
+      sshEndpoint: { host: '127.0.0.1', port: windowsSshPort },
+      profiles: ['linux', 'windows'],
+    });
     for (const name of ['web-1', 'web-2', 'web-3']) {
       await store.servers.add({
         name,
@@ -479,6 +493,33 @@ describe('rescue flow as durable jobs', { timeout: 120_000 }, () => {
       await hubs.close();
       await serial.close();
     }
+  });
+
+  it('exits a windows rescue once the rescue system has left the server\'s address: Windows answers RDP, not SSH', async () => {
+    // The windows image appears (until now its absence was the point of an earlier test).
+    mkdirSync(images.dirOf('windows'));
+    for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(images.dirOf('windows'), file), `test ${file}\n`);
+    const server = (await store.servers.byName('win-1'))!;
+    await rescue.enter(operator, server, { profile: 'windows' });
+    await drain();
+    bmc.take();
+    const session = (await store.sessions.openFor(server.id))!;
+    assert.equal(session.profile, 'windows');
+    await rescue.ready(session);
+    // The rescue system's sshd, still up while the exit begins.
+    const rescueSshd = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'));
+    await new Promise<void>((r) => rescueSshd.listen(windowsSshPort, '127.0.0.1', r));
+    const { task } = await rescue.exit(operator, server);
+    const running = drain();
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(await state('win-1'), 'exiting_rescue', 'the rescue system still answers: it has not left');
+    // It reboots into Windows: nothing answers SSH there any more.
+    await new Promise((r) => rescueSshd.close(r));
+    await running;
+    assert.equal(await state('win-1'), 'active');
+    const done = (await store.tasks.byId(task.id))!;
+    assert.equal(done.state, 'completed');
+    assert.match(done.steps.find((s) => s.name === 'os_answered')?.detail ?? '', /^the rescue system left 127\.0\.0\.1:\d+; a windows system answers RDP, not SSH: its start is not checked$/);
   });
 
   it('fails an exit whose installed system never answers, and lets it be retried', async () => {

@@ -4,7 +4,7 @@
  * after a crash picks up where it stopped instead of rebooting a server twice.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LifeboatError, type RescueSession, type Server, type TaskKind } from '@lifeboat/core';
+import { LifeboatError, installedSystemAnswersSsh, type RescueSession, type Server, type TaskKind } from '@lifeboat/core';
 import type { ConsoleRecorder } from '../console/console-recorder.js';
 import { stoppedBoot } from '../console/console-text.js';
 import type { PowerDriver, PowerDriverFactory } from '../drivers/power/power-driver.js';
@@ -15,7 +15,7 @@ import type { Mailer } from '../mail/index.js';
 import { isDatabaseUnavailable } from '../store/database.js';
 import type { Store } from '../store/store.js';
 import { BootTimeline } from './boot-timeline.js';
-import { installedSystemAnswers, sshBanner } from './os-probe.js';
+import { installedSystemAnswers, rescueSystemGone, sshBanner } from './os-probe.js';
 import { enterJob, exitJob, mailCredentialsJob, mailPasswordSecret, restoreDiskBootJob, type RescueJobParams, type RescueService } from './rescue-service.js';
 
 import { leaveRescueWork } from '@lifeboat/core';
@@ -105,6 +105,11 @@ export interface RescueJobOptions {
   readonly powerDrivers: PowerDriverFactory;
   /** Tells whether the installed system answers after an exit (default: SSH banner + host keys). */
   readonly osAnswers?: (server: Server, session: RescueSession) => Promise<boolean>;
+  /**
+   * Tells whether the rescue system has left the server's SSH endpoint after an exit to an installed
+   * system that does not answer SSH (a windows rescue's; default: no SSH banner, or none of its host keys).
+   */
+  readonly rescueGone?: (server: Server, session: RescueSession) => Promise<boolean>;
   /** Sends credentials and expiry warnings; without it nothing is mailed. */
   readonly mailer?: Mailer;
   /** Records the console while a server enters or leaves rescue; failures quote its last lines. */
@@ -141,6 +146,8 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
   const probeIntervalMs = options.probeIntervalMs ?? 2000;
   const osAnswers =
     options.osAnswers ?? (async (server: Server, session: RescueSession) => server.sshEndpoint === null || installedSystemAnswers(server.sshEndpoint, session.hostKeys));
+  const rescueGone =
+    options.rescueGone ?? (async (server: Server, session: RescueSession) => server.sshEndpoint === null || rescueSystemGone(server.sshEndpoint, session.hostKeys));
 
   /** A failure's reason, with the last lines of the console when they were recorded. */
   async function withConsole(sessionId: string, reason: string): Promise<string> {
@@ -457,7 +464,11 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
         signal.throwIfAborted();
         const current = await load(sessionId);
         if (!current || current.session.state !== 'exiting_rescue') throw new LifeboatError('INVALID_STATE', 'the exit was ended meanwhile');
-        if (await osAnswers(server, current.session)) return `SSH answers on ${server.sshEndpoint.host}:${server.sshEndpoint.port}`;
+        if (!installedSystemAnswersSsh(current.session.profile)) {
+          if (await rescueGone(server, current.session)) {
+            return `the rescue system left ${server.sshEndpoint.host}:${server.sshEndpoint.port}; a ${current.session.profile} system answers RDP, not SSH: its start is not checked`;
+          }
+        } else if (await osAnswers(server, current.session)) return `SSH answers on ${server.sshEndpoint.host}:${server.sshEndpoint.port}`;
         // A boot stuck in emergency mode or a kernel panic waits for a person: say so now rather than
         // at the exit's deadline (after a repair on the console, `rescue exit` again checks anew).
         const printed = mark === null ? null : options.recorder?.since(sessionId, mark);
@@ -553,7 +564,13 @@ export function rescueJobs(options: RescueJobOptions): { handlers: Record<string
         log.info({ server: server.name, session: sessionId }, 'rescue lease ended: exiting');
         return;
       case 'exiting_rescue': {
-        const reason = await withConsole(sessionId, `the installed system did not come back: it did not answer on SSH within ${minutes(session.updatedAt, session.deadlineAt)} min`);
+        const within = minutes(session.updatedAt, session.deadlineAt);
+        const reason = await withConsole(
+          sessionId,
+          installedSystemAnswersSsh(session.profile)
+            ? `the installed system did not come back: it did not answer on SSH within ${within} min`
+            : `the rescue system did not leave: it still answered on SSH after ${within} min`,
+        );
         await move(sessionId, 'exit_fail', reason);
         const task = await store.tasks.latestFor(sessionId, 'exit_rescue');
         if (task) await store.tasks.finish(task.id, 'failed', reason);
