@@ -37,8 +37,17 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
     if (!target) return;
     setStatus({ state: 'connecting' });
     // The page opens the WebSocket itself: its close event carries the control plane's reason, which RFB keeps to itself.
-    const socket = new WebSocket(desktopSocketUrl(location.origin, view.websocket));
-    const rfb = new RFB(target, socket, { shared: true });
+    let socket: WebSocket | null = null;
+    let rfb: RFB;
+    try {
+      socket = new WebSocket(desktopSocketUrl(location.origin, view.websocket));
+      rfb = new RFB(target, socket, { shared: true });
+    } catch {
+      socket?.close();
+      // A view whose WebSocket is not on this origin, or a browser noVNC cannot drive: a sentence, not a blank page.
+      setStatus({ state: 'disconnected', end: { kind: 'unexplained' }, security: null });
+      return;
+    }
     rfb.scaleViewport = settings.current.scale;
     rfb.viewOnly = settings.current.viewOnly;
     rfbRef.current = rfb;
