@@ -2,6 +2,7 @@
  * The rescue system the agent configures: files under a root directory (`/` in the image, a temp
  * dir in tests) and the programs it runs (ssh-keygen, sshd, hostname).
  */
+import { desktopAuthorizedKeyLine } from '@lifeboat/core/api';
 import { authorizedKeysFile, isSha512CryptHash, rewriteShadow } from './credentials.js';
 import type { HostCertificate, RescueConfig } from './control-plane-client.js';
 import { dirnameOf, joinPath, runChecked } from './platform.js';
@@ -35,6 +36,8 @@ export const driversLoadedMarker = 'run/lifeboat/drivers-loaded';
 export class RescueSystem {
   readonly #platform: Platform;
   readonly #o: RescueSystemOptions;
+  /** `ssh -X` allowed (a rescue with a desktop, once its credentials are written). */
+  #x11Forwarding = false;
   /** The host certificates written by this agent (only those: a file left by an earlier key is not sshd's to load). */
   #certificateFiles: string[] = [];
 
@@ -110,7 +113,10 @@ export class RescueSystem {
     const sshDir = this.path('root/.ssh');
     await this.#platform.mkdir(sshDir, 0o700);
     await this.#platform.chmod(sshDir, 0o700);
-    await this.#replaceFile(joinPath(sshDir, 'authorized_keys'), keys, 0o600);
+    // A rescue with a desktop: the control plane's desktop key, allowed to forward to the VNC server only.
+    const desktop = config.desktopKey === undefined ? '' : `${desktopAuthorizedKeyLine(config.desktopKey)}\n`;
+    await this.#replaceFile(joinPath(sshDir, 'authorized_keys'), keys + desktop, 0o600);
+    this.#x11Forwarding = config.desktopKey !== undefined && this.#platform.exists(this.path('usr/bin/xauth'));
     return usePassword;
   }
 
@@ -140,7 +146,7 @@ export class RescueSystem {
       .filter((f) => this.#platform.exists(f));
     const configPath = this.path('etc/ssh/sshd_config');
     const hostCertificateFiles = this.#certificateFiles.filter((f) => hostKeyFiles.includes(f.replace(/-cert\.pub$/, '')));
-    await this.#replaceFile(configPath, sshdConfig({ passwordLogin, hostKeyFiles, hostCertificateFiles, ...(this.#o.sshPort ? { port: this.#o.sshPort } : {}) }), 0o644);
+    await this.#replaceFile(configPath, sshdConfig({ passwordLogin, hostKeyFiles, hostCertificateFiles, x11Forwarding: this.#x11Forwarding, ...(this.#o.sshPort ? { port: this.#o.sshPort } : {}) }), 0o644);
     await this.#platform.mkdir(this.path('run/sshd'), 0o755);
     const pidFile = this.path('run/sshd.pid');
     const args = ['-f', configPath, '-o', `PidFile=${pidFile}`];

@@ -53,3 +53,11 @@ test('host certificates: a HostCertificate line beside each key, and sshd -t loa
   const settings = spawnSync('/usr/sbin/sshd', ['-T', '-f', file], { encoding: 'utf8' }).stdout;
   assert.deepEqual([...settings.matchAll(/^hostcertificate (.*)$/gm)].map((m) => m[1]), hostCertificateFiles);
 });
+
+test('a rescue with a desktop: sshd forwards X11 (ssh -X), others do not', () => {
+  assert.equal(effective(sshdConfig({ passwordLogin: false, hostKeyFiles })).get('x11forwarding'), 'no');
+  const settings = effective(sshdConfig({ passwordLogin: false, hostKeyFiles, x11Forwarding: true }));
+  assert.equal(settings.get('x11forwarding'), 'yes');
+  assert.equal(settings.get('x11uselocalhost'), 'yes');
+  assert.equal(settings.get('allowtcpforwarding'), 'yes', 'the VNC tunnel (ssh -L 5900:127.0.0.1:5900) needs local forwarding');
+});

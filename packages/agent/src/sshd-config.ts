@@ -10,6 +10,8 @@ export interface SshdPolicy {
   readonly hostKeyFiles: readonly string[];
   /** Host certificates signed by the provider's CA (`ssh_host_ed25519_key-cert.pub`, ...), each beside its key. */
   readonly hostCertificateFiles?: readonly string[];
+  /** `ssh -X` allowed: a rescue with a desktop (X programs) and xauth. */
+  readonly x11Forwarding?: boolean;
   /** Listening port; 22 unless a test says otherwise. */
   readonly port?: number;
 }
@@ -31,7 +33,7 @@ export function sshdConfig(policy: SshdPolicy): string {
     'UsePAM no',
     'PrintMotd yes',
     'PrintLastLog no',
-    'X11Forwarding no',
+    `X11Forwarding ${policy.x11Forwarding === true ? 'yes' : 'no'}`,
     'ClientAliveInterval 60',
     'AcceptEnv LANG LC_*',
     'Subsystem sftp /usr/lib/openssh/sftp-server',

@@ -48,7 +48,7 @@ export function readSecretFile(path: string, what: string): string {
 }
 
 /** The API token: `--token-file`, else `LIFEBOAT_TOKEN`, else the operator token in `$LIFEBOAT_DATA/admin.token`. */
-function tokenFor(options: CommonOptions, env: NodeJS.ProcessEnv): string | undefined {
+export function tokenFor(options: CommonOptions, env: NodeJS.ProcessEnv): string | undefined {
   if (typeof options.tokenFile === 'string') return readSecretFile(options.tokenFile, 'token file');
   if (env.LIFEBOAT_TOKEN) return env.LIFEBOAT_TOKEN.trim();
   const adminFile = join(resolve(env.LIFEBOAT_DATA ?? 'data'), 'admin.token');

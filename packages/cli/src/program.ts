@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { hardwareTestKinds } from '@lifeboat/core';
 import * as run from './commands.js';
 import { bashCompletion, zshCompletion } from './completion.js';
+import { desktop } from './desktop.js';
 import { usageError } from './errors.js';
 import type { Run } from './commands.js';
 
@@ -237,6 +238,14 @@ export function buildProgram(context: Run): Command {
     .option('--boot <n>', 'which boot: 0 the last one recorded (default), -1 the one before')
     .addOption(new Option('--priority <p>', 'only this priority and more urgent').choices(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']))
     .action((name: string, device: string, options) => run.filesJournal(name, device, options, context));
+
+  api(program, 'desktop <name>', "the rescue desktop (windows profile): how to open it in the browser or a VNC viewer; --listen relays a local VNC port to it", [
+    'lifeboat desktop web-1',
+    'lifeboat desktop web-1 --listen 127.0.0.1:5900   # then: vncviewer localhost:5900',
+  ])
+    .option('--listen <host:port>', 'relay this loopback port to the desktop through the control plane until Ctrl-C (no VNC password: loopback only)')
+    .addHelpText('after', '\n--json prints {server, available, reason, profile, websocket, tunnel, viewers}.')
+    .action((name: string, options) => desktop(name, options, context));
 
   const ca = group('ca', "the provider's SSH host CA: one known_hosts line trusts every rescue system", 'lifeboat ca show >> ~/.ssh/known_hosts');
   api(ca, 'show', 'print the @cert-authority line for known_hosts (--json: knownHostsLine, publicKey, fingerprint)', ['lifeboat ca show >> ~/.ssh/known_hosts', 'lifeboat ca show --json'])

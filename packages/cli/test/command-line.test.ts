@@ -61,6 +61,14 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
     }
   });
 
+  it('ends quietly when its reader is gone (lifeboat completion bash | true)', () => {
+    for (let run = 0; run < 3; run++) {
+      const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${bin}" completion bash | true; echo "status=\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+      assert.equal(piped.stderr, '', 'no stack trace');
+      assert.match(piped.stdout, /^status=0$/m);
+    }
+  });
+
   it('suggests a command or flag for a mistyped one, and exits 2', async () => {
     const command = await lifeboat(['servrs', 'list']);
     assert.equal(command.code, 2);

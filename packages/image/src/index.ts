@@ -10,7 +10,7 @@ export { defaultCacheDir } from './builder/cache.js';
 export { ensureQuickjs, quickjsSuite } from './builder/quickjs.js';
 export type { QuickjsRuntime } from './builder/quickjs.js';
 export { quickjsPathInImage } from './builder/initrd.js';
-export { imageProfiles, isImageProfile, profilePackages, profileTools, rescuePackages, windowsPackages, windowsTools } from './builder/package-set.js';
+export { imageProfiles, isImageProfile, profilePackages, profileTools, rescuePackages, windowsPackages, windowsToolSmokeChecks, windowsTools } from './builder/package-set.js';
 export type { ImageProfile, ProfileTool } from './builder/package-set.js';
 export { ImageError } from './errors.js';
 export type { ImageErrorCode } from './errors.js';

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureRescueImage, windowsPackages, windowsTools } from '../src/index.js';
+import { ensureRescueImage, windowsPackages, windowsToolSmokeChecks, windowsTools } from '../src/index.js';
 import type { RescueImage } from '../src/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lifeboat-windows-tools-'));
@@ -49,28 +49,7 @@ describe('the windows rescue image', { timeout: 1_800_000 }, () => {
     for (const tool of image.manifest.tools ?? []) assert.equal(tool.version, installed.get(tool.package), tool.command);
   });
 
-  /** command line → what its output must show (each must also exit 0; `|| true` where the tool's own help exits non-zero). */
-  const smoke: ReadonlyArray<[string, RegExp]> = [
-    ['chntpw -h', /chntpw: change password of a user in a Windows SAM file/],
-    ['ntfsfix --version', /ntfsfix v\d/],
-    ['testdisk /version', /TestDisk \d/],
-    ['photorec /version', /PhotoRec \d/],
-    ['clamscan --version', /ClamAV \d/],
-    ['freshclam --version', /ClamAV \d/],
-    ['7z i', /7-Zip/],
-    ['bchunk 2>&1 || true', /Usage: bchunk .*<image\.bin> <image\.cue> <basename>/s],
-    ['smartctl -V', /smartctl \d/],
-    ['parted -v', /parted \(GNU parted\) \d/],
-    ['sgdisk -V', /GPT fdisk \(sgdisk\) version \d/],
-    // pod2usage's --help exits 1; the usage shows that Perl loaded Win::Hivex (a missing module stops it before)
-    ['hivexregedit --help 2>&1 || true', /hivexregedit --export \[--prefix prefix\] hivefile key/],
-    ['echo help | hivexsh', /Navigate through the hive's keys using the 'cd' command/],
-    ['install-mbr --version', /install-mbr \d/],
-    ['efibootmgr --version', /version \d/],
-    ['firefox-esr --version', /Mozilla Firefox \d+/],
-    ['Xtigervnc -version 2>&1', /TigerVNC/],
-  ];
-  for (const [command, expected] of smoke) {
+  for (const [command, expected] of windowsToolSmokeChecks) {
     it(`starts ${command.replace(/^echo \w+ \| /, '').split(' ')[0]}`, () => {
       const { status, output } = inImage(command);
       assert.equal(status, 0, output);

@@ -15,8 +15,8 @@ import { run as runCommand } from './disks/run.js';
 
 const usage = `usage:
   lifeboat lab up [--servers N] [--layout NAME] [--scenario NAME]... [--disk FILE]... [--blank]
-                  [--boot-url URL] [--off] [--register [--tenant lab] [--bmc ipmi|redfish]]
-                  [--accel tcg|kvm|auto]
+                  [--boot-url URL] [--off] [--register [--tenant lab] [--bmc ipmi|redfish]
+                  [--profile NAME]...] [--accel tcg|kvm|auto] [--memory MIB]
   lifeboat lab status [--json]
   lifeboat lab down
   lifeboat lab console NAME          the server's serial console (Ctrl-] leaves)
@@ -29,7 +29,9 @@ from LIFEBOAT_URL (default http://127.0.0.1:8080): http://10.0.2.2:PORT/boot.ipx
 --accel: tcg (software emulation, the default), kvm, or auto: KVM only if a trial boot of a lab disk
 under KVM reaches SSH (verdict cached in LIFEBOAT_CACHE/lab/kvm-trial.json).
 --register adds every server to the control plane (LIFEBOAT_URL, LIFEBOAT_TOKEN: an operator token)
-through its HTTP API, with its IPMI BMC (or Redfish with --bmc redfish), MAC and SSH endpoint.`;
+through its HTTP API, with its IPMI BMC (or Redfish with --bmc redfish), MAC and SSH endpoint, and
+the rescue profiles it may use (--profile, repeatable: linux, windows; default linux).
+--memory: each server's RAM in MiB (default 1024; the windows rescue's desktop wants 2048).`;
 
 /** The iPXE boot file URL the servers' DHCP hands out, derived from the control plane's URL. */
 export function defaultBootUrl(controlPlaneUrl: string): string {
@@ -98,6 +100,8 @@ async function up(argv: string[], signal?: AbortSignal): Promise<number> {
       tenant: { type: 'string', default: 'lab' },
       bmc: { type: 'string', default: 'ipmi' },
       accel: { type: 'string', default: 'tcg' },
+      profile: { type: 'string', multiple: true, default: [] },
+      memory: { type: 'string', default: '1024' },
     },
   });
   const count = Number(values.servers);
@@ -106,6 +110,8 @@ async function up(argv: string[], signal?: AbortSignal): Promise<number> {
   if (!isLayoutName(layout)) throw new LabError('LAB_USAGE', `unknown layout ${layout}; known: ${layoutNames.join(', ')}`);
   if (values.bmc !== 'ipmi' && values.bmc !== 'redfish') throw new LabError('LAB_USAGE', '--bmc is ipmi or redfish');
   if (!['tcg', 'kvm', 'auto'].includes(values.accel)) throw new LabError('LAB_USAGE', '--accel is tcg, kvm or auto');
+  const memoryMiB = Number(values.memory);
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 256 || memoryMiB > 16384) throw new LabError('LAB_USAGE', '--memory is a number of MiB from 256 to 16384');
   const controlPlaneUrl = process.env.LIFEBOAT_URL || 'http://127.0.0.1:8080';
   const bootUrl = values['boot-url'] ?? defaultBootUrl(controlPlaneUrl);
   const token = process.env.LIFEBOAT_TOKEN;
@@ -166,12 +172,13 @@ async function up(argv: string[], signal?: AbortSignal): Promise<number> {
     // Registered before they first boot, as servers are racked and recorded before power-on.
     powerOn: false,
     accel,
+    memoryMiB,
     onProgress: progress,
     ...(signal ? { signal } : {}),
   });
   try {
     if (values.register) {
-      await registerLab(lab, { url: controlPlaneUrl, token: token ?? '', tenant: values.tenant, bmc: values.bmc, onProgress: progress });
+      await registerLab(lab, { url: controlPlaneUrl, token: token ?? '', tenant: values.tenant, bmc: values.bmc, profiles: values.profile, onProgress: progress });
     }
     if (!values.off) await labPowerOn(lab, progress, signal);
   } catch (error) {

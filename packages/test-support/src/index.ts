@@ -13,3 +13,4 @@ export { startTestControlPlane, type RescueBoot, type RescueView, type TestContr
 export { RescueVm, ssh, sshBanner, sshInvocation, type RescueVmOptions, type SshLogin, type SshResult } from './rescue-vm.js';
 export { bootVm, serveFiles, sshRun, type BootOptions, type BootedVm, type FileServer } from './vm-boot.js';
 export { nginxBinary, startNginx, type Nginx } from './nginx.js';
+export { startDesktopHost, type DesktopHost } from './desktop-host.js';

@@ -6,12 +6,15 @@
  * the control plane or got a 5xx, 408 or 429 answer (a control plane restarting), and fails on any
  * other refusal.
  */
+import type { AgentConfig } from '@lifeboat/core';
 import { waitFor } from './wait.js';
 
 /** An agent of one rescue session. */
 export interface PlayedAgent {
   readonly agentToken: string;
   readonly serverId: string;
+  /** The session's configuration from the redeem answer (credentials, the desktop key of a desktop profile). */
+  readonly config: AgentConfig;
   /** Calls `/v1/agent{path}` with the agent token; the parsed JSON answer, if any. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -56,7 +59,7 @@ export async function playAgent(url: string, mac: string, timeoutMs = 60_000, op
   const deadline = Date.now() + timeoutMs;
   const redeemed = await fetchRetried(`${url}/v1/agent/redeem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ serverId, bootToken }) }, deadline);
   if (redeemed.status !== 200) throw new Error(`redeem: ${redeemed.status} ${await redeemed.text()}`);
-  const { agentToken } = (await redeemed.json()) as { agentToken: string };
+  const { agentToken, config } = (await redeemed.json()) as { agentToken: string; config: AgentConfig };
   const call = async (method: string, path: string, body?: unknown) => {
     const init = {
       method,
@@ -69,5 +72,5 @@ export async function playAgent(url: string, mac: string, timeoutMs = 60_000, op
   };
   const ready = await call('POST', '/ready');
   if (ready.status !== 204) throw new Error(`ready: ${ready.status} ${JSON.stringify(ready.body)}`);
-  return { agentToken, serverId, call };
+  return { agentToken, serverId, config, call };
 }

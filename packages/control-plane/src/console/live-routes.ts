@@ -5,7 +5,6 @@
  * Binary frames both ways: the scrollback first, then the live bytes; keystrokes from a writer.
  * Notices for the human (read-only, detached, why) come as text frames.
  */
-import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import { LifeboatError, canSee, type Principal, type Server } from '@lifeboat/core';
 import { ConsoleInfoSchema, ConsoleWsQuery, ErrorSchema, NameParams, errorResponses, type ConsoleInfo } from '@lifeboat/core/api';
@@ -24,8 +23,6 @@ export function consoleLiveRoutes(options: AppOptions, info: () => ConsoleInfo):
   }
 
   return async (app) => {
-    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-
     app.get('/v1/console', { schema: { tags: ['console'], response: { 200: ConsoleInfoSchema, ...errorResponses } } }, async (request) => {
       authorize(request, 'server.read');
       return info();

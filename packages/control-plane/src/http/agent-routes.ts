@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { LifeboatError, type RescueSession } from '@lifeboat/core';
+import { LifeboatError, profileHasDesktop, type RescueSession } from '@lifeboat/core';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { AppOptions } from './app.js';
 import { BootTimeline } from '../rescue/boot-timeline.js';
@@ -13,6 +13,8 @@ import type { Store } from '../store/store.js';
 import type { RedeemOutcome } from '../store/boot-credentials.js';
 import { settleTestWork } from './hardware-test-routes.js';
 import { settleDoctorWork } from '../doctor/doctor-routes.js';
+import { desktopClientKey } from '../desktop/desktop-key.js';
+import { tunnelCommand } from '../desktop/desktop-routes.js';
 import { bearerToken, countFailure, refuseFailingAddress } from './auth.js';
 import { clientAddress, refuseWhenLimited, type RateLimiter, type RequestLimiters } from './rate-limiter.js';
 import { AgentEvent, AgentJobs, ErrorSchema, HeartbeatAnswer, HostKeys, HostKeysAnswer, IdParams, Redeem, RedeemAnswer, WorkQuery, WorkResult } from './schemas.js';
@@ -91,6 +93,7 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
       const view = await store.sessions.byAgentToken(hashToken(agentToken));
       await store.audit.record(`agent:${session.id}`, 'agent.redeem', { tenantId: server.tenantId, serverId: server.id, detail: { sessionId: session.id } });
       const expiresAt = session.expiresAt.toISOString();
+      const desktop = profileHasDesktop(session.profile);
       return {
         agentToken,
         config: {
@@ -105,8 +108,12 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
             'This system runs from RAM: nothing you change here survives a reboot, except on the server\'s disks.',
             `The rescue session ends by itself at ${expiresAt}; the server then boots from its disk again.`,
             "Type 'rescue-menu' for the helpers (mount the installed system, chroot, fsck, RAID, password reset, backup).",
+            ...(desktop
+              ? [`This rescue has a desktop: open it in the web console (Desktop), or run '${tunnelCommand(server) ?? 'ssh -N -L 5900:127.0.0.1:5900 root@SERVER'}' on your computer and point a VNC viewer at localhost:5900.`]
+              : []),
           ].join('\n'),
           expiresAt,
+          ...(desktop ? { desktopKey: (await desktopClientKey(store)).publicKey } : {}),
         },
       };
     });

@@ -21,6 +21,8 @@ import { defaultAccountSettings, registerAuth, type AccountSettings } from './au
 import type { Mailer } from '../mail/index.js';
 import { eventRoutes } from './events.js';
 import { doctorRoutes } from '../doctor/doctor-routes.js';
+import { desktopRoutes } from '../desktop/desktop-routes.js';
+import websocket from '@fastify/websocket';
 import { hardwareTestRoutes } from './hardware-test-routes.js';
 import { inputLimitOptions, registerInputLimits, type HttpTimeouts } from './input-limits.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -173,6 +175,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // One WebSocket server for the console's and the desktop's routes (registered at the root).
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(userRoutes(options, limiters.enters));
   await app.register(accountRoutes(options, accounts));
   await app.register(keyRoutes(options));
@@ -181,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(agentRoutes(options, limiters));
   await app.register(hardwareTestRoutes(options));
   await app.register(doctorRoutes(options));
+  await app.register(desktopRoutes(options));
   await app.register(eventRoutes(options));
   await app.register(explorerRoutes(options, options.explorerTiming));
   await app.register(consoleRoutes(options));

@@ -20,6 +20,7 @@ import { createTestDatabase, type TestDatabase } from '../store/testing.js';
 import type { DialectName } from '../store/database.js';
 import { buildApp, type AppOptions } from './app.js';
 import type { Logger } from 'pino';
+import type { AgentConfig } from '@lifeboat/core';
 import { createLogger } from './logger.js';
 import { loadSshHostCa } from '../ssh-host-ca/host-ca.js';
 
@@ -129,11 +130,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
  * credential redeemed from 127.0.0.1, `ready` posted) and returns the agent's token; `email`: where the
  * session's mails go.
  */
-export async function putInRescue(testApp: TestApp, serverName: string, expiresAt: Date, options: { readonly email?: string } = {}): Promise<string> {
+export async function putInRescue(
+  testApp: TestApp,
+  serverName: string,
+  expiresAt: Date,
+  options: { readonly email?: string; readonly profile?: string; readonly onConfig?: (config: AgentConfig) => void } = {},
+): Promise<string> {
   const { store } = testApp;
   const server = await store.servers.byName(serverName);
   if (!server) throw new Error(`no server ${serverName}`);
-  const session = await store.sessions.open({ serverId: server.id, profile: 'linux', email: options.email ?? null, sshKeys: [], passwordHash: null, expiresAt, requestedBy: 'test' });
+  const session = await store.sessions.open({ serverId: server.id, profile: options.profile ?? 'linux', email: options.email ?? null, sshKeys: [], passwordHash: null, expiresAt, requestedBy: 'test' });
   await store.sessions.transition(session.id, 'boot_started');
   // What the netboot route does for the server's first script request (app.inject comes from 127.0.0.1).
   const boot = await store.bootCredentials.issue(session.id, '127.0.0.1');
@@ -141,6 +147,7 @@ export async function putInRescue(testApp: TestApp, serverName: string, expiresA
   const redeemed = await testApp.call('POST', '/v1/agent/redeem', undefined, { serverId: server.id, bootToken: boot.token });
   if (redeemed.status !== 200) throw new Error(`redeem: ${redeemed.status} ${redeemed.text}`);
   const token = String(redeemed.body?.agentToken);
+  options.onConfig?.(redeemed.body?.config as AgentConfig);
   const ready = await testApp.call('POST', '/v1/agent/ready', token, {});
   if (ready.status !== 204) throw new Error(`ready: ${ready.status} ${ready.text}`);
   return token;

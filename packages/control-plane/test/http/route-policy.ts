@@ -308,6 +308,8 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
   ),
   // Without Upgrade: the refusals come first, then 400 (or 503 here: this app serves no consoles).
   'GET /v1/servers/{name}/console/ws': onServer(all),
+  'GET /v1/servers/{name}/desktop': onServer(all),
+  'GET /v1/servers/{name}/desktop/ws': onServer(all),
   'GET /boot.ipxe': { auth: 'public', own: () => ({}) },
   'GET /v1/boot/{script}': { auth: 'public', own: (w) => ({ params: { script: `${w.own.idleMac.replace(/:/g, '-')}.ipxe` } }) },
   'GET /v1/images/{imageId}/{file}': { auth: 'public', own: () => ({ params: { imageId: 'linux', file: 'vmlinuz' } }) },

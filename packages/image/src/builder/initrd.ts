@@ -6,7 +6,9 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { profileHasDesktop } from '@lifeboat/core';
 import { ImageError } from '../errors.js';
+import type { ImageProfile } from './package-set.js';
 import { sha256 } from './cache.js';
 import type { CpioEntry } from './cpio.js';
 import { cpioArchive } from './cpio.js';
@@ -29,9 +31,14 @@ const assetsDir = fileURLToPath(new URL('../assets/', import.meta.url));
 export const quickjsPathInImage = '/usr/lib/lifeboat/qjs';
 
 /** Lifeboat's own files of the rescue system: its init, DHCP hook and the agent's runtime (`qjsBinary`). */
-export async function imageOwnFiles(qjsBinary: string): Promise<RescueFile[]> {
+export async function imageOwnFiles(qjsBinary: string, profile: ImageProfile = 'linux'): Promise<RescueFile[]> {
   const asset = (name: string): Promise<Buffer> => readFile(join(assetsDir, name));
+  // The desktop's start script is in every image (init runs it; it exits at once without an X server),
+  // its menu in the profiles that have one.
+  const desktopMenu: RescueFile[] = profileHasDesktop(profile) ? [{ path: '/etc/xdg/openbox/menu.xml', content: await asset('openbox-menu.xml'), mode: 0o644 }] : [];
   return [
+    { path: '/usr/lib/lifeboat/start-desktop', content: await asset('start-desktop'), mode: 0o755 },
+    ...desktopMenu,
     { path: quickjsPathInImage, content: await readFile(qjsBinary), mode: 0o755 },
     { path: '/etc/inittab', content: await asset('inittab'), mode: 0o644 },
     { path: '/usr/lib/lifeboat/rescue-rc', content: await asset('rescue-rc'), mode: 0o755 },

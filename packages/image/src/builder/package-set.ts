@@ -91,6 +91,33 @@ export const windowsTools: readonly ProfileTool[] = [
   { command: 'sgdisk', package: 'gdisk' },
 ];
 
+/**
+ * A smoke run of each tool of the windows profile that prints something (the desktop's programs need an X
+ * display: the image's tests start them on its Xtigervnc): a shell command line and what its output must
+ * show; each must exit 0 (`|| true` where the tool's own help exits non-zero). Run in a chroot of the
+ * image (packages/image/test/windows-tools.test.ts) and in a booted windows rescue (e2e/windows-rescue.vm.test.ts).
+ */
+export const windowsToolSmokeChecks: ReadonlyArray<readonly [string, RegExp]> = [
+  ['chntpw -h', /chntpw: change password of a user in a Windows SAM file/],
+  ['ntfsfix --version', /ntfsfix v\d/],
+  ['testdisk /version', /TestDisk \d/],
+  ['photorec /version', /PhotoRec \d/],
+  ['clamscan --version', /ClamAV \d/],
+  ['freshclam --version', /ClamAV \d/],
+  ['7z i', /7-Zip/],
+  ['bchunk 2>&1 || true', /Usage: bchunk .*<image\.bin> <image\.cue> <basename>/s],
+  ['smartctl -V', /smartctl \d/],
+  ['parted -v', /parted \(GNU parted\) \d/],
+  ['sgdisk -V', /GPT fdisk \(sgdisk\) version \d/],
+  // pod2usage's --help exits 1; the usage shows that Perl loaded Win::Hivex (a missing module stops it before)
+  ['hivexregedit --help 2>&1 || true', /hivexregedit --export \[--prefix prefix\] hivefile key/],
+  ['echo help | hivexsh', /Navigate through the hive's keys using the 'cd' command/],
+  ['install-mbr --version', /install-mbr \d/],
+  ['efibootmgr --version', /version \d/],
+  ['firefox-esr --version', /Mozilla Firefox \d+/],
+  ['Xtigervnc -version 2>&1', /TigerVNC/],
+];
+
 /** The Debian packages of a profile's image. */
 export function profilePackages(profile: ImageProfile): readonly string[] {
   return profile === 'windows' ? [...rescuePackages, ...windowsPackages] : rescuePackages;
@@ -195,16 +222,35 @@ export const prunedPackageFiles: readonly string[] = [
 ];
 
 /**
+ * What the `windows` profile's dependencies bring that its programs never load, found by reading every ELF
+ * file's `NEEDED` entries in the unpacked image (docs/rescue-image.md, "Size"): about 215 MB unpacked.
+ * - Mesa's DRI drivers (libgl1-mesa-dri, pulled by the X server's libgl1) and the LLVM and Z3 they alone
+ *   link (135 MB): Xtigervnc draws in memory and runs without GLX; Firefox renders in software.
+ * - imlib2's HEIF, JPEG XL and PostScript loaders (openbox reads icons with imlib2) and what they alone
+ *   link: libheif with its codecs (x265, AOM, dav1d, libde265), libjxl with Highway, libspectre with
+ *   Ghostscript and its data (poppler-data, libgs10-common) and Ghostscript's own libraries.
+ */
+export const windowsPrunedPackageFiles: readonly string[] = [
+  'libgl1-mesa-dri', 'libllvm15', 'libz3-4',
+  'libheif1', 'libx265-199', 'libaom3', 'libdav1d6', 'libde265-0', 'libjxl0.7', 'libhwy1',
+  'libspectre1', 'libgs10', 'libgs10-common', 'poppler-data', 'libjbig2dec0', 'libidn12', 'libijs-0.35', 'libpaper1',
+];
+
+/** The imlib2 loaders whose libraries {@link windowsPrunedPackageFiles} removes (dlopen would fail on them). */
+const windowsPrunedPaths: readonly string[] = ['heif', 'jxl', 'ps'].map((loader) => `usr/lib/x86_64-linux-gnu/imlib2/loaders/${loader}.so`);
+
+/**
  * {@link prunedPackageFiles} of a profile. The `windows` profile keeps ICU: libxml2 (ClamAV, the desktop's
- * libraries) links it. Python goes in both (openbox's `openbox-xdg-autostart` is its only user, and goes too).
+ * libraries) links it, and drops {@link windowsPrunedPackageFiles}. Python goes in both (openbox's
+ * `openbox-xdg-autostart` is its only user, and goes too).
  */
 export function profilePrunedPackageFiles(profile: ImageProfile): readonly string[] {
-  return profile === 'windows' ? prunedPackageFiles.filter((name) => name !== 'libicu72') : prunedPackageFiles;
+  return profile === 'windows' ? [...prunedPackageFiles.filter((name) => name !== 'libicu72'), ...windowsPrunedPackageFiles] : prunedPackageFiles;
 }
 
-/** {@link prunedPaths} of a profile: the `windows` one also drops openbox's Python program. */
+/** {@link prunedPaths} of a profile: the `windows` one also drops openbox's Python program and three imlib2 loaders. */
 export function profilePrunedPaths(profile: ImageProfile): readonly string[] {
-  return profile === 'windows' ? [...prunedPaths, 'usr/lib/x86_64-linux-gnu/openbox-xdg-autostart'] : prunedPaths;
+  return profile === 'windows' ? [...prunedPaths, 'usr/lib/x86_64-linux-gnu/openbox-xdg-autostart', ...windowsPrunedPaths] : prunedPaths;
 }
 
 /**

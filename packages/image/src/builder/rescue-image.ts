@@ -127,7 +127,7 @@ async function findOrBuildRescueImage(options: EnsureRescueImageOptions): Promis
   const profile = options.profile ?? 'linux';
   const extraFiles = options.rescueFiles ? checkRescueFiles([...options.rescueFiles]) : await agentRescueFiles();
   const quickjs = await ensureQuickjs({ ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), onProgress: progress });
-  const files = [...(await imageOwnFiles(quickjs.path)), ...extraFiles];
+  const files = [...(await imageOwnFiles(quickjs.path, profile)), ...extraFiles];
 
   const rootfsHash = inputHash(rootfsInputs(compression, profile));
   const hash = inputHash({ rootfsHash, initrd: await initrdInputs(files) });

@@ -16,6 +16,8 @@ export interface RegisterOptions {
   readonly tenant: string;
   /** BMC protocol to register. */
   readonly bmc: LabBmcKind;
+  /** The rescue profiles the servers may use (default: the control plane's default, linux). */
+  readonly profiles?: readonly string[];
   readonly onProgress?: (line: string) => void;
 }
 
@@ -60,6 +62,7 @@ export async function registerLab(lab: LabRecord, options: RegisterOptions): Pro
       macs: [server.mac],
       bmc: { url, user: lab.bmc.user, password },
       sshEndpoint: `127.0.0.1:${server.sshPort}`,
+      ...(options.profiles && options.profiles.length > 0 ? { profiles: [...options.profiles] } : {}),
       // An IPMI server's console is its BMC's Serial-over-LAN; Redfish has none: the serial port itself.
       ...(options.bmc === 'redfish' ? { console: consoleUrl(server) } : {}),
     };
