@@ -33,6 +33,8 @@ export const queryKeys = {
   tasks: (name: string) => ['tasks', name] as const,
   /** The rescue doctor's report on a server (its rescue in progress, else its last one). */
   doctor: (name: string) => ['doctor', name] as const,
+  /** Whether a server's rescue desktop can be opened now, and how (`GET /v1/servers/{name}/desktop`). */
+  desktop: (name: string) => ['desktop', name] as const,
   /** The SSH key store: the caller's tenant's keys, or (staff) those of the tenant named. */
   sshKeys: (tenant?: string) => ['ssh-keys', tenant ?? ''] as const,
 };

@@ -1,7 +1,7 @@
 /**
  * Live updates: one `EventSource` on `GET /v1/events` (same origin, the session cookie) for the whole
  * console. Each `server` event updates the cached server list and server, and invalidates that server's
- * rescue view, tasks and doctor report; each `doctor` event replaces the server's doctor report; so every page on
+ * rescue view, tasks, doctor report and desktop view; each `doctor` event replaces the server's doctor report; so every page on
  * screen follows without reload. Pages that need more (a
  * hardware test's progress) subscribe with {@link useLiveEvent}. EventSource reconnects by itself; the
  * status is shown in the header.
@@ -80,6 +80,8 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
       refetchFresh(queryClient, queryKeys.rescue(server.name));
       // A rescue that ends or starts changes which report the doctor shows (the last one, or none yet).
       refetchFresh(queryClient, queryKeys.doctor(server.name));
+      // The desktop opens once the rescue is up (its host keys reported) and closes when it ends.
+      refetchFresh(queryClient, queryKeys.desktop(server.name));
       // The event carries the newest task: the timeline follows it without waiting for a refetch.
       const task = data.task;
       applyEvent<TaskList>(queryClient, queryKeys.tasks(server.name), (list) =>

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { doctorChecks, doctorSeverities, hardwareTestKinds, hardwareTestStatuses, rescueStates } from '@lifeboat/core';
+import { desktopUnavailableReasons, doctorChecks, doctorSeverities, hardwareTestKinds, hardwareTestStatuses, rescueStates } from '@lifeboat/core';
 import { pagesEn } from './pages-en.js';
 import { pagesFr } from './pages-fr.js';
 
@@ -39,6 +39,7 @@ describe('feature page messages', () => {
       ...doctorSeverities.map((severity) => `doctor.severity.${severity}`),
       ...['running', 'done', 'failed'].map((state) => `doctor.state.${state}`),
       ...['available', 'applied'].map((state) => `doctor.fixState.${state}`),
+      ...desktopUnavailableReasons.map((reason) => `desktop.reason.${reason}`),
       'ops.power.on',
       'ops.power.off',
     ];

@@ -1,8 +1,9 @@
-/** The feature pages' routes (tests, files, incidents, operator pages, account), registered by the app. */
+/** The feature pages' routes (tests, console, desktop, files, incidents, operator pages, account), registered by the app. */
 import './pages.css';
 import type { Route } from '../router/router.js';
 import { AccountPage } from './account/account-page.js';
 import { ConsolePage } from './console/console-page.js';
+import { DesktopPage } from './desktop/desktop-page.js';
 import { FilesPage } from './files/files-page.js';
 import { DeclareIncidentPage } from './incidents/declare-page.js';
 import { IncidentPage } from './incidents/incident-page.js';
@@ -19,6 +20,7 @@ import { TestsPage } from './tests/tests-page.js';
 export const pageRoutes: readonly Route[] = [
   { path: '/servers/:name/tests', render: ({ name }) => <TestsPage key={name} name={name as string} /> },
   { path: '/servers/:name/console', render: ({ name }) => <ConsolePage key={name} name={name as string} /> },
+  { path: '/servers/:name/desktop', render: ({ name }) => <DesktopPage key={name} name={name as string} /> },
   { path: '/servers/:name/files', render: ({ name }) => <FilesPage key={name} name={name as string} /> },
   { path: '/servers/:name/incidents/new', render: ({ name }) => <DeclareIncidentPage key={name} name={name as string} /> },
   { path: '/incidents', render: () => <IncidentsPage /> },

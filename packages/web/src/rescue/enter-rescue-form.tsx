@@ -1,6 +1,7 @@
 /**
  * Enter rescue: profile, SSH keys (chosen by name from the account's key store, and pasted), e-mail
- * address, lease. The answer's password goes to `onEntered` and nowhere else.
+ * address, lease. The answer's password goes to `onEntered` and nowhere else. `?profile=windows` in the
+ * page's address chooses the profile (the desktop page links here so).
  */
 import type { EnterRescue, ServerView } from '@lifeboat/core/api';
 import type { RescueTaskAnswer } from '@lifeboat/core/client';
@@ -10,6 +11,7 @@ import { queryKeys, useClient } from '../api/client.js';
 import { useUser } from '../auth/session.js';
 import { errorMessage } from '../i18n/error-message.js';
 import { useI18n } from '../i18n/i18n.js';
+import { useLocation } from '../router/router.js';
 import { enterRescueBody } from './enter-rescue-body.js';
 import { leaseChoices } from './lease.js';
 
@@ -21,7 +23,8 @@ export function EnterRescueForm({ server, onEntered }: { server: ServerView; onE
   const user = useUser();
   const queryClient = useQueryClient();
   const errorId = useId();
-  const [profile, setProfile] = useState(server.profiles[0] ?? '');
+  const asked = useLocation().search.get('profile');
+  const [profile, setProfile] = useState(asked !== null && server.profiles.includes(asked) ? asked : (server.profiles[0] ?? ''));
   // A customer's store is their tenant's; staff pick from the keys of the server's tenant.
   const keyTenant = user.role === 'customer' ? undefined : server.tenant;
   const stored = useQuery({ queryKey: queryKeys.sshKeys(keyTenant), queryFn: () => client.listKeys(keyTenant) });
