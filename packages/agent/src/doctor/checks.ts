@@ -106,7 +106,8 @@ export const fullPercent = 98;
 /** ... or with less than this free for ordinary users. */
 export const fullFreeBytes = 32 * MiB;
 
-function finding(
+/** A finding, its texts cut to the contract's limits. */
+export function finding(
   id: string,
   check: DoctorFinding['check'],
   severity: DoctorFinding['severity'],
@@ -132,7 +133,7 @@ function finding(
 export async function examine(files: InstalledFiles, facts: RescueFacts): Promise<{ examined: Examined[]; errors: string[] }> {
   const windows = await windowsLayout(files);
   if (windows !== null) return examineWindows(windows, facts.windows);
-  const checks: Array<[string, () => Promise<Examined[]>]> = [
+  return runChecks([
     ['fstab', () => checkFstab(files, facts)],
     ['filesystem-full', async () => checkFull(facts)],
     ['filesystem-errors', async () => checkFileSystemErrors(facts)],
@@ -143,7 +144,11 @@ export async function examine(files: InstalledFiles, facts: RescueFacts): Promis
     ['raid', async () => checkRaid(facts)],
     ['root-login', () => checkRootLogin(files)],
     ['journal', async () => checkJournal(facts)],
-  ];
+  ]);
+}
+
+/** Runs named checks in order; one that throws becomes no finding (the others still run) and is returned in `errors`. */
+export async function runChecks(checks: Array<[name: string, check: () => Promise<Examined[]>]>): Promise<{ examined: Examined[]; errors: string[] }> {
   const examined: Examined[] = [];
   const errors: string[] = [];
   for (const [name, check] of checks) {

@@ -4,9 +4,8 @@
  * evidence, no one-step fix: the fixes need C: read-write (`rescue-winpass`) or Windows itself.
  * The parsers of `chntpw`'s output are here too: pure functions, bundled for QuickJS.
  */
-import type { DoctorEvidence, DoctorFinding } from '@lifeboat/core/api';
 import type { CommandOutput, Examined, InstalledFiles } from './checks.js';
-import { slug } from './checks.js';
+import { finding, runChecks, slug } from './checks.js';
 
 /** Where the parts of an installed Windows are on C:, with the case the volume has them in. */
 export interface WindowsLayout {
@@ -99,10 +98,6 @@ export function parseChntpwUser(output: string): ChntpwAccountState {
     failedLogins,
     summary: `Account bits: ${bits} = ${set.join(', ') || 'none'}${failedLogins === null ? '' : `; failed logins: ${failedLogins}`}`,
   };
-}
-
-function finding(id: string, check: DoctorFinding['check'], severity: DoctorFinding['severity'], summary: string, evidence: DoctorEvidence[]): DoctorFinding {
-  return { id: id.slice(0, 80), check, severity, summary: summary.slice(0, 1024), evidence: evidence.slice(0, 50).map((e) => ({ ...e, text: e.text.slice(0, 8192) })) };
 }
 
 /** Whether a hiberfil.sys signature says hibernated (`hibr`, any case: hibernation or fast startup), as ntfs-3g reads it. */
@@ -208,21 +203,11 @@ export function checkWindowsAccounts(facts: Pick<WindowsFacts, 'accounts' | 'hib
 }
 
 /** Every Windows check; a check that throws becomes no finding and is returned in `errors`. */
-export async function examineWindows(layout: WindowsLayout, facts: WindowsFacts | undefined): Promise<{ examined: Examined[]; errors: string[] }> {
+export function examineWindows(layout: WindowsLayout, facts: WindowsFacts | undefined): Promise<{ examined: Examined[]; errors: string[] }> {
   const known: WindowsFacts = facts ?? { hiberfileSignature: null, esp: null, accounts: null };
-  const checks: Array<[string, () => Promise<Examined[]>]> = [
+  return runChecks([
     ['windows-hibernation', async () => checkWindowsHibernation(layout, known)],
     ['windows-boot', () => checkWindowsBoot(known)],
     ['windows-accounts', async () => checkWindowsAccounts(known, layout)],
-  ];
-  const examined: Examined[] = [];
-  const errors: string[] = [];
-  for (const [name, check] of checks) {
-    try {
-      examined.push(...(await check()));
-    } catch (error) {
-      errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  return { examined, errors };
+  ]);
 }
