@@ -13,6 +13,8 @@ import {
 } from './parse.js';
 import type { BlkidDevice, BootEntry, ConfigLine, DfEntry, FirewallVerdict, NamedInterface } from './parse.js';
 import { parseMdstat } from '../hardware-tests/partitions.js';
+import { examineWindows, windowsLayout } from './windows-checks.js';
+import type { WindowsFacts } from './windows-checks.js';
 
 /** The installed system's files, by the path they have when it runs (`/etc/fstab`). */
 export interface InstalledFiles {
@@ -50,6 +52,8 @@ export interface RescueFacts {
   readonly journal: CommandOutput | null;
   /** `dumpe2fs -h` of the installed system's ext2/3/4 `/` and `/boot` (absent: not ext, or not read). */
   readonly superblocks?: readonly FileSystemSuperblock[];
+  /** What was read of an installed Windows (absent: not Windows, or not read). */
+  readonly windows?: WindowsFacts;
 }
 
 /** The superblock of one of the installed system's file systems, as `dumpe2fs -h DEVICE` printed it. */
@@ -102,7 +106,8 @@ export const fullPercent = 98;
 /** ... or with less than this free for ordinary users. */
 export const fullFreeBytes = 32 * MiB;
 
-function finding(
+/** A finding, its texts cut to the contract's limits. */
+export function finding(
   id: string,
   check: DoctorFinding['check'],
   severity: DoctorFinding['severity'],
@@ -120,9 +125,15 @@ function finding(
   };
 }
 
-/** Runs every check; a check that throws becomes no finding (the others still run) and is returned in `errors`. */
+/**
+ * Runs every check; a check that throws becomes no finding (the others still run) and is returned in
+ * `errors`. An installed Windows gets the Windows checks only: the Linux ones have nothing to read on
+ * C: (and df's figures of an NTFS volume are not a Linux boot's concern).
+ */
 export async function examine(files: InstalledFiles, facts: RescueFacts): Promise<{ examined: Examined[]; errors: string[] }> {
-  const checks: Array<[string, () => Promise<Examined[]>]> = [
+  const windows = await windowsLayout(files);
+  if (windows !== null) return examineWindows(windows, facts.windows);
+  return runChecks([
     ['fstab', () => checkFstab(files, facts)],
     ['filesystem-full', async () => checkFull(facts)],
     ['filesystem-errors', async () => checkFileSystemErrors(facts)],
@@ -133,7 +144,11 @@ export async function examine(files: InstalledFiles, facts: RescueFacts): Promis
     ['raid', async () => checkRaid(facts)],
     ['root-login', () => checkRootLogin(files)],
     ['journal', async () => checkJournal(facts)],
-  ];
+  ]);
+}
+
+/** Runs named checks in order; one that throws becomes no finding (the others still run) and is returned in `errors`. */
+export async function runChecks(checks: Array<[name: string, check: () => Promise<Examined[]>]>): Promise<{ examined: Examined[]; errors: string[] }> {
   const examined: Examined[] = [];
   const errors: string[] = [];
   for (const [name, check] of checks) {

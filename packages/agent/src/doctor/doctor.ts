@@ -5,7 +5,9 @@
  * stops what it assembled), and keeps the report in `/run/lifeboat/doctor/` for `rescue-doctor`.
  * Fixes mount read-write the same way, change the files (copies beside them), sync and unmount.
  * When the customer has the system mounted with `rescue-mount` at /mnt, the doctor reads it there
- * (and fixes it there only if it is mounted read-write).
+ * (and fixes it there only if it is mounted read-write). A Windows system (rescue-mount's Windows
+ * layout: C: at the root, its EFI system partition beside it) gets the Windows checks, fed with
+ * hiberfil.sys's signature, the ESP and chntpw's view of the SAM hive.
  */
 import type { DoctorFinding, DoctorFixOutcome, DoctorReport } from '@lifeboat/core/api';
 import { LifeboatError } from '@lifeboat/core/errors';
@@ -20,6 +22,8 @@ import { physicalNics } from './nics.js';
 import { parseBlkidExport, parseDf } from './parse.js';
 import type { BlkidDevice } from './parse.js';
 import { reportText } from './report-text.js';
+import { parseChntpwList, windowsLayout } from './windows-checks.js';
+import type { WindowsFacts, WindowsLayout } from './windows-checks.js';
 
 /** Where the doctor keeps its state, under the rescue's root. */
 export const doctorDir = 'run/lifeboat/doctor';
@@ -44,6 +48,8 @@ export interface DoctorOptions {
 interface Mounted {
   readonly root: string;
   readonly device: string;
+  /** Where rescue-mount mounted an installed Windows' EFI system partition (outside `root`), or null. */
+  readonly esp: string | null;
   readonly release: () => Promise<void>;
 }
 
@@ -191,8 +197,10 @@ export class Doctor {
   async #examine(stop?: Stop): Promise<{ installedSystem: string; examined: Examined[]; errors: string[] }> {
     const mounted = await this.#mount('ro', stop);
     try {
-      const facts = await this.#facts(mounted.root, mounted.device, stop);
-      const { examined, errors } = await examine(mountedFiles(this.#p, mounted.root), facts);
+      const files = mountedFiles(this.#p, mounted.root);
+      const windows = await windowsLayout(files);
+      const facts = windows ? await this.#windowsFacts(mounted, windows, stop) : await this.#facts(mounted.root, mounted.device, stop);
+      const { examined, errors } = await examine(files, facts);
       const type = (await this.#p.run('blkid', ['-c', '/dev/null', '-o', 'value', '-s', 'TYPE', mounted.device])).stdout.trim();
       return { installedSystem: `${mounted.device}${type ? ` (${type})` : ''}`.slice(0, 256), examined, errors };
     } finally {
@@ -345,7 +353,7 @@ export class Doctor {
         if (mode === 'rw' && !theirs.writable) {
           throw new LifeboatError('DOCTOR_SYSTEM_MOUNTED', `the installed system is mounted read-only at ${theirs.root} (rescue-mount --read-only): run rescue-umount first, or rescue-mount without --read-only`);
         }
-        return { root: theirs.root, device: theirs.device, release: async () => undefined };
+        return { root: theirs.root, device: theirs.device, esp: await this.#espOf(this.#at('run/lifeboat/rescue'), theirs.root), release: async () => undefined };
       }
       await this.#p.mkdir(this.#at(doctorDir), 0o700);
       await this.#p.writeText(busy, `${this.#p.pid()}\n`, 0o600);
@@ -356,7 +364,8 @@ export class Doctor {
     }
     const target = this.#at(`${doctorDir}/root`);
     const state = this.#at(`${doctorDir}/mount-state`);
-    const env = ['env', `RESCUE_TARGET=${target}`, `RESCUE_STATE=${state}`];
+    // A Windows system's EFI system partition goes beside the root, in the doctor's place too (not at /efi).
+    const env = ['env', `RESCUE_TARGET=${target}`, `RESCUE_STATE=${state}`, `RESCUE_ESP=${this.#at(`${doctorDir}/esp`)}`];
     const umount = async (): Promise<void> => {
       const result = await this.#p.run(env[0] as string, [...env.slice(1), joinPath(this.#o.helpersDir, 'rescue-umount')]);
       if (result.status !== 0) this.#o.log?.error(`doctor: rescue-umount: ${result.stderr.trim().split('\n').slice(-2).join(' / ')}`);
@@ -386,7 +395,61 @@ export class Doctor {
       throw new LifeboatError(result.status === 3 ? 'DOCTOR_NO_INSTALLED_SYSTEM' : 'DOCTOR_MOUNT_FAILED', detail.replace(/^rescue-mount: /, ''));
     }
     const device = (await this.#p.readText(joinPath(state, 'root')).catch(() => '')).trim();
-    return { root: target, device, release: umount };
+    return { root: target, device, esp: await this.#espOf(state, target), release: umount };
+  }
+
+  /**
+   * The EFI system partition rescue-mount (state in `state`) mounted for a Windows at `root`: the one
+   * mount it recorded outside the root (paths in the record are the rescue system's), or null.
+   */
+  async #espOf(state: string, root: string): Promise<string | null> {
+    const recorded = (await this.#p.readText(joinPath(state, 'mounts')).catch(() => '')).split('\n').filter((l) => l !== '');
+    return recorded.find((m) => m !== root && !m.startsWith(`${root}/`)) ?? null;
+  }
+
+  /** What the Windows checks read beyond C:'s files: hiberfil.sys's signature, the ESP, the SAM's accounts (chntpw). */
+  async #windowsFacts(mounted: Mounted, layout: WindowsLayout, stop?: Stop): Promise<RescueFacts> {
+    const p = this.#p;
+    const opts = stop ? { stop } : {};
+    let hiberfileSignature: string | null = null;
+    if (layout.hiberfile !== null) {
+      // Its first bytes only: a real hiberfil.sys is as large as the memory.
+      const head = await p.run('head', ['-c', '4', '--', joinPath(mounted.root, layout.hiberfile)], opts);
+      if (head.status === 0) hiberfileSignature = head.stdout;
+    }
+    let esp: WindowsFacts['esp'] = null;
+    if (mounted.esp !== null) {
+      const device = (await p.run('findmnt', ['-n', '-o', 'SOURCE', '--mountpoint', mounted.esp], opts)).stdout.trim();
+      esp = { device: device || mounted.esp, files: mountedFiles(p, mounted.esp) };
+    }
+    const windows: WindowsFacts = { hiberfileSignature, esp, accounts: layout.sam === null ? null : await this.#windowsAccounts(joinPath(mounted.root, layout.sam), layout.sam, opts) };
+    return { blkid: [], deviceExists: () => false, nics: [], mdstat: null, df: [], sshdTest: null, journal: null, windows };
+  }
+
+  /**
+   * `chntpw -l` of the SAM hive at `sam` (`shownAs` in the evidence), and `chntpw -u` of each account it
+   * marks dis/lock; null when chntpw is not in this rescue system (it is in the windows image only).
+   * chntpw reads a copy in the doctor's directory (tmpfs, removed at once): the hive on C: is never
+   * opened for writing, whether C: is the doctor's read-only mount or the customer's read-write one.
+   */
+  async #windowsAccounts(sam: string, shownAs: string, opts: { stop?: Stop }): Promise<WindowsFacts['accounts']> {
+    const p = this.#p;
+    if ((await p.run('sh', ['-c', 'command -v chntpw'], opts).catch(() => null))?.status !== 0) return null;
+    const copy = this.#at(`${doctorDir}/sam-copy`);
+    try {
+      if ((await p.run('cp', ['--', sam, copy], opts)).status !== 0) return null;
+      const list = await p.run('chntpw', ['-l', copy], opts);
+      const listed: CommandOutput = { command: `chntpw -l ${shownAs}`, status: list.status, output: list.stdout };
+      const users: Record<string, CommandOutput> = {};
+      for (const row of parseChntpwList(list.stdout).filter((r) => r.disabledOrLocked).slice(0, 50)) {
+        // q leaves the account's menu; nothing changed, chntpw writes nothing.
+        const user = await p.run('chntpw', ['-u', `0x${row.rid}`, copy], { ...opts, stdin: 'q\n' });
+        users[row.rid] = { command: `chntpw -u 0x${row.rid} ${shownAs}`, status: user.status, output: user.stdout };
+      }
+      return { list: listed, users };
+    } finally {
+      await p.run('rm', ['-f', '--', copy]);
+    }
   }
 
   async #facts(root: string, rootDevice: string, stop?: Stop): Promise<RescueFacts> {

@@ -34,6 +34,9 @@ export const doctorChecks = [
   'raid',
   'root-login',
   'journal',
+  'windows-hibernation',
+  'windows-boot',
+  'windows-accounts',
 ] as const;
 /** One of {@link doctorChecks}. */
 export type DoctorCheck = (typeof doctorChecks)[number];
