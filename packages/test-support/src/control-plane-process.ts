@@ -51,6 +51,12 @@ export function standInImage(dir: string): string {
   return dir;
 }
 
+/** The Node.js arguments of the control plane's entry point: its Node.js options, then its file. */
+function entryPoint(): readonly string[] {
+  const { file, nodeOptions } = controlPlaneProgram();
+  return [...nodeOptions, file];
+}
+
 /**
  * The test's environment without the control plane's settings (`LIFEBOAT_*`): nothing of the
  * machine leaks into a test's control plane but what the test says. Running from source is kept.
@@ -72,10 +78,7 @@ export async function startControlPlaneProcess(options: ControlPlaneProcessOptio
   const url = `http://127.0.0.1:${options.port}`;
   const flags = options.flags ?? [];
   const image = options.standInImage === false || flags.includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
-  const program = options.program ?? (() => {
-    const { file, nodeOptions } = controlPlaneProgram();
-    return [...nodeOptions, file];
-  })();
+  const program = options.program ?? entryPoint();
   const child = spawn(
     process.execPath,
     [...program, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...flags],
