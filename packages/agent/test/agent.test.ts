@@ -383,11 +383,16 @@ test('a killed agent takes its test programs with it; restarted, it ends their t
     const found = descendants(agentPid).filter((p) => p.args.startsWith('stress-ng'));
     return found.length >= 2 ? found : undefined;
   }, 30_000);
+  // Its HTTP calls run in curl, outside its process group: a long poll of /work outlives it.
+  const calls = descendants(agentPid).filter((p) => p.args.startsWith('curl'));
   // As a crash: no exit handler runs.
   const exited = new Promise((r) => machine.child?.once('exit', r));
   process.kill(agentPid, 'SIGKILL');
   await exited;
   await waitFor('the test programs to be gone', () => (programs.some((p) => alive(p.pid)) ? undefined : true), 15_000, 100);
+  // The dead agent's long poll would take the next work the control plane queues (the exit's
+  // leave_rescue of the test below, then answered by no one): wait for it to end (at most 25 s).
+  await waitFor("the killed agent's HTTP calls to end", () => (calls.some((p) => alive(p.pid)) ? undefined : true), 40_000, 100);
   // The agent starts again at this boot (its session saved in /run): the test it ran ends in error at once.
   machine.start();
   const ended = await waitFor('the test to end', async () => {
