@@ -133,9 +133,9 @@ before(async () => {
   writeFileSync(machine.agentScript, await bundleAgent());
   machine.sshPort = await freePort();
   cp = await startTestControlPlane(join(work, 'data'), mac, machine, ['--exit-timeout', '90s', '--scheduler-interval', '1s']);
-  machine.url = cp.running.url;
+  machine.url = cp.url;
   await cp.api('POST', '/v1/tenants', { name: 'acme' });
-  await cp.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin', password: 'bmc-secret' } });
+  await cp.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: cp.bmc.record });
 });
 
 after(async () => {
@@ -169,10 +169,16 @@ test('password session: the agent writes the hash, starts sshd, reports host key
   assert.equal(await sshBanner(machine.sshPort), true, `${machine.output}\n${execFileSync('ss', ['-ltnp'], { encoding: 'utf8' })}`);
   for (const name of ['sshd_started', 'host_keys_reported', 'ready']) assert.ok((await stepsOf()).includes(name), name);
   assert.equal(existsSync(join(root, 'run/lifeboat/drivers-loaded')), false, 'the drivers are still loading');
-  assert.equal(await cp.running.store.sessions.inventory(early.sessionId as string), null, 'no inventory before the drivers are loaded');
+  /** The inventory of web-1's current session (`GET /v1/servers/web-1/inventory`). */
+  const inventoryOf = async () => {
+    const answer = await cp.api<{ sessionId: string | null; inventory: unknown }>('GET', '/v1/servers/web-1/inventory');
+    assert.equal(answer.sessionId, early.sessionId);
+    return answer.inventory;
+  };
+  assert.equal(await inventoryOf(), null, 'no inventory before the drivers are loaded');
   writeFileSync(join(root, 'run/lifeboat/drivers-loaded'), '');
   machine.holdDrivers = false;
-  await waitFor('the inventory after the drivers', async () => (await cp.running.store.sessions.inventory(early.sessionId as string)) ?? undefined, 30_000);
+  await waitFor('the inventory after the drivers', async () => (await inventoryOf()) ?? undefined, 30_000);
   const view = await rescueState('rescue');
 
   const shadowRoot = readFileSync(join(root, 'etc/shadow'), 'utf8').split('\n')[0]?.split(':') ?? [];
@@ -201,7 +207,7 @@ test('password session: the agent writes the hash, starts sshd, reports host key
   for (const name of ['agent_started', 'credentials_written', 'sshd_started', 'host_keys_reported', 'ready']) assert.ok(steps.includes(name), `${name} in ${steps.join(',')}`);
 
   // The inventory is this machine's: CPU count, memory, lsblk's disks, NICs.
-  const inventory = (await cp.running.store.sessions.inventory(view.sessionId as string)) as {
+  const inventory = (await inventoryOf()) as {
     cpus: number; memoryBytes: number; disks: Array<{ name: string }>; nics: Array<{ name: string; mac: string }>;
   };
   assert.equal(inventory.cpus, cpus().length);
@@ -377,11 +383,16 @@ test('a killed agent takes its test programs with it; restarted, it ends their t
     const found = descendants(agentPid).filter((p) => p.args.startsWith('stress-ng'));
     return found.length >= 2 ? found : undefined;
   }, 30_000);
+  // Its HTTP calls run in curl, outside its process group: a long poll of /work outlives it.
+  const calls = descendants(agentPid).filter((p) => p.args.startsWith('curl'));
   // As a crash: no exit handler runs.
   const exited = new Promise((r) => machine.child?.once('exit', r));
   process.kill(agentPid, 'SIGKILL');
   await exited;
   await waitFor('the test programs to be gone', () => (programs.some((p) => alive(p.pid)) ? undefined : true), 15_000, 100);
+  // The dead agent's long poll would take the next work the control plane queues (the exit's
+  // leave_rescue of the test below, then answered by no one): wait for it to end (at most 25 s).
+  await waitFor("the killed agent's HTTP calls to end", () => (calls.some((p) => alive(p.pid)) ? undefined : true), 40_000, 100);
   // The agent starts again at this boot (its session saved in /run): the test it ran ends in error at once.
   machine.start();
   const ended = await waitFor('the test to end', async () => {

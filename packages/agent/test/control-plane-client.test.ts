@@ -7,15 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { freePort, startControlPlaneInProcess, type RunningControlPlane } from '@lifeboat/test-support';
+import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
 import { AgentApiError, ControlPlaneClient } from '../src/control-plane-client.js';
 import { Stop } from '../src/platform.js';
 import { nodePlatform } from '../src/platform-node.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-client-'));
-let running: RunningControlPlane | undefined;
+let running: ControlPlaneProcess | undefined;
 after(async () => {
-  await running?.close();
+  await running?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -29,7 +29,7 @@ test('retries while nothing listens, then takes the control plane\'s 401 as fina
   const redeem = client.redeem('no-such-server', 'not-a-token');
   // The control plane comes up a little later, on the port the agent was told about.
   await new Promise((r) => setTimeout(r, 1200));
-  running = await startControlPlaneInProcess({ dataDir: dir, listen: `127.0.0.1:${port}` });
+  running = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port });
   await assert.rejects(redeem, (e: unknown) => e instanceof AgentApiError && e.code === 'BOOT_TOKEN_INVALID' && e.status === 401);
   assert.ok(retries.length >= 3, retries.join('\n'));
   assert.match(retries[0] ?? '', /^POST \/redeem 1 .*ECONNREFUSED/);

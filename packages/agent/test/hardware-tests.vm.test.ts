@@ -34,7 +34,7 @@ before(async () => {
   execFileSync('truncate', ['-s', '4G', sata[1] as string]);
   harness = await startRescueHarness({ work, mac: '52:54:00:ab:cd:11', serverName: 'hw-1', disks: () => [], sataDisks: () => sata, log, controlPlaneFlags: ['--exit-timeout', '20s', '--scheduler-interval', '1s'] });
   login = await harness.enterWithKey();
-  api = new LifeboatClient({ url: harness.cp.running.url, token: readFileSync(join(work, 'data', 'admin.token'), 'utf8').trim() });
+  api = new LifeboatClient({ url: harness.cp.url, token: readFileSync(join(work, 'data', 'admin.token'), 'utf8').trim() });
 });
 
 after(async () => {

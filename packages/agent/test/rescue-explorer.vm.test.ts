@@ -27,7 +27,7 @@ let token: string;
 const { ok, run } = sshCommands(() => login, log);
 
 const api = async (path: string, as = token, method = 'GET', json?: unknown) => {
-  const response = await fetch(`${harness.cp.running.url}${path}`, {
+  const response = await fetch(`${harness.cp.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${as}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(json === undefined ? {} : { body: JSON.stringify(json) }),
@@ -137,20 +137,21 @@ test('the journal of the installed system, read by the image\'s journalctl: real
 });
 
 test('a 1 GiB file streams through: size and sha256 as in the rescue, the control plane\'s RSS grows by less than 64 MB', async () => {
-  // The control plane runs in this test process (startTestControlPlane starts it in-process), so its
-  // RSS is this process's RSS: sampled every 20 ms while the download is read here, chunk by chunk
-  // into a hash (nothing kept). QEMU is a child process and not counted.
+  // The control plane is a child process (startTestControlPlane runs its entry point): its RSS, read
+  // from /proc every 20 ms while the download is read here, chunk by chunk into a hash (nothing kept).
+  const pid = harness.cp.process.child.pid as number;
+  const rss = (): number => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
   const received = createHash('sha256');
   let receivedBytes = 0;
-  const baseline = process.memoryUsage().rss;
+  const baseline = rss();
   let peak = baseline;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    peak = Math.max(peak, rss());
   }, 20);
   let got: { status: number; headers: Record<string, unknown>; error: string };
   try {
     got = await new Promise((resolve, reject) => {
-      const req = httpRequest(`${harness.cp.running.url}/v1/servers/files-1/files/${device}/download?path=${big.path}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const req = httpRequest(`${harness.cp.url}/v1/servers/files-1/files/${device}/download?path=${big.path}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
         let error = '';
         res.on('data', (data: Buffer) => {
           if (res.statusCode !== 200) return void (error += data.toString());

@@ -94,10 +94,9 @@ export async function startRescueHarness(options: RescueHarnessOptions): Promise
   const address = files.address();
   const filesPort = typeof address === 'object' && address ? address.port : 0;
   const sshPort = await freePort();
-  let cp: TestControlPlane | undefined;
   const machine = new ImageVmMachine(async (boot, serialLog) => {
     const append = kernelCommandLine({
-      controlPlaneUrl: cp?.running.bootUrl ?? '',
+      controlPlaneUrl: boot.url,
       serverId: boot.serverId,
       bootToken: boot.bootToken,
       rootfsUrl: `http://10.0.2.2:${filesPort}/rootfs.squashfs`,
@@ -112,14 +111,13 @@ export async function startRescueHarness(options: RescueHarnessOptions): Promise
       serialLog,
     });
   }, work);
-  cp = await startTestControlPlane(join(work, 'data'), options.mac, machine, [...(options.controlPlaneFlags ?? [])]);
-  const running = cp;
+  const running = await startTestControlPlane(join(work, 'data'), options.mac, machine, [...(options.controlPlaneFlags ?? [])]);
   await running.api('POST', '/v1/tenants', { name: 'acme' });
   await running.api('POST', '/v1/servers', {
     name: options.serverName,
     tenant: 'acme',
     macs: [options.mac],
-    bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin', password: 'bmc-secret' },
+    bmc: running.bmc.record,
     sshEndpoint: `127.0.0.1:${sshPort}`,
   });
   return {

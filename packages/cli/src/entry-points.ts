@@ -4,22 +4,21 @@
  * them. Ctrl-C and SIGTERM reach the child, and the CLI exits with the child's code.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, exitCodes } from './errors.js';
 
-/** A deployable the CLI dispatches to: its package and the name of its entry point (package.json `bin`). */
+/** A deployable the CLI dispatches to, by the name of its entry point (its package.json `bin`). */
 export interface EntryPoint {
-  readonly packageName: string;
   readonly bin: string;
 }
 
 /** The commands that are another deployable's command line. */
 export const entryPoints = {
-  serve: { packageName: '@lifeboat/control-plane', bin: 'lifeboat-control-plane' },
-  lab: { packageName: '@lifeboat/lab', bin: 'lifeboat-lab' },
-  image: { packageName: '@lifeboat/image', bin: 'lifeboat-image' },
+  serve: { bin: 'lifeboat-control-plane' },
+  lab: { bin: 'lifeboat-lab' },
+  image: { bin: 'lifeboat-image' },
 } as const satisfies Record<string, EntryPoint>;
 
 /** A command dispatched to another deployable. */
@@ -40,23 +39,57 @@ export interface EntryPointProgram {
   readonly nodeOptions: readonly string[];
 }
 
-/**
- * The program of an entry point: from the installed package (its package.json's `bin`, as npm links it),
- * else the program of that name on PATH (a deployable installed on its own).
- */
-export function entryPointProgram(entry: EntryPoint, env: NodeJS.ProcessEnv = process.env): EntryPointProgram | undefined {
-  try {
-    const manifestFile = fileURLToPath(import.meta.resolve(`${entry.packageName}/package.json`));
-    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { bin?: Record<string, string>; lifeboat?: { nodeOptions?: unknown } };
-    const relative = manifest.bin?.[entry.bin];
-    const options = manifest.lifeboat?.nodeOptions;
-    const nodeOptions = Array.isArray(options) ? options.filter((o): o is string => typeof o === 'string' && o.startsWith('--')) : [];
-    if (relative !== undefined) return { file: join(dirname(manifestFile), relative), nodeOptions };
-  } catch {
-    // not installed beside the CLI: look on PATH
+/** Where to look: `node_modules/.bin` of the CLI's folder and of each folder above it (as npm links bins), then PATH. */
+export interface EntryPointSearch {
+  /** The folder the search of `node_modules/.bin` starts from (default: the CLI's own). */
+  readonly from?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The `node_modules/.bin` folders from `dir` up to the root, nearest first. */
+function binFolders(dir: string): string[] {
+  const folders: string[] = [];
+  for (let current = dir; ; current = dirname(current)) {
+    folders.push(join(current, 'node_modules', '.bin'));
+    if (dirname(current) === current) return folders;
   }
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && existsSync(join(dir, entry.bin))) return { file: join(dir, entry.bin), nodeOptions: [] };
+}
+
+/**
+ * The Node.js options of the package that holds `file`: the nearest package.json above it, when its
+ * `bin` names this very file (a program on PATH that belongs to no package gets none).
+ */
+function nodeOptionsOf(file: string, bin: string): readonly string[] {
+  for (let dir = dirname(file); dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifestFile = join(dir, 'package.json');
+    if (!existsSync(manifestFile)) continue;
+    try {
+      const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { bin?: Record<string, string> | string; lifeboat?: { nodeOptions?: unknown } };
+      const declared = typeof manifest.bin === 'object' ? manifest.bin[bin] : undefined;
+      if (declared === undefined || realpathSync(join(dir, declared)) !== file) return [];
+      const options = manifest.lifeboat?.nodeOptions;
+      return Array.isArray(options) ? options.filter((o): o is string => typeof o === 'string' && o.startsWith('--')) : [];
+    } catch {
+      return [];
+    }
+  }
+  return [];
+}
+
+/**
+ * The program of an entry point, found by its bin name without naming its package: the link npm makes
+ * in `node_modules/.bin` (of the workspace, or of the project the CLI is installed in), else the
+ * program of that name on PATH (a deployable installed on its own); resolved to its real file, whose
+ * package's manifest gives its Node.js options.
+ */
+export function entryPointProgram(entry: EntryPoint, search: EntryPointSearch = {}): EntryPointProgram | undefined {
+  const from = search.from ?? dirname(fileURLToPath(import.meta.url));
+  const path = (search.env ?? process.env).PATH ?? '';
+  const candidates = [...binFolders(from), ...path.split(delimiter).filter((dir) => dir !== '')].map((dir) => join(dir, entry.bin));
+  for (const candidate of candidates) {
+    if (!existsSync(candidate)) continue;
+    const file = realpathSync(candidate);
+    return { file, nodeOptions: nodeOptionsOf(file, entry.bin) };
   }
   return undefined;
 }
@@ -67,9 +100,9 @@ const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9
 /** Runs `command`'s entry point with `argv`; resolves with its exit code (128 + N when signal N ended it). */
 export async function runEntryPoint(command: EntryPointCommand, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const entry = entryPoints[command];
-  const program = entryPointProgram(entry, env);
+  const program = entryPointProgram(entry, { env });
   if (program === undefined) {
-    throw new CliError('NOT_INSTALLED', `lifeboat ${command} is not available: ${entry.packageName} (its ${entry.bin} entry point) is not installed`, exitCodes.usage);
+    throw new CliError('NOT_INSTALLED', `lifeboat ${command} is not available: its entry point ${entry.bin} is not installed (neither in node_modules/.bin nor on PATH)`, exitCodes.usage);
   }
   const { file, nodeOptions } = program;
   const child = spawn(process.execPath, [...nodeOptions, file, ...argv], { stdio: 'inherit', env });

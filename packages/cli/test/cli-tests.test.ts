@@ -17,6 +17,7 @@ import { runLifeboat, startCustomerPlane } from './run-cli.js';
 describe('lifeboat tests against a running control plane', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-tests-'));
   let plane: ControlPlaneProcess;
+  let stop: (() => Promise<void>) | undefined;
   let env: NodeJS.ProcessEnv;
   let agentToken: string;
   const mac = '52:54:00:cc:00:21';
@@ -41,7 +42,7 @@ describe('lifeboat tests against a running control plane', { timeout: 300_000 },
 
   before(async () => {
     let customer: LifeboatClient;
-    ({ plane, env, customer } = await startCustomerPlane(dir, mac));
+    ({ plane, env, customer, stop } = await startCustomerPlane(dir, mac));
     await customer.enterRescue('web-1', { sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test'] });
     // Play the server: netboot by MAC as iPXE would, then the agent up to ready.
     const script = await waitFor('a rescue iPXE script', async () => {
@@ -55,7 +56,7 @@ describe('lifeboat tests against a running control plane', { timeout: 300_000 },
     await agent('POST', 'ready', {});
   });
   after(async () => {
-    await plane?.stop('SIGTERM');
+    await stop?.();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -8,8 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import {
   freePort,
   startControlPlaneProcess,
+  startTestBmc,
   waitFor,
   type ControlPlaneProcess,
+  type TestBmc,
 } from '@lifeboat/test-support';
 
 
@@ -17,6 +19,7 @@ import {
 describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-'));
   let plane: ControlPlaneProcess;
+  let bmc: TestBmc;
   let sshd: ChildProcess | undefined;
   let sshPort: number;
   let adminEnv: NodeJS.ProcessEnv;
@@ -36,7 +39,9 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     const port = await freePort();
     sshPort = await freePort();
     // The test plays the agent up to ready but never answers leave_rescue: the exit falls back to the BMC after 2 s.
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port, flags: ['--exit-agent-timeout', '2s'], env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port, flags: ['--exit-agent-timeout', '2s'] });
+    // web-1's BMC: Redfish, in front of a machine that only records what it is asked (the test plays its agent).
+    bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac });
     const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, "nowhere") };
     delete base.LIFEBOAT_TOKEN;
     adminEnv = { ...base, LIFEBOAT_TOKEN: plane.adminToken() };
@@ -45,6 +50,7 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
   after(async () => {
     sshd?.kill('SIGTERM');
     await plane?.stop('SIGTERM');
+    await bmc?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -59,15 +65,15 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     writeFileSync(join(dir, 'customer.token'), `${token.json.token}\n`, { mode: 0o600 });
     customerEnv = { ...customerEnv, LIFEBOAT_TOKEN: token.json.token };
 
-    writeFileSync(join(dir, 'bmc.pw'), 'bmc-cli-secret\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'bmc.pw'), `${bmc.record.password}\n`, { mode: 0o600 });
     const server = await lifeboat(
-      ['servers', 'add', 'web-1', '--tenant', 'acme', '--mac', mac, '--bmc', 'ipmi://127.0.0.1:6230', '--bmc-user', 'admin',
+      ['servers', 'add', 'web-1', '--tenant', 'acme', '--mac', mac, '--bmc', bmc.record.url, '--bmc-user', bmc.record.user,
         '--bmc-password-file', join(dir, 'bmc.pw'), '--ssh-endpoint', `127.0.0.1:${sshPort}`, '--json'],
       adminEnv,
     );
     assert.equal(server.code, 0, server.stderr);
     assert.equal(server.json.state, 'active');
-    assert.ok(!server.stdout.includes('bmc-cli-secret'));
+    assert.ok(!server.stdout.includes(bmc.record.password));
   });
 
   it('shows servers with their state, and only the tenant\'s own', async () => {
@@ -89,7 +95,7 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     assert.equal(valid.json.reachable, true);
     assert.match(valid.json.powerState, /^(on|off)$/);
     const human = await lifeboat(['servers', 'validate', 'web-1'], adminEnv);
-    assert.match(human.stdout, /^server web-1: ipmi BMC reachable, power (on|off)$/m);
+    assert.match(human.stdout, /^server web-1: redfish BMC reachable, power off$/m, 'the machine is off until a rescue boots it');
     const customer = await lifeboat(['servers', 'validate', 'web-1', '--json'], customerEnv);
     assert.equal(customer.code, 1);
     assert.equal(customer.json.code, 'SERVER_NOT_FOUND', 'a customer learns nothing of the BMC');
@@ -225,8 +231,8 @@ describe('lifeboat CLI against a running control plane', { timeout: 600_000 }, (
     assert.match(exit.stderr, /✓ installed system answers/);
     const show = await lifeboat(['servers', 'show', 'web-1', '--json'], customerEnv);
     assert.equal(show.json.state, 'active');
-    const bmc = readFileSync(join(dir, 'bmc.log'), 'utf8').trim().split('\n');
-    assert.deepEqual(bmc.slice(-5), ['validate', 'setBootDevice:disk', 'powerState', 'setPower:cycle:start', 'setPower:cycle:done']);
+    // The agent never answered leave_rescue: the BMC set the disk and cycled the power.
+    assert.deepEqual(bmc.actions.slice(-3), ['boot device disk', 'power off', 'power on: disk']);
   });
 
   it('writes a dnsmasq proxy-DHCP configuration that dnsmasq accepts', async () => {

@@ -50,6 +50,7 @@ describe('lifeboat doctor against a running control plane', { timeout: 300_000 }
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-doctor-'));
   const mac = '52:54:00:cc:00:31';
   let plane: ControlPlaneProcess;
+  let stop: (() => Promise<void>) | undefined;
   let env: NodeJS.ProcessEnv;
   let agent: PlayedAgent;
 
@@ -63,7 +64,7 @@ describe('lifeboat doctor against a running control plane', { timeout: 300_000 }
 
   before(async () => {
     let customer: LifeboatClient;
-    ({ plane, env, customer } = await startCustomerPlane(dir, mac));
+    ({ plane, env, customer, stop } = await startCustomerPlane(dir, mac));
     const before = await lifeboat(['doctor', 'web-1']);
     assert.equal(before.code, 1);
     assert.match(before.stderr, /DOCTOR_NOT_RUN: the rescue doctor never examined web-1/);
@@ -72,7 +73,7 @@ describe('lifeboat doctor against a running control plane', { timeout: 300_000 }
     assert.equal((await agent.call('POST', '/doctor', report)).status, 204);
   });
   after(async () => {
-    await plane?.stop('SIGTERM');
+    await stop?.();
     rmSync(dir, { recursive: true, force: true });
   });
 

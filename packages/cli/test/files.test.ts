@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { freePort, playAgent, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { freePort, playAgent, startControlPlaneProcess, startTestBmc, type ControlPlaneProcess, type TestBmc } from '@lifeboat/test-support';
 
 const bin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
 
@@ -19,6 +19,7 @@ describe('lifeboat files (CLI, control plane process, agent played)', { timeout:
   const tree = join(dir, 'partition');
   const mac = '52:54:00:cc:00:11';
   let plane: ControlPlaneProcess;
+  let bmc: TestBmc;
   let env: NodeJS.ProcessEnv;
   let agentToken: string;
   let stopAgent = false;
@@ -92,14 +93,15 @@ describe('lifeboat files (CLI, control plane process, agent played)', { timeout:
     writeFileSync(join(tree, 'etc/ssh/sshd_config'), 'PermitRootLogin no\n');
     mkdirSync(join(tree, 'broken'));
     writeFileSync(join(tree, 'broken/disk.img'), Buffer.alloc(32 * 1024 * 1024, 7));
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort() });
+    bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac });
     const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, 'nowhere'), LIFEBOAT_TOKEN: plane.adminToken() };
     env = base;
     const tenant = await lifeboat(['tenants', 'add', 'acme', '--json']);
     assert.equal(tenant.code, 0, tenant.stderr);
     const token = await lifeboat(['tokens', 'create', '--tenant', 'acme', '--role', 'customer', '--json']);
-    writeFileSync(join(dir, 'bmc.pw'), 'pw\n', { mode: 0o600 });
-    const server = await lifeboat(['servers', 'add', 'web-1', '--tenant', 'acme', '--mac', mac, '--bmc', 'ipmi://127.0.0.1:6230', '--bmc-user', 'admin', '--bmc-password-file', join(dir, 'bmc.pw'), '--json']);
+    writeFileSync(join(dir, 'bmc.pw'), `${bmc.record.password}\n`, { mode: 0o600 });
+    const server = await lifeboat(['servers', 'add', 'web-1', '--tenant', 'acme', '--mac', mac, '--bmc', bmc.record.url, '--bmc-user', bmc.record.user, '--bmc-password-file', join(dir, 'bmc.pw'), '--json']);
     assert.equal(server.code, 0, server.stderr);
     env = { ...base, LIFEBOAT_TOKEN: token.json.token };
     const entered = await lifeboat(['rescue', 'enter', 'web-1', '--json']);
@@ -116,6 +118,7 @@ describe('lifeboat files (CLI, control plane process, agent played)', { timeout:
     stopAgent = true;
     await agentLoop?.catch(() => undefined);
     await plane?.stop('SIGTERM');
+    await bmc?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api, freePort, playAgent, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { api, freePort, playAgent, startControlPlaneProcess, startTestBmc, type ControlPlaneProcess, type TestBmc } from '@lifeboat/test-support';
 import { runLifeboat } from './run-cli.js';
 
 const lifeboat = (args: string[], env: NodeJS.ProcessEnv) => runLifeboat(args, env, 60_000);
@@ -14,6 +14,7 @@ const lifeboat = (args: string[], env: NodeJS.ProcessEnv) => runLifeboat(args, e
 describe('lifeboat incidents', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-incidents-cli-'));
   let plane: ControlPlaneProcess;
+  let bmc: TestBmc;
   let acmeEnv: NodeJS.ProcessEnv;
   let globexEnv: NodeJS.ProcessEnv;
   let technicianEnv: NodeJS.ProcessEnv;
@@ -22,7 +23,8 @@ describe('lifeboat incidents', { timeout: 180_000 }, () => {
   const mac = '52:54:00:cc:01:01';
 
   before(async () => {
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort() });
+    bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac });
     const admin = plane.adminToken();
     const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, 'nowhere') };
     const token = async (body: object) => ((await api(plane.url, admin, 'POST', '/v1/tokens', body)).body as { token: string }).token;
@@ -30,7 +32,7 @@ describe('lifeboat incidents', { timeout: 180_000 }, () => {
     acmeEnv = { ...base, LIFEBOAT_TOKEN: await token({ tenant: 'acme', role: 'customer', name: 'acme-ops' }) };
     globexEnv = { ...base, LIFEBOAT_TOKEN: await token({ tenant: 'globex', role: 'customer' }) };
     technicianEnv = { ...base, LIFEBOAT_TOKEN: await token({ role: 'technician', name: 'alice' }) };
-    const added = await api(plane.url, admin, 'POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
+    const added = await api(plane.url, admin, 'POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: bmc.record });
     assert.equal(added.status, 201);
     // A failed SMART test of web-1, run in rescue (the agent played through the agent API) and kept after it.
     assert.equal((await lifeboat(['rescue', 'enter', 'web-1', '--json'], acmeEnv)).code, 0);
@@ -43,6 +45,7 @@ describe('lifeboat incidents', { timeout: 180_000 }, () => {
   });
   after(async () => {
     await plane?.stop('SIGTERM');
+    await bmc?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -20,7 +20,7 @@ describe('lifeboat keys, console info and ca show', { timeout: 180_000 }, () => 
   let fingerprint: string;
 
   before(async () => {
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort() });
     const admin = plane.adminToken();
     assert.equal((await api(plane.url, admin, 'POST', '/v1/tenants', { name: 'acme' })).status, 201);
     const token = ((await api(plane.url, admin, 'POST', '/v1/tokens', { tenant: 'acme', role: 'customer' })).body as { token: string }).token;

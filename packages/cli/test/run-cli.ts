@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LifeboatClient } from '@lifeboat/core';
-import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { freePort, startControlPlaneProcess, startTestBmc, type ControlPlaneProcess, type TestBmc } from '@lifeboat/test-support';
 
 /** The `lifeboat` program (packages/cli/bin/lifeboat.mjs). */
 export const lifeboatBin = fileURLToPath(new URL('../bin/lifeboat.mjs', import.meta.url));
@@ -33,13 +33,22 @@ export function runLifeboat(args: readonly string[], env: NodeJS.ProcessEnv = pr
   });
 }
 
-/** A control plane process with tenant `acme`, its server `web-1` (`mac`), and a customer's environment for `lifeboat`. */
-export async function startCustomerPlane(dir: string, mac: string): Promise<{ plane: ControlPlaneProcess; env: NodeJS.ProcessEnv; customer: LifeboatClient }> {
-  const plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+/**
+ * A control plane process with tenant `acme`, its server `web-1` (`mac`) behind a Redfish BMC whose
+ * machine only records what it is asked (the test plays the agent), and a customer's environment for
+ * `lifeboat`. `stop()` stops the control plane and the BMC.
+ */
+export async function startCustomerPlane(dir: string, mac: string): Promise<{ plane: ControlPlaneProcess; bmc: TestBmc; env: NodeJS.ProcessEnv; customer: LifeboatClient; stop(): Promise<void> }> {
+  const plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort() });
+  const bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac });
   const admin = new LifeboatClient({ url: plane.url, token: plane.adminToken() });
   await admin.addTenant({ name: 'acme' });
   const { token } = await admin.createToken({ tenant: 'acme', role: 'customer' });
-  await admin.addServer({ name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' } });
+  await admin.addServer({ name: 'web-1', tenant: 'acme', macs: [mac], bmc: bmc.record });
   const env = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_TOKEN: token, LIFEBOAT_DATA: join(dir, 'nowhere') };
-  return { plane, env, customer: new LifeboatClient({ url: plane.url, token }) };
+  const stop = async (): Promise<void> => {
+    await plane.stop('SIGTERM');
+    await bmc.close();
+  };
+  return { plane, bmc, env, customer: new LifeboatClient({ url: plane.url, token }), stop };
 }

@@ -21,7 +21,7 @@ describe('lifeboat users', { timeout: 600_000 }, () => {
   const signIn = (name: string, password: string) => new LifeboatClient({ url: plane.url, browser: true }).signIn({ name, password });
 
   before(async () => {
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort() });
     const admin = plane.adminToken();
     const base: NodeJS.ProcessEnv = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_DATA: join(dir, 'nowhere') };
     delete base.LIFEBOAT_TOKEN;

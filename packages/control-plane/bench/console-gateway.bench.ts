@@ -15,7 +15,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ssh2 from 'ssh2';
-import { api, freePort, startControlPlaneProcess, waitFor } from '@lifeboat/test-support';
+import { api, freePort, waitFor } from '@lifeboat/test-support';
+import { startRecordingControlPlane } from '../test/recording-control-plane.js';
 
 const { values } = parseArgs({ options: { viewers: { type: 'string', default: '50' }, mib: { type: 'string', default: '10' } } });
 const viewerCount = Number(values.viewers);
@@ -36,7 +37,7 @@ const serial = createServer((socket) => {
 await new Promise<void>((r) => serial.listen(0, '127.0.0.1', r));
 const serialPort = (serial.address() as { port: number }).port;
 
-const plane = await startControlPlaneProcess({ dataDir: join(work, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(work, 'bmc.log') } });
+const plane = await startRecordingControlPlane({ dataDir: join(work, 'data'), port: await freePort(), env: { RECORDING_BMC_LOG: join(work, 'bmc.log') } });
 const pid = plane.child.pid ?? 0;
 const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 

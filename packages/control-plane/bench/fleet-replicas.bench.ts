@@ -55,10 +55,10 @@ try {
   // Rate limits off: one address (127.0.0.1) plays the whole fleet and its operator.
   const flags = ['--database', database.url, '--log-level', 'warn', '--console-listen', 'off', '--limit-enters', 'off', '--limit-boot-scripts', 'off', '--limit-redeems', 'off'];
   const ports = [await freePort(), await freePort()];
-  replicas.push(await startControlPlaneProcess({ dataDir: join(dir, 'a'), port: ports[0]!, flags, realBmc: true }));
+  replicas.push(await startControlPlaneProcess({ dataDir: join(dir, 'a'), port: ports[0]!, flags }));
   mkdirSync(join(dir, 'b'), { recursive: true, mode: 0o700 });
   copyFileSync(join(dir, 'a', 'secret.key'), join(dir, 'b', 'secret.key'));
-  replicas.push(await startControlPlaneProcess({ dataDir: join(dir, 'b'), port: ports[1]!, flags, realBmc: true }));
+  replicas.push(await startControlPlaneProcess({ dataDir: join(dir, 'b'), port: ports[1]!, flags }));
   const [a, b] = replicas as [ControlPlaneProcess, ControlPlaneProcess];
   const urls = [a.url, b.url];
   const token = a.adminToken();

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { api, freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { api, freePort, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { startRecordingControlPlane } from './recording-control-plane.js';
 import { createTestImages } from '../src/netboot/testing.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../src/store/testing.js';
 
@@ -35,7 +36,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
     writeFileSync(holdBoot, '');
     database = await createTestDatabase(dialect);
     const flags = ['--job-lease', '2s', '--database', database.url, '--image', images.dirOf('linux')];
-    const first = await startControlPlaneProcess({ dataDir, port, env, flags });
+    const first = await startRecordingControlPlane({ dataDir, port, env, flags });
     running.push(first);
     const token = first.adminToken();
     assert.equal((await api(first.url, token, 'POST', '/v1/tenants', { name: 'acme' })).status, 201);
@@ -50,7 +51,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
     assert.deepEqual(beforeRestart, ['validate', 'validate', 'setBootDevice:network']);
 
     rmSync(holdBoot);
-    const second = await startControlPlaneProcess({ dataDir, port, env, flags });
+    const second = await startRecordingControlPlane({ dataDir, port, env, flags });
     running.push(second);
     await waitFor('the server to be preparing rescue', async () => (await api(second.url, token, 'GET', '/v1/servers/web-1', undefined)).body?.state === 'preparing_rescue');
     const afterRestart = readFileSync(bmcLog, 'utf8').trim().split('\n').slice(beforeRestart.length);

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 // @ts-expect-error: a plain ES module of the bin folder, without types
 import { bundleFile, ensureBundle } from '../bin/bundle.mjs';
-import { controlPlaneBin } from '@lifeboat/test-support';
+
+const controlPlaneBin = fileURLToPath(new URL('../bin/lifeboat-control-plane.mjs', import.meta.url));
 
 test('the bundle is built once for the same sources, and holds the workspace code but no npm package', async () => {
   const file = (await ensureBundle()) as string;

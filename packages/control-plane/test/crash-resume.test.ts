@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createTestImages } from '../src/netboot/testing.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../src/store/testing.js';
-import { api, freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { api, freePort, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { startRecordingControlPlane } from './recording-control-plane.js';
 
 for (const dialect of testDialects()) describe(`a control plane on ${dialect} killed with SIGKILL in the middle of a job`, { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-crash-'));
@@ -30,7 +31,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
     writeFileSync(hold, '');
     database = await createTestDatabase(dialect);
     const flags = ['--job-lease', '2s', '--resume-netboot-wait', '2s', '--database', database.url, '--image', images.dirOf('linux')];
-    const first = await startControlPlaneProcess({ dataDir, port, env, flags });
+    const first = await startRecordingControlPlane({ dataDir, port, env, flags });
     running.push(first);
 
     assert.equal(statSync(join(dataDir, 'admin.token')).mode & 0o777, 0o600);
@@ -57,7 +58,7 @@ for (const dialect of testDialects()) describe(`a control plane on ${dialect} ki
     assert.deepEqual(beforeRestart, ['validate', 'validate', 'setBootDevice:network', 'powerState', 'setPower:cycle:start']);
 
     rmSync(hold);
-    const second = await startControlPlaneProcess({ dataDir, port, env, flags });
+    const second = await startRecordingControlPlane({ dataDir, port, env, flags });
     running.push(second);
     assert.notEqual(second.child.pid, killed);
     assert.equal(second.adminToken(), token, 'a restart keeps the operator token');

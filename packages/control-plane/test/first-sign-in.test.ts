@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LifeboatClient } from '@lifeboat/core';
-import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { freePort, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { startRecordingControlPlane } from './recording-control-plane.js';
 
 describe('the first start prints how to sign in as the first operator', { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-first-'));
@@ -19,7 +20,7 @@ describe('the first start prints how to sign in as the first operator', { timeou
   });
 
   it('prints URL, user and password once, keeps only a hash, and the password signs in', async () => {
-    const first = await startControlPlaneProcess({ dataDir, port: await freePort(), env, flags: ['--secure-cookies', 'always'] });
+    const first = await startRecordingControlPlane({ dataDir, port: await freePort(), env, flags: ['--secure-cookies', 'always'] });
     running.push(first);
     const password = /^ {2}password: (\S+)$/m.exec(first.output())?.[1];
     assert.ok(password, first.output());
@@ -41,7 +42,7 @@ describe('the first start prints how to sign in as the first operator', { timeou
     assert.deepEqual([session.user.name, session.user.role, session.user.tenant], ['admin', 'operator', null]);
     await first.stop();
 
-    const second = await startControlPlaneProcess({ dataDir, port: await freePort(), env });
+    const second = await startRecordingControlPlane({ dataDir, port: await freePort(), env });
     running.push(second);
     assert.ok(!second.output().includes('password:'), 'shown once: not on later starts');
     await second.stop();

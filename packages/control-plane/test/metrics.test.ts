@@ -54,7 +54,6 @@ for (const dialect of testDialects()) describe(`GET /metrics on ${dialect}`, { t
     plane = await startControlPlaneProcess({
       dataDir: join(dir, 'data'),
       port,
-      realBmc: true,
       flags: ['--database', database.url, '--image', images.dirOf('linux'), '--exit-agent-timeout', '5s'],
       env: { LIFEBOAT_METRICS_TOKEN: metricsToken },
     });

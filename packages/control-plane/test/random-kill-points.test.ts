@@ -124,7 +124,7 @@ async function oneRun(run: Run, runDir: string, imageDir: string, cleanups: Arra
   const planes: ControlPlaneProcess[] = [];
   const start = async () => {
     // Its first start hashes the first user's password (scrypt) and makes keys: slow on a loaded machine.
-    const plane = await startControlPlaneProcess({ dataDir, port, flags, realBmc: true, readyTimeoutMs: 90_000 });
+    const plane = await startControlPlaneProcess({ dataDir, port, flags, readyTimeoutMs: 90_000 });
     planes.push(plane);
     return plane;
   };

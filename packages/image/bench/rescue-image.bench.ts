@@ -154,8 +154,7 @@ async function timeWithAgent(imageDir: string, rootfsUrl: string, work: string, 
       return vm !== undefined && !stopped;
     },
     async bootRescue(boot) {
-      if (!cp) throw new Error('the control plane is not up');
-      const append = kernelCommandLine({ controlPlaneUrl: cp.running.bootUrl, serverId: boot.serverId, bootToken: boot.bootToken, rootfsUrl }).replace(/^console=\S+ /, '') + (values['kernel-args'] ? ` ${values['kernel-args']}` : '');
+      const append = kernelCommandLine({ controlPlaneUrl: boot.url, serverId: boot.serverId, bootToken: boot.bootToken, rootfsUrl }).replace(/^console=\S+ /, '') + (values['kernel-args'] ? ` ${values['kernel-args']}` : '');
       vm = await bootVm({ vmlinuz: join(imageDir, 'vmlinuz'), initrd: join(imageDir, 'initrd'), append, workDir: work, sshPort });
       stopped = false;
     },
@@ -172,7 +171,7 @@ async function timeWithAgent(imageDir: string, rootfsUrl: string, work: string, 
       name: 'bench-1',
       tenant: 'bench',
       macs: ['52:54:00:be:0c:01'],
-      bmc: { url: 'ipmi://127.0.0.1:1', user: 'admin', password: 'bmc-secret' },
+      bmc: cp.bmc.record,
       sshEndpoint: `127.0.0.1:${sshPort}`,
     });
     const entered = await cp.api<{ ssh: { password?: string } }>('POST', '/v1/servers/bench-1/rescue', {}, 202);

@@ -3,7 +3,7 @@ export { main, type LabMainOptions } from './cli.js';
 export { labDown, labPowerOn, labProcesses, labStatus, labUp, labMac, type LabServerStatus, type LabUpOptions, type ServerDisks } from './lab.js';
 export { labDir, readLab, type LabRecord, type LabServerRecord } from './lab-state.js';
 export { ServerVm, type VmBootDevice, type VmPowerState } from './vm/server-vm.js';
-export { createRedfishService, type RedfishOptions, type RedfishSystem } from './redfish/service.js';
+export { createRedfishService, type RedfishMachine, type RedfishOptions, type RedfishSystem } from './redfish/service.js';
 export { lanConf, type BmcSpec } from './ipmi/lan-conf.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export {

@@ -11,12 +11,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startControlPlaneInProcess, waitFor, type RunningControlPlane } from '@lifeboat/test-support';
+import { freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
 import { cleanUpLab, firstServer, lab, useTempLab } from './lab-fixture.js';
 
 let dataDir: string;
 let labDir: string;
-let controlPlane: RunningControlPlane;
+let controlPlane: ControlPlaneProcess;
 let serial: Server;
 let line: Socket | null = null;
 let received = '';
@@ -33,7 +33,7 @@ async function call(method: string, path: string, token: string, body?: unknown)
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'lifeboat-lab-console-'));
-  controlPlane = await startControlPlaneInProcess({ dataDir, logLevel: 'error' });
+  controlPlane = await startControlPlaneProcess({ dataDir, port: await freePort() });
   labDir = useTempLab();
   process.env.LIFEBOAT_URL = controlPlane.url;
   process.env.LIFEBOAT_TOKEN = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
@@ -56,7 +56,7 @@ after(async () => {
   line?.destroy();
   await new Promise<void>((resolve) => serial?.close(() => resolve()));
   await cleanUpLab(labDir);
-  await controlPlane?.close();
+  await controlPlane?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 

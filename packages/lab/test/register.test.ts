@@ -1,21 +1,21 @@
-// `lab up --register` adds the lab's servers to a real control plane (SQLite, in-process) through its
+// `lab up --register` adds the lab's servers to a real control plane (SQLite, its entry point in a child process) through its
 // HTTP API, with the MAC, BMC and SSH endpoint that `lab status` shows.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startControlPlaneInProcess, type RunningControlPlane } from '@lifeboat/test-support';
+import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
 import { cleanUpLab, firstServer, lab, processesMentioning, useTempLab } from './lab-fixture.js';
 
 let dataDir: string;
 let labDir: string;
-let controlPlane: RunningControlPlane;
+let controlPlane: ControlPlaneProcess;
 let token: string;
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'lifeboat-register-'));
-  controlPlane = await startControlPlaneInProcess({ dataDir, logLevel: 'error' });
+  controlPlane = await startControlPlaneProcess({ dataDir, port: await freePort() });
   token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   labDir = useTempLab();
   process.env.LIFEBOAT_URL = controlPlane.url;
@@ -24,7 +24,7 @@ before(async () => {
 
 after(async () => {
   await cleanUpLab(labDir);
-  await controlPlane.close();
+  await controlPlane?.stop();
   rmSync(dataDir, { recursive: true, force: true });
   delete process.env.LIFEBOAT_TOKEN;
   delete process.env.LIFEBOAT_URL;

@@ -1,21 +1,11 @@
 /**
- * Test support: a control plane in a child process (the real `main`, BMC double at the driver
- * boundary), on a free port with its own data directory, and small helpers to wait for real signals.
+ * Test support: a control plane as a child process (the real entry point, `lifeboat-control-plane`,
+ * with its real BMC drivers), on a port of the test's choosing with its own data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const fixture = fileURLToPath(new URL('./serve-with-recording-bmc.ts', import.meta.url));
-const controlPlaneManifest = createRequire(import.meta.url).resolve('@lifeboat/control-plane/package.json');
-/** The control plane's own entry point (what `lifeboat serve` runs), with the real BMC drivers. */
-export const controlPlaneBin = join(dirname(controlPlaneManifest), 'bin', 'lifeboat-control-plane.mjs');
-/** The Node.js options `lifeboat serve` runs {@link controlPlaneBin} with (its manifest's `lifeboat.nodeOptions`). */
-export const controlPlaneNodeOptions: readonly string[] =
-  (JSON.parse(readFileSync(controlPlaneManifest, 'utf8')) as { lifeboat?: { nodeOptions?: string[] } }).lifeboat?.nodeOptions ?? [];
-
+import { join } from 'node:path';
+import { controlPlaneProgram } from './control-plane-program.js';
 import { waitFor } from './wait.js';
 
 /** A control plane child process. */
@@ -30,29 +20,70 @@ export interface ControlPlaneProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How a control plane process is started. */
+export interface ControlPlaneProcessOptions {
+  /** Data directory (SQLite, `admin.token`). */
+  readonly dataDir: string;
+  /** Port of its API on 127.0.0.1 (`freePort()`). */
+  readonly port: number;
+  /** More `lifeboat serve` flags. */
+  readonly flags?: readonly string[];
+  /** Environment of the process, over the test's own without its `LIFEBOAT_*` settings. */
+  readonly env?: Record<string, string>;
+  /**
+   * `false` starts it with no image at all (as `lifeboat serve` without `--image` on a machine: it
+   * then looks for the last image built); by default, unless `flags` name one, a stand-in.
+   */
+  readonly standInImage?: boolean;
+  /** How long it may take to answer `/healthz` (default 30 s). */
+  readonly readyTimeoutMs?: number;
+  /**
+   * The Node.js arguments that run it, before the flags (default: the entry point with its manifest's
+   * Node.js options). The control plane's own tests run a variant of its `main` this way.
+   */
+  readonly program?: readonly string[];
+}
+
 /** Writes the three files of a rescue image (small, not bootable) into `dir`; returns `dir`. */
-function standInImage(dir: string): string {
+export function standInImage(dir: string): string {
   mkdirSync(dir, { recursive: true });
   for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(dir, file), `stand-in ${file}\n`);
   return dir;
 }
 
+/** The Node.js arguments of the control plane's entry point: its Node.js options, then its file. */
+function entryPoint(): readonly string[] {
+  const { file, nodeOptions } = controlPlaneProgram();
+  return [...nodeOptions, file];
+}
+
 /**
- * Starts `serve-with-recording-bmc.ts` with `flags` (or, with `realBmc`, the control plane's own bin
- * and its real IPMI and Redfish drivers); resolves once `/healthz` answers (within `readyTimeoutMs`,
- * default 30 s).
- * `standInImage: false` starts it with no image at all (as `lifeboat serve` without `--image` on a
- * machine: it then looks for the last image built); by default, unless `flags` name one, a stand-in.
+ * The test's environment without the control plane's settings (`LIFEBOAT_*`): nothing of the
+ * machine leaks into a test's control plane but what the test says. Running from source is kept.
  */
-export async function startControlPlaneProcess(options: { dataDir: string; port: number; flags?: string[]; env?: Record<string, string>; standInImage?: boolean; realBmc?: boolean; readyTimeoutMs?: number }): Promise<ControlPlaneProcess> {
+function childEnvironment(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('LIFEBOAT_') || key === 'LIFEBOAT_CONTROL_PLANE_FROM_SOURCE') env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Starts the control plane on `127.0.0.1:port` with `flags`; resolves once `/healthz` answers. A rescue
+ * is refused without a complete image: unless the test names one (or says `standInImage: false`), it
+ * serves a stand-in that is never booted.
+ */
+export async function startControlPlaneProcess(options: ControlPlaneProcessOptions): Promise<ControlPlaneProcess> {
   const url = `http://127.0.0.1:${options.port}`;
-  // A rescue is refused without a complete image: unless the test names one, a stand-in (never booted).
-  const image = options.standInImage === false || (options.flags ?? []).includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
+  const flags = options.flags ?? [];
+  const image = options.standInImage === false || flags.includes('--image') ? [] : ['--image', standInImage(`${options.dataDir}-image`)];
+  const program = options.program ?? entryPoint();
   const child = spawn(
     process.execPath,
-    [...(options.realBmc ? [...controlPlaneNodeOptions, controlPlaneBin] : ['--import', 'tsx', fixture]), '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...(options.flags ?? [])],
+    [...program, '--data', options.dataDir, '--listen', `127.0.0.1:${options.port}`, '--console-listen', '127.0.0.1:0', '--log-level', 'info', ...image, ...flags],
     // Its own (empty) cache unless told: without --image it would serve the image last built here.
-    { env: { ...process.env, LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: childEnvironment({ LIFEBOAT_CACHE: join(options.dataDir, 'cache'), ...options.env }), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -66,6 +97,7 @@ export async function startControlPlaneProcess(options: { dataDir: string; port:
   } catch (error) {
     // The caller never gets a handle to stop it: leave no control plane running.
     child.kill('SIGKILL');
+    await exited;
     throw new Error(`${(error as Error).message}; its output:\n${output.slice(-4000)}`);
   }
   return {

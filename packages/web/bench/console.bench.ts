@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { startControlPlaneInProcess } from '@lifeboat/test-support';
+import { freePort, startControlPlaneProcess } from '@lifeboat/test-support';
 import { ensureWebBuild, webDist } from '../../../scripts/web-build.mjs';
 import { launchBrowser } from '../test/browser.js';
 
@@ -40,7 +40,7 @@ const lazy = lazyJs.reduce((sum, f) => sum + statSync(join(webDist, 'assets', f)
 const lazyBrotli = lazyJs.reduce((sum, f) => sum + brotliCompressSync(readFileSync(join(webDist, 'assets', f))).length, 0);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'lifeboat-web-bench-'));
-const plane = await startControlPlaneInProcess({ dataDir });
+const plane = await startControlPlaneProcess({ dataDir, port: await freePort() });
 const admin = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
 const api = async (path: string, body: unknown): Promise<void> => {
   const response = await fetch(`${plane.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -111,7 +111,7 @@ try {
   }
 } finally {
   await browser.close();
-  await plane.close();
+  await plane.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 

@@ -1,19 +1,18 @@
 /**
- * A real control plane for the browser tests, with simulated servers behind its BMC boundary (the
- * only part replaced, through `ControlPlaneParts.powerDrivers`, as the integration tests do). A
- * simulated server does what hardware does and nothing more: booted from the network, it fetches its
- * iPXE script, kernel, initrd and root file system over HTTP from the control plane, then its
- * "rescue system" makes the agent's calls when the test says so (so a test sees each step arrive);
- * booted from disk, its installed system answers SSH (a real sshd with its own host key). A server
- * whose BMC is "unreachable" fails every power action with BMC_UNREACHABLE, as the real drivers do.
+ * A real control plane for the browser tests (its entry point, in a child process), with simulated
+ * servers, each behind a Redfish BMC of its own (the lab's simulator, `startRedfishBmc`). A simulated
+ * server does what hardware does and nothing more: booted from the network, it fetches its iPXE
+ * script, kernel, initrd and root file system over HTTP from the control plane, then its "rescue
+ * system" makes the agent's calls when the test says so (so a test sees each step arrive); booted from
+ * disk, its installed system answers SSH (a real sshd with its own host key) and shuts down at the
+ * ACPI power button. A server whose BMC is "unreachable" has no BMC listening at its address: the
+ * real driver fails every power action with BMC_UNREACHABLE.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LifeboatError } from '@lifeboat/core';
-import { parseConfig, startControlPlane, type RunningControlPlane } from '@lifeboat/control-plane';
-import { freePort, sshBanner, waitFor } from '@lifeboat/test-support';
+import { freePort, sshBanner, startControlPlaneProcess, startRedfishBmc, waitFor, type ControlPlaneProcess, type RedfishBmc, type RedfishMachine } from '@lifeboat/test-support';
 
 /** How a simulated server's BMC behaves. */
 export type BmcBehaviour = 'healthy' | 'unreachable';
@@ -71,14 +70,14 @@ export class SimulatedRescueSystem {
   }
 }
 
-/** A simulated server: its BMC state, its network boots, its installed system's sshd. */
-export class SimulatedServer {
+/** A simulated server: its power and boot device (what its BMC drives), its network boots, its installed system's sshd. */
+export class SimulatedServer implements RedfishMachine {
   readonly name: string;
   readonly mac: string;
   readonly behaviour: BmcBehaviour;
   readonly sshPort: number;
-  poweredOn = true;
-  bootDevice: 'network' | 'disk' = 'disk';
+  poweredOn = false;
+  #bootDevice: 'network' | 'disk' = 'disk';
   /** The rescue systems booted so far, newest last. */
   readonly rescueBoots: SimulatedRescueSystem[] = [];
   readonly #lab: ConsoleLab;
@@ -94,11 +93,42 @@ export class SimulatedServer {
     this.#installedKey = installedKey;
   }
 
+  powerState(): 'on' | 'off' {
+    return this.poweredOn ? 'on' : 'off';
+  }
+
   /** Powers on from the boot device: a network boot runs in the background, as firmware would. */
-  powerOn(): void {
+  async powerOn(): Promise<void> {
+    if (this.poweredOn) return;
     this.poweredOn = true;
-    if (this.bootDevice === 'network') void this.#networkBoot().catch((error: unknown) => console.error(`# ${this.name}: network boot failed: ${String(error)}`));
+    if (this.#bootDevice === 'network') void this.#networkBoot().catch((error: unknown) => console.error(`# ${this.name}: network boot failed: ${String(error)}`));
     else this.#startInstalledSshd();
+  }
+
+  async forceOff(): Promise<void> {
+    this.powerOff();
+  }
+
+  async reset(): Promise<void> {
+    this.powerOff();
+    await this.powerOn();
+  }
+
+  /** The installed system (or the rescue system) shuts down at the ACPI power button. */
+  async pressPowerButton(): Promise<void> {
+    this.powerOff();
+  }
+
+  async waitForOff(): Promise<boolean> {
+    return !this.poweredOn;
+  }
+
+  bootDevice(): 'network' | 'disk' {
+    return this.#bootDevice;
+  }
+
+  async setBootDevice(device: 'network' | 'disk'): Promise<void> {
+    this.#bootDevice = device;
   }
 
   powerOff(): void {
@@ -149,54 +179,20 @@ export class SimulatedServer {
 export class ConsoleLab {
   readonly dir: string;
   readonly servers = new Map<string, SimulatedServer>();
-  #plane: RunningControlPlane | undefined;
+  readonly #bmcs: RedfishBmc[] = [];
+  #plane: ControlPlaneProcess | undefined;
   #adminToken = '';
-  /** What the first start printed for the first operator (the terminal's notice, parsed). */
-  firstOperator: { readonly url: string; readonly name: string; readonly password: string } | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
   }
 
-  /** Starts a control plane (SQLite in a temp dir, a stand-in rescue image) with simulated BMCs. */
+  /** Starts a control plane (SQLite in a temp dir, a stand-in rescue image). */
   static async start(extraFlags: string[] = []): Promise<ConsoleLab> {
     const lab = new ConsoleLab(mkdtempSync(join(tmpdir(), 'lifeboat-web-')));
-    const image = join(lab.dir, 'image');
-    mkdirSync(image);
-    for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(image, file), `stand-in ${file}\n`);
     // The simulated rescue system takes no agent work: an exit goes to the BMC after 2 s, not 60 s.
-    const config = parseConfig(['--data', join(lab.dir, 'data'), '--listen', '127.0.0.1:0', '--console-listen', '127.0.0.1:0', '--log-level', 'warn', '--image', image, '--exit-agent-timeout', '2s', ...extraFlags], {}, lab.dir);
-    lab.#plane = await startControlPlane(config, {
-      notice: (text) => {
-        const url = /URL:\s+(\S+)/.exec(text)?.[1];
-        const name = /user:\s+(\S+)/.exec(text)?.[1];
-        const password = /password:\s+(\S+)/.exec(text)?.[1];
-        if (url && name && password) lab.firstOperator = { url, name, password };
-      },
-      powerDrivers: (bmc) => {
-        // The BMC URL's port names the simulated server (ipmi://127.0.0.1:<sshPort>).
-        const server = [...lab.servers.values()].find((s) => bmc.url.endsWith(`:${s.sshPort}`));
-        return {
-          name: bmc.driver,
-          capabilities: new Set(['power', 'boot-device']),
-          validate: () => undefined,
-          powerState: async () => {
-            if (server?.behaviour !== 'healthy') throw new LifeboatError('BMC_UNREACHABLE', `no answer from the BMC at ${bmc.url}`);
-            return server.poweredOn ? 'on' : 'off';
-          },
-          setPower: async (action) => {
-            if (server?.behaviour !== 'healthy') throw new LifeboatError('BMC_UNREACHABLE', `no answer from the BMC at ${bmc.url}`);
-            server.powerOff();
-            if (action !== 'off' && action !== 'soft') server.powerOn();
-          },
-          setBootDevice: async (device) => {
-            if (server?.behaviour !== 'healthy') throw new LifeboatError('BMC_UNREACHABLE', `no answer from the BMC at ${bmc.url}`);
-            server.bootDevice = device;
-          },
-        };
-      },
-    });
-    lab.#adminToken = readFileSync(join(lab.dir, 'data/admin.token'), 'utf8').trim();
+    lab.#plane = await startControlPlaneProcess({ dataDir: join(lab.dir, 'data'), port: await freePort(), flags: ['--exit-agent-timeout', '2s', ...extraFlags] });
+    lab.#adminToken = lab.#plane.adminToken();
     return lab;
   }
 
@@ -204,6 +200,15 @@ export class ConsoleLab {
   get url(): string {
     if (!this.#plane) throw new Error('not started');
     return this.#plane.url;
+  }
+
+  /** What the first start printed on the terminal for the first operator (parsed). */
+  get firstOperator(): { readonly url: string; readonly name: string; readonly password: string } | undefined {
+    const text = this.#plane?.output() ?? '';
+    const url = /URL:\s+(\S+)/.exec(text)?.[1];
+    const name = /user:\s+(\S+)/.exec(text)?.[1];
+    const password = /password:\s+(\S+)/.exec(text)?.[1];
+    return url && name && password ? { url, name, password } : undefined;
   }
 
   /** Calls the API with the operator token; throws unless the status is `expect` (default: a 2xx). */
@@ -237,15 +242,22 @@ export class ConsoleLab {
     const mac = `52:54:00:77:00:${index.toString(16).padStart(2, '0')}`;
     const server = new SimulatedServer(this, name, mac, behaviour, sshPort, makeHostKey(this.dir, `${name}-installed`));
     this.servers.set(name, server);
-    if (behaviour === 'healthy') server.powerOn();
-    await this.api('POST', '/v1/servers', { name, tenant, macs: [mac], bmc: { url: `ipmi://127.0.0.1:${sshPort}`, user: 'admin', password: 'bmc-secret' }, sshEndpoint: `127.0.0.1:${sshPort}` });
+    let bmc = { url: `redfish://127.0.0.1:${await freePort()}/redfish/v1/Systems/1`, user: 'admin', password: 'bmc-secret' }; // nothing listens there
+    if (behaviour === 'healthy') {
+      await server.powerOn();
+      const redfish = await startRedfishBmc(server, mac);
+      this.#bmcs.push(redfish);
+      bmc = redfish.record;
+    }
+    await this.api('POST', '/v1/servers', { name, tenant, macs: [mac], bmc, sshEndpoint: `127.0.0.1:${sshPort}` });
     return server;
   }
 
-  /** Stops the servers' sshd and the control plane; removes the temp dir. */
+  /** Stops the servers' sshd, their BMCs and the control plane; removes the temp dir. */
   async close(): Promise<void> {
+    await this.#plane?.stop();
+    for (const bmc of this.#bmcs) await bmc.close();
     for (const server of this.servers.values()) server.powerOff();
-    await this.#plane?.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

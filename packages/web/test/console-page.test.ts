@@ -60,10 +60,10 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
   const machine: TestMachine = { poweredOn: true, bootRescue: async () => undefined, powerOff: async () => undefined };
 
   async function session(user: string, path: string, options: { viewport?: 'desktop' | 'phone'; locale?: string } = {}): Promise<Page> {
-    const { context, page } = await openPage(browser, plane.running.url, options);
+    const { context, page } = await openPage(browser, plane.url, options);
     contexts.push(context);
     await signIn(page, user, password);
-    await page.goto(`${plane.running.url}${path}`);
+    await page.goto(`${plane.url}${path}`);
     await page.locator('main h1').first().waitFor();
     return page;
   }
@@ -95,7 +95,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
     plane = await startTestControlPlane(join(dir, 'data'), mac, machine);
     await plane.api('POST', '/v1/tenants', { name: 'acme' });
     await plane.api('POST', '/v1/tenants', { name: 'globex' });
-    await plane.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'bmc-secret' }, console: `tcp://127.0.0.1:${port}` });
+    await plane.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: plane.bmc.record, console: `tcp://127.0.0.1:${port}` });
     for (const [name, tenant] of [['alice', 'acme'], ['bob', 'acme'], ['gina', 'globex']] as const) {
       await plane.api('POST', '/v1/users', { name, role: 'customer', tenant, password });
     }
@@ -168,7 +168,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
   });
 
   it('shows the console log of the last boot on the overview and the console page', async () => {
-    await alice.goto(`${plane.running.url}/servers/web-1`);
+    await alice.goto(`${plane.url}/servers/web-1`);
     const card = alice.locator('section').filter({ has: alice.getByRole('heading', { name: 'Console log of the last boot' }) });
     await card.getByText('You are in emergency mode').waitFor();
     await card.getByRole('link', { name: 'Open the console and the whole log' }).click();

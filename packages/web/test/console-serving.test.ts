@@ -8,23 +8,23 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startControlPlaneInProcess, type RunningControlPlane } from '@lifeboat/test-support';
+import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
 import type { Browser } from 'playwright-core';
 import { webDist } from '../../../scripts/web-build.mjs';
 import { checkPage, launchBrowser, openPage } from './browser.js';
 
 describe('the web console is served by the control plane', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'lifeboat-web-serving-'));
-  let plane: RunningControlPlane;
+  let plane: ControlPlaneProcess;
   let browser: Browser;
 
   before(async () => {
     browser = await launchBrowser(); // builds dist when stale
-    plane = await startControlPlaneInProcess({ dataDir });
+    plane = await startControlPlaneProcess({ dataDir, port: await freePort() });
   });
   after(async () => {
     await browser?.close();
-    await plane?.close();
+    await plane?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -78,13 +78,13 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
   const contexts: BrowserContext[] = [];
   let page: Page;
   /** The machine behind web-1's BMC: booting into rescue starts the played agent. */
-  const machine = new PlayedMachine(() => plane.running.url, disks);
+  const machine = new PlayedMachine(() => plane.url, disks);
 
   async function session(options: { viewport?: 'desktop' | 'phone'; locale?: string } = {}): Promise<Page> {
-    const opened = await openPage(browser, plane.running.url, options);
+    const opened = await openPage(browser, plane.url, options);
     contexts.push(opened.context);
     await signIn(opened.page, 'alice', password);
-    await opened.page.goto(`${plane.running.url}/servers/web-1`);
+    await opened.page.goto(`${plane.url}/servers/web-1`);
     await opened.page.getByRole('heading', { level: 1, name: 'web-1' }).waitFor();
     return opened.page;
   }
@@ -100,7 +100,7 @@ describe('the rescue doctor in the web console', { timeout: 300_000 }, () => {
     browser = await launchBrowser();
     plane = await startTestControlPlane(join(dir, 'data'), mac, machine);
     await plane.api('POST', '/v1/tenants', { name: 'acme' });
-    await plane.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6240', user: 'admin', password: 'bmc-secret' } });
+    await plane.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: plane.bmc.record });
     await plane.api('POST', '/v1/users', { name: 'alice', role: 'customer', tenant: 'acme', password });
     await plane.api('POST', '/v1/servers/web-1/rescue', {}, 202);
     await waitFor('web-1 in rescue', async () => (await plane.api<{ state: string }>('GET', '/v1/servers/web-1')).state === 'rescue', 60_000);

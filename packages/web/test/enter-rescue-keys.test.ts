@@ -33,7 +33,7 @@ describe('entering rescue with keys from the key store, in Chromium', { timeout:
     plane = await startTestControlPlane(join(dir, 'data'), mac, machine);
     await plane.api('POST', '/v1/tenants', { name: 'acme' });
     await plane.api('POST', '/v1/tenants', { name: 'globex' });
-    await plane.api('POST', '/v1/servers', { name: 'web-2', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'bmc-secret' } });
+    await plane.api('POST', '/v1/servers', { name: 'web-2', tenant: 'acme', macs: [mac], bmc: plane.bmc.record });
     await plane.api('POST', '/v1/users', { name: 'alice', role: 'customer', tenant: 'acme', password });
     // Another tenant's key is never offered.
     await plane.api('POST', '/v1/keys', { name: 'globex-key', publicKey: publicKey('globex'), tenant: 'globex' });
@@ -46,11 +46,11 @@ describe('entering rescue with keys from the key store, in Chromium', { timeout:
   });
 
   it('offers the keys added under Account and sends the chosen names with the pasted key', async () => {
-    const { context, page } = await openPage(browser, plane.running.url);
+    const { context, page } = await openPage(browser, plane.url);
     contexts.push(context);
     await signIn(page, 'alice', password);
     // Two keys added the way a customer does, on the account page.
-    await page.goto(`${plane.running.url}/account`);
+    await page.goto(`${plane.url}/account`);
     for (const name of ['laptop', 'desk']) {
       await page.locator('input[name="keyName"]').fill(name);
       await page.locator('textarea[name="publicKey"]').fill(publicKey(name));
@@ -58,7 +58,7 @@ describe('entering rescue with keys from the key store, in Chromium', { timeout:
       await page.getByRole('button', { name: `Remove the key ${name}` }).waitFor();
     }
 
-    await page.goto(`${plane.running.url}/servers/web-2`);
+    await page.goto(`${plane.url}/servers/web-2`);
     const picker = page.getByRole('group', { name: 'SSH keys from your account (optional)' });
     await picker.getByRole('checkbox', { name: /laptop/ }).waitFor();
     assert.equal(await picker.getByRole('checkbox').count(), 2, 'only the tenant’s own keys');

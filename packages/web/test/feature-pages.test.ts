@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestControlPlane, waitFor, type TestControlPlane } from '@lifeboat/test-support';
+import { startTestBmc, startTestControlPlane, waitFor, type TestBmc, type TestControlPlane } from '@lifeboat/test-support';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
 import { PlayedMachine } from './rescue-agent-player.js';
@@ -24,21 +24,24 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-web-pages-'));
   const disks = join(dir, 'disks');
   let plane: TestControlPlane;
+  /** The Redfish BMCs of db-1 and of web-2 (registered in the page), in front of machines that only record. */
+  let db1Bmc: TestBmc;
+  let web2Bmc: TestBmc;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   /** The machine behind web-1's BMC: booting into rescue starts the played agent. */
-  const machine = new PlayedMachine(() => plane.running.url, disks);
+  const machine = new PlayedMachine(() => plane.url, disks);
 
   /** A signed-in page of `user` (a fresh context: its own cookie). */
   async function session(user: string, options: { viewport?: 'desktop' | 'phone'; locale?: string } = {}): Promise<Page> {
-    const { context, page } = await openPage(browser, plane.running.url, options);
+    const { context, page } = await openPage(browser, plane.url, options);
     contexts.push(context);
     await signIn(page, user, password);
     return page;
   }
   /** Goes to a console path the way a user does (the app's router, no reload). */
   async function go(page: Page, path: string): Promise<void> {
-    await page.goto(`${plane.running.url}${path}`);
+    await page.goto(`${plane.url}${path}`);
     await page.locator('main h1').first().waitFor();
   }
 
@@ -56,8 +59,10 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     plane = await startTestControlPlane(join(dir, 'data'), mac, machine);
     await plane.api('POST', '/v1/tenants', { name: 'acme' });
     await plane.api('POST', '/v1/tenants', { name: 'globex' });
-    await plane.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'bmc-secret' }, sshEndpoint: '127.0.0.1:2222' });
-    await plane.api('POST', '/v1/servers', { name: 'db-1', tenant: 'globex', macs: ['52:54:00:aa:bb:02'], bmc: { url: 'ipmi://127.0.0.1:6231', user: 'admin', password: 'bmc-secret' } });
+    await plane.api('POST', '/v1/servers', { name: 'web-1', tenant: 'acme', macs: [mac], bmc: plane.bmc.record, sshEndpoint: '127.0.0.1:2222' });
+    db1Bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac: '52:54:00:aa:bb:02', password: 'bmc-secret' });
+    web2Bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac: '52:54:00:aa:bb:03', password: 'another-secret' });
+    await plane.api('POST', '/v1/servers', { name: 'db-1', tenant: 'globex', macs: ['52:54:00:aa:bb:02'], bmc: db1Bmc.record });
     for (const [name, role, tenant] of [['alice', 'customer', 'acme'], ['gina', 'customer', 'globex'], ['tom', 'technician', undefined], ['olga', 'operator', undefined]] as const) {
       await plane.api('POST', '/v1/users', { name, role, ...(tenant ? { tenant } : {}), password });
     }
@@ -70,6 +75,8 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
     await plane?.close();
+    await db1Bmc?.close();
+    await web2Bmc?.close();
     rmSync(dir, { recursive: true, force: true });
     assert.deepEqual(machine.bootFailures, []);
   });
@@ -215,31 +222,32 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.locator('select[name="tenant"]').selectOption('globex');
     await waitFor('only globex', async () => (await page.getByRole('row').count()) === 2, 5_000);
     await page.getByRole('button', { name: 'Validate BMC of db-1' }).click();
-    await page.getByText(/^BMC answered \(ipmi\); power is (on|off)\.$/).waitFor();
+    await page.getByText(/^BMC answered \(redfish\); power is (on|off)\.$/).waitFor();
     await checkPage(page, 'fleet-operator-desktop-en');
 
     await page.getByRole('link', { name: 'Register a server' }).click();
     await page.getByLabel('Name', { exact: true }).fill('web-2');
     await page.locator('select[name="tenant"]').selectOption('acme');
     await page.getByLabel('MAC addresses (comma separated)').fill('52:54:00:aa:bb:03');
-    await page.getByLabel('BMC address').fill('ipmi://127.0.0.1:6232');
+    await page.getByLabel('BMC address').fill(web2Bmc.record.url);
     await page.getByLabel('BMC user').fill('admin');
     await page.getByLabel('BMC password').fill('another-secret');
     await page.getByRole('button', { name: 'Register', exact: true }).click();
     await page.getByText('web-2 is registered for acme').waitFor();
     await page.getByRole('button', { name: 'Validate BMC of web-2' }).click();
-    await page.getByText(/^BMC answered \(ipmi\); power is (on|off)\.$/).waitFor();
+    await page.getByText(/^BMC answered \(redfish\); power is (on|off)\.$/).waitFor();
 
     // Its BMC's password changed: the operator gives Lifeboat the new one, then validates.
+    web2Bmc.setPassword('changed-bmc-secret');
     await go(page, '/fleet');
     await page.getByRole('link', { name: 'Change BMC of web-2' }).click();
-    await page.getByText('Now: ipmi at ipmi://127.0.0.1:6232, user admin.').waitFor();
+    await page.getByText(`Now: redfish at ${web2Bmc.record.url}, user admin.`).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Save' }).isDisabled(), true, 'nothing to save yet');
     await page.getByLabel('New BMC password').fill('changed-bmc-secret');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('The BMC of web-2 is saved').waitFor();
     await page.getByRole('button', { name: 'Validate BMC of web-2' }).click();
-    await page.getByText(/^BMC answered \(ipmi\); power is (on|off)\.$/).waitFor();
+    await page.getByText(/^BMC answered \(redfish\); power is (on|off)\.$/).waitFor();
     await checkPage(page, 'change-bmc-operator-desktop-en');
 
     await go(page, '/audit');
@@ -259,7 +267,7 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.getByRole('button', { name: 'I have saved it' }).click();
     assert.equal(await page.locator('[data-secret="true"]').count(), 0);
     await page.getByRole('cell', { name: 'carol', exact: true }).waitFor();
-    const signedIn = await fetch(`${plane.running.url}/v1/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'carol', password: generated }) });
+    const signedIn = await fetch(`${plane.url}/v1/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'carol', password: generated }) });
     assert.equal(signedIn.status, 200, 'the shown password signs in');
     await page.getByRole('button', { name: 'Remove the user carol' }).click();
     await waitFor('carol removed', async () => (await page.getByRole('cell', { name: 'carol', exact: true }).count()) === 0, 5_000);
@@ -269,12 +277,12 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.getByRole('button', { name: 'Create the token' }).click();
     const token = await page.locator('[data-secret="true"]').innerText();
     const tokenId = (await page.getByRole('region', { name: /^Token / }).getAttribute('aria-label'))!.replace('Token ', '');
-    assert.equal((await fetch(`${plane.running.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    assert.equal((await fetch(`${plane.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.getByLabel('Token id to revoke').fill(tokenId);
     await page.getByRole('button', { name: 'Revoke' }).click();
     await page.getByText(`Token ${tokenId} is revoked.`).waitFor();
-    assert.equal((await fetch(`${plane.running.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
+    assert.equal((await fetch(`${plane.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
     await checkPage(page, 'users-operator-desktop-en');
   });
 
@@ -288,11 +296,11 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.getByLabel('Nom du jeton').fill('laptop');
     await page.getByRole('button', { name: 'Créer un jeton' }).click();
     const token = await page.locator('[data-secret="true"]').innerText();
-    assert.equal((await fetch(`${plane.running.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    assert.equal((await fetch(`${plane.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
     await page.getByRole('button', { name: 'Je l’ai enregistré' }).click();
     await page.getByRole('button', { name: 'Révoquer le jeton laptop' }).click();
     await page.getByText('Vous n’avez aucun jeton.').waitFor();
-    assert.equal((await fetch(`${plane.running.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
+    assert.equal((await fetch(`${plane.url}/v1/servers`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
 
     await page.getByLabel('Mot de passe actuel').fill('not the password');
     await page.getByLabel('Nouveau mot de passe', { exact: true }).fill('a much longer passphrase');
@@ -303,7 +311,7 @@ describe('feature pages in Chromium (tests, files, incidents, operator, account)
     await page.getByLabel('Mot de passe actuel').fill(password);
     await page.getByRole('button', { name: 'Changer le mot de passe' }).click();
     await page.getByText('Votre mot de passe est changé.').waitFor();
-    const signedIn = await fetch(`${plane.running.url}/v1/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', password: 'a much longer passphrase' }) });
+    const signedIn = await fetch(`${plane.url}/v1/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', password: 'a much longer passphrase' }) });
     assert.equal(signedIn.status, 200);
   });
 

@@ -1,7 +1,7 @@
 /**
  * The customer's rescue flow in the browser against a real lab server: a QEMU machine with an
  * installed Debian behind an IPMI BMC (ipmi_sim), netbooting with iPXE from a real control plane
- * serving the console. Enter rescue in the page, the password shown once, the timeline as the server
+ * (its entry point, in a child process) serving the console. Enter rescue in the page, the password shown once, the timeline as the server
  * boots, then OpenSSH logs in with that password and the known_hosts line the page shows (strict host
  * key checking), and exit brings the installed system back. One lab VM.
  *
@@ -11,14 +11,13 @@
  * recorded it. Run alone: npm test -- packages/web/test/rescue-flow.vm.test.ts
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig, startControlPlane, type RunningControlPlane } from '@lifeboat/control-plane';
 import { ensureRescueImage } from '@lifeboat/image';
 import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
-import { freePort, ssh, waitFor } from '@lifeboat/test-support';
+import { freePort, ssh, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
 import type { Browser } from 'playwright-core';
 import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
 import { ApiWatch, badgeState, pageLagMs, pageSeen, watchPage } from './page-timing.js';
@@ -28,7 +27,7 @@ const log = (line: string): void => void process.stdout.write(`# ${line}\n`);
 describe('the rescue flow in the browser on a lab server', { timeout: 20 * 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-web-vm-'));
   const labDir = join(dir, 'lab');
-  let plane: RunningControlPlane;
+  let plane: ControlPlaneProcess;
   let browser: Browser;
   let server: LabServerStatus;
   let labUp = false;
@@ -40,18 +39,16 @@ describe('the rescue flow in the browser on a lab server', { timeout: 20 * 60_00
     browser = await launchBrowser();
     const port = await freePort();
     mkdirSync(join(dir, 'data'));
-    plane = await startControlPlane(
-      parseConfig(['--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--console-listen', '127.0.0.1:0', '--image', image.dir, '--log-level', 'warn', '--scheduler-interval', '1s'], {}, dir),
-      // The first operator's sign-in notice is not needed here (customers sign in): kept off the test's output.
-      { notice: () => undefined },
-    );
+    // The lab's VMs reach the host's 127.0.0.1 at 10.0.2.2 (QEMU's user networking).
+    const bootUrl = `http://10.0.2.2:${port}`;
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port, flags: ['--image', image.dir, '--boot-url', bootUrl, '--scheduler-interval', '1s'] });
     process.env.LIFEBOAT_LAB = labDir;
     labUp = true;
-    assert.equal(await lab(['up', '--servers', '1', '--boot-url', `${plane.bootUrl}/boot.ipxe`]), 0, 'lifeboat lab up');
+    assert.equal(await lab(['up', '--servers', '1', '--boot-url', `${bootUrl}/boot.ipxe`]), 0, 'lifeboat lab up');
     const found = labStatus(labDir).servers[0];
     assert.ok(found);
     server = found;
-    admin = readFileSync(join(dir, 'data/admin.token'), 'utf8').trim();
+    admin = plane.adminToken();
     const api = async (path: string, body: unknown) => {
       const response = await fetch(`${plane.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       assert.ok(response.ok, `${path}: ${response.status} ${await response.text()}`);
@@ -70,7 +67,7 @@ describe('the rescue flow in the browser on a lab server', { timeout: 20 * 60_00
   after(async () => {
     await browser?.close();
     const down = labUp ? await lab(['down']) : 0;
-    await plane?.close();
+    await plane?.stop();
     rmSync(dir, { recursive: true, force: true });
     assert.equal(down, 0, 'lifeboat lab down');
   });

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
 import WebSocket from 'ws';
-import { startControlPlaneInProcess, waitFor, type RunningControlPlane } from '@lifeboat/test-support';
+import { waitFor } from '@lifeboat/test-support';
+import { parseConfig, startControlPlane, type RunningControlPlane } from '../../src/index.js';
 
 /** A serial port exported on TCP: what the console prints is written to the accepted socket. */
 class SerialPeer {
@@ -98,7 +99,9 @@ describe('SSH console gateway', { timeout: 180_000 }, () => {
     dir = mkdtempSync(join(tmpdir(), 'lifeboat-console-'));
     peer = new SerialPeer();
     const consolePort = await peer.listen();
-    cp = await startControlPlaneInProcess({ dataDir: join(dir, 'data'), logLevel: process.env.GW_LOG ?? 'warn' });
+    // In this test's process: the test reads the store and the gateway's host key directly.
+    const dataDir = join(dir, 'data');
+    cp = await startControlPlane(parseConfig(['--data', dataDir, '--listen', '127.0.0.1:0', '--console-listen', '127.0.0.1:0', '--log-level', process.env.GW_LOG ?? 'warn'], {}, dataDir));
     admin = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
     for (const name of ['acme', 'globex'] as const) {
       assert.equal((await call('POST', '/v1/tenants', admin, { name })).status, 201);

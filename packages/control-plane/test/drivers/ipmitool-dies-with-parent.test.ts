@@ -11,8 +11,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { api, controlPlaneBin as bin, freePort, waitFor } from '@lifeboat/test-support';
+import { fileURLToPath } from 'node:url';
+import { api, freePort, waitFor } from '@lifeboat/test-support';
 import { createTestImages } from '../../src/netboot/testing.js';
+
+const bin = fileURLToPath(new URL('../../bin/lifeboat-control-plane.mjs', import.meta.url));
 
 /** Pid, parent pid and state of a process from /proc, or undefined when it no longer exists. */
 function processInfo(pid: number): { ppid: number; state: string; comm: string } | undefined {

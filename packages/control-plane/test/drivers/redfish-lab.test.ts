@@ -21,7 +21,7 @@ describe('redfish driver against the lab Redfish service', () => {
   let driver: PowerDriver;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lifeboat-redfish-lab-'));
-    const systems = new Map([['web1', { id: 'web1', uuid: '11111111-2222-4333-8444-555555555555', mac: '52:54:00:1b:00:01', vm: new ServerVm(dir, 1) }]]);
+    const systems = new Map([['web1', { id: 'web1', uuid: '11111111-2222-4333-8444-555555555555', mac: '52:54:00:1b:00:01', machine: new ServerVm(dir, 1) }]]);
     server = createServer(createRedfishService({ systems, user: 'lab', password: 'lab-Secret-7' }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;

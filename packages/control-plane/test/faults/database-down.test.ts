@@ -14,7 +14,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { api, freePort, startControlPlaneProcess, startTcpProxy, waitFor, type ControlPlaneProcess, type TcpProxy } from '@lifeboat/test-support';
+import { api, freePort, startTcpProxy, waitFor, type ControlPlaneProcess, type TcpProxy } from '@lifeboat/test-support';
+import { startRecordingControlPlane } from '../recording-control-plane.js';
 import { createTestDatabase, testPostgresUrl, type TestDatabase } from '../../src/store/testing.js';
 
 const outageMs = Number(process.env.LIFEBOAT_FAULT_OUTAGE_MS ?? 4000);
@@ -69,7 +70,7 @@ describe('PostgreSQL unreachable for a while (a TCP proxy cut and restored)', { 
     proxied.host = `127.0.0.1:${proxy.port}`;
     const bmcLog = join(dir, 'bmc.log');
     const hold = join(dir, 'hold-power');
-    controlPlane = await startControlPlaneProcess({
+    controlPlane = await startRecordingControlPlane({
       dataDir: join(dir, 'data'),
       port: await freePort(),
       env: { RECORDING_BMC_LOG: bmcLog, RECORDING_BMC_HOLD: hold },

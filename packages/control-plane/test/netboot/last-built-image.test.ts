@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { lastBuiltImageLink } from '@lifeboat/core';
-import { freePort, startControlPlaneProcess, waitFor } from '@lifeboat/test-support';
+import { freePort, waitFor } from '@lifeboat/test-support';
+import { startRecordingControlPlane } from '../recording-control-plane.js';
 
 /** The pino messages of a control plane's JSON log lines. */
 function messages(output: string): string[] {
@@ -32,7 +33,7 @@ describe('lifeboat serve without --image', () => {
     writeFileSync(join(image, 'rootfs.squashfs'), 'rootfs');
     writeFileSync(join(image, 'manifest.json'), '{}\n');
     symlinkSync('0123456789abcdef0123', lastBuiltImageLink(cache));
-    const plane = await startControlPlaneProcess({
+    const plane = await startRecordingControlPlane({
       dataDir: join(dir, 'data-1'),
       port: await freePort(),
       standInImage: false,
@@ -50,7 +51,7 @@ describe('lifeboat serve without --image', () => {
   });
 
   it('says that rescue will be refused when no image was built here', async () => {
-    const plane = await startControlPlaneProcess({
+    const plane = await startRecordingControlPlane({
       dataDir: join(dir, 'data-2'),
       port: await freePort(),
       standInImage: false,

@@ -74,7 +74,7 @@ describe('two replicas behind HAProxy with docs/examples/haproxy.cfg', { timeout
 
   async function startReplica(i: number): Promise<ControlPlaneProcess> {
     const flags = ['--database', database.url, '--job-lease', '2s', '--trust-proxy', '127.0.0.1', '--limit-auth-failures', '4/1h', '--console-listen', `127.0.0.1:${ports[i]!.ssh}`];
-    const replica = await startControlPlaneProcess({ dataDir: join(dir, `replica-${i}`), port: ports[i]!.api, flags, realBmc: true });
+    const replica = await startControlPlaneProcess({ dataDir: join(dir, `replica-${i}`), port: ports[i]!.api, flags });
     started.push(replica);
     replicas[i] = replica;
     return replica;

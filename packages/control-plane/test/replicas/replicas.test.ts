@@ -45,7 +45,7 @@ describe('two control plane replicas on one PostgreSQL', { timeout: 300_000 }, (
 
   const flagsOf = () => ['--database', database.url, '--job-lease', '2s', '--scheduler-interval', '1s', '--limit-auth-failures', '6/1h'];
   async function startReplica(i: number): Promise<ControlPlaneProcess> {
-    const replica = await startControlPlaneProcess({ dataDir: join(dir, `replica-${i}`), port: ports[i]!, flags: flagsOf(), realBmc: true });
+    const replica = await startControlPlaneProcess({ dataDir: join(dir, `replica-${i}`), port: ports[i]!, flags: flagsOf() });
     started.push(replica);
     replicas[i] = replica;
     return replica;

@@ -12,7 +12,7 @@ if (!dir || !lab) {
   process.exit(2);
 }
 const systems = new Map<string, RedfishSystem>(
-  lab.servers.map((s) => [s.name, { id: s.name, uuid: s.uuid, mac: s.mac, vm: new ServerVm(serverDir(lab.dir, s.name), s.disks.length) }]),
+  lab.servers.map((s) => [s.name, { id: s.name, uuid: s.uuid, mac: s.mac, machine: new ServerVm(serverDir(lab.dir, s.name), s.disks.length) }]),
 );
 const handle = createRedfishService({ systems, user: lab.bmc.user, password: readBmcPassword(lab) });
 // One line per request in redfish.log (method, path, status, milliseconds): never headers or bodies.

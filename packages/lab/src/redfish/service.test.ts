@@ -17,7 +17,7 @@ const basic = `Basic ${Buffer.from('lab:pw-123').toString('base64')}`;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lifeboat-redfish-'));
-  const systems = new Map([['lab-1', { id: 'lab-1', uuid: '11111111-2222-4333-8444-555555555555', mac: '52:54:00:1b:00:01', vm: new ServerVm(dir, 1) }]]);
+  const systems = new Map([['lab-1', { id: 'lab-1', uuid: '11111111-2222-4333-8444-555555555555', mac: '52:54:00:1b:00:01', machine: new ServerVm(dir, 1) }]]);
   server = createServer(createRedfishService({ systems, user: 'lab', password: 'pw-123' }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -135,4 +135,48 @@ test('Reset rejects an unknown ResetType and GracefulShutdown of an off machine 
   assert.equal((await post('GracefulShutdown')).status, 204);
   assert.equal((await post('ForceOff')).status, 204);
   assert.equal((await call('/redfish/v1/Systems/lab-1', { method: 'DELETE', headers: { Authorization: basic } })).status, 405);
+});
+
+test('any machine with power and a boot device can stand behind a system; one without NMI does not offer it', async () => {
+  const asked: string[] = [];
+  let power: 'on' | 'off' = 'off';
+  let device: 'network' | 'disk' = 'disk';
+  const machine = {
+    powerState: () => power,
+    powerOn: async () => {
+      asked.push(`on from ${device}`);
+      power = 'on';
+    },
+    forceOff: async () => {
+      asked.push('off');
+      power = 'off';
+    },
+    reset: async () => void asked.push('reset'),
+    pressPowerButton: async () => void asked.push('button'),
+    waitForOff: async () => power === 'off',
+    bootDevice: () => device,
+    setBootDevice: async (next: 'network' | 'disk') => {
+      device = next;
+    },
+  };
+  const own = createServer(createRedfishService({ systems: new Map([['m-1', { id: 'm-1', uuid: '11111111-2222-4333-8444-666666666666', mac: '52:54:00:1b:00:02', machine, description: 'a test machine' }]]), user: 'lab', password: 'pw-123' }));
+  await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+  const address = own.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/redfish/v1/Systems/m-1`;
+  try {
+    const send = (method: string, path: string, body: unknown) =>
+      fetch(url + path, { method, headers: { Authorization: basic, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await send('PATCH', '', { Boot: { BootSourceOverrideTarget: 'Pxe', BootSourceOverrideEnabled: 'Once' } })).status, 200);
+    assert.equal((await send('POST', '/Actions/ComputerSystem.Reset', { ResetType: 'On' })).status, 204);
+    assert.equal((await send('POST', '/Actions/ComputerSystem.Reset', { ResetType: 'PowerCycle' })).status, 204);
+    assert.deepEqual(asked, ['on from network', 'off', 'on from network']);
+    const system = (await (await fetch(url, { headers: { Authorization: basic } })).json()) as Record<string, any>;
+    assert.equal(system.PowerState, 'On');
+    assert.equal(system.Description, 'a test machine');
+    assert.equal(system.Actions['#ComputerSystem.Reset']['ResetType@Redfish.AllowableValues'].includes('Nmi'), false);
+    assert.equal((await send('POST', '/Actions/ComputerSystem.Reset', { ResetType: 'Nmi' })).status, 400);
+  } finally {
+    own.closeAllConnections();
+    own.close();
+  }
 });

@@ -1,9 +1,35 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifeboatError } from '@lifeboat/core';
-import type { ServerVm, VmBootDevice } from '../vm/server-vm.js';
+import type { VmBootDevice, VmPowerState } from '../vm/server-vm.js';
 
-/** One computer system the Redfish service exposes: a lab server's VM. */
+/**
+ * What a Redfish system drives: a machine with power and a boot device. A lab server's `ServerVm` is
+ * one; a test can put any machine of its own behind the service (the agent as a local process, a
+ * rescue VM, a machine that only records what it was asked).
+ */
+export interface RedfishMachine {
+  /** `on` or `off`, as the BMC reports it. */
+  powerState(): VmPowerState;
+  /** Powers on (boots from {@link bootDevice}); nothing when it is on. */
+  powerOn(): Promise<void>;
+  /** Cuts the power; nothing when it is off. */
+  forceOff(): Promise<void>;
+  /** The reset button (the machine is on). */
+  reset(): Promise<void>;
+  /** The power button (ACPI): an OS that listens shuts down. */
+  pressPowerButton(): Promise<void>;
+  /** Waits until the machine is off; false when it is still on after `timeoutMs`. */
+  waitForOff(timeoutMs: number): Promise<boolean>;
+  /** The device the next power-on or reset boots from. */
+  bootDevice(): VmBootDevice;
+  /** Sets the device the next power-on or reset boots from. */
+  setBootDevice(device: VmBootDevice): Promise<void>;
+  /** A non-maskable interrupt; a machine without one does not offer `Nmi`. */
+  injectNmi?(): Promise<void>;
+}
+
+/** One computer system the Redfish service exposes: a lab server's VM, or a test's machine. */
 export interface RedfishSystem {
   /** The system's `Id` in `/redfish/v1/Systems/{Id}`: the lab server's name. */
   readonly id: string;
@@ -11,8 +37,10 @@ export interface RedfishSystem {
   readonly uuid: string;
   /** MAC of the NIC it netboots from. */
   readonly mac: string;
-  /** The VM behind it. */
-  readonly vm: ServerVm;
+  /** The machine behind it. */
+  readonly machine: RedfishMachine;
+  /** Its `Description` (default: a lab server, a QEMU virtual machine). */
+  readonly description?: string;
 }
 
 /** How the Redfish service is set up. */
@@ -70,7 +98,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /**
- * A Redfish service fronting the lab's VMs, the way OpenStack's sushy-tools fronts libvirt domains:
+ * A Redfish service fronting machines (the lab's VMs, or a test's machines), the way OpenStack's sushy-tools fronts libvirt domains:
  * service root, Systems with `PowerState`, `ComputerSystem.Reset`, boot source override by PATCH, and
  * Basic or session (`X-Auth-Token`) authentication. Returns a `node:http` request handler.
  */
@@ -119,7 +147,7 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
   }
 
   function systemResource(s: RedfishSystem) {
-    const power = s.vm.powerState();
+    const power = s.machine.powerState();
     const path = `${ROOT}/Systems/${encodeURIComponent(s.id)}`;
     return {
       '@odata.type': '#ComputerSystem.v1_10_0.ComputerSystem',
@@ -127,7 +155,7 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
       '@odata.context': '/redfish/v1/$metadata#ComputerSystem.ComputerSystem',
       Id: s.id,
       Name: s.id,
-      Description: 'Lifeboat lab server (QEMU virtual machine)',
+      Description: s.description ?? 'Lifeboat lab server (QEMU virtual machine)',
       UUID: s.uuid,
       Manufacturer: 'Lifeboat Lab',
       Model: 'Lab Server',
@@ -139,14 +167,14 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
       MemorySummary: { TotalSystemMemoryGiB: 1 },
       Boot: {
         BootSourceOverrideEnabled: storedOverride.get(s.id) ?? 'Continuous',
-        BootSourceOverrideTarget: bootTargetOf[s.vm.bootDevice()],
+        BootSourceOverrideTarget: bootTargetOf[s.machine.bootDevice()],
         'BootSourceOverrideTarget@Redfish.AllowableValues': [...Object.keys(bootTargets), 'None'],
         BootSourceOverrideMode: 'Legacy',
       },
       Actions: {
         '#ComputerSystem.Reset': {
           target: `${path}/Actions/ComputerSystem.Reset`,
-          'ResetType@Redfish.AllowableValues': [...resetTypes],
+          'ResetType@Redfish.AllowableValues': resetTypes.filter((type) => type !== 'Nmi' || s.machine.injectNmi !== undefined),
         },
       },
       EthernetInterfaces: { '@odata.id': `${path}/EthernetInterfaces` },
@@ -155,7 +183,7 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
   }
 
   async function reset(s: RedfishSystem, type: ResetType): Promise<void> {
-    const vm = s.vm;
+    const vm = s.machine;
     switch (type) {
       case 'On':
         return vm.powerOn();
@@ -174,6 +202,7 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
         if (vm.powerState() === 'on') return vm.pressPowerButton();
         return vm.powerOn();
       case 'Nmi':
+        if (!vm.injectNmi) throw new RedfishError(400, 'Base.1.8.ActionParameterValueNotInList', 'This system has no NMI');
         if (vm.powerState() === 'off') throw new RedfishError(409, 'Base.1.8.ActionNotSupported', 'The system is off');
         return vm.injectNmi();
       case 'GracefulRestart': {
@@ -205,7 +234,7 @@ export function createRedfishService(options: RedfishOptions): (req: IncomingMes
     // No override (target None or Disabled) means the machine's own order: network first, then disk.
     const device = enabled === 'Disabled' || target === 'None' ? 'network' : target !== undefined ? bootTargets[target as string] : undefined;
     if (typeof enabled === 'string') storedOverride.set(s.id, enabled);
-    if (device) await s.vm.setBootDevice(device);
+    if (device) await s.machine.setBootDevice(device);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {

@@ -6,10 +6,10 @@
  * plane (kept in `$RECORDING_BMC_LOG.boot`, read back by `bootDevice()`); while `$RECORDING_BMC_HOLD_BOOT`
  * exists, `setBootDevice` holds after the device is set (the BMC did it, the answer never came).
  * Its `validate()` is the real driver's: a BMC record the real drivers refuse is refused here too.
- * Run: node --import tsx serve-with-recording-bmc.ts [serve flags].
+ * Run: node --import tsx serve-with-recording-bmc.ts [serve flags]; `startRecordingControlPlane` does.
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { main, powerDriverFactory, type BootDevice, type PowerState } from '@lifeboat/control-plane';
+import { main, powerDriverFactory, type BootDevice, type PowerState } from '../src/index.js';
 
 const log = process.env.RECORDING_BMC_LOG;
 const hold = process.env.RECORDING_BMC_HOLD;
