@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { desktopAuthorizedKeyLine, LifeboatClient } from '@lifeboat/core';
-import { freePort, playAgent, startControlPlaneProcess, startDesktopHost, waitFor, type ControlPlaneProcess, type DesktopHost } from '@lifeboat/test-support';
+import { freePort, playAgent, startControlPlaneProcess, startDesktopHost, startTestBmc, waitFor, type ControlPlaneProcess, type DesktopHost, type TestBmc } from '@lifeboat/test-support';
 import { lifeboatBin, runLifeboat } from './run-cli.js';
 
 describe('lifeboat desktop', { timeout: 300_000 }, () => {
@@ -20,6 +20,7 @@ describe('lifeboat desktop', { timeout: 300_000 }, () => {
   const mac = '52:54:00:cc:00:51';
   let plane: ControlPlaneProcess;
   let host: DesktopHost;
+  let bmc: TestBmc | undefined;
   let env: NodeJS.ProcessEnv;
   const lifeboat = (args: string[]) => runLifeboat(args, env);
 
@@ -28,16 +29,18 @@ describe('lifeboat desktop', { timeout: 300_000 }, () => {
     const windowsImage = join(dir, 'windows-image');
     mkdirSync(windowsImage);
     for (const file of ['vmlinuz', 'initrd', 'rootfs.squashfs']) writeFileSync(join(windowsImage, file), `stand-in ${file}\n`);
-    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), flags: ['--image-profile', `windows=${windowsImage}`], env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') } });
+    plane = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port: await freePort(), flags: ['--image-profile', `windows=${windowsImage}`] });
+    bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac });
     const admin = new LifeboatClient({ url: plane.url, token: plane.adminToken() });
     await admin.addTenant({ name: 'acme' });
     const { token } = await admin.createToken({ tenant: 'acme', role: 'customer' });
-    await admin.addServer({ name: 'win-1', tenant: 'acme', macs: [mac], bmc: { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'pw' }, sshEndpoint: host.sshEndpoint, profiles: ['linux', 'windows'] });
+    await admin.addServer({ name: 'win-1', tenant: 'acme', macs: [mac], bmc: bmc.record, sshEndpoint: host.sshEndpoint, profiles: ['linux', 'windows'] });
     env = { ...process.env, LIFEBOAT_URL: plane.url, LIFEBOAT_TOKEN: token, LIFEBOAT_DATA: join(dir, 'nowhere') };
   });
 
   after(async () => {
     await plane?.stop();
+    await bmc?.close();
     await host?.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { desktopAuthorizedKeyLine, LifeboatClient } from '@lifeboat/core';
-import { freePort, playAgent, startControlPlaneProcess, startDesktopHost, waitFor, type ControlPlaneProcess, type DesktopHost } from '@lifeboat/test-support';
+import { freePort, playAgent, startControlPlaneProcess, startDesktopHost, startTestBmc, waitFor, type ControlPlaneProcess, type DesktopHost, type TestBmc } from '@lifeboat/test-support';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
 
@@ -61,6 +61,8 @@ describe('the rescue desktop page in Chromium', { timeout: 300_000 }, () => {
   const mark = (name: string) => join(marks, name);
   const connected = (page: Page) => page.getByRole('status').filter({ hasText: /^Connected: your keyboard and mouse go to the desktop\.$/ }).waitFor({ timeout: 30_000 });
 
+  const bmcs: TestBmc[] = [];
+
   before(async () => {
     mkdirSync(marks);
     host = await startDesktopHost();
@@ -72,14 +74,15 @@ describe('the rescue desktop page in Chromium', { timeout: 300_000 }, () => {
     plane = await startControlPlaneProcess({
       dataDir: join(dir, 'data'),
       port: await freePort(),
-      env: { RECORDING_BMC_LOG: join(dir, 'bmc.log') },
       flags: ['--image-profile', `windows=${windowsImage}`],
     });
     const admin = new LifeboatClient({ url: plane.url, token: plane.adminToken() });
     for (const tenant of ['acme', 'globex']) await admin.addTenant({ name: tenant });
-    const bmc = { url: 'ipmi://127.0.0.1:6230', user: 'admin', password: 'bmc-secret' };
     for (const [name, mac] of Object.entries(macs)) {
-      await admin.addServer({ name, tenant: 'acme', macs: [mac], bmc, sshEndpoint: host.sshEndpoint, profiles: ['linux', 'windows'] });
+      // Each server's BMC: the lab's Redfish simulator in front of a machine that records its rescue boots.
+      const bmc = await startTestBmc({ controlPlaneUrl: plane.url, mac });
+      bmcs.push(bmc);
+      await admin.addServer({ name, tenant: 'acme', macs: [mac], bmc: bmc.record, sshEndpoint: host.sshEndpoint, profiles: ['linux', 'windows'] });
     }
     await admin.addUser({ name: 'alice', role: 'customer', tenant: 'acme', password });
     await admin.addUser({ name: 'gina', role: 'customer', tenant: 'globex', password });
@@ -101,6 +104,7 @@ describe('the rescue desktop page in Chromium', { timeout: 300_000 }, () => {
     for (const context of contexts) await context.close().catch(() => undefined);
     await browser?.close();
     await plane?.stop('SIGTERM');
+    for (const bmc of bmcs) await bmc.close();
     await host?.close();
     rmSync(dir, { recursive: true, force: true });
   });
