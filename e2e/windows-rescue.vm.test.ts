@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import type { DoctorView } from '@lifeboat/core/api';
 import { ensureRescueImage, windowsToolSmokeChecks } from '@lifeboat/image';
 import { ensureWindowsDisk, labStatus, labWindowsUsers, main as lab, windowsPaths, type LabServerStatus, type WindowsDisk } from '@lifeboat/lab';
 import { freePort, labUpRegistered, lifeboat, lifeboatJson, runCommand, ServeProcess, ssh, waitFor, type SshLogin } from './support.js';
@@ -199,6 +200,20 @@ describe('the windows rescue: desktop in the browser, NTFS files off with scp, e
     const accounts = await inRescue('rescue-winpass --list 2>&1');
     for (const user of labWindowsUsers) assert.match(accounts, new RegExp(`\\b${user.name}\\b`), accounts);
     await inRescue('rescue-umount');
+  });
+
+  it('the rescue doctor examines Windows: the locked-out account, the disabled administrators, the boot files present', async () => {
+    const view = await waitFor('the doctor\'s report', async () => {
+      const v = await lifeboatJson<DoctorView>(['doctor', server.name], customer).catch(() => undefined);
+      return v && v.report.state !== 'running' ? v : undefined;
+    }, 300_000, 2000);
+    log(`doctor ${view.report.state} on ${view.report.installedSystem}: ${view.report.findings.map((f) => f.id).join(', ')}`);
+    assert.equal(view.report.state, 'done', view.report.error);
+    assert.match(view.report.installedSystem ?? '', /\(ntfs\)$/);
+    assert.deepEqual(view.report.findings.map((f) => [f.id, f.check, f.severity]), [
+      ['windows-locked-customer', 'windows-accounts', 'warning'],
+      ['windows-admins-disabled', 'windows-accounts', 'warning'],
+    ]);
   });
 
   it('starts every tool of the profile in the booted rescue', async () => {
