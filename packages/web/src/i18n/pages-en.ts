@@ -334,6 +334,8 @@ export const pagesEn = {
   'desktop.tunnelCommand': 'SSH tunnel',
   'desktop.viewerCommand': 'VNC viewer',
   'desktop.tunnelNote': 'The VNC server listens only on the rescue system’s 127.0.0.1, without a VNC password: the SSH tunnel is what protects it.',
+  'desktop.relayCommand': 'Without SSH: the Lifeboat CLI relays a local port to the desktop',
+  'desktop.relayNote': 'It uses your API token, listens on your computer’s loopback address only, and runs until Ctrl-C; then point your VNC viewer at localhost:5900.',
   'doctor.title': 'Rescue doctor',
   'doctor.titleLast': 'Rescue doctor: the last rescue’s report',
   'doctor.lastRescue': 'Read only: what the doctor found during the rescue started {date}. Fixes are applied in rescue.',

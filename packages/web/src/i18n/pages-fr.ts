@@ -336,6 +336,8 @@ export const pagesFr: Record<PagesMessageKey, string> = {
   'desktop.tunnelCommand': 'Tunnel SSH',
   'desktop.viewerCommand': 'Client VNC',
   'desktop.tunnelNote': 'Le serveur VNC n’écoute que sur 127.0.0.1 du système de secours, sans mot de passe VNC : c’est le tunnel SSH qui le protège.',
+  'desktop.relayCommand': 'Sans SSH : la CLI Lifeboat relaie un port local vers le bureau',
+  'desktop.relayNote': 'Elle utilise votre jeton d’API, n’écoute que sur l’adresse de bouclage de votre ordinateur et tourne jusqu’à Ctrl-C ; pointez ensuite votre visionneuse VNC sur localhost:5900.',
   'doctor.title': 'Docteur du secours',
   'doctor.titleLast': 'Docteur du secours : le rapport du dernier secours',
   'doctor.lastRescue': 'Lecture seule : ce que le docteur a trouvé pendant le secours commencé le {date}. Les corrections s’appliquent en secours.',

@@ -86,6 +86,8 @@ function ViewerTunnel({ view }: { readonly view: DesktopView }) {
       <CopyField label={t('desktop.tunnelCommand')} value={view.tunnel} />
       <CopyField label={t('desktop.viewerCommand')} value="vncviewer localhost:5900" />
       <p className="hint">{t('desktop.tunnelNote')}</p>
+      <CopyField label={t('desktop.relayCommand')} value={`lifeboat desktop ${view.server} --listen 127.0.0.1:5900`} />
+      <p className="hint">{t('desktop.relayNote')}</p>
     </section>
   );
 }
