@@ -90,6 +90,26 @@ export async function signIn(page: Page, name: string, password: string): Promis
   await page.locator('main h1').filter({ hasNotText: /sign in|connexion/i }).waitFor();
 }
 
+/**
+ * A fresh context signed in as `user`, on the page at `path` once its heading is drawn; the context is
+ * added to `contexts` for the test's `after` to close.
+ */
+export async function signedInPage(
+  browser: Browser,
+  url: string,
+  contexts: BrowserContext[],
+  login: { readonly user: string; readonly password: string },
+  path: string,
+  options: OpenOptions = {},
+): Promise<Page> {
+  const { context, page } = await openPage(browser, url, options);
+  contexts.push(context);
+  await signIn(page, login.user, login.password);
+  await page.goto(`${url}${path}`);
+  await page.locator('main h1').first().waitFor();
+  return page;
+}
+
 /** Saves a full-page screenshot as `<name>.png`; returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(screenshotDir, { recursive: true });

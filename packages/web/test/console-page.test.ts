@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestControlPlane, waitFor, type TestControlPlane, type TestMachine } from '@lifeboat/test-support';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
+import { checkPage, launchBrowser, signedInPage, type OpenOptions } from './browser.js';
 
 /** A serial port exported on TCP: what it "prints" goes to the control plane's connection. */
 class SerialPort {
@@ -59,14 +59,7 @@ describe('the serial console page in Chromium', { timeout: 300_000 }, () => {
   // The server stays "preparing rescue" (its machine boots nothing): the console is recorded meanwhile.
   const machine: TestMachine = { poweredOn: true, bootRescue: async () => undefined, powerOff: async () => undefined };
 
-  async function session(user: string, path: string, options: { viewport?: 'desktop' | 'phone'; locale?: string } = {}): Promise<Page> {
-    const { context, page } = await openPage(browser, plane.url, options);
-    contexts.push(context);
-    await signIn(page, user, password);
-    await page.goto(`${plane.url}${path}`);
-    await page.locator('main h1').first().waitFor();
-    return page;
-  }
+  const session = (user: string, path: string, options: OpenOptions = {}): Promise<Page> => signedInPage(browser, plane.url, contexts, { user, password }, path, options);
   /**
    * The text the terminal shows (xterm.js's DOM renderer draws rows as elements; it draws only while
    * the terminal is on screen, so it is scrolled into view first, as a reader would).

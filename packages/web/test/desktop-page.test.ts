@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { desktopAuthorizedKeyLine, LifeboatClient } from '@lifeboat/core';
 import { freePort, playAgent, startControlPlaneProcess, startDesktopHost, startTestBmc, waitFor, type ControlPlaneProcess, type DesktopHost, type TestBmc } from '@lifeboat/test-support';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { checkPage, launchBrowser, openPage, signIn } from './browser.js';
+import { checkPage, launchBrowser, openPage, signIn, signedInPage, type OpenOptions } from './browser.js';
 
 const password = 'correct horse battery staple';
 const macs = { 'win-1': '52:54:00:de:5b:01', 'lin-1': '52:54:00:de:5b:02', 'db-1': '52:54:00:de:5b:03' } as const;
@@ -34,14 +34,7 @@ describe('the rescue desktop page in Chromium', { timeout: 300_000 }, () => {
   /** The `authorized_keys` line of the control plane's desktop key, as the agent writes it. */
   let desktopKeyLine: string;
 
-  async function session(user: string, path: string, options: { viewport?: 'desktop' | 'phone'; locale?: string } = {}): Promise<Page> {
-    const { context, page } = await openPage(browser, plane.url, options);
-    contexts.push(context);
-    await signIn(page, user, password);
-    await page.goto(`${plane.url}${path}`);
-    await page.locator('main h1').first().waitFor();
-    return page;
-  }
+  const session = (user: string, path: string, options: OpenOptions = {}): Promise<Page> => signedInPage(browser, plane.url, contexts, { user, password }, path, options);
   const canvas = (page: Page): Locator => page.getByTestId('desktop-screen').locator('canvas');
   /** How many pixels of the canvas are not black (the screen's background): the xterm's white window. */
   const litPixels = (page: Page) =>

@@ -48,7 +48,11 @@ export function scanHostKeys(endpoint: SshEndpoint, timeoutSeconds = 5): Promise
 /** Whether the endpoint answers as something other than the rescue system with these host keys. */
 export async function installedSystemAnswers(endpoint: SshEndpoint, rescueHostKeys: readonly HostKey[]): Promise<boolean> {
   if ((await sshBanner(endpoint, 3000)) === null) return false;
-  if (rescueHostKeys.length === 0) return true;
+  return rescueHostKeys.length === 0 || servesOtherKeys(endpoint, rescueHostKeys);
+}
+
+/** Whether the endpoint serves host keys, none of them the rescue system's. */
+async function servesOtherKeys(endpoint: SshEndpoint, rescueHostKeys: readonly HostKey[]): Promise<boolean> {
   const rescue = new Set(rescueHostKeys.map((k) => k.publicKey.trim().split(/\s+/).slice(0, 2).join(' ')));
   const served = await scanHostKeys(endpoint);
   return served.length > 0 && !served.some((key) => rescue.has(key));
@@ -61,8 +65,5 @@ export async function installedSystemAnswers(endpoint: SshEndpoint, rescueHostKe
  */
 export async function rescueSystemGone(endpoint: SshEndpoint, rescueHostKeys: readonly HostKey[]): Promise<boolean> {
   if ((await sshBanner(endpoint, 3000)) === null) return true;
-  if (rescueHostKeys.length === 0) return false;
-  const rescue = new Set(rescueHostKeys.map((k) => k.publicKey.trim().split(/\s+/).slice(0, 2).join(' ')));
-  const served = await scanHostKeys(endpoint);
-  return served.length > 0 && !served.some((key) => rescue.has(key));
+  return rescueHostKeys.length > 0 && servesOtherKeys(endpoint, rescueHostKeys);
 }
