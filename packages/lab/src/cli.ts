@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createServerDisks, defaultCacheDir, ensureLayoutDisks, isLayoutName, layoutNames } from './disks/index.js';
+import { createServerDisks, defaultCacheDir, ensureLayoutDisks, ensureWindowsDisk, isLayoutName, layoutNames, windowsScenarioNames, type LayoutName, type WindowsScenarioName } from './disks/index.js';
 import { LabError } from './errors.js';
 import { labDown, labPowerOn, labStatus, labUp } from './lab.js';
 import type { ServerDisks } from './lab.js';
@@ -21,7 +21,9 @@ const usage = `usage:
   lifeboat lab down
   lifeboat lab console NAME          the server's serial console (Ctrl-] leaves)
   lifeboat lab ssh NAME [COMMAND...] root on the installed system, with the lab key
-The lab lives in LIFEBOAT_LAB (default ./lab). Layouts: ${layoutNames.join(', ')}.
+The lab lives in LIFEBOAT_LAB (default ./lab). Layouts: ${layoutNames.join(', ')}, and windows (a
+Windows-like GPT disk: ESP, MSR, NTFS C:, recovery; --scenario hibernated; registered with the profiles
+linux and windows, 2048 MiB of RAM; no real Windows: nothing boots from it).
 --scenario applies to the last server (the others stay healthy); --disk FILE (repeatable) attaches
 copy-on-write overlays of those raw images instead of a layout; --blank gives each server an empty disk.
 --boot-url is the iPXE boot file URL as guests see the host (10.0.2.2); by default it is derived
@@ -30,8 +32,8 @@ from LIFEBOAT_URL (default http://127.0.0.1:8080): http://10.0.2.2:PORT/boot.ipx
 under KVM reaches SSH (verdict cached in LIFEBOAT_CACHE/lab/kvm-trial.json).
 --register adds every server to the control plane (LIFEBOAT_URL, LIFEBOAT_TOKEN: an operator token)
 through its HTTP API, with its IPMI BMC (or Redfish with --bmc redfish), MAC and SSH endpoint, and
-the rescue profiles it may use (--profile, repeatable: linux, windows; default linux).
---memory: each server's RAM in MiB (default 1024; the windows rescue's desktop wants 2048).`;
+the rescue profiles it may use (--profile, repeatable: linux, windows; default linux, and both for --layout windows).
+--memory: each server's RAM in MiB (default 1024; 2048 with --layout windows).`;
 
 /** The iPXE boot file URL the servers' DHCP hands out, derived from the control plane's URL. */
 export function defaultBootUrl(controlPlaneUrl: string): string {
@@ -101,16 +103,22 @@ async function up(argv: string[], signal?: AbortSignal): Promise<number> {
       bmc: { type: 'string', default: 'ipmi' },
       accel: { type: 'string', default: 'tcg' },
       profile: { type: 'string', multiple: true, default: [] },
-      memory: { type: 'string', default: '1024' },
+      memory: { type: 'string' },
     },
   });
   const count = Number(values.servers);
   if (!Number.isInteger(count) || count < 1 || count > 16) throw new LabError('LAB_USAGE', '--servers must be 1 to 16');
   const layout = values.layout;
-  if (!isLayoutName(layout)) throw new LabError('LAB_USAGE', `unknown layout ${layout}; known: ${layoutNames.join(', ')}`);
+  const windows = layout === 'windows';
+  if (!windows && !isLayoutName(layout)) throw new LabError('LAB_USAGE', `unknown layout ${layout}; known: ${[...layoutNames, 'windows'].join(', ')}`);
+  const windowsScenario = values.scenario.length === 0 ? 'clean' : values.scenario[0]!;
+  if (windows && (values.scenario.length > 1 || !(windowsScenarioNames as readonly string[]).includes(windowsScenario))) {
+    throw new LabError('LAB_USAGE', `--layout windows takes one --scenario of ${windowsScenarioNames.join(', ')}`);
+  }
   if (values.bmc !== 'ipmi' && values.bmc !== 'redfish') throw new LabError('LAB_USAGE', '--bmc is ipmi or redfish');
   if (!['tcg', 'kvm', 'auto'].includes(values.accel)) throw new LabError('LAB_USAGE', '--accel is tcg, kvm or auto');
-  const memoryMiB = Number(values.memory);
+  // A windows rescue holds its larger image in RAM, and runs a desktop.
+  const memoryMiB = Number(values.memory ?? (windows ? '2048' : '1024'));
   if (!Number.isInteger(memoryMiB) || memoryMiB < 256 || memoryMiB > 16384) throw new LabError('LAB_USAGE', '--memory is a number of MiB from 256 to 16384');
   const controlPlaneUrl = process.env.LIFEBOAT_URL || 'http://127.0.0.1:8080';
   const bootUrl = values['boot-url'] ?? defaultBootUrl(controlPlaneUrl);
@@ -131,13 +139,20 @@ async function up(argv: string[], signal?: AbortSignal): Promise<number> {
       }
       return { layout: 'custom', scenarios: [], disks };
     }
+    if (windows) {
+      // The Windows-like disk (docs/lab-disks.md): no installed system that boots or answers SSH.
+      const made = await ensureWindowsDisk(index === count - 1 ? (windowsScenario as WindowsScenarioName) : 'clean', { onProgress: progress });
+      const path = join(dir, 'disk0.qcow2');
+      await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', made.disk, path]);
+      return { layout: 'windows', scenarios: index === count - 1 && windowsScenario !== 'clean' ? [windowsScenario] : [], disks: [{ path, format: 'qcow2' }] };
+    }
     if (values.blank) {
       const path = join(dir, 'disk0.qcow2');
       await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', path, '2G']);
       return { layout: 'blank', scenarios: [], disks: [{ path, format: 'qcow2' }] };
     }
     const scenarios = index === count - 1 ? values.scenario : [];
-    const made = await createServerDisks({ layout, scenarios, dir }, { onProgress: progress });
+    const made = await createServerDisks({ layout: layout as LayoutName, scenarios, dir }, { onProgress: progress });
     osLogin = { user: made.base.login.user, keyFile: made.base.login.keyFile };
     return {
       layout,
@@ -178,7 +193,7 @@ async function up(argv: string[], signal?: AbortSignal): Promise<number> {
   });
   try {
     if (values.register) {
-      await registerLab(lab, { url: controlPlaneUrl, token: token ?? '', tenant: values.tenant, bmc: values.bmc, profiles: values.profile, onProgress: progress });
+      await registerLab(lab, { url: controlPlaneUrl, token: token ?? '', tenant: values.tenant, bmc: values.bmc, profiles: values.profile.length > 0 ? values.profile : windows ? ['linux', 'windows'] : [], onProgress: progress });
     }
     if (!values.off) await labPowerOn(lab, progress, signal);
   } catch (error) {

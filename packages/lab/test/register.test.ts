@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { readLab } from '@lifeboat/lab';
 import { cleanUpLab, firstServer, lab, processesMentioning, useTempLab } from './lab-fixture.js';
 
 let dataDir: string;
@@ -67,6 +68,18 @@ test('a new lab registered again replaces the records (new ports), with Redfish 
   assert.equal(registered?.bmc.driver, 'redfish');
   assert.equal(registered?.bmc.url, `redfish://${new URL(server.redfish.url).host}/redfish/v1/Systems/${server.name}`);
   assert.equal(registered?.console, server.console.url, 'a Redfish server carries its serial port as its console');
+  await lab('down');
+  assert.deepEqual(processesMentioning(labDir), []);
+});
+
+test('lab up --layout windows: a server with the Windows-like disk, registered with both rescue profiles and 2 GiB', async () => {
+  await assert.rejects(lab('up', '--layout', 'windows', '--scenario', 'broken-fstab', '--off'), /exited with 1$/);
+  await lab('up', '--layout', 'windows', '--scenario', 'hibernated', '--off', '--register', '--tenant', 'win');
+  const server = firstServer(labDir);
+  assert.deepEqual([server.layout, server.scenarios, server.osLogin], ['windows', ['hibernated'], null]);
+  const registered = (await servers()).find((s) => s.name === server.name) as { profiles?: string[]; tenant: string } | undefined;
+  assert.deepEqual([registered?.tenant, registered?.profiles], ['win', ['linux', 'windows']]);
+  assert.equal(readLab(labDir)?.memoryMiB, 2048);
   await lab('down');
   assert.deepEqual(processesMentioning(labDir), []);
 });
