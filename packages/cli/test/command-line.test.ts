@@ -95,7 +95,8 @@ describe('lifeboat command line', { timeout: 900_000 }, () => {
       assert.equal(result.status, 0, result.stderr);
       return result.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'incidents', 'tasks', 'events', 'tests', 'doctor', 'files', 'ca', 'console', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', '']), ['serve', 'tenants', 'tokens', 'users', 'servers', 'rescue', 'keys', 'incidents', 'tasks', 'events', 'tests', 'doctor', 'files', 'desktop', 'ca', 'console', 'netboot', 'lab', 'image', 'completion']);
+    assert.deepEqual(complete(['lifeboat', 'desktop', 'web-1', '--']), ['--json', '--url', '--token-file', '--listen', '--help']);
     assert.deepEqual(complete(['lifeboat', 'doctor', '']), ['fix', 'undo', '--json', '--url', '--token-file']);
     assert.deepEqual(complete(['lifeboat', 'ser']), ['serve', 'servers']);
     assert.deepEqual(complete(['lifeboat', 'rescue', '']), ['enter', 'exit', 'show', 'extend']);
