@@ -48,12 +48,13 @@ export interface RedfishBmc {
   /** PEM of its certificate (https only). */
   readonly certificate: string | undefined;
   /** Current state, for assertions. */
-  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; bootPatches: BootPatch[]; openSessions: number; sessionsCreated: number; heldResets: number };
+  readonly state: { powerState: 'On' | 'Off'; bootTarget: string; bootEnabled: string; resets: string[]; bootPatches: BootPatch[]; openSessions: number; sessionsCreated: number; heldResets: number; abandonedResets: number };
   /** Requests refused as malformed (4xx other than auth), so a test can assert there were none. */
   readonly violations: string[];
   /**
    * Holds reset requests (a BMC that takes its time) until `releaseResets`; `state.heldResets` counts
-   * the ones waiting. A held reset whose client went away meanwhile is dropped, never applied.
+   * the ones waiting. A held reset whose client went away meanwhile is dropped, never applied
+   * (`state.abandonedResets` counts the clients that went away while held).
    */
   holdResets(): void;
   releaseResets(): void;
@@ -104,7 +105,7 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
   const sessionsPath = '/redfish/v1/SessionService/Sessions';
   const sessions = new Map<string, string>(); // token -> session path
   const violations: string[] = [];
-  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], bootPatches: [] as BootPatch[], openSessions: 0, sessionsCreated: 0, heldResets: 0 };
+  const state = { powerState: 'Off' as 'On' | 'Off', bootTarget: 'None', bootEnabled: 'Disabled', resets: [] as string[], bootPatches: [] as BootPatch[], openSessions: 0, sessionsCreated: 0, heldResets: 0, abandonedResets: 0 };
   let release: { promise: Promise<void>; resolve: () => void } | undefined;
   let etagCounter = 1;
   const etag = (): string => `W/"${etagCounter}"`;
@@ -233,7 +234,10 @@ export async function startRedfishBmc(options: RedfishBmcOptions = {}): Promise<
       if (!resetTypes.includes(body.ResetType)) return refuse(res, 400, 'ActionParameterNotSupported', `ResetType ${body.ResetType} is not allowed`, req);
       if (release !== undefined) {
         let gone = false;
-        res.once('close', () => (gone = !res.writableFinished));
+        res.once('close', () => {
+          gone = !res.writableFinished;
+          if (gone) state.abandonedResets++;
+        });
         state.heldResets++;
         await release.promise;
         state.heldResets--;

@@ -142,7 +142,10 @@ describe('two control plane replicas on one PostgreSQL', { timeout: 300_000 }, (
     assert.ok(killed >= 0, `the job is held by a replica (${holder})`);
     const survivor = replicas[1 - killed]!;
     await replicas[killed]!.stop('SIGKILL');
-    // The BMC answers now; the killed replica's request is gone and never applied.
+    // The BMC answers now; the killed replica's request is gone and never applied. Released only once
+    // the BMC has seen its client go (the kernel closes a killed process's sockets a moment after the
+    // exit): released earlier, the power-on would apply, and the survivor would rightly wait for a netboot.
+    await waitFor('the BMC to see the killed replica\'s request go', () => bmc.state.abandonedResets === 1);
     bmc.releaseResets();
     await waitFor('web-4 preparing rescue (resumed by the survivor)', async () => (await serverOf(survivor, 'web-4'))?.state === 'preparing_rescue', 60_000);
     assert.deepEqual(bmc.state.resets, ['On'], 'powered on once');
