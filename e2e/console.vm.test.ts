@@ -59,7 +59,7 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
       '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-e', 'none',
       `${user}@127.0.0.1`, ...args,
     ]);
-    const viewer: Viewer = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+    const viewer: Viewer = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.once('close', (code) => resolve(code))) };
     child.stdout.on('data', (d: Buffer) => (viewer.stdout += d.toString('latin1')));
     child.stderr.on('data', (d: Buffer) => (viewer.stderr += d.toString('latin1')));
     viewers.push(viewer);

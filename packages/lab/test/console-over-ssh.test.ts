@@ -83,7 +83,7 @@ test('ssh -p PORT lab-1@127.0.0.1 reaches the lab server through IPMI SOL, both 
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   try {
     await waitFor('the console banner', () => stderr.includes('~. at the start of a line detaches'), 30_000, 50);
     await waitFor('the fan-out on the serial socket', () => line, 10_000, 50);

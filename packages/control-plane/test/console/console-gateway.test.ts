@@ -85,7 +85,7 @@ describe('SSH console gateway', { timeout: 180_000 }, () => {
       child,
       stdout: '',
       stderr: '',
-      exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+      exited: new Promise((resolve) => child.once('close', (code) => resolve(code))),
     };
     child.stdout.on('data', (d: Buffer) => (viewer.stdout += d.toString('latin1')));
     child.stderr.on('data', (d: Buffer) => (viewer.stderr += d.toString('latin1')));
