@@ -1,12 +1,16 @@
 // `npm test`: every test of the project, in stages that fail fast.
 //   1. typecheck, then unit and in-process tests (packages/*/src/**/*.test.ts), on SQLite;
 //   2. integration tests (packages/*/test/**/*.test.ts): PostgreSQL, real child processes, the CLI;
-//   3. VM tests (*.vm.test.ts): QEMU virtual machines, one VM at a time per file, two files at a time
-//      (the end-to-end files first: they are the longest);
+//   3. VM tests (*.vm.test.ts): QEMU virtual machines, one VM at a time per file, two files at a time;
 //   4. end-to-end tests that run two lab servers at once (their file says `npm test: two VMs at once`), alone.
-// At most two VMs run at once (2 cores). Usage: npm test [-- --stage unit|integration|vm|e2e] [-- FILE...]
+// At most two VMs run at once (2 cores). Each file runs in its own `node --test` process; its output is
+// printed whole when it ends, with its counts and time. A stage starts its longest files first, by the
+// times of the last run on this machine ($LIFEBOAT_CACHE/test-durations.json; without them, the
+// end-to-end files first), so that no core waits alone on one long file at the end of a stage.
+// Usage: npm test [-- --stage unit|integration|vm|e2e] [-- FILE...]
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSetup } from './setup.mjs';
@@ -64,16 +68,78 @@ if (onlyStage !== undefined && !stages.some((s) => s.name === onlyStage)) {
 }
 const explicit = args.filter((a, i) => a.endsWith('.ts') && (stageArg < 0 || i !== stageArg + 1));
 
-function run(command, argv, env = {}) {
+/** Runs a command; its output is printed as it comes (`live`) or returned whole, stderr after stdout. */
+function run(command, argv, { env = {}, live = true } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', live ? 'inherit' : 'pipe'], env: { ...process.env, ...env } });
     let out = '';
+    let err = '';
     child.stdout.on('data', (chunk) => {
-      process.stdout.write(chunk);
+      if (live) process.stdout.write(chunk);
       out += chunk.toString();
     });
-    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+    child.stderr?.on('data', (chunk) => (err += chunk.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, out, err }));
   });
+}
+
+// The same directory as core's lifeboatCacheDir (packages/core/src/cache.ts): plain Node.js here.
+const cacheDir = process.env.LIFEBOAT_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'lifeboat');
+const durationsFile = join(cacheDir, 'test-durations.json');
+
+/** Seconds each file took in the last run that ran it, by path. */
+function readDurations() {
+  try {
+    const value = JSON.parse(readFileSync(durationsFile, 'utf8'));
+    return typeof value === 'object' && value !== null ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeDurations(durations) {
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    const temporary = `${durationsFile}.${process.pid}`;
+    writeFileSync(temporary, `${JSON.stringify(durations, null, 1)}\n`);
+    renameSync(temporary, durationsFile);
+  } catch (error) {
+    console.log(`# could not record the files' times in ${durationsFile}: ${error.message}`);
+  }
+}
+
+/** Longest first by the last run's times; a file never timed goes first (it may be long), in the stage's order. */
+function longestFirst(files, durations) {
+  const known = (f) => typeof durations[f] === 'number';
+  return [...files.filter((f) => !known(f)), ...files.filter(known).sort((a, b) => durations[b] - durations[a])];
+}
+
+/** Runs a stage's files, `concurrency` processes at a time; resolves with the counts. */
+async function runStage(stage, files, durations) {
+  const queue = longestFirst(files, durations);
+  const counts = { passed: 0, failed: 0, code: 0, failedFiles: [] };
+  async function worker() {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      const started = Date.now();
+      const result = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', file], {
+        env: { LIFEBOAT_TEST_STAGE: stage.name },
+        live: stage.concurrency === 1,
+      });
+      const seconds = Math.round((Date.now() - started) / 100) / 10;
+      durations[file] = seconds;
+      const passed = Number(/ℹ pass (\d+)/.exec(result.out)?.[1] ?? 0);
+      let failed = Number(/ℹ fail (\d+)/.exec(result.out)?.[1] ?? 0);
+      if (result.code !== 0 && failed === 0) failed = 1;
+      counts.passed += passed;
+      counts.failed += failed;
+      if (result.code !== 0) counts.code = result.code;
+      if (failed > 0) counts.failedFiles.push(file);
+      if (stage.concurrency !== 1) process.stdout.write(result.out + result.err);
+      console.log(`# ${file}: ${passed} passed, ${failed} failed, ${seconds} s`);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(stage.concurrency, files.length) }, worker));
+  return counts;
 }
 
 ensureSetup();
@@ -81,12 +147,13 @@ ensureWebBuild();
 let passed = 0;
 let failed = 0;
 let failedStage;
+let failedFiles = [];
 if (explicit.length === 0 && !onlyStage) {
   console.log('# stage typecheck');
-  let tc = await run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
-  // The console (DOM, JSX, bundler resolution) has its own project.
-  if (tc.code === 0) tc = await run('npx', ['tsc', '-p', 'packages/web/tsconfig.json', '--noEmit']);
-  if (tc.code !== 0) {
+  // The console (DOM, JSX, bundler resolution) has its own project; both at once, one a core.
+  const checks = await Promise.all(['tsconfig.json', 'packages/web/tsconfig.json'].map((project) => run('npx', ['tsc', '-p', project, '--noEmit'], { live: false })));
+  for (const check of checks) process.stdout.write(check.out + check.err);
+  if (checks.some((check) => check.code !== 0)) {
     console.log('typecheck failed');
     console.log(`0 passed, 1 failed`);
     process.exit(1);
@@ -97,19 +164,19 @@ for (const stage of stages) {
   const files = explicit.length > 0 ? stage.files.filter((f) => explicit.includes(f)) : stage.files;
   if (files.length === 0) continue;
   console.log(`# stage ${stage.name}: ${files.length} files`);
-  const result = await run(
-    process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${stage.concurrency}`, ...files],
-    { LIFEBOAT_TEST_STAGE: stage.name },
-  );
-  passed += Number(/ℹ pass (\d+)/.exec(result.out)?.[1] ?? 0);
-  failed += Number(/ℹ fail (\d+)/.exec(result.out)?.[1] ?? 0);
-  if (result.code !== 0) {
+  const started = Date.now();
+  const durations = readDurations();
+  const result = await runStage(stage, files, durations);
+  writeDurations({ ...readDurations(), ...durations });
+  console.log(`# stage ${stage.name}: ${result.passed} passed, ${result.failed} failed, ${Math.round((Date.now() - started) / 1000)} s`);
+  passed += result.passed;
+  failed += result.failed;
+  if (result.code !== 0 || result.failed > 0) {
     failedStage = stage.name;
-    if (failed === 0) failed = 1;
+    failedFiles = result.failedFiles;
     break;
   }
 }
-if (failedStage) console.log(`stage ${failedStage} failed; later stages not run`);
+if (failedStage) console.log(`stage ${failedStage} failed (${failedFiles.join(', ')}); later stages not run`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
