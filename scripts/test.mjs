@@ -118,12 +118,14 @@ function longestFirst(files, durations) {
 async function runStage(stage, files, durations) {
   const queue = longestFirst(files, durations);
   const counts = { passed: 0, failed: 0, code: 0, failedFiles: [] };
+  // One process at a time may print as it goes; two would mix their lines.
+  const live = stage.concurrency === 1 || files.length === 1;
   async function worker() {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
       const started = Date.now();
       const result = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', file], {
         env: { LIFEBOAT_TEST_STAGE: stage.name },
-        live: stage.concurrency === 1,
+        live,
       });
       const seconds = Math.round((Date.now() - started) / 100) / 10;
       durations[file] = seconds;
@@ -134,7 +136,7 @@ async function runStage(stage, files, durations) {
       counts.failed += failed;
       if (result.code !== 0) counts.code = result.code;
       if (failed > 0) counts.failedFiles.push(file);
-      if (stage.concurrency !== 1) process.stdout.write(result.out + result.err);
+      if (!live) process.stdout.write(result.out + result.err);
       console.log(`# ${file}: ${passed} passed, ${failed} failed, ${seconds} s`);
     }
   }
