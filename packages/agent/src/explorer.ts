@@ -18,7 +18,7 @@ import type { FileEntry, FileListingResult, FileRangeResult, FilesReadWorkParams
 import { maxListingEntries, uploadSizeHeader, uploadTypeHeader } from '@lifeboat/core/api';
 import { resolveInside, type PathInspector, type PathKind } from './explorer-paths.js';
 import { parseMountInfo } from './leave-rescue.js';
-import { Stop, type Platform } from './platform.js';
+import { Stop, dyingWithAgent, type Platform } from './platform.js';
 
 /** Where the explorer's mounts and holds live. */
 export interface ExplorerOptions {
@@ -266,10 +266,13 @@ export class Explorer {
     const headerFile = `${headerDir}/${jobId.replace(/[^A-Za-z0-9-]/g, '_')}.headers`;
     await this.#platform.writeText(headerFile, `Authorization: ${target.authorization}\n${uploadTypeHeader}: ${type}\n`, 0o600);
     try {
-      const curl = 'curl -sS -f --disable -X PUT -H @"$2" -H "Content-Type: application/octet-stream" -H "Expect:"';
+      // bash dies with the agent (platform.run); tar and curl are bash's children, so they are put
+      // under setpriv themselves: an upload never goes on for an agent that is gone.
+      const dying = (program: string): string => dyingWithAgent([program], this.#platform.setpriv).map(shellWord).join(' ');
+      const curl = `${dying('curl')} -sS -f --disable -X PUT -H @"$2" -H "Content-Type: application/octet-stream" -H "Expect:"`;
       const script =
         type === 'directory'
-          ? `set -o pipefail; tar -c -C "$3" -- "$4" | ${curl} -T - "$1"`
+          ? `set -o pipefail; ${dying('tar')} -c -C "$3" -- "$4" | ${curl} -T - "$1"`
           : `${curl} -H "${uploadSizeHeader}: $(stat -c %s -- "$3")" -T "$3" "$1"`;
       const [dir, member] = type === 'directory' ? (path === '/' ? [point, '.'] : [`${point}${path.slice(0, path.lastIndexOf('/')) || ''}`, path.slice(path.lastIndexOf('/') + 1)]) : [full, ''];
       const result = await this.#platform.run('bash', ['-c', script, 'bash', target.url, headerFile, dir || point, member], stop ? { stop } : {});
@@ -299,6 +302,11 @@ export class Explorer {
     if (result.status !== 0) throw new LifeboatError('PROGRAM_FAILED', `journalctl exited with status ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' / ')}`);
     return { text: result.stdout };
   }
+}
+
+/** A word for a shell script, in single quotes. */
+function shellWord(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The name of a disk's first partition: `sda1`, but `nvme0n1p1` and `mmcblk0p1` (a name ending in a digit). */

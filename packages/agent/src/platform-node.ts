@@ -20,8 +20,8 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
 /** A program whose output is followed as it comes, in a process group of its own when asked. */
 function runStreaming(program: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    // `detached` makes the group (setsid); setpriv makes it die with this process.
-    const [file, ...argv] = options.processGroup ? dyingWithAgent([program, ...args], setpriv) : [program, ...args];
+    // `detached` makes the group (setsid); setpriv makes it die with this process, as every program.
+    const [file, ...argv] = dyingWithAgent([program, ...args], setpriv);
     const child = spawn(file as string, argv, { detached: options.processGroup === true, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: string[] = [];
     const err: string[] = [];
@@ -65,7 +65,9 @@ function runStreaming(program: string, args: readonly string[], options: RunOpti
 
 function runBuffered(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(program, [...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    // As on QuickJS, every program dies with the agent (a missing one is then setpriv's status 127).
+    const [file, ...argv] = dyingWithAgent([program, ...args], setpriv);
+    const child = execFile(file as string, argv, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       removeStop();
       if (error && typeof error.code === 'string') {
         reject(error);
@@ -109,6 +111,7 @@ async function http(request: HttpRequest): Promise<HttpResponse> {
 
 export const nodePlatform: Platform = {
   runtime: `node ${process.version}`,
+  setpriv,
   env: (name) => process.env[name],
   pid: () => process.pid,
   readText: (path) => readFile(path, 'utf8'),

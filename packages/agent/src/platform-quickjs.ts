@@ -25,15 +25,12 @@ function exitStatus(word: number): number {
   return signal === 0 ? (word >> 8) & 0xff : 128 + signal;
 }
 
-let setprivPath: string | null | undefined;
-/** util-linux's setpriv on PATH (looked up once), or null. */
-function setpriv(): string | null {
-  if (setprivPath === undefined) {
-    const dirs = (std.getenv('PATH') ?? '/usr/bin:/bin').split(':').filter(Boolean);
-    setprivPath = dirs.map((dir) => `${dir}/setpriv`).find((path) => os.stat(path)[1] === 0) ?? null;
-  }
-  return setprivPath;
-}
+/** util-linux's setpriv on PATH, or null. */
+const setpriv = (std.getenv('PATH') ?? '/usr/bin:/bin')
+  .split(':')
+  .filter(Boolean)
+  .map((dir) => `${dir}/setpriv`)
+  .find((path) => os.stat(path)[1] === 0) ?? null;
 
 /** Runs a program to its end, reading its output through the event loop. */
 function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
@@ -46,7 +43,9 @@ function run(program: string, args: readonly string[], options: RunOptions = {})
       reject(new Error(`${program}: cannot create pipes`));
       return;
     }
-    const argv = options.processGroup ? dyingWithAgent(['setsid', program, ...args], setpriv()) : [program, ...args];
+    // Every program dies with the agent: above all curl, whose work long poll would otherwise take the
+    // next work for a dead agent (dyingWithAgent).
+    const argv = dyingWithAgent(options.processGroup ? ['setsid', program, ...args] : [program, ...args], setpriv);
     const pid = os.exec(argv, { block: false, usePath: true, stdin: input[0], stdout: output[1], stderr: errors[1] });
     os.close(input[0]);
     os.close(output[1]);
@@ -200,6 +199,7 @@ async function http(request: HttpRequest): Promise<HttpResponse> {
 
 export const quickjsPlatform: Platform = {
   runtime: 'quickjs',
+  setpriv,
   env: (name) => std.getenv(name),
   pid: () => Number(os.readlink('/proc/self')[0]),
   async readText(path) {

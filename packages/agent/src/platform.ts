@@ -22,8 +22,8 @@ export interface RunOptions {
   readonly stop?: Stop;
   /**
    * Runs it in a process group of its own (through `setsid`): a stop then kills the whole group
-   * (SIGTERM, SIGKILL 3 s later), children included — a hardware test's stress workers, say. It also
-   * dies with the agent (see {@link dyingWithAgent}).
+   * (SIGTERM, SIGKILL 3 s later), children included — a hardware test's stress workers, say. Like
+   * every program the agent runs, it dies with the agent (see {@link dyingWithAgent}).
    */
   readonly processGroup?: boolean;
   /** Told about output as it arrives (the whole output is still in the result). */
@@ -57,6 +57,12 @@ export interface HttpResponse {
 export interface Platform {
   /** `quickjs 2025-04-26`, `node v20.1.0`: for the log. */
   readonly runtime: string;
+  /**
+   * util-linux's `setpriv` on PATH, or null: {@link run} puts every program under it
+   * ({@link dyingWithAgent}); a shell script the agent runs gives it to the members of a pipeline,
+   * which are the shell's children, not the agent's.
+   */
+  readonly setpriv: string | null;
   env(name: string): string | undefined;
   pid(): number;
   /** A file's text; rejects when it cannot be read. Works for /proc and /sys files. */
@@ -75,7 +81,10 @@ export interface Platform {
   chown(path: string, uid: number, gid: number): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
-  /** Runs a program (found on PATH) to its end; a non-zero status does not reject. */
+  /**
+   * Runs a program (found on PATH) to its end; a non-zero status does not reject. The program dies
+   * with the agent ({@link dyingWithAgent}); a daemon it forks into the background (sshd) lives on.
+   */
   run(program: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
   /**
    * Opens a block device read-only with `O_EXCL` and keeps it open: fails with `DEVICE_BUSY` when it
@@ -108,14 +117,19 @@ export class ProgramError extends LifeboatError {
 }
 
 /**
- * The argv that makes `argv` die with the agent: a hardware test's program must not outlive an agent
- * that crashed or was killed (the restarted agent marks its tests `error`; a stress-ng or memtester
- * left running would hold the CPUs or the memory, and a new test of the same kind with them).
+ * The argv that makes `argv` die with the agent: no program the agent started may outlive an agent
+ * that crashed or was killed. A curl of the dead agent's work long poll would take the next work the
+ * control plane queues and hand it to no one (the item lost, its user waiting until a timeout); a
+ * hardware test's stress-ng or memtester left running would hold the CPUs or the memory (the
+ * restarted agent marks its tests `error`, and a new test of the same kind would run beside them).
  * util-linux's `setpriv --pdeathsig KILL` sets PR_SET_PDEATHSIG and execs the program (same pid: the
  * group's id and our own signals are unchanged); the kernel kills it the moment the agent dies, however
- * it died. Its children end with it (stress-ng's workers watch their parent); memtester, badblocks
- * and the checkers are one process. The control plane does the same for ipmitool (drivers/power/
- * ipmi.ts), where the approaches rejected are written down. Without setpriv (`setpriv` null), as is.
+ * it died. The setting survives exec but not fork: a daemon the program forks (sshd) lives on, and
+ * the members of a shell's pipeline need it themselves (the explorer's `tar | curl`). stress-ng's
+ * workers watch their parent; memtester, badblocks and the checkers are one process. One gap: an agent
+ * killed between fork and setpriv's prctl (microseconds) leaves that one program to end by itself. The
+ * control plane does the same for ipmitool (drivers/power/ipmi.ts), where the approaches rejected are
+ * written down. Without setpriv (`setpriv` null), as is.
  */
 export function dyingWithAgent(argv: readonly string[], setpriv: string | null): string[] {
   return setpriv === null ? [...argv] : [setpriv, '--pdeathsig', 'KILL', '--', ...argv];

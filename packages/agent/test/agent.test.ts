@@ -383,16 +383,14 @@ test('a killed agent takes its test programs with it; restarted, it ends their t
     const found = descendants(agentPid).filter((p) => p.args.startsWith('stress-ng'));
     return found.length >= 2 ? found : undefined;
   }, 30_000);
-  // Its HTTP calls run in curl, outside its process group: a long poll of /work outlives it.
+  // Its HTTP calls run in curl, outside its process group; they die with it too.
   const calls = descendants(agentPid).filter((p) => p.args.startsWith('curl'));
   // As a crash: no exit handler runs.
   const exited = new Promise((r) => machine.child?.once('exit', r));
   process.kill(agentPid, 'SIGKILL');
   await exited;
   await waitFor('the test programs to be gone', () => (programs.some((p) => alive(p.pid)) ? undefined : true), 15_000, 100);
-  // The dead agent's long poll would take the next work the control plane queues (the exit's
-  // leave_rescue of the test below, then answered by no one): wait for it to end (at most 25 s).
-  await waitFor("the killed agent's HTTP calls to end", () => (calls.some((p) => alive(p.pid)) ? undefined : true), 40_000, 100);
+  await waitFor("the killed agent's HTTP calls to be gone", () => (calls.some((p) => alive(p.pid)) ? undefined : true), 5_000, 50);
   // The agent starts again at this boot (its session saved in /run): the test it ran ends in error at once.
   machine.start();
   const ended = await waitFor('the test to end', async () => {
@@ -400,6 +398,46 @@ test('a killed agent takes its test programs with it; restarted, it ends their t
     return t.status === 'running' ? undefined : t;
   }, 60_000);
   assert.deepEqual([ended.status, ended.summary], ['error', 'the rescue agent restarted during the test']);
+  await rescueState('rescue');
+});
+
+/** How long a process has run (ms), from /proc; 0 when it is gone. */
+function ageMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptimeSeconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    // USER_HZ is 100 on Linux.
+    return uptimeSeconds * 1000 - startTicks * 10;
+  } catch {
+    return 0;
+  }
+}
+
+test("a killed agent's work long poll dies with it: the work queued next is run by the restarted agent", async () => {
+  const agentPid = machine.child?.pid as number;
+  // Heartbeats and steps take milliseconds; a curl alive for 2 s is the long poll of /work (25 s).
+  await waitFor('the agent to long-poll for work', () => descendants(agentPid).find((p) => p.args.startsWith('curl') && ageMs(p.pid) > 2000), 30_000, 100);
+  const calls = descendants(agentPid).filter((p) => p.args.startsWith('curl'));
+  const exited = new Promise((r) => machine.child?.once('exit', r));
+  process.kill(agentPid, 'SIGKILL');
+  await exited;
+  // PR_SET_PDEATHSIG: the kernel kills them with the agent. A long poll left alive (reparented, up to
+  // 25 s) would take the work below within half a second and hand it to no one.
+  await waitFor("the dead agent's curls to die with it", () => (calls.some((p) => alive(p.pid)) ? undefined : true), 5_000, 20);
+
+  const queued = await cp.api<{ id: string }>('POST', '/v1/servers/web-1/rescue/work', { kind: 'smart', params: { disk: '/dev/sda' } }, 202);
+  const workOf = () => cp.api<{ state: string; message: string | null; result: unknown }>('GET', `/v1/servers/web-1/rescue/work/${queued.id}`);
+  assert.equal((await workOf()).state, 'pending', 'nobody took it while no agent runs');
+  machine.start();
+  const done = await waitFor('the restarted agent to answer it', async () => {
+    const w = await workOf();
+    return w.state === 'completed' || w.state === 'failed' ? w : undefined;
+  }, 60_000);
+  // The new agent's own answer (it has no handler for this kind), not the control plane's "restarted".
+  assert.deepEqual([done.state, done.result], ['failed', { code: 'JOB_UNSUPPORTED' }]);
+  assert.match(machine.output, new RegExp(`job ${queued.id} \\(smart\\): failed: unsupported job kind`));
+  assert.notEqual(machine.child?.pid, agentPid);
   await rescueState('rescue');
 });
 

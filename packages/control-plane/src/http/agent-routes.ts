@@ -3,13 +3,14 @@
  * its one-time boot token for an agent token, then reports its boot steps, host keys, inventory and
  * readiness, heartbeats and long-polls for work.
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { LifeboatError, profileHasDesktop, type RescueSession } from '@lifeboat/core';
 import { hashToken, newToken } from '../credentials/tokens.js';
 import type { AppOptions } from './app.js';
 import { BootTimeline } from '../rescue/boot-timeline.js';
 import type { Store } from '../store/store.js';
+import type { AgentWork } from '../store/records.js';
 import type { RedeemOutcome } from '../store/boot-credentials.js';
 import { settleTestWork } from './hardware-test-routes.js';
 import { settleDoctorWork } from '../doctor/doctor-routes.js';
@@ -56,6 +57,32 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
   async function step(request: FastifyRequest, session: RescueSession, name: string, detail?: string): Promise<void> {
     const outcome = await timeline.record(session.id, name, 'completed', detail);
     if (outcome !== 'recorded') request.log.info({ session: session.id, step: name, outcome }, 'agent step not recorded');
+  }
+
+  /**
+   * The answer of a poll that took work, given back when it cannot reach the agent: the client was gone
+   * before it was sent, or went before it was written out whole (`close` without `finish`). Work whose
+   * answer was written out and still never reached an agent (the agent died as it came) is given back,
+   * or failed, at that agent's next start (`AgentWorkQueue.settleAgentRestart`).
+   */
+  async function handOver(request: FastifyRequest, reply: FastifyReply, session: RescueSession, jobs: readonly AgentWork[], gone: AbortSignal): Promise<{ jobs: AgentWork[] }> {
+    const ids = jobs.map((job) => job.id);
+    const giveBack = async (): Promise<void> => {
+      await store.agentWork.release(session.id, ids);
+      request.log.info({ session: session.id, work: ids }, 'the agent went away before the work reached it: pending again');
+    };
+    if (gone.aborted) {
+      await giveBack();
+      return { jobs: [] };
+    }
+    // 'finish': the whole answer went to the operating system (writableFinished would say so too, but
+    // not for an in-process request, whose socket is a stand-in).
+    let written = false;
+    reply.raw.once('finish', () => (written = true));
+    reply.raw.once('close', () => {
+      if (!written) giveBack().catch((error: unknown) => request.log.error({ err: error, session: session.id, work: ids }, 'undelivered work not given back'));
+    });
+    return { jobs: [...jobs] };
   }
 
   /** Records a refused redeem of an open session as an alert on it and in the audit log. */
@@ -127,6 +154,9 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
         if (settled.length > 0) request.log.info({ session: session.id, tests: settled }, 'the agent restarted: its running tests ended in error');
         const fixes = await store.doctor.settleAgentRestart(session.id, session.serverId);
         if (fixes.length > 0) request.log.info({ session: session.id, fixes }, 'the agent restarted: the doctor fixes it had taken failed');
+        // Then whatever else the previous agent took and never answered: given again, or failed.
+        const work = await store.agentWork.settleAgentRestart(session.id);
+        if (work.redelivered.length + work.failed.length > 0) request.log.info({ session: session.id, ...work }, 'the agent restarted: the work it had taken is given again or failed');
       }
       await step(request, session, request.body.step, request.body.detail);
       return reply.status(204).send();
@@ -173,24 +203,34 @@ export function agentRoutes(options: AppOptions, limiters: RequestLimiters): Fas
           response: { 200: AgentJobs, ...agentErrors },
         }),
       },
-      async (request) => {
+      async (request, reply) => {
         const session = await sessionOf(request);
         const until = Date.now() + (request.query.waitSeconds ?? 25) * 1000;
-        const closed = new AbortController();
-        request.raw.on('close', () => closed.abort());
+        // The answer's 'close': the client went away (its agent died, a proxy gave up), or the answer
+        // was written out (after its 'finish').
+        const gone = new AbortController();
+        reply.raw.once('close', () => gone.abort());
+        if (reply.raw.destroyed) gone.abort();
         for (;;) {
           const jobs = await store.agentWork.take(session.id);
-          if (jobs.length > 0 || Date.now() >= until || options.signal.aborted || closed.signal.aborted) return { jobs };
+          if (jobs.length > 0) return handOver(request, reply, session, jobs, gone.signal);
+          if (gone.signal.aborted) {
+            request.log.debug({ session: session.id }, 'work long poll ended: its client went away');
+            return { jobs };
+          }
+          if (Date.now() >= until || options.signal.aborted) return { jobs };
           // One listener per wait, removed when the wait ends: a long poll must not pile listeners
           // onto the control plane's shutdown signal.
           await new Promise<void>((resolve) => {
             const done = (): void => {
               clearTimeout(timer);
               options.signal.removeEventListener('abort', done);
+              gone.signal.removeEventListener('abort', done);
               resolve();
             };
             const timer = setTimeout(done, Math.min(500, Math.max(0, until - Date.now())));
             options.signal.addEventListener('abort', done, { once: true });
+            gone.signal.addEventListener('abort', done, { once: true });
           });
         }
       },

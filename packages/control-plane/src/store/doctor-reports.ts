@@ -4,7 +4,7 @@
  * agent with a `DoctorFixOutcome`; no second table keeps what that row already says. Reports go with
  * their session (and the session with its server).
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { doctorFixWork, doctorUndoWork, type DoctorFinding, type DoctorFixOutcome, type DoctorReport } from '@lifeboat/core';
 import type { Database } from './schema.js';
 import { iso, json, newId, type Clock } from './rows.js';
@@ -146,7 +146,7 @@ function stored(row: { session_id: string; server_id: string; report: string; re
   return { sessionId: row.session_id, serverId: row.server_id, report: json<DoctorReport>(row.report, { state: 'failed', startedAt: row.received_at, findings: [] }), receivedAt: new Date(row.received_at) };
 }
 
-function fixRecord(row: Database['agent_work']): DoctorFixRecord {
+function fixRecord(row: Selectable<Database['agent_work']>): DoctorFixRecord {
   const params = json<{ findingId?: string }>(row.params, {});
   return {
     id: row.id,

@@ -372,6 +372,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('agent_work_session_kind').on('agent_work').columns(['session_id', 'kind']).execute();
     },
   },
+  '0008w_agent_work_redeliveries': {
+    async up(db: Kysely<any>) {
+      // Work a restarted agent is given again, counted so that an item that kills its agent every time
+      // is failed instead of handed out for ever (`AgentWorkQueue.settleAgentRestart`).
+      await db.schema.alterTable('agent_work').addColumn('redeliveries', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * The tables as Kysely sees them. Times are ISO-8601 strings (UTC, fixed width, so they compare as
  * text on both dialects), booleans are 0/1, JSON is text: one representation for SQLite and PostgreSQL.
@@ -205,6 +207,8 @@ export interface AgentWorkRow {
   message: string | null;
   created_at: string;
   updated_at: string;
+  /** How many times a restarted agent was given it again (`AgentWorkQueue.settleAgentRestart`). */
+  redeliveries: Generated<number>;
 }
 
 export interface IncidentRow {
