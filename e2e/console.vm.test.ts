@@ -11,14 +11,13 @@
  * the console shows emergency mode, and says so.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureRescueImage } from '@lifeboat/image';
-import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
-import { freePort, labUpRegistered, lifeboat, lifeboatJson, ServeProcess, waitFor } from './support.js';
+import type { LabServerStatus } from '@lifeboat/lab';
+import { E2eWorld, freePort, lifeboat, lifeboatJson, waitFor } from './support.js';
 
 
 /** A running OpenSSH client attached to the gateway, with what it printed. */
@@ -36,17 +35,15 @@ function since(viewer: Viewer, from: number): string {
 }
 
 describe('the serial console of a lab server through IPMI SOL and the SSH gateway', { timeout: 25 * 60_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lb-console-'));
-  const dataDir = join(dir, 'data');
-  const labDir = join(dir, 'lab');
-  const keys = { acme: join(dir, 'id_acme'), globex: join(dir, 'id_globex'), stranger: join(dir, 'id_stranger') };
+  const world = new E2eWorld('lb-console-');
+  const dir = world.dir;
+  let keys: { readonly acme: string; readonly globex: string; readonly stranger: string };
   const knownHosts = join(dir, 'known_hosts');
   const viewers: Viewer[] = [];
   let port: number;
   let consolePort: number;
   let imageDir: string;
   let brokenImageDir: string;
-  let controlPlane: ServeProcess | undefined;
   let operator: NodeJS.ProcessEnv;
   let acme: NodeJS.ProcessEnv;
   let server: LabServerStatus;
@@ -68,10 +65,9 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
 
   const attached = (viewer: Viewer) => waitFor('the console banner', () => viewer.stderr.includes('~. at the start of a line detaches'), 60_000, 100);
 
-  /** Starts `lifeboat serve` serving `image` for profile linux. */
-  const startControlPlane = (image: string, rescueTimeout: string): Promise<void> =>
-    controlPlane!.start(['--data', dataDir, '--console-listen', `127.0.0.1:${consolePort}`, '--image', image, '--rescue-timeout', rescueTimeout, '--scheduler-interval', '1s']);
-  const stopControlPlane = (): Promise<void> => controlPlane?.stop() ?? Promise.resolve();
+  /** The flags of `lifeboat serve` serving `image` for profile linux. */
+  const serveFlags = (image: string, rescueTimeout: string): string[] =>
+    ['--console-listen', `127.0.0.1:${consolePort}`, '--image', image, '--rescue-timeout', rescueTimeout, '--scheduler-interval', '1s'];
 
   before(async () => {
     const image = await ensureRescueImage({ onProgress: (line) => process.stderr.write(`[image] ${line}\n`) });
@@ -82,38 +78,24 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     copyFileSync(join(imageDir, 'vmlinuz'), join(brokenImageDir, 'vmlinuz'));
     writeFileSync(join(brokenImageDir, 'initrd'), 'this is not an initramfs\n');
     symlinkSync(join(imageDir, 'rootfs.squashfs'), join(brokenImageDir, 'rootfs.squashfs'));
-    port = await freePort();
-    controlPlane = new ServeProcess(port);
     consolePort = await freePort();
-    mkdirSync(dataDir, { recursive: true });
-    await startControlPlane(brokenImageDir, '100s');
-    const base = { ...process.env, LIFEBOAT_URL: `http://127.0.0.1:${port}` };
-    operator = { ...base, LIFEBOAT_TOKEN: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
-
     // The lab as `npm start` makes it: registered by `lab up --register` (IPMI BMC, so the console is
     // the BMC's SOL). Its installed Debian's fstab names a disk that does not exist: it boots into
     // emergency mode, where SSH never answers, until it is rescued and repaired.
-    const up = await labUpRegistered(labDir, operator, ['--scenario', 'broken-fstab', '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
-    assert.equal(up, 0, 'lifeboat lab up --register');
-    server = labStatus(labDir).servers[0]!;
+    await world.start({ serve: serveFlags(brokenImageDir, '100s'), lab: ['--scenario', 'broken-fstab'] });
+    ({ port, operator, server } = world);
 
     await lifeboatJson(['tenants', 'add', 'globex'], operator);
-    for (const [tenant, key] of [['acme', keys.acme], ['globex', keys.globex], ['stranger', keys.stranger]] as const) {
-      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${tenant}@test`, '-f', key]);
-    }
-    acme = { ...base, LIFEBOAT_TOKEN: (await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'acme', '--role', 'customer'], operator)).token };
-    const globex = { ...base, LIFEBOAT_TOKEN: (await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'globex', '--role', 'customer'], operator)).token };
+    keys = { acme: world.sshKey('id_acme', 'acme@test'), globex: world.sshKey('id_globex', 'globex@test'), stranger: world.sshKey('id_stranger', 'stranger@test') };
+    acme = await world.customer('acme');
+    const globex = await world.customer('globex');
     await lifeboatJson(['keys', 'add', 'laptop', '--public-key', `${keys.acme}.pub`], acme);
     await lifeboatJson(['keys', 'add', 'laptop', '--public-key', `${keys.globex}.pub`], globex);
   });
 
   after(async () => {
     for (const viewer of viewers) if (viewer.child.exitCode === null) viewer.child.kill('SIGKILL');
-    const left = await lab(['down']);
-    await stopControlPlane();
-    if (process.exitCode && process.exitCode !== 0) process.stderr.write((controlPlane?.log ?? '').slice(-20_000));
-    rmSync(dir, { recursive: true, force: true });
-    assert.equal(left, 0, 'lab down left no process');
+    await world.close();
   });
 
   it('a rescue of a broken image fails, and the console log and the failure reason show the kernel panic', async () => {
@@ -129,8 +111,7 @@ describe('the serial console of a lab server through IPMI SOL and the SSH gatewa
     assert.match(log.stdout, /Kernel panic - not syncing/, 'and why it stopped');
     assert.equal((await lifeboatJson<{ state: string }>(['servers', 'show', server.name], operator)).state, 'rescue_failed');
     // The operator fixes the profile's image: the control plane serves the real one from now on.
-    await stopControlPlane();
-    await startControlPlane(imageDir, '10m');
+    await world.restartControlPlane(serveFlags(imageDir, '10m'));
   });
 
   it('attaches over IPMI SOL, watches the reboot into rescue, logs in on the serial getty with the temporary password; a second viewer reads along', async () => {

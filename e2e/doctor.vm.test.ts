@@ -8,15 +8,13 @@
  * and the installed system boots from its disk and answers SSH with the lab's key.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DoctorFinding, DoctorFixAnswer, DoctorView } from '@lifeboat/core/api';
 import { ensureRescueImage } from '@lifeboat/image';
-import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
-import { freePort, labUpRegistered, lifeboat, lifeboatJson, ServeProcess, ssh, waitFor, type CommandResult, type SshLogin } from './support.js';
+import type { LabServerStatus } from '@lifeboat/lab';
+import { E2eWorld, lifeboat, lifeboatJson, ssh, waitFor, type CommandResult, type SshLogin } from './support.js';
 
 const scenarios = ['broken-fstab', 'firewall-drops-ssh', 'renamed-nic', 'bad-sshd-config'];
 /** The finding of each scenario: id, check, severity, fix, and the file its evidence points at. */
@@ -28,12 +26,8 @@ const expected = [
 ] as const;
 
 describe('the rescue doctor on a lab server broken four ways: find, fix, undo, boot', { timeout: 30 * 60_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-doctor-e2e-'));
-  const dataDir = join(dir, 'data');
-  const labDir = join(dir, 'lab');
-  const customerKey = join(dir, 'customer_ed25519');
-  let port: number;
-  let controlPlane: ServeProcess | undefined;
+  const world = new E2eWorld('lifeboat-doctor-e2e-');
+  let customerKey: string;
   let operator: NodeJS.ProcessEnv;
   let customer: NodeJS.ProcessEnv;
   let server: LabServerStatus;
@@ -61,35 +55,24 @@ describe('the rescue doctor on a lab server broken four ways: find, fix, undo, b
 
   before(async () => {
     const image = await ensureRescueImage({ onProgress: (line) => process.stderr.write(`[image] ${line}\n`) });
-    port = await freePort();
-    controlPlane = new ServeProcess(port);
-    mkdirSync(dataDir, { recursive: true });
-    await controlPlane.start(['--data', dataDir, '--console-listen', '127.0.0.1:0', '--image', image.dir, '--rescue-timeout', '8m', '--exit-timeout', '8m', '--scheduler-interval', '1s']);
-    const base = { ...process.env, LIFEBOAT_URL: `http://127.0.0.1:${port}` };
-    operator = { ...base, LIFEBOAT_TOKEN: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
-
-    const up = await labUpRegistered(labDir, operator, [...scenarios.flatMap((s) => ['--scenario', s]), '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
-    assert.equal(up, 0, 'lifeboat lab up --register');
-    server = labStatus(labDir).servers[0]!;
+    await world.start({
+      serve: ['--console-listen', '127.0.0.1:0', '--image', image.dir, '--rescue-timeout', '8m', '--exit-timeout', '8m', '--scheduler-interval', '1s'],
+      lab: scenarios.flatMap((s) => ['--scenario', s]),
+    });
+    ({ operator, server } = world);
     assert.deepEqual([...server.scenarios].sort(), [...scenarios].sort());
-    customer = { ...base, LIFEBOAT_TOKEN: (await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'acme', '--role', 'customer'], operator)).token };
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', customerKey]);
+    customer = await world.customer('acme');
+    customerKey = world.sshKey('customer_ed25519');
   });
 
-  after(async () => {
-    const left = await lab(['down']);
-    await controlPlane?.stop();
-    if (process.exitCode && process.exitCode !== 0) process.stderr.write((controlPlane?.log ?? '').slice(-20_000));
-    rmSync(dir, { recursive: true, force: true });
-    assert.equal(left, 0, 'lab down left no process');
-  });
+  after(() => world.close());
 
   it('lifeboat doctor lists the four faults with their evidence, by itself after ready', async () => {
     const started = Date.now();
     const enter = await lifeboatJson<{ state: string; ssh: { knownHosts: string } }>(['rescue', 'enter', server.name, '--ssh-key', `${customerKey}.pub`, '--wait'], customer);
     assert.equal(enter.state, 'rescue');
     log(`rescue enter --wait: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const knownHostsFile = join(dir, 'known_hosts');
+    const knownHostsFile = join(world.dir, 'known_hosts');
     writeFileSync(knownHostsFile, `${enter.ssh.knownHosts}\n`);
     rescueLogin = { keyFile: customerKey, knownHostsFile };
 

@@ -2,10 +2,14 @@
  * End-to-end support: the real CLI as a child process, OpenSSH as the customer runs it, a real SMTP
  * server on loopback, and waits that poll for real signals.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
-import { main as lab } from '@lifeboat/lab';
+import { labStatus, main as lab, type LabServerStatus } from '@lifeboat/lab';
 
 const cliBin = fileURLToPath(new URL('../packages/cli/bin/lifeboat.mjs', import.meta.url));
 
@@ -147,20 +151,118 @@ export async function startSmtpServer(): Promise<{ url: string; messages: Receiv
   return { url: `smtp://127.0.0.1:${port}`, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+/** What `E2eWorld.start` starts. */
+export interface E2eWorldOptions {
+  /** `lifeboat serve` flags besides `--data` (images, timeouts, the console listener). */
+  readonly serve: readonly string[];
+  /** `lifeboat lab up` arguments besides `--tenant` and `--boot-url` (`--scenario`, `--layout`). */
+  readonly lab: readonly string[];
+}
 
 /**
- * `lifeboat lab up ARGS --register` as `npm start` runs it: the lab in `labDir` (kept in
- * LIFEBOAT_LAB for the test's later `lab` calls), its servers registered with the control plane
- * through `operator`'s LIFEBOAT_URL and LIFEBOAT_TOKEN (set for the call only). Resolves with the exit code.
+ * The world of an end-to-end test on one lab server: a directory of its own (made at once, so the test
+ * can put files in it before `start`), the real `lifeboat serve` on a free port with its data there,
+ * and one lab server that `lifeboat lab up --register` (as `npm start` runs it) registered with that
+ * control plane for the tenant acme, netbooting from it. `close` takes it all down, even half started.
  */
-export async function labUpRegistered(labDir: string, operator: NodeJS.ProcessEnv, args: readonly string[]): Promise<number> {
-  process.env.LIFEBOAT_LAB = labDir;
-  process.env.LIFEBOAT_URL = operator.LIFEBOAT_URL;
-  process.env.LIFEBOAT_TOKEN = operator.LIFEBOAT_TOKEN;
-  try {
-    return await lab(['up', ...args, '--register']);
-  } finally {
-    delete process.env.LIFEBOAT_TOKEN;
-    delete process.env.LIFEBOAT_URL;
+export class E2eWorld {
+  /** The test's directory: the control plane's data, the lab, keys, files; removed by `close`. */
+  readonly dir: string;
+  readonly #dataDir: string;
+  readonly #labDir: string;
+  #controlPlane: ServeProcess | undefined;
+  #base: NodeJS.ProcessEnv | undefined;
+  #operator: NodeJS.ProcessEnv | undefined;
+  #server: LabServerStatus | undefined;
+
+  /** Makes the directory, `mkdtemp(PREFIX)` in the system's temporary directory. */
+  constructor(prefix: string) {
+    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    this.#dataDir = join(this.dir, 'data');
+    this.#labDir = join(this.dir, 'lab');
+  }
+
+  /** The control plane's port on 127.0.0.1. */
+  get port(): number {
+    return this.#started(this.#controlPlane).port;
+  }
+
+  /** The control plane's URL, as the CLI's LIFEBOAT_URL has it. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The environment of the CLI as the operator (the admin token `serve` wrote). */
+  get operator(): NodeJS.ProcessEnv {
+    return this.#started(this.#operator);
+  }
+
+  /** The lab server, registered for the tenant acme. */
+  get server(): LabServerStatus {
+    return this.#started(this.#server);
+  }
+
+  /** Starts `lifeboat serve --data DIR/data FLAGS`, then the lab server registered with it. */
+  async start(options: E2eWorldOptions): Promise<void> {
+    this.#controlPlane = new ServeProcess(await freePort());
+    mkdirSync(this.#dataDir, { recursive: true });
+    await this.#startControlPlane(options.serve);
+    this.#base = { ...process.env, LIFEBOAT_URL: this.url };
+    this.#operator = { ...this.#base, LIFEBOAT_TOKEN: readFileSync(join(this.#dataDir, 'admin.token'), 'utf8').trim() };
+    // The lab as `npm start` makes it: LIFEBOAT_LAB stays set for `close`'s `lab down`; the operator's
+    // URL and token are set for the call only.
+    process.env.LIFEBOAT_LAB = this.#labDir;
+    process.env.LIFEBOAT_URL = this.#operator.LIFEBOAT_URL;
+    process.env.LIFEBOAT_TOKEN = this.#operator.LIFEBOAT_TOKEN;
+    let up: number;
+    try {
+      up = await lab(['up', ...options.lab, '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${this.port}/boot.ipxe`, '--register']);
+    } finally {
+      delete process.env.LIFEBOAT_TOKEN;
+      delete process.env.LIFEBOAT_URL;
+    }
+    assert.equal(up, 0, 'lifeboat lab up --register');
+    this.#server = labStatus(this.#labDir).servers[0]!;
+  }
+
+  /** The operator restarts the control plane with other flags (the same data, port and lab). */
+  async restartControlPlane(serve: readonly string[]): Promise<void> {
+    await this.#started(this.#controlPlane).stop();
+    await this.#startControlPlane(serve);
+  }
+
+  /** The environment of the CLI as a customer of `tenant`, with a new customer token. */
+  async customer(tenant: string): Promise<NodeJS.ProcessEnv> {
+    const { token } = await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', tenant, '--role', 'customer'], this.operator);
+    return { ...this.#started(this.#base), LIFEBOAT_TOKEN: token };
+  }
+
+  /** Makes an ed25519 key pair without passphrase at DIR/`name` (and `name`.pub); returns the private key's path. */
+  sshKey(name: string, comment?: string): string {
+    const path = join(this.dir, name);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', ...(comment === undefined ? [] : ['-C', comment]), '-f', path]);
+    return path;
+  }
+
+  /**
+   * `lab down`, the control plane stopped (its log printed when a test failed), the directory removed;
+   * then fails when `lab down` left a process.
+   */
+  async close(): Promise<void> {
+    process.env.LIFEBOAT_LAB = this.#labDir;
+    const left = await lab(['down']);
+    await this.#controlPlane?.stop();
+    if (process.exitCode && process.exitCode !== 0) process.stderr.write((this.#controlPlane?.log ?? '').slice(-20_000));
+    rmSync(this.dir, { recursive: true, force: true });
+    assert.equal(left, 0, 'lab down left no process');
+  }
+
+  #startControlPlane(serve: readonly string[]): Promise<void> {
+    return this.#started(this.#controlPlane).start(['--data', this.#dataDir, ...serve]);
+  }
+
+  #started<T>(value: T | undefined): T {
+    if (value === undefined) throw new Error('the e2e world is not started: call start() in before()');
+    return value;
   }
 }

@@ -10,17 +10,16 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import type { DoctorView } from '@lifeboat/core/api';
 import { ensureRescueImage, windowsToolSmokeChecks } from '@lifeboat/image';
-import { ensureWindowsDisk, labStatus, labWindowsUsers, main as lab, windowsPaths, type LabServerStatus, type WindowsDisk } from '@lifeboat/lab';
-import { freePort, labUpRegistered, lifeboat, lifeboatJson, runCommand, ServeProcess, ssh, waitFor, type SshLogin } from './support.js';
+import { ensureWindowsDisk, labWindowsUsers, windowsPaths, type LabServerStatus, type WindowsDisk } from '@lifeboat/lab';
+import { E2eWorld, freePort, lifeboat, lifeboatJson, runCommand, ssh, waitFor, type SshLogin } from './support.js';
 
 /** The page's canvas, as much of it as the checks read (the e2e project has no DOM types). */
 type Canvas = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null };
@@ -28,12 +27,10 @@ type Canvas = { width: number; height: number; getContext(kind: '2d'): { getImag
 const screenshots = join(import.meta.dirname, '..', 'docs', 'screenshots');
 
 describe('the windows rescue: desktop in the browser, NTFS files off with scp, every tool', { timeout: 40 * 60_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-windows-e2e-'));
-  const dataDir = join(dir, 'data');
-  const labDir = join(dir, 'lab');
-  const customerKey = join(dir, 'customer_ed25519');
+  const world = new E2eWorld('lifeboat-windows-e2e-');
+  const dir = world.dir;
+  let customerKey: string;
   let port: number;
-  let controlPlane: ServeProcess | undefined;
   let operator: NodeJS.ProcessEnv;
   let customer: NodeJS.ProcessEnv;
   let server: LabServerStatus;
@@ -53,26 +50,18 @@ describe('the windows rescue: desktop in the browser, NTFS files off with scp, e
     const linux = await ensureRescueImage({ onProgress: progress });
     const windows = await ensureRescueImage({ profile: 'windows', onProgress: progress });
     disk = await ensureWindowsDisk('clean', { onProgress: (line: string) => process.stderr.write(`[disk] ${line}\n`) });
-    port = await freePort();
-    controlPlane = new ServeProcess(port);
-    mkdirSync(dataDir, { recursive: true });
-    await controlPlane.start(['--data', dataDir, '--console-listen', '127.0.0.1:0', '--image', linux.dir, '--image-profile', `windows=${windows.dir}`, '--rescue-timeout', '10m', '--exit-timeout', '8m', '--scheduler-interval', '1s']);
-    const base = { ...process.env, LIFEBOAT_URL: `http://127.0.0.1:${port}` };
-    operator = { ...base, LIFEBOAT_TOKEN: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
-    const up = await labUpRegistered(labDir, operator, ['--layout', 'windows', '--tenant', 'acme', '--boot-url', `http://10.0.2.2:${port}/boot.ipxe`]);
-    assert.equal(up, 0, 'lifeboat lab up --register');
-    server = labStatus(labDir).servers[0]!;
-    customer = { ...base, LIFEBOAT_TOKEN: (await lifeboatJson<{ token: string }>(['tokens', 'create', '--tenant', 'acme', '--role', 'customer'], operator)).token };
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', customerKey]);
+    await world.start({
+      serve: ['--console-listen', '127.0.0.1:0', '--image', linux.dir, '--image-profile', `windows=${windows.dir}`, '--rescue-timeout', '10m', '--exit-timeout', '8m', '--scheduler-interval', '1s'],
+      lab: ['--layout', 'windows'],
+    });
+    ({ port, operator, server } = world);
+    customer = await world.customer('acme');
+    customerKey = world.sshKey('customer_ed25519');
   });
 
   after(async () => {
     await browser?.close();
-    const left = await lab(['down']);
-    await controlPlane?.stop();
-    if (process.exitCode && process.exitCode !== 0) process.stderr.write((controlPlane?.log ?? '').slice(-20_000));
-    rmSync(dir, { recursive: true, force: true });
-    assert.equal(left, 0, 'lab down left no process');
+    await world.close();
   });
 
   it('boots the windows profile, whose desktop listens on 127.0.0.1:5900 only', async () => {

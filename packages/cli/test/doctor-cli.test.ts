@@ -9,42 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DoctorReport, LifeboatClient } from '@lifeboat/core';
-import { playAgent, waitFor, type ControlPlaneProcess, type PlayedAgent } from '@lifeboat/test-support';
+import type { LifeboatClient } from '@lifeboat/core';
+import { brokenDoctorReport, playAgent, waitFor, type ControlPlaneProcess, type PlayedAgent } from '@lifeboat/test-support';
 import { runLifeboat, startCustomerPlane } from './run-cli.js';
 
-const report: DoctorReport = {
-  state: 'done',
-  startedAt: '2026-06-01T10:00:05.000Z',
-  finishedAt: '2026-06-01T10:00:08.500Z',
-  durationMs: 3500,
-  installedSystem: '/dev/sda1 (ext4)',
-  findings: [
-    {
-      id: 'fstab-data',
-      check: 'fstab',
-      severity: 'critical',
-      summary: 'fstab mounts /data from UUID=0a1b2c3d, which does not exist, without nofail: the boot stops in emergency mode.',
-      evidence: [{ file: '/etc/fstab', line: 3, text: 'UUID=0a1b2c3d /data ext4 defaults 0 2' }],
-      fix: { kind: 'fstab-nofail', description: 'add nofail to line 3 of /etc/fstab', state: 'available' },
-    },
-    {
-      id: 'root-login',
-      check: 'root-login',
-      severity: 'warning',
-      summary: 'root is locked and has no authorized key.',
-      evidence: [{ file: '/etc/shadow', line: 1, text: 'root:!:19000:0:99999:7:::' }],
-      fix: { kind: 'root-password', description: 'set a new root password', state: 'available' },
-    },
-    {
-      id: 'journal',
-      check: 'journal',
-      severity: 'info',
-      summary: '1 error in the last boot.',
-      evidence: [{ command: 'journalctl -b -1 -p err', text: 'Timed out waiting for device /dev/disk/by-uuid/0a1b2c3d.' }],
-    },
-  ],
-};
+const report = brokenDoctorReport();
+/** The finding whose fix the tests apply and undo. */
+const fstabData = report.findings.find((f) => f.id === 'fstab-data')!;
 
 describe('lifeboat doctor against a running control plane', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-doctor-'));
@@ -81,30 +52,30 @@ describe('lifeboat doctor against a running control plane', { timeout: 300_000 }
     const human = await lifeboat(['doctor', 'web-1']);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /examined:\s+\/dev\/sda1 \(ext4\)/);
-    assert.match(human.stdout, /fstab-data {2}CRITICAL {2}fstab\n {2}fstab mounts \/data/);
-    assert.match(human.stdout, / {4}\/etc\/fstab:3: UUID=0a1b2c3d \/data ext4 defaults 0 2/);
-    assert.match(human.stdout, /fix: add nofail to line 3 of \/etc\/fstab: lifeboat doctor fix web-1 fstab-data/);
-    assert.match(human.stdout, / {4}\$ journalctl -b -1 -p err\n {4}Timed out waiting/);
+    assert.match(human.stdout, /fstab-data {2}CRITICAL {2}fstab\n {2}\/etc\/fstab mounts \/data/);
+    assert.match(human.stdout, / {4}\/etc\/fstab:2: UUID=5b1e0c2a-7d4f-4a8e-9a51-3f0c2d9e8b11 \/data ext4 defaults 0 2/);
+    assert.match(human.stdout, /fix: Add nofail to line 2 of \/etc\/fstab: the boot goes on without \/data \(its contents stay on the missing disk\)\.: lifeboat doctor fix web-1 fstab-data/);
+    assert.match(human.stdout, / {4}\$ journalctl --directory \/var\/log\/journal -b 0 -p err\n {4}.*Timed out waiting/);
     const json = await lifeboat(['doctor', 'web-1', '--json']);
     assert.equal(json.code, 0, json.stderr);
     assert.deepEqual([json.json.server, json.json.current, json.json.report.state], ['web-1', true, 'done']);
-    assert.deepEqual(json.json.report.findings.map((f: { id: string; severity: string; check: string }) => `${f.id}/${f.severity}/${f.check}`), ['fstab-data/critical/fstab', 'root-login/warning/root-login', 'journal/info/journal']);
-    assert.deepEqual(json.json.report.findings[0].evidence, report.findings[0]!.evidence);
+    assert.deepEqual(json.json.report.findings.map((f: { id: string; severity: string; check: string }) => `${f.id}/${f.severity}/${f.check}`), ['journal/info/journal', 'root-login/warning/root-login', 'fstab-data/critical/fstab', 'firewall-nftables/critical/firewall']);
+    assert.deepEqual(json.json.report.findings.find((f: { id: string }) => f.id === 'fstab-data').evidence, fstabData.evidence);
   });
 
   it('doctor fix waits for the rescue system and prints what changed and the copy kept; undo puts it back', async () => {
     const running = lifeboat(['doctor', 'fix', 'web-1', 'fstab-data']);
     const work = await nextWork();
     assert.deepEqual([work.kind, work.params], ['doctor_fix', { findingId: 'fstab-data' }]);
-    const applied = { ...report.findings[0]!, fix: { kind: 'fstab-nofail', description: 'add nofail to line 3 of /etc/fstab', state: 'applied', changedFiles: ['/etc/fstab'], backups: ['/etc/fstab.lifeboat-20260601T100102Z'] } };
+    const applied = { ...fstabData, fix: { ...fstabData.fix!, state: 'applied', changedFiles: ['/etc/fstab'], backups: ['/etc/fstab.lifeboat-20260601T100102Z'] } };
     assert.equal((await agent.call('POST', `/work/${work.id}/result`, { state: 'completed', result: { ok: true, finding: applied } })).status, 204);
     const run = await running;
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /fstab-data: fix applied: add nofail to line 3 of \/etc\/fstab/);
+    assert.match(run.stdout, /fstab-data: fix applied: Add nofail to line 2 of \/etc\/fstab/);
     assert.match(run.stdout, /changed \/etc\/fstab; its copy: \/etc\/fstab\.lifeboat-20260601T100102Z/);
     assert.match(run.stdout, /undo: lifeboat doctor undo web-1 fstab-data/);
     const listed = await lifeboat(['doctor', 'web-1']);
-    assert.match(listed.stdout, /fix applied: add nofail to line 3 of \/etc\/fstab \(\/etc\/fstab\); undo: lifeboat doctor undo web-1 fstab-data/);
+    assert.match(listed.stdout, /fix applied: Add nofail to line 2 of \/etc\/fstab: .* \(\/etc\/fstab\); undo: lifeboat doctor undo web-1 fstab-data/);
 
     const again = await lifeboat(['doctor', 'fix', 'web-1', 'fstab-data']);
     assert.equal(again.code, 1);
@@ -113,7 +84,7 @@ describe('lifeboat doctor against a running control plane', { timeout: 300_000 }
     const undoing = lifeboat(['doctor', 'undo', 'web-1', 'fstab-data', '--json']);
     const undo = await nextWork();
     assert.equal(undo.kind, 'doctor_undo');
-    await agent.call('POST', `/work/${undo.id}/result`, { state: 'completed', result: { ok: true, finding: report.findings[0] } });
+    await agent.call('POST', `/work/${undo.id}/result`, { state: 'completed', result: { ok: true, finding: fstabData } });
     const undone = await undoing;
     assert.equal(undone.code, 0, undone.stderr);
     assert.deepEqual([undone.json.action, undone.json.state, undone.json.finding.fix.state], ['undo', 'done', 'available']);
@@ -150,6 +121,6 @@ describe('lifeboat doctor against a running control plane', { timeout: 300_000 }
     assert.ok(!JSON.stringify(work.params).includes(password));
     const shown = await lifeboat(['doctor', 'web-1', '--json']);
     assert.ok(!shown.stdout.includes(password), 'never shown again');
-    assert.equal(shown.json.report.findings[1].fix.state, 'applied');
+    assert.equal(shown.json.report.findings.find((f: { id: string }) => f.id === 'root-login').fix.state, 'applied');
   });
 });

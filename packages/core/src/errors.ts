@@ -194,15 +194,19 @@ export const errorStatus = {
 /** A stable error code. */
 export type ErrorCode = keyof typeof errorStatus;
 
-/** An error a user can act on: stable code, HTTP status, message without secrets. */
-export class LifeboatError extends Error {
+/**
+ * An error a user can act on: stable code, HTTP status, message without secrets. A package that raises
+ * only codes of its own narrows `Code` to them in its subclass (`class LabError extends
+ * LifeboatError<LabErrorCode>`), so that a caller's `switch` on `code` knows every case.
+ */
+export class LifeboatError<Code extends ErrorCode = ErrorCode> extends Error {
   /** Stable machine-readable code, e.g. `SERVER_NOT_FOUND`. */
-  readonly code: ErrorCode;
+  readonly code: Code;
   /** HTTP status this error maps to. */
   readonly status: number;
 
   /** `status` overrides the table's, for an answer decoded by a client (the status the server sent). */
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown; status?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'LifeboatError';
     this.code = code;

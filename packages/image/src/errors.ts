@@ -11,12 +11,6 @@ export type ImageErrorCode =
   | 'IMAGE_USAGE';
 
 /** An error of the rescue image builder. */
-export class ImageError extends LifeboatError {
-  /** Stable code a caller can branch on (one of core's `errorStatus` codes). */
-  declare readonly code: ImageErrorCode;
-
-  constructor(code: ImageErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.name = 'ImageError';
-  }
+export class ImageError extends LifeboatError<ImageErrorCode> {
+  override name = 'ImageError';
 }

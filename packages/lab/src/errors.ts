@@ -14,12 +14,6 @@ export type LabErrorCode =
   | 'SERVER_NOT_FOUND';
 
 /** An error of the lab that a user can act on; the message never holds a password. */
-export class LabError extends LifeboatError {
-  /** Stable code a caller can branch on (one of core's `errorStatus` codes). */
-  declare readonly code: LabErrorCode;
-
-  constructor(code: LabErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.name = 'LabError';
-  }
+export class LabError extends LifeboatError<LabErrorCode> {
+  override name = 'LabError';
 }

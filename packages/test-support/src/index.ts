@@ -15,3 +15,4 @@ export { RescueVm, ssh, sshBanner, sshInvocation, type RescueVmOptions, type Ssh
 export { bootVm, serveFiles, sshRun, type BootOptions, type BootedVm, type FileServer } from './vm-boot.js';
 export { nginxBinary, startNginx, type Nginx } from './nginx.js';
 export { startDesktopHost, type DesktopHost } from './desktop-host.js';
+export { brokenDoctorReport, brokenSystemFiles } from './doctor-report.js';

@@ -17,36 +17,48 @@ after(() => {
   for (const t of trees) rmSync(t, { recursive: true, force: true });
 });
 
+/** A file's text, or a symbolic link to `link`. */
+type Entry = string | { readonly link: string };
+
+/** Writes each entry of `tree` (paths relative to `root`), making its directories; returns `root`. */
+function plant(root: string, tree: Readonly<Record<string, Entry>>): string {
+  for (const [path, entry] of Object.entries(tree)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    if (typeof entry === 'string') writeFileSync(join(root, path), entry);
+    else symlinkSync(entry.link, join(root, path));
+  }
+  return root;
+}
 function write(root: string, path: string, text: string): void {
-  mkdirSync(dirname(join(root, path)), { recursive: true });
-  writeFileSync(join(root, path), text);
+  plant(root, { [path]: text });
 }
 function link(root: string, path: string, target: string): void {
-  mkdirSync(dirname(join(root, path)), { recursive: true });
-  symlinkSync(target, join(root, path));
+  plant(root, { [path]: { link: target } });
 }
 
 /** An installed Debian 12 as the lab builds it (installed-tree.ts, layouts.ts): healthy. */
 function healthyTree(): string {
   const root = mkdtempSync(join(tmpdir(), 'lifeboat-doctor-'));
   trees.push(root);
-  write(root, 'etc/fstab', `# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=${rootUuid} / ext4 errors=remount-ro 0 1\n`);
-  write(root, 'etc/ssh/sshd_config', 'Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\nSubsystem sftp /usr/lib/openssh/sftp-server\n');
-  write(root, 'etc/ssh/sshd_config.d/lab.conf', 'PermitRootLogin yes\nHostKey /etc/ssh/ssh_host_ed25519_key\n');
-  write(root, 'usr/sbin/sshd', '');
-  write(root, 'lib/systemd/system/ssh.service', '[Unit]\nDescription=OpenBSD Secure Shell server\n');
-  write(root, 'lib/systemd/system/nftables.service', '[Unit]\n');
-  link(root, 'etc/systemd/system/multi-user.target.wants/ssh.service', '/lib/systemd/system/ssh.service');
-  link(root, 'etc/systemd/system/sshd.service', '/lib/systemd/system/ssh.service');
-  link(root, 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service', '/lib/systemd/system/systemd-networkd.service');
-  write(root, 'etc/systemd/network/20-lab-dhcp.network', '[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n');
-  write(root, 'etc/nftables.conf', '#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n}\n');
-  write(root, 'boot/extlinux/extlinux.conf', `DEFAULT debian\nPROMPT 0\nTIMEOUT 0\nLABEL debian\n  LINUX /boot/vmlinuz-${kernel}\n  INITRD /boot/initrd.img-${kernel}\n  APPEND root=UUID=${rootUuid} ro console=ttyS0,115200\n`);
-  write(root, `boot/vmlinuz-${kernel}`, 'kernel');
-  write(root, `boot/initrd.img-${kernel}`, 'initrd');
-  write(root, 'etc/shadow', 'root:$6$salt$0123456789abcdefghijklmnopqrstuvwxyz:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n');
-  write(root, 'root/.ssh/authorized_keys', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample lab\n');
-  return root;
+  const ssh = { link: '/lib/systemd/system/ssh.service' };
+  return plant(root, {
+    'etc/fstab': `# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=${rootUuid} / ext4 errors=remount-ro 0 1\n`,
+    'etc/ssh/sshd_config': 'Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\nSubsystem sftp /usr/lib/openssh/sftp-server\n',
+    'etc/ssh/sshd_config.d/lab.conf': 'PermitRootLogin yes\nHostKey /etc/ssh/ssh_host_ed25519_key\n',
+    'usr/sbin/sshd': '',
+    'lib/systemd/system/ssh.service': '[Unit]\nDescription=OpenBSD Secure Shell server\n',
+    'lib/systemd/system/nftables.service': '[Unit]\n',
+    'etc/systemd/system/multi-user.target.wants/ssh.service': ssh,
+    'etc/systemd/system/sshd.service': ssh,
+    'etc/systemd/system/multi-user.target.wants/systemd-networkd.service': { link: '/lib/systemd/system/systemd-networkd.service' },
+    'etc/systemd/network/20-lab-dhcp.network': '[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n',
+    'etc/nftables.conf': '#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n}\n',
+    'boot/extlinux/extlinux.conf': `DEFAULT debian\nPROMPT 0\nTIMEOUT 0\nLABEL debian\n  LINUX /boot/vmlinuz-${kernel}\n  INITRD /boot/initrd.img-${kernel}\n  APPEND root=UUID=${rootUuid} ro console=ttyS0,115200\n`,
+    [`boot/vmlinuz-${kernel}`]: 'kernel',
+    [`boot/initrd.img-${kernel}`]: 'initrd',
+    'etc/shadow': 'root:$6$salt$0123456789abcdefghijklmnopqrstuvwxyz:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n',
+    'root/.ssh/authorized_keys': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample lab\n',
+  });
 }
 
 function healthyFacts(): RescueFacts {
@@ -130,15 +142,16 @@ describe('doctor checks on installed-system trees', () => {
   });
 
   it('firewall-drops-ssh: an nftables reject in an included file, an iptables-persistent DROP, a ufw policy', async () => {
-    const root = healthyTree();
-    write(root, 'etc/nftables.conf', '#!/usr/sbin/nft -f\nflush ruleset\ninclude "/etc/nftables.d/*.nft"\n');
-    write(root, 'etc/nftables.d/ssh.nft', 'table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 22 reject with tcp reset\n\t}\n}\n');
-    link(root, 'etc/systemd/system/sysinit.target.wants/nftables.service', '/lib/systemd/system/nftables.service');
-    write(root, 'etc/iptables/rules.v4', '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j DROP\nCOMMIT\n');
-    link(root, 'etc/systemd/system/multi-user.target.wants/netfilter-persistent.service', '/lib/systemd/system/netfilter-persistent.service');
-    write(root, 'etc/ufw/ufw.conf', 'ENABLED=yes\nLOGLEVEL=low\n');
-    write(root, 'etc/default/ufw', 'DEFAULT_INPUT_POLICY="DROP"\n');
-    link(root, 'etc/systemd/system/multi-user.target.wants/ufw.service', '/lib/systemd/system/ufw.service');
+    const root = plant(healthyTree(), {
+      'etc/nftables.conf': '#!/usr/sbin/nft -f\nflush ruleset\ninclude "/etc/nftables.d/*.nft"\n',
+      'etc/nftables.d/ssh.nft': 'table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\ttcp dport 22 reject with tcp reset\n\t}\n}\n',
+      'etc/systemd/system/sysinit.target.wants/nftables.service': { link: '/lib/systemd/system/nftables.service' },
+      'etc/iptables/rules.v4': '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j DROP\nCOMMIT\n',
+      'etc/systemd/system/multi-user.target.wants/netfilter-persistent.service': { link: '/lib/systemd/system/netfilter-persistent.service' },
+      'etc/ufw/ufw.conf': 'ENABLED=yes\nLOGLEVEL=low\n',
+      'etc/default/ufw': 'DEFAULT_INPUT_POLICY="DROP"\n',
+      'etc/systemd/system/multi-user.target.wants/ufw.service': { link: '/lib/systemd/system/ufw.service' },
+    });
     const found = await check(root);
     assert.deepEqual(found.map((f) => f.finding.id), ['firewall-nftables', 'firewall-iptables', 'firewall-ufw']);
     assert.deepEqual(found[0]?.finding.evidence[0], { file: '/etc/nftables.d/ssh.nft', line: 4, text: 'tcp dport 22 reject with tcp reset' });

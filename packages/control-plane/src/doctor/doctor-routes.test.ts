@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LifeboatClient, type DoctorEvent } from '@lifeboat/core';
-import { waitFor } from '@lifeboat/test-support';
+import { brokenDoctorReport, waitFor } from '@lifeboat/test-support';
 import { sha512Crypt } from '../credentials/sha512-crypt.js';
 import { doctorAgentRestartedMessage } from '../store/doctor-reports.js';
 import { testDialects } from '../store/testing.js';
 import { putInRescue, startTestApp, type TestApp } from '../http/testing.js';
 import { doctorReportLimitBytes, doctorRescueEndedMessage } from './doctor-routes.js';
-import { brokenReport } from './testing.js';
 
 for (const dialect of testDialects()) {
   describe(`the rescue doctor through the API (${dialect})`, { timeout: 120_000 }, () => {
@@ -69,7 +68,7 @@ for (const dialect of testDialects()) {
       assert.equal(running.status, 200);
       assert.deepEqual([running.body?.server, running.body?.current, running.body?.report.state, running.body?.fixes], ['web-1', true, 'running', []]);
 
-      const report = brokenReport();
+      const report = brokenDoctorReport();
       const bad: Array<[unknown, number, string]> = [
         [{ ...report, findings: [report.findings[0], report.findings[0]] }, 400, 'BAD_REQUEST'],
         [{ ...report, findings: [{ ...report.findings[0], check: 'astrology' }] }, 400, 'BAD_REQUEST'],
@@ -115,7 +114,8 @@ for (const dialect of testDialects()) {
       assert.deepEqual([work!.id, work!.kind, work!.params], [asked.body?.id, 'doctor_fix', { findingId: 'fstab-data' }]);
       assert.equal((await call('GET', `/v1/servers/web-1/doctor/fixes/${work!.id}`, acme)).body?.state, 'pending');
 
-      const applied = { ...brokenReport().findings[0]!, fix: { kind: 'fstab-nofail', description: 'add nofail to line 3 of /etc/fstab', state: 'applied', changedFiles: ['/etc/fstab'] } };
+      const fstabData = brokenDoctorReport().findings.find((f) => f.id === 'fstab-data')!;
+      const applied = { ...fstabData, fix: { ...fstabData.fix!, state: 'applied', changedFiles: ['/etc/fstab'] } };
       assert.equal((await call('POST', `/v1/agent/work/${work!.id}/result`, agent, { state: 'completed', result: { ok: true, finding: applied } })).status, 204);
       const fix = await call('GET', `/v1/servers/web-1/doctor/fixes/${work!.id}`, acme);
       assert.deepEqual([fix.body?.state, fix.body?.finding?.fix?.changedFiles, fix.body?.error], ['done', ['/etc/fstab'], null]);
@@ -207,7 +207,7 @@ for (const dialect of testDialects()) {
       const running = [follow(), spy()];
       try {
         await waitFor('a doctor event', async () => {
-          await call('POST', '/v1/agent/doctor', agent, brokenReport());
+          await call('POST', '/v1/agent/doctor', agent, brokenDoctorReport());
           return seen.length > 0;
         }, 10_000, 100);
         const last = seen.at(-1)!;

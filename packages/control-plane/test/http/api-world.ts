@@ -7,9 +7,9 @@
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { csrfHeader, type Role } from '@lifeboat/core';
+import { brokenDoctorReport } from '@lifeboat/test-support';
 import { RequestLimiters } from '../../src/http/rate-limiter.js';
 import { putInRescue, startTestApp, type TestApp } from '../../src/http/testing.js';
-import { brokenReport } from '../../src/doctor/testing.js';
 import type { DialectName } from '../../src/store/database.js';
 
 /** One operation of the OpenAPI document. */
@@ -82,7 +82,7 @@ export interface TenantFixtures {
   readonly agentToken: string;
   readonly workId: string;
   readonly testId: string;
-  /** A doctor fix asked of `rescued` (its report has the findings of `brokenReport`). */
+  /** A doctor fix asked of `rescued` (its report has the findings of `brokenDoctorReport`). */
   readonly doctorFixId: string;
   readonly incidentId: string;
   readonly keyName: string;
@@ -197,7 +197,7 @@ export async function startWorld(dialect: DialectName): Promise<World> {
     await app.call('POST', '/v1/agent/inventory', agentToken, { disks: [{ name: 'sda' }] });
     const workId = (await adminCall('POST', `/v1/servers/${rescued}/rescue/work`, { kind: 'disks' })).id as string;
     const testId = (await adminCall('POST', `/v1/servers/${rescued}/tests`, { kind: 'cpu' })).id as string;
-    await app.call('POST', '/v1/agent/doctor', agentToken, brokenReport());
+    await app.call('POST', '/v1/agent/doctor', agentToken, brokenDoctorReport());
     const doctorFixId = (await adminCall('POST', `/v1/servers/${rescued}/doctor/findings/firewall-nftables/fix`)).id as string;
     const incidentId = (await adminCall('POST', `/v1/servers/${rescued}/incidents`, { message: `${tenant} disk failing` })).id as string;
     const keyName = `${tenant}-laptop`;

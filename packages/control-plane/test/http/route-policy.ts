@@ -6,7 +6,7 @@
  * expected answer from this table; an operation missing from it fails the matrix.
  */
 import type { Role } from '@lifeboat/core';
-import { brokenReport } from '../../src/doctor/testing.js';
+import { brokenDoctorReport } from '@lifeboat/test-support';
 import { missingId, type CallerName, type Req, type World } from './api-world.js';
 
 /**
@@ -267,7 +267,7 @@ export const routePolicy: Readonly<Record<string, RoutePolicy>> = {
     missing: () => ({ params: { id: missingId() }, body: { progress: 50 } }),
     foreign: (w) => [{ foreign: { params: { id: w.foreign.workId }, body: { progress: 50 } }, missing: { params: { id: missingId() }, body: { progress: 50 } } }],
   },
-  'POST /v1/agent/doctor': { auth: 'agent', own: () => ({ body: brokenReport() }) },
+  'POST /v1/agent/doctor': { auth: 'agent', own: () => ({ body: brokenDoctorReport() }) },
   'GET /v1/servers/{name}/doctor': onServer(all),
   'POST /v1/servers/{name}/doctor/findings/{id}/fix': onServer(all, () => ({ params: { id: 'fstab-data' } })),
   'POST /v1/servers/{name}/doctor/findings/{id}/undo': onServer(all, () => ({ params: { id: 'fstab-data' } })),

@@ -10,12 +10,6 @@ export type DiskErrorCode =
   | 'LAB_DISK_LOCKED';
 
 /** A lab disk failure with a stable code and a message a user can act on (never a secret). */
-export class DiskError extends LifeboatError {
-  /** Stable code a caller can branch on (one of core's `errorStatus` codes). */
-  declare readonly code: DiskErrorCode;
-
-  constructor(code: DiskErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.name = 'DiskError';
-  }
+export class DiskError extends LifeboatError<DiskErrorCode> {
+  override name = 'DiskError';
 }
