@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LeaveChord, type ChordKey } from './leave-chord.js';
+import { LeaveChord, type ChordAction, type ChordKey } from './leave-chord.js';
 
 /** Plays key events with the modifier flags a browser sets (a key-up reads its own flag as false). */
 function keyboard() {
@@ -25,18 +25,28 @@ function keyboard() {
   };
 }
 
+const nothing: ChordAction = { holdBack: false, send: [], leave: false };
+const heldBack: ChordAction = { ...nothing, holdBack: true };
+
+/** Plays key events in order, each with the action it must get. */
+function play(steps: ReadonlyArray<readonly ['down' | 'up', string, ChordAction]>): void {
+  const keys = keyboard();
+  for (const [direction, code, expected] of steps) assert.deepEqual(keys[direction](code), expected, `${direction} ${code}`);
+}
+
 describe('the chord that leaves the desktop\'s screen', () => {
   it('holds back the key that completes Ctrl+Alt+Shift, and leaves once every key is up', () => {
-    const keys = keyboard();
-    assert.deepEqual(keys.down('ControlLeft'), { holdBack: false, send: [], leave: false });
-    assert.deepEqual(keys.down('AltLeft'), { holdBack: false, send: [], leave: false });
-    assert.deepEqual(keys.down('ShiftLeft'), { holdBack: true, send: [], leave: false });
-    // The held-back key's up stays with the page; the others' reach the desktop, which saw them go down.
-    assert.deepEqual(keys.up('ShiftLeft'), { holdBack: true, send: [], leave: false });
-    assert.deepEqual(keys.up('AltLeft'), { holdBack: false, send: [], leave: false });
-    assert.deepEqual(keys.up('ControlLeft'), { holdBack: false, send: [], leave: true });
-    // And it is over: the next keys are the desktop's.
-    assert.deepEqual(keys.down('KeyA'), { holdBack: false, send: [], leave: false });
+    play([
+      ['down', 'ControlLeft', nothing],
+      ['down', 'AltLeft', nothing],
+      ['down', 'ShiftLeft', heldBack],
+      // The held-back key's up stays with the page; the others' reach the desktop, which saw them go down.
+      ['up', 'ShiftLeft', heldBack],
+      ['up', 'AltLeft', nothing],
+      ['up', 'ControlLeft', { ...nothing, leave: true }],
+      // And it is over: the next keys are the desktop's.
+      ['down', 'KeyA', nothing],
+    ]);
   });
 
   it('leaves whatever the order of the keys', () => {
@@ -50,15 +60,16 @@ describe('the chord that leaves the desktop\'s screen', () => {
   });
 
   it('gives a shortcut of the desktop its held-back modifier: Ctrl+Alt+Shift+T reaches it whole', () => {
-    const keys = keyboard();
-    keys.down('ControlLeft');
-    keys.down('AltLeft');
-    assert.equal(keys.down('ShiftLeft').holdBack, true);
-    assert.deepEqual(keys.down('KeyT'), { holdBack: false, send: [{ code: 'ShiftLeft', down: true }], leave: false });
-    assert.deepEqual(keys.up('KeyT'), { holdBack: false, send: [], leave: false });
-    assert.deepEqual(keys.up('ShiftLeft'), { holdBack: true, send: [{ code: 'ShiftLeft', down: false }], leave: false });
-    assert.deepEqual(keys.up('AltLeft'), { holdBack: false, send: [], leave: false });
-    assert.deepEqual(keys.up('ControlLeft'), { holdBack: false, send: [], leave: false });
+    play([
+      ['down', 'ControlLeft', nothing],
+      ['down', 'AltLeft', nothing],
+      ['down', 'ShiftLeft', heldBack],
+      ['down', 'KeyT', { ...nothing, send: [{ code: 'ShiftLeft', down: true }] }],
+      ['up', 'KeyT', nothing],
+      ['up', 'ShiftLeft', { ...heldBack, send: [{ code: 'ShiftLeft', down: false }] }],
+      ['up', 'AltLeft', nothing],
+      ['up', 'ControlLeft', nothing],
+    ]);
   });
 
   it('sends nothing back for a key pressed after the held-back one was released', () => {
