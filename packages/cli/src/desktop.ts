@@ -30,7 +30,7 @@ export async function desktop(name: string, options: CommonOptions & { listen?: 
           ['browser', `${client.url}/servers/${encodeURIComponent(name)}/desktop`],
           ['ssh tunnel', view.tunnel ? `${view.tunnel}   then: vncviewer localhost:${desktopVncPort}` : null],
           ['relay', `lifeboat desktop ${name} --listen 127.0.0.1:${desktopVncPort}   then: vncviewer localhost:${desktopVncPort}`],
-          ['viewers', String(view.viewers)],
+          ['viewers', `${view.viewers} now (at most ${view.viewerLimit} per control plane)`],
         ])
       : `${name} has no desktop now: ${view.reason ? reasons[view.reason](name) : 'unknown reason'}`;
     out.result(view, text);

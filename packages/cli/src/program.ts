@@ -244,7 +244,7 @@ export function buildProgram(context: Run): Command {
     'lifeboat desktop web-1 --listen 127.0.0.1:5900   # then: vncviewer localhost:5900',
   ])
     .option('--listen <host:port>', 'relay this loopback port to the desktop through the control plane until Ctrl-C (no VNC password: loopback only)')
-    .addHelpText('after', '\n--json prints {server, available, reason, profile, websocket, tunnel, viewers}.')
+    .addHelpText('after', '\n--json prints {server, available, reason, profile, websocket, tunnel, viewers, viewerLimit}.')
     .action((name: string, options) => desktop(name, options, context));
 
   const ca = group('ca', "the provider's SSH host CA: one known_hosts line trusts every rescue system", 'lifeboat ca show >> ~/.ssh/known_hosts');

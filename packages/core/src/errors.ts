@@ -112,6 +112,8 @@ export const errorStatus = {
   DESKTOP_UNAVAILABLE: 409,
   /** The rescue's desktop could not be reached (its sshd or VNC server did not answer, or its host key did not match). */
   DESKTOP_UNREACHABLE: 503,
+  /** The desktop already has as many viewers as one control plane lets it have (`DesktopView.viewerLimit`): close one first. */
+  DESKTOP_FULL: 409,
   /** A WebSocket upgrade from a page of another origin (cross-site WebSocket hijacking). */
   ORIGIN_REFUSED: 403,
 

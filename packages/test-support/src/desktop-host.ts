@@ -136,7 +136,8 @@ export async function startDesktopHost(options: { xterm?: boolean; geometry?: st
     );
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     inside('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], 'sshd');
-    inside('Xtigervnc', [display, '-rfbport', String(desktopVncPort), '-localhost', '-SecurityTypes', 'None', '-geometry', options.geometry ?? '1024x640', '-depth', '24', '-AlwaysShared', '-desktop', 'Lifeboat test desktop'], 'vnc');
+    // As the windows rescue starts it (packages/image/src/assets/start-desktop): no blacklist of 127.0.0.1.
+    inside('Xtigervnc', [display, '-rfbport', String(desktopVncPort), '-localhost', '-SecurityTypes', 'None', '-BlacklistTimeout', '0', '-geometry', options.geometry ?? '1024x640', '-depth', '24', '-AlwaysShared', '-desktop', 'Lifeboat test desktop'], 'vnc');
 
     const probe = (port: number, at: string) => spawnSync('ip', ['netns', 'exec', namespace, 'bash', '-c', `exec 3<>/dev/tcp/${at}/${port}`]).status === 0;
     await waitFor('the desktop host\'s sshd and VNC server', async () => {

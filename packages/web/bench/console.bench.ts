@@ -2,7 +2,9 @@
  * The web console's first load: compressed JavaScript on first load (the budget: ≤ 250 KB) and the
  * time to a usable page on loopback (the target: < 1 s), in Chromium against a real control plane
  * (in process, SQLite) with 50 servers. Cold: a fresh browser context (empty cache) per run. Also the
- * serial console page, whose xterm.js chunk is loaded only there: its size and the time to a terminal.
+ * serial console page, whose xterm.js chunk is loaded only there: its size and the time to a terminal;
+ * and the desktop page's noVNC chunk: its size, and that neither the first load's files nor the pages
+ * loaded here (sign-in, servers, console) hold or fetch it (the bench fails otherwise).
  * Prints a markdown table (npm run bench writes it into docs/benchmarks.md).
  */
 import { loadavg } from 'node:os';
@@ -36,6 +38,26 @@ for (const file of firstLoadJs) {
   brotli += brotliCompressSync(data).length;
 }
 const lazyJs = allJs.filter((f) => !firstLoadJs.includes(`assets/${f}`));
+/** Strings only each library's code holds (string literals survive minification). */
+const libraries = { noVNC: 'Unexpected action in extended clipboard message', 'xterm.js': 'xterm-helper-textarea' } as const;
+const holds = (file: string, library: keyof typeof libraries) => readFileSync(join(webDist, file)).toString('utf8').includes(libraries[library]);
+const chunkOf = (library: keyof typeof libraries): string => {
+  const found = lazyJs.filter((f) => holds(join('assets', f), library));
+  if (found.length !== 1) throw new Error(`${library}: ${found.length} lazy chunks hold it (${found.join(', ')}), 1 expected`);
+  return found[0]!;
+};
+for (const library of Object.keys(libraries) as Array<keyof typeof libraries>) {
+  const inFirst = firstLoadJs.filter((f) => holds(f, library));
+  if (inFirst.length > 0) throw new Error(`${library} is in the first load (${inFirst.join(', ')}): it must be a lazy chunk of its page`);
+}
+const novncChunk = chunkOf('noVNC');
+const xtermChunk = chunkOf('xterm.js');
+const chunkSize = (file: string) => {
+  const data = readFileSync(join(webDist, 'assets', file));
+  return `${kb(data.length)} raw, ${kb(brotliCompressSync(data).length)} brotli`;
+};
+/** Script URLs each measured page fetched: none may be the noVNC chunk. */
+const fetchedScripts = new Set<string>();
 const lazy = lazyJs.reduce((sum, f) => sum + statSync(join(webDist, 'assets', f)).size, 0);
 const lazyBrotli = lazyJs.reduce((sum, f) => sum + brotliCompressSync(readFileSync(join(webDist, 'assets', f))).length, 0);
 
@@ -66,8 +88,9 @@ try {
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
     const scripts = new Set<string>();
-    cdp.on('Network.responseReceived', (event: { requestId: string; type: string }) => {
+    cdp.on('Network.responseReceived', (event: { requestId: string; type: string; response: { url: string } }) => {
       if (event.type === 'Script') scripts.add(event.requestId);
+      if (event.type === 'Script') fetchedScripts.add(event.response.url);
     });
     cdp.on('Network.loadingFinished', (event: { requestId: string; encodedDataLength: number }) => {
       if (scripts.has(event.requestId)) jsBytes += event.encodedDataLength;
@@ -97,8 +120,9 @@ try {
     await cdp3.send('Network.setCacheDisabled', { cacheDisabled: true });
     let consoleJs = 0;
     const consoleScripts = new Set<string>();
-    cdp3.on('Network.responseReceived', (event: { requestId: string; type: string }) => {
+    cdp3.on('Network.responseReceived', (event: { requestId: string; type: string; response: { url: string } }) => {
       if (event.type === 'Script') consoleScripts.add(event.requestId);
+      if (event.type === 'Script') fetchedScripts.add(event.response.url);
     });
     cdp3.on('Network.loadingFinished', (event: { requestId: string; encodedDataLength: number }) => {
       if (consoleScripts.has(event.requestId)) consoleJs += event.encodedDataLength;
@@ -116,12 +140,16 @@ try {
 }
 
 const load = loadavg()[0]?.toFixed(1);
+const novncFetched = [...fetchedScripts].filter((url) => url.endsWith(`/assets/${novncChunk}`));
+if (novncFetched.length > 0) throw new Error(`the noVNC chunk was fetched outside the desktop page: ${novncFetched.join(', ')}`);
 const ms = (values: number[]): string => `${values.map((v) => v.toFixed(0)).join(', ')} ms (median ${median(values).toFixed(0)})`;
 console.log('| measure | value | note |');
 console.log('| --- | --- | --- |');
 console.log(`| JavaScript on first load (${firstLoadJs.length} file${firstLoadJs.length === 1 ? '' : 's'}) | ${kb(raw)} raw, ${kb(gzip)} gzip -9, ${kb(brotli)} brotli | budget ≤ 250 KB compressed: ${brotli <= 250 * 1024 && gzip <= 250 * 1024 ? 'met' : 'NOT met'} |`);
 console.log(`| JavaScript sent to Chromium on first load (measured) | ${kb(median(transferred))} | pre-compressed by the build, brotli |`);
-console.log(`| JavaScript loaded later (lazy chunks) | ${kb(lazy)} raw, ${kb(lazyBrotli)} brotli | ${lazyJs.length} chunk(s): the serial console page's xterm.js, not in the first load |`);
+console.log(`| JavaScript loaded later (lazy chunks) | ${kb(lazy)} raw, ${kb(lazyBrotli)} brotli | ${lazyJs.length} chunk(s), none in the first load |`);
+console.log(`| the serial console page's xterm.js chunk | ${chunkSize(xtermChunk)} | loaded by that page only |`);
+console.log(`| the desktop page's noVNC chunk | ${chunkSize(novncChunk)} | loaded by that page only: in no first-load file, fetched by none of the pages measured here (sign-in, servers, console) |`);
 console.log(`| first load, signed out: navigation → sign-in form on screen | ${ms(signInMs)} | cold cache, loopback, load ${load}; target < 1 s: ${median(signInMs) < 1000 ? 'met' : 'NOT met'} |`);
 console.log(`| first load, signed in: navigation → list of 50 servers on screen | ${ms(serversMs)} | cache disabled; session check + list + SSE, load ${load}; target < 1 s: ${median(serversMs) < 1000 ? 'met' : 'NOT met'} |`);
 console.log(`| console page, signed in: navigation → xterm.js terminal on screen | ${ms(consoleMs)} | cache disabled; first load + the xterm.js chunk (JavaScript sent: ${kb(median(consoleTransferred))}), load ${load} |`);

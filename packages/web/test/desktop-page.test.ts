@@ -5,7 +5,9 @@
  * `authorized_keys` line allows (`startDesktopHost` of test-support). noVNC draws the xterm; keys typed
  * on the canvas run commands in it, not with View only; Paste text reaches the desktop's clipboard (a
  * middle click pastes it into the xterm, which runs it); a desktop that cannot be reached says so and
- * Reconnect comes back. Without a desktop (a linux rescue, no rescue), the page says why and the way
+ * Reconnect comes back. The keyboard alone goes in (Tab) and out (Ctrl+Alt+Shift, to the controls) with
+ * no key left down on the desktop; text selected on the desktop shows in the page's clipboard panel and
+ * copies from there; the page says how many view the desktop. Without a desktop (a linux rescue, no rescue), the page says why and the way
  * there; another tenant's server answers like a missing one; a signed-out browser gets the sign-in
  * page. English desktop and French phone, screenshots and axe.
  */
@@ -52,6 +54,23 @@ describe('the rescue desktop page in Chromium', { timeout: 300_000 }, () => {
     await page.keyboard.press('Enter');
   }
   const mark = (name: string) => join(marks, name);
+  /** Where a point of the remote screen is on the canvas element (noVNC scales the canvas with CSS). */
+  const onCanvas = (page: Page, x: number, y: number) =>
+    canvas(page).evaluate(
+      (element, [rx, ry]) => {
+        const screen = element as unknown as { width: number; height: number; getBoundingClientRect(): { width: number; height: number } };
+        const box = screen.getBoundingClientRect();
+        return { x: (rx! * box.width) / screen.width, y: (ry! * box.height) / screen.height };
+      },
+      [x, y],
+    );
+  /** What has the keyboard focus: the canvas, or a control's name. */
+  const focused = (page: Page) =>
+    page.evaluate(() => {
+      const element = (globalThis as unknown as { document: { activeElement: { tagName: string; textContent: string | null; closest(selector: string): unknown } | null } }).document.activeElement;
+      if (element === null) return { tag: 'none', text: '', inControls: false };
+      return { tag: element.tagName, text: (element.textContent ?? '').trim(), inControls: element.closest('[role="group"][aria-label="Desktop controls"]') !== null };
+    });
   const connected = (page: Page) => page.getByRole('status').filter({ hasText: /^Connected: your keyboard and mouse go to the desktop\.$/ }).waitFor({ timeout: 30_000 });
 
   const bmcs: TestBmc[] = [];
@@ -139,6 +158,63 @@ describe('the rescue desktop page in Chromium', { timeout: 300_000 }, () => {
     await alice.keyboard.press('Enter');
     await waitFor('the pasted command to run on the desktop', () => existsSync(mark('pasted')), 20_000, 100);
     assert.equal(readFileSync(mark('pasted'), 'utf8'), `pasted-${process.pid}\n`);
+  });
+
+  it('lets the keyboard alone in with Tab and out with Ctrl+Alt+Shift, leaving no key down on the desktop', async () => {
+    const screen = alice.getByTestId('desktop-screen');
+    assert.equal(await screen.getAttribute('aria-keyshortcuts'), 'Control+Alt+Shift');
+    await alice.getByText('To get the keyboard back on the page, press Ctrl+Alt+Shift together and release them').waitFor();
+    // In: from the last control, Tab reaches the screen and the keys go to the desktop.
+    await alice.getByLabel('View only').focus();
+    await alice.keyboard.press('Tab');
+    await waitFor('the screen to have the keyboard', async () => (await focused(alice)).tag === 'CANVAS', 10_000, 50);
+    await alice.keyboard.type(`touch ${mark('tabbed-in')}`);
+    await alice.keyboard.press('Enter');
+    await waitFor('the command typed after Tab to run on the desktop', () => existsSync(mark('tabbed-in')), 20_000, 100);
+    // Out: the chord, pressed and released, puts the keyboard on the first control and says so.
+    for (const key of ['Control', 'Alt', 'Shift']) await alice.keyboard.down(key);
+    for (const key of ['Shift', 'Alt', 'Control']) await alice.keyboard.up(key);
+    await alice.getByRole('status').filter({ hasText: 'The keyboard is back on the page.' }).waitFor();
+    assert.deepEqual(await focused(alice), { tag: 'BUTTON', text: 'Reconnect', inControls: true });
+    await alice.keyboard.press('Tab');
+    assert.equal((await focused(alice)).inControls, true, 'Tab moves among the page\'s controls');
+    // Typed on the page, these must not reach the desktop: they would run in front of the next command.
+    await alice.keyboard.type('qqq');
+    // Back in with Tab, and a command that runs only if no key (Ctrl, Alt, q) reached the desktop meanwhile.
+    await waitFor('Tab to reach the screen again', async () => {
+      if ((await focused(alice)).tag === 'CANVAS') return true;
+      await alice.keyboard.press('Tab');
+      return false;
+    }, 10_000, 50);
+    assert.equal(await alice.getByRole('status').filter({ hasText: 'The keyboard is back on the page.' }).count(), 0, 'the notice goes once the screen has the keyboard');
+    await alice.keyboard.type(`touch ${mark('after-chord')}`);
+    await alice.keyboard.press('Enter');
+    await waitFor('the command typed after the chord to run on the desktop', () => existsSync(mark('after-chord')), 20_000, 100);
+  });
+
+  it('shows text selected on the desktop in the clipboard panel, to copy from there', async () => {
+    await alice.getByTestId('desktop-copied-none').waitFor();
+    const text = `copied-from-desktop-${process.pid}`;
+    await typeLine(alice, `clear; echo ${text}`);
+    // A triple click selects the xterm's first line (the xterm at 24,24; 6x13 characters, 2 px border).
+    const line = await onCanvas(alice, 24 + 2 + 6 * 4, 24 + 2 + 6);
+    await waitFor('the line to be selected and sent by the desktop', async () => {
+      await canvas(alice).click({ position: line, clickCount: 3 });
+      return alice.getByText(text, { exact: true }).isVisible();
+    }, 20_000, 500);
+    await alice.getByRole('button', { name: 'Copy Text copied on the desktop' }).click();
+    assert.equal(await alice.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText()), `${text}\n`, 'the line as the xterm selected it, with its newline');
+  });
+
+  it('says how many view the desktop now', async () => {
+    await alice.getByText('1 person views this desktop now (at most 8 at once).').waitFor({ timeout: 20_000 });
+    const second = await session('alice', '/servers/win-1/desktop');
+    await connected(second);
+    await second.getByText('2 people view this desktop now (at most 8 at once).').waitFor({ timeout: 20_000 });
+    // The first page learns it by itself.
+    await alice.getByText('2 people view this desktop now (at most 8 at once).').waitFor({ timeout: 20_000 });
+    await second.context().close();
+    await alice.getByText('1 person views this desktop now (at most 8 at once).').waitFor({ timeout: 20_000 });
   });
 
   it('says when the desktop cannot be reached, and reconnects', async () => {

@@ -10,15 +10,13 @@
  * cookies with cross-site WebSocket requests, and the desktop is a root session on the customer's server.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { LifeboatError, canSee, desktopVncPort, profileHasDesktop, type DesktopUnavailableReason, type Principal, type RescueSession, type Server } from '@lifeboat/core';
+import { LifeboatError, canSee, desktopViewersPerServer, desktopVncPort, profileHasDesktop, type DesktopUnavailableReason, type Principal, type RescueSession, type Server } from '@lifeboat/core';
 import { DesktopViewSchema, ErrorSchema, NameParams, errorResponses, type DesktopView } from '../http/schemas.js';
 import type { AppOptions } from '../http/app.js';
 import { authorize } from '../http/auth.js';
 import { desktopClientKey } from './desktop-key.js';
+import { DesktopSeats, type DesktopSeat } from './desktop-seats.js';
 import { openDesktopTunnel, type DesktopTunnel } from './desktop-tunnel.js';
-
-/** Desktop WebSockets one replica keeps open per server (VNC shares one screen among them). */
-export const desktopViewersPerServer = 8;
 
 /** A WebSocket's send buffer past which the rescue's stream is paused until it drains. */
 const highWaterBytes = 1024 * 1024;
@@ -61,9 +59,9 @@ function sameOrigin(request: FastifyRequest): boolean {
 /** The desktop routes. */
 export function desktopRoutes(options: AppOptions): FastifyPluginAsync {
   const { store } = options;
-  const viewers = new Map<string, number>();
-  /** Forwards opened before the upgrade, claimed by the WebSocket handler. */
-  const pending = new WeakMap<FastifyRequest, DesktopTunnel>();
+  const seats = new DesktopSeats(desktopViewersPerServer);
+  /** Forwards opened before the upgrade, with their seats, claimed by the WebSocket handler. */
+  const pending = new WeakMap<FastifyRequest, { readonly tunnel: DesktopTunnel; readonly seat: DesktopSeat }>();
 
   async function visibleServer(principal: Principal, name: string): Promise<Server> {
     const server = await store.servers.byName(name);
@@ -87,7 +85,8 @@ export function desktopRoutes(options: AppOptions): FastifyPluginAsync {
           profile: session?.profile ?? null,
           websocket: `/v1/servers/${encodeURIComponent(server.name)}/desktop/ws`,
           tunnel: session !== undefined && profileHasDesktop(session.profile) ? tunnelCommand(server) : null,
-          viewers: viewers.get(server.id) ?? 0,
+          viewers: seats.count(server.id),
+          viewerLimit: desktopViewersPerServer,
         };
       },
     );
@@ -98,7 +97,7 @@ export function desktopRoutes(options: AppOptions): FastifyPluginAsync {
       schema: {
         tags: ['desktop'],
         description:
-          'WebSocket (Upgrade): the rescue desktop\'s RFB bytes, binary frames both ways (noVNC connects to it). Refused before the upgrade: 409 DESKTOP_UNAVAILABLE (no rescue with a desktop), 503 DESKTOP_UNREACHABLE (its sshd or VNC server did not answer), 403 ORIGIN_REFUSED (a page of another origin). Without Upgrade: 400.',
+          'WebSocket (Upgrade): the rescue desktop\'s RFB bytes, binary frames both ways (noVNC connects to it). Refused before the upgrade: 409 DESKTOP_UNAVAILABLE (no rescue with a desktop), 409 DESKTOP_FULL (the desktop has its viewerLimit viewers on this replica), 503 DESKTOP_UNREACHABLE (its sshd or VNC server did not answer), 403 ORIGIN_REFUSED (a page of another origin). Without Upgrade: 400.',
         params: NameParams,
         response: { ...errorResponses, 503: ErrorSchema },
       },
@@ -110,22 +109,32 @@ export function desktopRoutes(options: AppOptions): FastifyPluginAsync {
         const session = await store.sessions.openFor(server.id);
         const reason = unavailable(server, session);
         if (reason !== undefined || session === undefined || server.sshEndpoint === null) throw new LifeboatError('DESKTOP_UNAVAILABLE', reasonMessages[reason ?? 'not-in-rescue'](server.name));
-        if ((viewers.get(server.id) ?? 0) >= desktopViewersPerServer) {
-          throw new LifeboatError('DESKTOP_UNAVAILABLE', `the desktop of ${server.name} already has ${desktopViewersPerServer} viewers on this control plane: close one first`);
+        // The seat is taken before the first await below: simultaneous opens cannot all pass the check.
+        const seat = seats.take(server.id);
+        if (seat === undefined) {
+          throw new LifeboatError('DESKTOP_FULL', `the desktop of ${server.name} already has ${desktopViewersPerServer} viewers on this control plane: close one first`);
         }
-        const key = await desktopClientKey(store);
-        const tunnel = await openDesktopTunnel({
-          host: server.sshEndpoint.host,
-          port: server.sshEndpoint.port,
-          privateKey: key.privateKey,
-          hostKeys: session.hostKeys.map((k) => k.publicKey),
-        });
-        pending.set(request, tunnel);
-        // A client that goes away before the upgrade leaves no forward open.
+        let tunnel: DesktopTunnel;
+        try {
+          const key = await desktopClientKey(store);
+          tunnel = await openDesktopTunnel({
+            host: server.sshEndpoint.host,
+            port: server.sshEndpoint.port,
+            privateKey: key.privateKey,
+            hostKeys: session.hostKeys.map((k) => k.publicKey),
+          });
+        } catch (error) {
+          seat.release();
+          throw error;
+        }
+        const opened = { tunnel, seat };
+        pending.set(request, opened);
+        // A client that goes away before the upgrade leaves no forward open and no seat taken.
         setTimeout(() => {
-          if (pending.get(request) === tunnel) {
+          if (pending.get(request) === opened) {
             pending.delete(request);
             tunnel.close();
+            seat.release();
           }
         }, 30_000).unref();
       },
@@ -133,23 +142,60 @@ export function desktopRoutes(options: AppOptions): FastifyPluginAsync {
         throw new LifeboatError('BAD_REQUEST', 'the desktop is a WebSocket: connect with "Upgrade: websocket" (the web console does)');
       },
       wsHandler: async (socket, request) => {
-        const principal = authorize(request, 'desktop.use');
-        const tunnel = pending.get(request);
+        const opened = pending.get(request);
         pending.delete(request);
-        const server = await store.servers.byName(request.params.name);
-        if (tunnel === undefined || server === undefined) {
-          tunnel?.close();
-          return socket.close(1011, 'DESKTOP_UNAVAILABLE');
-        }
+        if (opened === undefined) return socket.close(1011, 'DESKTOP_UNAVAILABLE');
+        const { tunnel, seat } = opened;
+        const { stream } = tunnel;
         const openedAt = Date.now();
         let bytesIn = 0;
         let bytesOut = 0;
-        viewers.set(server.id, (viewers.get(server.id) ?? 0) + 1);
-        const who = principal.user !== undefined ? `user:${principal.user}` : principal.tokenId;
-        await store.audit.record(who, 'desktop.opened', { tenantId: server.tenantId, serverId: server.id, detail: { via: 'websocket', role: principal.role } });
-        request.log.info({ server: server.name }, 'desktop opened');
+        /** Who opened it, on which server, once known (the audit's desktop.closed entry needs both). */
+        let viewer: { readonly who: string; readonly server: Server } | undefined;
+        /** Why it ended, once it has. */
+        let ended: string | undefined;
+        const recordClosed = (why: string) => {
+          if (viewer === undefined) return;
+          const { who, server } = viewer;
+          request.log.info({ server: server.name, bytesIn, bytesOut }, `desktop closed: ${why}`);
+          store.audit
+            .record(who, 'desktop.closed', { tenantId: server.tenantId, serverId: server.id, detail: { via: 'websocket', reason: why, seconds: Math.round((Date.now() - openedAt) / 1000), bytesIn, bytesOut } })
+            .catch((error: unknown) => request.log.warn({ err: error }, 'desktop.closed audit entry not recorded'));
+        };
+        // Whatever ends this viewer, from the first moment on (the awaits below too), closes its
+        // forward and gives its seat back, once.
+        const finish = (why: string) => {
+          if (ended !== undefined) return;
+          ended = why;
+          tunnel.close();
+          if (socket.readyState === socket.OPEN) socket.close(1000, why);
+          seat.release();
+          recordClosed(why);
+        };
+        stream.once('close', () => finish('the rescue system closed the desktop'));
+        stream.once('error', () => finish('the connection to the rescue system failed'));
+        socket.once('close', () => finish('the viewer left'));
 
-        const { stream } = tunnel;
+        try {
+          const principal = authorize(request, 'desktop.use');
+          const server = await store.servers.byName(request.params.name);
+          if (server === undefined) {
+            if (socket.readyState === socket.OPEN) socket.close(1011, 'DESKTOP_UNAVAILABLE');
+            return finish('the server was removed');
+          }
+          const who = principal.user !== undefined ? `user:${principal.user}` : principal.tokenId;
+          await store.audit.record(who, 'desktop.opened', { tenantId: server.tenantId, serverId: server.id, detail: { via: 'websocket', role: principal.role } });
+          request.log.info({ server: server.name }, 'desktop opened');
+          viewer = { who, server };
+        } catch (error) {
+          // No code to give (the database failed, not the desktop): the page reads the view again.
+          if (socket.readyState === socket.OPEN) socket.close(1011);
+          finish('the desktop could not be opened');
+          throw error;
+        }
+        // The viewer left while the audit entry was written: its closing entry follows the opening one.
+        if (ended !== undefined) return recordClosed(ended);
+
         stream.on('data', (chunk: Buffer) => {
           bytesOut += chunk.length;
           if (socket.readyState !== socket.OPEN) return;
@@ -170,23 +216,6 @@ export function desktopRoutes(options: AppOptions): FastifyPluginAsync {
           bytesIn += data.length;
           stream.write(data);
         });
-        let closed = false;
-        const finish = (why: string) => {
-          if (closed) return;
-          closed = true;
-          tunnel.close();
-          if (socket.readyState === socket.OPEN) socket.close(1000, why);
-          const left = (viewers.get(server.id) ?? 1) - 1;
-          if (left > 0) viewers.set(server.id, left);
-          else viewers.delete(server.id);
-          request.log.info({ server: server.name, bytesIn, bytesOut }, `desktop closed: ${why}`);
-          store.audit
-            .record(who, 'desktop.closed', { tenantId: server.tenantId, serverId: server.id, detail: { via: 'websocket', reason: why, seconds: Math.round((Date.now() - openedAt) / 1000), bytesIn, bytesOut } })
-            .catch((error: unknown) => request.log.warn({ err: error }, 'desktop.closed audit entry not recorded'));
-        };
-        stream.once('close', () => finish('the rescue system closed the desktop'));
-        stream.once('error', () => finish('the connection to the rescue system failed'));
-        socket.once('close', () => finish('the viewer left'));
       },
     });
   };

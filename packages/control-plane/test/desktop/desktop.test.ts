@@ -4,7 +4,8 @@
  * plane's desktop key with the agent's `authorized_keys` line. Through the WebSocket, a real RFB
  * handshake reaches the VNC server; the key can do nothing else (no command, no other forward); a host
  * key the agent did not report is refused; a rescue without a desktop, a cross-site page and another
- * tenant are refused before the upgrade; the audit log records each viewer.
+ * tenant are refused before the upgrade; the audit log records each viewer; a burst of opens gets exactly
+ * the viewer limit and `DESKTOP_FULL` for the rest.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -61,6 +62,32 @@ function openDesktop(url: string, name: string, headers: Record<string, string>)
   });
 }
 
+/**
+ * Plays noVNC's side of the RFB handshake up to the server's init message; returns the desktop's size
+ * and name. A viewer that leaves before it is through counts as a failed attempt for Xtigervnc, which
+ * then refuses this address for a while (its blacklist): the tests' viewers always finish it.
+ */
+async function handshake(socket: WebSocket & { reader: FrameReader }): Promise<{ width: number; height: number; name: string }> {
+  const { reader } = socket;
+  const version = (await reader.read(12)).toString();
+  if (version === 'RFB 003.003\n') {
+    // A refusal: the security type 0 and the reason.
+    await reader.read(4);
+    throw new Error(`the VNC server refused the viewer: ${(await reader.read((await reader.read(4)).readUInt32BE(0))).toString()}`);
+  }
+  assert.equal(version, 'RFB 003.008\n');
+  socket.send(Buffer.from('RFB 003.008\n'));
+  const count = (await reader.read(1))[0]!;
+  const types = [...(await reader.read(count))];
+  assert.deepEqual(types, [1], 'the rescue\'s VNC server offers security type None only (it listens on 127.0.0.1 alone)');
+  socket.send(Buffer.from([1]));
+  assert.equal((await reader.read(4)).readUInt32BE(0), 0, 'security result OK');
+  socket.send(Buffer.from([1])); // ClientInit, shared
+  const init = await reader.read(24);
+  const name = (await reader.read(init.readUInt32BE(20))).toString();
+  return { width: init.readUInt16BE(0), height: init.readUInt16BE(2), name };
+}
+
 describe('rescue desktop', () => {
   let t: TestApp;
   let url: string;
@@ -93,7 +120,7 @@ describe('rescue desktop', () => {
   it('says why a server not in rescue has no desktop, and refuses the WebSocket before the upgrade', async () => {
     const view = await t.call('GET', '/v1/servers/win-1/desktop', acme);
     assert.equal(view.status, 200, view.text);
-    assert.deepEqual(view.body, { server: 'win-1', available: false, reason: 'not-in-rescue', profile: null, websocket: '/v1/servers/win-1/desktop/ws', tunnel: null, viewers: 0 });
+    assert.deepEqual(view.body, { server: 'win-1', available: false, reason: 'not-in-rescue', profile: null, websocket: '/v1/servers/win-1/desktop/ws', tunnel: null, viewers: 0, viewerLimit: 8 });
     const refused = await openDesktop(url, 'win-1', { authorization: `Bearer ${acme}` }).catch((e: { status: number; body: { code: string; message: string } }) => e);
     assert.ok(!(refused instanceof WebSocket));
     assert.equal(refused.status, 409);
@@ -129,25 +156,14 @@ describe('rescue desktop', () => {
       websocket: '/v1/servers/win-1/desktop/ws',
       tunnel: `ssh -N -L 5900:127.0.0.1:5900 root@${host.sshEndpoint.replace(/:22$/, '')}`,
       viewers: 0,
+      viewerLimit: 8,
     });
   });
 
   it('carries a real RFB session to the rescue\'s VNC server', async () => {
     const socket = await openDesktop(url, 'win-1', { authorization: `Bearer ${acme}` });
-    const { reader } = socket;
     try {
-      assert.equal((await reader.read(12)).toString(), 'RFB 003.008\n');
-      socket.send(Buffer.from('RFB 003.008\n'));
-      const count = (await reader.read(1))[0]!;
-      const types = [...(await reader.read(count))];
-      assert.deepEqual(types, [1], 'the rescue\'s VNC server offers security type None only (it listens on 127.0.0.1 alone)');
-      socket.send(Buffer.from([1]));
-      assert.equal((await reader.read(4)).readUInt32BE(0), 0, 'security result OK');
-      socket.send(Buffer.from([1])); // ClientInit, shared
-      const init = await reader.read(24);
-      assert.deepEqual([init.readUInt16BE(0), init.readUInt16BE(2)], [1024, 640]);
-      const name = (await reader.read(init.readUInt32BE(20))).toString();
-      assert.equal(name, 'Lifeboat test desktop');
+      assert.deepEqual(await handshake(socket), { width: 1024, height: 640, name: 'Lifeboat test desktop' });
       assert.equal((await t.call('GET', '/v1/servers/win-1/desktop', acme)).body?.viewers, 1);
     } finally {
       socket.close();
@@ -161,6 +177,45 @@ describe('rescue desktop', () => {
     const closed = audit.find((e) => e.action === 'desktop.closed');
     assert.equal(opened?.detail.via, 'websocket');
     assert.ok(Number(closed?.detail.bytesOut) > 24, JSON.stringify(closed));
+  });
+
+  it('lets a burst of 12 simultaneous opens have exactly 8 viewers, and refuses 4 with DESKTOP_FULL', async () => {
+    const attempts = await Promise.allSettled(Array.from({ length: 12 }, () => openDesktop(url, 'win-1', { authorization: `Bearer ${acme}` })));
+    const opened = attempts.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+    try {
+      const refused = attempts.flatMap((a) => (a.status === 'rejected' ? [a.reason as { status: number; body: { code: string; message: string } }] : []));
+      assert.equal(opened.length, 8, refused.map((r) => JSON.stringify(r.body)).join('\n'));
+      assert.deepEqual(refused.map((r) => [r.status, r.body.code]), Array.from({ length: 4 }, () => [409, 'DESKTOP_FULL']));
+      assert.match(refused[0]!.body.message, /already has 8 viewers/);
+      // Each of the 8 is a real session: the VNC server greets every one.
+      for (const socket of opened) assert.equal((await handshake(socket)).name, 'Lifeboat test desktop');
+      const view = (await t.call('GET', '/v1/servers/win-1/desktop', acme)).body;
+      assert.deepEqual([view?.viewers, view?.viewerLimit], [8, 8]);
+      const ninth = await openDesktop(url, 'win-1', { authorization: `Bearer ${acme}` }).catch((e: { status: number; body: { code: string } }) => e);
+      assert.deepEqual([(ninth as { status: number }).status, (ninth as { body: { code: string } }).body.code], [409, 'DESKTOP_FULL']);
+      // One leaves: its seat is free again.
+      opened.pop()!.close();
+      await waitFor('a seat to free up', async () => (await t.call('GET', '/v1/servers/win-1/desktop', acme)).body?.viewers === 7);
+      const again = await openDesktop(url, 'win-1', { authorization: `Bearer ${acme}` });
+      opened.push(again);
+      assert.equal((await handshake(again)).name, 'Lifeboat test desktop');
+    } finally {
+      for (const socket of opened) socket.close();
+    }
+    await waitFor('every seat given back', async () => (await t.call('GET', '/v1/servers/win-1/desktop', acme)).body?.viewers === 0);
+  });
+
+  it('gives the seat back when the forward cannot open', async () => {
+    host.authorize([]);
+    try {
+      for (let i = 0; i < 9; i++) {
+        const refused = await openDesktop(url, 'win-1', { authorization: `Bearer ${acme}` }).catch((e: { status: number; body: { code: string } }) => e);
+        assert.deepEqual([(refused as { status: number }).status, (refused as { body: { code: string } }).body.code], [503, 'DESKTOP_UNREACHABLE']);
+      }
+      assert.equal((await t.call('GET', '/v1/servers/win-1/desktop', acme)).body?.viewers, 0);
+    } finally {
+      host.authorize([desktopAuthorizedKeyLine(config!.desktopKey!)]);
+    }
   });
 
   it('authorizes the desktop key for the VNC forward only: no command, no other port', async () => {
@@ -215,7 +270,7 @@ describe('rescue desktop', () => {
     assert.ok(!(crossSite instanceof WebSocket));
     assert.deepEqual([crossSite.status, crossSite.body.code], [403, 'ORIGIN_REFUSED']);
     const sameSite = await openDesktop(url, 'win-1', { cookie, origin: url });
-    assert.equal((await sameSite.reader.read(12)).toString(), 'RFB 003.008\n');
+    assert.equal((await handshake(sameSite)).name, 'Lifeboat test desktop');
     sameSite.close();
   });
 });

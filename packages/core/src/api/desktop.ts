@@ -27,6 +27,9 @@ export function profileHasDesktop(profile: string | null | undefined): boolean {
   return profile !== null && profile !== undefined && desktopProfiles.includes(profile);
 }
 
+/** Desktop WebSockets one replica keeps open per server (VNC shares one screen among them). */
+export const desktopViewersPerServer = 8;
+
 /** The comment that names the control plane's desktop key in the rescue's `authorized_keys`. */
 export const desktopKeyComment = 'lifeboat-desktop';
 
@@ -60,7 +63,9 @@ export const DesktopViewSchema = Type.Object({
   websocket: Type.String({ description: 'path of the WebSocket: /v1/servers/{name}/desktop/ws' }),
   /** The SSH tunnel for a VNC viewer of one's own, then `vncviewer localhost:5900` (null without an SSH endpoint). */
   tunnel: Nullable(Type.String({ description: 'ssh -N -L 5900:127.0.0.1:5900 -p PORT root@HOST' })),
-  /** Desktop WebSockets open on this replica now. */
+  /** Desktop WebSockets open on this replica now (those still opening included). */
   viewers: Type.Integer({ minimum: 0 }),
+  /** How many viewers one replica lets this desktop have at once; one more is refused with `DESKTOP_FULL`. */
+  viewerLimit: Type.Integer({ minimum: 1 }),
 });
 export type DesktopView = Static<typeof DesktopViewSchema>;

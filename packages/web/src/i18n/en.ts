@@ -183,6 +183,7 @@ export const en = {
   'errors.DOCTOR_ALREADY_FIXED': 'This fix is already applied. Undo it first to apply it again.',
   'errors.DOCTOR_NOT_FIXED': 'This fix is not applied: there is nothing to undo.',
   'errors.DESKTOP_UNAVAILABLE': 'This server has no desktop to open now: it opens once a rescue with the Windows profile is up.',
+  'errors.DESKTOP_FULL': 'This desktop already has as many viewers as it can take. Wait until someone closes theirs, then reconnect.',
   'errors.DESKTOP_UNREACHABLE': 'The rescue desktop could not be reached. Wait a moment and reconnect.',
   'errors.ORIGIN_REFUSED': 'This connection came from a page of another site and was refused.',
   'errors.DOCTOR_FIX_FAILED': 'The rescue system could not apply the change. Look at the evidence, or fix it by hand over SSH.',

@@ -180,6 +180,7 @@ export const fr: Record<MessageKey, string> = {
   'errors.DOCTOR_ALREADY_FIXED': 'Cette correction est déjà appliquée. Annulez-la d’abord pour l’appliquer de nouveau.',
   'errors.DOCTOR_NOT_FIXED': 'Cette correction n’est pas appliquée : il n’y a rien à annuler.',
   'errors.DESKTOP_UNAVAILABLE': 'Ce serveur n’a pas de bureau à ouvrir pour le moment : il s’ouvre quand un mode rescue au profil Windows est prêt.',
+  'errors.DESKTOP_FULL': 'Ce bureau a déjà autant de spectateurs qu’il peut en accueillir. Attendez que quelqu’un ferme le sien, puis reconnectez-vous.',
   'errors.DESKTOP_UNREACHABLE': 'Le bureau du mode rescue est injoignable. Patientez un instant puis reconnectez-vous.',
   'errors.ORIGIN_REFUSED': 'Cette connexion venait d’une page d’un autre site : elle a été refusée.',
   'errors.DOCTOR_FIX_FAILED': 'Le système de secours n’a pas pu faire le changement. Regardez les éléments, ou corrigez à la main en SSH.',

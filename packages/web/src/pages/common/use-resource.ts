@@ -18,9 +18,25 @@ export interface Resource<T> {
   reload(): void;
 }
 
+/** How a query is read again besides live events. */
+export interface ResourceOptions<T> {
+  /**
+   * For what no live event announces (how many view a desktop now): after an answer, how long until
+   * the next read, or false for none.
+   */
+  readonly pollMs?: (data: T | undefined) => number | false;
+}
+
 /** Loads `load()` for `key` (an array, as TanStack Query keys are); null means "nothing to load yet". */
-export function useResource<T>(key: readonly unknown[] | null, load: () => Promise<T>): Resource<T> {
-  const query = useQuery({ queryKey: key ?? ['disabled'], queryFn: load, enabled: key !== null, placeholderData: (previous) => previous });
+export function useResource<T>(key: readonly unknown[] | null, load: () => Promise<T>, options: ResourceOptions<T> = {}): Resource<T> {
+  const { pollMs } = options;
+  const query = useQuery({
+    queryKey: key ?? ['disabled'],
+    queryFn: load,
+    enabled: key !== null,
+    placeholderData: (previous) => previous,
+    ...(pollMs ? { refetchInterval: (q: { state: { data: T | undefined } }) => pollMs(q.state.data) } : {}),
+  });
   const { refetch } = query;
   const reload = useCallback(() => void refetch(), [refetch]);
   return { data: query.data, error: query.error, loading: key !== null && query.isPending, reload };

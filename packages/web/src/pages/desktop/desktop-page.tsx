@@ -16,6 +16,9 @@ import './desktop.css';
 
 const DesktopScreen = lazy(async () => ({ default: (await import('./desktop-screen.js')).DesktopScreen }));
 
+/** How often an open desktop's view is read again, for its number of viewers. */
+const viewersPollMs = 5000;
+
 /** The profile whose rescue has a desktop, as the enter form names it. */
 const desktopProfile = 'windows';
 
@@ -23,7 +26,8 @@ const desktopProfile = 'windows';
 export function DesktopPage({ name }: { readonly name: string }) {
   const { client, t } = usePage();
   const server = useResource(queryKeys.server(name), () => client.getServer(name));
-  const desktop = useResource(queryKeys.desktop(name), () => client.getDesktop(name));
+  // How many view the desktop changes without a live event: read again while it is open.
+  const desktop = useResource(queryKeys.desktop(name), () => client.getDesktop(name), { pollMs: (view) => (view?.available ? viewersPollMs : false) });
   const error = server.error ?? desktop.error;
   return (
     <section className="page stack">
@@ -34,7 +38,7 @@ export function DesktopPage({ name }: { readonly name: string }) {
         desktop.data.available ? (
           <>
             <Suspense fallback={<p aria-busy="true">{t('desktop.loading')}</p>}>
-              <DesktopScreen view={desktop.data} onUnexplainedEnd={desktop.reload} />
+              <DesktopScreen view={desktop.data} onUnexplainedEnd={desktop.reload} onConnected={desktop.reload} />
             </Suspense>
             <ViewerTunnel view={desktop.data} />
           </>

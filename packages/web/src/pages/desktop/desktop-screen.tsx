@@ -1,25 +1,31 @@
 /**
  * The rescue desktop's screen: noVNC's `RFB` on the desktop's WebSocket (same origin, the session
- * cookie), with its status, Reconnect, Scale to window, View only, Full screen and Paste text. This
- * module, and noVNC with it, is loaded only by the desktop page, with a dynamic import.
+ * cookie), with its status, how many view it, Reconnect, Scale to window, View only, Full screen, and
+ * the clipboard both ways (text copied on the desktop shows here; text sent from here). The keyboard
+ * reaches the screen with Tab or a click, and leaves it with Ctrl+Alt+Shift (`leave-chord.ts`) for the
+ * controls. This module, and noVNC with it, is loaded only by the desktop page, with a dynamic import.
  */
 import type { DesktopView } from '@lifeboat/core/api';
 import RFB from '@novnc/novnc';
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FocusEvent, type FormEvent } from 'react';
+import { CopyField } from '../../ui/copy-button.js';
 import { usePage } from '../common/page-context.js';
 import { desktopEnd, desktopSocketUrl, type DesktopEnd } from './desktop-socket.js';
+import { LeaveChord, leaveChordShortcut, modifierKeysyms } from './leave-chord.js';
 
 /** Where the connection is; a disconnected one says why. */
 type Status = { readonly state: 'connecting' } | { readonly state: 'connected' } | { readonly state: 'disconnected'; readonly end: DesktopEnd; readonly security: string | null };
 
 /**
  * The screen of `view` (available). `onUnexplainedEnd` is called when the connection ends without a
- * reason (a refused upgrade): the page reads the view again, which says whether the desktop went away.
+ * reason (a refused upgrade): the page reads the view again, which says whether the desktop went away
+ * (or is full). `onConnected`: the page reads the view again, whose viewers now count this one.
  */
-export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: DesktopView; readonly onUnexplainedEnd: () => void }) {
-  const { t, errorText } = usePage();
+export function DesktopScreen({ view, onUnexplainedEnd, onConnected }: { readonly view: DesktopView; readonly onUnexplainedEnd: () => void; readonly onConnected: () => void }) {
+  const { t, plural, errorText } = usePage();
   const frame = useRef<HTMLDivElement>(null);
   const screen = useRef<HTMLDivElement>(null);
+  const firstControl = useRef<HTMLButtonElement>(null);
   const rfbRef = useRef<RFB | null>(null);
   const [attempt, setAttempt] = useState(0);
   const [status, setStatus] = useState<Status>({ state: 'connecting' });
@@ -27,10 +33,14 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
   const [viewOnly, setViewOnly] = useState(false);
   const [fullScreen, setFullScreen] = useState(false);
   const [pasted, setPasted] = useState(false);
+  /** The desktop's clipboard, as its VNC server last sent it (null: nothing copied there yet). */
+  const [copied, setCopied] = useState<string | null>(null);
+  /** The chord gave the keyboard back to the page (said once, until the screen has it again). */
+  const [keyboardBack, setKeyboardBack] = useState(false);
   const helpId = useId();
   // Read when a connection starts, without making the settings restart it.
-  const settings = useRef({ scale, viewOnly, onUnexplainedEnd });
-  settings.current = { scale, viewOnly, onUnexplainedEnd };
+  const settings = useRef({ scale, viewOnly, onUnexplainedEnd, onConnected });
+  settings.current = { scale, viewOnly, onUnexplainedEnd, onConnected };
 
   useEffect(() => {
     const target = screen.current;
@@ -56,13 +66,19 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
     // After the cleanup, this connection's late events must not touch the next one's state.
     let disposed = false;
     rfb.addEventListener('connect', () => {
-      if (!disposed) setStatus({ state: 'connected' });
+      if (disposed) return;
+      setStatus({ state: 'connected' });
+      // The view's number of viewers now counts this one.
+      settings.current.onConnected();
     });
     rfb.addEventListener('securityfailure', (event) => {
       security = event.detail.reason ?? String(event.detail.status);
     });
     rfb.addEventListener('disconnect', () => {
       ended = true;
+    });
+    rfb.addEventListener('clipboard', (event) => {
+      if (!disposed) setCopied(event.detail.text);
     });
     socket.addEventListener('close', (event) => {
       ended = true;
@@ -85,6 +101,43 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
     rfb.viewOnly = viewOnly;
   }, [scale, viewOnly, status]);
 
+  // The way out of the screen: its key events are read before noVNC's (capture, on an ancestor).
+  useEffect(() => {
+    const box = frame.current;
+    if (!box) return;
+    const chord = new LeaveChord();
+    const read = (event: KeyboardEvent) => ({
+      code: event.code,
+      ctrlKey: event.ctrlKey,
+      altKey: event.altKey,
+      shiftKey: event.shiftKey,
+      metaKey: event.metaKey,
+      altGraph: event.getModifierState('AltGraph'),
+    });
+    const handle = (event: KeyboardEvent, action: ReturnType<LeaveChord['down']>) => {
+      for (const key of action.send) rfbRef.current?.sendKey(modifierKeysyms[key.code] ?? 0, key.code, key.down);
+      if (action.holdBack) {
+        event.stopPropagation();
+        event.preventDefault();
+      }
+      if (action.leave) {
+        // This key-up still reaches noVNC (an event's path is fixed when it is dispatched): the desktop
+        // keeps no key down.
+        if (document.fullscreenElement) void document.exitFullscreen().catch(() => undefined);
+        firstControl.current?.focus();
+        setKeyboardBack(true);
+      }
+    };
+    const onDown = (event: KeyboardEvent) => handle(event, chord.down(read(event)));
+    const onUp = (event: KeyboardEvent) => handle(event, chord.up(read(event)));
+    box.addEventListener('keydown', onDown, true);
+    box.addEventListener('keyup', onUp, true);
+    return () => {
+      box.removeEventListener('keydown', onDown, true);
+      box.removeEventListener('keyup', onUp, true);
+    };
+  }, []);
+
   useEffect(() => {
     const follow = () => setFullScreen(document.fullscreenElement !== null && document.fullscreenElement === frame.current);
     document.addEventListener('fullscreenchange', follow);
@@ -102,6 +155,11 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
     rfbRef.current.clipboardPasteFrom(text);
     setPasted(true);
   };
+  /** Tab onto the screen gives the keyboard to the desktop (noVNC's canvas itself is not in the tab order). */
+  const focusScreen = (event: FocusEvent<HTMLDivElement>) => {
+    if (event.target === event.currentTarget) rfbRef.current?.focus({ preventScroll: true });
+    setKeyboardBack(false);
+  };
   const connected = status.state === 'connected';
   const statusText =
     status.state === 'connecting'
@@ -115,7 +173,8 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
           : status.end.kind === 'error'
             ? t('desktop.disconnected', { reason: errorText({ code: status.end.code }) })
             : status.end.kind === 'unexplained'
-              ? t('desktop.disconnected', { reason: errorText({ code: 'DESKTOP_UNREACHABLE' }) })
+              ? // A refused upgrade: the view, read again, tells a full desktop from one that cannot be reached.
+                t('desktop.disconnected', { reason: errorText({ code: view.viewers >= view.viewerLimit ? 'DESKTOP_FULL' : 'DESKTOP_UNREACHABLE' }) })
               : t('desktop.closed');
 
   return (
@@ -128,8 +187,14 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
         <p role="status" className="desktop-status" data-state={status.state}>
           {statusText}
         </p>
-        <div className="row actions desktop-controls">
-          <button type="button" onClick={() => setAttempt((n) => n + 1)}>
+        <p className="meta desktop-viewers" data-viewers={view.viewers}>
+          {plural('desktop.viewers', view.viewers, { count: view.viewers, limit: view.viewerLimit })}
+        </p>
+        <p role="status" className="desktop-keyboard-back">
+          {keyboardBack ? t('desktop.keyboardBack') : ''}
+        </p>
+        <div className="row actions desktop-controls" role="group" aria-label={t('desktop.controls')}>
+          <button type="button" ref={firstControl} onClick={() => setAttempt((n) => n + 1)}>
             {t('desktop.reconnect')}
           </button>
           <button type="button" aria-pressed={fullScreen} onClick={toggleFullScreen} disabled={!document.fullscreenEnabled}>
@@ -145,11 +210,30 @@ export function DesktopScreen({ view, onUnexplainedEnd }: { readonly view: Deskt
           </label>
         </div>
         <div ref={frame} className="desktop-frame">
-          <div ref={screen} className="desktop-screen" role="application" aria-label={t('desktop.screenLabel', { server: view.server })} aria-describedby={helpId} data-testid="desktop-screen" />
+          <div
+            ref={screen}
+            className="desktop-screen"
+            role="application"
+            tabIndex={0}
+            onFocus={focusScreen}
+            aria-label={t('desktop.screenLabel', { server: view.server })}
+            aria-describedby={helpId}
+            aria-keyshortcuts={leaveChordShortcut}
+            data-testid="desktop-screen"
+          />
         </div>
       </section>
-      <section className="card stack" aria-labelledby="desktop-paste-title">
-        <h2 id="desktop-paste-title">{t('desktop.pasteTitle')}</h2>
+      <section className="card stack" aria-labelledby="desktop-clipboard-title">
+        <h2 id="desktop-clipboard-title">{t('desktop.clipboardTitle')}</h2>
+        <h3>{t('desktop.copiedTitle')}</h3>
+        {copied === null ? (
+          <p className="hint" data-testid="desktop-copied-none">
+            {t('desktop.copiedNone')}
+          </p>
+        ) : (
+          <CopyField label={t('desktop.copiedLabel')} value={copied} />
+        )}
+        <h3>{t('desktop.pasteTitle')}</h3>
         <form className="stack" onSubmit={paste} onChange={() => setPasted(false)}>
           <label>
             {t('desktop.pasteLabel')}

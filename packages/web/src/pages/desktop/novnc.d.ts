@@ -36,12 +36,15 @@ declare module '@novnc/novnc' {
     disconnect(): void;
     /** Gives the remote screen the keyboard focus. */
     focus(options?: FocusOptions): void;
+    /** Sends one key event (an X keysym, and its `KeyboardEvent.code`) as if it were typed; ignored when view only. */
+    sendKey(keysym: number, code: string | null, down?: boolean): void;
     /** Sends `text` to the server's clipboard (ignored unless connected and not view-only). */
     clipboardPasteFrom(text: string): void;
     addEventListener(type: 'connect', listener: (event: CustomEvent<Record<string, never>>) => void): void;
     addEventListener(type: 'disconnect', listener: (event: CustomEvent<RfbDisconnectDetail>) => void): void;
     addEventListener(type: 'securityfailure', listener: (event: CustomEvent<RfbSecurityFailureDetail>) => void): void;
     addEventListener(type: 'desktopname', listener: (event: CustomEvent<{ readonly name: string }>) => void): void;
+    /** The server's clipboard changed (text copied or selected on the desktop). */
     addEventListener(type: 'clipboard', listener: (event: CustomEvent<{ readonly text: string }>) => void): void;
   }
 }
