@@ -58,9 +58,9 @@ function holds(bytes: Uint8Array, pattern: string): boolean {
   return false;
 }
 
-/** Runs of at least 4 printable ASCII characters (what `strings` prints). */
+/** The messages in boot code: runs of printable ASCII (what `strings` prints) made of words, not code bytes that happen to be printable. */
 function printableRuns(bytes: Uint8Array): string[] {
-  return [...String.fromCharCode(...bytes).matchAll(/[\x20-\x7e]{4,}/g)].map((m) => m[0].trim()).filter((s) => s.length >= 4);
+  return [...String.fromCharCode(...bytes).matchAll(/[\x20-\x7e]{4,}/g)].map((m) => m[0].trim()).filter((s) => /^[A-Za-z][A-Za-z .,:;!?'()-]{3,}$/.test(s));
 }
 
 /**
