@@ -7,7 +7,8 @@
  * When the customer has the system mounted with `rescue-mount` at /mnt, the doctor reads it there
  * (and fixes it there only if it is mounted read-write). A Windows system (rescue-mount's Windows
  * layout: C: at the root, its EFI system partition beside it) gets the Windows checks, fed with
- * hiberfil.sys's signature, the ESP and chntpw's view of the SAM hive.
+ * hiberfil.sys's signature, the ESP (without one: the MBR of C:'s disk and Windows Boot Manager's files
+ * on its active partition) and chntpw's view of the SAM hive.
  */
 import type { DoctorFinding, DoctorFixOutcome, DoctorReport } from '@lifeboat/core/api';
 import { LifeboatError } from '@lifeboat/core/errors';
@@ -22,8 +23,9 @@ import { physicalNics } from './nics.js';
 import { parseBlkidExport, parseDf } from './parse.js';
 import type { BlkidDevice } from './parse.js';
 import { reportText } from './report-text.js';
-import { parseChntpwList, windowsLayout } from './windows-checks.js';
-import type { WindowsFacts, WindowsLayout } from './windows-checks.js';
+import { bytesOfOd, parseMbr } from './mbr.js';
+import { parseChntpwList, windowsBootManager, windowsLayout } from './windows-checks.js';
+import type { BiosBootFacts, PartitionBootFiles, WindowsFacts, WindowsLayout } from './windows-checks.js';
 
 /** Where the doctor keeps its state, under the rescue's root. */
 export const doctorDir = 'run/lifeboat/doctor';
@@ -422,8 +424,87 @@ export class Doctor {
       const device = (await p.run('findmnt', ['-n', '-o', 'SOURCE', '--mountpoint', mounted.esp], opts)).stdout.trim();
       esp = { device: device || mounted.esp, files: mountedFiles(p, mounted.esp) };
     }
-    const windows: WindowsFacts = { hiberfileSignature, esp, accounts: layout.sam === null ? null : await this.#windowsAccounts(joinPath(mounted.root, layout.sam), layout.sam, opts) };
+    const windows: WindowsFacts = {
+      hiberfileSignature,
+      esp,
+      accounts: layout.sam === null ? null : await this.#windowsAccounts(joinPath(mounted.root, layout.sam), layout.sam, opts),
+      bios: esp === null ? await this.#biosBoot(mounted, opts) : null,
+    };
     return { blkid: [], deviceExists: () => false, nics: [], mdstat: null, df: [], sshdTest: null, journal: null, windows };
+  }
+
+  /**
+   * A BIOS install: the MBR of the disk holding C: (found in sysfs: `/sys/block/DISK/NAME/partition`)
+   * and Windows Boot Manager's files on its active NTFS partition, and on its other NTFS partitions
+   * when that one does not start Windows. Null when C: is no partition of an MBR disk.
+   */
+  async #biosBoot(mounted: Mounted, opts: { stop?: Stop }): Promise<BiosBootFacts | null> {
+    const p = this.#p;
+    const sys = this.#at('sys/block');
+    const name = mounted.device.slice(mounted.device.lastIndexOf('/') + 1);
+    const numberOf = async (disk: string, child: string): Promise<number> => {
+      const n = Number((await p.readText(joinPath(sys, disk, child, 'partition')).catch(() => '')).trim());
+      return Number.isInteger(n) && n > 0 ? n : 0;
+    };
+    let disk = '';
+    let windowsPartition = 0;
+    for (const d of await p.readdir(sys).catch(() => [] as string[])) {
+      windowsPartition = name === '' ? 0 : await numberOf(d, name);
+      if (windowsPartition > 0) {
+        disk = d;
+        break;
+      }
+    }
+    if (disk === '') return null;
+    const command = `od -An -v -tx1 -N512 /dev/${disk}`;
+    const read = await p.run('od', ['-An', '-v', '-tx1', '-N512', '--', this.#at(`dev/${disk}`)], opts);
+    const bytes = read.status === 0 ? bytesOfOd(read.stdout) : null;
+    const mbr = bytes === null ? null : parseMbr(bytes);
+    if (mbr === null || mbr.scheme !== 'dos') return null;
+    const children = new Map<number, string>();
+    for (const child of await p.readdir(joinPath(sys, disk)).catch(() => [] as string[])) {
+      const n = await numberOf(disk, child);
+      if (n > 0) children.set(n, child);
+    }
+    const readPartition = async (n: number): Promise<PartitionBootFiles> => {
+      const child = children.get(n);
+      const device = child === undefined ? `/dev/${disk} partition ${n}` : `/dev/${child}`;
+      if (n === windowsPartition) return { number: n, device: mounted.device, ...(await windowsBootManager(mountedFiles(p, mounted.root))) };
+      if (child === undefined) return { number: n, device, bootmgr: null, bcd: null, error: 'no device' };
+      return { number: n, device, ...(await this.#readBootPartition(child, opts)) };
+    };
+    const ntfs = mbr.partitions.filter((q) => q.type === 0x07);
+    const bootFiles: PartitionBootFiles[] = [];
+    const active = mbr.partitions.filter((q) => q.active);
+    const first = active.length === 1 && active[0]?.type === 0x07 ? await readPartition(active[0].number) : null;
+    if (first) bootFiles.push(first);
+    if (!first || first.error !== undefined || first.bootmgr === null || first.bcd === null) {
+      for (const q of ntfs.filter((x) => x.number !== first?.number)) bootFiles.push(await readPartition(q.number));
+    }
+    return { disk: `/dev/${disk}`, windowsPartition, command, mbr, bootFiles };
+  }
+
+  /**
+   * `bootmgr` and `Boot/BCD` on the NTFS partition `/dev/NAME`: read where it is mounted already, else
+   * through a read-only ntfs-3g mount of the doctor's own (nothing is written), unmounted at once.
+   */
+  async #readBootPartition(name: string, opts: { stop?: Stop }): Promise<Omit<PartitionBootFiles, 'number' | 'device'>> {
+    const p = this.#p;
+    const device = this.#at(`dev/${name}`);
+    const there = (await p.run('findmnt', ['-n', '-o', 'TARGET', '--first-only', '--source', device], opts)).stdout.trim();
+    if (there !== '') return windowsBootManager(mountedFiles(p, there));
+    const target = this.#at(`${doctorDir}/boot-partition`);
+    await p.mkdir(target, 0o700);
+    // Left mounted by an agent that died mid-run: let it go first.
+    if ((await p.run('findmnt', ['-n', '--mountpoint', target], opts)).status === 0) await p.run('umount', [target]);
+    const mount = await p.run('ntfs-3g', ['-o', 'ro', device, target], opts);
+    if (mount.status !== 0) return { bootmgr: null, bcd: null, error: mount.stderr.trim().split('\n').slice(-1)[0] || `ntfs-3g: status ${mount.status}` };
+    try {
+      return await windowsBootManager(mountedFiles(p, target));
+    } finally {
+      const umount = await p.run('umount', [target]);
+      if (umount.status !== 0) this.#o.log?.error(`doctor: umount ${target}: ${umount.stderr.trim()}`);
+    }
   }
 
   /**

@@ -7,8 +7,9 @@ import { nodePlatform } from '../platform-node.js';
 import { examine } from './checks.js';
 import type { RescueFacts } from './checks.js';
 import { mountedFiles } from './doctor.js';
-import { parseChntpwList, parseChntpwUser, windowsLayout } from './windows-checks.js';
-import type { WindowsFacts } from './windows-checks.js';
+import type { MasterBootRecord, MbrBootCode } from './mbr.js';
+import { parseChntpwList, parseChntpwUser, windowsBootManager, windowsLayout } from './windows-checks.js';
+import type { BiosBootFacts, PartitionBootFiles, WindowsFacts } from './windows-checks.js';
 
 const trees: string[] = [];
 after(() => {
@@ -91,7 +92,7 @@ function facts(windows: Partial<WindowsFacts> = {}): RescueFacts {
     df: [{ target: '/', sizeBytes: 1_755_312_128, usedBytes: 1_755_000_000, availBytes: 312_128, inodes: 0, inodesUsed: 0, inodesFree: 0 }],
     sshdTest: null,
     journal: null,
-    windows: { hiberfileSignature: null, esp: { device: '/dev/vda1', files: mountedFiles(nodePlatform, esp()) }, accounts: accounts(), ...windows },
+    windows: { hiberfileSignature: null, esp: { device: '/dev/vda1', files: mountedFiles(nodePlatform, esp()) }, accounts: accounts(), bios: null, ...windows },
   };
 }
 
@@ -161,6 +162,83 @@ describe('the doctor on an installed Windows', () => {
     assert.match(empty[0]?.summary ?? '', /lacks EFI\/Microsoft\/Boot\/bootmgfw\.efi and EFI\/Microsoft\/Boot\/BCD/);
     // No ESP mounted (a BIOS install keeps its boot files elsewhere): nothing to say.
     assert.deepEqual(await check(root, facts({ accounts: null, esp: null })), []);
+  });
+
+  describe('windows-boot of a BIOS install (no ESP): the MBR, the active partition, bootmgr and Boot\\BCD', () => {
+    const windowsCode: MbrBootCode = { kind: 'windows', name: "Windows' (Vista or later)", bootsActive: true, text: ['Invalid partition table', 'Error loading operating system', 'Missing operating system'] };
+    /** The usual layout: System Reserved (100 MiB, active) then C:. */
+    const mbr = (changes: { active?: number[]; types?: number[]; bootCode?: MbrBootCode; scheme?: MasterBootRecord['scheme'] } = {}): MasterBootRecord => ({
+      scheme: changes.scheme ?? 'dos',
+      partitions: [
+        { number: 1, active: (changes.active ?? [1]).includes(1), type: changes.types?.[0] ?? 0x07, startSector: 2048, sectors: 204800 },
+        { number: 2, active: (changes.active ?? [1]).includes(2), type: changes.types?.[1] ?? 0x07, startSector: 206848, sectors: 41736192 },
+      ],
+      bootCode: changes.bootCode ?? windowsCode,
+    });
+    const files = (number: number, bootmgr: boolean, bcd: boolean): PartitionBootFiles => ({ number, device: `/dev/sda${number}`, bootmgr: bootmgr ? '/bootmgr' : null, bcd: bcd ? '/Boot/BCD' : null });
+    const bios = (record: MasterBootRecord, bootFiles: PartitionBootFiles[] = [files(1, true, true)]): BiosBootFacts => ({ disk: '/dev/sda', windowsPartition: 2, command: 'od -An -v -tx1 -N512 /dev/sda', mbr: record, bootFiles });
+    const boot = async (b: BiosBootFacts, esp: WindowsFacts['esp'] = null) => check(windowsVolume(), facts({ accounts: null, esp, bios: b }));
+    const ids = (found: Awaited<ReturnType<typeof boot>>) => found.map((f) => [f.id, f.check, f.severity]);
+
+    it("Windows' boot code, System Reserved active with bootmgr and BCD: nothing; an ESP or a GPT disk leaves the BIOS half out", async () => {
+      assert.deepEqual(await boot(bios(mbr())), []);
+      assert.deepEqual(await boot(bios(mbr({ active: [] }), []), { device: '/dev/vda1', files: mountedFiles(nodePlatform, esp()) }), [], 'with an ESP, the UEFI half only');
+      assert.deepEqual(await boot(bios(mbr({ active: [], scheme: 'gpt' }), [])), []);
+      for (const kind of ['syslinux', 'install-mbr'] as const) {
+        assert.deepEqual(await boot(bios(mbr({ bootCode: { kind, name: kind, bootsActive: true, text: [] } }))), [], `${kind}'s code starts the active partition too`);
+      }
+    });
+
+    it('an MBR without boot code is critical, GRUB\'s or unknown code a warning; the fix is install-mbr on the disk', async () => {
+      const none = await boot(bios(mbr({ bootCode: { kind: 'none', name: 'no boot code (all zero)', bootsActive: false, text: [] } })));
+      assert.deepEqual(ids(none), [['windows-boot-mbr-code', 'windows-boot', 'critical']]);
+      assert.match(none[0]?.summary ?? '', /MBR of \/dev\/sda has no boot code .*Windows cannot boot\. .*install-mbr \/dev\/sda .*keeps the partition table and the disk signature.*bootrec \/fixmbr/);
+      assert.deepEqual(none[0]?.evidence, [{ command: 'od -An -v -tx1 -N512 /dev/sda', text: "bytes 0-439 of /dev/sda (the MBR's boot code): no boot code (all zero)" }]);
+      const grub = await boot(bios(mbr({ bootCode: { kind: 'grub', name: "GRUB's boot.img", bootsActive: false, text: ['GRUB', 'Geom'] } })));
+      assert.deepEqual(ids(grub), [['windows-boot-mbr-code', 'windows-boot', 'warning']]);
+      assert.match(grub[0]?.summary ?? '', /GRUB's boot code, not Windows'.*grub rescue>.*install-mbr \/dev\/sda/);
+      assert.equal(grub[0]?.evidence[0]?.text, `bytes 0-439 of /dev/sda (the MBR's boot code): GRUB's boot.img; its text: "GRUB", "Geom"`);
+      const unknown = await boot(bios(mbr({ bootCode: { kind: 'unknown', name: 'boot code of no known boot loader', bootsActive: false, text: [] } })));
+      assert.match(unknown[0]?.summary ?? '', /no known boot loader, not Windows'/);
+    });
+
+    it('no partition active, or two: critical, with the partition to mark (parted ... boot on) when one holds the boot files', async () => {
+      const none = await boot(bios(mbr({ active: [] }), [files(1, true, true), files(2, false, false)]));
+      assert.deepEqual(ids(none), [['windows-boot-active', 'windows-boot', 'critical']]);
+      assert.match(none[0]?.summary ?? '', /No partition of \/dev\/sda is marked active: .*Windows cannot boot\. \/dev\/sda1 \(partition 1\) holds bootmgr and Boot\/BCD: mark it active with parted \/dev\/sda set 1 boot on\.$/);
+      assert.deepEqual(none[0]?.evidence, [
+        { command: 'od -An -v -tx1 -N512 /dev/sda', text: '/dev/sda partition 1: type 0x07 (NTFS), 100 MiB' },
+        { command: 'od -An -v -tx1 -N512 /dev/sda', text: '/dev/sda partition 2: type 0x07 (NTFS), 20379 MiB' },
+        { text: '/dev/sda1 (partition 1) holds bootmgr and Boot/BCD' },
+      ]);
+      const two = await boot(bios(mbr({ active: [1, 2] }), [files(1, false, false), files(2, true, true)]));
+      assert.match(two[0]?.summary ?? '', /2 partitions of \/dev\/sda are marked active: .*"Invalid partition table".*parted \/dev\/sda set 2 boot on/);
+      const nowhere = await boot(bios(mbr({ active: [] }), [files(1, false, false), files(2, false, true)]));
+      assert.match(nowhere[0]?.summary ?? '', /No NTFS partition read holds bootmgr and Boot\\BCD: .*parted \/dev\/sda set 1 boot on; then rebuild them\. .*bcdboot C:\\Windows \/s S: \/f BIOS/);
+    });
+
+    it('the active partition without bootmgr or BCD: critical, what Windows shows, and the fix (another partition, or bcdboot from Windows media)', async () => {
+      const noBcd = await boot(bios(mbr(), [files(1, true, false)]));
+      assert.deepEqual(ids(noBcd), [['windows-boot-bootmgr', 'windows-boot', 'critical']]);
+      assert.match(noBcd[0]?.summary ?? '', /active partition of \/dev\/sda \(\/dev\/sda1\) lacks Boot\\BCD: the boot stops with "The Boot Configuration Data .*\\Boot\\BCD\)".*Rebuilding them needs Windows, not the rescue: .*bcdboot C:\\Windows \/s S: \/f BIOS.*bootrec \/rebuildbcd/);
+      assert.deepEqual(noBcd[0]?.evidence, [
+        { command: 'od -An -v -tx1 -N512 /dev/sda', text: '/dev/sda partition 1: type 0x07 (NTFS), 100 MiB, active' },
+        { text: 'bootmgr on /dev/sda1: present' },
+        { text: 'Boot/BCD on /dev/sda1: missing' },
+      ]);
+      const elsewhere = await boot(bios(mbr(), [files(1, false, false), files(2, true, true)]));
+      assert.match(elsewhere[0]?.summary ?? '', /lacks bootmgr and Boot\\BCD: the boot stops with "BOOTMGR is missing".*\/dev\/sda2 \(partition 2\) holds bootmgr and Boot\/BCD: mark it active instead with parted \/dev\/sda set 2 boot on\.$/);
+      const linux = await boot(bios(mbr({ types: [0x83, 0x07] }), [files(2, true, true)]));
+      assert.match(linux[0]?.summary ?? '', /active partition of \/dev\/sda \(partition 1\) is no NTFS partition.*parted \/dev\/sda set 2 boot on/);
+      assert.deepEqual(linux[0]?.evidence[0], { command: 'od -An -v -tx1 -N512 /dev/sda', text: '/dev/sda partition 1: type 0x83 (Linux), 100 MiB, active' });
+      // A partition that could not be read (ntfs-3g refused it) says nothing.
+      assert.deepEqual(await boot(bios(mbr(), [{ number: 1, device: '/dev/sda1', bootmgr: null, bcd: null, error: 'busy' }])), []);
+    });
+
+    it("finds bootmgr and Boot/BCD whatever their case; a bare volume has neither", async () => {
+      assert.deepEqual(await windowsBootManager(mountedFiles(nodePlatform, tree({ BOOTMGR: 'MZ', 'boot/bcd': 'regf' }))), { bootmgr: '/BOOTMGR', bcd: '/boot/bcd' });
+      assert.deepEqual(await windowsBootManager(mountedFiles(nodePlatform, tree({ 'Boot/BCD.LOG': '' }))), { bootmgr: null, bcd: null });
+    });
   });
 
   it('windows-accounts: skipped without chntpw; an enabled administrator is enough; no Windows facts at all is no finding', async () => {

@@ -1,11 +1,14 @@
 /**
  * The rescue doctor's checks of an installed Windows (issue 16's `windows` profile): C: mounted
- * read-only by `rescue-mount` (ntfs-3g), its EFI system partition beside it. Read-only findings with
+ * read-only by `rescue-mount` (ntfs-3g), its EFI system partition beside it (or, a BIOS install, the MBR
+ * of its disk and the active partition). Read-only findings with
  * evidence, no one-step fix: the fixes need C: read-write (`rescue-winpass`) or Windows itself.
  * The parsers of `chntpw`'s output are here too: pure functions, bundled for QuickJS.
  */
 import type { CommandOutput, Examined, InstalledFiles } from './checks.js';
 import { finding, runChecks, slug } from './checks.js';
+import { describePartition } from './mbr.js';
+import type { MasterBootRecord, MbrPartition } from './mbr.js';
 
 /** Where the parts of an installed Windows are on C:, with the case the volume has them in. */
 export interface WindowsLayout {
@@ -28,6 +31,34 @@ export interface WindowsFacts {
    * this rescue system. `users` holds `chntpw -u RID` of each account the listing marks `dis/lock`.
    */
   readonly accounts: { readonly list: CommandOutput; readonly users: Readonly<Record<string, CommandOutput>> } | null;
+  /** Without an ESP: how the BIOS starts this Windows from its MBR disk; null when C: is on no MBR disk (or there is an ESP). */
+  readonly bios: BiosBootFacts | null;
+}
+
+/** Windows Boot Manager's files on one partition, as found. */
+export interface PartitionBootFiles {
+  readonly number: number;
+  /** `/dev/sda1`. */
+  readonly device: string;
+  /** `/bootmgr` in the case the volume has it, or null when missing. */
+  readonly bootmgr: string | null;
+  /** `/Boot/BCD` in the case the volume has it, or null when missing. */
+  readonly bcd: string | null;
+  /** Why the partition could not be read (then bootmgr and bcd say nothing). */
+  readonly error?: string;
+}
+
+/** What the rescue read of the MBR disk holding C: (a BIOS install). */
+export interface BiosBootFacts {
+  /** `/dev/sda`. */
+  readonly disk: string;
+  /** C:'s partition number on `disk`. */
+  readonly windowsPartition: number;
+  /** The command that read the disk's first sector, for the evidence. */
+  readonly command: string;
+  readonly mbr: MasterBootRecord;
+  /** The NTFS primary partitions read: the active one, and the others when it does not start Windows. */
+  readonly bootFiles: readonly PartitionBootFiles[];
 }
 
 /** The files of the EFI system partition that start Windows (what `bcdboot` writes). */
@@ -37,6 +68,12 @@ export const windowsBootFiles = ['/EFI/Microsoft/Boot/bootmgfw.efi', '/EFI/Micro
 async function entry(files: InstalledFiles, dir: string, name: string): Promise<string | null> {
   const found = (await files.list(dir)).find((n) => n.toLowerCase() === name.toLowerCase());
   return found === undefined ? null : `${dir === '/' ? '' : dir}/${found}`;
+}
+
+/** Windows Boot Manager's files of a BIOS install (what `bcdboot /f BIOS` writes) at the root of `files`, whatever their case. */
+export async function windowsBootManager(files: InstalledFiles): Promise<{ bootmgr: string | null; bcd: string | null }> {
+  const boot = await entry(files, '/', 'Boot');
+  return { bootmgr: await entry(files, '/', 'bootmgr'), bcd: boot === null ? null : await entry(files, boot, 'BCD') };
 }
 
 /** The Windows installed at the root of `files` (a `Windows/System32` directory), or null. */
@@ -126,10 +163,13 @@ export function checkWindowsHibernation(layout: WindowsLayout, facts: Pick<Windo
   ];
 }
 
-/** The EFI system partition without Windows Boot Manager or its BCD: Windows does not start. */
-export async function checkWindowsBoot(facts: Pick<WindowsFacts, 'esp'>): Promise<Examined[]> {
+/**
+ * What keeps Windows from starting: with an EFI system partition, Windows Boot Manager or its BCD
+ * missing from it; without one, on an MBR disk (a BIOS install), see {@link checkWindowsBiosBoot}.
+ */
+export async function checkWindowsBoot(facts: Pick<WindowsFacts, 'esp' | 'bios'>): Promise<Examined[]> {
   const esp = facts.esp;
-  if (esp === null) return [];
+  if (esp === null) return facts.bios ? checkWindowsBiosBoot(facts.bios) : [];
   const checked: Array<{ path: string; present: boolean }> = [];
   for (const path of windowsBootFiles) checked.push({ path, present: await esp.files.exists(path) });
   const missing = checked.filter((c) => !c.present).map((c) => c.path.slice(1));
@@ -145,6 +185,84 @@ export async function checkWindowsBoot(facts: Pick<WindowsFacts, 'esp'>): Promis
       ),
     },
   ];
+}
+
+/** How to put back boot code that starts the active partition: what the windows image has, and Windows' own way. */
+function mbrCodeFix(disk: string): string {
+  return `Put back boot code that starts the active partition, as Windows' does: install-mbr ${disk} (the rescue's mbr package; it keeps the partition table and the disk signature Windows' BCD refers to), or TestDisk's Advanced > MBR Code; from Windows' installation media: bootrec /fixmbr.`;
+}
+
+/** `parted DISK set N boot on`: the one way given to mark a partition active (parted clears the flag on the others). */
+const markActive = (disk: string, n: number): string => `parted ${disk} set ${n} boot on`;
+
+/**
+ * A BIOS install: the BIOS runs the MBR's boot code, which starts the boot sector of the one partition
+ * marked active (System Reserved, or C: without one), which starts `bootmgr`, which reads `Boot\BCD`.
+ * Each missing link is a finding, in that order; a partition that could not be read says nothing.
+ */
+export function checkWindowsBiosBoot(bios: BiosBootFacts): Examined[] {
+  const { disk, mbr } = bios;
+  if (mbr.scheme !== 'dos') return [];
+  const table = (p: MbrPartition): { command: string; text: string } => ({ command: bios.command, text: `${disk} ${describePartition(p)}` });
+  const out: Examined[] = [];
+  const code = mbr.bootCode;
+  if (!code.bootsActive) {
+    const what =
+      code.kind === 'none'
+        ? `The MBR of ${disk} has no boot code (its first 440 bytes are zero): the BIOS finds nothing to run on this disk, and Windows cannot boot.`
+        : code.kind === 'grub'
+          ? `The MBR of ${disk} holds GRUB's boot code, not Windows': the server starts GRUB (of a Linux that is or was on this disk), which starts Windows only from an entry of its menu; if it stops at "grub rescue>" or "error: no such partition", Windows cannot boot.`
+          : `The MBR of ${disk} holds boot code of no known boot loader, not Windows': if the server stops before Windows starts (a blank screen, an unknown boot loader's message), Windows cannot boot.`;
+    out.push({
+      finding: finding('windows-boot-mbr-code', 'windows-boot', code.kind === 'none' ? 'critical' : 'warning', `${what} ${mbrCodeFix(disk)}`, [
+        { command: bios.command, text: `bytes 0-439 of ${disk} (the MBR's boot code): ${code.name}${code.text.length > 0 ? `; its text: ${code.text.map((t) => `"${t}"`).join(', ')}` : ''}` },
+      ]),
+    });
+  }
+  const ntfs = (n: number): PartitionBootFiles | undefined => bios.bootFiles.find((f) => f.number === n && f.error === undefined);
+  const holder = bios.bootFiles.find((f) => f.error === undefined && f.bootmgr !== null && f.bcd !== null);
+  const holderText = (f: PartitionBootFiles): string => `${f.device} (partition ${f.number}) holds ${f.bootmgr?.slice(1)} and ${f.bcd?.slice(1)}`;
+  const rebuild = `Rebuilding them needs Windows, not the rescue: from Windows' installation media, Repair your computer > Command Prompt: bcdboot C:\\Windows /s S: /f BIOS (S: the active partition's letter there), or bootrec /rebuildbcd for the BCD alone.`;
+  const active = mbr.partitions.filter((p) => p.active);
+  if (active.length !== 1) {
+    const first = mbr.partitions.find((p) => p.type === 0x07);
+    const target = holder?.number ?? first?.number ?? bios.windowsPartition;
+    const fix = holder
+      ? `${holderText(holder)}: mark it active with ${markActive(disk, holder.number)}.`
+      : `No NTFS partition read holds bootmgr and Boot\\BCD: mark the one that should start Windows active (System Reserved, else C:): ${markActive(disk, target)}; then rebuild them. ${rebuild}`;
+    const what =
+      active.length === 0
+        ? `No partition of ${disk} is marked active: the MBR's boot code has no partition to start ("Invalid partition table", "Missing operating system", or the BIOS moves on to its next boot device), and Windows cannot boot.`
+        : `${active.length} partitions of ${disk} are marked active: Windows' boot code stops with "Invalid partition table", and Windows cannot boot.`;
+    out.push({
+      finding: finding('windows-boot-active', 'windows-boot', 'critical', `${what} ${fix}`, [...mbr.partitions.map(table), ...(holder ? [{ text: holderText(holder) }] : [])]),
+    });
+    return out;
+  }
+  const chosen = active[0] as MbrPartition;
+  const files = ntfs(chosen.number);
+  const notNtfs = chosen.type !== 0x07;
+  if (!notNtfs && (files === undefined || (files.bootmgr !== null && files.bcd !== null))) return out;
+  const device = files?.device ?? `partition ${chosen.number} of ${disk}`;
+  const missing = notNtfs ? [] : [...(files?.bootmgr === null ? ['bootmgr'] : []), ...(files?.bcd === null ? ['Boot\\BCD'] : [])];
+  const other = holder !== undefined && holder.number !== chosen.number ? holder : undefined;
+  const what = notNtfs
+    ? `The active partition of ${disk} (partition ${chosen.number}) is no NTFS partition: it cannot hold Windows' bootmgr, and Windows does not start from it.`
+    : `The active partition of ${disk} (${device}) lacks ${missing.join(' and ')}: the boot stops with "${files?.bootmgr === null ? 'BOOTMGR is missing' : 'The Boot Configuration Data for your PC is missing or contains errors (File: \\Boot\\BCD)'}", and Windows cannot boot.`;
+  const fix = other ? `${holderText(other)}: mark it active instead with ${markActive(disk, other.number)}.` : rebuild;
+  out.push({
+    finding: finding('windows-boot-bootmgr', 'windows-boot', 'critical', `${what} ${fix}`, [
+      table(chosen),
+      ...(files && !notNtfs
+        ? [
+            { text: `bootmgr on ${files.device}: ${files.bootmgr === null ? 'missing' : 'present'}` },
+            { text: `Boot/BCD on ${files.device}: ${files.bcd === null ? 'missing' : 'present'}` },
+          ]
+        : []),
+      ...(other ? [{ text: holderText(other) }] : []),
+    ]),
+  });
+  return out;
 }
 
 /**
@@ -204,7 +322,7 @@ export function checkWindowsAccounts(facts: Pick<WindowsFacts, 'accounts' | 'hib
 
 /** Every Windows check; a check that throws becomes no finding and is returned in `errors`. */
 export function examineWindows(layout: WindowsLayout, facts: WindowsFacts | undefined): Promise<{ examined: Examined[]; errors: string[] }> {
-  const known: WindowsFacts = facts ?? { hiberfileSignature: null, esp: null, accounts: null };
+  const known: WindowsFacts = facts ?? { hiberfileSignature: null, esp: null, accounts: null, bios: null };
   return runChecks([
     ['windows-hibernation', async () => checkWindowsHibernation(layout, known)],
     ['windows-boot', () => checkWindowsBoot(known)],

@@ -373,7 +373,7 @@ export const pagesEn = {
   'doctor.check.root-login': 'Root login',
   'doctor.check.journal': 'Errors of the last boot',
   'doctor.check.windows-hibernation': 'Windows hibernation (fast startup)',
-  'doctor.check.windows-boot': 'Windows boot files',
+  'doctor.check.windows-boot': 'Windows boot',
   'doctor.check.windows-accounts': 'Windows accounts',
   'doctor.evidence': 'Evidence',
   'doctor.evidenceCommand': 'Output of {command}:',

@@ -375,7 +375,7 @@ export const pagesFr: Record<PagesMessageKey, string> = {
   'doctor.check.root-login': 'Connexion root',
   'doctor.check.journal': 'Erreurs du dernier démarrage',
   'doctor.check.windows-hibernation': 'Veille prolongée de Windows (démarrage rapide)',
-  'doctor.check.windows-boot': 'Fichiers de démarrage de Windows',
+  'doctor.check.windows-boot': 'Démarrage de Windows',
   'doctor.check.windows-accounts': 'Comptes Windows',
   'doctor.evidence': 'Éléments',
   'doctor.evidenceCommand': 'Sortie de {command} :',
