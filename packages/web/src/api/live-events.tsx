@@ -15,9 +15,10 @@
  * Without these, the server page could stay on "Exiting rescue" after the server was back Active.
  */
 import type { DoctorEvent, ServerEvent, ServerList, TaskList } from '@lifeboat/core/api';
-import { useQueryClient, type QueryClient, type QueryKey, type Updater } from '@tanstack/react-query';
+import { useQueryClient, type Query, type QueryClient, type QueryKey, type Updater } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import { queryKeys } from './client.js';
+import { answeredNotFound } from './query-state.js';
 
 /** Whether the stream is open. */
 export type LiveStatus = 'connecting' | 'open' | 'interrupted';
@@ -43,11 +44,12 @@ function applyEvent<T>(queryClient: QueryClient, queryKey: QueryKey, update: Upd
 }
 
 /** Fetches a query again now, without letting a fetch that started earlier answer for it. */
-function refetchFresh(queryClient: QueryClient, queryKey?: QueryKey): void {
-  const filters = queryKey === undefined ? {} : { queryKey };
+function refetchFresh(queryClient: QueryClient, queryKey?: QueryKey, predicate?: (query: Query) => boolean): void {
+  const filters = { ...(queryKey === undefined ? {} : { queryKey }), ...(predicate === undefined ? {} : { predicate }) };
   void queryClient.cancelQueries(filters);
   void queryClient.invalidateQueries(filters);
 }
+
 
 /** Opens the stream while mounted (mount it only when signed in). */
 export function LiveEventsProvider({ children }: { children: ReactNode }) {
@@ -103,7 +105,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
     source.onopen = () => {
       setStatus('open');
       // Changes made before the stream (re)opened were sent to nobody: read everything again.
-      refetchFresh(queryClient);
+      refetchFresh(queryClient, undefined, (query) => !answeredNotFound(query));
     };
     source.onerror = () => setStatus(source.readyState === EventSource.CLOSED ? 'interrupted' : 'connecting');
     return () => source.close();
