@@ -9,6 +9,7 @@ import type { RescueFacts } from './checks.js';
 import { changedFiles, Doctor, mountedFiles } from './doctor.js';
 import { applySteps, backupStamp, undoChanges } from './fixes.js';
 import { reportText } from './report-text.js';
+import { waitFor } from '@lifeboat/test-support';
 
 const rootUuid = '6f1c1a43-54a8-4bd4-9a4e-2b7c4c0f7d11';
 const kernel = '6.1.0-35-amd64';
@@ -323,11 +324,20 @@ describe('the doctor and the customer\'s rescue-mount never mount the installed 
     // rescue-mount has started (its mounting file names a live process: this one) and has not mounted yet.
     write(rescue, 'run/lifeboat/rescue/mounting', `${process.pid}\n`);
     write(rescue, 'proc/self/mountinfo', '');
+    // The doctor waits with the platform's sleep: each time it does, is it not busy (rescue-mount goes on)?
+    const busyWhileWaiting: boolean[] = [];
+    const platform = {
+      ...nodePlatform,
+      sleep: (ms: number, stop?: Parameters<typeof nodePlatform.sleep>[1]) => {
+        busyWhileWaiting.push(existsSync(join(rescue, 'run/lifeboat/doctor/busy')));
+        return nodePlatform.sleep(ms, stop);
+      },
+    };
     // No helpers here: had the doctor tried its own mount, the run would fail.
-    const doctor = new Doctor({ platform: nodePlatform, rootDir: rescue, customerTarget: installed, helpersDir: join(rescue, 'no-helpers') });
+    const doctor = new Doctor({ platform, rootDir: rescue, customerTarget: installed, helpersDir: join(rescue, 'no-helpers') });
     const running = doctor.run(async () => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.equal(existsSync(join(rescue, 'run/lifeboat/doctor/busy')), false, 'not busy while it waits: rescue-mount goes on');
+    await waitFor('the doctor to step back twice', () => busyWhileWaiting.length >= 2, 20_000, 50);
+    assert.deepEqual(busyWhileWaiting.slice(0, 2), [false, false], 'not busy while it waits: rescue-mount goes on');
     write(rescue, 'run/lifeboat/rescue/root', '/dev/vda1\n');
     write(rescue, 'proc/self/mountinfo', `30 1 254:1 / ${installed} rw,relatime shared:1 - ext4 /dev/vda1 rw\n`);
     rmSync(join(rescue, 'run/lifeboat/rescue/mounting'));
