@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { freePort, startControlPlaneProcess, type ControlPlaneProcess } from '@lifeboat/test-support';
+import { freePort, startControlPlaneProcess, waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
 import { AgentApiError, ControlPlaneClient } from '../src/control-plane-client.js';
 import { Stop } from '../src/platform.js';
 import { nodePlatform } from '../src/platform-node.js';
@@ -27,8 +27,8 @@ test('retries while nothing listens, then takes the control plane\'s 401 as fina
     onRetry: (what, attempt, error) => retries.push(`${what} ${attempt} ${error}`),
   });
   const redeem = client.redeem('no-such-server', 'not-a-token');
-  // The control plane comes up a little later, on the port the agent was told about.
-  await new Promise((r) => setTimeout(r, 1200));
+  // The control plane comes up once the agent has been refused a few times, on the port it was told about.
+  await waitFor('three refused attempts', () => retries.length >= 3, 20_000, 20);
   running = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port });
   await assert.rejects(redeem, (e: unknown) => e instanceof AgentApiError && e.code === 'BOOT_TOKEN_INVALID' && e.status === 401);
   assert.ok(retries.length >= 3, retries.join('\n'));
