@@ -26,11 +26,12 @@ test('retries while nothing listens, then takes the control plane\'s 401 as fina
     retry: { initialMs: 100, maxMs: 400, totalMs: 60_000 },
     onRetry: (what, attempt, error) => retries.push(`${what} ${attempt} ${error}`),
   });
-  const redeem = client.redeem('no-such-server', 'not-a-token');
+  // The assertion holds the promise from the start: it may settle while the control plane starts.
+  const refused = assert.rejects(client.redeem('no-such-server', 'not-a-token'), (e: unknown) => e instanceof AgentApiError && e.code === 'BOOT_TOKEN_INVALID' && e.status === 401);
   // The control plane comes up once the agent has been refused a few times, on the port it was told about.
   await waitFor('three refused attempts', () => retries.length >= 3, 20_000, 20);
   running = await startControlPlaneProcess({ dataDir: join(dir, 'data'), port });
-  await assert.rejects(redeem, (e: unknown) => e instanceof AgentApiError && e.code === 'BOOT_TOKEN_INVALID' && e.status === 401);
+  await refused;
   assert.ok(retries.length >= 3, retries.join('\n'));
   assert.match(retries[0] ?? '', /^POST \/redeem 1 .*ECONNREFUSED/);
   assert.equal(retries.some((r) => r.includes('not-a-token')), false, 'the boot token is in no retry message');
