@@ -76,8 +76,13 @@ describe('the rescue doctor on a lab server broken four ways: find, fix, undo, b
     writeFileSync(knownHostsFile, `${enter.ssh.knownHosts}\n`);
     rescueLogin = { keyFile: customerKey, knownHostsFile };
 
+    // Between ready and the agent's first report, the doctor answers DOCTOR_NOT_RUN ("it starts once the
+    // rescue system is ready"): not yet, like a report still running.
     view = await waitFor('the doctor\'s report', async () => {
-      const v = await lifeboatJson<DoctorView>(['doctor', server.name], customer);
+      const result = await lifeboat(['doctor', server.name, '--json'], customer);
+      if (result.code !== 0 && result.stderr.includes('DOCTOR_NOT_RUN')) return undefined;
+      assert.equal(result.code, 0, `lifeboat doctor ${server.name}: ${result.stderr}`);
+      const v = JSON.parse(result.stdout) as DoctorView;
       return v.report.state === 'running' ? undefined : v;
     }, 300_000, 1000);
     log(`doctor ${view.report.state} in ${view.report.durationMs} ms on ${view.report.installedSystem}: ${view.report.findings.map((f) => f.id).join(', ')}`);
