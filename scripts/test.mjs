@@ -146,6 +146,15 @@ async function runStage(stage, files, durations) {
 
 ensureSetup();
 ensureWebBuild();
+// The control plane and the CLI run from bundles built when their sources change: built here once,
+// rather than by the first test processes at the same time.
+for (const bin of ['packages/control-plane/bin/lifeboat-control-plane.mjs', 'packages/cli/bin/lifeboat.mjs']) {
+  const built = await run(process.execPath, [bin, '--help'], { live: false });
+  if (built.code !== 0) {
+    console.log(`${bin} does not start:\n${built.out}${built.err}`);
+    process.exit(1);
+  }
+}
 let passed = 0;
 let failed = 0;
 let failedStage;

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// The `lifeboat` command: runs the TypeScript sources through tsx (no build step).
-import { register } from 'tsx/esm/api';
+// The `lifeboat` command: `main(argv)` of src/main.ts, its exit code. It runs from a bundle built from
+// the sources when they change (@lifeboat/core/bundle: a command starts in a fraction of a second
+// instead of 1 to 2 s through tsx); LIFEBOAT_CLI_FROM_SOURCE=1 runs the TypeScript sources through tsx.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { entryModule } from '@lifeboat/core/bundle';
 
-register();
 // A reader that stops early (`lifeboat --help | head`) closes the pipe: that ends the output, not in a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error) => {
@@ -10,5 +13,12 @@ for (const stream of [process.stdout, process.stderr]) {
     throw error;
   });
 }
-const { main } = await import('../src/main.ts');
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = await entryModule({
+  packageDir,
+  entry: 'src/main.ts',
+  outfile: join(packageDir, 'dist/bundle/lifeboat.mjs'),
+  fromSource: process.env.LIFEBOAT_CLI_FROM_SOURCE === '1',
+});
+const { main } = await import(entry);
 process.exitCode = await main(process.argv.slice(2));

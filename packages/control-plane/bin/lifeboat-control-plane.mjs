@@ -20,15 +20,7 @@ for (const name of Object.keys(signalNumbers)) {
   });
 }
 
-let entry;
-if (process.env.LIFEBOAT_CONTROL_PLANE_FROM_SOURCE !== '1') {
-  const { ensureBundle } = await import('./bundle.mjs');
-  entry = await ensureBundle();
-}
-if (entry === undefined) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  entry = '../src/main.ts';
-}
+const { entryModule } = await import('./bundle.mjs');
+const entry = await entryModule(process.env.LIFEBOAT_CONTROL_PLANE_FROM_SOURCE === '1');
 const { main } = await import(entry);
 process.exitCode = await main(process.argv.slice(2));
