@@ -68,20 +68,69 @@ if (onlyStage !== undefined && !stages.some((s) => s.name === onlyStage)) {
 }
 const explicit = args.filter((a, i) => a.endsWith('.ts') && (stageArg < 0 || i !== stageArg + 1));
 
-/** Runs a command; its output is printed as it comes (`live`) or returned whole, stderr after stdout. */
-function run(command, argv, { env = {}, live = true } = {}) {
+/**
+ * Runs a command; its output is printed as it comes (`live`) or returned whole, stderr after stdout.
+ * With `timeoutMs`, a command still running then is ended with its whole process group (SIGTERM, then
+ * SIGKILL 10 s later) and resolves with `timedOut`: a hung test fails with what it printed, instead of
+ * holding the run until CI's own limit ends it without a word.
+ */
+const groups = new Set();
+// The test files run in their own process groups (so that a hung one can be ended whole): Ctrl-C or a
+// SIGTERM to this script ends them too.
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]]) {
+  process.on(signal, () => {
+    for (const pid of groups) {
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+    }
+    process.exit(128 + number);
+  });
+}
+
+function run(command, argv, { env = {}, live = true, timeoutMs } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', live ? 'inherit' : 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(command, argv, {
+      stdio: ['ignore', 'pipe', live ? 'inherit' : 'pipe'],
+      env: { ...process.env, ...env },
+      detached: timeoutMs !== undefined,
+    });
     let out = '';
     let err = '';
+    let timedOut = false;
+    if (timeoutMs !== undefined) groups.add(child.pid);
+    const killGroup = (signal) => {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            killGroup('SIGTERM');
+            setTimeout(() => killGroup('SIGKILL'), 10_000).unref();
+          }, timeoutMs);
     child.stdout.on('data', (chunk) => {
       if (live) process.stdout.write(chunk);
       out += chunk.toString();
     });
     child.stderr?.on('data', (chunk) => (err += chunk.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, out, err }));
+    child.on('close', (code) => {
+      groups.delete(child.pid);
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, out, err, timedOut });
+    });
   });
 }
+
+/** How long one test file may run (LIFEBOAT_TEST_FILE_TIMEOUT, seconds): a cold lab-disk build takes about 18 min. */
+const fileTimeoutMs = Number(process.env.LIFEBOAT_TEST_FILE_TIMEOUT ?? 1800) * 1000;
 
 // The same directory as core's lifeboatCacheDir (packages/core/src/cache.ts): plain Node.js here.
 const cacheDir = process.env.LIFEBOAT_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'lifeboat');
@@ -126,17 +175,20 @@ async function runStage(stage, files, durations) {
       const result = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', file], {
         env: { LIFEBOAT_TEST_STAGE: stage.name },
         live,
+        timeoutMs: fileTimeoutMs,
       });
       const seconds = Math.round((Date.now() - started) / 100) / 10;
       durations[file] = seconds;
       const passed = Number(/ℹ pass (\d+)/.exec(result.out)?.[1] ?? 0);
       let failed = Number(/ℹ fail (\d+)/.exec(result.out)?.[1] ?? 0);
       if (result.code !== 0 && failed === 0) failed = 1;
+      if (result.timedOut) failed = Math.max(failed, 1);
       counts.passed += passed;
       counts.failed += failed;
       if (result.code !== 0) counts.code = result.code;
       if (failed > 0) counts.failedFiles.push(file);
       if (!live) process.stdout.write(result.out + result.err);
+      if (result.timedOut) console.log(`# ${file}: still running after ${fileTimeoutMs / 1000} s (LIFEBOAT_TEST_FILE_TIMEOUT): ended with its process group`);
       console.log(`# ${file}: ${passed} passed, ${failed} failed, ${seconds} s`);
     }
   }
