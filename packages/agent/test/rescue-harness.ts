@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { kernelCommandLine } from '@lifeboat/core';
 import { ensureRescueImage } from '@lifeboat/image';
 import type { RescueImage } from '@lifeboat/image';
@@ -149,13 +150,23 @@ export async function startRescueHarness(options: RescueHarnessOptions): Promise
   };
 }
 
-/** `run` (any status) and `ok` (must exit 0; stdout + stderr) over SSH as the current login. */
+/**
+ * `run` (any status) and `ok` (must exit 0; stdout + stderr) over SSH as the current login. A key
+ * login's commands share one master connection per login and boot (its socket beside the login's
+ * known_hosts file, named after the port, key and known_hosts): checks of who may log in call `ssh`
+ * themselves, each with its own connection.
+ */
 export function sshCommands(login: () => SshLogin, log: (line: string) => void): {
   run(command: string, input?: string): Promise<SshResult>;
   ok(command: string, input?: string): Promise<string>;
 } {
+  const shared = (l: SshLogin): SshLogin => {
+    if (l.identity === undefined) return l;
+    const name = createHash('sha256').update(`${l.port}\0${l.identity}\0${l.knownHosts}`).digest('hex').slice(0, 16);
+    return { ...l, controlPath: join(dirname(l.knownHosts), `mux-${name}`) };
+  };
   const run = async (command: string, input?: string): Promise<SshResult> => {
-    const result = await ssh(login(), command, input);
+    const result = await ssh(shared(login()), command, input);
     log(`$ ${command.split('\n')[0]} -> ${result.code}`);
     return result;
   };
