@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LifeboatClient } from '@lifeboat/core';
 import { waitFor, type ControlPlaneProcess } from '@lifeboat/test-support';
-import { runLifeboat, startCustomerPlane } from './run-cli.js';
+import { runLifeboat, startCustomerPlane, startLifeboat } from './run-cli.js';
 
 
 
@@ -89,10 +89,14 @@ describe('lifeboat tests against a running control plane', { timeout: 300_000 },
   });
 
   it('shows progress on stderr, cancels a running test, and exits 1 with TEST_CANCELLED', async () => {
-    const running = lifeboat(['tests', 'run', 'web-1', 'cpu', '--duration', '10m', '--wait']);
+    const cli = startLifeboat(['tests', 'run', 'web-1', 'cpu', '--duration', '10m', '--wait'], env);
+    const running = cli.result;
     const work = await nextWork();
     assert.equal(work.params.durationSeconds, 600);
     await agent('POST', `work/${work.id}/progress`, { progress: 25, summary: 'stress-ng 150 s of 600 s' });
+    // The command shows the progress it sees; the cancel comes once it has shown this step.
+    const progressLine = /\[#####\.+\]\s+25 %\s+running: stress-ng 150 s of 600 s/;
+    await waitFor('the 25 % line on stderr', async () => progressLine.test(cli.stderr()) || undefined);
     const id = work.params.testId as string;
     const cancel = await lifeboat(['tests', 'cancel', 'web-1', id]);
     assert.equal(cancel.code, 0, cancel.stderr);
@@ -102,7 +106,7 @@ describe('lifeboat tests against a running control plane', { timeout: 300_000 },
     await agent('POST', `work/${work.id}/result`, { state: 'completed', result: { status: 'cancelled', summary: 'stopped after 160 s', result: null } });
     const run = await running;
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stderr, /\[#####\.+\]\s+25 %\s+running: stress-ng 150 s of 600 s/);
+    assert.match(run.stderr, progressLine);
     assert.match(run.stderr, /TEST_CANCELLED/);
     assert.match(run.stdout, /status:\s+cancelled/);
   });

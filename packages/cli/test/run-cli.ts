@@ -1,5 +1,5 @@
 /** Runs the `lifeboat` command as a script does: its own process, its exit code, its output. */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LifeboatClient } from '@lifeboat/core';
@@ -18,19 +18,39 @@ export interface CliRun {
   readonly json: any;
 }
 
-/** Runs `lifeboat ARGS` with `env`; a run that does not end within `timeoutMs` is killed. */
-export function runLifeboat(args: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [lifeboatBin, ...args], { env, timeout: timeoutMs }, (error, stdout, stderr) => {
+/** A `lifeboat` process still running: what it printed so far, and its end. */
+export interface CliProcess {
+  /** stderr printed so far (a `--wait` command's progress lines). */
+  stderr(): string;
+  readonly result: Promise<CliRun>;
+}
+
+/** Starts `lifeboat ARGS` with `env`; a run that does not end within `timeoutMs` is killed. */
+export function startLifeboat(args: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): CliProcess {
+  const child = spawn(process.execPath, [lifeboatBin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+  const result = new Promise<CliRun>((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
       let json: unknown;
       try {
         json = JSON.parse(stdout);
       } catch {
         json = undefined;
       }
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr, json });
+      resolve({ code: code ?? 1, stdout, stderr, json });
     });
   });
+  return { stderr: () => stderr, result };
+}
+
+/** Runs `lifeboat ARGS` with `env`; a run that does not end within `timeoutMs` is killed. */
+export function runLifeboat(args: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<CliRun> {
+  return startLifeboat(args, env, timeoutMs).result;
 }
 
 /**
