@@ -68,28 +68,32 @@ if (onlyStage !== undefined && !stages.some((s) => s.name === onlyStage)) {
 }
 const explicit = args.filter((a, i) => a.endsWith('.ts') && (stageArg < 0 || i !== stageArg + 1));
 
+/** The process groups of the test files running now. */
+const groups = new Set();
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
+// The test files run in their own process groups (so that a hung one can be ended whole): Ctrl-C or a
+// SIGTERM to this script ends them too.
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]]) {
+  process.on(signal, () => {
+    for (const pid of groups) killGroup(pid, 'SIGTERM');
+    process.exit(128 + number);
+  });
+}
+
 /**
  * Runs a command; its output is printed as it comes (`live`) or returned whole, stderr after stdout.
  * With `timeoutMs`, a command still running then is ended with its whole process group (SIGTERM, then
  * SIGKILL 10 s later) and resolves with `timedOut`: a hung test fails with what it printed, instead of
  * holding the run until CI's own limit ends it without a word.
  */
-const groups = new Set();
-// The test files run in their own process groups (so that a hung one can be ended whole): Ctrl-C or a
-// SIGTERM to this script ends them too.
-for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]]) {
-  process.on(signal, () => {
-    for (const pid of groups) {
-      try {
-        process.kill(-pid, 'SIGTERM');
-      } catch {
-        // gone already
-      }
-    }
-    process.exit(128 + number);
-  });
-}
-
 function run(command, argv, { env = {}, live = true, timeoutMs } = {}) {
   return new Promise((resolve) => {
     const child = spawn(command, argv, {
@@ -101,20 +105,13 @@ function run(command, argv, { env = {}, live = true, timeoutMs } = {}) {
     let err = '';
     let timedOut = false;
     if (timeoutMs !== undefined) groups.add(child.pid);
-    const killGroup = (signal) => {
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // the group is gone already
-      }
-    };
     const timer =
       timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            killGroup('SIGTERM');
-            setTimeout(() => killGroup('SIGKILL'), 10_000).unref();
+            killGroup(child.pid, 'SIGTERM');
+            setTimeout(() => killGroup(child.pid, 'SIGKILL'), 10_000).unref();
           }, timeoutMs);
     child.stdout.on('data', (chunk) => {
       if (live) process.stdout.write(chunk);
